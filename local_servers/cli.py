@@ -1,0 +1,163 @@
+"""The command line: python -m local_servers up | status [--json] | down | reset | logs | serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import config
+
+
+def _options(items: list[str]) -> dict:
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--option takes KEY=VALUE, not {item!r}")
+        options[key] = value
+    return options
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_servers",
+        description="The course's local servers: one background process per user.")
+    # --state-dir may stand before or after the command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS,
+                        help=f"where the servers keep data, certificates and logs "
+                             f"(default: ${config.HOME_ENV} or {config.state_dir()})")
+    parser.add_argument("--state-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add(*a, parents=[common], **k)
+
+    up = sub.add_parser("up", help="start the servers in the background (if not running) and show where they are")
+    up.add_argument("--host", help="bind this address instead of 127.0.0.1 (reachable from other machines!)")
+    up.add_argument("--port", action="append", default=[], metavar="NAME=PORT",
+                    help="use another port for one listener, e.g. --port ftp=2121 (repeatable)")
+    up.add_argument("--only", help="start only these services, e.g. --only ftp,http")
+    up.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                    help="a service setting, e.g. --option ftp_idle_timeout=60")
+
+    status = sub.add_parser("status", help="show whether the servers run, and where (exit status 3 if not)")
+    status.add_argument("--json", action="store_true", help="print the state document (see local_servers/handle.py)")
+
+    sub.add_parser("down", help="stop the servers")
+
+    reset = sub.add_parser("reset", help="restore the seeded data (all services, or those named)")
+    reset.add_argument("services", nargs="*", metavar="SERVICE")
+
+    logs = sub.add_parser("logs", help="show the servers' log file")
+    logs.add_argument("-n", "--lines", type=int, default=40, help="how many of the last lines (default 40)")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl-C")
+
+    serve = sub.add_parser("serve", help="run the servers in the foreground (what `up` runs in the background)")
+    serve.add_argument("--host", default=config.DEFAULT_HOST)
+    serve.add_argument("--ports", default="", metavar="NAME=PORT,...")
+    serve.add_argument("--ephemeral", action="store_true", help="let the OS choose every port")
+    serve.add_argument("--public", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--only", default="")
+    serve.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    state_dir = (args.state_dir or config.state_dir()).resolve()
+
+    if args.command == "serve":
+        from . import serve
+
+        try:
+            ports = config.ports(config.parse_ports(args.ports), ephemeral=args.ephemeral)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        public = args.public or args.host not in ("127.0.0.1", "localhost", "::1")
+        names = [n for n in args.only.split(",") if n] or None
+        return serve.main(state_dir, args.host, ports, public=public, names=names, options=_options(args.option))
+
+    from . import control
+
+    if args.command == "up":
+        try:
+            overrides = config.parse_ports(",".join(args.port))
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        if args.host and args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"warning: binding {args.host}: other machines may reach these servers. "
+                  "Anonymous writes are disabled; the course's passwords are public.", file=sys.stderr)
+        already = control.find(state_dir)
+        try:
+            handle = already or control.start(
+                state_dir, host=args.host, ports=overrides,
+                names=[n for n in (args.only or "").split(",") if n] or None, options=_options(args.option))
+        except control.StartError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"servers {'already running' if already else 'started'} (pid {handle.pid}; state in {state_dir})")
+        print(handle.table())
+        return 0
+
+    if args.command == "status":
+        handle = control.find(state_dir)
+        if args.json:
+            document = {"schema": 1, "running": False} if handle is None else {"running": True, **handle.to_dict()}
+            print(json.dumps(document, indent=2))
+        elif handle is None:
+            print(f"not running (state dir {state_dir})")
+        else:
+            print(f"running (pid {handle.pid}, since {handle.started_at}; state in {state_dir})")
+            print(handle.table())
+        return 0 if handle else 3
+
+    if args.command == "down":
+        stopped = control.stop(state_dir)
+        print("servers stopped" if stopped else "servers were not running")
+        return 0
+
+    if args.command == "reset":
+        from . import serve
+
+        unknown = set(args.services) - set(serve.SERVICES)
+        if unknown:
+            print(f"unknown service(s): {', '.join(sorted(unknown))}; known: {', '.join(serve.SERVICES)}",
+                  file=sys.stderr)
+            return 2
+        try:
+            handle = control.reset(state_dir, args.services or None)
+        except control.StartError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        what = ", ".join(args.services) or "all services"
+        print(f"seeded data restored for {what}" + (f"; servers restarted (pid {handle.pid})" if handle else ""))
+        return 0
+
+    if args.command == "logs":
+        from . import serve
+
+        log_file = state_dir / serve.LOG_FILE
+        if not log_file.exists():
+            print(f"no log yet ({log_file})")
+            return 0
+        with open(log_file, encoding="utf-8", errors="replace") as f:
+            lines = f.readlines()
+            sys.stdout.writelines(lines[-args.lines:] if args.lines > 0 else [])
+            if args.follow:
+                try:
+                    while True:
+                        line = f.readline()
+                        if line:
+                            sys.stdout.write(line)
+                            sys.stdout.flush()
+                        else:
+                            time.sleep(0.2)
+                except KeyboardInterrupt:
+                    pass
+        return 0
+    return 2

@@ -1,0 +1,93 @@
+"""Where the servers live: ports, accounts and the state directory.
+
+Every default is chosen so a student can guess it: each service listens on
+10000 + its well-known port (FTP 21 -> 10021, HTTP 80 -> 10080), so the
+number they read in an RFC is still visible, and no port needs root.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+#: The environment variable that moves the state directory (servers' data,
+#: certificates, logs and the state file).
+HOME_ENV = "LOCAL_SERVERS_HOME"
+
+#: The environment variable that overrides ports: "ftp=2121,http=8080".
+PORTS_ENV = "LOCAL_SERVERS_PORTS"
+
+#: Servers bind here unless a user asks for another host explicitly.
+DEFAULT_HOST = "127.0.0.1"
+
+#: Every listening socket, by name: 10000 + the well-known port.
+DEFAULT_PORTS: dict[str, int] = {
+    "echo": 10007,  # echo, TCP and UDP (RFC 862)
+    "time": 10013,  # the chapter's timestamp server, TCP and UDP (daytime is 13)
+    "ftp": 10021,  # FTP, with explicit FTPS (AUTH TLS) on the same port
+    "smtp": 10025,  # SMTP, offering STARTTLS
+    "http": 10080,
+    "pop3": 10110,
+    "nntp": 10119,
+    "imap": 10143,
+    "https": 10443,
+    "smtps": 10465,  # SMTP over implicit TLS (the chapter's SMTP_SSL example)
+    "nntps": 10563,
+    "imaps": 10993,
+    "pop3s": 10995,
+}
+
+#: The course's named accounts: the same users on every service.
+ACCOUNTS: dict[str, str] = {
+    "alice": "alice-pw",
+    "bob": "bob-pw",
+    "carol": "carol-pw",
+}
+
+#: The mail domain of the course's accounts (alice@example.test).
+MAIL_DOMAIN = "example.test"
+
+
+def state_dir() -> Path:
+    """The per-user directory that holds the running servers' state."""
+    override = os.environ.get(HOME_ENV)
+    if override:
+        return Path(override).expanduser().resolve()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    else:
+        base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+    return (base / "python-internet-course").resolve()
+
+
+def parse_ports(text: str) -> dict[str, int]:
+    """Parse "ftp=2121,http=8080" into a dict, naming what is wrong if anything."""
+    ports: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in DEFAULT_PORTS:
+            known = ", ".join(sorted(DEFAULT_PORTS))
+            raise ValueError(f"bad port setting {item!r}: expected NAME=PORT with NAME one of {known}")
+        try:
+            port = int(value)
+        except ValueError:
+            raise ValueError(f"bad port setting {item!r}: {value!r} is not a number") from None
+        if not 0 <= port <= 65535:
+            raise ValueError(f"bad port setting {item!r}: a port is between 0 and 65535")
+        ports[name] = port
+    return ports
+
+
+def ports(overrides: dict[str, int] | None = None, *, ephemeral: bool = False) -> dict[str, int]:
+    """The ports to bind: defaults, then the environment, then explicit overrides.
+
+    With ephemeral=True every port is 0 (the OS picks a free one), which is
+    what isolated test servers use.
+    """
+    chosen = {name: 0 for name in DEFAULT_PORTS} if ephemeral else dict(DEFAULT_PORTS)
+    if not ephemeral:
+        chosen.update(parse_ports(os.environ.get(PORTS_ENV, "")))
+    chosen.update(overrides or {})
+    return chosen

@@ -1,0 +1,237 @@
+"""Starting, finding and stopping the one server process of a user.
+
+Several notebooks (several kernels), the command line and the tests may all
+ask for the servers at once. They agree through the state directory:
+
+- a lock file, so that only one of them starts a process;
+- state.json, written by the server process when every service listens;
+  whoever finds it, with a live process behind it, uses that process.
+
+A server process that was killed leaves a stale state.json behind; the next
+caller notices (no process, nothing listening) and starts a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from filelock import FileLock
+
+from . import config, serve
+from .handle import Handle
+
+#: How long `up` waits for a new server process to become ready.
+START_TIMEOUT = 30.0
+
+_children: dict[int, subprocess.Popen] = {}  # processes this Python started, so they can be reaped
+
+
+class StartError(RuntimeError):
+    """The servers could not start (the message says why and what to do)."""
+
+
+def _lock(state_dir: Path) -> FileLock:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(state_dir / "lock"), timeout=START_TIMEOUT * 2)
+
+
+def pid_alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None  # also reaps it, so a dead child is not a zombie
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x00100000 | 0x1000, False, pid)  # SYNCHRONIZE | QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        try:
+            return kernel32.WaitForSingleObject(handle, 0) == 0x102  # WAIT_TIMEOUT: still running
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def find(state_dir: Path | None = None) -> Handle | None:
+    """The running servers of this state directory, or None."""
+    state_dir = Path(state_dir or config.state_dir())
+    try:
+        handle = Handle.load(state_dir / serve.STATE_FILE)
+    except (OSError, ValueError, KeyError):
+        return None
+    if not pid_alive(handle.pid):
+        return None
+    probe = next((s for s in handle.services.values() if s.port), None)
+    if probe is not None and not _listening(probe.host, probe.port):
+        return None
+    return handle
+
+
+def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
+           names: list[str] | None, options: dict) -> Handle:
+    (state_dir / serve.STATE_FILE).unlink(missing_ok=True)
+    (state_dir / serve.ERROR_FILE).unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "local_servers", "serve", "--state-dir", str(state_dir), "--host", host,
+           "--ports", ",".join(f"{k}={v}" for k, v in ports.items())]
+    if public:
+        cmd.append("--public")
+    if names:
+        cmd += ["--only", ",".join(names)]
+    for key, value in options.items():
+        cmd += ["--option", f"{key}={value}"]
+    env = dict(os.environ)
+    # The child must import this very package, even when it is not installed.
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    kwargs: dict = {}
+    if sys.platform == "win32":
+        kwargs["creationflags"] = (subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
+                                   | subprocess.CREATE_NO_WINDOW)
+    else:
+        kwargs["start_new_session"] = True  # Ctrl-C in the terminal or notebook does not reach it
+    with open(state_dir / serve.LOG_FILE, "ab") as log:
+        child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 env=env, close_fds=True, **kwargs)
+    _children[child.pid] = child
+
+    deadline = time.monotonic() + START_TIMEOUT
+    state_file, error_file = state_dir / serve.STATE_FILE, state_dir / serve.ERROR_FILE
+    while time.monotonic() < deadline:
+        try:
+            handle = Handle.load(state_file)
+            if handle.pid == child.pid:
+                return handle
+        except (OSError, ValueError, KeyError):
+            pass
+        if child.poll() is not None:
+            try:
+                message = json.loads(error_file.read_text(encoding="utf-8"))["error"]
+            except (OSError, ValueError, KeyError):
+                message = f"the server process exited with status {child.returncode}; see {state_dir / serve.LOG_FILE}"
+            raise StartError(message)
+        time.sleep(0.01)
+    _terminate(child.pid)
+    raise StartError(f"the servers did not become ready within {START_TIMEOUT:.0f} s; "
+                     f"see {state_dir / serve.LOG_FILE}")
+
+
+def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict[str, int] | None = None,
+          ephemeral: bool = False, names: list[str] | None = None, options: dict | None = None) -> Handle:
+    """Start the servers unless they already run; return the handle either way.
+
+    host: bind here instead of 127.0.0.1 (beyond loopback the servers get
+    stricter: no anonymous writes). ports: overrides by listener name.
+    ephemeral: let the OS choose every port (isolated test servers).
+    """
+    state_dir = Path(state_dir or config.state_dir())
+    with _lock(state_dir):
+        handle = find(state_dir)
+        if handle is not None:
+            return handle
+        chosen_host = host or config.DEFAULT_HOST
+        public = chosen_host not in ("127.0.0.1", "localhost", "::1")
+        return _spawn(state_dir, chosen_host, config.ports(ports, ephemeral=ephemeral), public, names,
+                      options or {})
+
+
+def ensure_running(state_dir: Path | None = None, **kwargs) -> Handle:
+    """The notebooks' entry point: the servers' handle, starting them if needed.
+
+    Idempotent and safe from several kernels at once: all of them share one
+    server process per state directory.
+    """
+    return start(state_dir, **kwargs)
+
+
+def _terminate(pid: int, timeout: float = 10.0) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)  # on Windows this ends the process at once
+    except (ProcessLookupError, OSError):
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return
+        time.sleep(0.02)
+    if sys.platform != "win32":
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        while pid_alive(pid) and time.monotonic() < deadline + 5:
+            time.sleep(0.02)
+
+
+def stop(state_dir: Path | None = None) -> bool:
+    """Stop the servers of this state directory. True if a process was stopped."""
+    state_dir = Path(state_dir or config.state_dir())
+    with _lock(state_dir):
+        return _stop_locked(state_dir)
+
+
+def _stop_locked(state_dir: Path) -> bool:
+    state_file = state_dir / serve.STATE_FILE
+    try:
+        pid = json.loads(state_file.read_text(encoding="utf-8"))["pid"]
+    except (OSError, ValueError, KeyError):
+        return False
+    was_alive = pid_alive(pid)
+    if was_alive:
+        _terminate(pid)
+    state_file.unlink(missing_ok=True)
+    _children.pop(pid, None)
+    return was_alive
+
+
+def reset(state_dir: Path | None = None, names: list[str] | None = None) -> Handle | None:
+    """Restore the seeded data of the named services (all by default).
+
+    Running servers are stopped, their data replaced by fresh seed data, and
+    started again on the same host and ports. Returns the new handle, or None
+    if the servers were not running.
+    """
+    state_dir = Path(state_dir or config.state_dir())
+    names = list(names or serve.SERVICES)
+    with _lock(state_dir):
+        handle = find(state_dir)
+        if handle is not None:
+            _stop_locked(state_dir)
+        serve.remove_data(state_dir, names)
+        serve.seed_missing(state_dir, names)
+        if handle is None:
+            return None
+        ports = _ports_of(handle)
+        public = handle.host not in ("127.0.0.1", "localhost", "::1")
+        return _spawn(state_dir, handle.host, ports, public, list(handle.services), {})
+
+
+def _ports_of(handle: Handle) -> dict[str, int]:
+    """The listener ports a running handle uses, to start again on the same ones."""
+    ports: dict[str, int] = {}
+    for name, svc in handle.services.items():
+        if name in config.DEFAULT_PORTS:
+            ports[name] = svc.port
+        ports.update({k: v for k, v in svc.tls_ports.items() if k in config.DEFAULT_PORTS})
+    return ports

@@ -1,0 +1,148 @@
+"""The handle a notebook, a lab or a test gets: where every server is.
+
+It is read from the state file that the server process writes once every
+service is ready (`python -m local_servers status --json` prints the same
+document). The schema, version 1, is stable; new keys may be added:
+
+    {
+      "schema": 1,
+      "pid": 4242,                       # the server process
+      "host": "127.0.0.1",
+      "state_dir": "/home/me/.local/state/python-internet-course",
+      "log_file": ".../server.log",
+      "ca_file": ".../tls/ca.pem",       # verify TLS with this
+      "started_at": "2026-11-21T22:40:00+00:00",
+      "services": {
+        "ftp": {
+          "host": "127.0.0.1",
+          "port": 10021,                 # the plain (or STARTTLS-capable) port
+          "tls_ports": {},               # implicit-TLS ports by name, e.g. {"https": 10443}
+          "starttls": true,              # the plain port upgrades to TLS (AUTH TLS, STARTTLS, STLS)
+          "udp_port": null,              # for services that also answer over UDP
+          "accounts": {"alice": "alice-pw", ...},
+          "ca_file": ".../tls/ca.pem",
+          "extra": {}                    # anything service-specific (e.g. the FTP public folder)
+        },
+        ...
+      }
+    }
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """One service: its address, its TLS variants and who may log in."""
+
+    name: str
+    host: str
+    port: int
+    tls_ports: dict = field(default_factory=dict)
+    starttls: bool = False
+    udp_port: int | None = None
+    accounts: dict = field(default_factory=dict)
+    ca_file: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port), ready for socket.create_connection and friends."""
+        return (self.host, self.port)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that verifies the server against the course's CA."""
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    @classmethod
+    def from_dict(cls, name: str, data: dict) -> "ServiceInfo":
+        return cls(name=name, host=data["host"], port=data["port"],
+                   tls_ports=dict(data.get("tls_ports", {})), starttls=bool(data.get("starttls", False)),
+                   udp_port=data.get("udp_port"), accounts=dict(data.get("accounts", {})),
+                   ca_file=data.get("ca_file"), extra=dict(data.get("extra", {})))
+
+    def to_dict(self) -> dict:
+        return {"host": self.host, "port": self.port, "tls_ports": self.tls_ports,
+                "starttls": self.starttls, "udp_port": self.udp_port, "accounts": self.accounts,
+                "ca_file": self.ca_file, "extra": self.extra}
+
+
+@dataclass(frozen=True)
+class Handle:
+    """Every running service, by name: handle.ftp.port, handle["http"].tls_ports["https"]."""
+
+    pid: int
+    host: str
+    state_dir: Path
+    log_file: Path
+    ca_file: str
+    started_at: str
+    services: dict[str, ServiceInfo]
+
+    def __getattr__(self, name: str) -> ServiceInfo:
+        services = self.__dict__.get("services", {})
+        if name in services:
+            return services[name]
+        raise AttributeError(f"no service {name!r}; the running services are: {', '.join(services)}")
+
+    def __getitem__(self, name: str) -> ServiceInfo:
+        return self.services[name]
+
+    def __repr__(self) -> str:
+        return f"<local servers pid={self.pid} on {self.host}: {', '.join(self.services)}>"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts the course's CA (and verifies host names)."""
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def table(self) -> str:
+        """A table for people: service, address, TLS variants, accounts."""
+        rows = [("service", "address", "TLS", "accounts")]
+        for name, svc in self.services.items():
+            tls = []
+            if svc.starttls:
+                tls.append("STARTTLS")
+            tls += [f"{tls_name} :{port}" for tls_name, port in svc.tls_ports.items()]
+            address = f"{svc.host}:{svc.port}" + (f" (+udp :{svc.udp_port})" if svc.udp_port else "")
+            accounts = ", ".join(f"{user}/{pw}" if pw else user for user, pw in svc.accounts.items()) or "-"
+            rows.append((name, address, ", ".join(tls) or "-", accounts))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
+        lines.insert(1, "-" * max(len(line) for line in lines))
+        return "\n".join(lines) + f"\nCA file: {self.ca_file}"
+
+    def _repr_html_(self) -> str:
+        """How a notebook shows the handle: the same table, as HTML."""
+        import html
+        cells = "".join(
+            f"<tr><td>{html.escape(n)}</td><td>{html.escape(s.host)}:{s.port}</td>"
+            f"<td>{html.escape(', '.join(['STARTTLS'] * s.starttls + [f'{k} :{v}' for k, v in s.tls_ports.items()]) or '-')}</td>"
+            f"<td>{html.escape(', '.join(s.accounts) or '-')}</td></tr>"
+            for n, s in self.services.items())
+        return ("<table><tr><th>service</th><th>address</th><th>TLS</th><th>accounts</th></tr>"
+                f"{cells}</table>")
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA_VERSION, "pid": self.pid, "host": self.host,
+                "state_dir": str(self.state_dir), "log_file": str(self.log_file), "ca_file": self.ca_file,
+                "started_at": self.started_at,
+                "services": {name: svc.to_dict() for name, svc in self.services.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Handle":
+        if data.get("schema") != SCHEMA_VERSION:
+            raise ValueError(f"state file schema {data.get('schema')!r} is not {SCHEMA_VERSION}")
+        return cls(pid=data["pid"], host=data["host"], state_dir=Path(data["state_dir"]),
+                   log_file=Path(data["log_file"]), ca_file=data["ca_file"], started_at=data["started_at"],
+                   services={name: ServiceInfo.from_dict(name, svc) for name, svc in data["services"].items()})
+
+    @classmethod
+    def load(cls, state_file: Path) -> "Handle":
+        return cls.from_dict(json.loads(Path(state_file).read_text(encoding="utf-8")))

@@ -1,0 +1,194 @@
+"""The server process: every service of the course in one process.
+
+`python -m local_servers up` starts this module in the background
+(`python -m local_servers serve` runs it in the foreground). It
+
+1. sends all logging to <state dir>/server.log, never to a terminal or a notebook;
+2. makes the local CA and certificate if they are missing (tls.py);
+3. seeds each service's data folder the first time (or after a reset);
+4. starts every service and, once all of them listen, writes the state file
+   (state.json) that clients read: that file appearing *is* "ready";
+5. on SIGTERM or Ctrl-C stops them all and removes the state file.
+
+If a port is taken it writes start-error.json with a clear message and exits
+with status 2 instead, so `up` can say which port and what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import importlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from . import config
+from .handle import SCHEMA_VERSION
+from .service import Context, PortInUseError, Service
+from .tls import ensure_certificates
+
+#: Every service, in start order, as "module:Class" so that only what runs is imported.
+SERVICES: dict[str, str] = {
+    "echo": "local_servers.sockets:EchoService",
+    "time": "local_servers.sockets:TimeService",
+    "ftp": "local_servers.ftp:FTPService",
+    "http": "local_servers.http:HTTPService",
+}
+
+STATE_FILE = "state.json"
+ERROR_FILE = "start-error.json"
+LOG_FILE = "server.log"
+DATA_DIR = "data"
+TLS_DIR = "tls"
+
+log = logging.getLogger("local_servers")
+
+
+def service_class(name: str) -> type[Service]:
+    module, _, cls = SERVICES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def data_names(names: list[str]) -> dict[str, type[Service]]:
+    """Each data folder the named services use, with one service class that seeds it."""
+    folders: dict[str, type[Service]] = {}
+    for name in names:
+        cls = service_class(name)
+        folders.setdefault(cls.data_name or cls.name, cls)
+    return folders
+
+
+def seed_missing(state_dir: Path, names: list[str]) -> None:
+    """Seed each data folder of the named services that does not exist yet.
+
+    Seeding writes into a temporary folder beside the final one and renames
+    it into place, so an interrupted seed never leaves half a data set.
+    """
+    data_root = state_dir / DATA_DIR
+    data_root.mkdir(parents=True, exist_ok=True)
+    for folder, cls in data_names(names).items():
+        final = data_root / folder
+        if final.exists():
+            continue
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder}-seed-", dir=data_root))
+        try:
+            cls.seed(tmp)
+            os.replace(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_data(state_dir: Path, names: list[str]) -> None:
+    """Forget the named services' data (the next start seeds it afresh)."""
+    for folder in data_names(names):
+        shutil.rmtree(state_dir / DATA_DIR / folder, ignore_errors=True)
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def configure_logging(state_dir: Path) -> Path:
+    """All logs, ours and the libraries', go to one file in the state directory."""
+    log_file = state_dir / LOG_FILE
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+    return log_file
+
+
+async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool,
+              names: list[str], options: dict, started: float) -> int:
+    """Start the services, publish the state file, serve until told to stop."""
+    tls = ensure_certificates(state_dir / TLS_DIR, None if host in ("127.0.0.1", "localhost", "::1") else host)
+    seed_missing(state_dir, names)
+    ctx = Context(host=host, ports=ports, data_dir=state_dir / DATA_DIR, tls=tls, public=public, options=options)
+
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def request_stop(*_):
+        loop.call_soon_threadsafe(stop_event.set)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGBREAK", None)):
+        if sig is not None:
+            signal.signal(sig, request_stop)
+
+    running: list[Service] = []
+    try:
+        for name in names:
+            service = service_class(name)(ctx)
+            await service.start()
+            running.append(service)
+    except (PortInUseError, OSError) as exc:
+        log.error("could not start: %s", exc)
+        write_json_atomically(state_dir / ERROR_FILE, {"pid": os.getpid(), "error": str(exc)})
+        for service in reversed(running):
+            await service.stop()
+        return 2
+
+    state = {
+        "schema": SCHEMA_VERSION,
+        "pid": os.getpid(),
+        "host": host,
+        "state_dir": str(state_dir),
+        "log_file": str(state_dir / LOG_FILE),
+        "ca_file": str(tls.ca_file),
+        "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "services": {s.name: {**s.info(), "ca_file": str(tls.ca_file)} for s in running},
+    }
+    write_json_atomically(state_dir / STATE_FILE, state)
+    log.info("ready in %.0f ms: %s", (time.perf_counter() - started) * 1000,
+             ", ".join(f"{s.name}:{state['services'][s.name]['port']}" for s in running))
+
+    await stop_event.wait()
+    log.info("stopping")
+    for service in reversed(running):
+        try:
+            await service.stop()
+        except Exception:  # one service failing to stop must not keep the others running
+            log.exception("error while stopping %s", service.name)
+    state_file = state_dir / STATE_FILE
+    try:
+        if json.loads(state_file.read_text(encoding="utf-8")).get("pid") == os.getpid():
+            state_file.unlink()
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = False,
+         names: list[str] | None = None, options: dict | None = None) -> int:
+    started = time.perf_counter()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / ERROR_FILE).unlink(missing_ok=True)
+    configure_logging(state_dir)
+    names = list(names or SERVICES)
+    unknown = set(names) - set(SERVICES)
+    if unknown:
+        print(f"unknown service(s): {', '.join(sorted(unknown))}; known: {', '.join(SERVICES)}", file=sys.stderr)
+        return 2
+    if sys.platform == "win32":
+        # Some libraries need a selector loop; the proactor is the Windows default.
+        asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())
+    try:
+        return asyncio.run(run(state_dir, host, ports, public=public, names=names,
+                               options=options or {}, started=started))
+    except Exception as exc:
+        log.exception("server process failed")
+        write_json_atomically(state_dir / ERROR_FILE, {"pid": os.getpid(), "error": f"{type(exc).__name__}: {exc}"})
+        return 1

@@ -1,0 +1,131 @@
+"""What every bundled server has in common.
+
+A service is one protocol (FTP, HTTP, ...). The server process (serve.py)
+gives each service a Context, awaits its start(), publishes its info() in the
+state file, and awaits its stop() on shutdown. Services that are written for
+asyncio run on the process's one event loop; services built on a library with
+its own loop (pyftpdlib, http.server) run that loop in a thread of their own.
+
+Every listening socket is made by listen() below, so that a taken port gives
+the same clear message everywhere and every server gets the same generous
+accept queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Deep enough that 100 clients connecting at once are never refused
+#: (vsftpd's default of 32 overflowed in the same test).
+BACKLOG = 1024
+
+
+class PortInUseError(OSError):
+    """A port the course wants is taken by another program."""
+
+    def __init__(self, name: str, host: str, port: int, reason: str):
+        self.name, self.host, self.port = name, host, port
+        super().__init__(
+            f"port {port} on {host} ({name}) is already in use by another program ({reason}). "
+            f"Stop that program, or choose another port: python -m local_servers up --port {name}=NNNNN "
+            f"(or set LOCAL_SERVERS_PORTS={name}=NNNNN)."
+        )
+
+
+@dataclass
+class Context:
+    """What the server process hands to each service."""
+
+    host: str
+    ports: dict[str, int]  # the port each listener should bind (0: any free one)
+    data_dir: Path  # the services' files: data_dir / <service>
+    tls: "TLSFiles"
+    public: bool = False  # bound beyond loopback: be stricter (no anonymous writes)
+    options: dict = field(default_factory=dict)  # per-service settings, e.g. {"ftp_idle_timeout": 900}
+
+    def server_ssl_context(self) -> ssl.SSLContext:
+        return self.tls.server_context()
+
+
+@dataclass
+class TLSFiles:
+    """The local CA and the server certificate it signed (see tls.py)."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+def listen(ctx: Context, name: str, kind: int = socket.SOCK_STREAM, port: int | None = None) -> socket.socket:
+    """Bind the listener `name` on ctx.host and return the socket.
+
+    kind is SOCK_STREAM (TCP, listening) or SOCK_DGRAM (UDP, bound).
+    port defaults to ctx.ports[name]; pass one to put a UDP socket on the
+    number its TCP twin received.
+    """
+    host = ctx.host
+    port = ctx.ports[name] if port is None else port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, kind)
+    try:
+        if sys.platform == "win32":
+            # Windows' SO_REUSEADDR would let two servers share a port.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:
+            # Lets a restarted server bind again at once despite TIME_WAIT.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        if kind == socket.SOCK_STREAM:
+            sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        if exc.errno in _ADDR_IN_USE:
+            raise PortInUseError(name, host, port, exc.strerror or str(exc)) from None
+        raise OSError(exc.errno, f"cannot listen on {host}:{port} ({name}): {exc.strerror or exc}") from None
+    return sock
+
+
+_ADDR_IN_USE = {98, 48, 10048}  # EADDRINUSE on Linux, macOS, Windows
+
+
+class Service:
+    """Base class: one protocol. Subclasses set `name` and `listeners`."""
+
+    #: The service's name in the state file and on the command line.
+    name: str = ""
+    #: The listener names (keys of config.DEFAULT_PORTS) this service binds.
+    listeners: tuple[str, ...] = ()
+    #: The folder under the data directory that holds this service's files.
+    #: Services that share a store share a name: SMTP, POP3 and IMAP all use "mail".
+    data_name: str = ""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.log = logging.getLogger(f"local_servers.{self.name}")
+        self.data_dir = ctx.data_dir / (self.data_name or self.name)
+
+    @classmethod
+    def seed(cls, data_dir: Path) -> None:
+        """Create the service's seeded data under data_dir (only called when it is missing)."""
+
+    async def start(self) -> None:
+        """Bind every listener and begin serving. Raise PortInUseError when a port is taken."""
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        """Stop serving and release the ports."""
+
+    def info(self) -> dict:
+        """What clients need to know, published in the state file (see handle.py for the schema)."""
+        raise NotImplementedError

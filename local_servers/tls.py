@@ -1,0 +1,157 @@
+"""The course's own certificate authority.
+
+On first start the servers make a small local CA and one server certificate
+for localhost, 127.0.0.1 and ::1, signed by it. Every TLS service presents
+that certificate, and lessons verify it the way they would verify a real
+server's, just with the course's CA file:
+
+    ssl.create_default_context(cafile=handle.ca_file)
+
+Nothing in the course turns verification off. The CA's private key never
+leaves the state directory (mode 0600), and only the files a client needs
+(ca.pem) are published in the state file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+from pathlib import Path
+
+from .service import TLSFiles
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def ensure_certificates(tls_dir: Path, extra_host: str | None = None) -> TLSFiles:
+    """Return the CA and server certificate files, creating whatever is missing.
+
+    A server certificate that does not cover extra_host (a host the user
+    asked to bind) is issued again from the same CA.
+    """
+    files = TLSFiles(tls_dir / "ca.pem", tls_dir / "server.pem", tls_dir / "server-key.pem")
+    ca_key_file = tls_dir / "ca-key.pem"
+    names_file = tls_dir / "server-names.txt"
+    wanted = list(LOOPBACK_NAMES)
+    if extra_host and extra_host not in wanted:
+        wanted.append(extra_host)
+    have_names = names_file.read_text().split() if names_file.exists() else []
+    if files.ca_file.exists() and ca_key_file.exists() and files.cert_file.exists() \
+            and files.key_file.exists() and set(wanted) <= set(have_names):
+        return files  # the common case: nothing to import, nothing to sign
+
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    if not (files.ca_file.exists() and ca_key_file.exists()):
+        ca_key, ca_cert = _make_ca()
+        _write_private(ca_key_file, _key_pem(ca_key))
+        _write(files.ca_file, _cert_pem(ca_cert))
+    ca_key, ca_cert = _load(files.ca_file, ca_key_file)
+    key, cert = _make_server_cert(ca_key, ca_cert, wanted)
+    _write_private(files.key_file, _key_pem(key))
+    _write(files.cert_file, _cert_pem(cert))
+    _write(names_file, "\n".join(wanted) + "\n")
+    return files
+
+
+def _make_ca():
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Python internet course"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "Python internet course local CA"),
+    ])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    public = key.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+            key_encipherment=False, data_encipherment=False, key_agreement=False,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _make_server_cert(ca_key, ca_cert, names: list[str]):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    alt_names = []
+    for name in names:
+        try:
+            alt_names.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            alt_names.append(x509.DNSName(name))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=825))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, key_encipherment=False, key_cert_sign=False, crl_sign=False,
+            content_commitment=False, data_encipherment=False, key_agreement=False,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+    )
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def _load(ca_file: Path, ca_key_file: Path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate(ca_file.read_bytes())
+    key = serialization.load_pem_private_key(ca_key_file.read_bytes(), password=None)
+    return key, cert
+
+
+def _key_pem(key) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _cert_pem(cert) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _write(path: Path, data: bytes | str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
