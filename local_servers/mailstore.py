@@ -1,0 +1,349 @@
+"""The mail store that SMTP writes and POP3 and IMAP read: one Maildir per user.
+
+Layout, under the services' shared data folder (``<data_dir>/mail``)::
+
+    mail/alice/{cur,new,tmp}          alice's INBOX
+    mail/alice/.Sent/{cur,new,tmp}    a folder (Maildir++), as mailbox.Maildir.add_folder makes it
+    mail/alice/.Archive/...
+    mail/bob/..., mail/carol/...
+    mail/_catchall/{cur,new,tmp}      mail for other domains: captured, never sent anywhere
+
+Rules every server keeps:
+
+- The info separator is ``!`` (Windows forbids ``:`` in file names), so a
+  message with flags is ``<key>!2,FS``. Use open_box(), which sets it.
+- Files on disk have LF line endings; servers add CR on the wire.
+- Delivery is atomic: the file is written in tmp/ and renamed into new/,
+  so nothing half-written ever appears in new/ or cur/.
+- The Maildir key (the file name before ``!``) is a message's stable id
+  (POP3's UIDL). Look messages up by key, never by path: flag changes
+  rename files.
+- Arrival order is (file mtime, key); deliver() sets the mtime to the
+  delivery time, so messages() returns the order IMAP assigns UIDs in.
+- Files whose names start with ``.imap`` belong to the IMAP server.
+
+API (mail_dir is ``<data_dir>/mail``)::
+
+    USERS, CATCHALL                         the accounts; the catch-all "user" name
+    user_dir(mail_dir, user, folder=None)   -> Path of the INBOX or a folder
+    open_box(mail_dir, user, folder=None, create=False) -> mailbox.Maildir (colon "!")
+    users(mail_dir)                         -> sorted account names that have a Maildir
+    folders(mail_dir, user)                 -> sorted folder names (without the dot)
+    deliver(mail_dir, user, data, when=None, folder=None, flags="", key=None) -> key
+    deliver_catchall(mail_dir, data, when=None) -> key
+    messages(path)                          -> [Entry(key, path, mtime, flags, size)] in arrival order
+    split_name(file_name)                   -> (key, flags)
+    is_local(address), local_user(address)  -> address helpers for SMTP
+    seed(mail_dir)                          the course's deterministic mail
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import mailbox
+import os
+import socket
+import struct
+import time
+import zlib
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import NamedTuple
+
+from . import config
+
+COLON = "!"
+USERS = tuple(config.ACCOUNTS)
+CATCHALL = "_catchall"
+#: Domains whose mail is delivered to the course's accounts.
+LOCAL_DOMAINS = (config.MAIL_DOMAIN, "localhost")
+
+_counter = itertools.count()
+_host = socket.gethostname().replace("/", r"\057").replace(":", r"\072").replace(COLON, r"\041") or "localhost"
+
+
+def user_dir(mail_dir: Path, user: str, folder: str | None = None) -> Path:
+    """The Maildir of a user's INBOX (folder None or "INBOX") or of one of their folders."""
+    path = Path(mail_dir) / user
+    if folder and folder.upper() != "INBOX":
+        path = path / f".{folder}"
+    return path
+
+
+def open_box(mail_dir: Path, user: str, folder: str | None = None, create: bool = False) -> mailbox.Maildir:
+    """A mailbox.Maildir for the INBOX or a folder, with "!" as its info separator."""
+    box = mailbox.Maildir(str(user_dir(mail_dir, user, folder)), factory=None, create=create)
+    box.colon = COLON
+    return box
+
+
+def users(mail_dir: Path) -> list[str]:
+    """The accounts that have a Maildir (the catch-all box is not an account)."""
+    root = Path(mail_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir()
+                  if p.is_dir() and not p.name.startswith((".", "_")) and (p / "cur").is_dir())
+
+
+def folders(mail_dir: Path, user: str) -> list[str]:
+    """A user's folders besides INBOX, e.g. ["Archive", "Sent"]."""
+    root = user_dir(mail_dir, user)
+    return sorted(p.name[1:] for p in root.iterdir() if p.is_dir() and p.name.startswith(".") and (p / "cur").is_dir()
+                  and not p.name.startswith(".imap"))
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """'<key>!2,FS' -> ('<key>', 'FS'); a name without info has no flags."""
+    key, _, info = name.partition(COLON)
+    return key, info[2:] if info.startswith("2,") else ""
+
+
+class Entry(NamedTuple):
+    """One message file: its key, where it is now, when it arrived, its flags and size on disk."""
+
+    key: str
+    path: Path
+    mtime: float
+    flags: str
+    size: int
+
+
+def messages(path: Path) -> list[Entry]:
+    """Every message in new/ and cur/ of one Maildir, in arrival order (mtime, then key)."""
+    found = []
+    for sub in ("new", "cur"):
+        try:
+            with os.scandir(Path(path) / sub) as it:
+                for item in it:
+                    if item.name.startswith(".") or not item.is_file():
+                        continue
+                    try:
+                        st = item.stat()
+                    except FileNotFoundError:  # renamed by another server meanwhile
+                        continue
+                    key, flags = split_name(item.name)
+                    found.append(Entry(key, Path(item.path), st.st_mtime, flags, st.st_size))
+        except FileNotFoundError:
+            continue
+    found.sort(key=lambda e: (e.mtime, e.key))
+    return found
+
+
+def new_key(when: float | None = None) -> str:
+    """A unique Maildir key in the usual time.M<usec>P<pid>Q<n>.host form."""
+    now = time.time() if when is None else when
+    return f"{int(now)}.M{int(now % 1 * 1e6)}P{os.getpid()}Q{next(_counter)}.{_host}"
+
+
+def deliver(mail_dir: Path, user: str, data: bytes, when: float | None = None, folder: str | None = None,
+            flags: str = "", key: str | None = None) -> str:
+    """Store one message atomically and return its key.
+
+    The bytes are written to tmp/, given `when` (default: now) as their
+    modification time, then renamed into new/ (or into cur/ with flags, for
+    a message already seen). CRLF line endings become LF.
+    """
+    root = user_dir(mail_dir, user, folder)
+    if not (root / "tmp").is_dir():
+        open_box(mail_dir, user, folder, create=True)  # makes cur/ new/ tmp/
+    when = time.time() if when is None else when
+    key = key or new_key(when)
+    tmp = root / "tmp" / key
+    data = data.replace(b"\r\n", b"\n")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+        os.utime(tmp, (when, when))
+        final = root / "cur" / f"{key}{COLON}2,{''.join(sorted(flags))}" if flags else root / "new" / key
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return key
+
+
+def deliver_catchall(mail_dir: Path, data: bytes, when: float | None = None) -> str:
+    """Capture a message for a domain outside the course (nothing leaves the machine)."""
+    return deliver(mail_dir, CATCHALL, data, when)
+
+
+def local_user(address: str) -> str | None:
+    """'Alice@Example.test' -> 'alice' for a local domain, else None."""
+    local, at, domain = address.strip().strip("<>").rpartition("@")
+    if not at or domain.lower() not in LOCAL_DOMAINS:
+        return None
+    return local.lower()
+
+
+def is_local(address: str) -> bool:
+    return local_user(address) is not None
+
+
+# --------------------------------------------------------------------------
+# Seed: deterministic mail for the course's lessons
+# --------------------------------------------------------------------------
+
+def _png(width: int = 16, height: int = 16) -> bytes:
+    """A small PNG (a colour gradient) made with zlib alone."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    rows = b"".join(b"\x00" + bytes(c for x in range(width) for c in (x * 16, y * 16, 128)) for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+
+
+def _who(spec: str) -> Address:
+    """'Alice Liddell <alice@example.test>' -> Address."""
+    name, _, addr = spec.rpartition("<")
+    return Address(display_name=name.strip(), addr_spec=addr.rstrip(">").strip())
+
+
+_ZONE = datetime.timezone(datetime.timedelta(hours=1))
+
+
+def _message(n: int, when: datetime.datetime, sender: str, to: list[str], subject: str, text: str,
+             cc: list[str] = (), reply_to: EmailMessage | None = None, html: str | None = None,
+             attachment: tuple[str, bytes, str] | None = None) -> EmailMessage:
+    """One message with fixed headers and fixed MIME boundaries, so every seed is byte-identical."""
+    msg = EmailMessage()
+    msg["From"] = _who(sender)
+    msg["To"] = [_who(t) for t in to]
+    if cc:
+        msg["Cc"] = [_who(c) for c in cc]
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = f"<seed-{n:03d}@example.test>"
+    if reply_to is not None:
+        msg["In-Reply-To"] = reply_to["Message-ID"]
+        refs = (reply_to.get("References", "") + " " + reply_to["Message-ID"]).strip()
+        msg["References"] = refs
+    msg.set_content(text)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    if attachment is not None:
+        name, data, ctype = attachment
+        maintype, _, subtype = ctype.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    boundaries = (f"=={kind}-{n:03d}==" for kind in itertools.count())
+    for part in msg.walk():
+        if part.is_multipart():
+            part.set_boundary(next(boundaries))
+    return msg
+
+
+_SEARCH_SENDERS = [
+    "Dave Brown <dave@example.org>", "Erin Davis <erin@example.net>", "Frank Green <frank@example.com>",
+    "Grace Hopper <grace@example.org>", "Heidi Klum <heidi@example.net>", "Ivan Petrov <ivan@example.com>",
+    "Bob Builder <bob@example.test>", "Carol Singer <carol@example.test>",
+]
+_SEARCH_SUBJECTS = [
+    ("Invoice {n} for March", "Please find invoice {n} below. Total due: {amount} EUR."),
+    ("Meeting notes {n}", "Notes from today's meeting: we agreed on the schedule and the budget."),
+    ("Weekly report week {n}", "The weekly report: {amount} tickets closed, all tests green."),
+    ("Lunch on Friday?", "Shall we have lunch on Friday at noon? The usual place."),
+    ("Server maintenance window", "The servers will be down for maintenance on Sunday from 02:00 to 04:00."),
+    ("Re: budget {n}", "The budget looks fine to me, approved for {amount} EUR."),
+]
+
+
+def _course_mail() -> list[tuple[str, str | None, str, EmailMessage]]:
+    """(user, folder, flags, message) in delivery order (chronological)."""
+    alice, bob, carol = ("Alice Liddell <alice@example.test>", "Bob Builder <bob@example.test>",
+                         "Carol Singer <carol@example.test>")
+    start = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=_ZONE)
+    out: list[tuple[str, str | None, str, EmailMessage]] = []
+    n = itertools.count(1)
+
+    def at(days: float) -> datetime.datetime:
+        return start + datetime.timedelta(days=days)
+
+    # Welcome mail for everyone: the simplest possible message.
+    for user, spec in (("alice", alice), ("bob", bob), ("carol", carol)):
+        out.append((user, None, "S", _message(next(n), at(0), "Postmaster <postmaster@example.test>", [spec],
+                                              "Welcome to example.test",
+                                              f"Hello {spec.split()[0]},\n\nyour mailbox is ready.\n"
+                                              "Mail to anyone@example.test is delivered here; mail to other\n"
+                                              "domains is kept in a catch-all box and never leaves the machine.\n\n"
+                                              "-- \nThe postmaster\n")))
+
+    # Older mail in alice's Archive.
+    for i in range(3):
+        out.append(("alice", "Archive", "S", _message(next(n), at(-60 + i * 7), bob, [alice], f"Old notes, part {i + 1}",
+                                                      f"Archived notes, part {i + 1}.\n")))
+
+    # A thread: bob asks, alice answers (her copy in Sent), bob replies, carol joins.
+    first = _message(next(n), at(1), bob, [alice], "Project plan",
+                     "Hi Alice,\n\ncould you review the project plan by Friday?\n\nBob\n")
+    out.append(("alice", None, "S", first))
+    answer = _message(next(n), at(1.1), alice, [bob], "Re: Project plan",
+                      "Hi Bob,\n\nyes, I will send comments on Thursday.\n\nAlice\n\n> could you review the project plan by Friday?\n",
+                      reply_to=first)
+    out.append(("bob", None, "", answer))
+    out.append(("alice", "Sent", "S", answer))
+    reply = _message(next(n), at(1.2), bob, [alice], "Re: Project plan",
+                     "Thanks! Thursday is fine.\n\nBob\n", reply_to=answer)
+    out.append(("alice", None, "", reply))
+    joined = _message(next(n), at(1.3), carol, [alice, bob], "Re: Project plan",
+                      "Can I join the review? I wrote the budget section.\n\nCarol\n", reply_to=reply)
+    out.append(("alice", None, "", joined))
+    out.append(("bob", None, "", joined))
+
+    # HTML with a plain-text alternative.
+    out.append(("alice", None, "", _message(
+        next(n), at(2), "Course News <news@example.org>", [alice], "This week's newsletter",
+        "This week's newsletter\n\n* Sockets: the echo server\n* Mail: SMTP, POP3 and IMAP\n",
+        html="<html><body><h1>This week's newsletter</h1><ul><li>Sockets: the echo server</li>"
+             "<li>Mail: <b>SMTP</b>, POP3 and IMAP</li></ul></body></html>\n")))
+
+    # An image attachment.
+    for user, spec in (("alice", alice), ("carol", carol)):
+        out.append((user, None, "", _message(next(n), at(2.5), bob, [spec], "Photo from the trip",
+                                             "Here is the photo I promised.\n\nBob\n",
+                                             attachment=("trip.png", _png(), "image/png"))))
+
+    # Non-ASCII names and subjects (RFC 2047 encoded by the email package).
+    out.append(("alice", None, "", _message(next(n), at(3), "José Müller <jose@example.org>", [alice],
+                                            "Café ☕ am Freitag — Grüße aus Köln",
+                                            "Hallo Alice,\n\nTreffen wir uns am Freitag im Café? Grüße, José\n")))
+    out.append(("bob", None, "", _message(next(n), at(3.1), "Zoë Ångström <zoe@example.net>", [bob],
+                                          "Résumé attached? Ça va", "Bonjour Bob, ça va ? — Zoë\n")))
+
+    # The search corpus: a few dozen messages with varied senders, subjects and dates.
+    for i in range(36):
+        subject, body = _SEARCH_SUBJECTS[i % len(_SEARCH_SUBJECTS)]
+        amount = 100 + (i * 37) % 900
+        sender = _SEARCH_SENDERS[(i * 3) % len(_SEARCH_SENDERS)]
+        msg = _message(next(n), at(4 + i * 1.5), sender, [alice], subject.format(n=i + 1, amount=amount),
+                       body.format(n=i + 1, amount=amount) + f"\n-- \n{sender.rpartition(' <')[0]}\n",
+                       cc=[carol] if i % 5 == 0 else ())
+        out.append(("alice", None, "S" if i < 20 else "", msg))
+
+    # Carol: a little mail of her own.
+    out.append(("carol", None, "", _message(next(n), at(60), alice, [carol], "Slides for Monday",
+                                            "Hi Carol, the slides are ready.\n\nAlice\n")))
+    return out
+
+
+def seed(mail_dir: Path) -> None:
+    """Create every account's Maildir, folders and the seeded messages.
+
+    Deterministic: fixed dates, Message-IDs, MIME boundaries and keys, and
+    delivery timestamps that increase in delivery order.
+    """
+    mail_dir = Path(mail_dir)
+    mail_dir.mkdir(parents=True, exist_ok=True)
+    for user in USERS:
+        box = open_box(mail_dir, user, create=True)
+        for folder in ("Sent", "Archive"):
+            box.add_folder(folder)
+    open_box(mail_dir, CATCHALL, create=True)
+    mail = sorted(_course_mail(), key=lambda item: item[3]["Date"].datetime)  # stable: ties keep list order
+    for i, (user, folder, flags, msg) in enumerate(mail):
+        date = msg["Date"].datetime.timestamp()
+        when = date + 60 + i  # arrived a minute after it was written; strictly increasing
+        data = msg.as_bytes(policy=msg.policy.clone(linesep="\n"))
+        deliver(mail_dir, user, data, when=when, folder=folder, flags=flags, key=f"{int(when)}.S{i:04d}.seed")
