@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--host", help="bind this address instead of 127.0.0.1 (reachable from other machines!)")
     up.add_argument("--port", action="append", default=[], metavar="NAME=PORT",
                     help="use another port for one listener, e.g. --port ftp=2121 (repeatable)")
+    up.add_argument("--ephemeral", action="store_true", help="let the OS choose every port (for tests and tools)")
     up.add_argument("--only", help="start only these services, e.g. --only ftp,http")
     up.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                     help="a service setting, e.g. --option ftp_idle_timeout=60")
@@ -60,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ports", default="", metavar="NAME=PORT,...")
     serve.add_argument("--ephemeral", action="store_true", help="let the OS choose every port")
     serve.add_argument("--public", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--detach", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--launch-id", default="", help=argparse.SUPPRESS)
     serve.add_argument("--only", default="")
     serve.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
     return parser
@@ -70,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     state_dir = (args.state_dir or config.state_dir()).resolve()
 
     if args.command == "serve":
+        if args.detach and hasattr(os, "fork"):
+            # Leave the process that started us at once, so that the server is
+            # nobody's child: when it exits, init reaps it, and no kernel that
+            # happened to start it is left holding a zombie that looks alive.
+            if os.fork() > 0:
+                os._exit(0)
         from . import serve
 
         try:
@@ -79,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         public = args.public or args.host not in ("127.0.0.1", "localhost", "::1")
         names = [n for n in args.only.split(",") if n] or None
-        return serve.main(state_dir, args.host, ports, public=public, names=names, options=_options(args.option))
+        return serve.main(state_dir, args.host, ports, public=public, names=names,
+                          options=_options(args.option), launch_id=args.launch_id)
 
     from . import control
 
@@ -95,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         already = control.find(state_dir)
         try:
             handle = already or control.start(
-                state_dir, host=args.host, ports=overrides,
+                state_dir, host=args.host, ports=overrides, ephemeral=args.ephemeral,
                 names=[n for n in (args.only or "").split(",") if n] or None, options=_options(args.option))
         except control.StartError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from filelock import FileLock
@@ -63,7 +64,11 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a zombie (exited, not yet reaped) still answers kill(pid, 0)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _listening(host: str, port: int) -> bool:
@@ -93,8 +98,9 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
            names: list[str] | None, options: dict) -> Handle:
     (state_dir / serve.STATE_FILE).unlink(missing_ok=True)
     (state_dir / serve.ERROR_FILE).unlink(missing_ok=True)
+    launch_id = uuid.uuid4().hex
     cmd = [sys.executable, "-m", "local_servers", "serve", "--state-dir", str(state_dir), "--host", host,
-           "--ports", ",".join(f"{k}={v}" for k, v in ports.items())]
+           "--ports", ",".join(f"{k}={v}" for k, v in ports.items()), "--detach", "--launch-id", launch_id]
     if public:
         cmd.append("--public")
     if names:
@@ -114,27 +120,38 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
     with open(state_dir / serve.LOG_FILE, "ab") as log:
         child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  env=env, close_fds=True, **kwargs)
-    _children[child.pid] = child
+    detaches = hasattr(os, "fork")  # on POSIX the child forks the real server and exits at once
+    if not detaches:
+        _children[child.pid] = child
 
     deadline = time.monotonic() + START_TIMEOUT
     state_file, error_file = state_dir / serve.STATE_FILE, state_dir / serve.ERROR_FILE
     while time.monotonic() < deadline:
-        try:
-            handle = Handle.load(state_file)
-            if handle.pid == child.pid:
-                return handle
-        except (OSError, ValueError, KeyError):
-            pass
-        if child.poll() is not None:
-            try:
-                message = json.loads(error_file.read_text(encoding="utf-8"))["error"]
-            except (OSError, ValueError, KeyError):
-                message = f"the server process exited with status {child.returncode}; see {state_dir / serve.LOG_FILE}"
-            raise StartError(message)
+        document = _read_json(state_file)
+        if document.get("launch_id") == launch_id:
+            if detaches:
+                child.wait(5)  # the intermediate process exited right after its fork: reap it
+            return Handle.from_dict(document)
+        error = _read_json(error_file)
+        if error.get("launch_id") == launch_id:
+            child.poll()
+            raise StartError(error.get("error", "the servers could not start"))
+        if child.poll() not in (None, 0) or (child.returncode == 0 and not detaches):
+            raise StartError(f"the server process exited with status {child.returncode}; "
+                             f"see {state_dir / serve.LOG_FILE}")
         time.sleep(0.01)
-    _terminate(child.pid)
+    pid = _read_json(state_file).get("pid")
+    if pid:
+        _terminate(pid)
     raise StartError(f"the servers did not become ready within {START_TIMEOUT:.0f} s; "
                      f"see {state_dir / serve.LOG_FILE}")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict[str, int] | None = None,

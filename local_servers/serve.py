@@ -112,7 +112,7 @@ def configure_logging(state_dir: Path) -> Path:
 
 
 async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool,
-              names: list[str], options: dict, started: float) -> int:
+              names: list[str], options: dict, started: float, launch_id: str) -> int:
     """Start the services, publish the state file, serve until told to stop."""
     tls = ensure_certificates(state_dir / TLS_DIR, None if host in ("127.0.0.1", "localhost", "::1") else host)
     seed_missing(state_dir, names)
@@ -136,7 +136,8 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
             running.append(service)
     except (PortInUseError, OSError) as exc:
         log.error("could not start: %s", exc)
-        write_json_atomically(state_dir / ERROR_FILE, {"pid": os.getpid(), "error": str(exc)})
+        write_json_atomically(state_dir / ERROR_FILE,
+                              {"pid": os.getpid(), "launch_id": launch_id, "error": str(exc)})
         for service in reversed(running):
             await service.stop()
         return 2
@@ -144,6 +145,7 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
     state = {
         "schema": SCHEMA_VERSION,
         "pid": os.getpid(),
+        "launch_id": launch_id,  # lets the starter recognise the process it launched
         "host": host,
         "state_dir": str(state_dir),
         "log_file": str(state_dir / LOG_FILE),
@@ -172,7 +174,7 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
 
 
 def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = False,
-         names: list[str] | None = None, options: dict | None = None) -> int:
+         names: list[str] | None = None, options: dict | None = None, launch_id: str = "") -> int:
     started = time.perf_counter()
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / ERROR_FILE).unlink(missing_ok=True)
@@ -187,8 +189,9 @@ def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = Fa
         asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())
     try:
         return asyncio.run(run(state_dir, host, ports, public=public, names=names,
-                               options=options or {}, started=started))
+                               options=options or {}, started=started, launch_id=launch_id))
     except Exception as exc:
         log.exception("server process failed")
-        write_json_atomically(state_dir / ERROR_FILE, {"pid": os.getpid(), "error": f"{type(exc).__name__}: {exc}"})
+        write_json_atomically(state_dir / ERROR_FILE, {"pid": os.getpid(), "launch_id": launch_id,
+                                                       "error": f"{type(exc).__name__}: {exc}"})
         return 1

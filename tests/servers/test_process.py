@@ -1,0 +1,188 @@
+"""The process model: one server process per state directory, found again, stopped cleanly.
+
+These tests run the real command line and the real ensure_running() in
+separate Python processes, each on its own temporary state directory and
+ports chosen by the OS, so they never meet a student's running servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import local_servers
+from local_servers import control, serve
+
+# The quick services: enough to exercise the process model without the
+# start-up cost of every protocol in every test.
+QUICK = "echo,time"
+
+
+def cli(state_dir: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "local_servers", "--state-dir", str(state_dir), *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def wait_dead(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not control.pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_up_status_logs_down(tmp_path):
+    up = cli(tmp_path, "up", "--ephemeral", "--only", QUICK)
+    assert up.returncode == 0, up.stderr
+    assert "servers started" in up.stdout
+    assert "echo" in up.stdout and "time" in up.stdout and "CA file" in up.stdout
+
+    again = cli(tmp_path, "up", "--ephemeral", "--only", QUICK)
+    assert again.returncode == 0 and "already running" in again.stdout
+
+    status = cli(tmp_path, "status", "--json")
+    assert status.returncode == 0
+    document = json.loads(status.stdout)
+    assert document["running"] is True and document["schema"] == 1
+    assert set(document["services"]) == {"echo", "time"}
+    for svc in document["services"].values():
+        assert {"host", "port", "tls_ports", "starttls", "udp_port", "accounts", "ca_file", "extra"} <= set(svc)
+        assert svc["host"] == "127.0.0.1" and svc["port"] > 0
+    assert Path(document["ca_file"]).is_file()
+    pid = document["pid"]
+
+    with socket.create_connection(("127.0.0.1", document["services"]["echo"]["port"]), timeout=5) as sock:
+        sock.sendall(b"ping")
+        assert sock.recv(16) == b"ping"
+
+    logs = cli(tmp_path, "logs", "-n", "5")
+    assert logs.returncode == 0 and "ready in" in logs.stdout
+
+    down = cli(tmp_path, "down")
+    assert down.returncode == 0 and "stopped" in down.stdout
+    assert wait_dead(pid), "down left the server process running"
+    assert not (tmp_path / serve.STATE_FILE).exists()
+
+    status = cli(tmp_path, "status", "--json")
+    assert status.returncode == 3
+    assert json.loads(status.stdout) == {"schema": 1, "running": False}
+    assert "not running" in cli(tmp_path, "status").stdout
+
+
+def test_reset_restores_seeded_data_and_keeps_ports(tmp_path):
+    handle = control.start(tmp_path, ephemeral=True, names=["echo", "time"])
+    try:
+        marker = tmp_path / serve.DATA_DIR / "echo" / "student-was-here.txt"
+        marker.write_text("changed")
+        result = cli(tmp_path, "reset", "echo")
+        assert result.returncode == 0, result.stderr
+        assert "restored" in result.stdout and "restarted" in result.stdout
+        assert not marker.exists()
+        assert (tmp_path / serve.DATA_DIR / "echo").is_dir()
+        after = control.find(tmp_path)
+        assert after is not None and after.pid != handle.pid
+        assert after.echo.port == handle.echo.port and after.time.port == handle.time.port
+    finally:
+        control.stop(tmp_path)
+    assert cli(tmp_path, "reset", "nosuchservice").returncode == 2
+
+
+ENSURE = """
+import sys, local_servers
+h = local_servers.ensure_running(sys.argv[1], ephemeral=True, names=["echo", "time"])
+print(h.pid)
+"""
+
+
+def test_concurrent_ensure_running_makes_one_instance(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-c", ENSURE, str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    try:
+        assert all(p.returncode == 0 for p in procs), outputs
+        pids = {out.strip() for out, _ in outputs}
+        assert len(pids) == 1, f"several server processes were started: {pids}"
+        # the kernels printed nothing but the pid: no server log leaks into them
+        assert all(err == "" for _, err in outputs), outputs
+    finally:
+        control.stop(tmp_path)
+    assert wait_dead(int(pids.pop()))
+
+
+def test_killed_server_is_replaced(tmp_path):
+    first = local_servers.ensure_running(tmp_path, ephemeral=True, names=["echo"])
+    try:
+        os.kill(first.pid, 9)
+        assert wait_dead(first.pid)
+        second = local_servers.ensure_running(tmp_path, ephemeral=True, names=["echo"])
+        assert second.pid != first.pid
+        with socket.create_connection(second.echo.address, timeout=5) as sock:
+            sock.sendall(b"back")
+            assert sock.recv(16) == b"back"
+    finally:
+        control.stop(tmp_path)
+
+
+def test_taken_port_gives_a_clear_error(tmp_path):
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    try:
+        with pytest.raises(control.StartError) as error:
+            control.start(tmp_path, ephemeral=True, ports={"echo": port}, names=["echo", "time"])
+        message = str(error.value)
+        assert f"port {port}" in message and "(echo)" in message and "already in use" in message
+        result = cli(tmp_path, "up", "--ephemeral", "--only", QUICK, "--port", f"echo={port}")
+        assert result.returncode == 1
+        assert f"port {port}" in result.stderr and "--port echo=" in result.stderr
+        assert control.find(tmp_path) is None
+    finally:
+        blocker.close()
+
+
+def test_bad_port_setting_is_refused(tmp_path):
+    result = cli(tmp_path, "up", "--port", "ftp=notanumber")
+    assert result.returncode == 2 and "not a number" in result.stderr
+    result = cli(tmp_path, "up", "--port", "gopher=70")
+    assert result.returncode == 2 and "NAME=PORT" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="only Linux routes all of 127.0.0.0/8 to loopback")
+def test_explicit_host_warns(tmp_path):
+    result = cli(tmp_path, "up", "--ephemeral", "--only", QUICK, "--host", "127.0.0.2")
+    try:
+        assert result.returncode == 0, result.stderr
+        assert "warning" in result.stderr and "127.0.0.2" in result.stderr
+        handle = control.find(tmp_path)
+        assert handle.echo.host == "127.0.0.2"
+        with socket.create_connection(handle.echo.address, timeout=5) as sock:
+            sock.sendall(b"x")
+            assert sock.recv(1) == b"x"
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", handle.echo.port), timeout=2).close()
+    finally:
+        control.stop(tmp_path)
+
+
+def test_default_bind_is_loopback(servers):
+    for svc in servers.services.values():
+        assert svc.host == "127.0.0.1"
+
+
+def test_handle_describes_every_service(servers):
+    assert set(servers.services) == set(serve.SERVICES)
+    assert "ftp" not in servers.services or servers.ftp.port > 0
+    with pytest.raises(AttributeError, match="no service"):
+        servers.gopher
+    table = servers.table()
+    for name in servers.services:
+        assert name in table
