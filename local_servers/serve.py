@@ -41,6 +41,7 @@ SERVICES: dict[str, str] = {
     "time": "local_servers.sockets:TimeService",
     "ftp": "local_servers.ftp:FTPService",
     "http": "local_servers.http:HTTPService",
+    "smtp": "local_servers.smtp:SMTPService",
 }
 
 STATE_FILE = "state.json"

@@ -1,0 +1,147 @@
+"""SMTP (RFC 5321) with STARTTLS (RFC 3207) and AUTH, plus SMTP over implicit TLS.
+
+aiosmtpd speaks the protocol: its SMTP class is an asyncio protocol with one
+``smtp_<VERB>`` method per command, and it calls a *handler* object at the
+points where a mail server decides something. Ours, MailHandler, decides
+
+- at RCPT TO: is this a recipient we deliver to? (an unknown user at
+  example.test gets 550; any other domain is accepted and captured);
+- at DATA: store one copy per envelope recipient, then answer 250.
+  Delivery goes by the envelope (RCPT TO), never by the To: header,
+  which is how Bcc works.
+
+Nothing ever leaves the machine: mail for other domains lands in the
+catch-all Maildir (mailstore.CATCHALL), so the course can show it.
+
+Two listeners: "smtp" (plain, offers STARTTLS; AUTH PLAIN/LOGIN once TLS is
+on, as aiosmtpd requires) and "smtps" (TLS from the first byte, the
+chapter's SMTP_SSL example). On loopback anyone may send without AUTH, like
+the chapter's first examples; on a public address AUTH is required.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from email.utils import formatdate
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from . import config, mailstore
+from .service import Service, listen
+
+#: Largest message accepted (RFC 1870 SIZE); bigger ones get 552.
+MAX_MESSAGE_SIZE = 10 * 1024 * 1024
+HOSTNAME = f"mail.{config.MAIL_DOMAIN}"
+
+
+class _QuietDeprecation(logging.Filter):
+    """aiosmtpd warns about its own use of Session.login_data on every AUTH."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()
+
+
+class MailHandler:
+    """aiosmtpd's extension points: decide on each recipient, store each message."""
+
+    def __init__(self, mail_dir, log: logging.Logger):
+        self.mail_dir = mail_dir
+        self.log = log
+
+    async def handle_RCPT(self, server, session, envelope, address: str, rcpt_options) -> str:
+        user = mailstore.local_user(address)
+        if user is not None and user not in mailstore.USERS:
+            return f"550 5.1.1 <{address}>: no such user here"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        """Store the message for every recipient; answer 250 only once it is on disk."""
+        data = envelope.original_content
+        when = time.time()
+        local = sorted({mailstore.local_user(r) for r in envelope.rcpt_tos} - {None})
+        outside = [r for r in envelope.rcpt_tos if mailstore.local_user(r) is None]
+        try:
+            for user in local:
+                mailstore.deliver(self.mail_dir, user, self.trace(server, session, envelope, f"{user}@{config.MAIL_DOMAIN}", when) + data, when)
+            if outside:
+                header = f"X-Envelope-To: {', '.join(outside)}\r\n".encode()
+                mailstore.deliver_catchall(self.mail_dir, header + self.trace(server, session, envelope, outside[0], when) + data, when)
+        except OSError:
+            self.log.exception("could not store a message from %s", envelope.mail_from)
+            return "451 4.3.0 Local error while storing the message; try again later"
+        self.log.info("stored %d octets from <%s> for %s", len(data), envelope.mail_from, ", ".join(envelope.rcpt_tos))
+        return f"250 2.0.0 OK: stored for {len(envelope.rcpt_tos)} recipient(s)"
+
+    @staticmethod
+    def trace(server, session, envelope, recipient: str, when: float) -> bytes:
+        """The headers a real MTA adds: where the message came from, and the envelope sender."""
+        peer = session.peer[0] if session.peer else "unknown"
+        tls = server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
+        protocol = ("ESMTP" if session.extended_smtp else "SMTP") + ("S" if tls else "") + ("A" if session.authenticated else "")
+        received = (f"Received: from {session.host_name or 'unknown'} ([{peer}])\r\n"
+                    f"\tby {HOSTNAME} with {protocol}\r\n"
+                    f"\tfor <{recipient}>; {formatdate(when, localtime=True)}\r\n")
+        return f"Return-Path: <{envelope.mail_from or ''}>\r\n{received}".encode("utf-8", "surrogateescape")
+
+
+def check_password(server, session, envelope, mechanism: str, auth_data) -> AuthResult:
+    """aiosmtpd's authenticator: the course's accounts, by user name or full address."""
+    if isinstance(auth_data, LoginPassword):
+        login = auth_data.login.decode("utf-8", "replace")
+        user = mailstore.local_user(login) or login.lower()
+        if config.ACCOUNTS.get(user) == auth_data.password.decode("utf-8", "replace"):
+            return AuthResult(success=True, auth_data=user)
+    # handled=False: aiosmtpd answers 535 itself (handled=True would leave the client waiting)
+    return AuthResult(success=False, handled=False)
+
+
+class SMTPService(Service):
+    """SMTP on "smtp" (STARTTLS) and "smtps" (implicit TLS), delivering into the mail store."""
+
+    name = "smtp"
+    listeners = ("smtp", "smtps")
+    data_name = "mail"
+
+    @classmethod
+    def seed(cls, data_dir) -> None:
+        mailstore.seed(data_dir)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        mail_log = logging.getLogger("mail.log")  # aiosmtpd logs every command at INFO: too much
+        mail_log.setLevel(logging.WARNING)
+        mail_log.addFilter(_QuietDeprecation())
+        handler = MailHandler(self.data_dir, self.log)
+        tls = self.ctx.server_ssl_context()
+        common = dict(hostname=HOSTNAME, data_size_limit=MAX_MESSAGE_SIZE, authenticator=check_password,
+                      auth_required=self.ctx.public, loop=loop)
+        plain_sock, tls_sock = listen(self.ctx, "smtp"), listen(self.ctx, "smtps")
+        self.servers = [
+            await loop.create_server(lambda: SMTP(handler, tls_context=tls, **common), sock=plain_sock),
+            # On the implicit-TLS port the connection is already encrypted, so AUTH needs no STARTTLS.
+            await loop.create_server(lambda: SMTP(handler, auth_require_tls=False, **common), sock=tls_sock, ssl=tls),
+        ]
+        self.port, self.tls_port = plain_sock.getsockname()[1], tls_sock.getsockname()[1]
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            server.close()
+            if hasattr(server, "close_clients"):  # 3.13: also end open sessions
+                server.close_clients()
+        for server in self.servers:
+            try:  # since 3.12 wait_closed() also waits for open connections
+                await asyncio.wait_for(server.wait_closed(), 2)
+            except asyncio.TimeoutError:
+                pass
+
+    def info(self) -> dict:
+        return {"host": self.ctx.host, "port": self.port, "tls_ports": {"smtps": self.tls_port},
+                "starttls": True, "udp_port": None, "accounts": dict(config.ACCOUNTS),
+                "extra": {"domain": config.MAIL_DOMAIN,
+                          "catchall_mailbox": str(mailstore.user_dir(self.data_dir, mailstore.CATCHALL)),
+                          "max_message_size": MAX_MESSAGE_SIZE,
+                          "auth_required": self.ctx.public}}
