@@ -42,6 +42,7 @@ SERVICES: dict[str, str] = {
     "ftp": "local_servers.ftp:FTPService",
     "http": "local_servers.http:HTTPService",
     "smtp": "local_servers.smtp:SMTPService",
+    "pop3": "local_servers.pop3:POP3Service",
 }
 
 STATE_FILE = "state.json"
