@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"servers {'already running' if already else 'started'} (pid {handle.pid}; state in {state_dir})")
         print(handle.table())
+        print(f"CA file (verify TLS against it): {handle.ca_file}")
         return 0
 
     if args.command == "status":
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"running (pid {handle.pid}, since {handle.started_at}; state in {state_dir})")
             print(handle.table())
+            print(f"CA file (verify TLS against it): {handle.ca_file}")
         return 0 if handle else 3
 
     if args.command == "down":

@@ -96,14 +96,15 @@ class Handle:
         return self.services[name]
 
     def __repr__(self) -> str:
-        return f"<local servers pid={self.pid} on {self.host}: {', '.join(self.services)}>"
+        # No pid and no paths: a notebook shows the same text on every run and machine.
+        return f"<local servers on {self.host}: {', '.join(self.services)}>"
 
     def ssl_context(self) -> ssl.SSLContext:
         """A client context that trusts the course's CA (and verifies host names)."""
         return ssl.create_default_context(cafile=self.ca_file)
 
     def table(self) -> str:
-        """A table for people: service, address, TLS variants, accounts."""
+        """A table for people: service, address, TLS variants, accounts (no paths, so it never varies)."""
         rows = [("service", "address", "TLS", "accounts")]
         for name, svc in self.services.items():
             tls = []
@@ -116,7 +117,7 @@ class Handle:
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
         lines.insert(1, "-" * max(len(line) for line in lines))
-        return "\n".join(lines) + f"\nCA file: {self.ca_file}"
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         """How a notebook shows the handle: the same table, as HTML."""
