@@ -1,0 +1,349 @@
+"""The news server's seeded groups and articles, built in code so every run is identical.
+
+- comp.lang.python: eight threads of a Python discussion (References chains,
+  a folded header, non-ASCII names and subjects in RFC 2047 encoded-words,
+  a UTF-8 body, lines that begin with "." or end in spaces). Read-only, so a
+  chapter that lists it prints the same thing every time.
+- course.announce: course news, read-only (posting flag n).
+- course.test: where students post; it starts with the welcome article,
+  which is cross-posted to course.announce too (see its Xref header).
+
+Dates and message-ids are fixed; the server's own headers (Path, Lines,
+Injection-Date, Xref) are added by NewsStore.post exactly as for any post.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.header
+import email.utils
+from pathlib import Path
+
+from .config import MAIL_DOMAIN
+from .newsstore import NewsStore
+
+UTC = datetime.timezone.utc
+
+GROUPS = [
+    # name, posting flag, created, description
+    ("comp.lang.python", "n", datetime.datetime(2024, 1, 10, tzinfo=UTC),
+     "Discussion about the Python programming language (seeded, read-only)."),
+    ("course.announce", "n", datetime.datetime(2024, 2, 1, tzinfo=UTC), "Course announcements (read-only)."),
+    ("course.test", "y", datetime.datetime(2024, 2, 1, 12, 0, tzinfo=UTC), "Post your test articles here."),
+]
+
+PEOPLE = {
+    "alice": ("Alice Example", f"alice@{MAIL_DOMAIN}"),
+    "bob": ("Bob Example", f"bob@{MAIL_DOMAIN}"),
+    "carol": ("Carol Example", f"carol@{MAIL_DOMAIN}"),
+    "dave": ("Dave Example", f"dave@{MAIL_DOMAIN}"),
+    "renee": ("Renée Müller", f"renee@{MAIL_DOMAIN}"),  # non-ASCII: sent as an RFC 2047 encoded-word
+    "lukasz": ("Łukasz Nowak", f"lukasz@{MAIL_DOMAIN}"),
+    "staff": ("Course Staff", f"staff@{MAIL_DOMAIN}"),
+}
+
+# comp.lang.python: (key, parent key or None, author, "day hh:mm" in March 2024, subject of a thread start, body)
+CLP = [
+    ("t1a", None, "alice", "04 09:15", "Reading a large file line by line", """\
+Hello all,
+
+I have a 3 GB log file and f.readlines() eats all my memory.
+What is the idiomatic way to go through it one line at a time?
+
+Alice
+"""),
+    ("t1b", "t1a", "bob", "04 10:02", None, """\
+Alice Example wrote:
+> What is the idiomatic way to go through it one line at a time?
+
+A file object is its own iterator:
+
+    with open("big.log", encoding="utf-8") as f:
+        for line in f:
+            handle(line)
+
+Only one buffer's worth is in memory at any time.
+"""),
+    ("t1c", "t1b", "carol", "04 11:40", None, """\
+Bob Example wrote:
+>     with open("big.log", encoding="utf-8") as f:
+>         for line in f:
+
+Note that each line keeps its "\\n"; use line.rstrip("\\n") if you
+do not want it, not line.strip(), which also eats the indentation.
+And pass errors="replace" if the log may hold a stray byte or two.
+"""),
+    ("t1d", "t1c", "alice", "04 13:05", None, """\
+Carol Example wrote:
+> And pass errors="replace" if the log may hold a stray byte or two.
+
+That was exactly my next problem. Thanks, both of you!
+"""),
+    ("t1e", "t1b", "dave", "04 15:30", None, """\
+Bob Example wrote:
+> Only one buffer's worth is in memory at any time.
+
+If you need random access rather than one pass, mmap is worth a look:
+mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) lets you search the
+whole file with .find() without reading it.
+"""),
+    ("t2a", None, "bob", "05 08:20", "f-strings vs str.format", """\
+Is there still any reason to use "{}".format(x) now that we have
+f-strings? My team lead insists on .format() for "consistency".
+"""),
+    ("t2b", "t2a", "renee", "05 09:45", None, """\
+Bob Example wrote:
+> Is there still any reason to use "{}".format(x)
+
+Yes: when the template is data rather than code. A translated message
+such as "{count} Äpfel" comes from a catalogue at run time, and you
+cannot write an f-string for it. For everything else, f-strings.
+
+Renée
+"""),
+    ("t2c", "t2b", "alice", "05 10:10", None, """\
+Renée Müller wrote:
+> Yes: when the template is data rather than code.
+
+Also logging: log.info("got %s", x) formats only if the message is
+actually emitted, while log.info(f"got {x}") always pays.
+"""),
+    ("t2d", "t2c", "bob", "05 12:00", None, """\
+Alice Example wrote:
+> Also logging: log.info("got %s", x) formats only if the message is
+
+Good point. And my favourite f-string trick for debugging:
+
+    >>> x = 42
+    >>> f"{x=}"
+    'x=42'
+"""),
+    ("t3a", None, "renee", "06 07:55", "Unicode in Python 3 — ça marche ?", """\
+Bonjour,
+
+Why does "Müller".encode("ascii") raise UnicodeEncodeError while
+"Müller".encode("utf-8") gives b'M\\xc3\\xbcller'? Both are "bytes", no?
+"""),
+    ("t3b", "t3a", "lukasz", "06 08:30", None, """\
+Renée Müller wrote:
+> Why does "Müller".encode("ascii") raise UnicodeEncodeError
+
+ASCII has no "ü": it stops at 127. UTF-8 can encode every code point,
+using one to four bytes. Try it with Polish:
+
+    >>> len("zażółć gęślą jaźń"), len("zażółć gęślą jaźń".encode())
+    (17, 26)
+
+Łukasz
+"""),
+    ("t3c", "t3b", "carol", "06 09:12", None, """\
+Łukasz Nowak wrote:
+>     >>> len("zażółć gęślą jaźń"), len("zażółć gęślą jaźń".encode())
+
+Nice example. Rule of thumb: decode bytes to str as soon as they come
+in (socket, file, news article), encode str to bytes as late as
+possible, and always say which encoding.
+"""),
+    ("t3d", "t3b", "renee", "06 10:40", None, """\
+Łukasz Nowak wrote:
+> ASCII has no "ü": it stops at 127.
+
+Merci ! It makes sense now. Dziękuję, too.
+"""),
+    ("t4a", None, "carol", "07 14:00", "asyncio.gather or TaskGroup?", """\
+Python 3.11 added asyncio.TaskGroup. Should I stop using gather()?
+"""),
+    ("t4b", "t4a", "dave", "07 14:45", None, """\
+Carol Example wrote:
+> Python 3.11 added asyncio.TaskGroup. Should I stop using gather()?
+
+The difference is what happens on failure: when one task in a
+TaskGroup fails, the others are cancelled and you get an
+ExceptionGroup. gather() lets the others run on unless you cancel them.
+"""),
+    ("t4c", "t4b", "alice", "07 16:20", None, """\
+Dave Example wrote:
+> TaskGroup fails, the others are cancelled and you get an
+> ExceptionGroup.
+
+Which you catch with except* -- also new in 3.11. If your code must
+still run on 3.10, gather(..., return_exceptions=True) is the way.
+"""),
+    ("t4d", "t4c", "carol", "07 17:05", None, """\
+Alice Example wrote:
+> If your code must still run on 3.10, gather(..., return_exceptions=True)
+
+Ours must, so gather it is for now. Thanks.
+"""),
+    ("t4e", "t4d", "dave", "08 09:00", None, """\
+Carol Example wrote:
+> Ours must, so gather it is for now.
+
+Then wrap each call in asyncio.wait_for() if you need timeouts;
+asyncio.timeout() is 3.11+ as well.
+"""),
+    ("t5a", None, "dave", "09 11:11", "Why does my default argument keep growing?", """\
+def add(item, items=[]):
+    items.append(item)
+    return items
+
+add(1) gives [1], then add(2) gives [1, 2]. Is this a bug in Python?
+"""),
+    ("t5b", "t5a", "alice", "09 11:30", None, """\
+Dave Example wrote:
+> def add(item, items=[]):
+
+Not a bug: the default is evaluated once, when "def" runs, and the
+same list is used by every call. The usual idiom:
+
+    def add(item, items=None):
+        if items is None:
+            items = []
+"""),
+    ("t5c", "t5b", "bob", "09 12:15", None, """\
+Alice Example wrote:
+> Not a bug: the default is evaluated once, when "def" runs
+
+You can even see it: add.__defaults__ shows the list growing.
+"""),
+    ("t5d", "t5c", "dave", "09 13:00", None, """\
+Bob Example wrote:
+> You can even see it: add.__defaults__ shows the list growing.
+
+Wow, so it does. Lesson learnt.
+"""),
+    ("t6a", None, "alice", "11 10:00", "pyproject.toml or setup.py in 2024?", """\
+Starting a new package. Do I still need a setup.py at all?
+"""),
+    ("t6b", "t6a", "bob", "11 10:40", None, """\
+Alice Example wrote:
+> Do I still need a setup.py at all?
+
+No. Put the metadata in the [project] table of pyproject.toml (PEP 621)
+and name a build backend in [build-system]; pip does the rest.
+"""),
+    ("t6c", "t6b", "carol", "11 11:25", None, """\
+Bob Example wrote:
+> No. Put the metadata in the [project] table of pyproject.toml (PEP 621)
+
+Only keep a setup.py if you build C extensions with custom steps.
+"""),
+    ("t7a", None, "bob", "12 09:00", "Dots and spaces: does the server keep them?", """\
+Testing how the server handles unusual lines. The next line is a dot:
+.
+..and this one starts with two dots.
+This line ends with three spaces:\x20\x20\x20
+\tThis one starts with a tab.
+
+The line above is empty. End of test.
+"""),
+    ("t7b", "t7a", "alice", "12 09:30", None, """\
+Bob Example wrote:
+> .
+> ..and this one starts with two dots.
+
+They came through intact here: on the wire each leading dot is
+doubled ("dot-stuffing") and nntplib removes the extra one.
+"""),
+    ("t8a", None, "carol", "13 15:00", "nntplib is gone in 3.13?", """\
+I read that nntplib was removed from the standard library in
+Python 3.13 (PEP 594). How do I read news now?
+"""),
+    ("t8b", "t8a", "alice", "13 15:20", None, """\
+Carol Example wrote:
+> I read that nntplib was removed from the standard library in
+
+"pip install standard-nntplib" brings the same module back, and
+"import nntplib" works unchanged.
+"""),
+    ("t8c", "t8a", "bob", "13 16:05", None, """\
+Carol Example wrote:
+> How do I read news now?
+
+Or speak the protocol yourself: it is a few lines of text over a
+socket. "GROUP comp.lang.python", then "OVER 1-10", then "QUIT".
+"""),
+]
+
+ANNOUNCEMENTS = [
+    # (key, "month-day hh:mm" in 2024, newsgroups, subject, body)
+    ("welcome", "02-01 12:00", "course.announce,course.test", "Welcome to the course news server", """\
+Welcome!
+
+This server carries three groups:
+
+  comp.lang.python   a seeded Python discussion (read-only)
+  course.announce    course news (read-only)
+  course.test        post your own test articles here
+
+This article is cross-posted to course.announce and course.test:
+look at its Xref header to see its number in each group.
+
+Follow-ups go to course.test.
+"""),
+    ("lab-news", "02-15 09:00", "course.announce", "Lab: reading news with nntplib", """\
+The news lab is open. You will connect with nntplib, select a group,
+list it with OVER, read an article, and post a reply to course.test.
+"""),
+    ("resume", "03-01 08:00", "course.announce", "Résumé of the first weeks — à bientôt", """\
+Sockets, FTP, e-mail and now news: well done. Questions about
+encodings (like the "é" in this subject) go to course.test.
+"""),
+]
+
+
+def _address(key: str) -> str:
+    name, addr = PEOPLE[key]
+    return email.utils.formataddr((name, addr), charset="utf-8")
+
+
+def _encode(text: str) -> str:
+    """A header value, as an RFC 2047 encoded-word if it is not plain ASCII."""
+    if text.isascii():
+        return text
+    return email.header.Header(text, "utf-8").encode(linesep="\r\n")
+
+
+def _article(headers: list[tuple[str, str]], body: str) -> bytes:
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    return (head + "\r\n" + body.replace("\n", "\r\n")).encode("utf-8")
+
+
+def _fold_references(ids: list[str]) -> str:
+    """References as newsreaders write them: folded when long (tests header unfolding)."""
+    if len(ids) <= 2:
+        return " ".join(ids)
+    return "\r\n ".join(ids)
+
+
+def seed(data_dir: Path) -> None:
+    store = NewsStore(data_dir)
+    for name, posting, created, description in GROUPS:
+        store.create_group(name, description, posting, created=int(created.timestamp()))
+
+    common = [("MIME-Version", "1.0"), ("Content-Type", "text/plain; charset=utf-8"),
+              ("Content-Transfer-Encoding", "8bit")]
+    ids: dict[str, str] = {}
+    subjects: dict[str, str] = {}
+    references: dict[str, list[str]] = {}
+    for key, parent, author, when, subject, body in CLP:
+        date = datetime.datetime.strptime(f"2024-03-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        ids[key] = f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>"
+        subjects[key] = subject if parent is None else subjects[parent]  # the thread's subject
+        references[key] = [] if parent is None else references[parent] + [ids[parent]]
+        headers = [("From", _address(author)), ("Newsgroups", "comp.lang.python"),
+                   ("Subject", ("Re: " if parent else "") + _encode(subjects[key])), ("Date", email.utils.format_datetime(date)),
+                   ("Message-ID", ids[key])]
+        if references[key]:
+            headers.append(("References", _fold_references(references[key])))
+        headers += [("Organization", "Python Internet Course")] + common
+        store.post(_article(headers, body), now=date.timestamp(), allow_read_only=True)
+
+    for key, when, newsgroups, subject, body in ANNOUNCEMENTS:
+        date = datetime.datetime.strptime(f"2024-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        headers = [("From", _address("staff")), ("Newsgroups", newsgroups), ("Subject", _encode(subject)),
+                   ("Date", email.utils.format_datetime(date)),
+                   ("Message-ID", f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>")]
+        if "," in newsgroups:
+            headers.append(("Followup-To", "course.test"))
+        store.post(_article(headers + common, body), now=date.timestamp(), allow_read_only=True)
