@@ -1,0 +1,891 @@
+"""The web chapter's server: httpbin-style endpoints and a small static site.
+
+The course's HTTP examples talk to httpbin (GET /get, POST JSON to /post,
+/status/404, /basic-auth/...). This server answers those requests with
+the same JSON shapes, on the standard library alone, so that it starts in a
+few milliseconds and a student can read how an HTTP server works:
+
+1. http.server reads the request line and the headers (and answers 400,
+   414, 431 or 501 for bad ones) and calls do_<METHOD>;
+2. every do_<METHOD> is Handler.dispatch, which reads the body (a
+   Content-Length or chunked one), then finds the path in the ROUTES table;
+3. each route is one method, route_<name>, that builds the reply.
+   Replies carry a Content-Length, so one connection serves request after
+   request (HTTP/1.1 keep-alive); /stream sends a chunked body instead.
+
+Files under the data folder's site/ are served at /site/. The same server
+runs twice, plain on the "http" listener and with TLS on "https"; each
+connection gets a thread of its own, which does the TLS handshake too, so a
+slow or silent client holds up nobody else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import ssl
+import sys
+import threading
+from email.utils import formatdate, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from .service import Service, listen
+
+#: Limits, as httpbin has them, so that no request can make the server do much.
+MAX_BODY = 10 * 1024 * 1024  # larger request bodies get 413
+MAX_DELAY = 10.0  # seconds, for /delay/N
+MAX_BYTES = 100 * 1024  # for /bytes/N
+MAX_STREAM = 100  # lines, for /stream/N
+#: How long a connection may stay idle between requests, and how long a
+#: TLS client may take over its handshake (options http_idle_timeout and
+#: http_handshake_timeout change them).
+IDLE_TIMEOUT = 60.0
+HANDSHAKE_TIMEOUT = 10.0
+
+#: Content-Type by file extension for the static site. A fixed table rather
+#: than the mimetypes module, whose answers depend on the machine.
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+    ".xml": "application/xml",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".ico": "image/x-icon",
+}
+
+#: Control characters as \\xNN, for logging what clients sent.
+CONTROL_CHARACTERS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+SEED_DIR = Path(__file__).with_name("seed") / "http"
+
+ANY = None  # a route that answers every method
+GET = ("GET",)
+GET_POST = ("GET", "POST")
+
+
+class BodyError(Exception):
+    """The request body cannot be read: reply with this status and close."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection: http.server parses each request, dispatch() answers it."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: every reply says how long it is
+    server_version = "course-http/1.0"
+    # http.server answers a request line it cannot read in HTTP/0.9, which has no
+    # status line; reply to such garbage in HTTP/1.0 so the client sees "400".
+    default_request_version = "HTTP/1.0"
+    disable_nagle_algorithm = True  # headers and body leave at once, no delayed-ACK stall
+
+    #: (path pattern, methods or ANY, route method name, example for the index page).
+    #: The first pattern that matches the whole (decoded) path wins.
+    ROUTES = [
+        (r"/", GET, "index", "/"),
+        (r"/get", GET, "get", "/get?course=python"),
+        (r"/post", ("POST",), "body", None),
+        (r"/put", ("PUT",), "body", None),
+        (r"/patch", ("PATCH",), "body", None),
+        (r"/delete", ("DELETE",), "body", None),
+        (r"/anything(?:/.*)?", ANY, "anything", "/anything/whatever"),
+        (r"/headers", GET, "headers", "/headers"),
+        (r"/ip", GET, "ip", "/ip"),
+        (r"/user-agent", GET, "user_agent", "/user-agent"),
+        (r"/status/(\d+)", ANY, "status", "/status/418"),
+        (r"/redirect/(\d+)", GET, "redirect", "/redirect/3"),
+        (r"/relative-redirect/(\d+)", GET, "relative_redirect", "/relative-redirect/3"),
+        (r"/absolute-redirect/(\d+)", GET, "absolute_redirect", "/absolute-redirect/3"),
+        (r"/redirect-to", ANY, "redirect_to", "/redirect-to?url=/get&status_code=307"),
+        (r"/cookies", GET, "cookies", "/cookies"),
+        (r"/cookies/set", GET, "cookies_set", "/cookies/set?flavour=oatmeal"),
+        (r"/cookies/set/([^/]+)/([^/]*)", GET, "cookies_set_one", "/cookies/set/flavour/ginger"),
+        (r"/cookies/delete", GET, "cookies_delete", "/cookies/delete?flavour"),
+        (r"/basic-auth/([^/]+)/([^/]+)", GET, "basic_auth", "/basic-auth/alice/alice-pw"),
+        (r"/bearer", GET, "bearer", None),
+        (r"/delay/(\d+(?:\.\d+)?)", ANY, "delay", "/delay/1"),
+        (r"/bytes/(\d+)", GET, "bytes", "/bytes/16?seed=42"),
+        (r"/stream/(\d+)", GET, "stream", "/stream/3"),
+        (r"/response-headers", GET_POST, "response_headers", "/response-headers?X-Course=python"),
+        (r"/base64/(.*)", GET, "base64", "/base64/SGVsbG8sIHdvcmxkIQ=="),
+        (r"/json", GET, "json", "/json"),
+        (r"/html", GET, "html", "/html"),
+        (r"/xml", GET, "xml", "/xml"),
+        (r"/uuid", GET, "uuid", "/uuid"),
+        (r"/gzip", GET, "gzip", "/gzip"),
+        (r"/deflate", GET, "deflate", "/deflate"),
+        (r"/encoding/utf8", GET, "utf8", "/encoding/utf8"),
+        (r"/robots.txt", GET, "robots", "/robots.txt"),
+        (r"/deny", GET, "deny", "/deny"),
+        (r"/site(/.*)?", GET, "site", "/site/"),
+    ]
+
+    # ------------------------------------------------------------------
+    # The request cycle
+
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout  # StreamRequestHandler applies it to the socket
+        super().setup()
+
+    def dispatch(self) -> None:
+        """Read the body, find the route, call it."""
+        target = self.path
+        if target.startswith(("http://", "https://")):  # absolute form, as sent to a proxy
+            parts = urlsplit(target)
+            raw_path, self.query = parts.path or "/", parts.query
+        else:
+            raw_path, _, self.query = target.partition("?")
+        self.args = multidict(parse_qsl(self.query, keep_blank_values=True))
+        try:
+            self.body = self.read_body()
+        except BodyError as exc:
+            self.close_connection = True  # the rest of the stream cannot be trusted
+            self.reply_error(exc.status, str(exc), [("Connection", "close")])
+            return
+        path = unquote(raw_path)
+        for pattern, methods, name, _ in self.ROUTES:
+            match = re.fullmatch(pattern, path)  # re caches each pattern after its first use
+            if match is None:
+                continue
+            allowed = allowed_methods(methods)
+            if self.command == "OPTIONS":
+                self.reply(200, b"", None, [("Allow", ", ".join(allowed))])
+            elif self.command not in allowed:
+                self.reply_error(405, "Method Not Allowed", [("Allow", ", ".join(allowed))])
+            else:
+                getattr(self, "route_" + name)(*match.groups())
+            return
+        self.reply_error(404, "Not Found")
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = dispatch
+
+    def read_body(self) -> bytes:
+        """The request body: Content-Length bytes, or chunks until a zero-size one."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self.read_chunked()
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        if not length.strip().isdigit():
+            raise BodyError(400, "Bad Content-Length")
+        size = int(length)
+        if size > MAX_BODY:
+            raise BodyError(413, "Request body too large")
+        body = self.rfile.read(size)
+        if len(body) < size:
+            raise BodyError(400, "Incomplete request body")
+        return body
+
+    def read_chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise BodyError(400, "Bad chunk size") from None
+            if size == 0:
+                break
+            if len(body) + size > MAX_BODY:
+                raise BodyError(413, "Request body too large")
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.readline(3).strip():
+                raise BodyError(400, "Bad chunk")
+            body += chunk
+        for _ in range(100):  # trailer fields, which nobody needs: skip to the empty line
+            if self.rfile.readline(65537) in (b"\r\n", b"\n", b""):
+                return bytes(body)
+        raise BodyError(400, "Too many trailer fields")
+
+    def reply(self, status: int, body: bytes | str = b"", content_type: str | None = "application/json",
+              headers: list[tuple[str, str]] = ()) -> None:
+        """Send one complete response: status line, headers, body."""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        if status not in (204, 304):  # these two never have a body (RFC 9110)
+            self.send_header("Content-Length", str(len(body)))
+        self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin", "*"))
+        self.send_header("Access-Control-Allow-Credentials", "true")
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD" and status not in (204, 304):
+            self.wfile.write(body)
+
+    def reply_json(self, data, status: int = 200, headers: list[tuple[str, str]] = ()) -> None:
+        self.reply(status, json.dumps(data, indent=2, ensure_ascii=False) + "\n", "application/json", headers)
+
+    def reply_error(self, status: int, message: str, headers: list[tuple[str, str]] = ()) -> None:
+        """A short HTML error page; unlike send_error it keeps the connection open."""
+        page = (f"<!DOCTYPE html>\n<title>{status} {message}</title>\n"
+                f"<h1>{status} {message}</h1>\n")
+        self.reply(status, page, "text/html; charset=utf-8", headers)
+
+    def redirect(self, location: str, status: int = 302, headers: list[tuple[str, str]] = ()) -> None:
+        self.reply(status, b"", "text/html; charset=utf-8", [("Location", location), *headers])
+
+    def version_string(self) -> str:
+        return self.server_version  # the Server header, without Python's version
+
+    def log_message(self, format: str, *args) -> None:
+        # http.server writes to stderr; the course's servers log to a file.
+        # Escape control characters: a client must not be able to write escape codes into the log.
+        self.server.log.info("%s %s", self.address_string(), (format % args).translate(CONTROL_CHARACTERS))
+
+    # ------------------------------------------------------------------
+    # What the request looked like, in httpbin's words
+
+    def headers_dict(self) -> dict:
+        """The request headers with httpbin's Title-Case names; repeated ones joined by commas."""
+        result: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.title()
+            result[key] = f"{result[key]},{value}" if key in result else value
+        return result
+
+    def base_url(self) -> str:
+        host = self.headers.get("Host")
+        if not host:
+            address, port = self.server.server_address[:2]
+            host = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        return f"{self.server.scheme}://{host}"
+
+    def url(self) -> str:
+        return self.path if self.path.startswith(("http://", "https://")) else self.base_url() + self.path
+
+    def request_dict(self, *keys: str) -> dict:
+        """The keys httpbin answers with, from args, data, files, form, headers, json, method, origin, url."""
+        everything = {"args": self.args, "headers": self.headers_dict(), "origin": self.client_address[0],
+                      "url": self.url(), "method": self.command}
+        if {"data", "files", "form", "json"} & set(keys):
+            everything.update(self.body_fields())
+        return {key: everything[key] for key in keys}
+
+    def body_fields(self) -> dict:
+        """data, files, form and json, the way httpbin reads a body."""
+        content_type = self.headers.get_content_type()
+        form, files, data = {}, {}, ""
+        if content_type == "application/x-www-form-urlencoded":
+            form = multidict(parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))
+        elif content_type == "multipart/form-data":
+            form, files = parse_multipart(self.headers["Content-Type"], self.body)
+        else:
+            data = text_or_data_url(self.body)
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = None
+        return {"data": data, "files": files, "form": form, "json": parsed}
+
+    # ------------------------------------------------------------------
+    # The routes: one method each
+
+    def route_index(self) -> None:
+        """This page: every endpoint, with an example."""
+        rows = []
+        for pattern, methods, name, example in self.ROUTES:
+            doc = (getattr(Handler, "route_" + name).__doc__ or "").strip().splitlines()[0]
+            shown = pattern
+            link = f'<a href="{example}">{escape(example)}</a>' if example else ""
+            verbs = "any" if methods is ANY else ", ".join(methods)
+            rows.append(f"<tr><td><code>{escape(shown)}</code></td><td>{verbs}</td>"
+                        f"<td>{escape(doc)}</td><td>{link}</td></tr>")
+        page = INDEX_PAGE.replace("{rows}", "\n".join(rows))
+        self.reply(200, page, "text/html; charset=utf-8")
+
+    def route_get(self) -> None:
+        """The query arguments, headers, origin and URL of the request, as JSON."""
+        self.reply_json(self.request_dict("args", "headers", "origin", "url"))
+
+    def route_body(self) -> None:
+        """The request and its body: data, files, form and json, as JSON."""
+        self.reply_json(self.request_dict("args", "data", "files", "form", "headers", "json", "origin", "url"))
+
+    def route_anything(self) -> None:
+        """Everything about the request, whatever its method."""
+        self.reply_json(self.request_dict("args", "data", "files", "form", "headers", "json", "method",
+                                          "origin", "url"))
+
+    def route_headers(self) -> None:
+        """The request headers."""
+        self.reply_json({"headers": self.headers_dict()})
+
+    def route_ip(self) -> None:
+        """The client's address."""
+        self.reply_json({"origin": self.client_address[0]})
+
+    def route_user_agent(self) -> None:
+        """The User-Agent header."""
+        self.reply_json({"user-agent": self.headers.get("User-Agent")})
+
+    def route_status(self, code: str) -> None:
+        """A reply with this status code (redirects point to /redirect/1, 401 asks for a password)."""
+        status = int(code)
+        if not 200 <= status <= 599:
+            self.reply_error(400, "Invalid status code")
+        elif status in (301, 302, 303, 305, 307, 308):
+            self.redirect("/redirect/1", status)
+        elif status == 401:
+            self.reply(401, b"", None, [("WWW-Authenticate", 'Basic realm="Fake Realm"')])
+        elif status == 407:
+            self.reply(407, b"", None, [("Proxy-Authenticate", 'Basic realm="Fake Realm"')])
+        elif status == 418:
+            self.reply(418, "I'm a teapot: I cannot brew coffee (RFC 2324).\n", "text/plain; charset=utf-8")
+        else:
+            self.reply(status, b"", "text/html; charset=utf-8")
+
+    def route_redirect(self, n: str) -> None:
+        """Redirect N times (relative Locations; ?absolute=true for absolute ones), then /get."""
+        kind = "absolute" if str(self.args.get("absolute", "")).lower() == "true" else "relative"
+        self.redirect_chain(int(n), kind)
+
+    def route_relative_redirect(self, n: str) -> None:
+        """Redirect N times with relative Locations, then /get."""
+        self.redirect_chain(int(n), "relative")
+
+    def route_absolute_redirect(self, n: str) -> None:
+        """Redirect N times with absolute Locations, then /get."""
+        self.redirect_chain(int(n), "absolute")
+
+    def redirect_chain(self, n: int, kind: str) -> None:
+        if n < 1:
+            self.reply_error(400, "The number of redirects must be at least 1")
+            return
+        prefix = self.base_url() if kind == "absolute" else ""
+        self.redirect(prefix + (f"/{kind}-redirect/{n - 1}" if n > 1 else "/get"))
+
+    def route_redirect_to(self) -> None:
+        """Redirect to ?url= with ?status_code= (a 3xx; 302 by default)."""
+        url = self.args.get("url")
+        if not isinstance(url, str) or not url:
+            self.reply_error(400, "Missing url argument")
+            return
+        code = self.args.get("status_code", "302")
+        status = int(code) if isinstance(code, str) and code.isdigit() and 300 <= int(code) < 400 else 302
+        self.redirect(quote(url, safe=":/?#[]@!$&'()*+,;=%~"), status)  # quoting also stops header injection
+
+    def route_cookies(self) -> None:
+        """The cookies the client sent."""
+        self.reply_json({"cookies": self.cookies()})
+
+    def route_cookies_set(self) -> None:
+        """Set each query argument as a cookie, then redirect to /cookies."""
+        self.redirect("/cookies", headers=[("Set-Cookie", set_cookie(name, value))
+                                           for name, value in parse_qsl(self.query, keep_blank_values=True)
+                                           if is_token(name)])
+
+    def route_cookies_set_one(self, name: str, value: str) -> None:
+        """Set one cookie, then redirect to /cookies."""
+        headers = [("Set-Cookie", set_cookie(name, value))] if is_token(name) else []
+        self.redirect("/cookies", headers=headers)
+
+    def route_cookies_delete(self) -> None:
+        """Expire each cookie named in the query, then redirect to /cookies."""
+        expired = "; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/"
+        self.redirect("/cookies", headers=[("Set-Cookie", f"{name}={expired}")
+                                           for name, _ in parse_qsl(self.query, keep_blank_values=True)
+                                           if is_token(name)])
+
+    def cookies(self) -> dict:
+        result = {}
+        for header in self.headers.get_all("Cookie", []):
+            for pair in header.split(";"):
+                name, sep, value = pair.strip().partition("=")
+                if sep and name:
+                    result[name] = value
+        return result
+
+    def route_basic_auth(self, user: str, password: str) -> None:
+        """200 if the request carries Basic credentials user:password, else 401 asking for them."""
+        if basic_credentials(self.headers.get("Authorization", "")) == (user, password):
+            self.reply_json({"authenticated": True, "user": user})
+        else:
+            self.reply(401, b"", None, [("WWW-Authenticate", 'Basic realm="Fake Realm"')])
+
+    def route_bearer(self) -> None:
+        """200 if the request carries an Authorization: Bearer token, else 401."""
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            self.reply_json({"authenticated": True, "token": token.strip()})
+        else:
+            self.reply(401, b"", None, [("WWW-Authenticate", "Bearer")])
+
+    def route_delay(self, seconds: str) -> None:
+        """Wait N seconds (at most 10), then answer like /anything."""
+        self.server.stopping.wait(min(float(seconds), MAX_DELAY))  # cut short when the server stops
+        self.reply_json(self.request_dict("args", "data", "files", "form", "headers", "origin", "url"))
+
+    def route_bytes(self, n: str) -> None:
+        """N random bytes (at most 100 KiB); the same ones every time with ?seed=."""
+        size = min(int(n), MAX_BYTES)
+        seed = self.args.get("seed")
+        if isinstance(seed, str) and seed.lstrip("-").isdigit():
+            import random
+            data = random.Random(int(seed)).randbytes(size)
+        else:
+            data = os.urandom(size)
+        self.reply(200, data, "application/octet-stream")
+
+    def route_stream(self, n: str) -> None:
+        """N lines of JSON (at most 100), sent in chunks (Transfer-Encoding: chunked)."""
+        base = self.request_dict("args", "headers", "origin", "url")
+        lines = [json.dumps({**base, "id": i}) + "\n" for i in range(min(int(n), MAX_STREAM))]
+        if self.request_version != "HTTP/1.1":  # chunks are HTTP/1.1: send it whole to older clients
+            self.reply(200, "".join(lines), "application/json")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        for line in lines:  # each chunk: its size in hex, CRLF, the data, CRLF
+            data = line.encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.write(b"0\r\n\r\n")  # the last chunk is empty
+
+    def route_response_headers(self) -> None:
+        """Reply with the query arguments as response headers (and as JSON)."""
+        pairs = parse_qsl(self.query, keep_blank_values=True)
+        if any(not is_token(name) or any(c in value for c in "\r\n\0") for name, value in pairs):
+            self.reply_error(400, "Bad header name or value")
+            return
+        self.reply_json(multidict(pairs), headers=pairs)
+
+    def route_base64(self, value: str) -> None:
+        """Decode the URL-safe base64 in the path and send it back as text."""
+        import base64
+        import binascii
+        try:
+            decoded = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        except (binascii.Error, ValueError):
+            self.reply_error(400, "Incorrect base64 data")
+            return
+        self.reply(200, decoded, "text/html; charset=utf-8")
+
+    def route_json(self) -> None:
+        """A sample JSON document."""
+        self.reply_json(SAMPLE_JSON)
+
+    def route_html(self) -> None:
+        """A sample HTML page."""
+        self.reply(200, SAMPLE_HTML, "text/html; charset=utf-8")
+
+    def route_xml(self) -> None:
+        """A sample XML document."""
+        self.reply(200, SAMPLE_XML, "application/xml")
+
+    def route_uuid(self) -> None:
+        """A new random UUID (version 4)."""
+        import uuid
+        self.reply_json({"uuid": str(uuid.uuid4())})
+
+    def route_gzip(self) -> None:
+        """JSON compressed with gzip (Content-Encoding: gzip)."""
+        import gzip
+        data = {"gzipped": True, **self.request_dict("headers", "method", "origin")}
+        body = gzip.compress(json.dumps(data, indent=2).encode(), mtime=0)
+        self.reply(200, body, "application/json", [("Content-Encoding", "gzip")])
+
+    def route_deflate(self) -> None:
+        """JSON compressed with zlib (Content-Encoding: deflate)."""
+        import zlib
+        data = {"deflated": True, **self.request_dict("headers", "method", "origin")}
+        self.reply(200, zlib.compress(json.dumps(data, indent=2).encode()), "application/json",
+                   [("Content-Encoding", "deflate")])
+
+    def route_utf8(self) -> None:
+        """A UTF-8 page with text in many scripts."""
+        self.reply(200, SAMPLE_UTF8, "text/html; charset=utf-8")
+
+    def route_robots(self) -> None:
+        """The rules for web robots (urllib.robotparser reads it)."""
+        self.reply(200, "User-agent: *\nDisallow: /deny\n", "text/plain; charset=utf-8")
+
+    def route_deny(self) -> None:
+        """The page that robots.txt forbids."""
+        self.reply(200, "Robots should not be here: /robots.txt disallows /deny.\n", "text/plain; charset=utf-8")
+
+    def route_site(self, rest: str | None) -> None:
+        """The static site: files from the data folder's site/."""
+        if not rest:
+            self.redirect("/site/", 301)
+            return
+        root = self.server.site_dir
+        target = safe_path(root, rest)
+        if target is not None and target.is_dir():
+            if not rest.endswith("/"):  # relative links inside need the slash
+                self.redirect(quote("/site" + rest) + "/", 301)
+                return
+            target = target / "index.html"
+        if target is None or not target.is_file():
+            self.reply_error(404, "Not Found")
+            return
+        stat = target.stat()
+        modified = formatdate(stat.st_mtime, usegmt=True)
+        headers = [("Last-Modified", modified)]
+        since = self.headers.get("If-Modified-Since")
+        if since:
+            try:
+                unchanged = parsedate_to_datetime(since).timestamp() >= int(stat.st_mtime)
+            except (TypeError, ValueError, IndexError):
+                unchanged = False
+            if unchanged:
+                self.reply(304, b"", None, headers)
+                return
+        content_type = CONTENT_TYPES.get(target.suffix.lower(), "application/octet-stream")
+        self.reply(200, target.read_bytes(), content_type, headers)
+
+
+# ----------------------------------------------------------------------
+# Helpers the routes share
+
+
+def allowed_methods(methods: tuple[str, ...] | None) -> tuple[str, ...]:
+    """What a route answers: its methods, HEAD wherever GET is, and OPTIONS everywhere."""
+    if methods is ANY:
+        return ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    return methods + ("HEAD",) * ("GET" in methods) + ("OPTIONS",)
+
+
+def multidict(pairs) -> dict:
+    """httpbin's way with repeated keys: one value stays a string, several become a list."""
+    result: dict = {}
+    for key, value in pairs:
+        if key in result:
+            old = result[key]
+            result[key] = (old if isinstance(old, list) else [old]) + [value]
+        else:
+            result[key] = value
+    return result
+
+
+def text_or_data_url(data: bytes, content_type: str = "application/octet-stream") -> str:
+    """Bytes as text when they are UTF-8, else as a base64 data: URL (what httpbin does)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        import base64
+        return f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[dict, dict]:
+    """(form, files) from a multipart/form-data body, parsed by the email package.
+
+    A multipart body is a MIME message without its headers, so giving the
+    parser the Content-Type header in front of it is all it takes.
+    """
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    form, files = [], []
+    if not message.is_multipart():
+        return {}, {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if name is None:
+            continue
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            files.append((name, text_or_data_url(payload, part.get_content_type())))
+        else:
+            form.append((name, payload.decode(part.get_content_charset() or "utf-8", "replace")))
+    return multidict(form), multidict(files)
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header or cookie name (RFC 9110 token)
+
+
+def is_token(name: str) -> bool:
+    return bool(_TOKEN.fullmatch(name))
+
+
+def set_cookie(name: str, value: str) -> str:
+    """A Set-Cookie value; characters a cookie cannot hold are %-escaped."""
+    return f"{name}={quote(value, safe=SAFE_COOKIE)}; Path=/"
+
+
+SAFE_COOKIE = "!#$%&'()*+-./:<=>?@[]^_`{|}~"
+
+
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """(user, password) from 'Basic <base64 of user:password>', or None."""
+    import base64
+    import binascii
+
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, ValueError):
+        return None
+    return (user, password) if sep else None
+
+
+def safe_path(root: Path, rest: str) -> Path | None:
+    """The file under root that the decoded path `rest` names, or None if it would leave root."""
+    parts = [part for part in rest.split("/") if part]
+    if any(part in (".", "..") or "\\" in part or ":" in part or "\0" in part for part in parts):
+        return None  # no climbing, no Windows separators or drive letters
+    target = root.joinpath(*parts).resolve()
+    try:
+        target.relative_to(root.resolve())  # also catches symbolic links that point outside
+    except ValueError:
+        return None
+    return target
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+# ----------------------------------------------------------------------
+# The servers
+
+
+class Server(ThreadingHTTPServer):
+    """One listener: accepts connections and gives each to a thread of its own.
+
+    With an SSL context it is the HTTPS server. The handshake happens in the
+    connection's thread (never in the accept loop) and has a time limit.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, sock: socket.socket, scheme: str, service: "HTTPService",
+                 ssl_context: ssl.SSLContext | None = None):
+        super().__init__(sock.getsockname()[:2], Handler, bind_and_activate=False)
+        self.socket.close()  # the constructor made a socket; use the one listen() bound instead
+        self.socket = sock
+        self.server_address = sock.getsockname()
+        self.scheme = scheme
+        self.ssl_context = ssl_context
+        self.log = service.log
+        self.site_dir = service.data_dir / "site"
+        self.idle_timeout = float(service.ctx.options.get("http_idle_timeout", IDLE_TIMEOUT))
+        self.handshake_timeout = float(service.ctx.options.get("http_handshake_timeout", HANDSHAKE_TIMEOUT))
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def process_request_thread(self, request: socket.socket, client_address) -> None:
+        """The connection's thread: TLS handshake (for HTTPS), then requests until it closes."""
+        self._track(request, True)
+        try:
+            if self.ssl_context is not None:
+                plain, request = request, self._handshake(request, client_address)
+                self._track(plain, False)
+                if request is None:
+                    return
+                self._track(request, True)
+            super().process_request_thread(request, client_address)
+        finally:
+            self._track(request, False)
+
+    def _handshake(self, sock: socket.socket, client_address) -> ssl.SSLSocket | None:
+        sock.settimeout(self.handshake_timeout)
+        try:
+            return self.ssl_context.wrap_socket(sock, server_side=True)
+        except (OSError, ValueError) as exc:  # a plain-text client, a bad certificate check, a timeout
+            self.log.info("TLS handshake with %s failed: %s", client_address[0], exc)
+            sock.close()
+            return None
+
+    def shutdown_request(self, request: socket.socket) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            try:  # say goodbye in TLS (close_notify) so that clients see a clean end
+                request.settimeout(1.0)
+                request.unwrap()
+            except (OSError, ValueError):
+                pass
+        super().shutdown_request(request)
+
+    def handle_error(self, request, client_address) -> None:
+        """Log (socketserver would print to stderr); a vanished client is not an error."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
+            self.log.info("connection from %s ended: %s", client_address[0], exc)
+        else:
+            self.log.exception("error while serving %s", client_address[0])
+
+    def _track(self, sock, add: bool) -> None:
+        with self._lock:
+            (self._connections.add if add else self._connections.discard)(sock)
+
+    def abort_connections(self) -> None:
+        """Cut every open connection, so that stopping does not wait for idle clients."""
+        with self._lock:
+            connections = list(self._connections)
+        for sock in connections:
+            try:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the TCP socket under any TLS layer
+            except OSError:
+                pass
+
+
+class HTTPService(Service):
+    """httpbin-style endpoints and a static site, over HTTP and HTTPS."""
+
+    name = "http"
+    listeners = ("http", "https")
+
+    @classmethod
+    def seed(cls, data_dir: Path) -> None:
+        """Copy the site's pages and draw its picture."""
+        site = data_dir / "site"
+        site.mkdir(parents=True, exist_ok=True)
+        for source in (SEED_DIR / "site").iterdir():
+            if source.is_file():
+                (site / source.name).write_bytes(source.read_bytes())
+        (site / "logo.png").write_bytes(make_png(64, 64))
+
+    async def start(self) -> None:
+        plain = listen(self.ctx, "http")
+        try:
+            secure = listen(self.ctx, "https")
+            self.servers = [Server(plain, "http", self),
+                            Server(secure, "https", self, self.ctx.server_ssl_context())]
+        except BaseException:
+            plain.close()
+            raise
+        self.threads = [threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                                         name=f"{server.scheme}-server", daemon=True)
+                        for server in self.servers]
+        for thread in self.threads:
+            thread.start()
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            server.stopping.set()  # ends /delay waits
+        # shutdown() waits for serve_forever to notice (one poll interval): both at once.
+        await asyncio.gather(*(asyncio.to_thread(server.shutdown) for server in self.servers))
+        for server in self.servers:
+            server.server_close()  # the listening socket
+            server.abort_connections()
+        for thread in self.threads:
+            thread.join(timeout=2)
+
+    def info(self) -> dict:
+        host = self.ctx.host
+        shown = f"[{host}]" if ":" in host else host
+        port, tls_port = (server.server_address[1] for server in self.servers)
+        return {"host": host, "port": port, "tls_ports": {"https": tls_port}, "starttls": False,
+                "udp_port": None, "accounts": {},
+                "extra": {"url": f"http://{shown}:{port}/", "https_url": f"https://{shown}:{tls_port}/",
+                          "basic_auth_example": "/basic-auth/alice/alice-pw", "site": "/site/"}}
+
+
+def make_png(width: int, height: int) -> bytes:
+    """A small colour gradient as a PNG file, written by hand: signature, IHDR, IDAT, IEND."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + bytes(channel for x in range(width)
+                                  for channel in (x * 255 // width, y * 255 // height, 160))
+                    for y in range(height))  # each row: filter type 0, then RGB pixels
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+# ----------------------------------------------------------------------
+# Fixed content
+
+INDEX_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>The course's HTTP server</title></head>
+<body>
+<h1>The course's HTTP server</h1>
+<p>Endpoints that answer like <a href="https://httpbin.org/">httpbin</a>, for the web chapter's examples,
+and a small <a href="/site/">static site</a>. Most replies are JSON describing your request.</p>
+<table>
+<tr><th>path</th><th>methods</th><th>what it does</th><th>try it</th></tr>
+{rows}
+</table>
+</body>
+</html>
+"""
+
+SAMPLE_JSON = {
+    "slideshow": {
+        "author": "The course team",
+        "date": "first lesson",
+        "title": "Talking to servers",
+        "slides": [
+            {"title": "Sockets first", "type": "all"},
+            {"title": "What a protocol is", "type": "all",
+             "items": ["A request, a reply", "Status codes tell what happened", "Headers describe the body"]},
+        ],
+    }
+}
+
+SAMPLE_XML = """<?xml version="1.0" encoding="utf-8"?>
+<!-- A sample document: parse it with xml.etree.ElementTree. -->
+<slideshow title="Talking to servers" date="first lesson" author="The course team">
+  <slide type="all">
+    <title>Sockets first</title>
+  </slide>
+  <slide type="all">
+    <title>What a protocol is</title>
+    <item>A request, a reply</item>
+    <item>Status codes tell what happened</item>
+    <item>Headers describe the body</item>
+  </slide>
+</slideshow>
+"""
+
+SAMPLE_HTML = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>A sample page</title></head>
+<body>
+  <h1>A sample page</h1>
+  <p>This page is here to be fetched and taken apart. It has a title, a heading,
+     two paragraphs and <a href="/site/">a link to the course's little site</a>.</p>
+  <p>An HTTP reply is a status line, some headers, an empty line and a body: this page is the body.</p>
+</body>
+</html>
+"""
+
+SAMPLE_UTF8 = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>UTF-8 sample</title></head>
+<body>
+  <h1>UTF-8 sample</h1>
+  <ul>
+    <li>Français : « Ça déménage ! »</li>
+    <li>Deutsch: Grüße aus Köln, Straße</li>
+    <li>Ελληνικά: Καλημέρα κόσμε</li>
+    <li>Русский: Привет, мир</li>
+    <li>日本語: こんにちは世界</li>
+    <li>中文: 你好，世界</li>
+    <li>العربية: مرحبا بالعالم</li>
+    <li>עברית: שלום עולם</li>
+    <li>हिन्दी: नमस्ते दुनिया</li>
+    <li>Maths: ∀x ∈ ℝ, x² ≥ 0; ∑ ½ⁿ = 1</li>
+    <li>Emoji: 🐍 🌍 ✉️</li>
+  </ul>
+</body>
+</html>
+"""
