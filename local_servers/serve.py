@@ -43,6 +43,7 @@ SERVICES: dict[str, str] = {
     "http": "local_servers.http:HTTPService",
     "smtp": "local_servers.smtp:SMTPService",
     "pop3": "local_servers.pop3:POP3Service",
+    "imap": "local_servers.imap:IMAPService",
     "nntp": "local_servers.nntp:NNTPService",
 }
 

@@ -1,0 +1,400 @@
+"""A message as IMAP sees it: MIME parts by octet, ENVELOPE and BODYSTRUCTURE.
+
+IMAP clients address pieces of a message by exact octets: BODY[1.2] is the
+second part of the first part, byte for byte; BODYSTRUCTURE states each
+part's size in octets; a partial fetch <0.100> counts octets. So this module
+splits a message itself (RFC 2045/2046: header, blank line, body; multipart
+bodies separated by "--boundary" lines) instead of decoding it with the
+email package, which would not keep the octets. Everything here works on
+the CRLF form that travels on the wire.
+"""
+
+from __future__ import annotations
+
+import email.utils
+
+from .syntax import nstring, plist, string
+
+CRLF = b"\r\n"
+
+
+def split_header(raw: bytes) -> tuple[bytes, bytes]:
+    """(header including the blank line, body) of a message or MIME part."""
+    if raw.startswith(CRLF):
+        return CRLF, raw[2:]
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        return raw, b""  # no blank line: all header, no body
+    return raw[:end + 4], raw[end + 4:]
+
+
+def header_fields(header: bytes) -> list[tuple[str, bytes]]:
+    """[(lower-case name, raw field with its continuation lines and CRLF)] in order."""
+    fields: list[tuple[str, bytes]] = []
+    for line in header.split(CRLF):
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and fields:
+            name, raw = fields[-1]
+            fields[-1] = (name, raw + line + CRLF)
+            continue
+        name, colon, _ = line.partition(b":")
+        if colon:
+            fields.append((name.strip().decode("latin-1").lower(), line + CRLF))
+    return fields
+
+
+def field_value(raw_field: bytes) -> bytes:
+    """The unfolded value of one raw field: 'Subject: a\\r\\n b\\r\\n' -> b'a b'."""
+    value = raw_field.partition(b":")[2]
+    return value.replace(CRLF, b"").strip()
+
+
+class Part:
+    """One message or MIME part, kept as octets, parsed only as far as asked."""
+
+    def __init__(self, raw: bytes, default_type: tuple[str, str] = ("text", "plain")):
+        self.raw = raw
+        self.header, self.body = split_header(raw)
+        self.fields = header_fields(self.header)
+        self._default_type = default_type
+        self._children: list[Part] | None = None
+        self._message: Part | None = None
+
+    def get(self, name: str) -> bytes | None:
+        """The first field of that name, unfolded, or None."""
+        name = name.lower()
+        for field_name, raw in self.fields:
+            if field_name == name:
+                return field_value(raw)
+        return None
+
+    # -- Content-Type ---------------------------------------------------------
+    @property
+    def content_type(self) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
+        """(type, subtype, [(attribute, value)]), with RFC 2045's defaults."""
+        value = self.get("content-type")
+        if value:
+            main, params = _split_params(value)
+            maintype, slash, subtype = main.partition(b"/")
+            if slash and maintype.strip() and subtype.strip():
+                return maintype.strip(), subtype.strip(), params
+        if self._default_type == ("message", "rfc822"):
+            return b"message", b"rfc822", []
+        return b"text", b"plain", [(b"charset", b"us-ascii")]
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.content_type[0].lower() == b"multipart"
+
+    @property
+    def is_message(self) -> bool:
+        maintype, subtype, _ = self.content_type
+        return maintype.lower() == b"message" and subtype.lower() == b"rfc822"
+
+    @property
+    def children(self) -> list["Part"]:
+        """The parts of a multipart body (empty for other types)."""
+        if self._children is None:
+            self._children = []
+            if self.is_multipart:
+                _, subtype, params = self.content_type
+                boundary = dict((k.lower(), v) for k, v in params).get(b"boundary")
+                default = ("message", "rfc822") if subtype.lower() == b"digest" else ("text", "plain")
+                if boundary:
+                    self._children = [Part(raw, default) for raw in split_multipart(self.body, boundary)]
+        return self._children
+
+    @property
+    def message(self) -> "Part":
+        """The message inside a message/rfc822 part."""
+        if self._message is None:
+            self._message = Part(self.body)
+        return self._message
+
+
+def _split_params(value: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """b'text/plain; charset="utf-8"' -> (b'text/plain', [(b'charset', b'utf-8')])."""
+    items, current, quoted, escaped = [], bytearray(), False, False
+    for c in value:
+        if escaped:
+            current.append(c)
+            escaped = False
+        elif quoted and c == 0x5C:
+            escaped = True
+        elif c == 0x22:
+            quoted = not quoted
+        elif c == 0x3B and not quoted:
+            items.append(bytes(current))
+            current = bytearray()
+        else:
+            current.append(c)
+    items.append(bytes(current))
+    params = []
+    for item in items[1:]:
+        name, eq, val = item.partition(b"=")
+        if eq and name.strip():
+            params.append((name.strip(), val.strip()))
+    return items[0].strip(), params
+
+
+def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
+    """The parts between "--boundary" lines; the CRLF before a delimiter belongs to it (RFC 2046 5.1.1)."""
+    delimiter = b"--" + boundary
+    parts: list[bytes] = []
+    start = None  # where the current part's content begins
+    search_from = 0
+    while True:
+        if search_from == 0 and body.startswith(delimiter):
+            at = line_start = 0  # a delimiter on the very first line has no CRLF before it
+        else:
+            at = body.find(CRLF + delimiter, search_from)
+            if at < 0:
+                break
+            line_start = at + 2
+        after = line_start + len(delimiter)
+        line_end = body.find(CRLF, after)
+        rest = body[after:line_end if line_end >= 0 else len(body)]
+        closing = rest.startswith(b"--")
+        if not closing and rest.strip(b" \t"):
+            search_from = after  # "--boundaryX": a longer boundary, not ours
+            continue
+        if start is not None:
+            parts.append(body[start:at])
+        if closing or line_end < 0:
+            return parts
+        start = line_end + 2
+        search_from = line_end
+    if start is not None:
+        parts.append(body[start:])  # no closing delimiter: the last part runs to the end
+    return parts
+
+
+# --------------------------------------------------------------------------
+# ENVELOPE (RFC 3501 7.4.2)
+# --------------------------------------------------------------------------
+
+def envelope(msg: Part) -> bytes:
+    """(date subject from sender reply-to to cc bcc in-reply-to message-id), header values raw."""
+    sender_default = addresses(msg.get("from"))
+    fields = [
+        nstring(msg.get("date")),
+        nstring(msg.get("subject")),
+        sender_default,
+        addresses(msg.get("sender")) if _present(msg.get("sender")) else sender_default,
+        addresses(msg.get("reply-to")) if _present(msg.get("reply-to")) else sender_default,
+        addresses(msg.get("to")),
+        addresses(msg.get("cc")),
+        addresses(msg.get("bcc")),
+        nstring(msg.get("in-reply-to")),
+        nstring(msg.get("message-id")),
+    ]
+    return plist(fields)
+
+
+def _present(value: bytes | None) -> bool:
+    return bool(value and value.strip())
+
+
+def addresses(value: bytes | None) -> bytes:
+    """An address list as ((name adl mailbox host) ...), groups per RFC 3501, or NIL."""
+    if not value:
+        return b"NIL"
+    items = []
+    for kind, *data in parse_address_list(value.decode("latin-1")):
+        if kind == "group":
+            items.append(b"(NIL NIL " + string(data[0].encode("latin-1")) + b" NIL)")
+        elif kind == "end":
+            items.append(b"(NIL NIL NIL NIL)")
+        else:
+            name, mailbox, host = data
+            items.append(plist([nstring(name.encode("latin-1") if name else None), b"NIL",
+                                nstring(mailbox.encode("latin-1")), nstring(host.encode("latin-1"))]))
+    return plist(items) if items else b"NIL"
+
+
+def parse_address_list(text: str) -> list[tuple]:
+    """Split an address list at top-level commas; "name: a, b;" is a group.
+
+    Yields ("group", name), ("addr", display name, mailbox, host) and ("end",).
+    Quotes, comments and <angle brackets> are skipped over; each single
+    address is then read by email.utils.parseaddr, which keeps the display
+    name as it is (RFC 2047 encoded words stay encoded, as ENVELOPE wants).
+    """
+    out: list[tuple] = []
+    chunk: list[str] = []
+    in_group = False
+    i, n = 0, len(text)
+
+    def flush():
+        piece = "".join(chunk).strip()
+        chunk.clear()
+        if piece:
+            name, addr = email.utils.parseaddr(piece)
+            if addr or name:
+                mailbox, at, host = addr.rpartition("@")
+                if not at:
+                    mailbox, host = addr, ""
+                out.append(("addr", name, mailbox, host))
+
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            chunk.append(text[i:j + 1])
+            i = j + 1
+            continue
+        if c == "(":
+            depth, j = 0, i
+            while j < n:
+                if text[j] == "\\":
+                    j += 2
+                    continue
+                depth += {"(": 1, ")": -1}.get(text[j], 0)
+                j += 1
+                if depth == 0:
+                    break
+            chunk.append(text[i:j])
+            i = j
+            continue
+        if c == "<":
+            j = text.find(">", i)
+            j = n if j < 0 else j + 1
+            chunk.append(text[i:j])
+            i = j
+            continue
+        if c == ",":
+            flush()
+        elif c == ":" and not in_group:
+            name = "".join(chunk).strip().strip('"')
+            chunk.clear()
+            out.append(("group", name))
+            in_group = True
+        elif c == ";" and in_group:
+            flush()
+            out.append(("end",))
+            in_group = False
+        else:
+            chunk.append(c)
+        i += 1
+    flush()
+    if in_group:
+        out.append(("end",))
+    return out
+
+
+# --------------------------------------------------------------------------
+# BODY and BODYSTRUCTURE (RFC 3501 7.4.2)
+# --------------------------------------------------------------------------
+
+def bodystructure(part: Part, extended: bool = True) -> bytes:
+    """BODYSTRUCTURE (extended=True) or BODY (extended=False) of a message or part."""
+    if part.is_multipart:
+        children = part.children or [Part(CRLF)]  # the grammar needs at least one body
+        _, subtype, params = part.content_type
+        items = [b"".join(bodystructure(c, extended) for c in children), string(subtype)]
+        if extended:
+            items += [_params(params), _disposition(part), _language(part), nstring(part.get("content-location"))]
+        return plist(items)
+
+    maintype, subtype, params = part.content_type
+    body = part.body
+    items = [string(maintype), string(subtype), _params(params),
+             nstring(part.get("content-id")), nstring(part.get("content-description")),
+             string(part.get("content-transfer-encoding") or b"7bit"), b"%d" % len(body)]
+    if part.is_message:
+        inner = part.message
+        items += [envelope(inner), bodystructure(inner, extended), b"%d" % _lines(body)]
+    elif maintype.lower() == b"text":
+        items.append(b"%d" % _lines(body))
+    if extended:
+        items += [nstring(part.get("content-md5")), _disposition(part), _language(part),
+                  nstring(part.get("content-location"))]
+    return plist(items)
+
+
+def _lines(body: bytes) -> int:
+    """The size of a body in text lines (a last line without CRLF counts too)."""
+    count = body.count(b"\n")
+    return count + (1 if body and not body.endswith(b"\n") else 0)
+
+
+def _params(params: list[tuple[bytes, bytes]]) -> bytes:
+    if not params:
+        return b"NIL"
+    return plist([string(x) for pair in params for x in pair])
+
+
+def _disposition(part: Part) -> bytes:
+    value = part.get("content-disposition")
+    if not value:
+        return b"NIL"
+    kind, params = _split_params(value)
+    return plist([string(kind), _params(params)])
+
+
+def _language(part: Part) -> bytes:
+    value = part.get("content-language")
+    if not value:
+        return b"NIL"
+    tags = [t.strip() for t in value.split(b",") if t.strip()]
+    if len(tags) == 1:
+        return string(tags[0])
+    return plist([string(t) for t in tags]) if tags else b"NIL"
+
+
+# --------------------------------------------------------------------------
+# BODY[section] (RFC 3501 6.4.5)
+# --------------------------------------------------------------------------
+
+def find_part(root: Part, numbers: tuple[int, ...]) -> Part | None:
+    """Follow a part number like 4.2.1; None if the message has no such part.
+
+    A message that is not multipart has one part, number 1 (its body). A
+    message/rfc822 part's sub-parts are those of the message inside it.
+    """
+    node = root
+    for depth, number in enumerate(numbers):
+        container = node
+        if depth > 0 and not node.is_multipart:
+            if not node.is_message:
+                return None
+            container = node.message
+        if container.is_multipart:
+            children = container.children
+            if number > len(children):
+                return None
+            node = children[number - 1]
+        elif number == 1:
+            node = container
+        else:
+            return None
+    return node
+
+
+def section_data(root: Part, numbers: tuple[int, ...], text: str, names: tuple[str, ...] = ()) -> bytes | None:
+    """The octets of BODY[<numbers>.<text>]: text is "", HEADER, HEADER.FIELDS[.NOT], TEXT or MIME."""
+    if not numbers:
+        target = root
+    else:
+        part = find_part(root, numbers)
+        if part is None:
+            return None
+        if text == "":
+            return part.body
+        if text == "MIME":
+            return part.header
+        if not part.is_message:
+            return None
+        target = part.message
+    if text == "":
+        return target.raw
+    if text == "HEADER":
+        return target.header
+    if text == "TEXT":
+        return target.body
+    wanted = {n.lower() for n in names}
+    keep = text == "HEADER.FIELDS"
+    return b"".join(raw for name, raw in target.fields if (name in wanted) == keep) + CRLF

@@ -1,0 +1,965 @@
+"""IMAP4rev1 (RFC 3501): one Session per connection, one method per command.
+
+How a conversation goes: the server greets ("* OK ..."); the client sends
+tagged commands ("a1 LOGIN alice alice-pw"); the server answers with any
+number of untagged lines ("* 3 EXISTS") and ends with one tagged line that
+says how the command went: OK, NO (it failed) or BAD (it made no sense).
+
+Each session is in one of four states (RFC 3501 section 3): not
+authenticated, authenticated, selected (a mailbox is open) and logout.
+COMMANDS below says, for each command, in which states it is allowed and
+which method carries it out: cmd_login, cmd_select, cmd_fetch, ...
+
+Besides answering, a session keeps its client up to date: between
+commands it tells about new messages (EXISTS), messages deleted by others
+(EXPUNGE) and flags others changed (FETCH), because the client numbers
+messages 1..n and those numbers may only change when the server says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import bisect
+import itertools
+import logging
+import re
+import ssl
+
+from .. import config, mailstore
+from ..service import Service, listen
+from . import mime, search
+from .store import Folder, MailboxError, UserStore
+from .syntax import LITERAL_AT_END, Args, ParseError, astring, imap_datetime, literal, plist, string
+
+#: Longest command line (without literals) we read; longer ones get BAD.
+MAX_LINE = 64 * 1024
+#: Largest literal (an APPENDed message); RFC 7889's APPENDLIMIT would announce it.
+MAX_LITERAL = 50 * 1024 * 1024
+#: The autologout timer of RFC 3501 5.4: at least 30 minutes.
+AUTOLOGOUT = 30 * 60
+#: How often an IDLE session looks for new mail.
+IDLE_POLL = 0.5
+#: Flush the output buffer once it holds this much (big FETCHes go out in pieces).
+FLUSH_AT = 256 * 1024
+
+NOT_AUTHENTICATED, AUTHENTICATED, SELECTED = "not authenticated", "authenticated", "selected"
+ANY = (NOT_AUTHENTICATED, AUTHENTICATED, SELECTED)
+AUTH = (AUTHENTICATED, SELECTED)
+
+#: Every command: the states it is valid in, and the method that runs it.
+#: "UID FETCH" and friends run the same method with uid=True.
+COMMANDS = {
+    "CAPABILITY": (ANY, "cmd_capability"),
+    "NOOP": (ANY, "cmd_noop"),
+    "LOGOUT": (ANY, "cmd_logout"),
+    "STARTTLS": ((NOT_AUTHENTICATED,), "cmd_starttls"),
+    "LOGIN": ((NOT_AUTHENTICATED,), "cmd_login"),
+    "AUTHENTICATE": ((NOT_AUTHENTICATED,), "cmd_authenticate"),
+    "SELECT": (AUTH, "cmd_select"),
+    "EXAMINE": (AUTH, "cmd_examine"),
+    "CREATE": (AUTH, "cmd_create"),
+    "DELETE": (AUTH, "cmd_delete"),
+    "RENAME": (AUTH, "cmd_rename"),
+    "SUBSCRIBE": (AUTH, "cmd_subscribe"),
+    "UNSUBSCRIBE": (AUTH, "cmd_unsubscribe"),
+    "LIST": (AUTH, "cmd_list"),
+    "LSUB": (AUTH, "cmd_lsub"),
+    "NAMESPACE": (AUTH, "cmd_namespace"),
+    "STATUS": (AUTH, "cmd_status"),
+    "APPEND": (AUTH, "cmd_append"),
+    "IDLE": (AUTH, "cmd_idle"),
+    "CHECK": ((SELECTED,), "cmd_check"),
+    "CLOSE": ((SELECTED,), "cmd_close"),
+    "UNSELECT": ((SELECTED,), "cmd_unselect"),
+    "EXPUNGE": ((SELECTED,), "cmd_expunge"),
+    "SEARCH": ((SELECTED,), "cmd_search"),
+    "FETCH": ((SELECTED,), "cmd_fetch"),
+    "STORE": ((SELECTED,), "cmd_store"),
+    "COPY": ((SELECTED,), "cmd_copy"),
+    "MOVE": ((SELECTED,), "cmd_move"),
+    "UID FETCH": ((SELECTED,), "cmd_fetch"),
+    "UID SEARCH": ((SELECTED,), "cmd_search"),
+    "UID STORE": ((SELECTED,), "cmd_store"),
+    "UID COPY": ((SELECTED,), "cmd_copy"),
+    "UID MOVE": ((SELECTED,), "cmd_move"),
+    "UID EXPUNGE": ((SELECTED,), "cmd_expunge"),
+}
+
+#: Commands during which EXPUNGE responses must not be sent (RFC 3501 7.4.1): the client
+#: may be relying on sequence numbers it just used.
+NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH"}
+
+CAPABILITIES = "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN"
+
+log = logging.getLogger("local_servers.imap")
+_session_ids = itertools.count(1)
+
+
+class Bad(Exception):
+    """Reply BAD: the command is malformed or not allowed now."""
+
+
+class No(Exception):
+    """Reply NO: the command was understood but could not be carried out."""
+
+
+class FetchItem:
+    """One thing FETCH was asked for: FLAGS, ENVELOPE, BODY.PEEK[1.MIME]<0.100>, ..."""
+
+    def __init__(self, name: str, numbers: tuple = (), text: str = "", names: tuple = (),
+                 partial: tuple | None = None, peek: bool = False):
+        self.name, self.numbers, self.text, self.names = name, numbers, text, names
+        self.partial, self.peek = partial, peek
+
+    @property
+    def sets_seen(self) -> bool:
+        """Reading a body without .PEEK marks the message \\Seen (RFC822.HEADER does not)."""
+        return (self.name == "BODY[]" and not self.peek) or self.name in ("RFC822", "RFC822.TEXT")
+
+    def label(self) -> bytes:
+        """How the response names this item: BODY[1.HEADER.FIELDS (FROM)]<0>."""
+        if self.name != "BODY[]":
+            return self.name.encode()
+        spec = ".".join([str(n) for n in self.numbers] + ([self.text] if self.text else []))
+        if self.names:
+            spec += " (" + " ".join(self.names) + ")"
+        origin = f"<{self.partial[0]}>" if self.partial else ""
+        return f"BODY[{spec}]{origin}".encode()
+
+
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.")
+_MACROS = {"ALL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"],
+           "FAST": ["FLAGS", "INTERNALDATE", "RFC822.SIZE"],
+           "FULL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"]}
+_SIMPLE_ITEMS = {"ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE", "RFC822.TEXT",
+                 "BODY", "BODYSTRUCTURE", "UID"}
+
+
+def parse_fetch_items(args: Args) -> list[FetchItem]:
+    """fetch-att list: a macro (ALL, FAST, FULL), one item, or a parenthesized list."""
+    if args.accept(b"("):
+        items = [parse_fetch_item(args)]
+        while not args.accept(b")"):
+            args.sp()
+            items.append(parse_fetch_item(args))
+        return items
+    start = args.pos
+    word = args._run(_WORD, "a fetch item").decode().upper()
+    if word in _MACROS and args.peek() != ord("["):
+        return [FetchItem(name) for name in _MACROS[word]]
+    args.pos = start
+    return [parse_fetch_item(args)]
+
+
+def parse_fetch_item(args: Args) -> FetchItem:
+    word = args._run(_WORD, "a fetch item").decode().upper()
+    if word in ("BODY", "BODY.PEEK") and args.peek() == ord("["):
+        numbers, text, names = parse_section(args)
+        partial = None
+        if args.accept(b"<"):
+            offset = args.number()
+            args.expect(b".")
+            partial = (offset, args.nz_number())
+            args.expect(b">")
+        return FetchItem("BODY[]", numbers, text, names, partial, peek=word == "BODY.PEEK")
+    if word in _SIMPLE_ITEMS:
+        return FetchItem(word)
+    raise ParseError(f"unknown fetch item {word}")
+
+
+def parse_section(args: Args) -> tuple[tuple[int, ...], str, tuple[str, ...]]:
+    """section = "[" [section-spec] "]", e.g. [], [TEXT], [1.2.MIME], [HEADER.FIELDS (From To)]."""
+    args.expect(b"[")
+    numbers: list[int] = []
+    text = ""
+    while args.peek() is not None and chr(args.peek()).isdigit():
+        numbers.append(args.nz_number())
+        if not args.accept(b"."):
+            break
+        if args.peek() is None or not chr(args.peek()).isdigit():
+            text = "?"
+            break
+    if text == "?" or (not numbers and args.peek() != ord("]")):
+        text = args._run(_WORD, "a section").decode().upper()
+        allowed = {"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT"} | ({"MIME"} if numbers else set())
+        if text not in allowed:
+            raise ParseError(f"unknown section {text}")
+    names: tuple[str, ...] = ()
+    if text.startswith("HEADER.FIELDS"):
+        args.sp()
+        args.expect(b"(")
+        found = [args.astring()]
+        while not args.accept(b")"):
+            args.sp()
+            found.append(args.astring())
+        names = tuple(n.decode("ascii", "replace").upper() for n in found)
+    args.expect(b"]")
+    return tuple(numbers), text, names
+
+
+def sequence_string(numbers: list[int]) -> str:
+    """[1, 2, 3, 7] -> "1:3,7" (for COPYUID)."""
+    out = []
+    for _, run in itertools.groupby(enumerate(numbers), lambda p: p[1] - p[0]):
+        run = [n for _, n in run]
+        out.append(str(run[0]) if len(run) == 1 else f"{run[0]}:{run[-1]}")
+    return ",".join(out)
+
+
+class Session:
+    """One client connection, from greeting to LOGOUT."""
+
+    def __init__(self, service, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tls: bool):
+        self.service, self.reader, self.writer = service, reader, writer
+        self.id = next(_session_ids)
+        self.tls = tls
+        self.state = NOT_AUTHENTICATED
+        self.user: str | None = None
+        self.store: UserStore | None = None
+        self.folder: Folder | None = None
+        self.readonly = False
+        self.view: list[int] = []  # the UIDs of messages 1..n as this client knows them
+        self.recent: set[int] = set()  # \Recent for this session
+        self.seen_modseq = 0
+        self.out = bytearray()
+        self.closing = False
+
+    # -- output -----------------------------------------------------------------
+    def send(self, line: bytes) -> None:
+        self.out += line + b"\r\n"
+
+    def untagged(self, text: str) -> None:
+        self.send(b"* " + text.encode())
+
+    async def flush(self) -> None:
+        if self.out:
+            self.writer.write(bytes(self.out))
+            self.out.clear()
+        await self.writer.drain()
+
+    # -- input -------------------------------------------------------------------
+    async def read_line(self) -> bytes | None:
+        """One line without its CRLF; None at end of stream; raises Bad for an overlong line."""
+        try:
+            line = await self.reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError:
+            return None
+        except asyncio.LimitOverrunError as exc:
+            await self.reader.readexactly(exc.consumed)  # drop the overlong part ...
+            while True:
+                try:
+                    await self.reader.readuntil(b"\n")  # ... and the rest of that line
+                    break
+                except asyncio.LimitOverrunError as more:
+                    await self.reader.readexactly(more.consumed)
+            raise Bad("line too long") from None
+        return line.rstrip(b"\r\n")
+
+    async def read_command(self) -> bytes | None:
+        """A whole command: its line plus each literal it announces and the lines after them."""
+        line = await self.read_line()
+        if line is None:
+            return None
+        command = bytearray(line)
+        while True:
+            match = LITERAL_AT_END.search(line)
+            if not match:
+                return bytes(command)
+            size, synchronizing = int(match.group(1)), not match.group(2)
+            if size > MAX_LITERAL or len(command) + size > MAX_LITERAL + MAX_LINE:
+                if synchronizing:
+                    raise Bad("[TOOBIG] literal too large")  # the client waits for "+": it sends nothing
+                self.send(b"* BYE literal too large")
+                self.closing = True
+                return None
+            if synchronizing:
+                self.send(b"+ Ready for literal data")
+                await self.flush()
+            command += b"\r\n" + await self.reader.readexactly(size)
+            line = await self.read_line()
+            if line is None:
+                return None
+            command += line
+
+    # -- the conversation ----------------------------------------------------------
+    async def run(self) -> None:
+        self.send(b"* OK [CAPABILITY " + self.capabilities().encode() + b"] IMAP4rev1 server ready")
+        await self.flush()
+        timeout = float(self.service.ctx.options.get("imap_idle_timeout", AUTOLOGOUT))
+        while not self.closing:
+            try:
+                command = await asyncio.wait_for(self.read_command(), timeout)
+            except asyncio.TimeoutError:
+                self.send(b"* BYE Autologout; idle for too long")
+                break
+            except Bad as exc:
+                self.send(b"* BAD " + str(exc).encode())
+                await self.flush()
+                continue
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            if command is None:
+                break
+            await self.execute(command)
+            await self.flush()
+        try:
+            await self.flush()
+        except (ConnectionError, ssl.SSLError):
+            pass
+
+    async def execute(self, command: bytes) -> None:
+        """Run one command and send its tagged reply."""
+        args = Args(command)
+        try:
+            tag = args.tag()
+            args.sp()
+        except ParseError:
+            self.send(b"* BAD Missing or invalid tag")
+            return
+        try:
+            name = args.atom().upper()
+            if name == "UID":
+                args.sp()
+                name = "UID " + args.atom().upper()
+        except ParseError:
+            self.send(f"{tag} BAD Missing command".encode())
+            return
+        entry = COMMANDS.get(name)
+        if entry is None:
+            self.send(f"{tag} BAD Unknown command {name[:30]}".encode())
+            return
+        states, method = entry
+        if self.state not in states:
+            self.send(f"{tag} BAD {name} is not allowed in the {self.state} state".encode())
+            return
+        base = name.split()[-1]
+        if self.folder is not None:
+            self.folder.scan()  # cheap: notices new, deleted and re-flagged messages
+        try:
+            handler = getattr(self, method)
+            if name.startswith("UID "):
+                result = await handler(tag, args, uid=True)
+            else:
+                result = await handler(tag, args)
+            status, text = "OK", result or f"{base} completed"
+        except (Bad, ParseError) as exc:
+            status, text = "BAD", f"{base}: {exc}"
+        except No as exc:
+            status, text = "NO", str(exc)
+        except MailboxError as exc:
+            status, text = "NO", str(exc)
+        except search.BadCharset:
+            status, text = "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
+        except _AlreadyAnswered:
+            return
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            self.closing = True
+            return
+        except Exception:
+            log.exception("session %s: %s failed", self.id, name)
+            status, text = "NO", "[SERVERBUG] Internal error; the server log has the details"
+        if self.folder is not None and not self.closing:
+            self.report_changes(expunge_ok=name not in NO_EXPUNGE_DURING)
+        self.send(f"{tag} {status} {text}".encode())
+        if self.closing and name == "LOGOUT":
+            return
+
+    def capabilities(self) -> str:
+        caps = CAPABILITIES
+        if self.state == NOT_AUTHENTICATED:
+            caps += " AUTH=PLAIN" + ("" if self.tls else " STARTTLS")
+        return caps
+
+    # -- keeping the client's view up to date -----------------------------------------
+    def report_changes(self, expunge_ok: bool = True) -> None:
+        """Tell the client what changed in its mailbox since it last heard (RFC 3501 7.3, 7.4)."""
+        folder = self.folder
+        present = folder.by_uid
+        if expunge_ok:
+            gone = [i for i, uid in enumerate(self.view) if uid not in present]
+            for i in reversed(gone):  # highest first, so every number sent is still right
+                self.send(b"* %d EXPUNGE" % (i + 1))
+                self.recent.discard(self.view[i])
+                del self.view[i]
+        last = self.view[-1] if self.view else 0
+        if folder.uids and folder.uids[-1] > last:
+            new = folder.uids[bisect.bisect_right(folder.uids, last):]
+            self.view.extend(new)
+            if self.readonly:
+                self.recent |= folder.recent_pool.intersection(new)
+            else:
+                self.recent |= folder.claim_recent()
+            self.send(b"* %d EXISTS" % len(self.view))
+            self.send(b"* %d RECENT" % sum(1 for u in self.recent if u in present))
+        if folder.modseq > self.seen_modseq:
+            for seq, uid in enumerate(self.view, 1):
+                msg = present.get(uid)
+                if msg is not None and msg.modseq > self.seen_modseq and msg.changed_by != self.id:
+                    self.send(b"* %d FETCH (UID %d FLAGS %s)" % (seq, uid, self.flags_of(msg)))
+            self.seen_modseq = folder.modseq
+
+    def flags_of(self, msg) -> bytes:
+        flags = sorted(msg.flags)
+        if msg.uid in self.recent:
+            flags.append("\\Recent")
+        return b"(" + " ".join(flags).encode() + b")"
+
+    def deselect(self) -> None:
+        self.folder, self.view, self.recent, self.readonly = None, [], set(), False
+        self.state = AUTHENTICATED if self.state == SELECTED else self.state
+
+    def messages(self, ranges, uid: bool, strict: bool = True) -> list[tuple[int, object]]:
+        """(sequence number, Msg) for a sequence set or UID set, skipping messages deleted meanwhile."""
+        present = self.folder.by_uid
+        chosen: list[tuple[int, object]] = []
+        if uid:
+            last = self.view[-1] if self.view else 0
+            wanted = set()
+            for first, second in ranges:
+                lo, hi = (last if first is None else first), (last if second is None else second)
+                if lo > hi:
+                    lo, hi = hi, lo
+                start = bisect.bisect_left(self.view, lo)
+                stop = bisect.bisect_right(self.view, hi)
+                wanted.update(range(start, stop))
+            indexes = sorted(wanted)
+        else:
+            count = len(self.view)
+            wanted = set()
+            for first, second in ranges:
+                lo, hi = (count if first is None else first), (count if second is None else second)
+                if lo > hi:
+                    lo, hi = hi, lo
+                if strict and (hi > count or lo < 1):
+                    raise Bad("Invalid message sequence number (the mailbox has %d messages)" % count)
+                wanted.update(range(max(lo, 1) - 1, min(hi, count)))
+            indexes = sorted(wanted)
+        for i in indexes:
+            msg = present.get(self.view[i])
+            if msg is not None:
+                chosen.append((i + 1, msg))
+        return chosen
+
+    # =====================================================================================
+    # Any state
+    # =====================================================================================
+    async def cmd_capability(self, tag, args):
+        args.end()
+        self.untagged("CAPABILITY " + self.capabilities())
+
+    async def cmd_noop(self, tag, args):
+        args.end()
+
+    async def cmd_logout(self, tag, args):
+        args.end()
+        self.send(b"* BYE Logging out")
+        self.closing = True
+
+    # =====================================================================================
+    # Not authenticated
+    # =====================================================================================
+    async def cmd_starttls(self, tag, args):
+        args.end()
+        if self.tls:
+            raise Bad("TLS is already active")
+        self.send(f"{tag} OK Begin TLS negotiation now".encode())
+        await self.flush()
+        await self.start_tls()
+        self.tls = True
+        raise _AlreadyAnswered
+
+    async def start_tls(self) -> None:
+        context = self.service.tls_context
+        if hasattr(self.writer, "start_tls"):  # Python 3.11+
+            await self.writer.start_tls(context)
+            return
+        loop = asyncio.get_running_loop()  # Python 3.10: the same, by hand
+        transport = self.writer.transport
+        protocol = transport.get_protocol()
+        new = await loop.start_tls(transport, protocol, context, server_side=True)
+        self.writer._transport = new
+        protocol._transport = new
+        protocol._over_ssl = True
+
+    def authenticated(self, user: str) -> str:
+        self.state, self.user = AUTHENTICATED, user
+        self.store = self.service.user_store(user)
+        log.info("session %s: %s logged in", self.id, user)
+        return f"[CAPABILITY {self.capabilities()}] Logged in"
+
+    async def cmd_login(self, tag, args):
+        args.sp()
+        user = args.astring().decode("utf-8", "replace")
+        args.sp()
+        password = args.astring().decode("utf-8", "replace")
+        args.end()
+        if config.ACCOUNTS.get(user) != password:
+            raise No("[AUTHENTICATIONFAILED] Invalid credentials")
+        return self.authenticated(user)
+
+    async def cmd_authenticate(self, tag, args):
+        args.sp()
+        mechanism = args.atom().upper()
+        initial = None
+        if not args.at_end():
+            args.sp()
+            initial = args._run(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="),
+                                "a base64 initial response")
+        args.end()
+        if mechanism != "PLAIN":
+            raise No("[CANNOT] Unsupported authentication mechanism (only PLAIN)")
+        if initial is None:
+            self.send(b"+ ")
+            await self.flush()
+            initial = await self.read_line()
+            if initial is None:
+                raise ConnectionError
+            if initial.strip() == b"*":
+                raise Bad("authentication cancelled")
+        try:
+            decoded = b"" if initial == b"=" else base64.b64decode(initial, validate=True)
+            authzid, authcid, password = decoded.decode("utf-8").split("\0")
+        except (binascii.Error, ValueError):
+            raise Bad("malformed PLAIN response (base64 of authzid NUL user NUL password)") from None
+        if authzid not in ("", authcid) or config.ACCOUNTS.get(authcid) != password:
+            raise No("[AUTHENTICATIONFAILED] Invalid credentials")
+        return self.authenticated(authcid)
+
+    # =====================================================================================
+    # Authenticated
+    # =====================================================================================
+    async def cmd_select(self, tag, args, readonly: bool = False):
+        args.sp()
+        name = args.mailbox()
+        args.end()
+        self.deselect()
+        folder = self.store.folder(name)
+        if folder is None:
+            raise No("[NONEXISTENT] No such mailbox")
+        self.folder, self.readonly, self.state = folder, readonly, SELECTED
+        self.view = list(folder.uids)
+        self.recent = set(folder.recent_pool) if readonly else folder.claim_recent()
+        self.seen_modseq = folder.modseq
+        flags = " ".join(folder.all_flags())
+        self.untagged(f"FLAGS ({flags})")
+        self.untagged(f"{len(self.view)} EXISTS")
+        self.untagged(f"{len(self.recent)} RECENT")
+        unseen = next((seq for seq, uid in enumerate(self.view, 1)
+                       if "\\Seen" not in folder.by_uid[uid].flags), None)
+        if unseen is not None:
+            self.untagged(f"OK [UNSEEN {unseen}] Message {unseen} is the first unseen")
+        self.untagged(f"OK [UIDVALIDITY {folder.uidvalidity}] UIDs valid")
+        self.untagged(f"OK [UIDNEXT {folder.uidnext}] Predicted next UID")
+        permanent = "" if readonly else f"{flags} \\*"
+        self.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags permitted")
+        return f"[{'READ-ONLY' if readonly else 'READ-WRITE'}] {'EXAMINE' if readonly else 'SELECT'} completed"
+
+    async def cmd_examine(self, tag, args):
+        return await self.cmd_select(tag, args, readonly=True)
+
+    async def cmd_create(self, tag, args):
+        args.sp()
+        name = args.mailbox()
+        args.end()
+        if name == "INBOX":
+            raise No("[ALREADYEXISTS] INBOX always exists")
+        self.store.create(name)
+
+    async def cmd_delete(self, tag, args):
+        args.sp()
+        name = args.mailbox()
+        args.end()
+        if self.folder is not None and self.folder.name == name:
+            self.deselect()
+        self.store.delete(name)
+
+    async def cmd_rename(self, tag, args):
+        args.sp()
+        old = args.mailbox()
+        args.sp()
+        new = args.mailbox()
+        args.end()
+        self.store.rename(old, new)
+
+    async def cmd_subscribe(self, tag, args, on: bool = True):
+        args.sp()
+        name = args.mailbox()
+        args.end()
+        if on and not self.store.exists(name):
+            raise No("[NONEXISTENT] No such mailbox")
+        self.store.set_subscribed(name, on)
+
+    async def cmd_unsubscribe(self, tag, args):
+        return await self.cmd_subscribe(tag, args, on=False)
+
+    async def cmd_list(self, tag, args, lsub: bool = False):
+        args.sp()
+        reference = args.astring().decode("utf-8", "replace")
+        args.sp()
+        pattern = args.list_mailbox().decode("utf-8", "replace")
+        args.end()
+        kind = "LSUB" if lsub else "LIST"
+        if pattern == "" and not lsub:  # the hierarchy delimiter and root (RFC 3501 6.3.8)
+            self.untagged(f'{kind} (\\Noselect) "." ""')
+            return
+        full = reference + pattern
+        regex = re.compile("".join(".*" if c == "*" else "[^.]*" if c == "%" else re.escape(c) for c in full) + r"\Z")
+        inbox_regex = re.compile(regex.pattern, re.IGNORECASE)
+        existing = self.store.names()
+        names = [n for n in self.store.subscriptions() if n in existing or lsub] if lsub else existing
+        listed = set(names)
+        candidates = set(names)
+        for name in names:  # superior names that do not exist themselves: \Noselect
+            parts = name.split(".")
+            candidates.update(".".join(parts[:i]) for i in range(1, len(parts)))
+        matching = [n for n in candidates if (inbox_regex if n.upper() == "INBOX" else regex).match(n)]
+        for name in sorted(matching, key=lambda n: (n != "INBOX", n)):
+            children = any(other.startswith(name + ".") for other in existing)
+            if name not in listed:
+                # only when no listed descendant matches too (so "*" shows just the real names)
+                if any(other.startswith(name + ".") and other in matching for other in listed):
+                    continue
+                attributes = ["\\Noselect"]
+            else:
+                attributes = []
+            if not lsub:
+                attributes.append("\\HasChildren" if children else "\\HasNoChildren")
+            self.send(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name))
+
+    async def cmd_lsub(self, tag, args):
+        return await self.cmd_list(tag, args, lsub=True)
+
+    async def cmd_namespace(self, tag, args):
+        args.end()
+        self.untagged('NAMESPACE (("" ".")) NIL NIL')
+
+    async def cmd_status(self, tag, args):
+        args.sp()
+        name = args.mailbox()
+        args.sp()
+        args.expect(b"(")
+        items = [args.atom().upper()]
+        while not args.accept(b")"):
+            args.sp()
+            items.append(args.atom().upper())
+        args.end()
+        folder = self.store.folder(name)
+        if folder is None:
+            raise No("[NONEXISTENT] No such mailbox")
+        values = {
+            "MESSAGES": lambda: len(folder.uids),
+            "RECENT": lambda: len(folder.recent_pool) + (len(self.recent) if folder is self.folder else 0),
+            "UIDNEXT": lambda: folder.uidnext,
+            "UIDVALIDITY": lambda: folder.uidvalidity,
+            "UNSEEN": lambda: sum(1 for m in folder.by_uid.values() if "\\Seen" not in m.flags),
+        }
+        unknown = [i for i in items if i not in values]
+        if unknown:
+            raise Bad(f"unknown status item {unknown[0]}")
+        answer = " ".join(f"{item} {values[item]()}" for item in items)
+        self.send(b"* STATUS " + astring(name) + f" ({answer})".encode())
+
+    async def cmd_append(self, tag, args):
+        args.sp()
+        name = args.mailbox()
+        args.sp()
+        flags: list[str] = []
+        when = None
+        if args.peek() == ord("("):
+            flags = args.flag_list()
+            args.sp()
+        if args.peek() == ord('"'):
+            when = args.date_time().timestamp()
+            args.sp()
+        data = args.literal() if args.peek() == ord("{") else args.string()
+        args.end()
+        folder = self.store.folder(name)
+        if folder is None:
+            raise No("[TRYCREATE] No such mailbox")
+        stored = self.flags_for_store(folder, flags)
+        msg = folder.add(data, stored, when)
+        return f"[APPENDUID {folder.uidvalidity} {msg.uid}] APPEND completed"
+
+    def flags_for_store(self, folder: Folder, flags: list[str], create: bool = True) -> set[str]:
+        """The flags a client named, spelled as stored; \\Recent cannot be set and is ignored."""
+        result = set()
+        for flag in flags:
+            if flag.lower() == "\\recent":
+                continue
+            canonical = folder.canonical_flag(flag, create)
+            if canonical is None:
+                if flag.startswith("\\"):
+                    raise Bad(f"unknown system flag {flag}")
+                if create:
+                    raise No("[LIMIT] Too many keywords in this mailbox")
+                continue
+            result.add(canonical)
+        return result
+
+    async def cmd_idle(self, tag, args):
+        """RFC 2177: report changes as they happen until the client sends DONE."""
+        args.end()
+        self.send(b"+ idling")
+        await self.flush()
+        line_task = asyncio.ensure_future(self.read_line())
+        try:
+            while True:
+                done, _ = await asyncio.wait({line_task}, timeout=IDLE_POLL)
+                if done:
+                    break
+                if self.folder is not None:
+                    self.folder.scan()
+                    self.report_changes()
+                    await self.flush()
+            line = line_task.result()
+        finally:
+            if not line_task.done():
+                line_task.cancel()
+        if line is None:
+            raise ConnectionError
+        if line.strip().upper() != b"DONE":
+            raise Bad("expected DONE")
+        return "IDLE terminated"
+
+    # =====================================================================================
+    # Selected
+    # =====================================================================================
+    async def cmd_check(self, tag, args):
+        args.end()
+
+    async def cmd_close(self, tag, args):
+        args.end()
+        if not self.readonly:  # CLOSE expunges silently
+            self.folder.expunge([m for m in self.folder.by_uid.values() if "\\Deleted" in m.flags])
+        self.deselect()
+
+    async def cmd_unselect(self, tag, args):
+        args.end()
+        self.deselect()
+
+    async def cmd_expunge(self, tag, args, uid: bool = False):
+        allowed = None
+        if uid:
+            args.sp()
+            allowed = {m.uid for _, m in self.messages(args.sequence_set(), uid=True)}
+        args.end()
+        if self.readonly:
+            raise No("[READ-ONLY] The mailbox is read-only")
+        doomed = [(seq, m) for seq, m in self.messages([(1, None)], uid=False, strict=False)
+                  if "\\Deleted" in m.flags and (allowed is None or m.uid in allowed)]
+        self.folder.expunge([m for _, m in doomed])
+        for seq, _ in reversed(doomed):
+            self.send(b"* %d EXPUNGE" % seq)
+            self.recent.discard(self.view[seq - 1])
+            del self.view[seq - 1]
+
+    async def cmd_search(self, tag, args, uid: bool = False):
+        args.sp()
+        _, test = search.parse_program(args)
+        folder, last_seq = self.folder, len(self.view)
+        last_uid = self.view[-1] if self.view else 0
+        found = []
+        for seq, u in enumerate(self.view, 1):
+            msg = folder.by_uid.get(u)
+            if msg is not None and test(search.Candidate(folder, msg, seq, u in self.recent, last_seq, last_uid)):
+                found.append(u if uid else seq)
+        self.send(b"* SEARCH" + b"".join(b" %d" % n for n in found))
+
+    async def cmd_fetch(self, tag, args, uid: bool = False):
+        args.sp()
+        ranges = args.sequence_set()
+        args.sp()
+        items = parse_fetch_items(args)
+        args.end()
+        if uid and not any(i.name == "UID" for i in items):
+            items.insert(0, FetchItem("UID"))
+        for seq, msg in self.messages(ranges, uid):
+            self.send(b"* %d FETCH (" % seq + self.fetch_one(msg, items) + b")")
+            if len(self.out) > FLUSH_AT:
+                await self.flush()
+
+    def fetch_one(self, msg, items: list[FetchItem]) -> bytes:
+        """The data items of one message's FETCH response."""
+        folder = self.folder
+        raw = part = None
+        out = []
+        if not self.readonly and "\\Seen" not in msg.flags and any(i.sets_seen for i in items):
+            folder.set_flags(msg, msg.flags | {"\\Seen"}, self.id)
+            if not any(i.name == "FLAGS" for i in items):
+                items = items + [FetchItem("FLAGS")]
+        for item in items:
+            name = item.name
+            if name == "UID":
+                out.append(b"UID %d" % msg.uid)
+            elif name == "FLAGS":
+                out.append(b"FLAGS " + self.flags_of(msg))
+            elif name == "INTERNALDATE":
+                out.append(b"INTERNALDATE " + imap_datetime(folder.mtime(msg)))
+            elif name == "RFC822.SIZE":
+                out.append(b"RFC822.SIZE %d" % folder.size(msg))
+            else:
+                if raw is None:
+                    raw = folder.read(msg) or b""
+                if name in ("ENVELOPE", "BODY", "BODYSTRUCTURE") or (name == "BODY[]" and (item.numbers or item.text)):
+                    part = part or mime.Part(raw)
+                if name == "ENVELOPE":
+                    out.append(b"ENVELOPE " + mime.envelope(part))
+                elif name in ("BODY", "BODYSTRUCTURE"):
+                    out.append(name.encode() + b" " + mime.bodystructure(part, extended=name == "BODYSTRUCTURE"))
+                elif name == "RFC822":
+                    out.append(b"RFC822 " + literal(raw))
+                elif name == "RFC822.HEADER":
+                    out.append(b"RFC822.HEADER " + literal(mime.split_header(raw)[0]))
+                elif name == "RFC822.TEXT":
+                    out.append(b"RFC822.TEXT " + literal(mime.split_header(raw)[1]))
+                else:
+                    data = raw if not (item.numbers or item.text) else mime.section_data(
+                        part, item.numbers, item.text, item.names)
+                    if data is not None and item.partial:
+                        offset, count = item.partial
+                        data = data[offset:offset + count]
+                    out.append(item.label() + b" " + (b"NIL" if data is None else literal(data)))
+        return b" ".join(out)
+
+    async def cmd_store(self, tag, args, uid: bool = False):
+        args.sp()
+        ranges = args.sequence_set()
+        args.sp()
+        action = args.atom().upper()
+        match = re.fullmatch(r"([+-]?)FLAGS(\.SILENT)?", action)
+        if not match:
+            raise Bad("expected FLAGS, +FLAGS or -FLAGS (optionally .SILENT)")
+        args.sp()
+        if args.peek() == ord("("):
+            flags = args.flag_list()
+        else:
+            flags = [args.flag()]
+            while not args.at_end():
+                args.sp()
+                flags.append(args.flag())
+        args.end()
+        if self.readonly:
+            raise No("[READ-ONLY] The mailbox is read-only")
+        mode, silent = match.group(1), bool(match.group(2))
+        chosen = self.messages(ranges, uid)
+        given = self.flags_for_store(self.folder, flags, create=mode != "-")
+        for seq, msg in chosen:
+            if mode == "+":
+                new = msg.flags | given
+            elif mode == "-":
+                new = msg.flags - given
+            else:
+                new = set(given)
+            self.folder.set_flags(msg, new, self.id)
+            if not silent:
+                uid_part = b"UID %d " % msg.uid if uid else b""
+                self.send(b"* %d FETCH (%sFLAGS %s)" % (seq, uid_part, self.flags_of(msg)))
+
+    async def cmd_copy(self, tag, args, uid: bool = False, move: bool = False):
+        args.sp()
+        ranges = args.sequence_set()
+        args.sp()
+        name = args.mailbox()
+        args.end()
+        target = self.store.folder(name)
+        if target is None:
+            raise No("[TRYCREATE] No such mailbox")
+        if move and self.readonly:
+            raise No("[READ-ONLY] The mailbox is read-only")
+        chosen = self.messages(ranges, uid)
+        source = self.folder
+        pairs = []
+        for seq, msg in chosen:
+            if move:
+                new = target.move_in(source, msg)
+            else:
+                try:
+                    with open(source.file(msg), "rb") as f:
+                        data = f.read()
+                except OSError:
+                    continue  # deleted meanwhile
+                new = target.add(data, msg.flags, source.mtime(msg))
+            pairs.append((seq, msg.uid, new.uid))
+        if not pairs:
+            return f"{'MOVE' if move else 'COPY'} completed (no messages)"
+        copyuid = (f"[COPYUID {target.uidvalidity} {sequence_string([p[1] for p in pairs])} "
+                   f"{sequence_string([p[2] for p in pairs])}]")
+        if not move:
+            return f"{copyuid} COPY completed"
+        self.untagged(f"OK {copyuid} Moved")  # RFC 6851: COPYUID comes before the EXPUNGEs
+        for seq, old_uid, _ in sorted(pairs, reverse=True):
+            self.send(b"* %d EXPUNGE" % seq)
+            self.recent.discard(old_uid)
+            del self.view[seq - 1]
+        return "MOVE completed"
+
+    async def cmd_move(self, tag, args, uid: bool = False):
+        return await self.cmd_copy(tag, args, uid=uid, move=True)
+
+
+class _AlreadyAnswered(Exception):
+    """STARTTLS sends its tagged OK itself, before the handshake."""
+
+
+class IMAPService(Service):
+    """IMAP on "imap" (plain, offers STARTTLS) and "imaps" (TLS from the first byte), over the mail store."""
+
+    name = "imap"
+    listeners = ("imap", "imaps")
+    data_name = "mail"
+
+    @classmethod
+    def seed(cls, data_dir) -> None:
+        mailstore.seed(data_dir)
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.stores: dict[str, UserStore] = {}
+        self.sessions: set[Session] = set()
+
+    def user_store(self, user: str) -> UserStore:
+        """One UserStore per user, shared by all of that user's sessions."""
+        if user not in self.stores:
+            self.stores[user] = UserStore(self.data_dir, user)
+        return self.stores[user]
+
+    async def start(self) -> None:
+        self.tls_context = self.ctx.server_ssl_context()
+        plain, secure = listen(self.ctx, "imap"), listen(self.ctx, "imaps")
+        self.servers = [
+            await asyncio.start_server(lambda r, w: self.serve(r, w, tls=False), sock=plain, limit=MAX_LINE),
+            await asyncio.start_server(lambda r, w: self.serve(r, w, tls=True), sock=secure, limit=MAX_LINE,
+                                       ssl=self.tls_context, ssl_handshake_timeout=15),
+        ]
+        self.port, self.tls_port = plain.getsockname()[1], secure.getsockname()[1]
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tls: bool) -> None:
+        session = Session(self, reader, writer, tls)
+        self.sessions.add(session)
+        try:
+            await session.run()
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.TimeoutError):
+            pass
+        except Exception:
+            log.exception("session %s failed", session.id)
+        finally:
+            self.sessions.discard(session)
+            writer.close()
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            server.close()
+        for session in list(self.sessions):
+            session.writer.close()
+        for server in self.servers:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 5)
+            except asyncio.TimeoutError:
+                pass
+
+    def info(self) -> dict:
+        return {"host": self.ctx.host, "port": self.port, "tls_ports": {"imaps": self.tls_port},
+                "starttls": True, "udp_port": None, "accounts": dict(config.ACCOUNTS),
+                "extra": {"domain": config.MAIL_DOMAIN, "hierarchy_delimiter": "."}}

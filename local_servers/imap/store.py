@@ -1,0 +1,467 @@
+"""The IMAP view of the mail store: folders, UIDs and flags on top of Maildir.
+
+A Maildir has no UIDs; IMAP needs them. Each folder keeps its own in a file
+`.imap-uids` (UIDVALIDITY, UIDNEXT, then one "uid key" line per message),
+written atomically whenever new UIDs are handed out. UIDs are given in
+arrival order (file mtime, then key) and never reused.
+
+Flags live in the file name, the Maildir way: `<key>!2,FRS` (see
+mailstore.py). Keywords ($Forwarded, Work, ...) use the lower-case letters
+a-z, each letter's keyword listed in the folder's `.imap-keywords` file.
+
+Every session of a user shares one Folder object per mailbox (everything
+runs on one asyncio loop, so there are no locks). Folder.scan() lists new/
+and cur/ again (one directory listing, cheap) and notices what SMTP
+delivered, what POP3 deleted, and flags changed by anyone.
+
+\\Recent: a message is recent until one session that has the folder
+selected read-write sees it (it then moves from new/ to cur/, as a mail
+reader does in Maildir). New messages wait in Folder.recent_pool until a
+session claims them; EXAMINE sessions see them as recent but do not claim.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+from .. import mailstore
+
+COLON = mailstore.COLON
+#: Maildir info letters <-> IMAP system flags (P, "passed", has no IMAP flag and is kept as is).
+LETTER_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen", "T": "\\Deleted"}
+FLAG_LETTERS = {flag.lower(): letter for letter, flag in LETTER_FLAGS.items()}
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+MAX_KEYWORDS = 26
+UIDS_FILE = ".imap-uids"
+KEYWORDS_FILE = ".imap-keywords"
+SUBSCRIPTIONS_FILE = ".imap-subscriptions"
+
+_last_uidvalidity = 0
+
+
+def new_uidvalidity() -> int:
+    """A UIDVALIDITY no earlier mailbox of this name had: the time, strictly increasing."""
+    global _last_uidvalidity
+    _last_uidvalidity = max(int(time.time()), _last_uidvalidity + 1)
+    return _last_uidvalidity
+
+
+def write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def to_wire(data: bytes) -> bytes:
+    """Files have LF line ends; IMAP sends (and counts) CRLF."""
+    if b"\r\n" in data:
+        data = data.replace(b"\r\n", b"\n")
+    return data.replace(b"\n", b"\r\n")
+
+
+class Msg:
+    """One message of a folder: where its file is and what IMAP knows about it."""
+
+    __slots__ = ("uid", "key", "subdir", "name", "flags", "other_letters", "_mtime", "size", "search_cache",
+                 "modseq", "changed_by")
+
+    def __init__(self, uid: int, key: str, subdir: str, name: str):
+        self.uid, self.key, self.subdir, self.name = uid, key, subdir, name
+        self.flags: set[str] = set()
+        self.other_letters = ""
+        self._mtime: float | None = None
+        self.size: int | None = None  # octets in CRLF form, computed on first need
+        self.search_cache: dict | None = None  # decoded headers for SEARCH
+        self.modseq = 0
+        self.changed_by = 0
+
+
+class Folder:
+    """One mailbox: its Maildir, its UIDs and its messages in UID order."""
+
+    def __init__(self, name: str, path: Path):
+        self.name, self.path = name, path
+        self.by_key: dict[str, Msg] = {}
+        self.by_uid: dict[int, Msg] = {}
+        self.uids: list[int] = []  # sorted
+        self.recent_pool: set[int] = set()
+        self.modseq = 0  # grows whenever a flag changes, so sessions can tell others about it
+        self.keywords: list[str] = []
+        self._saved: dict[str, int] = {}
+        self.uidvalidity, self.uidnext = 0, 1
+        self._load()
+
+    # -- persistent state -----------------------------------------------------
+    def _load(self) -> None:
+        try:
+            lines = (self.path / UIDS_FILE).read_text(encoding="utf-8").splitlines()
+            self.uidvalidity = int(lines[0].split()[1])
+            self.uidnext = int(lines[1].split()[1])
+            for line in lines[2:]:
+                uid, _, key = line.partition(" ")
+                self._saved[key] = int(uid)
+        except (OSError, IndexError, ValueError):
+            self.uidvalidity, self.uidnext, self._saved = new_uidvalidity(), 1, {}
+            self._save_uids()
+        try:
+            self.keywords = (self.path / KEYWORDS_FILE).read_text(encoding="utf-8").split()
+        except OSError:
+            self.keywords = []
+
+    def _save_uids(self) -> None:
+        if not self.path.is_dir():
+            return
+        lines = [f"uidvalidity {self.uidvalidity}", f"uidnext {self.uidnext}"]
+        lines += [f"{m.uid} {m.key}" for m in (self.by_uid[u] for u in self.uids)]
+        write_atomically(self.path / UIDS_FILE, "\n".join(lines) + "\n")
+
+    # -- flags in file names --------------------------------------------------
+    def _parse_info(self, msg: Msg, name: str) -> set[str]:
+        info = name.partition(COLON)[2]
+        letters = info[2:] if info.startswith("2,") else ""
+        flags, others = set(), ""
+        for letter in letters:
+            if letter in LETTER_FLAGS:
+                flags.add(LETTER_FLAGS[letter])
+            elif "a" <= letter <= "z" and ord(letter) - 97 < len(self.keywords):
+                flags.add(self.keywords[ord(letter) - 97])
+            else:
+                others += letter
+        msg.other_letters = others
+        return flags
+
+    def _info_for(self, msg: Msg, flags: set[str]) -> str:
+        letters = set(msg.other_letters)
+        for flag in flags:
+            if flag.lower() in FLAG_LETTERS:
+                letters.add(FLAG_LETTERS[flag.lower()])
+            elif flag in self.keywords:
+                letters.add(chr(97 + self.keywords.index(flag)))
+        return "2," + "".join(sorted(letters))
+
+    def canonical_flag(self, flag: str, create: bool) -> str | None:
+        """The stored spelling of a flag (flags are case-insensitive); adds a new keyword if asked."""
+        if flag.lower() in FLAG_LETTERS:
+            return LETTER_FLAGS[FLAG_LETTERS[flag.lower()]]
+        for keyword in self.keywords:
+            if keyword.lower() == flag.lower():
+                return keyword
+        if not create or flag.startswith("\\") or len(self.keywords) >= MAX_KEYWORDS:
+            return None
+        self.keywords.append(flag)
+        write_atomically(self.path / KEYWORDS_FILE, "\n".join(self.keywords) + "\n")
+        return flag
+
+    def all_flags(self) -> list[str]:
+        return list(SYSTEM_FLAGS) + self.keywords
+
+    # -- noticing changes ---------------------------------------------------------
+    def scan(self) -> None:
+        """List new/ and cur/ and bring the in-memory state up to date (cheap: no file is read)."""
+        found: dict[str, tuple[str, str]] = {}
+        for sub in ("new", "cur"):
+            try:
+                with os.scandir(self.path / sub) as entries:
+                    for entry in entries:
+                        if not entry.name.startswith("."):
+                            found[entry.name.partition(COLON)[0]] = (sub, entry.name)
+            except OSError:
+                continue
+        changed = False
+        for key in [k for k in self.by_key if k not in found]:  # deleted by POP3, another session, ...
+            msg = self.by_key.pop(key)
+            del self.by_uid[msg.uid]
+            self.recent_pool.discard(msg.uid)
+            changed = True
+        fresh = []
+        for key, (sub, name) in found.items():
+            msg = self.by_key.get(key)
+            if msg is None:
+                fresh.append((key, sub, name))
+            elif msg.name != name or msg.subdir != sub:
+                msg.subdir, msg.name = sub, name
+                flags = self._parse_info(msg, name)
+                if flags != msg.flags:
+                    msg.flags = flags
+                    self.modseq += 1
+                    msg.modseq, msg.changed_by = self.modseq, 0
+        if fresh:
+            self._adopt(fresh)
+            changed = True
+        if changed:
+            self.uids = sorted(self.by_uid)
+
+    def _adopt(self, fresh: list[tuple[str, str, str]]) -> None:
+        """Give UIDs to messages seen for the first time: known ones keep theirs, new ones in arrival order."""
+        assigned = False
+        newcomers = []
+        for key, sub, name in fresh:
+            uid = self._saved.pop(key, None)
+            if uid is not None and uid not in self.by_uid and uid < self.uidnext:
+                self._add(uid, key, sub, name)
+                if sub == "new":
+                    self.recent_pool.add(uid)
+            else:
+                try:
+                    mtime = os.stat(self.path / sub / name).st_mtime
+                except OSError:
+                    continue  # gone again already
+                newcomers.append((mtime, key, sub, name))
+        for mtime, key, sub, name in sorted(newcomers):
+            msg = self._add(self.uidnext, key, sub, name)
+            msg._mtime = mtime
+            self.recent_pool.add(msg.uid)
+            self.uidnext += 1
+            assigned = True
+        if assigned:
+            self.uids = sorted(self.by_uid)
+            self._save_uids()
+
+    def _add(self, uid: int, key: str, sub: str, name: str) -> Msg:
+        msg = Msg(uid, key, sub, name)
+        msg.flags = self._parse_info(msg, name)
+        self.by_key[key] = msg
+        self.by_uid[uid] = msg
+        return msg
+
+    # -- reading ------------------------------------------------------------------
+    def file(self, msg: Msg) -> Path:
+        return self.path / msg.subdir / msg.name
+
+    def read(self, msg: Msg) -> bytes | None:
+        """The message in CRLF form, or None if its file is gone (deleted meanwhile)."""
+        try:
+            with open(self.file(msg), "rb") as f:
+                data = to_wire(f.read())
+        except OSError:
+            return None
+        msg.size = len(data)
+        return data
+
+    def size(self, msg: Msg) -> int:
+        if msg.size is None:
+            self.read(msg)
+        return msg.size or 0
+
+    def mtime(self, msg: Msg) -> float:
+        """INTERNALDATE: the file's modification time (delivery sets it; APPEND may choose it)."""
+        if msg._mtime is None:
+            try:
+                msg._mtime = os.stat(self.file(msg)).st_mtime
+            except OSError:
+                msg._mtime = 0.0
+        return msg._mtime
+
+    # -- changing -----------------------------------------------------------------
+    def set_flags(self, msg: Msg, flags: set[str], session_id: int = 0) -> bool:
+        """Rename the file so its info carries the flags; True if anything changed."""
+        if flags == msg.flags and msg.subdir == "cur":
+            return False
+        name = f"{msg.key}{COLON}{self._info_for(msg, flags)}"
+        try:
+            os.rename(self.file(msg), self.path / "cur" / name)
+        except OSError:
+            return False  # deleted meanwhile; the next scan notices
+        msg.subdir, msg.name = "cur", name
+        if flags != msg.flags:
+            msg.flags = set(flags)
+            self.modseq += 1
+            msg.modseq, msg.changed_by = self.modseq, session_id
+        return True
+
+    def claim_recent(self) -> set[int]:
+        """Hand the recent messages to one session and move them from new/ to cur/."""
+        claimed, self.recent_pool = self.recent_pool, set()
+        for uid in claimed:
+            msg = self.by_uid.get(uid)
+            if msg is not None and msg.subdir == "new":
+                self.set_flags(msg, msg.flags)
+        return claimed
+
+    def add(self, data: bytes, flags: set[str], when: float | None = None) -> Msg:
+        """Store a message (APPEND, COPY): tmp/ then cur/ with its flags, and give it the next UID."""
+        key = mailstore.new_key()
+        tmp = self.path / "tmp" / key
+        when = time.time() if when is None else when
+        try:
+            with open(tmp, "xb") as f:
+                f.write(data.replace(b"\r\n", b"\n"))
+            os.utime(tmp, (when, when))
+            msg = Msg(self.uidnext, key, "cur", "")
+            msg.name = f"{key}{COLON}{self._info_for(msg, flags)}"
+            os.replace(tmp, self.path / "cur" / msg.name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return self._register(msg, flags, when)
+
+    def move_in(self, source: "Folder", msg: Msg) -> Msg:
+        """MOVE: rename the file into this folder (atomic, keeps the key) and give it a UID here."""
+        moved = Msg(self.uidnext, msg.key, "cur", "")
+        moved.name = f"{msg.key}{COLON}{self._info_for(moved, msg.flags)}"
+        os.rename(source.file(msg), self.path / "cur" / moved.name)
+        source.forget(msg)
+        return self._register(moved, msg.flags, source.mtime(msg))
+
+    def _register(self, msg: Msg, flags: set[str], when: float) -> Msg:
+        msg.flags, msg._mtime = set(flags), when
+        self.by_key[msg.key] = msg
+        self.by_uid[msg.uid] = msg
+        self.uids.append(msg.uid)
+        self.recent_pool.add(msg.uid)
+        self.uidnext += 1
+        self._save_uids()
+        return msg
+
+    def forget(self, msg: Msg) -> None:
+        self.by_key.pop(msg.key, None)
+        if self.by_uid.pop(msg.uid, None) is not None:
+            self.uids.remove(msg.uid)
+        self.recent_pool.discard(msg.uid)
+
+    def expunge(self, msgs: list[Msg]) -> None:
+        """Delete the files of these messages for good."""
+        for msg in msgs:
+            try:
+                os.unlink(self.file(msg))
+            except FileNotFoundError:
+                pass
+        gone = {m.uid for m in msgs}
+        for msg in msgs:
+            self.by_key.pop(msg.key, None)
+            self.by_uid.pop(msg.uid, None)
+            self.recent_pool.discard(msg.uid)
+        self.uids = [u for u in self.uids if u not in gone]
+
+
+class MailboxError(Exception):
+    """A mailbox operation that cannot be done; the text is the NO response's."""
+
+
+#: Characters a folder name cannot hold on disk (Windows' list, plus the path separators).
+_BAD_NAME = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*]')
+
+
+def valid_name(name: str) -> bool:
+    """A folder name that is safe as a Maildir++ directory name (INBOX aside)."""
+    return not (not name or _BAD_NAME.search(name) or name.startswith(".") or ".." in name or name.endswith(".")
+                or name.startswith("imap-"))  # ".imap-..." are this server's own files
+
+
+class UserStore:
+    """One user's mailboxes: INBOX is the Maildir itself, "A.B" is the Maildir++ folder ".A.B"."""
+
+    def __init__(self, mail_dir: Path, user: str):
+        self.user = user
+        self.root = mailstore.user_dir(mail_dir, user)
+        for sub in ("cur", "new", "tmp"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._folders: dict[str, Folder] = {}
+
+    def path(self, name: str) -> Path:
+        if name == "INBOX":
+            return self.root
+        if not valid_name(name):  # never let a name like "../bob" leave the user's folder
+            raise MailboxError("[CANNOT] Invalid mailbox name")
+        return self.root / f".{name}"
+
+    def exists(self, name: str) -> bool:
+        return (name == "INBOX" or valid_name(name)) and (self.path(name) / "cur").is_dir()
+
+    def folder(self, name: str) -> Folder | None:
+        """The shared Folder object of an existing mailbox, scanned."""
+        if not self.exists(name):
+            self._folders.pop(name, None)
+            return None
+        folder = self._folders.get(name)
+        if folder is None:
+            folder = self._folders[name] = Folder(name, self.path(name))
+        folder.scan()
+        return folder
+
+    def names(self) -> list[str]:
+        """Every mailbox: INBOX and the folders."""
+        folders = []
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") and entry.is_dir() and os.path.isdir(os.path.join(entry.path, "cur")):
+                    folders.append(entry.name[1:])
+        return ["INBOX"] + sorted(folders)
+
+    @staticmethod
+    def check_name(name: str) -> str:
+        """A name we can keep on disk; a trailing "." (hierarchy delimiter) is dropped."""
+        name = name[:-1] if name.endswith(".") else name
+        if not valid_name(name):
+            raise MailboxError("[CANNOT] Invalid mailbox name")
+        if name.upper() == "INBOX" or name.upper().startswith("INBOX."):
+            raise MailboxError("[CANNOT] INBOX cannot have sub-mailboxes here")
+        return name
+
+    def create(self, name: str) -> None:
+        name = self.check_name(name)
+        if self.exists(name):
+            raise MailboxError("[ALREADYEXISTS] Mailbox exists")
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # create superior names too (RFC 3501 6.3.3)
+            self._make(".".join(parts[:i]))
+
+    def _make(self, name: str) -> None:
+        final = self.path(name)
+        if final.exists():
+            return
+        staging = self.root / "tmp" / f".imap-new-{os.getpid()}-{time.monotonic_ns()}"
+        for sub in ("cur", "new", "tmp"):
+            (staging / sub).mkdir(parents=True)
+        (staging / "maildirfolder").touch()
+        os.rename(staging, final)  # appears complete or not at all
+
+    def delete(self, name: str) -> None:
+        if name == "INBOX":
+            raise MailboxError("[CANNOT] INBOX cannot be deleted")
+        if not self.exists(name):
+            raise MailboxError("[NONEXISTENT] No such mailbox")
+        path = self.path(name)
+        trash = self.root / "tmp" / f".imap-deleted-{os.getpid()}-{time.monotonic_ns()}"
+        os.rename(path, trash)  # gone from the listing at once, then removed
+        shutil.rmtree(trash, ignore_errors=True)
+        self._folders.pop(name, None)
+
+    def rename(self, old: str, new: str) -> None:
+        if not self.exists(old):
+            raise MailboxError("[NONEXISTENT] No such mailbox")
+        new = self.check_name(new)
+        if self.exists(new) or (new.upper() == "INBOX"):
+            raise MailboxError("[ALREADYEXISTS] Target mailbox exists")
+        if old == "INBOX":  # RFC 3501: move INBOX's messages into the new mailbox, INBOX stays
+            self.create(new)
+            source, target = self.folder("INBOX"), self.folder(new)
+            for uid in list(source.uids):
+                target.move_in(source, source.by_uid[uid])
+            return
+        if new == old or new.startswith(old + "."):
+            raise MailboxError("[CANNOT] Cannot rename a mailbox into itself")
+        parts = new.split(".")
+        for i in range(1, len(parts)):
+            self._make(".".join(parts[:i]))
+        moves = [(n, new + n[len(old):]) for n in self.names() if n == old or n.startswith(old + ".")]
+        for src, dst in moves:
+            os.rename(self.path(src), self.path(dst))
+            self._folders.pop(src, None)
+
+    # -- subscriptions ------------------------------------------------------------
+    def subscriptions(self) -> list[str]:
+        try:
+            return (self.root / SUBSCRIPTIONS_FILE).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return self.names()  # until the user changes them: subscribed to everything
+
+    def set_subscribed(self, name: str, on: bool) -> None:
+        names = [n for n in self.subscriptions() if n != name]
+        if on:
+            names.append(name)
+        write_atomically(self.root / SUBSCRIPTIONS_FILE, "\n".join(sorted(names)) + "\n")

@@ -1,0 +1,277 @@
+"""IMAP's syntax in both directions (RFC 3501 section 9, "Formal Syntax").
+
+Reading: a client command is one line, except that any string may be sent
+as a *literal*: ``{5}`` at the end of a line announces 5 octets that follow
+the line break verbatim, then the command line goes on. The session reads
+the literals (see server.read_command) and hands the whole command,
+literals included in their ``{n}\\r\\n...`` form, to an Args object, which
+takes it apart token by token the way the grammar says: atoms, quoted
+strings, literals, parenthesized lists, sequence sets, dates.
+
+Writing: the server answers with the same building blocks; quoted() and
+literal() choose the form a string can safely travel in.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+# --------------------------------------------------------------------------
+# Character classes of the grammar
+# --------------------------------------------------------------------------
+
+#: atom-specials: "(" / ")" / "{" / SP / CTL / list-wildcards / quoted-specials / resp-specials
+_ATOM_SPECIALS = frozenset(b'(){ %*"\\]') | frozenset(range(0x20)) | {0x7F}
+ATOM_CHARS = frozenset(range(0x01, 0x80)) - _ATOM_SPECIALS
+ASTRING_CHARS = ATOM_CHARS | {ord("]")}
+LIST_CHARS = ATOM_CHARS | {ord("%"), ord("*"), ord("]")}
+_TAG_CHARS = ASTRING_CHARS - {ord("+")}
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_NUMBER = {m.lower(): i + 1 for i, m in enumerate(MONTHS)}
+
+#: A line that ends announcing a literal: {n} (synchronizing) or {n+} (LITERAL+).
+LITERAL_AT_END = re.compile(rb"\{(\d{1,10})(\+?)\}$")
+
+
+class ParseError(ValueError):
+    """The command does not follow the grammar: the reply is BAD."""
+
+
+class Args:
+    """The tokens of one command, consumed left to right."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.pos = 0
+
+    # -- looking ----------------------------------------------------------
+    def peek(self) -> int | None:
+        return self.data[self.pos] if self.pos < len(self.data) else None
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.data)
+
+    def startswith(self, text: bytes) -> bool:
+        return self.data.startswith(text, self.pos)
+
+    def end(self) -> None:
+        """Nothing may follow the last argument."""
+        if not self.at_end():
+            raise ParseError(f"unexpected {self.data[self.pos:self.pos + 20]!r} at the end of the command")
+
+    # -- single characters --------------------------------------------------
+    def sp(self) -> None:
+        """Exactly one space separates arguments."""
+        self.expect(b" ")
+
+    def expect(self, text: bytes) -> None:
+        if not self.data.startswith(text, self.pos):
+            found = self.data[self.pos:self.pos + 10] or b"end of line"
+            raise ParseError(f"expected {text.decode()!r}, found {found!r}")
+        self.pos += len(text)
+
+    def accept(self, text: bytes) -> bool:
+        """Consume text if it comes next (case-insensitively for letters)."""
+        if self.data[self.pos:self.pos + len(text)].upper() == text.upper():
+            self.pos += len(text)
+            return True
+        return False
+
+    # -- tokens -------------------------------------------------------------
+    def _run(self, allowed: frozenset, what: str) -> bytes:
+        start = self.pos
+        data = self.data
+        while self.pos < len(data) and data[self.pos] in allowed:
+            self.pos += 1
+        if self.pos == start:
+            raise ParseError(f"expected {what}")
+        return data[start:self.pos]
+
+    def tag(self) -> str:
+        return self._run(_TAG_CHARS, "a tag").decode("ascii")
+
+    def atom(self) -> str:
+        return self._run(ATOM_CHARS, "an atom").decode("ascii")
+
+    def number(self) -> int:
+        """number = 1*DIGIT (an unsigned 32-bit value)."""
+        digits = self._run(frozenset(b"0123456789"), "a number")
+        value = int(digits)
+        if value > 0xFFFFFFFF:
+            raise ParseError("number out of range")
+        return value
+
+    def nz_number(self) -> int:
+        value = self.number()
+        if value == 0:
+            raise ParseError("zero is not allowed here")
+        return value
+
+    def quoted(self) -> bytes:
+        """DQUOTE *QUOTED-CHAR DQUOTE, where only \\" and \\\\ are escapes."""
+        self.expect(b'"')
+        out = bytearray()
+        data = self.data
+        while True:
+            if self.pos >= len(data):
+                raise ParseError("unterminated quoted string")
+            c = data[self.pos]
+            self.pos += 1
+            if c == 0x22:  # closing quote
+                return bytes(out)
+            if c == 0x5C:  # backslash
+                if self.pos >= len(data) or data[self.pos] not in (0x22, 0x5C):
+                    raise ParseError("a backslash in a quoted string may only escape \" or \\")
+                c = data[self.pos]
+                self.pos += 1
+            elif c in (0x0D, 0x0A, 0x00):
+                raise ParseError("CR, LF and NUL are not allowed in a quoted string")
+            out.append(c)
+
+    def literal(self) -> bytes:
+        """{n}CRLF followed by n octets (the session has already read them)."""
+        match = re.compile(rb"\{(\d+)\+?\}\r\n").match(self.data, self.pos)
+        if not match:
+            raise ParseError("malformed literal")
+        size = int(match.group(1))
+        start = match.end()
+        if start + size > len(self.data):
+            raise ParseError("literal shorter than announced")
+        self.pos = start + size
+        return self.data[start:self.pos]
+
+    def string(self) -> bytes:
+        """string = quoted / literal."""
+        c = self.peek()
+        if c == 0x22:
+            return self.quoted()
+        if c == 0x7B:
+            return self.literal()
+        raise ParseError("expected a quoted string or a literal")
+
+    def astring(self) -> bytes:
+        """astring = 1*ASTRING-CHAR / string."""
+        if self.peek() in (0x22, 0x7B):
+            return self.string()
+        return self._run(ASTRING_CHARS, "a string")
+
+    def list_mailbox(self) -> bytes:
+        """list-mailbox = 1*list-char / string (a LIST pattern with * and %)."""
+        if self.peek() in (0x22, 0x7B):
+            return self.string()
+        return self._run(LIST_CHARS, "a mailbox pattern")
+
+    def mailbox(self) -> str:
+        """mailbox = "INBOX" / astring, INBOX in any case meaning the inbox."""
+        raw = self.astring()
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ParseError("mailbox names are 7-bit (modified UTF-7) or UTF-8") from None
+        return "INBOX" if name.upper() == "INBOX" else name
+
+    def flag_list(self) -> list[str]:
+        """flag-list = "(" [flag *(SP flag)] ")"."""
+        self.expect(b"(")
+        flags = []
+        while not self.accept(b")"):
+            if flags:
+                self.sp()
+            flags.append(self.flag())
+        return flags
+
+    def flag(self) -> str:
+        """flag = "\\" atom (system or extension flag) / atom (keyword)."""
+        if self.accept(b"\\"):
+            return "\\" + self.atom()
+        return self.atom()
+
+    def sequence_set(self) -> list[tuple[int | None, int | None]]:
+        """sequence-set: "1:4,7,9:*" -> [(1, 4), (7, 7), (9, None)]; None is "*"."""
+        ranges = []
+        while True:
+            first = self._seq_number()
+            second = first
+            if self.accept(b":"):
+                second = self._seq_number()
+            ranges.append((first, second))
+            if not self.accept(b","):
+                return ranges
+
+    def _seq_number(self) -> int | None:
+        if self.accept(b"*"):
+            return None
+        return self.nz_number()
+
+    def date(self) -> datetime.date:
+        """date = date-text / DQUOTE date-text DQUOTE, e.g. 1-Feb-1994."""
+        text = self.quoted() if self.peek() == 0x22 else self._run(ATOM_CHARS, "a date")
+        match = re.fullmatch(rb"(\d{1,2})-([A-Za-z]{3})-(\d{4})", text)
+        if not match or match.group(2).decode().lower() not in _MONTH_NUMBER:
+            raise ParseError(f"bad date {text!r}: expected e.g. 1-Feb-1994")
+        try:
+            return datetime.date(int(match.group(3)), _MONTH_NUMBER[match.group(2).decode().lower()],
+                                 int(match.group(1)))
+        except ValueError:
+            raise ParseError(f"bad date {text!r}") from None
+
+    def date_time(self) -> datetime.datetime:
+        """date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE."""
+        text = self.quoted()
+        match = re.fullmatch(rb"([ \d]\d)-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)", text)
+        if not match or match.group(2).decode().lower() not in _MONTH_NUMBER:
+            raise ParseError(f"bad date-time {text!r}: expected e.g. \"17-Jul-1996 02:44:25 -0700\"")
+        day, _, year, hh, mm, ss, sign, zh, zm = match.groups()
+        offset = datetime.timedelta(hours=int(zh), minutes=int(zm)) * (-1 if sign == b"-" else 1)
+        try:
+            return datetime.datetime(int(year), _MONTH_NUMBER[match.group(2).decode().lower()], int(day),
+                                     int(hh), int(mm), int(ss), tzinfo=datetime.timezone(offset))
+        except ValueError:
+            raise ParseError(f"bad date-time {text!r}") from None
+
+
+# --------------------------------------------------------------------------
+# Writing: how strings travel in responses
+# --------------------------------------------------------------------------
+
+_QUOTABLE = re.compile(rb'[\x01-\x09\x0b\x0c\x0e-\x7f]*')
+
+
+def literal(data: bytes) -> bytes:
+    return b"{%d}\r\n" % len(data) + data
+
+
+def string(data: bytes) -> bytes:
+    """A quoted string when the octets allow it (7-bit, no CR/LF/NUL), else a literal."""
+    if len(data) < 1024 and _QUOTABLE.fullmatch(data):
+        return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    return literal(data)
+
+
+def nstring(data: bytes | None) -> bytes:
+    """nstring = string / NIL."""
+    return b"NIL" if data is None else string(data)
+
+
+def astring(text: str) -> bytes:
+    """A mailbox name or similar: always quoted (or a literal for 8-bit names)."""
+    return string(text.encode("utf-8"))
+
+
+def plist(items) -> bytes:
+    """A parenthesized list of already encoded items."""
+    return b"(" + b" ".join(items) + b")"
+
+
+def imap_datetime(timestamp: float) -> bytes:
+    """INTERNALDATE form, e.g. "17-Jul-1996 02:44:25 -0700", in the server's local zone."""
+    moment = datetime.datetime.fromtimestamp(timestamp).astimezone()
+    offset = moment.utcoffset() or datetime.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    minutes = abs(minutes)
+    text = (f"{moment.day:2d}-{MONTHS[moment.month - 1]}-{moment.year:04d} "
+            f"{moment:%H:%M:%S} {sign}{minutes // 60:02d}{minutes % 60:02d}")
+    return b'"' + text.encode("ascii") + b'"'
