@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from local_servers.http import HTTPService
+from local_servers.http import Handler, HTTPService
 from local_servers.service import Context
 from local_servers.tls import ensure_certificates
 
@@ -521,6 +521,21 @@ def test_bad_requests_get_the_right_error(web, request_bytes, status):
     assert get_json(f"{base(web)}/ip") == {"origin": "127.0.0.1"}  # and the server carries on
 
 
+def test_an_oversized_body_is_refused_before_it_is_sent(web):
+    with socket.create_connection(web.address, timeout=5) as sock:
+        sock.sendall(b"POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        assert status_of(sock.recv(4096)) == 413  # not "100 Continue"
+
+
+def test_folded_request_headers_cannot_inject_response_headers(web):
+    response = raw_request(web.address, b"GET /absolute-redirect/1 HTTP/1.1\r\nHost: x\r\n Set-Cookie: evil=1\r\n"
+                                        b"Origin: o\r\n X-Evil: 1\r\nConnection: close\r\n\r\n")
+    head = response.split(b"\r\n\r\n")[0].lower()
+    assert status_of(response) == 302
+    assert b"\r\nset-cookie:" not in head and b"\r\nx-evil:" not in head
+
+
 def test_method_not_allowed_says_what_is(web):
     conn = http.client.HTTPConnection(web.host, web.port, timeout=10)
     conn.request("DELETE", "/get")
@@ -583,32 +598,60 @@ def test_a_slow_request_does_not_block_others(web):
     assert set(results["body"]) == {"args", "data", "files", "form", "headers", "origin", "url"}
 
 
-def test_stop_is_prompt_and_releases_the_ports(tmp_path):
-    """In-process: start the service, hold connections open, stop it."""
+@pytest.fixture
+def in_process(tmp_path):
+    """The service started in this process (no server process), to look at start and stop directly."""
     tls = ensure_certificates(tmp_path / "tls")
     HTTPService.seed(tmp_path / "data" / "http")
     ctx = Context(host="127.0.0.1", ports={"http": 0, "https": 0}, data_dir=tmp_path / "data", tls=tls)
     loop = asyncio.new_event_loop()
-    try:
-        service = HTTPService(ctx)
-        loop.run_until_complete(service.start())
-        info = service.info()
-        address = ("127.0.0.1", info["port"])
-        assert get_json(f"http://127.0.0.1:{info['port']}/site/data.json")["chapters"]
-        idle = socket.create_connection(address, timeout=5)
-        silent_tls = socket.create_connection(("127.0.0.1", info["tls_ports"]["https"]), timeout=5)
-        waiting = socket.create_connection(address, timeout=5)
+    service = HTTPService(ctx)
+    loop.run_until_complete(service.start())
+    service.stopped = False
+
+    def stop():
+        loop.run_until_complete(service.stop())
+        service.stopped = True
+
+    service.stop_now = stop
+    yield service
+    if not service.stopped:
+        stop()
+    loop.close()
+
+
+def test_a_failing_route_costs_one_500_not_the_server(in_process, monkeypatch):
+    def broken(self):
+        raise ZeroDivisionError("a bug in a route")
+
+    monkeypatch.setattr(Handler, "route_uuid", broken)
+    url = f"http://127.0.0.1:{in_process.info()['port']}"
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"{url}/uuid", timeout=10)
+    assert error.value.code == 500
+    error.value.close()
+    assert get_json(f"{url}/ip") == {"origin": "127.0.0.1"}
+
+
+def test_stop_is_prompt_and_releases_the_ports(in_process):
+    info = in_process.info()
+    address = ("127.0.0.1", info["port"])
+    assert get_json(f"http://127.0.0.1:{info['port']}/site/data.json")["chapters"]
+    with socket.create_connection(address, timeout=5) as idle, \
+            socket.create_connection(("127.0.0.1", info["tls_ports"]["https"]), timeout=5), \
+            socket.create_connection(address, timeout=5) as waiting:
+        idle.sendall(b"GET /ip HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply = b""
+        while not reply.endswith(b"}\n"):  # the whole JSON reply; the connection stays open, idle
+            reply += idle.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 200 ")
         waiting.sendall(b"GET /delay/10 HTTP/1.1\r\nHost: x\r\n\r\n")
         time.sleep(0.2)
         started = time.monotonic()
-        loop.run_until_complete(service.stop())
+        in_process.stop_now()
         assert time.monotonic() - started < 2
         for port in (info["port"], info["tls_ports"]["https"]):
             with pytest.raises(OSError):
                 socket.create_connection(("127.0.0.1", port), timeout=2).close()
         idle.settimeout(2)
         assert idle.recv(100) == b""  # the idle keep-alive connection was closed, not left hanging
-        for sock in (idle, silent_tls, waiting):
-            sock.close()
-    finally:
-        loop.close()
