@@ -1,0 +1,119 @@
+"""Grade reports: the JSON document one grading run writes, its CSV row, its table.
+
+The JSON report (schema 1) is what check() and the batch grader read::
+
+    {"schema": 1, "student": "alice", "labs_dir": "...", "complete": true,
+     "duration": 12.3, "score": 40, "max_score": 80,
+     "labs": {"ftp": {"score": 10, "max": 14, "tests": 5, "passed": 4,
+                      "failed": 1, "errors": 0, "timeouts": 0, "import_error": null}},
+     "tests": [{"lab": "ftp", "nodeid": "...", "name": "test_x", "points": 3, "earned": 0,
+                "outcome": "failed", "reason": "timeout", "message": "...", "hint": "...",
+                "duration": 0.1}]}
+
+outcome is passed, failed (the student's code is wrong, crashed or hung:
+reason says "timeout", "import", "todo" or "budget" when known), error (the
+grader itself broke: a fixture failed), skipped, or "not run" (the run was
+cut off before the test). Only passed tests earn their points.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from .labs import LABS
+
+SCHEMA = 1
+
+
+def summarize(tests: list[dict]) -> dict[str, dict]:
+    """Per-lab totals of a list of test results, in the labs' order."""
+    labs: dict[str, dict] = {}
+    order = {name: i for i, name in enumerate(LABS)}
+    for test in sorted(tests, key=lambda t: order.get(t["lab"], len(order))):
+        lab = labs.setdefault(test["lab"], {"score": 0, "max": 0, "tests": 0, "passed": 0, "failed": 0,
+                                            "errors": 0, "timeouts": 0, "not_run": 0, "import_error": None})
+        lab["tests"] += 1
+        lab["max"] += test["points"]
+        lab["score"] += test["earned"]
+        outcome = test["outcome"]
+        if outcome == "passed":
+            lab["passed"] += 1
+        elif outcome == "failed":
+            lab["failed"] += 1
+        elif outcome == "error":
+            lab["errors"] += 1
+        elif outcome == "not run":
+            lab["not_run"] += 1
+        if test.get("reason") == "timeout":
+            lab["timeouts"] += 1
+        if test.get("reason") == "import" and not lab["import_error"]:
+            lab["import_error"] = test.get("message", "")
+    return labs
+
+
+def notes(report: dict) -> str:
+    """One short line saying what went wrong beyond plain failed checks."""
+    parts = []
+    for name, lab in report.get("labs", {}).items():
+        if lab.get("import_error"):
+            parts.append(f"{name}: {lab['import_error']}")
+        if lab.get("timeouts"):
+            parts.append(f"{name}: {lab['timeouts']} test(s) timed out")
+        if lab.get("errors"):
+            parts.append(f"{name}: {lab['errors']} grader error(s)")
+    if not report.get("complete", True):
+        not_run = sum(lab.get("not_run", 0) for lab in report.get("labs", {}).values())
+        parts.append(f"run cut off, {not_run} test(s) not run")
+    return "; ".join(parts)
+
+
+def write_json(path: Path, report: dict) -> None:
+    """Write atomically, so a reader (or a kill) never sees half a report."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def csv_text(rows: list[dict], labs: list[str]) -> str:
+    """The gradebook CSV: one row per student, one column per lab, total, max, note."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["student", *labs, "total", "max", "note"])
+    for row in rows:
+        writer.writerow([row["student"], *(_number(row["labs"].get(lab, "")) for lab in labs),
+                         _number(row["total"]), _number(row["max"]), row.get("note", "")])
+    return out.getvalue()
+
+
+def csv_row(report: dict) -> dict:
+    return {"student": report.get("student", ""),
+            "labs": {name: lab["score"] for name, lab in report.get("labs", {}).items()},
+            "total": report.get("score", 0), "max": report.get("max_score", 0), "note": notes(report)}
+
+
+def _number(value):
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def table(report: dict) -> str:
+    """The score table printed at the end of a run."""
+    lines = [f"{'lab':<9} {'tests':>5} {'passed':>6} {'points':>9}  notes"]
+    for name, lab in report.get("labs", {}).items():
+        note = []
+        if lab.get("import_error"):
+            note.append("import failed")
+        if lab.get("timeouts"):
+            note.append(f"{lab['timeouts']} timed out")
+        if lab.get("errors"):
+            note.append(f"{lab['errors']} grader error(s)")
+        points = f"{_number(lab['score'])}/{_number(lab['max'])}"
+        lines.append(f"{name:<9} {lab['tests']:>5} {lab['passed']:>6} {points:>9}  {', '.join(note)}")
+    total = f"{_number(report.get('score', 0))}/{_number(report.get('max_score', 0))}"
+    lines.append(f"{'total':<9} {'':>5} {'':>6} {total:>9}")
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""One grading run: pytest on one labs folder, in a subprocess of its own.
+
+check() and the batch grader both come through here. A subprocess keeps a
+student's crash, hang or stray thread away from the caller (a notebook's
+kernel, the batch), and its whole process group is killed if it overruns
+its wall-clock limit. Its output goes to a log file, never to the caller.
+
+Start-up is kept lean: plugin autoloading is off (nbval alone costs about
+3 s of imports) and only the plugins grading needs are loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import local_servers
+
+from .plugin import SHARED_SERVERS_ENV
+
+#: The repository: its tests/labs/ holds the graded tests.
+ROOT = Path(local_servers.__file__).resolve().parent.parent
+LAB_TESTS = ROOT / "tests" / "labs"
+
+
+@dataclass
+class RunResult:
+    report: dict | None  # the JSON report, complete or partial, or None if none was written
+    returncode: int | None
+    killed: bool  # overran the wall-clock limit and was killed
+    duration: float
+    log_file: Path
+
+    def log_tail(self, lines: int = 3) -> str:
+        try:
+            text = self.log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(line.strip() for line in text[-lines:])
+
+
+def lab_tests() -> Path:
+    if not LAB_TESTS.is_dir():
+        raise FileNotFoundError(f"the lab tests are not found (expected {LAB_TESTS}); "
+                                "grading needs a clone of the course repository")
+    return LAB_TESTS
+
+
+def pytest_command(test_paths: list[Path], labs_dir: Path, report: Path, *, student: str | None = None,
+                   lab_timeout: float | None = None, basetemp: Path | None = None) -> list[str]:
+    command = [sys.executable, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
+               "-p", "pytest_timeout", "-p", "local_servers.pytest_plugin", "-p", "local_servers.grading.plugin",
+               "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), "--import-mode=importlib",
+               "--continue-on-collection-errors", "-o", "console_output_style=classic",
+               *map(str, test_paths), "--labs-dir", str(labs_dir), "--grade-report", str(report)]
+    if student:
+        command += ["--student", student]
+    if lab_timeout is not None:
+        command += ["--lab-timeout", str(lab_timeout)]
+    if basetemp is not None:
+        command += ["--basetemp", str(basetemp)]
+    return command
+
+
+def run(test_paths: list[Path], labs_dir: Path, report: Path, log_file: Path, *, student: str | None = None,
+        lab_timeout: float | None = None, wall_timeout: float = 600, shared_servers: Path | None = None) -> RunResult:
+    """Grade labs_dir with the given test files or folders; never raises for the student's faults."""
+    report, log_file = Path(report), Path(log_file)
+    report.unlink(missing_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    basetemp = Path(tempfile.mkdtemp(prefix="grading-"))
+    env = dict(os.environ)
+    env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1", PYTHONIOENCODING="utf-8")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.pop("PYTEST_ADDOPTS", None)
+    if shared_servers is not None:
+        env[SHARED_SERVERS_ENV] = str(shared_servers)
+    else:
+        env.pop(SHARED_SERVERS_ENV, None)
+    command = pytest_command(test_paths, labs_dir, report, student=student, lab_timeout=lab_timeout,
+                             basetemp=basetemp / "t")
+    kwargs: dict = {}
+    if sys.platform == "win32":
+        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
+    else:
+        kwargs["start_new_session"] = True  # its own process group: killed as a whole
+    started = time.monotonic()
+    killed = False
+    with open(log_file, "wb") as log:
+        process = subprocess.Popen(command, cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, env=env, **kwargs)
+        try:
+            process.wait(wall_timeout)
+        except subprocess.TimeoutExpired:
+            killed = True
+            _kill(process)
+    duration = time.monotonic() - started
+    _stop_leftover_servers(basetemp)
+    shutil.rmtree(basetemp, ignore_errors=True)
+    try:
+        document = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        document = None
+    return RunResult(document, process.returncode, killed, duration, log_file)
+
+
+def _kill(process: subprocess.Popen) -> None:
+    if sys.platform == "win32":
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True)
+    else:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _stop_leftover_servers(basetemp: Path) -> None:
+    """A killed run cannot stop the server sets it started: stop them here."""
+    from .. import control, serve
+
+    for state_file in basetemp.rglob(serve.STATE_FILE):
+        try:
+            control.stop(state_file.parent)
+        except Exception:  # best effort: a leftover server must not fail the grading
+            pass
