@@ -171,6 +171,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.reply_error(404, "Not Found")
 
+    # http.server calls do_<METHOD>; other methods get 501 Unsupported method.
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = dispatch
+
     def call_route(self, name: str, arguments: tuple) -> None:
         """Run one route; a bug in it costs this request a 500, never the server."""
         self.response_started = False
@@ -200,8 +203,6 @@ class Handler(BaseHTTPRequestHandler):
             self.reply_error(413, "Request body too large", [("Connection", "close")])
             return False
         return super().handle_expect_100()
-
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = dispatch
 
     def read_body(self) -> bytes:
         """The request body: Content-Length bytes, or chunks until a zero-size one."""
@@ -722,6 +723,9 @@ class Server(ThreadingHTTPServer):
         """The connection's thread: TLS handshake (for HTTPS), then requests until it closes."""
         self._track(request, True)
         try:
+            if self.stopping.is_set():  # accepted just as the server stopped
+                self.shutdown_request(request)
+                return
             if self.ssl_context is not None:
                 plain, request = request, self._handshake(request, client_address)
                 self._track(plain, False)
@@ -790,13 +794,14 @@ class HTTPService(Service):
         (site / "logo.png").write_bytes(make_png(64, 64))
 
     async def start(self) -> None:
-        plain = listen(self.ctx, "http")
+        sockets = [listen(self.ctx, "http")]
         try:
-            secure = listen(self.ctx, "https")
-            self.servers = [Server(plain, "http", self),
-                            Server(secure, "https", self, self.ctx.server_ssl_context())]
+            sockets.append(listen(self.ctx, "https"))
+            self.servers = [Server(sockets[0], "http", self),
+                            Server(sockets[1], "https", self, self.ctx.server_ssl_context())]
         except BaseException:
-            plain.close()
+            for sock in sockets:
+                sock.close()
             raise
         self.threads = [threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                          name=f"{server.scheme}-server", daemon=True)
