@@ -43,6 +43,8 @@ SERVER_NAME = f"news.{MAIL_DOMAIN}"
 #: The overview fields, in the order OVER sends them (RFC 3977 §8.4).
 OVERVIEW_FIELDS = ("Subject:", "From:", "Date:", "Message-ID:", "References:", ":bytes", ":lines", "Xref:full")
 
+_OVERVIEW_HEADERS = ("subject", "from", "date", "message-id", "references", ":bytes", ":lines")
+
 log = logging.getLogger("local_servers.nntp")
 
 _HEADER = re.compile(rb"([\x21-\x39\x3b-\x7e]+):(.*)", re.S)  # field name: printable ASCII but ":"
@@ -226,7 +228,7 @@ class NewsStore:
             if name in self.groups:
                 self.groups[name].description = description.strip()
         if self.spool.exists():
-            for folder in sorted(self.spool.iterdir()):
+            for folder in sorted(p for p in self.spool.iterdir() if p.is_dir()):
                 for path in folder.iterdir():
                     if path.name.isdigit():
                         self._index(path, path.read_bytes())
@@ -254,8 +256,8 @@ class NewsStore:
             return None
         injected = _epoch(headers.get("injection-date")) or _epoch(headers.get("date")) or path.stat().st_mtime
         article = Article(message_id, path, headers, len(raw), count_lines(body), injected, xref)
-        values = [overview_value(article.header(f.rstrip(":").replace(":full", ""))) for f in OVERVIEW_FIELDS[:-1]]
-        xref_value = article.header("xref")
+        values = [overview_value(article.header(name)) for name in _OVERVIEW_HEADERS]
+        xref_value = article.header("xref")  # "Xref:full": sent with its name
         values.append(b"Xref: " + overview_value(xref_value) if xref_value else b"")
         article.overview = b"\t" + b"\t".join(values)
         self.by_id[message_id] = article

@@ -29,6 +29,7 @@ nntp_max_article_bytes (default 1000000).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime
 import logging
 import re
@@ -474,7 +475,7 @@ class NNTPSession:
             self.send("420 Current article number is invalid")
             return
         numbers = self.group.numbers
-        index = numbers.index(self.current) + step
+        index = bisect.bisect_left(numbers, self.current) + step
         if not 0 <= index < len(numbers):
             self.send("421 No next article in this group" if step > 0 else "422 No previous article in this group")
             return
@@ -639,6 +640,7 @@ class NNTPSession:
             log.info("%s logged in from %s", self.user, self.conn.peer)
             self.send("281 Authentication accepted")
         else:
+            log.info("NNTP login failed for %r from %s", self.pending_user, self.conn.peer)
             self.pending_user = None
             self.send("481 Authentication failed")
 

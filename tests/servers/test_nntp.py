@@ -328,8 +328,9 @@ def test_bad_posts_get_441_with_a_reason(fresh):
         assert s.post(article({"From": "a@example.test", "Subject": "ok", "Newsgroups": "course.test"}))
 
 
-def test_too_big_article_is_refused_and_the_session_goes_on(servers_factory):
-    handle = servers_factory(names=["nntp"], options={"nntp_max_article_bytes": "2000"})
+def test_too_big_article_and_idle_timeout(servers_factory):
+    handle = servers_factory(names=["nntp"], options={"nntp_max_article_bytes": "2000", "nntp_idle_timeout": "1"})
+    idle = Raw(handle.nntp)
     with connect(handle.nntp) as s:
         headers = {"From": "a@example.test", "Subject": "big", "Newsgroups": "course.test"}
         with pytest.raises(nntplib.NNTPTemporaryError, match="^441 Article too big"):
@@ -338,6 +339,10 @@ def test_too_big_article_is_refused_and_the_session_goes_on(servers_factory):
             s.post(article(headers, "y" * 5000 + "\n"))  # one line longer than the limit
         assert s.post(article(headers, "small\n")).startswith("240")
         assert s.group("course.test")[1] == 2
+    time.sleep(1.2)
+    assert idle.line().startswith(b"400")  # RFC 3977 §3.1: 400 before closing an idle connection
+    assert idle.line() == b""
+    idle.close()
 
 
 def test_posted_article_survives_a_restart(servers_factory):
@@ -404,6 +409,49 @@ def test_bad_input_gets_errors_and_the_server_keeps_serving(news):
         raw.close()
     with connect(news) as s:
         assert s.group(CLP)[1] == 30
+
+
+def test_beyond_loopback_posting_needs_a_login_over_tls(tmp_path):
+    """Bound beyond loopback (ctx.public), no anonymous posts and no passwords in clear text.
+
+    The course never binds beyond loopback in tests, so this runs the service
+    in this process on 127.0.0.1 with public=True.
+    """
+    import asyncio
+    import threading
+
+    from local_servers.nntp import NNTPService
+    from local_servers.service import Context
+    from local_servers.tls import ensure_certificates
+
+    NNTPService.seed(tmp_path / "data" / "nntp")
+    ctx = Context(host="127.0.0.1", ports={"nntp": 0, "nntps": 0}, data_dir=tmp_path / "data",
+                  tls=ensure_certificates(tmp_path / "tls"), public=True)
+    loop = asyncio.new_event_loop()
+    service = NNTPService(ctx)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(service.start(), loop).result(10)
+        info = type("Info", (), {"host": "127.0.0.1", "port": service.ports["nntp"],
+                                 "address": ("127.0.0.1", service.ports["nntp"])})
+        raw = Raw(info)
+        assert raw.greeting.startswith(b"201")  # no posting
+        assert raw.cmd("POST").startswith(b"480")
+        assert raw.cmd("AUTHINFO USER alice").startswith(b"483")  # not before TLS
+        raw.close()
+        context = ssl.create_default_context(cafile=str(ctx.tls.ca_file))
+        with nntplib.NNTP(info.host, info.port, timeout=10) as s:
+            assert "POST" not in s.getcapabilities() and "AUTHINFO" not in s.getcapabilities()
+            s.starttls(context)
+            s.login("alice", "alice-pw")
+            assert "POST" in s.getcapabilities()
+            assert s.post(article({"From": "alice@example.test", "Subject": "x", "Newsgroups": "course.test"}))
+    finally:
+        asyncio.run_coroutine_threadsafe(service.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads CPU time from /proc")
