@@ -473,3 +473,16 @@ def test_abrupt_disconnects_leave_no_busy_loop(news):
     assert cpu_seconds() - start < 0.2
     with connect(news) as s:
         assert s.group(CLP)[1] == 30
+
+
+def test_seed_is_deterministic(tmp_path):
+    from local_servers.nntp import NNTPService
+
+    def files(root: Path) -> dict:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    NNTPService.seed(tmp_path / "one")
+    NNTPService.seed(tmp_path / "two")
+    one = files(tmp_path / "one")
+    assert one == files(tmp_path / "two")
+    assert len([name for name in one if name.startswith("spool")]) == 33
