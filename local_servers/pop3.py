@@ -167,9 +167,11 @@ class POP3Session(asyncio.Protocol):
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
-        if self.upgrading:
-            return  # plaintext sent after STLS is discarded (RFC 2595 section 4)
         self.buffer += data
+        if self.upgrading:
+            # Reading the plain socket stopped at STLS, so this is already decrypted: a client
+            # may speak as soon as its handshake ends, before start_tls() returns to us.
+            return
         while self.transport is not None and not self.transport.is_closing() and not self.upgrading:
             end = self.buffer.find(b"\n")
             if end < 0:
@@ -189,7 +191,7 @@ class POP3Session(asyncio.Protocol):
                 self.reset_timer()
                 self.send(self.execute(line.rstrip(b"\r\n")))
         if self.upgrading:
-            self.buffer.clear()
+            self.buffer.clear()  # plaintext sent after STLS is discarded (RFC 2595 section 4)
 
     def send(self, reply: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -321,6 +323,7 @@ class POP3Session(asyncio.Protocol):
             return
         self.tls, self.upgrading = True, False
         self.user = None  # RFC 2595: forget everything learned before TLS
+        self.data_received(b"")  # commands that arrived during the handshake
 
     def pop_CAPA(self, arg: str) -> bytes:
         caps = ["TOP", "USER", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER"]
