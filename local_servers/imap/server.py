@@ -31,7 +31,7 @@ from .. import config, mailstore
 from ..service import Service, listen
 from . import mime, search
 from .store import Folder, MailboxError, UserStore
-from .syntax import LITERAL_AT_END, Args, ParseError, astring, imap_datetime, literal, plist, string
+from .syntax import LITERAL_AT_END, Args, ParseError, astring, imap_datetime, literal
 
 #: Longest command line (without literals) we read; longer ones get BAD.
 MAX_LINE = 64 * 1024
@@ -269,8 +269,10 @@ class Session:
                 return bytes(command)
             size, synchronizing = int(match.group(1)), not match.group(2)
             if size > MAX_LITERAL or len(command) + size > MAX_LITERAL + MAX_LINE:
-                if synchronizing:
-                    raise Bad("[TOOBIG] literal too large")  # the client waits for "+": it sends nothing
+                if synchronizing:  # the client waits for "+", so it sends nothing: answer and go on
+                    error = Bad("[TOOBIG] Literal too large")
+                    error.tag = Args(bytes(command)).tag() if re.match(rb"[^ ]+ ", command) else None
+                    raise error
                 self.send(b"* BYE literal too large")
                 self.closing = True
                 return None
@@ -295,7 +297,8 @@ class Session:
                 self.send(b"* BYE Autologout; idle for too long")
                 break
             except Bad as exc:
-                self.send(b"* BAD " + str(exc).encode())
+                tag = getattr(exc, "tag", None) or "*"
+                self.send(f"{tag} BAD {exc}".encode())
                 await self.flush()
                 continue
             except (asyncio.IncompleteReadError, ConnectionError):

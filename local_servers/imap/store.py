@@ -14,10 +14,13 @@ runs on one asyncio loop, so there are no locks). Folder.scan() lists new/
 and cur/ again (one directory listing, cheap) and notices what SMTP
 delivered, what POP3 deleted, and flags changed by anyone.
 
-\\Recent: a message is recent until one session that has the folder
-selected read-write sees it (it then moves from new/ to cur/, as a mail
-reader does in Maildir). New messages wait in Folder.recent_pool until a
-session claims them; EXAMINE sessions see them as recent but do not claim.
+\\Recent follows Maildir's own meaning of new/: a message in new/ has not
+been seen by any mail reader yet. The first session that has the folder
+selected read-write and sees it claims it (it is \\Recent for that session
+only) and moves it from new/ to cur/, as Maildir readers do. Messages that
+APPEND, COPY or MOVE add are recent too. Until claimed they wait in
+Folder.recent_pool; EXAMINE sessions see them as recent but do not claim.
+Messages already in cur/ when the server first meets them are not recent.
 """
 
 from __future__ import annotations
@@ -214,7 +217,8 @@ class Folder:
         for mtime, key, sub, name in sorted(newcomers):
             msg = self._add(self.uidnext, key, sub, name)
             msg._mtime = mtime
-            self.recent_pool.add(msg.uid)
+            if sub == "new":  # Maildir's "not yet seen by any mail reader"
+                self.recent_pool.add(msg.uid)
             self.uidnext += 1
             assigned = True
         if assigned:
