@@ -1,0 +1,36 @@
+"""Lab 4, SMTP: one message, text and HTML, with an attachment, to several people at once.
+
+Build the message with email.message.EmailMessage, send it with smtplib.
+The SMTP server's address is a parameter; the grader's server delivers into
+its own mailboxes, so nothing ever leaves your machine.
+"""
+
+from __future__ import annotations
+import mimetypes
+import smtplib
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+
+def build_message(sender: str, recipients: list[str], subject: str, text: str, html: str,
+                  attachment: str) -> EmailMessage:
+    """A message whose body is multipart/alternative (text, then HTML) with a file attached.
+
+    The structure is multipart/mixed: [multipart/alternative: [text/plain,
+    text/html], the attachment]. Guess the attachment's type from its name
+    (mimetypes; application/octet-stream when unknown) and keep its file
+    name. Set From, To (all recipients), Subject, Date and Message-ID.
+    """
+    raise NotImplementedError("TODO: write build_message()")
+
+
+def send_to_all(host: str, port: int, message: EmailMessage, sender: str, recipients: list[str],
+                timeout: float = 10.0) -> dict[str, tuple[int, bytes]]:
+    """Send message to every recipient over ONE SMTP connection; return the refused ones.
+
+    The result maps each refused address to (code, server message), like
+    smtplib's sendmail(); {} when every recipient was accepted. When all of
+    them are refused, return them all rather than raising.
+    """
+    raise NotImplementedError("TODO: write send_to_all()")
