@@ -1,0 +1,257 @@
+"""The course's FTP server (RFC 959), with explicit FTPS (AUTH TLS, RFC 4217).
+
+What a client finds:
+
+- anonymous (user "anonymous", any password): the public tree, read-only.
+  /pub holds a README, text and binary files, nested folders, a file with
+  a non-ASCII name and a 32 MiB file for progress bars and resumed
+  downloads (REST);
+- alice, bob and carol (password "<name>-pw"): each a private, writable home
+  folder that is "/" for them; none of them can see another's home;
+- passive (PASV/EPSV) and active (PORT/EPRT) data connections, MLSD, SIZE,
+  MDTM, REST, UTF-8 file names, and AUTH TLS on the same port.
+
+On disk (under the data directory's "ftp" folder):
+
+    public/pub/...          what anonymous users see (their "/")
+    home/alice/welcome.txt  alice's "/", and the same for bob and carol
+
+The protocol itself is pyftpdlib's, adjusted in ftp_handlers.py (atomic
+uploads, a stricter STOU, faster downloads). pyftpdlib has its own event
+loop, so the server runs in a thread of its own; ftp_handlers (and with it
+pyOpenSSL, slow to import) is only imported in that thread, so the server
+process is ready as soon as the port listens. A client that connects in the
+first few milliseconds simply gets its 220 greeting a moment later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import shutil
+import socket
+import struct
+import threading
+import zlib
+from pathlib import Path
+
+from . import config
+from .service import BACKLOG, Service, listen
+
+#: The greeting (220) every client sees first.
+BANNER = "Python internet client programming course FTP server ready."
+
+#: Seconds a logged-in or not yet logged-in client may stay silent (pyftpdlib: 300).
+DEFAULT_IDLE_TIMEOUT = 900
+
+#: The big file of the public tree: deterministic bytes, generated at seed time.
+LARGE_FILE = "pub/large/random-32MiB.bin"
+LARGE_FILE_SIZE = 32 * 1024 * 1024
+
+_SEED_DIR = Path(__file__).parent / "seed" / "ftp"
+
+log = logging.getLogger("local_servers.ftp")
+
+
+def _png(width: int, height: int, pixel) -> bytes:
+    """A minimal RGB PNG: signature, IHDR, one zlib-compressed IDAT, IEND."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(width)) for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits per channel, RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+
+
+def _write_large_file(path: Path, size: int) -> str:
+    """Write `size` deterministic, non-repeating bytes; return their SHA-256.
+
+    One random MiB (fixed seed) is written again and again, rotated by a
+    different amount each time, so every MiB differs (a download resumed
+    at the wrong offset fails its checksum) without generating 32 MiB of
+    random numbers at every first start.
+    """
+    block_size = 1024 * 1024
+    block = random.Random(21).randbytes(block_size)
+    digest = hashlib.sha256()
+    with open(path, "wb") as out:
+        written, index = 0, 0
+        while written < size:
+            shift = (index * 7919) % block_size
+            piece = (block[shift:] + block[:shift])[: size - written]
+            out.write(piece)
+            digest.update(piece)
+            written += len(piece)
+            index += 1
+    return digest.hexdigest()
+
+
+class _Waker:
+    """A socket pair in pyftpdlib's loop, so that another thread can wake it up to stop."""
+
+    def __init__(self, ioloop):
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        self._fileno = self._reader.fileno()
+        ioloop.register(self._fileno, self, ioloop.READ)
+        self._ioloop = ioloop
+
+    def wake(self) -> None:
+        try:
+            self._writer.send(b"x")
+        except OSError:
+            pass  # already woken (buffer full) or closed: either way the loop notices
+
+    # What pyftpdlib's loop calls on the objects it polls.
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def handle_read_event(self) -> None:
+        try:
+            self._reader.recv(4096)
+        except OSError:
+            pass
+
+    def handle_close(self) -> None:
+        self.close()
+
+    def handle_error(self) -> None:
+        log.exception("FTP loop waker failed")
+
+    def close(self) -> None:
+        self._ioloop.unregister(self._fileno)
+        self._reader.close()
+        self._writer.close()
+
+
+class FTPService(Service):
+    """FTP and explicit FTPS on one port, anonymous read-only plus the course's accounts."""
+
+    name = "ftp"
+    listeners = ("ftp",)
+
+    @classmethod
+    def seed(cls, data_dir: Path) -> None:
+        """The public tree (copied from seed/ftp, plus generated binaries) and one home per account."""
+        shutil.copytree(_SEED_DIR / "public", data_dir / "public")
+        pub = data_dir / "public" / "pub"
+        (pub / "images").mkdir(parents=True, exist_ok=True)
+        # A 64x64 picture: blue to yellow, the colours of a well-known snake.
+        (pub / "images" / "gradient.png").write_bytes(
+            _png(64, 64, lambda x, y: (55 + 3 * x, 118 + 2 * y, 171 - 2 * (x + y) // 2)))
+        large = data_dir / "public" / LARGE_FILE
+        large.parent.mkdir(parents=True, exist_ok=True)
+        checksum = _write_large_file(large, LARGE_FILE_SIZE)
+        large.with_name(large.name + ".sha256").write_text(f"{checksum}  {large.name}\n", encoding="utf-8")
+        for user in config.ACCOUNTS:
+            home = data_dir / "home" / user
+            home.mkdir(parents=True)
+            (home / "welcome.txt").write_text(
+                f"Hello {user}!\n\nThis is your own folder on the course's FTP server. You may upload,\n"
+                "rename and delete files here, and make folders. Nobody else can see it.\n",
+                encoding="utf-8")
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        value = ctx.options.get("ftp_idle_timeout", DEFAULT_IDLE_TIMEOUT)
+        try:
+            self.idle_timeout = float(value)
+        except ValueError:
+            raise ValueError(f"ftp_idle_timeout must be a number of seconds, not {value!r}") from None
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._waker: _Waker | None = None
+
+    async def start(self) -> None:
+        self._sock = listen(self.ctx, "ftp")
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._run, name="ftp-server", daemon=True)
+        self._thread.start()
+
+    def _make_server(self):
+        """Build pyftpdlib's server around our listening socket (runs in the FTP thread)."""
+        from pyftpdlib.ioloop import IOLoop
+        from pyftpdlib.servers import FTPServer
+
+        from . import ftp_handlers
+
+        ftp_logger = logging.getLogger("pyftpdlib")
+        ftp_logger.setLevel(logging.INFO)  # sessions, logins, transfers; DEBUG would log every command
+        if not ftp_logger.handlers:
+            # Without a handler of its own pyftpdlib would print to stderr when nobody configured logging.
+            ftp_logger.addHandler(logging.NullHandler())
+
+        homes = {user: (password, str(self.data_dir / "home" / user)) for user, password in config.ACCOUNTS.items()}
+        handler = type("FTPHandler", (ftp_handlers.CourseFTPHandler,), {
+            "banner": BANNER,
+            "timeout": self.idle_timeout or None,
+            "authorizer": ftp_handlers.make_authorizer(str(self.data_dir / "public"), homes),
+            "ssl_context": ftp_handlers.make_ssl_context(str(self.ctx.tls.cert_file), str(self.ctx.tls.key_file)),
+        })
+        ioloop = IOLoop.factory()
+        server = FTPServer(self._sock, handler, ioloop=ioloop, backlog=BACKLOG)
+        server.max_cons_per_ip = 0  # every client of a course machine comes from the same address
+        self._waker = _Waker(ioloop)
+        return server
+
+    def _run(self) -> None:
+        """The FTP thread: build the server, then poll until stop() says otherwise."""
+        try:
+            server = self._make_server()
+        except Exception:
+            log.exception("the FTP server could not start; closing its port")
+            self._sock.close()
+            return
+        ioloop = server.ioloop
+        log.info("FTP server listening on %s:%s (idle timeout %s s)", self.ctx.host, self.port, self.idle_timeout)
+        try:
+            timeout = None
+            while not self._stopping:
+                try:
+                    ioloop.poll(timeout)  # wait for sockets (or the waker), then handle them
+                    timeout = ioloop.sched.poll()  # run due timers; None means "no timer pending"
+                except Exception:  # a bug in one session must not end everyone's
+                    log.exception("error in the FTP server's loop")
+                    timeout = 0.01
+        finally:
+            server.close_all()  # the listening socket, every session, every data connection, the waker
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._waker is not None:
+            self._waker.wake()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            if self._thread.is_alive():
+                log.warning("the FTP thread did not stop within 5 s")
+        try:
+            self._sock.close()  # already closed by the thread in the normal case
+        except OSError:
+            pass
+
+    def info(self) -> dict:
+        sha_file = self.data_dir / "public" / (LARGE_FILE + ".sha256")
+        try:
+            checksum = sha_file.read_text(encoding="utf-8").split()[0]
+        except (OSError, IndexError):
+            checksum = None
+        return {
+            "host": self.ctx.host,
+            "port": self.port,
+            "tls_ports": {},
+            "starttls": True,  # AUTH TLS on the same port
+            "accounts": {"anonymous": "", **config.ACCOUNTS},
+            "extra": {
+                "public_dir": "/pub",
+                "large_file": "/" + LARGE_FILE,
+                "large_file_size": LARGE_FILE_SIZE,
+                "large_file_sha256": checksum,
+                "idle_timeout": self.idle_timeout,
+            },
+        }

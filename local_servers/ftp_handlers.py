@@ -1,0 +1,269 @@
+"""The FTP protocol engine: pyftpdlib's handlers with the course's rules.
+
+pyftpdlib already speaks FTP the way RFC 959 describes it: one method per
+command (ftp_USER, ftp_RETR, ftp_STOR, ...) listed in a command table
+(`proto_cmds`), a control connection that carries the commands and
+replies, and a separate data connection for each listing or file. This
+module only changes what the course needs changed:
+
+- uploads are atomic: STOR writes to a hidden temporary file beside the
+  target and renames it into place only when the whole file arrived, so a
+  client that drops mid-upload never leaves half a file under the real name;
+- STOU checks the user's right to write *before* it creates a file;
+- downloads go through sendfile() in large chunks, so RETR costs the server
+  little CPU and runs close to what the loopback itself can carry.
+
+It is imported by ftp.py inside the server's thread, because pyftpdlib
+imports pyOpenSSL, which takes longer than everything else the server
+process does before it is ready.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import shutil
+import sys
+
+from OpenSSL import SSL
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import TLS_FTPHandler
+from pyftpdlib.handlers.ftps.data import TLS_DTPHandler
+from pyftpdlib.log import logger
+
+#: How long an upload waits, after its data connection closed cleanly, to
+#: see whether the control connection closes too. In stream mode the end of
+#: the data connection *is* the end of the file, so the only sign of a client
+#: that died mid-upload (its process killed: both connections close at once)
+#: is its control connection going away as well.
+UPLOAD_SETTLE_SECONDS = 0.05
+
+#: How much one sendfile() call may hand to the kernel (pyftpdlib: 64 KiB).
+#: The call returns as soon as the socket buffer is full, so a large chunk
+#: costs nothing, while each trip through the Python event loop does: with
+#: 4 MiB the server spent about 10 ms of CPU per 200 MiB RETR instead of 48
+#: (bench/bench_ftp.py). A fixed SO_SNDBUF did not help, so the kernel's
+#: automatic buffer sizing stays on.
+SENDFILE_CHUNK = 4 * 1024 * 1024
+
+#: The longest command line accepted (RFC 959 sets no limit; paths make lines long).
+MAX_LINE = 4096
+
+#: The commands that need a data connection.
+TRANSFER_COMMANDS = {"RETR", "STOR", "STOU", "APPE", "LIST", "NLST", "MLSD"}
+
+#: The errors that mean "the peer reset the connection", not "it finished".
+_RESET_ERRNOS = {errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT}
+
+
+def _reset_in_progress() -> bool:
+    """True when called while handling a connection reset.
+
+    pyftpdlib turns a reset data connection into an ordinary close (it calls
+    handle_close() from inside its `except OSError` block); the exception
+    being handled is the only trace that the client did not finish cleanly.
+    """
+    exc = sys.exc_info()[1]
+    if isinstance(exc, OSError):
+        return exc.errno in _RESET_ERRNOS
+    if isinstance(exc, SSL.SysCallError):
+        return bool(exc.args) and exc.args[0] in _RESET_ERRNOS
+    return False
+
+
+class CourseDTPHandler(TLS_DTPHandler):
+    """One data connection: a listing, a download or an upload."""
+
+    ac_out_buffer_size = SENDFILE_CHUNK  # the sendfile() chunk (plain connections)
+    # Class-level defaults: pyftpdlib may call close() from inside __init__.
+    _eof_seen = False  # the client closed the data connection (an upload ended?)
+    _upload_ok = False  # ... and its control connection outlived it: keep the file
+
+    def __init__(self, sock, cmd_channel):
+        super().__init__(sock, cmd_channel)
+        if not self.connected and not self._resp:
+            # The client was gone before we could even use the connection.
+            cmd_channel.data_connection_failed()
+
+    def close(self):
+        if self.receive and not self._closed:
+            if self.transfer_finished and not self._eof_seen and not _reset_in_progress():
+                # A clean end of an upload: wait a moment before keeping the file.
+                self._eof_seen = True
+                self.modify_ioloop_events(0)  # nothing more to read; do not spin on EOF
+                self.call_later(UPLOAD_SETTLE_SECONDS, self._upload_settled)
+                return
+            if not self._upload_ok:
+                # Reset, ABOR, timeout, or the session ended while settling: discard.
+                self.transfer_finished = False
+                if self._resp and self._resp[0].startswith("226"):
+                    self._resp = ("426 Connection closed; transfer aborted.", logger.info)
+        super().close()
+
+    def _upload_settled(self):
+        """The control connection is still there: the upload is complete."""
+        self._upload_ok = True
+        self.transfer_finished = True
+        self._resp = ("226 Transfer complete.", logger.debug)
+        self.close()
+
+
+class CourseFTPHandler(TLS_FTPHandler):
+    """One control connection (one FTP session), with explicit FTPS (AUTH TLS).
+
+    ftp.py makes a subclass per server with the banner, the idle timeout,
+    the authorizer and the TLS context filled in.
+    """
+
+    dtp_handler = CourseDTPHandler
+    auth_failed_timeout = 1  # seconds before "530 Authentication failed" (pyftpdlib: 3)
+    max_login_attempts = 3
+
+    def __init__(self, conn, server, ioloop=None):
+        super().__init__(conn, server, ioloop)
+        self._uploads: dict[str, str] = {}  # temporary file -> the name it gets when complete
+        self._skipping_line = False  # inside an overlong command line, waiting for its CRLF
+
+    # --- command lines: one 500 reply for an overlong line, then carry on
+
+    def collect_incoming_data(self, data):
+        """Gather a command line; a line longer than MAX_LINE gets "500" once and is skipped.
+
+        (pyftpdlib replies 500 for every 2 KiB of it, and then runs the line's
+        tail as a command, so the client would read several unexpected replies.)
+        """
+        if self._skipping_line:
+            return
+        self._in_buffer.append(data)
+        self._in_buffer_len += len(data)
+        if self._in_buffer_len > MAX_LINE:
+            self._in_buffer, self._in_buffer_len = [], 0
+            self._skipping_line = True
+            self.respond_w_warning("500 Command line too long.")
+
+    def found_terminator(self):
+        if self._skipping_line:  # the end of the overlong line: the next line is a command again
+            self._skipping_line = False
+            self._in_buffer, self._in_buffer_len = [], 0
+            return
+        super().found_terminator()
+
+    # --- data connections
+
+    def process_command(self, cmd, *args, **kwargs):
+        if cmd in TRANSFER_COMMANDS and self.data_channel is None and not self._data_connection_pending():
+            # pyftpdlib would answer 150 and wait for a connection that never comes.
+            self.respond("425 Can't open data connection: send PASV or PORT first.")
+            return
+        super().process_command(cmd, *args, **kwargs)
+
+    def _data_connection_pending(self) -> bool:
+        """A PASV port waits for the client, or a PORT connection is under way."""
+        return any(dispatcher is not None and not dispatcher._closed
+                   for dispatcher in (self._dtp_acceptor, self._dtp_connector))
+
+    def data_connection_failed(self):
+        """The data connection died as it opened: 425, and drop the transfer waiting for it."""
+        waiting = self._in_dtp_queue is not None or self._out_dtp_queue is not None
+        if self._out_dtp_queue is not None and self._out_dtp_queue[2] is not None:
+            self._out_dtp_queue[2].close()
+        if self._in_dtp_queue is not None:
+            self._in_dtp_queue[0].close()
+            self.on_incomplete_file_received(self._in_dtp_queue[0].name)
+        self._in_dtp_queue = self._out_dtp_queue = None
+        if waiting:
+            self.respond("425 Can't open data connection.")
+        # Otherwise the next transfer command gets its 425 from process_command.
+
+    def _on_dtp_connection(self):
+        if self.data_channel is not None and self.data_channel._closed:
+            self.data_channel = None  # it failed in its constructor (see data_connection_failed)
+            return
+        super()._on_dtp_connection()
+
+    # --- uploads: write to a temporary name, rename when complete
+
+    def ftp_STOR(self, file, mode="w"):
+        """STOR (and APPE, REST+STOR): receive into a temporary file beside `file`."""
+        folder, name = os.path.split(file)
+        temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.part")
+        if mode == "a" or self._restart_position:
+            # Appending or resuming continues the existing file: start from a copy of it.
+            try:
+                if os.path.isfile(file):
+                    shutil.copyfile(file, temp)
+            except OSError as err:
+                self.respond(f"550 {os.strerror(err.errno or errno.EIO)}.")
+                return None
+        started = super().ftp_STOR(temp, mode)
+        if started is None:  # refused (the reply is sent): leave nothing behind
+            self._remove(temp)
+            return None
+        self._uploads[temp] = file
+        return file
+
+    def ftp_STOU(self, line):
+        """STOU: store under a unique name, but only for users who may write here."""
+        folder = os.path.dirname(self.fs.ftp2fs(line)) if line else self.fs.ftp2fs(self.fs.cwd)
+        if not self.authorizer.has_perm(self.username, "w", folder):
+            self.respond("550 Not enough privileges.")
+            return None
+        name = super().ftp_STOU(line)
+        if name is not None:
+            path = os.path.join(folder, name)
+            self._uploads[path] = path  # already under its final name: only removed if incomplete
+        return name
+
+    def log_transfer(self, cmd, filename, receive, completed, elapsed, bytes):
+        # Log the name the client asked for, not the temporary one.
+        super().log_transfer(cmd, self._uploads.get(filename, filename), receive, completed, elapsed, bytes)
+
+    def on_file_received(self, file):
+        final = self._uploads.pop(file, None)
+        if final is not None and final != file:
+            try:
+                os.replace(file, final)
+            except OSError:
+                self.log_exception(self)
+                self._remove(file)
+
+    def on_incomplete_file_received(self, file):
+        if self._uploads.pop(file, None) is not None:
+            self._remove(file)
+
+    def close(self):
+        super().close()
+        # An upload that never got its data connection leaves its temporary file.
+        for temp in list(getattr(self, "_uploads", ())):
+            self._remove(temp)
+        self._uploads = {}
+
+    @staticmethod
+    def _remove(path):
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def make_authorizer(public_root: str, homes: dict[str, tuple[str, str]]) -> DummyAuthorizer:
+    """Anonymous: read-only, rooted at the public tree. Named users: their own home, writable."""
+    authorizer = DummyAuthorizer()
+    # e = change directory, l = list, r = retrieve; nothing that writes.
+    authorizer.add_anonymous(public_root, perm="elr", msg_login="Anonymous access: read-only. See /pub.")
+    for user, (password, home) in homes.items():
+        # + a = append, d = delete, f = rename, m = make directory, w = store, M = chmod, T = set time
+        authorizer.add_user(user, password, home, perm="elradfmwMT", msg_login=f"Welcome, {user}.")
+    return authorizer
+
+
+def make_ssl_context(cert_file: str, key_file: str) -> SSL.Context:
+    """The course certificate, TLS 1.2 or newer (pyftpdlib uses pyOpenSSL, not the ssl module)."""
+    context = SSL.Context(SSL.TLS_SERVER_METHOD)
+    context.set_min_proto_version(SSL.TLS1_2_VERSION)
+    context.set_options(SSL.OP_NO_COMPRESSION)
+    context.use_certificate_chain_file(cert_file)
+    context.use_privatekey_file(key_file)
+    context.check_privatekey()
+    return context
