@@ -45,13 +45,13 @@ class Candidate:
         return self._raw
 
     def headers(self) -> dict[str, list[str]]:
-        """Decoded header values by lower-case name (cached on the message)."""
+        """Decoded, case-folded header values by lower-case name (cached on the message)."""
         cache = self.msg.search_cache
         if cache is None:
             header = split_header(self.raw())[0]
             cache = {}
             for name, raw in header_fields(header):
-                cache.setdefault(name, []).append(decode_header(field_value(raw)))
+                cache.setdefault(name, []).append(decode_header(field_value(raw)).casefold())
             self.msg.search_cache = cache
         return cache
 
@@ -69,7 +69,7 @@ class Candidate:
             if isinstance(payload, bytes):
                 texts.append(payload.decode(part.get_content_charset() or "utf-8", "replace")
                              if _known_charset(part.get_content_charset()) else payload.decode("utf-8", "replace"))
-        return "\n".join(texts)
+        return "\n".join(texts).casefold()
 
     def sent_date(self) -> datetime.date | None:
         values = self.header("date")
@@ -106,8 +106,6 @@ def decode_header(value: bytes) -> str:
     return text
 
 
-def contains(haystack: str, needle: str) -> bool:
-    return needle.casefold() in haystack.casefold()
 
 
 def in_sequence_set(ranges, number: int, last: int) -> bool:
@@ -144,8 +142,9 @@ def _all(keys):
 
 
 def _text(args: Args) -> str:
+    """A string argument, case-folded: string keys match case-insensitively."""
     args.sp()
-    return args.astring().decode("utf-8", "replace")
+    return args.astring().decode("utf-8", "replace").casefold()
 
 
 def _flag_key(flag: str, present: bool):
@@ -186,19 +185,18 @@ def parse_key(args: Args):
         return _SIMPLE[word]
     if word in _ADDRESS_HEADERS:
         name, needle = _ADDRESS_HEADERS[word], _text(args)
-        return lambda m: any(contains(v, needle) for v in m.header(name))
+        return lambda m: any(needle in v for v in m.header(name))
     if word == "HEADER":
         args.sp()
         name = args.astring().decode("ascii", "replace").lower()
         needle = _text(args)
-        return lambda m: any(contains(v, needle) for v in m.header(name))
+        return lambda m: any(needle in v for v in m.header(name))
     if word == "BODY":
         needle = _text(args)
-        return lambda m: contains(m.body_text(), needle)
+        return lambda m: needle in m.body_text()
     if word == "TEXT":
         needle = _text(args)
-        return lambda m: (any(contains(v, needle) for vs in m.headers().values() for v in vs)
-                          or contains(m.body_text(), needle))
+        return lambda m: any(needle in v for vs in m.headers().values() for v in vs) or needle in m.body_text()
     if word in ("KEYWORD", "UNKEYWORD"):
         args.sp()
         keyword = args.flag().lower()

@@ -95,6 +95,8 @@ class Folder:
         self.modseq = 0  # grows whenever a flag changes, so sessions can tell others about it
         self.keywords: list[str] = []
         self._saved: dict[str, int] = {}
+        self._stamps: tuple | None = None  # mtimes of new/ and cur/ at the last listing
+        self._settled = False
         self.uidvalidity, self.uidnext = 0, 1
         self._load()
 
@@ -164,7 +166,23 @@ class Folder:
 
     # -- noticing changes ---------------------------------------------------------
     def scan(self) -> None:
-        """List new/ and cur/ and bring the in-memory state up to date (cheap: no file is read)."""
+        """List new/ and cur/ and bring the in-memory state up to date (cheap: no file is read).
+
+        Two stat() calls decide whether listing is needed at all: a directory's
+        mtime changes whenever a file is added, removed or renamed in it. The
+        mtime has a coarse clock, though, so a change in the same tick as our
+        last listing would go unnoticed: only an mtime at least two seconds
+        older than that listing is trusted (mailbox.Maildir reasons the same way).
+        """
+        try:
+            stamps = (os.stat(self.path / "new").st_mtime_ns, os.stat(self.path / "cur").st_mtime_ns)
+        except OSError:
+            stamps = None
+        if stamps is not None and stamps == self._stamps and self._settled:
+            return
+        listed_at = time.time_ns()
+        self._stamps = stamps
+        self._settled = stamps is not None and listed_at - max(stamps) > 2_000_000_000
         found: dict[str, tuple[str, str]] = {}
         for sub in ("new", "cur"):
             try:
