@@ -469,7 +469,12 @@ class Session:
             raise Bad("TLS is already active")
         self.send(f"{tag} OK Begin TLS negotiation now".encode())
         await self.flush()
-        await self.start_tls()
+        # Anything the client sent after STARTTLS in the clear must not count as sent over TLS
+        # (the "STARTTLS command injection" attack): drop it.
+        buffered = getattr(self.reader, "_buffer", None)
+        if buffered:
+            buffered.clear()
+        await asyncio.wait_for(self.start_tls(), 15)
         self.tls = True
         raise _AlreadyAnswered
 
@@ -876,15 +881,16 @@ class Session:
         pairs = []
         for seq, msg in chosen:
             if move:
-                new = target.move_in(source, msg)
+                new = target.move_in(source, msg, save=False)
             else:
                 try:
                     with open(source.file(msg), "rb") as f:
                         data = f.read()
                 except OSError:
                     continue  # deleted meanwhile
-                new = target.add(data, msg.flags, source.mtime(msg))
+                new = target.add(data, msg.flags, source.mtime(msg), save=False)
             pairs.append((seq, msg.uid, new.uid))
+        target.save_uids()  # once for the whole batch
         if not pairs:
             return f"{'MOVE' if move else 'COPY'} completed (no messages)"
         copyuid = (f"[COPYUID {target.uidvalidity} {sequence_string([p[1] for p in pairs])} "

@@ -111,13 +111,13 @@ class Folder:
                 self._saved[key] = int(uid)
         except (OSError, IndexError, ValueError):
             self.uidvalidity, self.uidnext, self._saved = new_uidvalidity(), 1, {}
-            self._save_uids()
+            self.save_uids()
         try:
             self.keywords = (self.path / KEYWORDS_FILE).read_text(encoding="utf-8").split()
         except OSError:
             self.keywords = []
 
-    def _save_uids(self) -> None:
+    def save_uids(self) -> None:
         if not self.path.is_dir():
             return
         lines = [f"uidvalidity {self.uidvalidity}", f"uidnext {self.uidnext}"]
@@ -241,7 +241,7 @@ class Folder:
             assigned = True
         if assigned:
             self.uids = sorted(self.by_uid)
-            self._save_uids()
+            self.save_uids()
 
     def _add(self, uid: int, key: str, sub: str, name: str) -> Msg:
         msg = Msg(uid, key, sub, name)
@@ -304,7 +304,7 @@ class Folder:
                 self.set_flags(msg, msg.flags)
         return claimed
 
-    def add(self, data: bytes, flags: set[str], when: float | None = None) -> Msg:
+    def add(self, data: bytes, flags: set[str], when: float | None = None, save: bool = True) -> Msg:
         """Store a message (APPEND, COPY): tmp/ then cur/ with its flags, and give it the next UID."""
         key = mailstore.new_key()
         tmp = self.path / "tmp" / key
@@ -319,24 +319,25 @@ class Folder:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        return self._register(msg, flags, when)
+        return self._register(msg, flags, when, save)
 
-    def move_in(self, source: "Folder", msg: Msg) -> Msg:
+    def move_in(self, source: "Folder", msg: Msg, save: bool = True) -> Msg:
         """MOVE: rename the file into this folder (atomic, keeps the key) and give it a UID here."""
         moved = Msg(self.uidnext, msg.key, "cur", "")
         moved.name = f"{msg.key}{COLON}{self._info_for(moved, msg.flags)}"
         os.rename(source.file(msg), self.path / "cur" / moved.name)
         source.forget(msg)
-        return self._register(moved, msg.flags, source.mtime(msg))
+        return self._register(moved, msg.flags, source.mtime(msg), save)
 
-    def _register(self, msg: Msg, flags: set[str], when: float) -> Msg:
+    def _register(self, msg: Msg, flags: set[str], when: float, save: bool) -> Msg:
         msg.flags, msg._mtime = set(flags), when
         self.by_key[msg.key] = msg
         self.by_uid[msg.uid] = msg
         self.uids.append(msg.uid)
         self.recent_pool.add(msg.uid)
         self.uidnext += 1
-        self._save_uids()
+        if save:
+            self.save_uids()
         return msg
 
     def forget(self, msg: Msg) -> None:

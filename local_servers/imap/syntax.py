@@ -33,6 +33,7 @@ _MONTH_NUMBER = {m.lower(): i + 1 for i, m in enumerate(MONTHS)}
 
 #: A line that ends announcing a literal: {n} (synchronizing) or {n+} (LITERAL+).
 LITERAL_AT_END = re.compile(rb"\{(\d{1,10})(\+?)\}$")
+_LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n")
 
 
 class ParseError(ValueError):
@@ -132,7 +133,7 @@ class Args:
 
     def literal(self) -> bytes:
         """{n}CRLF followed by n octets (the session has already read them)."""
-        match = re.compile(rb"\{(\d+)\+?\}\r\n").match(self.data, self.pos)
+        match = _LITERAL.match(self.data, self.pos)
         if not match:
             raise ParseError("malformed literal")
         size = int(match.group(1))

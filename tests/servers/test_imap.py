@@ -741,3 +741,16 @@ def test_dropped_connections_mid_command(shared):
     client = connect(shared)
     assert ok(client.select("INBOX", readonly=True)) == [str(SEED_INBOX).encode()]
     client.logout()
+
+
+def test_starttls_ignores_commands_pipelined_in_the_clear(shared):
+    """Commands sent after STARTTLS before the handshake must not run as if sent over TLS."""
+    sock = socket.create_connection(shared.imap.address, timeout=10)
+    file = sock.makefile("rb")
+    file.readline()
+    sock.sendall(b"a STARTTLS\r\nb LOGIN alice alice-pw\r\n")
+    assert file.readline().startswith(b"a OK")
+    context = ssl.create_default_context(cafile=shared.ca_file)
+    with context.wrap_socket(sock, server_hostname=shared.imap.host) as tls:
+        tls.sendall(b"c SELECT INBOX\r\n")
+        assert tls.recv(1024).startswith(b"c BAD")  # still not logged in: "b LOGIN" was dropped
