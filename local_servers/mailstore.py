@@ -136,7 +136,8 @@ def messages(path: Path) -> list[Entry]:
 def new_key(when: float | None = None) -> str:
     """A unique Maildir key in the usual time.M<usec>P<pid>Q<n>.host form."""
     now = time.time() if when is None else when
-    return f"{int(now)}.M{int(now % 1 * 1e6)}P{os.getpid()}Q{next(_counter)}.{_host}"
+    # zero-padded, so that keys of one second sort in delivery order
+    return f"{int(now)}.M{int(now % 1 * 1e6):06d}P{os.getpid()}Q{next(_counter):06d}.{_host}"
 
 
 def deliver(mail_dir: Path, user: str, data: bytes, when: float | None = None, folder: str | None = None,
@@ -147,21 +148,28 @@ def deliver(mail_dir: Path, user: str, data: bytes, when: float | None = None, f
     modification time, then renamed into new/ (or into cur/ with flags, for
     a message already seen). CRLF line endings become LF.
     """
-    root = user_dir(mail_dir, user, folder)
-    if not (root / "tmp").is_dir():
-        open_box(mail_dir, user, folder, create=True)  # makes cur/ new/ tmp/
+    root = str(user_dir(mail_dir, user, folder))
     when = time.time() if when is None else when
     key = key or new_key(when)
-    tmp = root / "tmp" / key
+    tmp = os.path.join(root, "tmp", key)
     data = data.replace(b"\r\n", b"\n")
     try:
-        with open(tmp, "xb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    except FileNotFoundError:  # a mailbox or folder never used before
+        open_box(mail_dir, user, folder, create=True)  # makes cur/ new/ tmp/
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    try:
+        with open(fd, "wb", closefd=True) as f:
             f.write(data)
         os.utime(tmp, (when, when))
-        final = root / "cur" / f"{key}{COLON}2,{''.join(sorted(flags))}" if flags else root / "new" / key
+        final = (os.path.join(root, "cur", f"{key}{COLON}2,{''.join(sorted(flags))}") if flags
+                 else os.path.join(root, "new", key))
         os.replace(tmp, final)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
         raise
     return key
 

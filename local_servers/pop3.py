@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import itertools
 import os
+import socket
 import time
 from typing import NamedTuple
 
@@ -85,17 +86,22 @@ def unique_id(key: str) -> str:
 class Maildrop:
     """One user's INBOX as a POP3 session sees it: numbered 1..n at login, deletions applied at QUIT."""
 
-    def __init__(self, mail_dir, user: str):
+    def __init__(self, mail_dir, user: str, known_sizes: dict[str, int]):
+        """known_sizes: key -> size on the wire, from earlier sessions (a message never changes)."""
         self.box = mailstore.open_box(mail_dir, user, create=True)
         self.keys: list[str] = []
         self.sizes: list[int] = []
         for entry in mailstore.messages(mailstore.user_dir(mail_dir, user)):
-            try:
-                size = len(to_wire(self.box.get_bytes(entry.key)))
-            except (KeyError, OSError):  # removed by an IMAP client meanwhile
-                continue
+            size = known_sizes.get(entry.key)
+            if size is None:
+                try:
+                    size = len(to_wire(self.box.get_bytes(entry.key)))
+                except (KeyError, OSError):  # removed by an IMAP client meanwhile
+                    continue
             self.keys.append(entry.key)
             self.sizes.append(size)
+        known_sizes.clear()  # keep only what is still there
+        known_sizes.update(zip(self.keys, self.sizes))
         self.deleted: set[int] = set()
 
     def numbers(self) -> list[int]:
@@ -156,6 +162,9 @@ class POP3Session(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # no Nagle delay for a short reply that follows another
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reset_timer()
         self.send(self.ok(f"POP3 server ready {self.banner}"))
 
@@ -294,7 +303,7 @@ class POP3Session(asyncio.Protocol):
         self.service.locked.add(user)
         self.user = user
         try:
-            self.maildrop = Maildrop(self.service.data_dir, user)
+            self.maildrop = Maildrop(self.service.data_dir, user, self.service.sizes.setdefault(user, {}))
         except OSError:
             self.service.locked.discard(user)
             self.log.exception("cannot open the maildrop of %s", user)
@@ -430,6 +439,7 @@ class POP3Service(Service):
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.locked: set[str] = set()  # users with an open maildrop
+        self.sizes: dict[str, dict[str, int]] = {}  # user -> {key: size on the wire}, so LIST needs no reading
         self.idle_timeout = float(self.ctx.options.get("pop3_idle_timeout", IDLE_TIMEOUT))
         self.ssl_context = self.ctx.server_ssl_context()
         plain_sock, tls_sock = listen(self.ctx, "pop3"), listen(self.ctx, "pop3s")

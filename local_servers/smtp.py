@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from email.utils import formatdate
 
@@ -41,6 +42,20 @@ class _QuietDeprecation(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "login_data is deprecated" not in record.getMessage()
+
+
+class CourseSMTP(SMTP):
+    """aiosmtpd's protocol, with Nagle's algorithm off.
+
+    aiosmtpd writes a multi-line reply (EHLO's) one line at a time; with
+    Nagle on, the second line waits for the client's delayed ACK: 40 ms.
+    """
+
+    def connection_made(self, transport) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
 
 
 class MailHandler:
@@ -121,9 +136,9 @@ class SMTPService(Service):
                       auth_required=self.ctx.public, loop=loop)
         plain_sock, tls_sock = listen(self.ctx, "smtp"), listen(self.ctx, "smtps")
         self.servers = [
-            await loop.create_server(lambda: SMTP(handler, tls_context=tls, **common), sock=plain_sock),
+            await loop.create_server(lambda: CourseSMTP(handler, tls_context=tls, **common), sock=plain_sock),
             # On the implicit-TLS port the connection is already encrypted, so AUTH needs no STARTTLS.
-            await loop.create_server(lambda: SMTP(handler, auth_require_tls=False, **common), sock=tls_sock, ssl=tls),
+            await loop.create_server(lambda: CourseSMTP(handler, auth_require_tls=False, **common), sock=tls_sock, ssl=tls),
         ]
         self.port, self.tls_port = plain_sock.getsockname()[1], tls_sock.getsockname()[1]
 
