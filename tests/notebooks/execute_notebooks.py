@@ -45,8 +45,15 @@ def outputs(nb) -> list:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        text = json.dumps([{k: v for k, v in out.items() if k not in ("execution_count", "metadata")}
-                           for out in cell.get("outputs", [])], sort_keys=True)
+        merged: list[dict] = []  # like nbval: consecutive chunks of one stream are one text
+        for out in cell.get("outputs", []):
+            out = {k: v for k, v in out.items() if k not in ("execution_count", "metadata")}
+            if merged and out.get("output_type") == "stream" and merged[-1].get("output_type") == "stream" \
+                    and merged[-1].get("name") == out.get("name"):
+                merged[-1] = {**merged[-1], "text": merged[-1]["text"] + out["text"]}
+            else:
+                merged.append(out)
+        text = json.dumps(merged, sort_keys=True)
         for regex, replacement in rules:
             text = regex.sub(replacement, text)
         texts.append(text)
