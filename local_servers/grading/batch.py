@@ -52,7 +52,9 @@ def row_for(student: str, result: runner.RunResult, submission_timeout: float) -
     row["student"] = student
     notes = [row["note"]] if row["note"] else []
     if result.killed:
-        notes.insert(0, f"timed out: stopped after {submission_timeout:g} s")
+        running = next((t for t in document.get("tests", []) if t["outcome"] == "not run"), None)
+        where = f" in {running['lab']}: {running['name']}" if running else ""
+        notes.insert(0, f"timed out: stopped after {submission_timeout:g} s{where}")
     elif result.report is None:
         notes.insert(0, f"grading crashed (exit {result.returncode}): {result.log_tail()}")
     elif not result.report.get("complete") or result.returncode not in (0, 1):

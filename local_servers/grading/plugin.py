@@ -233,6 +233,8 @@ class Grader:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session):
+        if self.config.option.collectonly:
+            return
         timeout = self.config.getoption("--lab-timeout")
         for item in session.items:
             marker = item.get_closest_marker("points")
@@ -337,6 +339,8 @@ def _message(report) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
     text = text.strip()
+    for prefix in (f"{__name__}.LabImportError: ", "LabImportError: "):
+        text = text[len(prefix):] if text.startswith(prefix) else text
     if "\nassert " in text:  # keep the student's message, drop pytest's expression dump
         text = text.split("\nassert ")[0]
     return text[:400]

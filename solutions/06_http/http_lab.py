@@ -106,25 +106,25 @@ class GreetingHandler(BaseHTTPRequestHandler):
         """Answer GET /hello (see the class's docstring); 404 for other paths."""
         url = urlsplit(self.path)
         if url.path != "/hello":
-            return self.send_json(404, {"error": "not found"})
+            return self._send_json(404, {"error": "not found"})
         name = parse_qs(url.query).get("name", ["world"])[0]
-        self.send_json(200, {"greeting": f"Hello, {name}!"})
+        self._send_json(200, {"greeting": f"Hello, {name}!"})
 
     def do_POST(self):
         """Answer POST /reverse (see the class's docstring); 404 for other paths."""
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         if urlsplit(self.path).path != "/reverse":
-            return self.send_json(404, {"error": "not found"})
+            return self._send_json(404, {"error": "not found"})
         try:
             text = json.loads(body)["text"]
             if not isinstance(text, str):
                 raise TypeError("text must be a string")
         except (ValueError, KeyError, TypeError) as exc:
-            return self.send_json(400, {"error": f"expected JSON like {{\"text\": \"...\"}}: {exc}"})
-        self.send_json(200, {"reversed": text[::-1]})
+            return self._send_json(400, {"error": f"expected JSON like {{\"text\": \"...\"}}: {exc}"})
+        self._send_json(200, {"reversed": text[::-1]})
 
-    def send_json(self, status: int, document: dict) -> None:
+    def _send_json(self, status: int, document: dict) -> None:
         """Send one JSON answer (helper)."""
         body = json.dumps(document).encode("utf-8")
         self.send_response(status)

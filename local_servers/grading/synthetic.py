@@ -1,0 +1,112 @@
+"""Synthetic submissions, made from solutions/ and labs/, to test the grader itself.
+
+Each kind is a known way for a submission to be good or bad; the expected
+score per lab follows from it, so a test (tests/grading/) and the bench
+(bench/bench_grading.py) can check the grader's CSV.
+
+    full          solutions/ as they are: full marks
+    starter       labs/ untouched: 0 everywhere
+    partial       the FTP and HTTP starters, one wrong UDP client, the rest solved
+    hang          the TCP server runs in the foreground (it never returns) and leaves a
+                  thread that never ends: cut off by the per-test timeouts
+    import_error  the SMTP module raises while it is imported
+    syntax_error  the mail module does not compile
+    stubborn      the NNTP module swallows the timeout and loops forever: only the
+                  submission's wall-clock limit stops it
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .labs import LABS
+
+KINDS = ("full", "starter", "partial", "hang", "import_error", "syntax_error", "stubborn")
+
+_UDP_WRONG = '''
+
+def udp_client(host, port, messages, timeout=5.0):
+    """Wrong on purpose: forgets to wait for the replies."""
+    return []
+'''
+
+_HANG = '''
+
+def start_tcp_server(host="127.0.0.1", port=0):
+    """Wrong on purpose: serves in the foreground, so it never returns, and leaves a thread behind."""
+    import socketserver
+    import threading
+    import time
+
+    threading.Thread(target=lambda: [time.sleep(0.2) for _ in iter(int, 1)], name="never-ends").start()
+    server = socketserver.TCPServer((host, port), socketserver.BaseRequestHandler)
+    server.serve_forever()
+'''
+
+_STUBBORN = '''
+
+import time as _time
+
+while True:  # wrong on purpose: swallows every exception, the per-test timeout included
+    try:
+        _time.sleep(0.5)
+    except BaseException:
+        pass
+'''
+
+
+def make(kind: str, target: Path, solutions: Path, starters: Path) -> Path:
+    """Write one submission of `kind` into target (a new folder); return it."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
+    target = Path(target)
+    shutil.copytree(starters if kind == "starter" else solutions, target,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+    def replace_with_starter(lab: str) -> None:
+        shutil.copyfile(LABS[lab].path(starters), LABS[lab].path(target))
+
+    def append(lab: str, text: str) -> None:
+        path = LABS[lab].path(target)
+        path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+    if kind == "partial":
+        replace_with_starter("ftp")
+        replace_with_starter("http")
+        append("sockets", _UDP_WRONG)
+    elif kind == "hang":
+        append("sockets", _HANG)
+    elif kind == "import_error":
+        append("smtp", '\nraise RuntimeError("wrong on purpose: fails while being imported")\n')
+    elif kind == "syntax_error":
+        append("mail", "\ndef broken(:\n    pass\n")
+    elif kind == "stubborn":
+        append("nntp", _STUBBORN)
+    return target
+
+
+def expected_scores(kind: str, maxima: dict[str, float]) -> dict[str, float | None]:
+    """The score per lab a correct grader gives `kind`; None where it depends on timing."""
+    scores = {lab: maxima[lab] for lab in maxima}
+    if kind == "starter":
+        return {lab: 0 for lab in maxima}
+    if kind == "partial":
+        scores.update(ftp=0, http=0, sockets=maxima["sockets"] - 2)
+    elif kind == "hang":
+        scores["sockets"] = 1  # only timestamp_reply(): after two timeouts the lab's other tests fail at once
+    elif kind == "import_error":
+        scores["smtp"] = 0
+    elif kind == "syntax_error":
+        scores["mail"] = 0
+    elif kind == "stubborn":
+        # Labs are graded in file order (ftp, http, mail, nntp, smtp, sockets): the run is
+        # killed inside nntp, so the labs before it keep their points and the rest get none.
+        scores.update(nntp=0, smtp=0, sockets=0)
+    return {lab: scores[lab] for lab in maxima}
+
+
+def make_batch(folder: Path, kinds: list[str], solutions: Path, starters: Path) -> list[Path]:
+    """One submission per kind (named 01-full, 02-partial, ...) under folder."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return [make(kind, Path(folder) / f"{i:02d}-{kind}", solutions, starters) for i, kind in enumerate(kinds, 1)]

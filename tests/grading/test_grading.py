@@ -1,0 +1,167 @@
+"""The grader is honest: solutions get full marks, untouched starters 0, bad submissions their due.
+
+These tests run the real grader (pytest in a subprocess, as check() and the
+batch do) on solutions/, on labs/, and on synthetic submissions made from
+both (local_servers/grading/synthetic.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import time
+from pathlib import Path
+
+import pytest
+
+from local_servers.grading import LABS, check, synthetic
+from local_servers.grading import batch as batch_module
+from local_servers.grading import run as runner
+
+ROOT = Path(__file__).resolve().parents[2]
+SOLUTIONS, STARTERS = ROOT / "solutions", ROOT / "labs"
+
+#: The 7-submission batch below (two of them hang) must finish within this many seconds.
+BATCH_TIME_BOUND = 120
+
+
+def grade(labs_dir: Path, tmp_path: Path, name: str) -> dict:
+    result = runner.run([runner.lab_tests()], labs_dir, tmp_path / f"{name}.json", tmp_path / f"{name}.log",
+                        wall_timeout=300)
+    assert result.report is not None, f"no report; log: {result.log_tail(20)}"
+    assert (tmp_path / f"{name}.csv").is_file(), "the CSV report is missing"
+    return result.report
+
+
+@pytest.fixture(scope="module")
+def solutions_report(tmp_path_factory):
+    return grade(SOLUTIONS, tmp_path_factory.mktemp("solutions"), "solutions")
+
+
+@pytest.fixture(scope="module")
+def starters_report(tmp_path_factory):
+    return grade(STARTERS, tmp_path_factory.mktemp("starters"), "starters")
+
+
+def test_every_lab_is_graded(solutions_report):
+    assert list(solutions_report["labs"]) == list(LABS)
+    for name, lab in solutions_report["labs"].items():
+        assert lab["tests"] >= 4 and lab["max"] >= 10, f"{name}: too few checks"
+
+
+def test_solutions_get_full_marks(solutions_report):
+    failed = [(t["nodeid"], t["outcome"], t["message"]) for t in solutions_report["tests"] if t["outcome"] != "passed"]
+    assert not failed
+    assert solutions_report["complete"] is True
+    assert solutions_report["score"] == solutions_report["max_score"] > 0
+    for lab in solutions_report["labs"].values():
+        assert lab["score"] == lab["max"]
+
+
+def test_starters_score_zero_by_failing(starters_report):
+    """Every check runs and fails on the starters: none passes, none is a grader error."""
+    outcomes = {t["nodeid"]: (t["outcome"], t["reason"]) for t in starters_report["tests"]}
+    assert all(outcome == "failed" for outcome, _ in outcomes.values()), outcomes
+    assert starters_report["score"] == 0
+    assert starters_report["max_score"] > 0
+    # Nearly every failure is the starter's "TODO" (the handler tests see a dropped connection instead).
+    todo = sum(reason == "todo" for _, reason in outcomes.values())
+    assert todo >= len(outcomes) - 3, outcomes
+
+
+def test_every_check_has_a_hint(solutions_report):
+    assert all(t["hint"] for t in solutions_report["tests"])
+
+
+def _public_api(path: Path) -> dict:
+    """Public functions, classes and methods with their signatures and docstrings."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    api = {"__doc__": ast.get_docstring(tree)}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
+            api[node.name] = (ast.dump(node.args) if isinstance(node, ast.FunctionDef) else None,
+                              ast.get_docstring(node))
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef) and not item.name.startswith("_"):
+                        api[f"{node.name}.{item.name}"] = (ast.dump(item.args), ast.get_docstring(item))
+    return api
+
+
+def test_solutions_mirror_the_labs_file_for_file():
+    def files(root):
+        return sorted(p.relative_to(root).as_posix() for lab in LABS.values() for p in (root / lab.folder).rglob("*")
+                      if p.is_file() and "__pycache__" not in p.parts)
+
+    assert files(SOLUTIONS) == files(STARTERS)
+    for lab in LABS.values():
+        starter, solution = _public_api(lab.path(STARTERS)), _public_api(lab.path(SOLUTIONS))
+        assert solution == starter, f"{lab.folder}/{lab.module}: names, signatures or docstrings differ"
+        text = lab.path(STARTERS).read_text(encoding="utf-8")
+        assert 'raise NotImplementedError("TODO' in text
+
+
+HIDDEN_TEST = '''
+import pytest
+
+pytestmark = pytest.mark.lab("ftp")
+
+
+@pytest.mark.points(1, hint="Hidden check.")
+def test_hidden_download_of_readme(student, lab_servers, tmp_path):
+    target = tmp_path / "README.txt"
+    student.download(lab_servers.ftp.host, lab_servers.ftp.port, "pub/README.txt", str(target))
+    assert target.read_bytes() == (lab_servers.state_dir / "data/ftp/public/pub/README.txt").read_bytes()
+'''
+
+
+def test_batch_of_synthetic_submissions(tmp_path, solutions_report):
+    """Seven submissions, two of them hanging, grade into the right CSV within the stated bound."""
+    kinds = ["full", "partial", "hang", "import_error", "syntax_error", "starter", "stubborn"]
+    synthetic.make_batch(tmp_path / "submissions", kinds, SOLUTIONS, STARTERS)
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "test_ftp_hidden.py").write_text(HIDDEN_TEST, encoding="utf-8")
+    out = tmp_path / "grades.csv"
+    started = time.monotonic()
+    batch_module.grade(tmp_path / "submissions", out, hidden_tests=hidden, jobs=2, lab_timeout=3,
+                       submission_timeout=30)
+    took = time.monotonic() - started
+    assert took < BATCH_TIME_BOUND, f"the batch took {took:.0f} s"
+
+    rows = {row["student"]: row for row in csv.DictReader(out.open(encoding="utf-8"))}
+    assert list(rows) == [f"{i:02d}-{kind}" for i, kind in enumerate(kinds, 1)]
+    maxima = {name: lab["max"] for name, lab in solutions_report["labs"].items()}
+    maxima["ftp"] += 1  # the hidden test
+    for i, kind in enumerate(kinds, 1):
+        row = rows[f"{i:02d}-{kind}"]
+        expected = synthetic.expected_scores(kind, maxima)
+        if kind == "stubborn":
+            expected["ftp"] -= 1  # the hidden tests come last: the run was killed before them
+        got = {lab: float(row[lab]) for lab in maxima}
+        assert got == expected, f"{kind}: {row}"
+        assert float(row["total"]) == sum(expected.values())
+        assert float(row["max"]) == sum(maxima.values())
+    assert rows["01-full"]["note"] == "" and rows["06-starter"]["note"] == ""
+    assert "sockets: 2 test(s) timed out" in rows["03-hang"]["note"]
+    assert "smtp_lab.py could not be imported: RuntimeError" in rows["04-import_error"]["note"]
+    assert "mail_lab.py could not be imported: SyntaxError" in rows["05-syntax_error"]["note"]
+    assert rows["07-stubborn"]["note"].startswith("timed out: stopped after 30 s in nntp")
+    assert (out.with_suffix(".json")).is_file()
+
+
+def test_check_shows_a_table_with_hints(capfd):
+    result = check("sockets", STARTERS)
+    assert result.score == 0 and not result.passed
+    assert all(not c["ok"] and c["hint"] for c in result.checks)
+    assert "FAILED" in repr(result) and "hint:" in repr(result)
+    assert "<table>" in result._repr_html_()
+    good = check("sockets", SOLUTIONS)
+    assert good.passed and good.score == good.max_score > 0
+    out, err = capfd.readouterr()
+    assert out == "" and err == "", "check() must not print (servers' or tests' output) into the cell"
+
+
+def test_check_rejects_unknown_lab():
+    with pytest.raises(ValueError, match="sockets, ftp"):
+        check("gopher")
