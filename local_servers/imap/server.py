@@ -357,7 +357,7 @@ class Session:
             status, text = "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
         except _AlreadyAnswered:
             return
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.TimeoutError):
             self.closing = True
             return
         except Exception:
@@ -712,11 +712,17 @@ class Session:
         self.send(b"+ idling")
         await self.flush()
         line_task = asyncio.ensure_future(self.read_line())
+        deadline = asyncio.get_running_loop().time() + float(
+            self.service.ctx.options.get("imap_idle_timeout", AUTOLOGOUT))
         try:
             while True:
                 done, _ = await asyncio.wait({line_task}, timeout=IDLE_POLL)
                 if done:
                     break
+                if asyncio.get_running_loop().time() > deadline:  # RFC 2177: clients re-IDLE within 29 minutes
+                    self.send(b"* BYE Autologout; idle for too long")
+                    self.closing = True
+                    raise ConnectionError("idle too long")
                 if self.folder is not None:
                     self.folder.scan()
                     self.report_changes()

@@ -754,3 +754,18 @@ def test_starttls_ignores_commands_pipelined_in_the_clear(shared):
     with context.wrap_socket(sock, server_hostname=shared.imap.host) as tls:
         tls.sendall(b"c SELECT INBOX\r\n")
         assert tls.recv(1024).startswith(b"c BAD")  # still not logged in: "b LOGIN" was dropped
+
+
+def test_autologout_after_the_idle_timeout(servers_factory):
+    handle = servers_factory(names=["imap"], options={"imap_idle_timeout": "1"})
+    with RawIMAP(handle.imap.address) as conn:
+        conn.line()
+        conn.sock.settimeout(5)
+        assert conn.line().startswith(b"* BYE")  # silent for a second: logged out
+    with RawIMAP(handle.imap.address) as conn:
+        conn.line()
+        conn.send(b"a LOGIN alice alice-pw\r\nb IDLE\r\n")
+        conn.tagged(b"a")
+        assert conn.line().startswith(b"+")
+        conn.sock.settimeout(5)
+        assert conn.line().startswith(b"* BYE")  # IDLE too ends at the timeout
