@@ -366,13 +366,13 @@ class MailboxError(Exception):
 
 
 #: Characters a folder name cannot hold on disk (Windows' list, plus the path separators).
-_BAD_NAME = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*]')
+_BAD_NAME = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*%]')
 
 
 def valid_name(name: str) -> bool:
     """A folder name that is safe as a Maildir++ directory name (INBOX aside)."""
     return not (not name or _BAD_NAME.search(name) or name.startswith(".") or ".." in name or name.endswith(".")
-                or name.startswith("imap-"))  # ".imap-..." are this server's own files
+                or name.endswith(" ") or name.startswith("imap-"))  # ".imap-..." are this server's own files
 
 
 class UserStore:
@@ -421,8 +421,8 @@ class UserStore:
         name = name[:-1] if name.endswith(".") else name
         if not valid_name(name):
             raise MailboxError("[CANNOT] Invalid mailbox name")
-        if name.upper() == "INBOX" or name.upper().startswith("INBOX."):
-            raise MailboxError("[CANNOT] INBOX cannot have sub-mailboxes here")
+        if name.upper() == "INBOX":
+            raise MailboxError("[ALREADYEXISTS] INBOX always exists")
         return name
 
     def create(self, name: str) -> None:

@@ -165,13 +165,15 @@ class Args:
         return self._run(LIST_CHARS, "a mailbox pattern")
 
     def mailbox(self) -> str:
-        """mailbox = "INBOX" / astring, INBOX in any case meaning the inbox."""
+        """mailbox = "INBOX" / astring, INBOX in any case meaning the inbox (and Inbox.x meaning INBOX.x)."""
         raw = self.astring()
         try:
             name = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise ParseError("mailbox names are 7-bit (modified UTF-7) or UTF-8") from None
-        return "INBOX" if name.upper() == "INBOX" else name
+        if name.upper() == "INBOX" or name.upper().startswith("INBOX."):
+            name = "INBOX" + name[5:]  # INBOX, and so its own hierarchy, in any case
+        return name
 
     def flag_list(self) -> list[str]:
         """flag-list = "(" [flag *(SP flag)] ")"."""
