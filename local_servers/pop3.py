@@ -153,6 +153,7 @@ class POP3Session(asyncio.Protocol):
         self.buffer = bytearray()
         self.discarding = False  # inside the tail of an overlong line
         self.upgrading = False  # STLS: waiting for the TLS handshake
+        self.paused = False  # the client is not reading our replies fast enough
         self.transport: asyncio.Transport | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.banner = f"<{os.getpid()}.{next(self._ids)}.{int(time.time())}@{HOSTNAME}>"
@@ -181,7 +182,8 @@ class POP3Session(asyncio.Protocol):
             # Reading the plain socket stopped at STLS, so this is already decrypted: a client
             # may speak as soon as its handshake ends, before start_tls() returns to us.
             return
-        while self.transport is not None and not self.transport.is_closing() and not self.upgrading:
+        while self.transport is not None and not self.transport.is_closing() and not self.upgrading \
+                and not self.paused:
             end = self.buffer.find(b"\n")
             if end < 0:
                 if len(self.buffer) > MAX_LINE:
@@ -201,6 +203,18 @@ class POP3Session(asyncio.Protocol):
                 self.send(self.execute(line.rstrip(b"\r\n")))
         if self.upgrading:
             self.buffer.clear()  # plaintext sent after STLS is discarded (RFC 2595 section 4)
+
+    def pause_writing(self) -> None:
+        """The client reads slower than we answer: stop taking its commands for a while."""
+        self.paused = True
+        if self.transport is not None and not self.upgrading:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.transport is not None and not self.upgrading:
+            self.transport.resume_reading()
+            self.data_received(b"")  # the commands that were waiting
 
     def send(self, reply: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():

@@ -166,6 +166,20 @@ def test_pipelined_commands_are_answered_in_order(mail):
     assert replies[2].split()[1] == str(len(inbox_files(mail, "carol"))).encode()
 
 
+def test_a_client_that_does_not_read_slows_the_server_down_without_losing_replies(mail):
+    with pop_raw(mail) as raw:
+        raw.command(b"USER alice")
+        raw.command(b"PASS alice-pw")
+        count = 400
+        raw.send(b"RETR 2\r\n" * count)  # many replies before we read any
+        time.sleep(0.3)
+        ends = 0
+        while ends < count:
+            if raw.line() == b".\r\n":
+                ends += 1
+        assert raw.command(b"NOOP").startswith(b"+OK")
+
+
 def test_second_session_gets_in_use_until_the_first_ends(mail):
     first = login(mail, "carol")
     with pytest.raises(poplib.error_proto, match=r"\[IN-USE\]"):
