@@ -34,10 +34,14 @@ class Candidate:
 
     __slots__ = ("folder", "msg", "seq", "recent", "last_seq", "last_uid", "_raw")
 
-    def __init__(self, folder, msg, seq: int, recent: bool, last_seq: int, last_uid: int):
-        self.folder, self.msg, self.seq, self.recent = folder, msg, seq, recent
-        self.last_seq, self.last_uid = last_seq, last_uid
-        self._raw = None
+    def __init__(self, folder, last_seq: int, last_uid: int):
+        self.folder, self.last_seq, self.last_uid = folder, last_seq, last_uid
+        self.msg, self.seq, self.recent, self._raw = None, 0, False, None
+
+    def reset(self, msg, seq: int, recent: bool) -> "Candidate":
+        """Point at the next message (one Candidate serves a whole search)."""
+        self.msg, self.seq, self.recent, self._raw = msg, seq, recent, None
+        return self
 
     def raw(self) -> bytes:
         if self._raw is None:
@@ -56,7 +60,8 @@ class Candidate:
         return cache
 
     def header(self, name: str) -> list[str]:
-        return self.headers().get(name, [])
+        cache = self.msg.search_cache
+        return (cache if cache is not None else self.headers()).get(name, ())
 
     def body_text(self) -> str:
         """The decoded text of every text part (transfer encodings and charsets undone)."""
@@ -135,6 +140,13 @@ def parse_program(args: Args):
     return charset, _all(keys)
 
 
+def _has(values, needle: str) -> bool:
+    for value in values:
+        if needle in value:
+            return True
+    return False
+
+
 def _all(keys):
     if len(keys) == 1:
         return keys[0]
@@ -185,12 +197,12 @@ def parse_key(args: Args):
         return _SIMPLE[word]
     if word in _ADDRESS_HEADERS:
         name, needle = _ADDRESS_HEADERS[word], _text(args)
-        return lambda m: any(needle in v for v in m.header(name))
+        return lambda m: _has(m.header(name), needle)
     if word == "HEADER":
         args.sp()
         name = args.astring().decode("ascii", "replace").lower()
         needle = _text(args)
-        return lambda m: any(needle in v for v in m.header(name))
+        return lambda m: _has(m.header(name), needle)
     if word == "BODY":
         needle = _text(args)
         return lambda m: needle in m.body_text()

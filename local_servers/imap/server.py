@@ -772,12 +772,12 @@ class Session:
     async def cmd_search(self, tag, args, uid: bool = False):
         args.sp()
         _, test = search.parse_program(args)
-        folder, last_seq = self.folder, len(self.view)
-        last_uid = self.view[-1] if self.view else 0
+        present, recent = self.folder.by_uid, self.recent
+        candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0)
         found = []
         for seq, u in enumerate(self.view, 1):
-            msg = folder.by_uid.get(u)
-            if msg is not None and test(search.Candidate(folder, msg, seq, u in self.recent, last_seq, last_uid)):
+            msg = present.get(u)
+            if msg is not None and test(candidate.reset(msg, seq, u in recent)):
                 found.append(u if uid else seq)
         self.send(b"* SEARCH" + b"".join(b" %d" % n for n in found))
 
