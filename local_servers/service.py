@@ -77,7 +77,10 @@ def listen(ctx: Context, name: str, kind: int = socket.SOCK_STREAM, port: int | 
     host = ctx.host
     port = ctx.ports[name] if port is None else port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, kind)
+    # Name the protocol: asyncio sets TCP_NODELAY on accepted connections only
+    # when sock.proto says TCP, and without it a reply split in two writes can
+    # wait 40 ms for the client's delayed ACK.
+    sock = socket.socket(family, kind, socket.IPPROTO_TCP if kind == socket.SOCK_STREAM else socket.IPPROTO_UDP)
     try:
         if sys.platform == "win32":
             # Windows' SO_REUSEADDR would let two servers share a port.
