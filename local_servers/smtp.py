@@ -25,6 +25,7 @@ import asyncio
 import logging
 import socket
 import time
+import warnings
 from email.utils import formatdate
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
@@ -37,11 +38,17 @@ MAX_MESSAGE_SIZE = 10 * 1024 * 1024
 HOSTNAME = f"mail.{config.MAIL_DOMAIN}"
 
 
-class _QuietDeprecation(logging.Filter):
-    """aiosmtpd warns about its own use of Session.login_data on every AUTH."""
+class _QuietNoise(logging.Filter):
+    """Drop two aiosmtpd warnings that are not ours to fix.
+
+    It warns about its own use of Session.login_data on every AUTH, and about
+    "AUTH without TLS" on the implicit-TLS listener, where TLS is always on.
+    """
+
+    NOISE = ("login_data is deprecated", "auth_required == True but auth_require_tls == False")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "login_data is deprecated" not in record.getMessage()
+        return not any(text in record.getMessage() for text in self.NOISE)
 
 
 class CourseSMTP(SMTP):
@@ -83,7 +90,7 @@ class MailHandler:
             for user in local:
                 mailstore.deliver(self.mail_dir, user, self.trace(server, session, envelope, f"{user}@{config.MAIL_DOMAIN}", when) + data, when)
             if outside:
-                header = f"X-Envelope-To: {', '.join(outside)}\r\n".encode()
+                header = f"X-Envelope-To: {', '.join(outside)}\r\n".encode("utf-8", "surrogateescape")
                 mailstore.deliver_catchall(self.mail_dir, header + self.trace(server, session, envelope, outside[0], when) + data, when)
         except OSError:
             self.log.exception("could not store a message from %s", envelope.mail_from)
@@ -129,10 +136,13 @@ class SMTPService(Service):
         loop = asyncio.get_running_loop()
         mail_log = logging.getLogger("mail.log")  # aiosmtpd logs every command at INFO: too much
         mail_log.setLevel(logging.WARNING)
-        mail_log.addFilter(_QuietDeprecation())
+        if not any(isinstance(f, _QuietNoise) for f in mail_log.filters):
+            mail_log.addFilter(_QuietNoise())
+        warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
         handler = MailHandler(self.data_dir, self.log)
         tls = self.ctx.server_ssl_context()
         common = dict(hostname=HOSTNAME, data_size_limit=MAX_MESSAGE_SIZE, authenticator=check_password,
+                      enable_SMTPUTF8=True,  # RFC 6531: non-ASCII addresses, as smtplib.send_message can send
                       auth_required=self.ctx.public, loop=loop)
         plain_sock, tls_sock = listen(self.ctx, "smtp"), listen(self.ctx, "smtps")
         self.servers = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import poplib
 import smtplib
 import sys
@@ -102,6 +104,29 @@ def test_bcc_is_delivered_by_envelope_and_never_shown(mail):
         assert received["Bcc"] is None
     bob_files = inbox_files(mail, "bob")
     assert not any(b"<bcc@example.test>" in p.read_bytes() for p in bob_files)
+
+
+def test_international_addresses_with_smtputf8(mail):
+    sent = EmailMessage()
+    sent["From"] = "José Müller <josé@exämple.org>"
+    sent["To"] = "alice@example.test"
+    sent["Subject"] = "Grüße"
+    sent["Message-ID"] = "<utf8@example.test>"
+    sent.set_content("Hallo!\n")
+    with smtplib.SMTP(mail.smtp.host, mail.smtp.port, timeout=10) as client:
+        client.ehlo()
+        assert client.has_extn("smtputf8")
+        client.send_message(sent)  # the non-ASCII sender makes smtplib use SMTPUTF8
+    pop3 = mail.pop3
+    client = poplib.POP3(pop3.host, pop3.port, timeout=10)
+    client.user("alice")
+    client.pass_("alice-pw")
+    raw = b"\n".join(client.retr(client.stat()[0])[1])
+    client.quit()
+    # raw UTF-8 in headers (RFC 6532): the email package needs it as text to decode it
+    received = email.message_from_string(raw.decode("utf-8"), policy=email.policy.default)
+    assert received["From"].addresses[0].addr_spec == "josé@exämple.org"
+    assert received["Return-Path"] == "<josé@exämple.org>" and received["Subject"] == "Grüße"
 
 
 def test_unknown_local_user_gets_550(mail):
