@@ -7,6 +7,7 @@ import poplib
 import re
 import smtplib
 import socket
+import sys
 import time
 
 import pytest
@@ -285,3 +286,18 @@ def test_apop_digest_is_md5_of_banner_and_password(mail):
         digest = hashlib.md5((banner + "carol-pw").encode()).hexdigest()
         assert raw.command(f"APOP carol {digest}".encode()).startswith(b"+OK")
         assert raw.command(b"QUIT").startswith(b"+OK")
+
+
+def test_public_server_takes_passwords_only_over_tls(servers_factory):
+    if sys.platform != "linux":
+        pytest.skip("127.0.0.2 is a loopback address on Linux only")
+    handle = servers_factory(names=["pop3"], host="127.0.0.2")  # not 127.0.0.1: counts as public
+    pop3 = handle.pop3
+    client = poplib.POP3(pop3.host, pop3.port, timeout=10)
+    with pytest.raises(poplib.error_proto, match=r"STLS"):
+        client.user("alice")
+    client.stls(context=pop3.ssl_context())
+    client.user("alice")
+    client.pass_("alice-pw")
+    assert client.stat()[0] > 0
+    client.quit()
