@@ -300,6 +300,8 @@ def bodystructure(part: Part, extended: bool = True) -> bytes:
         return plist(items)
 
     maintype, subtype, params = part.content_type
+    if maintype.lower() == b"text" and not any(k.lower() == b"charset" for k, _ in params):
+        params = params + [(b"charset", b"us-ascii")]  # RFC 2045 5.2: text's default charset
     body = part.body
     items = [string(maintype), string(subtype), _params(params),
              nstring(part.get("content-id")), nstring(part.get("content-description")),

@@ -769,3 +769,35 @@ def test_autologout_after_the_idle_timeout(servers_factory):
         assert conn.line().startswith(b"+")
         conn.sock.settimeout(5)
         assert conn.line().startswith(b"* BYE")  # IDLE too ends at the timeout
+
+
+# --------------------------------------------------------------------------
+# The MIME splitter on awkward messages (no server needed)
+# --------------------------------------------------------------------------
+
+def test_mime_edge_cases():
+    from local_servers.imap import mime
+
+    def part(text: bytes) -> mime.Part:
+        return mime.Part(text.replace(b"\n", b"\r\n"))
+
+    header_only = part(b"Subject: only a header\n")
+    assert mime.bodystructure(header_only) == (b'("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 '
+                                               b'NIL NIL NIL NIL)')
+    unclosed = part(b"Content-Type: multipart/mixed; boundary=b\n\npreamble\n--b\n\none\n--b\n"
+                    b"Content-Type: text/html\n\n<p>two</p>\n")
+    assert [c.body for c in unclosed.children] == [b"one", b"<p>two</p>\r\n"]  # the last part runs to the end
+    assert mime.section_data(unclosed, (2,), "MIME") == b"Content-Type: text/html\r\n\r\n"
+    longer = part(b"Content-Type: multipart/mixed; boundary=b\n\n--bx\n--b\n\nreal\n--b--\n")
+    assert [c.body for c in longer.children] == [b"real"]  # "--bx" is not our boundary
+    digest = part(b'Content-Type: multipart/digest; boundary="d d"\n\n--d d\n\nSubject: in digest\n\nbody\n--d d--\n')
+    structure = sexp(mime.bodystructure(digest))[0]
+    assert structure[0][:2] == [b"message", b"rfc822"] and structure[0][7][1] == b"in digest"
+    assert mime.section_data(digest, (1, 1), "") == b"body"
+    assert mime.section_data(digest, (1,), "HEADER") == b"Subject: in digest\r\n\r\n"
+    assert mime.section_data(digest, (2,), "") is None
+    raw8 = part("Subject: Grüße\nFrom: \"Zoë\" <zoe@example.net>\nTo: undisclosed-recipients:;\n\nx\n".encode())
+    envelope = sexp(mime.envelope(raw8))[0]
+    assert envelope[1] == "Grüße".encode() and envelope[2] == [["Zoë".encode(), None, b"zoe", b"example.net"]]
+    assert envelope[5] == [[None, None, b"undisclosed-recipients", None], [None, None, None, None]]
+    assert b"{" in mime.envelope(raw8)  # 8-bit strings travel as literals, never as quoted strings
