@@ -107,6 +107,7 @@ def expected_scores(kind: str, maxima: dict[str, float]) -> dict[str, float | No
 
 
 def make_batch(folder: Path, kinds: list[str], solutions: Path, starters: Path) -> list[Path]:
-    """One submission per kind (named 01-full, 02-partial, ...) under folder."""
+    """One submission per kind (named 01-full, 02-partial, ...; sorted as given) under folder."""
     Path(folder).mkdir(parents=True, exist_ok=True)
-    return [make(kind, Path(folder) / f"{i:02d}-{kind}", solutions, starters) for i, kind in enumerate(kinds, 1)]
+    width = max(2, len(str(len(kinds))))
+    return [make(kind, Path(folder) / f"{i:0{width}d}-{kind}", solutions, starters) for i, kind in enumerate(kinds, 1)]

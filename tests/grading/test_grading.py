@@ -21,8 +21,9 @@ from local_servers.grading import run as runner
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS, STARTERS = ROOT / "solutions", ROOT / "labs"
 
-#: The 7-submission batch below (two of them hang) must finish within this many seconds.
-BATCH_TIME_BOUND = 120
+#: The 7-submission batch below (two of them hang) must finish within this many seconds
+#: (measured: about 30 s on 2 busy cores, most of it the stubborn one's 25 s limit).
+BATCH_TIME_BOUND = 90
 
 
 def grade(labs_dir: Path, tmp_path: Path, name: str) -> dict:
@@ -117,7 +118,8 @@ def test_hidden_download_of_readme(student, lab_servers, tmp_path):
 
 def test_batch_of_synthetic_submissions(tmp_path, solutions_report):
     """Seven submissions, two of them hanging, grade into the right CSV within the stated bound."""
-    kinds = ["full", "partial", "hang", "import_error", "syntax_error", "starter", "stubborn"]
+    # The stubborn one first: it runs until its wall-clock limit while the other job grades the rest.
+    kinds = ["stubborn", "full", "partial", "hang", "import_error", "syntax_error", "starter"]
     synthetic.make_batch(tmp_path / "submissions", kinds, SOLUTIONS, STARTERS)
     hidden = tmp_path / "hidden"
     hidden.mkdir()
@@ -125,7 +127,7 @@ def test_batch_of_synthetic_submissions(tmp_path, solutions_report):
     out = tmp_path / "grades.csv"
     started = time.monotonic()
     batch_module.grade(tmp_path / "submissions", out, hidden_tests=hidden, jobs=2, lab_timeout=3,
-                       submission_timeout=30)
+                       submission_timeout=25)
     took = time.monotonic() - started
     assert took < BATCH_TIME_BOUND, f"the batch took {took:.0f} s"
 
@@ -142,11 +144,11 @@ def test_batch_of_synthetic_submissions(tmp_path, solutions_report):
         assert got == expected, f"{kind}: {row}"
         assert float(row["total"]) == sum(expected.values())
         assert float(row["max"]) == sum(maxima.values())
-    assert rows["01-full"]["note"] == "" and rows["06-starter"]["note"] == ""
-    assert "sockets: 2 test(s) timed out" in rows["03-hang"]["note"]
-    assert "smtp_lab.py could not be imported: RuntimeError" in rows["04-import_error"]["note"]
-    assert "mail_lab.py could not be imported: SyntaxError" in rows["05-syntax_error"]["note"]
-    assert rows["07-stubborn"]["note"].startswith("timed out: stopped after 30 s in nntp")
+    assert rows["02-full"]["note"] == "" and rows["07-starter"]["note"] == ""
+    assert "sockets: 2 test(s) timed out" in rows["04-hang"]["note"]
+    assert "smtp_lab.py could not be imported: RuntimeError" in rows["05-import_error"]["note"]
+    assert "mail_lab.py could not be imported: SyntaxError" in rows["06-syntax_error"]["note"]
+    assert rows["01-stubborn"]["note"].startswith("timed out: stopped after 25 s in nntp")
     assert (out.with_suffix(".json")).is_file()
 
 
