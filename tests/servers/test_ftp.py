@@ -294,6 +294,18 @@ def test_commands_before_login_are_530(servers, command):
     assert_still_serving(servers.ftp)
 
 
+def test_data_connection_that_dies_at_once_gets_425_not_a_hang(servers):
+    with connect(servers.ftp) as ftp:
+        host, port = ftplib.parse227(ftp.sendcmd("PASV"))
+        data = socket.create_connection((host, port), timeout=TIMEOUT)
+        data.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        data.close()  # a reset, before any transfer command
+        time.sleep(0.1)
+        with pytest.raises(ftplib.error_temp, match="^425"):
+            ftp.sendcmd("RETR /pub/README.txt")
+        assert b"read-only" in retr(ftp, "/pub/README.txt")  # the session goes on
+
+
 # --- writing in a home (fresh servers)
 
 
