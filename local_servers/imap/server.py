@@ -372,8 +372,16 @@ class Session:
     def capabilities(self) -> str:
         caps = CAPABILITIES
         if self.state == NOT_AUTHENTICATED:
-            caps += " AUTH=PLAIN" + ("" if self.tls else " STARTTLS")
+            if self.tls:
+                caps += " AUTH=PLAIN"
+            else:
+                caps += " STARTTLS" + (" LOGINDISABLED" if self.cleartext_refused else " AUTH=PLAIN")
         return caps
+
+    @property
+    def cleartext_refused(self) -> bool:
+        """Beyond loopback (ctx.public) passwords travel only over TLS (RFC 3501 6.2.3, LOGINDISABLED)."""
+        return self.service.ctx.public and not self.tls
 
     # -- keeping the client's view up to date -----------------------------------------
     def report_changes(self, expunge_ok: bool = True) -> None:
@@ -492,6 +500,8 @@ class Session:
         protocol._over_ssl = True
 
     def authenticated(self, user: str) -> str:
+        if self.cleartext_refused:
+            raise No("[PRIVACYREQUIRED] Use STARTTLS (or the imaps port) before sending a password")
         self.state, self.user = AUTHENTICATED, user
         self.store = self.service.user_store(user)
         log.info("session %s: %s logged in", self.id, user)
@@ -518,6 +528,8 @@ class Session:
         args.end()
         if mechanism != "PLAIN":
             raise No("[CANNOT] Unsupported authentication mechanism (only PLAIN)")
+        if self.cleartext_refused:
+            raise No("[PRIVACYREQUIRED] Use STARTTLS (or the imaps port) before sending a password")
         if initial is None:
             self.send(b"+ ")
             await self.flush()

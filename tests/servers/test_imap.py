@@ -801,3 +801,15 @@ def test_mime_edge_cases():
     assert envelope[1] == "Grüße".encode() and envelope[2] == [["Zoë".encode(), None, b"zoe", b"example.net"]]
     assert envelope[5] == [[None, None, b"undisclosed-recipients", None], [None, None, None, None]]
     assert b"{" in mime.envelope(raw8)  # 8-bit strings travel as literals, never as quoted strings
+
+
+def test_public_server_takes_passwords_only_over_tls(servers_factory):
+    handle = servers_factory(names=["imap"], host="127.0.0.2")  # not loopback's 127.0.0.1: counts as public
+    client = imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10)
+    assert "LOGINDISABLED" in client.capabilities and "AUTH=PLAIN" not in client.capabilities
+    with pytest.raises(imaplib.IMAP4.error, match="PRIVACYREQUIRED"):
+        client.login("alice", "alice-pw")
+    client.starttls(ssl_context=ssl.create_default_context(cafile=handle.ca_file))
+    assert "LOGINDISABLED" not in client.capabilities
+    assert client.login("alice", "alice-pw")[0] == "OK"
+    client.logout()
