@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import time
 import warnings
@@ -64,6 +65,24 @@ class CourseSMTP(SMTP):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
 
+    def _getaddr(self, arg: str):
+        """MAIL FROM/RCPT TO address and parameters, with a fast path for "<user@domain> ...".
+
+        aiosmtpd parses every address with the email package's RFC 5322
+        parser: about 77 µs, a sixth of the server's time per message. The
+        plain form almost every client sends is read with a regular
+        expression; anything else (quoted local parts, routes, "<>",
+        non-ASCII) still goes to aiosmtpd's parser.
+        """
+        match = _PLAIN_ADDRESS.match(arg or "")
+        if match is None or "(" in match.group(2):  # a comment: let the full parser drop it
+            return super()._getaddr(arg)
+        return match.group(1), match.group(2)
+
+
+_PLAIN_ADDRESS = re.compile(r"\s*<([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                            r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>\s*(.*)\Z", re.S)
+
 
 class MailHandler:
     """aiosmtpd's extension points: decide on each recipient, store each message."""
@@ -88,10 +107,12 @@ class MailHandler:
         outside = [r for r in envelope.rcpt_tos if mailstore.local_user(r) is None]
         try:
             for user in local:
-                mailstore.deliver(self.mail_dir, user, self.trace(server, session, envelope, f"{user}@{config.MAIL_DOMAIN}", when) + data, when)
-            if outside:
+                trace = self.trace(server, session, envelope, f"{user}@{config.MAIL_DOMAIN}", when)
+                mailstore.deliver(self.mail_dir, user, trace + data, when)
+            if outside:  # one copy for all of them, saying who they were
                 header = f"X-Envelope-To: {', '.join(outside)}\r\n".encode("utf-8", "surrogateescape")
-                mailstore.deliver_catchall(self.mail_dir, header + self.trace(server, session, envelope, outside[0], when) + data, when)
+                trace = self.trace(server, session, envelope, outside[0], when)
+                mailstore.deliver_catchall(self.mail_dir, header + trace + data, when)
         except OSError:
             self.log.exception("could not store a message from %s", envelope.mail_from)
             return "451 4.3.0 Local error while storing the message; try again later"
@@ -103,7 +124,8 @@ class MailHandler:
         """The headers a real MTA adds: where the message came from, and the envelope sender."""
         peer = session.peer[0] if session.peer else "unknown"
         tls = server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
-        protocol = ("ESMTP" if session.extended_smtp else "SMTP") + ("S" if tls else "") + ("A" if session.authenticated else "")
+        # RFC 3848: ESMTP, plus S for TLS and A for an authenticated client
+        protocol = ("ESMTP" if session.extended_smtp else "SMTP") + "S" * tls + "A" * bool(session.authenticated)
         received = (f"Received: from {session.host_name or 'unknown'} ([{peer}])\r\n"
                     f"\tby {HOSTNAME} with {protocol}\r\n"
                     f"\tfor <{recipient}>; {formatdate(when, localtime=True)}\r\n")

@@ -248,3 +248,13 @@ def test_public_server_requires_auth(servers_factory):
         client.login("bob", "bob-pw")
         assert client.sendmail("bob@example.test", ["alice@example.test"], b"Subject: x\r\n\r\nx\r\n") == {}
     assert wait_for(lambda: parse(inbox_files(handle, "alice")[-1].read_bytes())["Subject"] == "x")
+
+
+@pytest.mark.parametrize("arg", ["<bob@example.test>", "<bob@example.test> SIZE=100", "  <a@b>", "<>",
+                                 "bob@example.test", '<"x y"@e.t>', "<@route:a@b>", "<a@b>  SIZE=1 BODY=8BITMIME",
+                                 "<a.b@c.d>x", "<a@b..c>", "<a@[127.0.0.1]>", "<josé@x.org>", "<a@b> (comment)",
+                                 "<a@b>\tSIZE=1", "<a@b", "<a b@c>", ""])
+def test_fast_address_parsing_agrees_with_aiosmtpd(arg):
+    from aiosmtpd.smtp import SMTP
+    from local_servers.smtp import CourseSMTP
+    assert CourseSMTP._getaddr(object.__new__(CourseSMTP), arg) == SMTP._getaddr(object.__new__(SMTP), arg)
