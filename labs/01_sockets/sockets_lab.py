@@ -7,6 +7,7 @@ so the grader can point your code at its own servers.
 """
 
 from __future__ import annotations
+
 import socket
 import socketserver
 import threading

@@ -6,10 +6,10 @@ Use ftplib; transfer files in binary mode (retrbinary/storbinary).
 """
 
 from __future__ import annotations
+
 import ftplib
 import os
 import posixpath
-import socket
 from pathlib import Path
 
 

@@ -6,6 +6,7 @@ its own news server.
 """
 
 from __future__ import annotations
+
 import email.utils
 import nntplib
 

@@ -6,6 +6,7 @@ its own mailboxes, so nothing ever leaves your machine.
 """
 
 from __future__ import annotations
+
 import mimetypes
 import smtplib
 from email.message import EmailMessage

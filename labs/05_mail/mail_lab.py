@@ -5,6 +5,7 @@ the same mailboxes that POP3 and IMAP read). Addresses are parameters.
 """
 
 from __future__ import annotations
+
 import email
 import email.policy
 import imaplib

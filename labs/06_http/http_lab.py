@@ -6,6 +6,7 @@ served by http.server; the grader starts it on a free port.
 """
 
 from __future__ import annotations
+
 import http.client
 import json
 import urllib.error

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ftplib
 import os
 import posixpath
-import socket
 from pathlib import Path
 
 
