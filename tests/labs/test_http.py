@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import sys
 import threading
 import uuid
 from http.server import ThreadingHTTPServer
@@ -72,11 +73,10 @@ def own_server(student):
     servers = []
 
     def start():
-        server = ThreadingHTTPServer(("127.0.0.1", 0), student.GreetingHandler)
-        server.daemon_threads = True
+        server = _RecordingServer(("127.0.0.1", 0), student.GreetingHandler)
         servers.append(server)
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        return server.server_address
+        return server
 
     yield start
     for server in servers:
@@ -84,13 +84,30 @@ def own_server(student):
         server.server_close()
 
 
-def ask(address, method, path, body=None, headers=None):
-    connection = http.client.HTTPConnection(*address, timeout=5)
+class _RecordingServer(ThreadingHTTPServer):
+    """Keeps the exception a handler raised, so the test can show it instead of a dropped connection."""
+
+    daemon_threads = True
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.errors = []
+
+    def handle_error(self, request, client_address):
+        self.errors.append(sys.exc_info()[1])
+
+
+def ask(server, method, path, body=None, headers=None):
+    connection = http.client.HTTPConnection(*server.server_address, timeout=5)
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         data = response.read()
         return response.status, response.getheader("Content-Type", ""), response.getheader("Content-Length"), data
+    except (OSError, http.client.HTTPException):
+        if server.errors:
+            raise server.errors[-1] from None  # the handler's own exception says more
+        raise
     finally:
         connection.close()
 
