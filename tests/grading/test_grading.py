@@ -145,6 +145,8 @@ def test_batch_of_synthetic_submissions(tmp_path, solutions_report):
         assert float(row["max"]) == sum(maxima.values())
     assert rows["02-full"]["note"] == "" and rows["07-starter"]["note"] == ""
     assert "sockets: 2 test(s) timed out" in rows["04-hang"]["note"]
+    # ...and its never-ending thread did not keep the process alive until the wall-clock kill.
+    assert "stopped after" not in rows["04-hang"]["note"]
     assert "smtp_lab.py could not be imported: RuntimeError" in rows["05-import_error"]["note"]
     assert "mail_lab.py could not be imported: SyntaxError" in rows["06-syntax_error"]["note"]
     assert rows["01-stubborn"]["note"].startswith("timed out: stopped after 25 s in nntp")
