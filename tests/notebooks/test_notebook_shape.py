@@ -1,0 +1,61 @@
+"""What nbval cannot see: that every chapter exists, was executed, and links to its neighbours.
+
+nbval passes a notebook whose outputs were never committed (there is nothing
+to compare), so this checks that each code cell carries its execution; it
+also keeps the fixed chapter order and the prev/next links.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+CHAPTERS = ["00_start_here", "01_sockets", "02_ftp", "03_nntp", "04_email_smtp", "05_pop3_imap", "06_http"]
+
+
+def load(name: str) -> dict:
+    return json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))
+
+
+def test_the_chapters_are_all_there_and_nothing_else():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == CHAPTERS
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_code_cell_was_executed_in_order(name):
+    cells = [c for c in load(name)["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    assert cells, "a chapter without code"
+    counts = [c["execution_count"] for c in cells]
+    assert None not in counts, "cells without executed output: run tests/notebooks/execute_notebooks.py"
+    assert counts == sorted(counts), "cells were executed out of order"
+    assert any(c["outputs"] for c in cells)
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_links_to_previous_and_next_chapter(name):
+    text = "\n".join("".join(c["source"]) for c in load(name)["cells"] if c["cell_type"] == "markdown")
+    index = CHAPTERS.index(name)
+    if index > 0:
+        assert f"({CHAPTERS[index - 1]}.ipynb" in text
+    if index < len(CHAPTERS) - 1:
+        assert f"({CHAPTERS[index + 1]}.ipynb" in text
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_no_output_is_ignored_without_a_reason(name):
+    for cell in load(name)["cells"]:
+        source = "".join(cell["source"])
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "NBVAL_IGNORE_OUTPUT" in source or "nbval-ignore-output" in tags:
+            assert re.search(r"#.*(because|why|varies|random)", source, re.I), \
+                f"a cell ignores its output without saying why:\n{source}"
+
+
+@pytest.mark.parametrize("name", CHAPTERS[1:])
+def test_starts_the_servers_first(name):
+    first_code = next(c for c in load(name)["cells"] if c["cell_type"] == "code")
+    assert "ensure_running()" in "".join(first_code["source"])
