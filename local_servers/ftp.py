@@ -148,14 +148,14 @@ class FTPService(Service):
         large = data_dir / "public" / LARGE_FILE
         large.parent.mkdir(parents=True, exist_ok=True)
         checksum = _write_large_file(large, LARGE_FILE_SIZE)
-        large.with_name(large.name + ".sha256").write_text(f"{checksum}  {large.name}\n", encoding="utf-8")
+        large.with_name(large.name + ".sha256").write_bytes(f"{checksum}  {large.name}\n".encode())
         for user in config.ACCOUNTS:
             home = data_dir / "home" / user
             home.mkdir(parents=True)
             (home / "welcome.txt").write_text(
                 f"Hello {user}!\n\nThis is your own folder on the course's FTP server. You may upload,\n"
                 "rename and delete files here, and make folders. Nobody else can see it.\n",
-                encoding="utf-8")
+                encoding="utf-8", newline="\n")  # the same bytes on Windows
 
     def __init__(self, ctx):
         super().__init__(ctx)
