@@ -1,0 +1,122 @@
+"""The mail-reading chapter's exercise solutions, run against the course's servers."""
+
+from __future__ import annotations
+
+import email
+import imaplib
+import poplib
+import smtplib
+import threading
+import time
+from email import policy
+from email.message import EmailMessage
+
+import pytest
+
+MAIL = ["smtp", "pop3", "imap"]
+
+
+@pytest.fixture
+def mail(servers_factory):
+    """Mail servers with freshly seeded mailboxes, for the tests that send mail."""
+    return servers_factory(names=MAIL)
+
+
+def send(handle, subject: str, to: str = "alice@example.test") -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "bob@example.test", to, subject
+    msg.set_content("test\n")
+    with smtplib.SMTP(handle.smtp.host, handle.smtp.port, timeout=10) as smtp:
+        smtp.send_message(msg)
+
+
+def pop_count(handle, user="alice") -> int:
+    box = poplib.POP3(handle.pop3.host, handle.pop3.port, timeout=10)
+    try:
+        box.user(user)
+        box.pass_(f"{user}-pw")
+        return box.stat()[0]
+    finally:
+        box.quit()
+
+
+def unseen(handle, user="alice") -> bytes:
+    with imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10) as imap:
+        imap.login(user, f"{user}-pw")
+        return imap.status("INBOX", "(MESSAGES UNSEEN)")[1][0]
+
+
+def test_download_new_fetches_each_message_once_and_deletes_nothing(mail, solution):
+    args = (mail.pop3.host, mail.pop3.port, "alice", "alice-pw")
+    first = solution.download_new(*args, set())
+    assert len(first) == pop_count(mail) == 43
+    subjects = {email.message_from_bytes(data, policy=policy.default)["Subject"] for data in first.values()}
+    assert "Café ☕ am Freitag — Grüße aus Köln" in subjects
+    assert solution.download_new(*args, set(first)) == {}
+    send(mail, "one more")
+    new = solution.download_new(*args, set(first))
+    assert len(new) == 1
+    assert email.message_from_bytes(next(iter(new.values())))["Subject"] == "one more"
+    assert pop_count(mail) == 44  # nothing deleted, and the session was closed with QUIT (no [IN-USE])
+
+
+def test_subjects_decodes_and_changes_no_flag(servers, solution):
+    args = (servers.imap.host, servers.imap.port, "alice", "alice-pw")
+    before = unseen(servers)
+    found = solution.subjects(*args, 'FROM "grace"')
+    assert found == [(9, "Meeting notes 2"), (17, "Lunch on Friday?"), (25, "Re: budget 18"),
+                     (33, "Meeting notes 26"), (41, "Lunch on Friday?")]
+    assert solution.subjects(*args, 'FROM "jose"') == [(7, "Café ☕ am Freitag — Grüße aus Köln")]
+    assert solution.subjects(*args, 'SUBJECT "no such subject"') == []
+    assert solution.subjects(*args, "ALL", mailbox="Archive") == [
+        (1, "Old notes, part 1"), (2, "Old notes, part 2"), (3, "Old notes, part 3")]
+    assert unseen(servers) == before
+
+
+def seeded(servers, message_id: str) -> bytes:
+    with imaplib.IMAP4(servers.imap.host, servers.imap.port, timeout=10) as imap:
+        imap.login("alice", "alice-pw")
+        imap.select("INBOX", readonly=True)
+        number = imap.search(None, f'HEADER Message-ID "{message_id}"')[1][0]
+        return imap.fetch(number, "(BODY.PEEK[])")[1][0][1]
+
+
+def test_save_attachments(servers, solution, tmp_path):
+    paths = solution.save_attachments(seeded(servers, "<seed-012@example.test>"), tmp_path)
+    assert [p.name for p in paths] == ["trip.png"]
+    assert paths[0].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert solution.save_attachments(seeded(servers, "<seed-011@example.test>"), tmp_path) == []  # an alternative
+
+
+def test_save_attachments_keeps_files_inside_the_directory(solution, tmp_path):
+    msg = EmailMessage()
+    msg["Subject"] = "tricky names"
+    msg.set_content("see attached")
+    msg.add_attachment(b"one", maintype="application", subtype="octet-stream", filename="../../escape.txt")
+    msg.add_attachment(b"two", maintype="application", subtype="octet-stream", filename="C:\\temp\\win.txt")
+    target = tmp_path / "inside"
+    target.mkdir()
+    paths = solution.save_attachments(msg.as_bytes(), target)
+    assert sorted(p.name for p in paths) == ["escape.txt", "win.txt"]
+    assert all(p.parent == target for p in paths)
+    assert (target / "escape.txt").read_bytes() == b"one"
+
+
+def test_wait_for_mail_sees_a_delivery(mail, solution):
+    timer = threading.Timer(0.3, send, args=(mail, "while idling"))
+    timer.start()
+    try:
+        started = time.monotonic()
+        assert solution.wait_for_mail(mail.imap.host, mail.imap.port, "alice", "alice-pw", timeout=5) == 1
+        assert time.monotonic() - started < 4  # announced, not found at the timeout
+    finally:
+        timer.join()
+
+
+def test_wait_for_mail_times_out_with_zero(mail, solution):
+    started = time.monotonic()
+    assert solution.wait_for_mail(mail.imap.host, mail.imap.port, "bob", "bob-pw", timeout=0.5) == 0
+    assert time.monotonic() - started < 3
+    with imaplib.IMAP4(mail.imap.host, mail.imap.port, timeout=10) as imap:  # the server is fine afterwards
+        imap.login("bob", "bob-pw")
+        assert imap.select("INBOX")[0] == "OK"
