@@ -30,7 +30,7 @@ import time
 from typing import NamedTuple
 
 from . import config, mailstore
-from .service import Service, listen
+from .service import Service, close_servers, listen
 
 AUTHORIZATION, TRANSACTION = "AUTHORIZATION", "TRANSACTION"
 #: RFC 2449: a command line is at most 255 octets, CRLF included.
@@ -465,15 +465,7 @@ class POP3Service(Service):
         self.port, self.tls_port = plain_sock.getsockname()[1], tls_sock.getsockname()[1]
 
     async def stop(self) -> None:
-        for server in self.servers:
-            server.close()
-            if hasattr(server, "close_clients"):  # 3.13: also end open sessions
-                server.close_clients()
-        for server in self.servers:
-            try:  # since 3.12 wait_closed() also waits for open connections
-                await asyncio.wait_for(server.wait_closed(), 2)
-            except asyncio.TimeoutError:
-                pass
+        await close_servers(self.servers)
 
     def info(self) -> dict:
         return {"host": self.ctx.host, "port": self.port, "tls_ports": {"pop3s": self.tls_port},

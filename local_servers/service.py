@@ -13,6 +13,7 @@ accept queue.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
@@ -100,6 +101,19 @@ def listen(ctx: Context, name: str, kind: int = socket.SOCK_STREAM, port: int | 
 
 
 _ADDR_IN_USE = {98, 48, 10048}  # EADDRINUSE on Linux, macOS, Windows
+
+
+async def close_servers(servers: list, timeout: float = 2.0) -> None:
+    """Stop asyncio servers: refuse new connections, end open ones, wait a bounded time."""
+    for server in servers:
+        server.close()
+        if hasattr(server, "close_clients"):  # 3.13+: also end open sessions
+            server.close_clients()
+    for server in servers:
+        try:  # since 3.12 wait_closed() also waits for open connections
+            await asyncio.wait_for(server.wait_closed(), timeout)
+        except asyncio.TimeoutError:
+            pass
 
 
 class Service:

@@ -32,7 +32,7 @@ from email.utils import formatdate
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from . import config, mailstore
-from .service import Service, listen
+from .service import Service, close_servers, listen
 
 #: Largest message accepted (RFC 1870 SIZE); bigger ones get 552.
 MAX_MESSAGE_SIZE = 10 * 1024 * 1024
@@ -175,15 +175,7 @@ class SMTPService(Service):
         self.port, self.tls_port = plain_sock.getsockname()[1], tls_sock.getsockname()[1]
 
     async def stop(self) -> None:
-        for server in self.servers:
-            server.close()
-            if hasattr(server, "close_clients"):  # 3.13: also end open sessions
-                server.close_clients()
-        for server in self.servers:
-            try:  # since 3.12 wait_closed() also waits for open connections
-                await asyncio.wait_for(server.wait_closed(), 2)
-            except asyncio.TimeoutError:
-                pass
+        await close_servers(self.servers)
 
     def info(self) -> dict:
         return {"host": self.ctx.host, "port": self.port, "tls_ports": {"smtps": self.tls_port},
