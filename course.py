@@ -69,6 +69,8 @@ def main(argv: list[str]) -> int:
     if status != 0:
         return status
     print("Opening JupyterLab (Ctrl-C stops it; `python -m local_servers down` stops the servers).", flush=True)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        rest = ["--allow-root", *rest]  # containers often run as root, and JupyterLab refuses it otherwise
     try:
         return subprocess.call([str(python), "-m", "jupyter", "lab", "notebooks/00_start_here.ipynb", *rest])
     except KeyboardInterrupt:
