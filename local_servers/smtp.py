@@ -37,6 +37,9 @@ from .service import Service, close_servers, listen
 #: Largest message accepted (RFC 1870 SIZE); bigger ones get 552.
 MAX_MESSAGE_SIZE = 10 * 1024 * 1024
 HOSTNAME = f"mail.{config.MAIL_DOMAIN}"
+#: The greeting's text after the host name: fixed, so lessons can show it whole
+#: (aiosmtpd's default carries its version number).
+IDENT = "ESMTP Python internet course"
 
 
 class _QuietNoise(logging.Filter):
@@ -163,7 +166,7 @@ class SMTPService(Service):
         warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
         handler = MailHandler(self.data_dir, self.log)
         tls = self.ctx.server_ssl_context()
-        common = dict(hostname=HOSTNAME, data_size_limit=MAX_MESSAGE_SIZE, authenticator=check_password,
+        common = dict(hostname=HOSTNAME, ident=IDENT, data_size_limit=MAX_MESSAGE_SIZE, authenticator=check_password,
                       enable_SMTPUTF8=True,  # RFC 6531: non-ASCII addresses, as smtplib.send_message can send
                       auth_required=self.ctx.public, loop=loop)
         plain_sock, tls_sock = listen(self.ctx, "smtp"), listen(self.ctx, "smtps")

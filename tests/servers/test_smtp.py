@@ -258,3 +258,10 @@ def test_fast_address_parsing_agrees_with_aiosmtpd(arg):
     from aiosmtpd.smtp import SMTP
     from local_servers.smtp import CourseSMTP
     assert CourseSMTP._getaddr(object.__new__(CourseSMTP), arg) == SMTP._getaddr(object.__new__(SMTP), arg)
+
+
+def test_greeting_is_fixed_text(servers):
+    """Lessons print the greeting: it must not carry a library's version number."""
+    with smtplib.SMTP(timeout=10) as smtp:
+        code, greeting = smtp.connect(*servers.smtp.address)
+    assert (code, greeting) == (220, b"mail.example.test ESMTP Python internet course")
