@@ -32,12 +32,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from local_servers import control  # noqa: E402
+from sessions import run_sessions  # noqa: E402
 
 BLOCK = 8192  # ftplib's default blocksize for retrbinary
 
@@ -92,44 +93,15 @@ def ftp_retr(handle, path: str, size: int) -> float:
     return elapsed
 
 
-def sessions(handle, count: int, small_file: str) -> tuple[int, list[float]]:
-    """`count` clients at once: login, LIST, RETR, QUIT. Returns (errors, latencies in seconds)."""
-    barrier = threading.Barrier(count)
-    latencies: list[float] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def client() -> None:
-        try:
-            barrier.wait(timeout=30)
-            started = time.perf_counter()
-            with ftplib.FTP() as ftp:
-                ftp.connect(handle.ftp.host, handle.ftp.port, timeout=30)
-                ftp.login()
-                ftp.retrlines("LIST /pub", lambda line: None)
-                chunks: list[bytes] = []
-                ftp.retrbinary(f"RETR {small_file}", chunks.append)
-                ftp.quit()
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-        except BaseException as exc:  # noqa: BLE001 - every failure counts as an error
-            with lock:
-                errors.append(exc)
-
-    threads = [threading.Thread(target=client) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    if errors:
-        print(f"  {len(errors)} errors, e.g. {errors[0]!r}", file=sys.stderr)
-    return len(errors), latencies
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+def session(handle, small_file: str) -> None:
+    """One client: connect, anonymous login, LIST, RETR a small file, QUIT."""
+    with ftplib.FTP() as ftp:
+        ftp.connect(handle.ftp.host, handle.ftp.port, timeout=30)
+        ftp.login()
+        ftp.retrlines("LIST /pub", lambda line: None)
+        chunks: list[bytes] = []
+        ftp.retrbinary(f"RETR {small_file}", chunks.append)
+        ftp.quit()
 
 
 def main() -> int:
@@ -176,10 +148,13 @@ def main() -> int:
 
             errors, p50s, p95s = [], [], []
             for run in range(args.runs):
-                n_errors, latencies = sessions(handle, args.sessions, "/pub/docs/hello.txt")
+                result = run_sessions(lambda i: session(handle, "/pub/docs/hello.txt"), args.sessions)
+                if result.errors:
+                    print(f"  {len(result.errors)} errors, e.g. {result.errors[0]!r}", file=sys.stderr)
+                n_errors = len(result.errors)
                 errors.append(n_errors)
-                p50s.append(percentile(latencies, 0.50) * 1000 if latencies else float("nan"))
-                p95s.append(percentile(latencies, 0.95) * 1000 if latencies else float("nan"))
+                p50s.append(result.percentile_ms(0.50))
+                p95s.append(result.percentile_ms(0.95))
                 print(f"run {run + 1}: {args.sessions} sessions, {n_errors} errors, "
                       f"p50 {p50s[-1]:.0f} ms, p95 {p95s[-1]:.0f} ms", flush=True)
         finally:

@@ -25,14 +25,15 @@ import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from local_servers import control, mailstore, serve  # noqa: E402
+from sessions import percentile, run_sessions  # noqa: E402
 
 FOLDER = "Bench"
 COUNT = 1000
@@ -85,41 +86,18 @@ def raw_fetch(address) -> None:
         return elapsed
 
 
-def one_session(handle, i: int, latencies: list, errors: list, barrier: threading.Barrier) -> None:
-    barrier.wait()
-    start = time.perf_counter()
-    try:
-        client = imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=30)
-        client.login("alice", "alice-pw")
-        client.select(FOLDER, readonly=True)
-        if i % 2:
-            typ, data = client.fetch(f"{i}:{i + 9}", "(BODY.PEEK[] FLAGS)")
-            assert typ == "OK" and len(data) == 20, (typ, len(data))
-        else:
-            typ, data = client.search(None, "SUBJECT", "report")
-            assert typ == "OK" and len(data[0].split()) == COUNT // 4
-        client.logout()
-        latencies.append((time.perf_counter() - start) * 1000)
-    except Exception as exc:  # counted, not raised: the benchmark reports errors
-        errors.append(repr(exc))
-
-
-def concurrent(handle, sessions: int) -> tuple[list, list]:
-    latencies: list[float] = []
-    errors: list[str] = []
-    barrier = threading.Barrier(sessions)
-    threads = [threading.Thread(target=one_session, args=(handle, i + 1, latencies, errors, barrier))
-               for i in range(sessions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return latencies, errors
-
-
-def percentile(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+def one_session(handle, i: int) -> None:
+    """Session i (from 1), a new connection: LOGIN, SELECT, FETCH of 10 (odd i) or a SEARCH, LOGOUT."""
+    client = imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=30)
+    client.login("alice", "alice-pw")
+    client.select(FOLDER, readonly=True)
+    if i % 2:
+        typ, data = client.fetch(f"{i}:{i + 9}", "(BODY.PEEK[] FLAGS)")
+        assert typ == "OK" and len(data) == 20, (typ, len(data))
+    else:
+        typ, data = client.search(None, "SUBJECT", "report")
+        assert typ == "OK" and len(data[0].split()) == COUNT // 4
+    client.logout()
 
 
 def main() -> None:
@@ -147,14 +125,14 @@ def main() -> None:
                 fetch_lib.append(timed(lambda: client.fetch("1:*", "(BODY.PEEK[])")))
                 client.logout()
                 fetch_raw.append(raw_fetch(handle.imap.address))
-                latencies, errors = concurrent(handle, args.sessions)
-                all_latencies += latencies
-                all_errors += errors
+                result = run_sessions(lambda i: one_session(handle, i + 1), args.sessions)
+                all_latencies += result.latencies
+                all_errors += [repr(exc) for exc in result.errors]
             finally:
                 control.stop(state_dir)
         print(f"run {run + 1}: fetch {fetch_lib[-1]:.1f} ms (raw {fetch_raw[-1]:.1f}), search cold "
               f"{search_cold[-1]:.1f} ms warm {search_warm[-1]:.2f} ms, sessions p95 "
-              f"{percentile(latencies, 95) if latencies else float('nan'):.0f} ms, errors {len(errors)}",
+              f"{result.percentile_ms(0.95):.0f} ms, errors {len(result.errors)}",
               file=sys.stderr)
 
     med = statistics.median
@@ -168,8 +146,8 @@ def main() -> None:
     total = len(all_latencies) + len(all_errors)
     if all_latencies:
         print(f"| {args.sessions} concurrent sessions (LOGIN, SELECT, FETCH 10 or SEARCH, LOGOUT) | errors "
-              f"{len(all_errors)} of {total}, p50 {percentile(all_latencies, 50):.0f} ms, "
-              f"p95 {percentile(all_latencies, 95):.0f} ms | 0 errors, p95 ≤ 700 ms |")
+              f"{len(all_errors)} of {total}, p50 {percentile(all_latencies, 0.50) * 1000:.0f} ms, "
+              f"p95 {percentile(all_latencies, 0.95) * 1000:.0f} ms | 0 errors, p95 ≤ 700 ms |")
     if all_errors:
         print("\nerrors:", *sorted(set(all_errors))[:5], sep="\n  ")
 

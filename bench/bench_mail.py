@@ -25,13 +25,14 @@ import smtplib
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from local_servers import control  # noqa: E402
+from sessions import run_sessions  # noqa: E402
 
 USERS = ("alice", "bob", "carol")
 
@@ -103,35 +104,13 @@ def pop3_session(handle, i: int) -> int:
 
 
 def concurrent(handle, session, sessions: int) -> dict:
-    latencies: list[float] = []
-    retries: list[int] = []
-    errors: list[str] = []
-    gate = threading.Barrier(sessions)
-    lock = threading.Lock()
-
-    def worker(i: int) -> None:
-        gate.wait()
-        started = time.perf_counter()
-        try:
-            tried = session(handle, i)
-        except Exception as exc:  # counted, not fatal: that is what the number is for
-            with lock:
-                errors.append(f"{type(exc).__name__}: {exc}")
-            return
-        with lock:
-            latencies.append(time.perf_counter() - started)
-            retries.append(tried)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(sessions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    latencies.sort()
-    return {"errors": len(errors), "sessions": sessions, "retries": sum(retries),
+    """`sessions` at once of session(handle, i), which returns its [IN-USE] retries."""
+    result = run_sessions(lambda i: session(handle, i), sessions)
+    latencies = sorted(result.latencies)
+    return {"errors": len(result.errors), "sessions": sessions, "retries": sum(result.returns),
             "p50": latencies[len(latencies) // 2] * 1000 if latencies else float("nan"),
             "p95": latencies[int(len(latencies) * 0.95) - 1] * 1000 if latencies else float("nan"),
-            "first_error": errors[0] if errors else ""}
+            "first_error": f"{type(result.errors[0]).__name__}: {result.errors[0]}" if result.errors else ""}
 
 
 def one_run(messages: int, sessions: int) -> dict:

@@ -25,14 +25,15 @@ import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from local_servers import control, serve  # noqa: E402
 from local_servers.newsstore import NewsStore  # noqa: E402
+from sessions import run_sessions  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -81,43 +82,14 @@ def list_with_socket(sock: socket.socket, file) -> float:
     return elapsed
 
 
-def sessions(info, count: int) -> tuple[int, list[float]]:
-    """`count` clients at once: GROUP, OVER of 100, ARTICLE, QUIT. Returns (errors, latencies)."""
-    barrier = threading.Barrier(count)
-    latencies: list[float] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def client(seed: int) -> None:
-        pick = random.Random(seed)
-        try:
-            barrier.wait(timeout=30)
-            started = time.perf_counter()
-            with nntplib.NNTP(info.host, info.port, timeout=30) as news:
-                news.group(GROUP)
-                first = pick.randrange(1, ARTICLES - 100)
-                assert len(news.over((first, first + 99))[1]) == 100
-                news.article(pick.randrange(1, ARTICLES + 1))
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-        except BaseException as exc:  # noqa: BLE001 - every failure counts as an error
-            with lock:
-                errors.append(exc)
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    if errors:
-        print(f"  {len(errors)} errors, e.g. {errors[0]!r}", file=sys.stderr)
-    return len(errors), latencies
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+def session(info, seed: int) -> None:
+    """One client, a new connection: GROUP, OVER of a 100-article page, ARTICLE, QUIT."""
+    pick = random.Random(seed)
+    with nntplib.NNTP(info.host, info.port, timeout=30) as news:
+        news.group(GROUP)
+        first = pick.randrange(1, ARTICLES - 100)
+        assert len(news.over((first, first + 99))[1]) == 100
+        news.article(pick.randrange(1, ARTICLES + 1))
 
 
 def main() -> int:
@@ -147,11 +119,14 @@ def main() -> int:
                     file.readline()
                     raw_ms.append(statistics.median(list_with_socket(sock, file)
                                                     for _ in range(args.repeat)) * 1000)
-                n_errors, latencies = sessions(info, args.sessions)
+                result = run_sessions(lambda i: session(info, i), args.sessions)
+                if result.errors:
+                    print(f"  {len(result.errors)} errors, e.g. {result.errors[0]!r}", file=sys.stderr)
+                n_errors = len(result.errors)
                 errors.append(n_errors)
-                totals.append(len(latencies) + n_errors)
-                p50s.append(percentile(latencies, 0.50) * 1000 if latencies else float("nan"))
-                p95s.append(percentile(latencies, 0.95) * 1000 if latencies else float("nan"))
+                totals.append(len(result.latencies) + n_errors)
+                p50s.append(result.percentile_ms(0.50))
+                p95s.append(result.percentile_ms(0.95))
                 print(f"run {run + 1}: GROUP+OVER 1000: nntplib {lib_ms[-1]:.1f} ms, socket {raw_ms[-1]:.1f} ms; "
                       f"{args.sessions} sessions: {n_errors} errors, p50 {p50s[-1]:.0f} ms, p95 {p95s[-1]:.0f} ms",
                       file=sys.stderr)
