@@ -106,10 +106,8 @@ def pop3_session(handle, i: int) -> int:
 def concurrent(handle, session, sessions: int) -> dict:
     """`sessions` at once of session(handle, i), which returns its [IN-USE] retries."""
     result = run_sessions(lambda i: session(handle, i), sessions)
-    latencies = sorted(result.latencies)
     return {"errors": len(result.errors), "sessions": sessions, "retries": sum(result.returns),
-            "p50": latencies[len(latencies) // 2] * 1000 if latencies else float("nan"),
-            "p95": latencies[int(len(latencies) * 0.95) - 1] * 1000 if latencies else float("nan"),
+            "p50": result.percentile_ms(0.50), "p95": result.percentile_ms(0.95),
             "first_error": f"{type(result.errors[0]).__name__}: {result.errors[0]}" if result.errors else ""}
 
 
