@@ -9,7 +9,6 @@ from __future__ import annotations
 import email
 import email.policy
 import imaplib
-import poplib
 import smtplib
 import uuid
 from collections import Counter
