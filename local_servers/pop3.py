@@ -30,7 +30,8 @@ import time
 from typing import NamedTuple
 
 from . import config, mailstore
-from .service import Service, close_servers, listen
+from .mail_service import MailService
+from .service import close_servers, listen
 
 AUTHORIZATION, TRANSACTION = "AUTHORIZATION", "TRANSACTION"
 #: RFC 2449: a command line is at most 255 octets, CRLF included.
@@ -439,17 +440,11 @@ class POP3Session(asyncio.Protocol):
         return self.ok()
 
 
-class POP3Service(Service):
+class POP3Service(MailService):
     """POP3 on "pop3" (with STLS) and "pop3s" (implicit TLS), reading the mail store's INBOXes."""
 
     name = "pop3"
     listeners = ("pop3", "pop3s")
-    data_name = "mail"
-
-    @classmethod
-    def seed(cls, data_dir) -> None:
-        mailstore.seed(data_dir)
-
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.locked: set[str] = set()  # users with an open maildrop
@@ -467,7 +462,5 @@ class POP3Service(Service):
     async def stop(self) -> None:
         await close_servers(self.servers)
 
-    def info(self) -> dict:
-        return {"host": self.ctx.host, "port": self.port, "tls_ports": {"pop3s": self.tls_port},
-                "starttls": True, "udp_port": None, "accounts": dict(config.ACCOUNTS),
-                "extra": {"domain": config.MAIL_DOMAIN, "apop": True}}
+    def extra_info(self) -> dict:
+        return {"apop": True}

@@ -30,7 +30,6 @@ import time
 import warnings
 from pathlib import Path
 
-from . import config
 from .handle import SCHEMA_VERSION
 from .service import Context, PortInUseError, Service
 from .tls import ensure_certificates

@@ -32,7 +32,8 @@ from email.utils import formatdate
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from . import config, mailstore
-from .service import Service, close_servers, listen
+from .mail_service import MailService
+from .service import close_servers, listen
 
 #: Largest message accepted (RFC 1870 SIZE); bigger ones get 552.
 MAX_MESSAGE_SIZE = 10 * 1024 * 1024
@@ -146,17 +147,11 @@ def check_password(server, session, envelope, mechanism: str, auth_data) -> Auth
     return AuthResult(success=False, handled=False)
 
 
-class SMTPService(Service):
+class SMTPService(MailService):
     """SMTP on "smtp" (STARTTLS) and "smtps" (implicit TLS), delivering into the mail store."""
 
     name = "smtp"
     listeners = ("smtp", "smtps")
-    data_name = "mail"
-
-    @classmethod
-    def seed(cls, data_dir) -> None:
-        mailstore.seed(data_dir)
-
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         mail_log = logging.getLogger("mail.log")  # aiosmtpd logs every command at INFO: too much
@@ -180,10 +175,6 @@ class SMTPService(Service):
     async def stop(self) -> None:
         await close_servers(self.servers)
 
-    def info(self) -> dict:
-        return {"host": self.ctx.host, "port": self.port, "tls_ports": {"smtps": self.tls_port},
-                "starttls": True, "udp_port": None, "accounts": dict(config.ACCOUNTS),
-                "extra": {"domain": config.MAIL_DOMAIN,
-                          "catchall_mailbox": str(mailstore.user_dir(self.data_dir, mailstore.CATCHALL)),
-                          "max_message_size": MAX_MESSAGE_SIZE,
-                          "auth_required": self.ctx.public}}
+    def extra_info(self) -> dict:
+        return {"catchall_mailbox": str(mailstore.user_dir(self.data_dir, mailstore.CATCHALL)),
+                "max_message_size": MAX_MESSAGE_SIZE, "auth_required": self.ctx.public}

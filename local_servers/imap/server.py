@@ -27,8 +27,9 @@ import logging
 import re
 import ssl
 
-from .. import config, mailstore
-from ..service import Service, listen
+from .. import config
+from ..mail_service import MailService
+from ..service import listen
 from . import mime, search
 from .store import Folder, MailboxError, UserStore
 from .syntax import LITERAL_AT_END, Args, ParseError, astring, imap_datetime, literal
@@ -930,17 +931,11 @@ class _AlreadyAnswered(Exception):
     """STARTTLS sends its tagged OK itself, before the handshake."""
 
 
-class IMAPService(Service):
+class IMAPService(MailService):
     """IMAP on "imap" (plain, offers STARTTLS) and "imaps" (TLS from the first byte), over the mail store."""
 
     name = "imap"
     listeners = ("imap", "imaps")
-    data_name = "mail"
-
-    @classmethod
-    def seed(cls, data_dir) -> None:
-        mailstore.seed(data_dir)
-
     def __init__(self, ctx):
         super().__init__(ctx)
         self.stores: dict[str, UserStore] = {}
@@ -986,7 +981,5 @@ class IMAPService(Service):
             except asyncio.TimeoutError:
                 pass
 
-    def info(self) -> dict:
-        return {"host": self.ctx.host, "port": self.port, "tls_ports": {"imaps": self.tls_port},
-                "starttls": True, "udp_port": None, "accounts": dict(config.ACCOUNTS),
-                "extra": {"domain": config.MAIL_DOMAIN, "hierarchy_delimiter": "."}}
+    def extra_info(self) -> dict:
+        return {"hierarchy_delimiter": "."}
