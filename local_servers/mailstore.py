@@ -39,6 +39,7 @@ API (mail_dir is ``<data_dir>/mail``)::
 
 from __future__ import annotations
 
+import base64
 import datetime
 import itertools
 import mailbox
@@ -336,6 +337,59 @@ def _course_mail() -> list[tuple[str, str | None, str, EmailMessage]]:
     return out
 
 
+#: alice's Sent folder of an older Chinese mail program, 已发送, by its IMAP name (RFC 3501 5.1.3:
+#: mailbox names travel in modified UTF-7; the server keeps them as they travel, like Dovecot does)
+CHINESE_SENT = "&XfJT0ZAB-"
+
+
+def _b64(text: str, charset: str) -> str:
+    return base64.b64encode(text.encode(charset)).decode("ascii")
+
+
+def _charset_mail() -> list[tuple[datetime.datetime, bytes]]:
+    """Raw messages as older and sloppier mail programs write them, for the charset lessons.
+
+    Built as bytes, not with EmailMessage: the email package would never
+    write an undeclared or a wrong charset, and these are what readers meet.
+    """
+    start = datetime.datetime(2026, 5, 4, 10, 0, tzinfo=_ZONE)  # after the rest of the seed
+
+    def head(n: int, subject: str, content: str, extra: str = "") -> bytes:
+        return ("From: =?gbk?B?" + _b64("爱丽丝", "gbk") + "?= <alice@example.test>\n"
+                "To: =?gbk?B?" + _b64("李雷", "gbk") + "?= <lilei@example.cn>\n"
+                f"Subject: {subject}\n"
+                f"Date: {format_datetime(start + datetime.timedelta(hours=n))}\n"
+                f"Message-ID: <seed-{100 + n:03d}@example.test>\n"
+                "MIME-Version: 1.0\n" + content + extra + "\n").encode("ascii")
+
+    report = "第一季度报告：一切顺利。\n"
+    raw = [
+        # GB2312 header, GBK body in base64: what Chinese mail programs wrote for decades
+        (1, head(1, "=?gb2312?B?" + _b64("会议通知", "gb2312") + "?=",
+                 'Content-Type: text/plain; charset="gbk"\nContent-Transfer-Encoding: base64\n')
+         + _b64("李雷：\n\n明天上午十点开会。\n\n爱丽丝\n", "gbk").encode("ascii") + b"\n"),
+        # a GB2312 body in 8 bits and an attachment whose Chinese name is in RFC 2231 form
+        (2, head(2, "=?gb2312?B?" + _b64("季度报告", "gb2312") + "?=",
+                 'Content-Type: multipart/mixed; boundary="==gb-102=="\n')
+         + b"--==gb-102==\nContent-Type: text/plain; charset=\"gb2312\"\nContent-Transfer-Encoding: 8bit\n\n"
+         + "报告在附件里。\n".encode("gb2312")
+         + b"\n--==gb-102==\nContent-Type: text/plain; charset=\"gbk\"\nContent-Transfer-Encoding: base64\n"
+           b"Content-Disposition: attachment; filename*=utf-8''%E6%8A%A5%E5%91%8A.txt\n\n"
+         + _b64(report, "gbk").encode("ascii") + b"\n--==gb-102==--\n"),
+        # no charset declared: the body's GBK bytes are not ASCII, as the default would have it
+        (3, head(3, "No charset declared", "Content-Type: text/plain\nContent-Transfer-Encoding: 8bit\n")
+         + "没有声明字符集。\n".encode("gbk")),
+        # a wrong charset: declared UTF-8, written in GBK
+        (4, head(4, "Declared UTF-8, written in GBK",
+                 'Content-Type: text/plain; charset="utf-8"\nContent-Transfer-Encoding: 8bit\n')
+         + "字符集写错了。\n".encode("gbk")),
+        # a charset name Python does not know (some programs wrote x-gbk)
+        (5, head(5, "An unknown charset name", 'Content-Type: text/plain; charset="x-gbk"\n'
+                 "Content-Transfer-Encoding: 8bit\n") + "未知的字符集名称。\n".encode("gbk")),
+    ]
+    return [(start + datetime.timedelta(hours=n), data) for n, data in raw]
+
+
 def seed(mail_dir: Path) -> None:
     """Create every account's Maildir, folders and the seeded messages.
 
@@ -355,3 +409,6 @@ def seed(mail_dir: Path) -> None:
         when = date + 60 + i  # arrived a minute after it was written; strictly increasing
         data = msg.as_bytes(policy=msg.policy.clone(linesep="\n"))
         deliver(mail_dir, user, data, when=when, folder=folder, flags=flags, key=f"{int(when)}.S{i:04d}.seed")
+    for j, (date, data) in enumerate(_charset_mail(), start=len(mail)):
+        when = date.timestamp() + 60
+        deliver(mail_dir, "alice", data, when=when, folder=CHINESE_SENT, flags="S", key=f"{int(when)}.S{j:04d}.seed")

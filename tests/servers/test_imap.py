@@ -241,10 +241,10 @@ def test_list_lsub_wildcards_and_namespace(fresh):
     ok(client.create("Work.Notes"))
     everything = ok(client.list())
     names = [sexp(line)[2] for line in everything]
-    assert names == [b"INBOX", b"Archive", b"Sent", b"Work", b"Work.Notes", b"Work.Projects", b"Work.Projects.2026"]
+    assert names == [b"INBOX", b"&XfJT0ZAB-", b"Archive", b"Sent", b"Work", b"Work.Notes", b"Work.Projects", b"Work.Projects.2026"]
     assert b'(\\HasChildren) "." "Work"' in everything
     top = [sexp(line)[2] for line in ok(client.list(pattern="%"))]
-    assert top == [b"INBOX", b"Archive", b"Sent", b"Work"]
+    assert top == [b"INBOX", b"&XfJT0ZAB-", b"Archive", b"Sent", b"Work"]
     assert [sexp(line)[2] for line in ok(client.list("Work.", "%"))] == [b"Work.Notes", b"Work.Projects"]
     assert [sexp(line)[2] for line in ok(client.list(pattern="*2026"))] == [b"Work.Projects.2026"]
     assert [sexp(line)[2] for line in ok(client.list(pattern="inbox"))] == [b"INBOX"]
