@@ -1,13 +1,15 @@
-"""Solutions to the exercises of notebooks/05_pop3_imap.ipynb."""
+"""Solutions to the exercises of chapter 5: notebooks/05a_pop3 (1), 05b_imap (2, 4, 5) and 05c_parsing (3, 6)."""
 
 from __future__ import annotations
 
+import base64
 import email
 import imaplib
 import poplib
 import select
 import time
 from email import policy
+from email.message import Message
 from pathlib import Path
 
 
@@ -94,3 +96,50 @@ def wait_for_mail(host: str, port: int, user: str, password: str, timeout: float
             if line.endswith(b" EXISTS\r\n"):
                 count = int(line.split()[1])
     return max(count - before, 0)
+
+
+def encode_mailbox_name(name: str) -> str:
+    """Exercise 5: text -> modified UTF-7 (RFC 3501 5.1.3), the form IMAP4rev1 mailbox names travel in.
+
+    Printable ASCII stays as it is, "&" becomes "&-", and each run of other
+    characters becomes "&" + base64 of its UTF-16BE bytes ("," for "/", no
+    "=" padding) + "-".
+    """
+    out, run = [], []
+
+    def flush():
+        if run:
+            data = base64.b64encode("".join(run).encode("utf-16-be")).decode("ascii")
+            out.append("&" + data.rstrip("=").replace("/", ",") + "-")
+            run.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            run.append(char)
+    flush()
+    return "".join(out)
+
+
+def text_of(part: Message, fallbacks=("utf-8", "gb18030")) -> tuple[str, str]:
+    """Exercise 6: (text, charset used) of a text part whose declared charset may be missing, wrong or unknown.
+
+    The declared charset first, decoded strictly; then each fallback; if
+    none decodes, the declared charset (or the last fallback) with
+    errors="replace", so that the caller always gets text.
+    """
+    data = part.get_payload(decode=True) or b""
+    declared = part.get_content_charset()  # lower case, or None
+    for charset in ([declared] if declared else []) + list(fallbacks):
+        try:
+            return data.decode(charset), charset
+        except (LookupError, UnicodeDecodeError):
+            continue
+    for charset in ([declared] if declared else []) + list(fallbacks[-1:]):
+        try:
+            return data.decode(charset, errors="replace"), charset
+        except LookupError:
+            continue
+    return data.decode("ascii", errors="replace"), "ascii"

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import functools
+import gzip
+import hashlib
+import json
+import mimetypes
+import secrets
 import http.client
 import http.cookiejar
 import ssl
@@ -11,7 +16,10 @@ import urllib.error
 import urllib.request
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urljoin
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+from xmlrpc.server import SimpleXMLRPCServer
 
 
 def status_of(url: str, context: ssl.SSLContext | None = None, timeout: float = 5) -> int | None:
@@ -82,3 +90,67 @@ def certificate_names(host: str, port: int, cafile: str, timeout: float = 10) ->
         return [name for _kind, name in conn.sock.getpeercert().get("subjectAltName", ())]
     finally:
         conn.close()
+
+
+def fetch_json(url: str, timeout: float = 10):
+    """Exercise 6: the JSON at url, asking for gzip and decompressing only a reply that says it is gzipped."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
+        body = reply.read()
+        if reply.headers.get("Content-Encoding", "identity").strip().lower() == "gzip":
+            body = gzip.decompress(body)
+    return json.loads(body)
+
+
+def download(url: str, path, chunk_size: int = 65536, timeout: float = 10) -> tuple[int, str]:
+    """Exercise 7: stream url's body into path, chunk_size bytes at most at a time; (bytes, sha256 hex)."""
+    digest, written = hashlib.sha256(), 0
+    with urllib.request.urlopen(url, timeout=timeout) as reply, open(path, "wb") as file:
+        while chunk := reply.read(chunk_size):
+            digest.update(chunk)
+            file.write(chunk)
+            written += len(chunk)
+    return written, digest.hexdigest()
+
+
+def upload_file(url: str, path, fields: dict[str, str] | None = None, timeout: float = 10):
+    """Exercise 8: POST the file as multipart/form-data (field "file") with text fields; the JSON reply."""
+    path = Path(path)
+    boundary = "ex06-" + secrets.token_hex(16)
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value.encode() + b"\r\n"
+             for name, value in (fields or {}).items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+                 f"Content-Type: {content_type}\r\n\r\n".encode() + path.read_bytes() + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
+        return json.load(reply)
+
+
+_robots: dict[str, RobotFileParser] = {}
+
+
+def polite_get(url: str, agent: str = "course-crawler", timeout: float = 10) -> bytes:
+    """Exercise 9: GET url as agent, unless the site's robots.txt (read once per site) forbids it."""
+    parts = urlsplit(url)
+    site = f"{parts.scheme}://{parts.netloc}"
+    if site not in _robots:
+        robots = RobotFileParser(site + "/robots.txt")
+        robots.read()
+        _robots[site] = robots
+    if not _robots[site].can_fetch(agent, url):
+        raise PermissionError(f"{site}/robots.txt forbids {url} to {agent}")
+    request = urllib.request.Request(url, headers={"User-Agent": agent})
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
+        return reply.read()
+
+
+def start_calculator() -> tuple[SimpleXMLRPCServer, str]:
+    """Exercise 10: an XML-RPC server with add, multiply and system.listMethods, in a thread; (server, url)."""
+    server = SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False)
+    server.register_function(lambda a, b: a + b, "add")
+    server.register_function(lambda a, b: a * b, "multiply")
+    server.register_introspection_functions()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"

@@ -120,3 +120,60 @@ def test_wait_for_mail_times_out_with_zero(mail, solution):
     with imaplib.IMAP4(mail.imap.host, mail.imap.port, timeout=10) as imap:  # the server is fine afterwards
         imap.login("bob", "bob-pw")
         assert imap.select("INBOX")[0] == "OK"
+
+
+# ---- 05b exercise 5: modified UTF-7 mailbox names; 05c exercise 6: text in a missing or wrong charset
+
+CHINESE_SENT = "&XfJT0ZAB-"  # alice's seeded 已发送
+
+
+@pytest.mark.parametrize("text, wire", [
+    ("已发送", "&XfJT0ZAB-"),
+    ("Entwürfe", "Entw&APw-rfe"),
+    ("Tom & Jerry", "Tom &- Jerry"),
+    ("INBOX", "INBOX"),
+    ("~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"),  # the example of RFC 3501, section 5.1.3
+])
+def test_encode_mailbox_name(solution, text, wire):
+    assert solution.encode_mailbox_name(text) == wire
+
+
+def test_encoded_name_is_the_one_the_server_lists(mail, solution):
+    """The seeded Chinese folder is listed under its encoded name; a folder made with the encoder comes back."""
+    with imaplib.IMAP4(mail.imap.host, mail.imap.port, timeout=10) as imap:
+        imap.login("alice", "alice-pw")
+        listed = [line.rsplit(b' "." ', 1)[1].strip(b'"').decode() for line in imap.list()[1]]
+        assert solution.encode_mailbox_name("已发送") in listed
+        name = solution.encode_mailbox_name("Ch05-Entwürfe 草稿")
+        assert imap.create(f'"{name}"')[0] == "OK"
+        assert imap.list('""', f'"{name}"')[1] == [f'(\\HasNoChildren) "." "{name}"'.encode()]
+        assert imap.select(f'"{name}"')[0] == "OK"
+
+
+def chinese_sent(handle) -> list[email.message.EmailMessage]:
+    with imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10) as imap:
+        imap.login("alice", "alice-pw")
+        imap.select(CHINESE_SENT, readonly=True)
+        data = imap.fetch("1:*", "(BODY.PEEK[])")[1]
+    return [email.message_from_bytes(item[1], policy=policy.default) for item in data if isinstance(item, tuple)]
+
+
+def test_text_of_the_seeded_chinese_mail(servers, solution):
+    meeting, report, undeclared, wrong, unknown = chinese_sent(servers)
+    text, charset = solution.text_of(meeting)
+    assert charset == "gbk" and "明天上午十点开会" in text
+    body, attachment = [part for part in report.walk() if not part.is_multipart()]
+    assert solution.text_of(body) == ("报告在附件里。\r\n", "gb2312")
+    assert solution.text_of(attachment) == ("第一季度报告：一切顺利。\n", "gbk")
+    for message, expected in ((undeclared, "没有声明字符集。"), (wrong, "字符集写错了。"), (unknown, "未知的字符集名称。")):
+        text, charset = solution.text_of(message)
+        assert (text.strip(), charset) == (expected, "gb18030"), message["Subject"]
+
+
+def test_text_of_prefers_utf8_and_never_fails(solution):
+    mislabelled = email.message_from_bytes("Content-Type: text/plain; charset=us-ascii\n\nCafé\n".encode())
+    assert solution.text_of(mislabelled) == ("Café\n", "utf-8")
+    hopeless = email.message_from_bytes(b"Content-Type: text/plain; charset=utf-8\n\n\xff\xfe\n")
+    assert solution.text_of(hopeless, fallbacks=("utf-8", "ascii")) == ("\ufffd\ufffd\n", "utf-8")
+    unknown = email.message_from_bytes(b"Content-Type: text/plain; charset=x-nothing\n\n\xff\n")
+    assert solution.text_of(unknown, fallbacks=("ascii",)) == ("\ufffd\n", "ascii")

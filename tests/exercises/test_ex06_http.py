@@ -1,10 +1,13 @@
 """The HTTP chapter's exercise solutions, run against the course's servers."""
 
+import hashlib
+import http.client
 import json
 import socket
 import ssl
 import urllib.error
 import urllib.request
+import xmlrpc.client
 
 import pytest
 
@@ -88,3 +91,72 @@ def test_certificate_names_verifies(servers, solution, tmp_path):
     other_ca = ensure_certificates(tmp_path / "tls").ca_file  # a CA that did not sign the server's certificate
     with pytest.raises(ssl.SSLCertVerificationError):
         solution.certificate_names(servers.http.host, servers.http.tls_ports["https"], str(other_ca))
+
+
+# ---- exercises 6-10: gzip, streamed downloads, multipart uploads, robots.txt, xmlrpc
+
+def test_fetch_json_decompresses_only_gzip(servers, solution):
+    assert solution.fetch_json(base(servers) + "/gzip")["gzipped"] is True
+    plain = solution.fetch_json(base(servers) + "/get?x=1")  # not compressed: must not be gunzipped
+    assert plain["args"] == {"x": "1"} and plain["headers"]["Accept-Encoding"] == "gzip"
+
+
+def test_download_streams_in_bounded_pieces(servers, solution, tmp_path, monkeypatch):
+    url = base(servers) + "/bytes/102400?seed=course"
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        expected = reply.read()
+    reads = []
+    original = http.client.HTTPResponse.read
+
+    def recording_read(self, amt=None):
+        reads.append(amt)
+        return original(self, amt)
+
+    monkeypatch.setattr(http.client.HTTPResponse, "read", recording_read)
+    size, digest = solution.download(url, tmp_path / "data.bin", chunk_size=8192)
+    monkeypatch.undo()
+    assert (size, digest) == (len(expected), hashlib.sha256(expected).hexdigest())
+    assert (tmp_path / "data.bin").read_bytes() == expected
+    assert reads and all(amt is not None and amt <= 8192 for amt in reads), reads
+
+
+def test_download_a_chunked_reply(servers, solution, tmp_path):
+    url = base(servers) + "/stream/5"
+    size, digest = solution.download(url, tmp_path / "stream.json", chunk_size=100)
+    lines = (tmp_path / "stream.json").read_bytes().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [0, 1, 2, 3, 4]
+    assert size == (tmp_path / "stream.json").stat().st_size
+    assert digest == hashlib.sha256((tmp_path / "stream.json").read_bytes()).hexdigest()
+
+
+def test_upload_file(servers, solution, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("line one\nline two\n")
+    answer = solution.upload_file(base(servers) + "/post", path, {"title": "Notes", "lang": "en"})
+    assert answer["files"] == {"file": "line one\nline two\n"}
+    assert answer["form"] == {"title": "Notes", "lang": "en"}
+    assert answer["headers"]["Content-Type"].startswith("multipart/form-data; boundary=")
+
+
+def test_polite_get_obeys_robots_and_reads_them_once(servers, solution, monkeypatch):
+    reads = []
+    original = solution.RobotFileParser.read
+    monkeypatch.setattr(solution.RobotFileParser, "read", lambda self: (reads.append(self.url), original(self))[1])
+    answer = json.loads(solution.polite_get(base(servers) + "/user-agent", agent="ex06-bot"))
+    assert answer == {"user-agent": "ex06-bot"}
+    with pytest.raises(PermissionError):
+        solution.polite_get(base(servers) + "/deny")
+    assert solution.polite_get(base(servers) + "/get").startswith(b"{")
+    assert reads == [base(servers) + "/robots.txt"]
+
+
+def test_start_calculator(solution):
+    server, url = solution.start_calculator()
+    try:
+        with xmlrpc.client.ServerProxy(url) as proxy:
+            assert proxy.add(2, 3) == 5 and proxy.add("con", "cat") == "concat"
+            assert proxy.multiply(4, 5) == 20
+            assert {"add", "multiply", "system.listMethods"} <= set(proxy.system.listMethods())
+    finally:
+        server.shutdown()
+        server.server_close()
