@@ -1,0 +1,306 @@
+"""What chapters 04, 05a-05c and 06 state about the servers' replies, checked against the servers.
+
+nbval compares a chapter's outputs with the committed ones, but the prose
+around them is never run: a sentence can say `{34}` under an output showing
+`{36}`. Each FACT below pairs a statement, quoted exactly from a markdown cell
+(so that rewording it fails here until the fact is looked at again), with a
+check of that statement against freshly seeded servers or the standard library.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import email
+import imaplib
+import io
+import json
+import poplib
+import re
+import smtplib
+import socket
+import ssl
+import urllib.request
+from email import policy
+from email.header import Header
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Callable, NamedTuple
+from urllib.robotparser import RobotFileParser
+
+import pytest
+
+from local_servers.pytest_plugin import ServersFactory
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+CHINESE_SENT = "&XfJT0ZAB-"
+
+
+@pytest.fixture(scope="module")
+def handle(tmp_path_factory):
+    """One freshly seeded set for this module; the checks send mail only to bob and the catch-all."""
+    factory = ServersFactory(tmp_path_factory)
+    yield factory()
+    factory.stop_all()
+
+
+def markdown(name: str) -> str:
+    cells = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+
+
+# ---------------------------------------------------------------------------
+# the checks: each asserts what its statement says
+
+def smtp_dialogue(handle, msg: EmailMessage) -> list[str]:
+    """The command lines smtplib sent for send_message(msg)."""
+    out = io.StringIO()
+    with contextlib.redirect_stderr(out), smtplib.SMTP(handle.smtp.host, handle.smtp.port, timeout=10) as client:
+        client.set_debuglevel(1)
+        client.send_message(msg)
+    return [line for line in out.getvalue().splitlines() if line.startswith("send: '")]
+
+
+def message(sender: str, to: str, text: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, "fact check"
+    msg.set_content(text)
+    return msg
+
+
+def body_8bitmime_only_with_smtputf8(handle):
+    eight_bit = message("alice@example.test", "bob@example.test", "Schöne Grüße ☀\n")
+    assert eight_bit["Content-Transfer-Encoding"] == "8bit"
+    mail = [line for line in smtp_dialogue(handle, eight_bit) if line.lower().startswith("send: 'mail")]
+    assert len(mail) == 1 and re.search(r"size=\d+", mail[0]) and "BODY=" not in mail[0].upper()
+    international = message("alice@example.test", "josé@example.org", "Olá\n")  # a non-ASCII address
+    mail = [line for line in smtp_dialogue(handle, international) if line.lower().startswith("send: 'mail")]
+    assert "SMTPUTF8" in mail[0] and "BODY=8BITMIME" in mail[0]
+
+
+def ehlo_extensions(handle):
+    with smtplib.SMTP(handle.smtp.host, handle.smtp.port, timeout=10) as client:
+        client.ehlo()
+        assert {"size", "8bitmime", "smtputf8", "starttls", "help"} <= set(client.esmtp_features)
+        assert "auth" not in client.esmtp_features  # not before STARTTLS
+        client.starttls(context=ssl.create_default_context(cafile=handle.ca_file))
+        client.ehlo()
+        assert "starttls" not in client.esmtp_features
+        assert client.esmtp_features["auth"].split() == ["LOGIN", "PLAIN"]
+
+
+def unknown_user_550(handle):
+    with smtplib.SMTP(handle.smtp.host, handle.smtp.port, timeout=10) as client:
+        client.ehlo()
+        client.mail("alice@example.test")
+        assert client.rcpt("nobody@example.test")[0] == 550
+        assert client.rcpt("friend@example.org")[0] == 250  # other domains: the catch-all
+
+
+def wrong_password_535(handle):
+    with smtplib.SMTP(handle.smtp.host, handle.smtp.port, timeout=10) as client:
+        client.starttls(context=ssl.create_default_context(cafile=handle.ca_file))
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            client.login("alice", "wrong password")
+        assert refused.value.smtp_code == 535
+        assert client.login("alice", "alice-pw")[0] == 235
+
+
+def size_limit_552(handle):
+    with smtplib.SMTP(handle.smtp.host, handle.smtp.port, timeout=10) as client:
+        client.ehlo()
+        limit = int(client.esmtp_features["size"])
+        assert limit == 10 * 1024 * 1024
+        assert client.mail("alice@example.test", [f"size={limit + 1}"])[0] == 552
+
+
+def gb2312_label(handle):
+    assert Header("会议通知", "gb2312").encode().startswith("=?eucgb2312_cn?b?")
+    assert Header("会议通知", "gbk").encode().startswith("=?gbk?b?")
+
+
+def pop3_capa(handle):
+    box = poplib.POP3(handle.pop3.host, handle.pop3.port, timeout=10)
+    try:
+        capa = box.capa()
+        assert {"TOP", "UIDL", "USER", "STLS", "PIPELINING"} <= set(capa) and capa["EXPIRE"] == ["NEVER"]
+        box.stls(ssl.create_default_context(cafile=handle.ca_file))
+        assert "STLS" not in box.capa()
+    finally:
+        box.quit()
+
+
+def pop3_states_and_in_use(handle):
+    first = poplib.POP3(handle.pop3.host, handle.pop3.port, timeout=10)
+    try:
+        with pytest.raises(poplib.error_proto, match="STAT is not valid in the AUTHORIZATION state"):
+            first.stat()
+        first.user("alice")
+        first.pass_("alice-pw")
+        second = poplib.POP3(handle.pop3.host, handle.pop3.port, timeout=10)
+        try:
+            second.user("alice")
+            with pytest.raises(poplib.error_proto, match=r"^b'-ERR \[IN-USE\]"):
+                second.pass_("alice-pw")
+        finally:
+            second.quit()
+        assert first.stat()[0] == 43
+    finally:
+        first.quit()
+
+
+def imap_literal_36(handle):
+    with socket.create_connection(handle.imap.address, timeout=10) as conn:
+        replies = conn.makefile("rb")
+        replies.readline()
+        conn.sendall(b"a1 LOGIN alice alice-pw\r\na2 EXAMINE INBOX\r\n"
+                     b"a3 FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\na4 LOGOUT\r\n")
+        lines = []
+        while not lines or not lines[-1].startswith(b"a4 "):
+            lines.append(replies.readline())
+    fetch = next(line for line in lines if line.startswith(b"* 1 FETCH"))
+    literal = lines[lines.index(fetch) + 1] + lines[lines.index(fetch) + 2]
+    assert fetch.endswith(b"{36}\r\n") and literal == b"Subject: Welcome to example.test\r\n\r\n"
+    assert len(b"Subject: Welcome to example.test\r\n") == 34
+    assert any(line.startswith(b"a2 OK [READ-ONLY]") for line in lines)
+    assert b"* 43 EXISTS\r\n" in lines
+
+
+def imap_capabilities_after_login(handle):
+    with imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10) as imap:
+        assert {"STARTTLS", "AUTH=PLAIN", "IDLE", "UIDPLUS", "MOVE"} <= set(imap.capabilities)
+        typ, data = imap.login("alice", "alice-pw")
+        after = data[0].split(b"]")[0].split()[1:]
+        assert b"STARTTLS" not in after and b"AUTH=PLAIN" not in after and b"IDLE" in after
+
+
+def chinese_folder_in_modified_utf7(handle):
+    with imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10) as imap:
+        imap.login("alice", "alice-pw")
+        assert b'(\\HasNoChildren) "." "&XfJT0ZAB-"' in imap.list()[1]
+        assert imap.select(CHINESE_SENT, readonly=True) == ("OK", [b"5"])
+    assert "已发送".encode("utf-7") == b"+XfJT0ZAB-"  # the same run, in standard UTF-7
+
+
+def chinese_sent(handle) -> list[EmailMessage]:
+    with imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10) as imap:
+        imap.login("alice", "alice-pw")
+        imap.select(CHINESE_SENT, readonly=True)
+        data = imap.fetch("1:*", "(BODY.PEEK[])")[1]
+    return [email.message_from_bytes(item[1], policy=policy.default) for item in data if isinstance(item, tuple)]
+
+
+def gb2312_subjects_and_rfc2231_name(handle):
+    meeting, report, *_ = chinese_sent(handle)
+    assert str(meeting["Subject"]) == "会议通知" and meeting.get_content_charset() == "gbk"
+    raw = report.as_bytes()
+    assert b"filename*=utf-8''%E6%8A%A5%E5%91%8A.txt" in raw
+    assert next(report.iter_attachments()).get_filename() == "报告.txt"
+
+
+def missing_and_wrong_charsets(handle):
+    *_, undeclared, wrong, unknown = chinese_sent(handle)
+    assert undeclared.get_param("charset") is None and "\ufffd" in undeclared.get_content()
+    assert wrong.get_param("charset") == "utf-8" and "\ufffd" in wrong.get_content()
+    with pytest.raises(LookupError):
+        unknown.get_content()
+    for msg in (undeclared, wrong, unknown):
+        with pytest.raises(UnicodeDecodeError):
+            msg.get_payload(decode=True).decode("utf-8")
+        msg.get_payload(decode=True).decode("gb18030")  # recovers all three
+
+
+def classic_processmsg_gets_none(handle):
+    with imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10) as imap:
+        imap.login("alice", "alice-pw")
+        imap.select("INBOX", readonly=True)
+        number = imap.search(None, "HEADER", "Message-ID", "<seed-011@example.test>")[1][0]
+        raw = imap.fetch(number, "(BODY.PEEK[])")[1][0][1]
+    classic = email.message_from_bytes(raw)  # compat32, as the classic code parses
+    assert classic.is_multipart() and classic.get_payload(decode=True) is None
+    assert "text/ plain" not in [part.get_content_type() for part in classic.walk()]
+
+
+def http_chunk_sizes(handle):
+    host, port = handle.http.address
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(f"GET /stream/2 HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+        raw = b"".join(iter(lambda: conn.recv(4096), b""))
+    head, body = raw.split(b"\r\n\r\n", 1)
+    assert b"\r\nTransfer-Encoding: chunked\r\n" in head + b"\r\n"
+    parts = body.split(b"\r\n")
+    assert parts[0] == parts[2] == b"96" and len(parts[1]) == 0x96 == 150 and parts[4:] == [b"0", b"", b""]
+
+
+def gzip_always_and_identity_by_default(handle):
+    base = f"http://{handle.http.host}:{handle.http.port}"
+    with urllib.request.urlopen(base + "/gzip", timeout=10) as reply:  # no Accept-Encoding: gzip
+        assert reply.headers["Content-Encoding"] == "gzip" and reply.read(2) == b"\x1f\x8b"
+    with urllib.request.urlopen(base + "/headers", timeout=10) as reply:
+        assert json.load(reply)["headers"]["Accept-Encoding"] == "identity"
+
+
+def robots_forbid_deny_only(handle):
+    base = f"http://{handle.http.host}:{handle.http.port}"
+    robots = RobotFileParser(base + "/robots.txt")
+    robots.read()
+    assert not robots.can_fetch("course-crawler", base + "/deny")
+    assert all(robots.can_fetch("course-crawler", base + path) for path in ("/get", "/site/index.html", "/"))
+    assert robots.crawl_delay("course-crawler") is None
+
+
+def plain_auth_is_base64(handle):
+    assert base64.b64decode("AGFsaWNlAGFsaWNlLXB3") == b"\x00alice\x00alice-pw"
+
+
+# ---------------------------------------------------------------------------
+# the statements, quoted from the chapters, and the check of each
+
+class Fact(NamedTuple):
+    notebook: str
+    statement: str
+    check: Callable
+
+
+FACTS = [
+    Fact("04_email_smtp", "smtplib does not announce it, though: it sends a plain `MAIL FROM:<...> size=...`",
+         body_8bitmime_only_with_smtputf8),
+    Fact("04_email_smtp", "adds `BODY=8BITMIME` only together with `SMTPUTF8`, when `send_message()` meets an address "
+         "that is not ASCII", body_8bitmime_only_with_smtputf8),
+    Fact("04_email_smtp", "`SIZE` (the largest message it takes), `8BITMIME` and `SMTPUTF8` (non-ASCII text and "
+         "addresses), `STARTTLS` (encryption), `HELP`", ehlo_extensions),
+    Fact("04_email_smtp", "Notice that `AUTH` is **not** offered yet", ehlo_extensions),
+    Fact("04_email_smtp", "the second `EHLO` lists `AUTH LOGIN PLAIN` instead of `STARTTLS`", ehlo_extensions),
+    Fact("04_email_smtp", "The course's server answers `550` for an unknown user at `example.test`", unknown_user_550),
+    Fact("04_email_smtp", "A wrong password raises `SMTPAuthenticationError` with code `535`", wrong_password_535),
+    Fact("04_email_smtp", "so the server refuses a bigger one at once, with `552`", size_limit_552),
+    Fact("04_email_smtp", "asked for `\"gb2312\"`, Python labels the encoded-word `eucgb2312_cn`", gb2312_label),
+    Fact("04_email_smtp", "no secret at all, just base64", plain_auth_is_base64),
+    Fact("05a_pop3", "`CAPA` lists what the server can do: `TOP`, `UIDL`, `USER` (a plain password login), `STLS` "
+         "(switch to TLS), `PIPELINING`", pop3_capa),
+    Fact("05a_pop3", "after `stls()` the server no longer offers `STLS`", pop3_capa),
+    Fact("05a_pop3", "a second login to the same mailbox is refused with `-ERR [IN-USE]`", pop3_states_and_in_use),
+    Fact("05a_pop3", "(43 seeded messages; mail of your own adds to them)", pop3_states_and_in_use),
+    Fact("05b_imap", "`{36}` announces 36 bytes of raw data", imap_literal_36),
+    Fact("05b_imap", "`[READ-ONLY]` says that `EXAMINE` changes nothing anyway", imap_literal_36),
+    Fact("05b_imap", "once logged in, the server no longer offers `STARTTLS` and `AUTH=PLAIN`",
+         imap_capabilities_after_login),
+    Fact("05b_imap", "alice has a fourth, `&XfJT0ZAB-`", chinese_folder_in_modified_utf7),
+    Fact("05b_imap", "standard UTF-7 writes the same characters as `+XfJT0ZAB-`", chinese_folder_in_modified_utf7),
+    Fact("05c_parsing", "for a multipart message that is `None`", classic_processmsg_gets_none),
+    Fact("05c_parsing", "`get_filename()` turned `filename*=utf-8''%E6%8A%A5%E5%91%8A.txt` into 报告.txt",
+         gb2312_subjects_and_rfc2231_name),
+    Fact("05c_parsing", "For an unknown name it raises `LookupError`", missing_and_wrong_charsets),
+    Fact("05c_parsing", "every byte it could not read became `\\ufffd`", missing_and_wrong_charsets),
+    Fact("05c_parsing", "Notice that GB18030 read all three.", missing_and_wrong_charsets),
+    Fact("06_http", "`96`: hexadecimal for 150, the length of one line of JSON", http_chunk_sizes),
+    Fact("06_http", "The course's `/gzip` always answers compressed", gzip_always_and_identity_by_default),
+    Fact("06_http", "they send `Accept-Encoding: identity`", gzip_always_and_identity_by_default),
+    Fact("06_http", "the rules for `*` (every robot) forbid `/deny` and nothing else", robots_forbid_deny_only),
+]
+
+
+@pytest.mark.parametrize("fact", FACTS, ids=[f"{f.notebook}:{f.check.__name__}:{i}" for i, f in enumerate(FACTS)])
+def test_the_chapter_says_it_and_the_server_does_it(fact, handle):
+    assert fact.statement in markdown(fact.notebook), f"the statement is no longer in {fact.notebook}"
+    fact.check(handle)
