@@ -1,4 +1,4 @@
-"""What chapters 04, 05a-05c and 06 state about the servers' replies, checked against the servers.
+"""What chapters 04 (4a, 4b), 05a-05c and 06 state about the servers' replies, checked against the servers.
 
 nbval compares a chapter's outputs with the committed ones, but the prose
 around them is never run: a sentence can say `{34}` under an output showing
@@ -269,13 +269,13 @@ FACTS = [
          "that is not ASCII", body_8bitmime_only_with_smtputf8),
     Fact("04_email_smtp", "`SIZE` (the largest message it takes), `8BITMIME` and `SMTPUTF8` (non-ASCII text and "
          "addresses), `STARTTLS` (encryption), `HELP`", ehlo_extensions),
-    Fact("04_email_smtp", "Notice that `AUTH` is **not** offered yet", ehlo_extensions),
-    Fact("04_email_smtp", "the second `EHLO` lists `AUTH LOGIN PLAIN` instead of `STARTTLS`", ehlo_extensions),
-    Fact("04_email_smtp", "The course's server answers `550` for an unknown user at `example.test`", unknown_user_550),
-    Fact("04_email_smtp", "A wrong password raises `SMTPAuthenticationError` with code `535`", wrong_password_535),
-    Fact("04_email_smtp", "so the server refuses a bigger one at once, with `552`", size_limit_552),
+    Fact("04b_smtp", "Notice that `AUTH` is **not** offered yet", ehlo_extensions),
+    Fact("04b_smtp", "the second `EHLO` lists `AUTH LOGIN PLAIN` instead of `STARTTLS`", ehlo_extensions),
+    Fact("04b_smtp", "The course's server answers `550` for an unknown user at `example.test`", unknown_user_550),
+    Fact("04b_smtp", "A wrong password raises `SMTPAuthenticationError` with code `535`", wrong_password_535),
+    Fact("04b_smtp", "so the server refuses a bigger one at once, with `552`", size_limit_552),
     Fact("04_email_smtp", "asked for `\"gb2312\"`, Python labels the encoded-word `eucgb2312_cn`", gb2312_label),
-    Fact("04_email_smtp", "no secret at all, just base64", plain_auth_is_base64),
+    Fact("04b_smtp", "no secret at all, just base64", plain_auth_is_base64),
     Fact("05a_pop3", "`CAPA` lists what the server can do: `TOP`, `UIDL`, `USER` (a plain password login), `STLS` "
          "(switch to TLS), `PIPELINING`", pop3_capa),
     Fact("05a_pop3", "after `stls()` the server no longer offers `STLS`", pop3_capa),
