@@ -1,4 +1,4 @@
-"""What chapters 04 (4a, 4b), 05a-05c and 06 state about the servers' replies, checked against the servers.
+"""What chapters 04 (4a, 4b), 05 (5a-5c) and 06 (6a, 6b) state about the servers' replies, checked against the servers.
 
 nbval compares a chapter's outputs with the committed ones, but the prose
 around them is never run: a sentence can say `{34}` under an output showing
@@ -293,10 +293,10 @@ FACTS = [
     Fact("05c_parsing", "For an unknown name it raises `LookupError`", missing_and_wrong_charsets),
     Fact("05c_parsing", "every byte it could not read became `\\ufffd`", missing_and_wrong_charsets),
     Fact("05c_parsing", "Notice that GB18030 read all three.", missing_and_wrong_charsets),
-    Fact("06_http", "`96`: hexadecimal for 150, the length of one line of JSON", http_chunk_sizes),
-    Fact("06_http", "The course's `/gzip` always answers compressed", gzip_always_and_identity_by_default),
-    Fact("06_http", "they send `Accept-Encoding: identity`", gzip_always_and_identity_by_default),
-    Fact("06_http", "the rules for `*` (every robot) forbid `/deny` and nothing else", robots_forbid_deny_only),
+    Fact("06b_http_more", "`96`: hexadecimal for 150, the length of one line of JSON", http_chunk_sizes),
+    Fact("06b_http_more", "The course's `/gzip` always answers compressed", gzip_always_and_identity_by_default),
+    Fact("06b_http_more", "they send `Accept-Encoding: identity`", gzip_always_and_identity_by_default),
+    Fact("06b_http_more", "the rules for `*` (every robot) forbid `/deny` and nothing else", robots_forbid_deny_only),
 ]
 
 
