@@ -25,17 +25,35 @@ def ftp_args(handle):
 
 @contextlib.contextmanager
 def silent_server(close_after: float = 6.0):
-    """A port that accepts connections (the kernel's backlog) but never says a word; closed after
-    close_after seconds, so a client without a timeout gets a reset instead of hanging the test."""
+    """A server that accepts connections but never says a word; it hangs up after close_after seconds,
+    so a client without a timeout fails instead of hanging the test. Yields (port, accepted sockets)."""
     listener = socket.create_server(("127.0.0.1", 0), backlog=8)
-    timer = threading.Timer(close_after, listener.close)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        timer.cancel()
+    listener.settimeout(0.1)
+    accepted: list[socket.socket] = []
+    deadline = time.monotonic() + close_after
+
+    def accept():
+        while time.monotonic() < deadline:
+            try:
+                accepted.append(listener.accept()[0])
+            except socket.timeout:
+                continue
+            except OSError:
+                return
         listener.close()
+        for conn in accepted:
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], accepted
+    finally:
+        deadline = 0
+        thread.join(1)
+        listener.close()
+        for conn in accepted:
+            conn.close()
 
 
 def put_public(handle, relative: str, data: bytes) -> str:
@@ -51,6 +69,16 @@ def token() -> str:
     return uuid.uuid4().hex[:8]
 
 
+def download_works(student, handle, tmp_path) -> None:
+    """The error checks start with a download that must succeed from the server given: a module that
+    talks to a fixed address fails them on every machine, not only where no course server runs."""
+    name = put_public(handle, f"pub/data/control-{token()}.txt", b"control\n")
+    target = tmp_path / "control.txt"
+    student.download(*ftp_args(handle), name, str(target))
+    assert target.is_file() and target.read_bytes() == b"control\n", \
+        "before the error cases: a download from the server given did not bring its file"
+
+
 def raised(info) -> str:
     return f"{type(info.value).__name__}: {info.value}"
 
@@ -59,7 +87,7 @@ def raised(info) -> str:
                             "'Downloading', and use the host and port you are given.")
 def test_download(student, lab_writable, tmp_path):
     """download() copies a text file from the server it is given and returns its size."""
-    name = put_public(lab_writable, f"pub/data/notes-{token()}.txt", "line one\r\nzwei: ü\r\n".encode())
+    name = put_public(lab_writable, f"pub/data/notes-{token()}.txt", "line one\nzwei: ü\n".encode())
     target = tmp_path / "notes.txt"
     size = student.download(*ftp_args(lab_writable), name, str(target))
     expected = (public(lab_writable) / name).read_bytes()
@@ -88,8 +116,9 @@ def test_download_binary(student, lab_writable, tmp_path):
 
 @pytest.mark.points(1, hint="connect() fails with an OSError when nothing listens: raise DownloadError('connect', ...) "
                             "(see chapter 2, 'The classic download function').")
-def test_download_refused(student, closed_port, tmp_path):
+def test_download_refused(student, lab_writable, closed_port, tmp_path):
     """A refused connection gives DownloadError with reason "connect", and no local file."""
+    download_works(student, lab_writable, tmp_path)
     target = tmp_path / "x.txt"
     with pytest.raises(student.DownloadError) as info:
         student.download("127.0.0.1", closed_port, "pub/docs/hello.txt", str(target), timeout=3)
@@ -103,7 +132,7 @@ def test_download_refused(student, closed_port, tmp_path):
 def test_download_silent_server(student, tmp_path):
     """A server that accepts but never greets gives DownloadError "connect" after the timeout given."""
     target = tmp_path / "x.txt"
-    with silent_server() as port:
+    with silent_server() as (port, accepted):
         begin = time.monotonic()
         try:
             student.download("127.0.0.1", port, "pub/docs/hello.txt", str(target), timeout=1)
@@ -116,14 +145,17 @@ def test_download_silent_server(student, tmp_path):
         else:
             pytest.fail("download() returned although the server never answered")
         took = time.monotonic() - begin
+        reached = len(accepted)
+    assert reached == 1, "download() never connected to the silent server at the address given"
     assert took < 4, f"with timeout=1 download() took {took:.1f} s to give up"
     assert not target.exists(), "a failed download left a local file behind"
 
 
 @pytest.mark.points(1, hint="A host name that does not resolve raises socket.gaierror, an OSError as well: catch "
                             "the OSError family, not one of its members (see chapter 1, 'The errors a client meets').")
-def test_download_unknown_host(student, tmp_path):
+def test_download_unknown_host(student, lab_writable, tmp_path):
     """A host name that does not exist gives DownloadError with reason "connect"."""
+    download_works(student, lab_writable, tmp_path)
     target = tmp_path / "x.txt"
     try:
         student.download("no-such-host.invalid", 21, "pub/docs/hello.txt", str(target), timeout=3)
@@ -140,22 +172,24 @@ def test_download_unknown_host(student, tmp_path):
 
 @pytest.mark.points(2, hint="A refused login is a 530 reply, which ftplib raises as error_perm (see chapter 2, "
                             "'Anonymous and named logins').")
-def test_download_login_refused(student, lab_servers, tmp_path):
+def test_download_login_refused(student, lab_writable, tmp_path):
     """A wrong password gives DownloadError with reason "login"."""
+    download_works(student, lab_writable, tmp_path)
     target = tmp_path / "welcome.txt"
     with pytest.raises(student.DownloadError) as info:
-        student.download(*ftp_args(lab_servers), "welcome.txt", str(target), user="alice", password="wrong")
+        student.download(*ftp_args(lab_writable), "welcome.txt", str(target), user="alice", password="wrong")
     assert info.value.reason == "login", f"reason {info.value.reason!r} ({raised(info)})"
     assert not target.exists(), "a failed download left a local file behind"
 
 
 @pytest.mark.points(2, hint="Change to the folder before asking for the file: the reply to CWD says whether the "
                             "folder exists (see chapter 2, 'Where am I? pwd, cwd').")
-def test_download_missing_folder(student, lab_servers, tmp_path):
+def test_download_missing_folder(student, lab_writable, tmp_path):
     """A missing folder gives DownloadError with reason "folder", and no local file."""
+    download_works(student, lab_writable, tmp_path)
     target = tmp_path / "missing.txt"
     with pytest.raises(student.DownloadError) as info:
-        student.download(*ftp_args(lab_servers), "pub/no-such-folder/a.txt", str(target))
+        student.download(*ftp_args(lab_writable), "pub/no-such-folder/a.txt", str(target))
     assert info.value.reason == "folder", f"reason {info.value.reason!r} ({raised(info)})"
     assert not target.exists(), "a failed download left a local file behind"
 
@@ -172,44 +206,47 @@ def test_download_missing_file(student, lab_writable, tmp_path):
     assert not target.exists(), "a failed download left a (partial or empty) local file behind"
 
 
-def own_tree(handle) -> tuple[str, dict[str, bytes]]:
-    """A folder of this test's own on the server: sub-folders, a non-ASCII name, text and binary files."""
+TEXT_TREE = {"readme.txt": b"top level\n", "notes/caf\u00e9-men\u00fc.txt": "Kaffee \u2615\n".encode(),
+             "notes/deep/todo.txt": b"one\ntwo\n"}
+BINARY_TREE = {"data.bin": bytes(range(256)) * 4 + b"\r\n\xff", "img/logo.png": b"\x89PNG\r\n\x1a\n" + bytes(300)}
+
+
+def own_tree(handle, files: dict[str, bytes]) -> str:
+    """A folder of this test's own on the server, holding files; returns its path."""
     folder = f"pub/tree-{token()}"
-    files = {"readme.txt": b"top level\r\n", "notes/caf\u00e9-men\u00fc.txt": "Kaffee \u2615\n".encode(),
-             "notes/deep/data.bin": bytes(range(256)) * 4 + b"\r\n\xff", "img/logo.png": b"\x89PNG\r\n\x1a\n" + bytes(300)}
     for rel, data in files.items():
         put_public(handle, f"{folder}/{rel}", data)
-    return folder, files
+    return folder
 
 
 @pytest.mark.points(2, hint="MLSD tells files from folders ('type' fact): walk the folders recursively and make "
                             "the local ones as you go (see chapter 2, 'Listing folders: nlst, dir and mlsd').")
 def test_mirror(student, lab_writable, tmp_path):
     """mirror() copies every file of a folder and its sub-folders (non-ASCII names too) and lists them."""
-    folder, files = own_tree(lab_writable)
+    folder, files = own_tree(lab_writable, TEXT_TREE), TEXT_TREE
     copied = student.mirror(*ftp_args(lab_writable), folder, str(tmp_path / "copy"))
     local = sorted(p.relative_to(tmp_path / "copy").as_posix() for p in (tmp_path / "copy").rglob("*") if p.is_file()) \
         if (tmp_path / "copy").is_dir() else []
     assert local == sorted(files), f"the server's folder has {sorted(files)!r}, the local copy {local!r}"
     assert sorted(copied or []) == sorted(files), f"mirror() returned {copied!r}, expected {sorted(files)!r}"
-    text = "notes/caf\u00e9-men\u00fc.txt"
-    assert (tmp_path / "copy" / text).read_bytes() == files[text], f"{text} differs from the server's copy"
+    differ = [rel for rel in files if (tmp_path / "copy" / rel).read_bytes() != files[rel]]
+    assert not differ, f"these files differ from the server's copy: {differ}"
 
 
 @pytest.mark.points(1, hint="Binary files in a mirror too: retrbinary, not retrlines (see chapter 2, 'Downloading: "
                             "retrlines, retrbinary').")
 def test_mirror_binary_files(student, lab_writable, tmp_path):
     """mirror() copies binary files byte for byte."""
-    folder, files = own_tree(lab_writable)
+    folder = own_tree(lab_writable, BINARY_TREE)
     try:
         student.mirror(*ftp_args(lab_writable), folder, str(tmp_path / "copy"))
     except NotImplementedError:
         raise
     except Exception as exc:
         pytest.fail(f"mirroring a folder with binary files raised {type(exc).__name__}: {exc}")
-    for rel in ("notes/deep/data.bin", "img/logo.png"):
+    for rel, data in BINARY_TREE.items():
         local = tmp_path / "copy" / rel
-        assert local.is_file() and local.read_bytes() == files[rel], f"{rel} is missing or differs from the server's"
+        assert local.is_file() and local.read_bytes() == data, f"{rel} is missing or differs from the server's"
 
 
 @pytest.mark.points(3, hint="REST tells the server where to start the next transfer; what arrives is appended "

@@ -23,6 +23,13 @@ def served_by(data, handle) -> bool:
     return isinstance(data, dict) and f"//{handle.http.host}:{handle.http.port}/" in str(data.get("url", ""))
 
 
+def uses_given_server(student, handle) -> None:
+    """The error checks start with an answer that must come from the server given: a module that talks
+    to a fixed address fails them on every machine, not only where no course server runs."""
+    data = student.get_json(*api(handle), "/get?control=1")
+    assert served_by(data, handle), f"before the error cases: GET /get answered {data!r}, not from the server given"
+
+
 @pytest.mark.points(2, hint="One request to the host and port you are given, then read and decode the JSON body "
                             "(see chapter 6, 'http.client: a GET request').")
 def test_get_json(student, lab_servers):
@@ -47,6 +54,7 @@ def test_get_json_follows_redirects(student, lab_servers):
                             "docstring gives (see chapter 6, 'Redirects').")
 def test_get_json_redirect_limit(student, lab_servers):
     """get_json() raises ApiError instead of following more than 5 redirects."""
+    uses_given_server(student, lab_servers)
     try:
         data = student.get_json(*api(lab_servers), "/redirect/9")
     except student.ApiError:
@@ -62,6 +70,7 @@ def test_get_json_redirect_limit(student, lab_servers):
                             "response.status (see chapter 6, 'Other methods, and statuses that are not 200').")
 def test_get_json_errors(student, lab_servers):
     """get_json() raises ApiError with the status for 404 and 500."""
+    uses_given_server(student, lab_servers)
     for status in (404, 500):
         with pytest.raises(student.ApiError) as info:
             student.get_json(*api(lab_servers), f"/status/{status}")

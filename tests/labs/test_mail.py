@@ -105,9 +105,12 @@ def test_mailbox_report_senders(student, lab_writable):
                             "(see chapter 5, 'Deleting: dele, rset, and the UPDATE state').")
 def test_mailbox_report_deletes_nothing(student, lab_writable):
     """Making the report leaves the mailbox as it was."""
+    send(lab_writable, "carol", f"only on this server {uuid.uuid4().hex}")
     before = reference_report(lab_writable, "carol")
-    call(student.mailbox_report, lab_writable.pop3.host, lab_writable.pop3.port, "carol", "carol-pw")
+    got = call(student.mailbox_report, lab_writable.pop3.host, lab_writable.pop3.port, "carol", "carol-pw")
     after = reference_report(lab_writable, "carol")
+    assert isinstance(got, dict) and got.get("count") == before["count"], \
+        f"the report is not of carol's mailbox on the server given ({before['count']} messages): {got!r}"
     assert after == before, f"carol's mailbox had {before['count']} messages, now {after['count']}"
 
 
@@ -131,6 +134,7 @@ def test_round_trip(student, lab_writable):
 def test_round_trip_never_arrives(student, lab_writable):
     """round_trip() raises RuntimeError once its wait is over when the message goes elsewhere."""
     s, p = lab_writable.smtp, lab_writable.pop3
+    bob_before = reference_report(lab_writable, "bob")["count"]
     begin = time.monotonic()
     try:
         # Sent to bob, looked for in carol's mailbox: it never arrives there.
@@ -142,6 +146,8 @@ def test_round_trip_never_arrives(student, lab_writable):
     else:
         pytest.fail(f"the message never arrived, yet round_trip() returned {result!r}")
     took = time.monotonic() - begin
+    assert reference_report(lab_writable, "bob")["count"] == bob_before + 1, \
+        "the message did not reach bob's mailbox on the SMTP server given"
     assert took < 6, f"with wait=1.0 round_trip() gave up after {took:.1f} s"
 
 
@@ -188,9 +194,9 @@ def test_move_matching_into_existing_folder(student, lab_writable):
     with imaplib.IMAP4(imap.host, imap.port, timeout=10) as client:
         client.login("alice", "alice-pw")
         client.create(folder)
-    send(lab_writable, "alice", f"keep {token}")
-    moved = call(student.move_matching, imap.host, imap.port, "alice", "alice-pw", f'SUBJECT "keep {token}"', folder)
+    send(lab_writable, "alice", f"keep-{token}")
+    moved = call(student.move_matching, imap.host, imap.port, "alice", "alice-pw", f'SUBJECT "keep-{token}"', folder)
     assert (moved, mailbox_counts(imap, folder)) == (1, 1), \
         f"move_matching() returned {moved!r}; {folder} holds {mailbox_counts(imap, folder)} message(s), expected 1"
-    again = call(student.move_matching, imap.host, imap.port, "alice", "alice-pw", f'SUBJECT "keep {token}"', folder)
+    again = call(student.move_matching, imap.host, imap.port, "alice", "alice-pw", f'SUBJECT "keep-{token}"', folder)
     assert again == 0, f"nothing matches any more, move_matching() returned {again!r}"

@@ -196,5 +196,6 @@ def test_all_recipients_refused(student, relay):
         raise
     except Exception as exc:
         pytest.fail(f"with every recipient refused send_to_all() raised {type(exc).__name__}: {exc}")
+    assert relay.connections == 1, "send_to_all() did not connect to the server given"
     assert isinstance(refused, dict) and set(refused) == set(recipients), \
         f"when everyone is refused, return them all: returned {refused!r}"

@@ -306,7 +306,14 @@ def test_tcp_client(student):
 @pytest.mark.points(1, hint="Nothing listens there: let the OSError (ConnectionRefusedError) reach the caller "
                             "(see chapter 1, 'The errors a client meets').")
 def test_tcp_client_refused(student, closed_port):
-    """tcp_client() raises an OSError when nothing listens at the address."""
+    """tcp_client() raises an OSError when nothing listens at the address (and only then)."""
+    server = PieceServer()  # first the same client where a server listens: it must get through
+    try:
+        replies = student.tcp_client(*server.address, [b"x"], timeout=3)
+    finally:
+        server.close()
+    assert server.received == b"x\n", \
+        f"a server listening at the address given received {server.received!r} (tcp_client() returned {replies!r})"
     with pytest.raises(OSError):
         student.tcp_client("127.0.0.1", closed_port, [b"x"], timeout=2)
 
@@ -324,6 +331,7 @@ def test_tcp_client_timeout(student):
     finally:
         server.close()
     took = time.monotonic() - begin
+    assert server.connections == 1, "tcp_client() never connected to the silent server at the address given"
     assert took < 4, f"with timeout=1 tcp_client() took {took:.1f} s to give up"
 
 
@@ -403,4 +411,10 @@ def test_udp_client_lost_reply(student):
         with pytest.raises(OSError):
             student.udp_client(*silent.getsockname(), [b"hello?"], timeout=1)
         took = time.monotonic() - begin
+        silent.settimeout(0.5)
+        try:
+            arrived = silent.recvfrom(4096)[0]
+        except OSError:
+            arrived = None
+    assert arrived == b"hello?", f"the silent server at the address given received {arrived!r}"
     assert took < 4, f"with timeout=1 udp_client() took {took:.1f} s to give up"
