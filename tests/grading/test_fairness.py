@@ -27,7 +27,7 @@ NAMES = sorted(name for name in EXPECTED if not name.startswith("_"))
 TOLERANCE = 0.05
 
 
-def run_batch(submissions: Path, out: Path, jobs: int = 2) -> dict[str, dict]:
+def run_batch(submissions: Path, out: Path, jobs: int = 4) -> dict[str, dict]:
     """Grade a folder of submissions with the batch grader's command line; the CSV rows by student.
 
     The one place this file names the grader's command (its module path is moving)."""
