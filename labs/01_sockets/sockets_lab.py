@@ -1,9 +1,14 @@
-"""Lab 1, sockets: a timestamp server that many clients can use at once.
+"""Lab 1, sockets: a line-based timestamp server that many clients can use at once.
 
-Every chunk of data a client sends comes back as "[<time.ctime()>] <data>",
-like the chapter's first server. Build it twice (TCP, then UDP) with its
-clients. Nothing here knows a fixed address: host and port are parameters,
-so the grader can point your code at its own servers.
+Every line a client sends comes back as b"[<time.ctime()>] " + the line.
+TCP carries a stream of bytes, not messages: one recv() may return half a
+line, or two lines at once, and a UTF-8 character may be cut between two
+recv()s. So the server and the client agree on a delimiter (b"\\n" ends
+every line), keep the bytes they have received until a whole line is
+there, and never decode a piece of one. UDP is different: each datagram
+is one whole message. Build the TCP server, its client, and the UDP
+variant. Nothing here knows a fixed address: host and port are
+parameters, so the grader can point your code at its own servers.
 """
 
 from __future__ import annotations
@@ -13,23 +18,31 @@ import socketserver
 import threading
 import time
 
+#: The longest line a server accepts (bytes, newline included); a longer one ends the connection.
+MAX_LINE = 64 * 1024
 
-def timestamp_reply(data: bytes) -> bytes:
-    """The server's answer to one chunk of data: b"[" + time.ctime() + b"] " + data.
 
-    >>> timestamp_reply(b"hello")                       # doctest: +SKIP
-    b'[Sat Nov 21 22:40:00 2026] hello'
+def timestamp_reply(line: bytes) -> bytes:
+    """The server's answer to one line: b"[" + time.ctime() + b"] " + line, bytes unchanged.
+
+    >>> timestamp_reply(b"hello\\n")                     # doctest: +SKIP
+    b'[Sat Nov 21 22:40:00 2026] hello\\n'
     """
     raise NotImplementedError("TODO: write timestamp_reply()")
 
 
 def start_tcp_server(host: str = "127.0.0.1", port: int = 0):
-    """Start a threaded TCP timestamp server in the background and return it at once.
+    """Start a threaded TCP timestamp server on (host, port) in the background and return it at once.
 
     Each client is served in a thread of its own, so several clients can be
-    connected and served at the same time. Every chunk a client sends is
-    answered with timestamp_reply(chunk); an empty recv() means the client
-    is done. port 0 lets the operating system choose a free port.
+    connected and served at the same time. Every line a client sends (the
+    bytes up to and including b"\\n") is answered with
+    timestamp_reply(line), sent whole (sendall). A line may arrive in
+    several recv()s, and one recv() may hold several lines: keep the bytes
+    until a line is complete (or read with sock.makefile("rb").readline()).
+    Treat the data as bytes: never decode a chunk. An empty recv() means
+    the client is done. port 0 lets the operating system choose a free
+    port; any other port must be the one used.
 
     The returned object has:
       - server_address: the (host, port) it listens on;
@@ -41,21 +54,27 @@ def start_tcp_server(host: str = "127.0.0.1", port: int = 0):
 
 
 def tcp_client(host: str, port: int, messages: list[bytes], timeout: float = 5.0) -> list[bytes]:
-    """Send each message to a TCP timestamp server over ONE connection; return the replies.
+    """Send each message as one line to a TCP timestamp server over ONE connection; return the replies.
 
-    Send a message, wait for its reply, then send the next. Use `timeout`
-    (seconds) for connecting and for every recv(), and always close the
-    connection, even when something fails.
+    Send a message followed by b"\\n" (sendall), read until the reply's
+    b"\\n" (it may come in several pieces), then send the next. Return the
+    replies without their b"\\n", as bytes. A message that holds b"\\n"
+    raises ValueError. Use `timeout` (seconds) for connecting and for
+    every recv(); a server that closes the connection before a whole reply
+    raises ConnectionError. Always close the connection, even when
+    something fails.
     """
     raise NotImplementedError("TODO: write tcp_client()")
 
 
 def start_udp_server(host: str = "127.0.0.1", port: int = 0):
-    """Start a UDP timestamp server in the background and return it at once.
+    """Start a UDP timestamp server on (host, port) in the background and return it at once.
 
-    Every datagram received is answered, to its sender, with
+    UDP keeps message boundaries: every datagram is one whole message, so
+    no delimiter is needed. Answer each datagram, to its sender, with
     timestamp_reply(datagram). The returned object has server_address and
-    close() with the same meaning as start_tcp_server's.
+    close() with the same meaning as start_tcp_server's: after close() the
+    port is free again.
     """
     raise NotImplementedError("TODO: write start_udp_server()")
 

@@ -1,6 +1,8 @@
 """Lab 4, SMTP: one message, text and HTML, with an attachment, to several people at once.
 
-Build the message with email.message.EmailMessage, send it with smtplib.
+Build the message with email.message.EmailMessage (or with the classic
+email.mime classes, MIMEMultipart and friends: chapter 4 teaches both, and
+both are graded the same), send it with smtplib.
 The SMTP server's address is a parameter; the grader's server delivers into
 its own mailboxes, so nothing ever leaves your machine.
 """

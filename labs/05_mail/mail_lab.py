@@ -44,7 +44,8 @@ def move_matching(host: str, port: int, user: str, password: str, criteria: str,
                   timeout: float = 10.0) -> int:
     """Move the INBOX messages that match an IMAP SEARCH (e.g. 'SUBJECT "invoice"') into folder.
 
-    Create folder if it does not exist. Use UIDs (uid("SEARCH"), uid("COPY")
+    Pass criteria to the server as given: its quotes matter (a quoted
+    string may hold spaces). Create folder if it does not exist. Use UIDs (uid("SEARCH"), uid("COPY")
     or uid("MOVE")), mark the originals \\Deleted and expunge them. Return
     how many messages were moved.
     """

@@ -32,7 +32,9 @@ def get_json(host: str, port: int, path: str, timeout: float = 10.0) -> dict:
 
     http.client does not follow redirects: when the answer is 301, 302, 303,
     307 or 308, request its Location instead (on the same server; it may be
-    relative), at most 5 times. An answer of 400 or more raises ApiError.
+    relative), at most 5 times: a sixth redirect raises ApiError with its
+    status (a server may redirect in a circle). An answer of 400 or more
+    raises ApiError.
     """
     raise NotImplementedError("TODO: write get_json()")
 

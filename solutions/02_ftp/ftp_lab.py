@@ -16,7 +16,9 @@ from pathlib import Path
 class DownloadError(Exception):
     """A download failed. `reason` says why, for a program; the message says it for people.
 
-    reason is one of: "connect" (no server there), "login" (user or password
+    reason is one of: "connect" (no server there: the connection is refused,
+    the server stays silent past the timeout, or the host name does not
+    resolve; all three are OSErrors), "login" (user or password
     refused), "folder" (the remote folder does not exist), "file" (the
     remote file does not exist), "transfer" (the transfer broke off).
     This class is given: raise it, do not change it.

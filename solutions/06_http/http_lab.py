@@ -32,7 +32,9 @@ def get_json(host: str, port: int, path: str, timeout: float = 10.0) -> dict:
 
     http.client does not follow redirects: when the answer is 301, 302, 303,
     307 or 308, request its Location instead (on the same server; it may be
-    relative), at most 5 times. An answer of 400 or more raises ApiError.
+    relative), at most 5 times: a sixth redirect raises ApiError with its
+    status (a server may redirect in a circle). An answer of 400 or more
+    raises ApiError.
     """
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -46,7 +48,7 @@ def get_json(host: str, port: int, path: str, timeout: float = 10.0) -> dict:
             if response.status >= 400:
                 raise ApiError(response.status, response.reason)
             return json.loads(body)
-        raise ApiError(310, "Too many redirects")
+        raise ApiError(response.status, "too many redirects")
     finally:
         connection.close()
 

@@ -1,0 +1,68 @@
+"""The grader is fair: realistic submissions score what a fair human grader gives them.
+
+tests/grading/submissions/ holds submissions written the way students write
+them (correct in another style, partly done, one per bug class the lab tests
+must catch), and expected.json the score a fair human grader gives each,
+with the reason. One batch grades them all; each total must be within 5% of
+the expected one (of the points of the labs it hands in), and the failure
+shows the per-lab differences and the grader's note.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBMISSIONS = Path(__file__).parent / "submissions"
+EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text(encoding="utf-8"))
+MAXIMA: dict[str, float] = EXPECTED["_maxima"]
+NAMES = sorted(name for name in EXPECTED if not name.startswith("_"))
+TOLERANCE = 0.05
+
+
+def run_batch(submissions: Path, out: Path, jobs: int = 4) -> dict[str, dict]:
+    """Grade a folder of submissions with the batch grader's command line; the CSV rows by student.
+
+    The one place this file names the grader's command (its module path is moving)."""
+    command = [sys.executable, "-m", "local_servers.grading", "batch", str(submissions), "--out", str(out),
+               "--jobs", str(jobs)]
+    done = subprocess.run(command, cwd=str(ROOT), capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, f"the batch grader failed: {done.stderr[-2000:]}"
+    with out.open(encoding="utf-8") as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> dict[str, dict]:
+    """Every submission graded in one batch (the folder's expected.json is not a submission)."""
+    return run_batch(SUBMISSIONS, tmp_path_factory.mktemp("fairness") / "grades.csv")
+
+
+@pytest.mark.timeout(900)
+def test_every_submission_is_graded_against_the_labs_maxima(graded):
+    assert sorted(graded) == NAMES, "a submission without an expected score, or an expected score without a folder"
+    assert len(NAMES) >= 12
+    maxima = {float(row["max"]) for row in graded.values()}
+    assert maxima == {float(sum(MAXIMA.values()))}, \
+        f"the labs' maxima changed (grader: {maxima}, expected.json: {sum(MAXIMA.values())}): update _maxima and scores"
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", NAMES)
+def test_score_is_what_a_fair_grader_gives(graded, name):
+    row, scores = graded[name], EXPECTED[name]["scores"]
+    got = {lab: float(row.get(lab) or 0) for lab in MAXIMA}
+    want = {lab: float(scores.get(lab, 0)) for lab in MAXIMA}
+    maximum = sum(MAXIMA[lab] for lab in scores)
+    differences = {lab: f"{got[lab]:g} (fair: {want[lab]:g})" for lab in MAXIMA if got[lab] != want[lab]}
+    assert abs(sum(got.values()) - sum(want.values())) <= TOLERANCE * maximum, (
+        f"{name}: the grader gives {sum(got.values()):g}, a fair grader {sum(want.values()):g} of {maximum:g} "
+        f"({EXPECTED[name]['why']}); per lab: {differences}; grader's note: {row.get('note')!r}")
