@@ -107,3 +107,101 @@ def chat(address: tuple[str, int], lines, timeout: float = 5.0) -> list[str]:
                 raise EOFError("the other side closed the connection")
             answers.append(answer[:-1])
     return answers
+
+
+def resolve(host: str, port: int) -> list[tuple[str, tuple]]:
+    """Exercise 7: the TCP addresses to try for host:port, as (family name, (address, port)), no repeats.
+
+    In getaddrinfo's order, which is the order create_connection() tries them in.
+    """
+    seen: list[tuple[str, tuple]] = []
+    for family, _, _, _, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        entry = (socket.AddressFamily(family).name, tuple(sockaddr[:2]))
+        if entry not in seen:
+            seen.append(entry)
+    return seen
+
+
+class UpperServer:
+    """Exercise 8: answer each UTF-8 line in capitals, to any number of clients, in ONE thread (selectors).
+
+    `address` is where it listens; close() stops the thread, disconnects every
+    client and frees the port. Lines may arrive in any pieces: each client's
+    unfinished line is kept until its "\\n" arrives; what send() cannot take
+    at once waits in that client's output buffer until the socket is writable.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, max_line: int = 65536):
+        import selectors
+        import threading
+
+        self._selectors = selectors
+        self.max_line = max_line
+        self._listener = socket.create_server((host, port))
+        self._listener.setblocking(False)
+        self.address = self._listener.getsockname()[:2]
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._listener, selectors.EVENT_READ)
+        self._inbox: dict[socket.socket, bytes] = {}
+        self._outbox: dict[socket.socket, bytes] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="upper-server", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                for key, events in self._selector.select(timeout=0.1):
+                    if key.fileobj is self._listener:
+                        self._accept()
+                    else:
+                        self._serve(key.fileobj, events)
+        finally:
+            for key in list(self._selector.get_map().values()):
+                key.fileobj.close()
+            self._selector.close()
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self._listener.accept()
+        except BlockingIOError:  # another event took it
+            return
+        conn.setblocking(False)
+        self._inbox[conn], self._outbox[conn] = b"", b""
+        self._selector.register(conn, self._selectors.EVENT_READ)
+
+    def _drop(self, conn: socket.socket) -> None:
+        self._selector.unregister(conn)
+        conn.close()
+        del self._inbox[conn], self._outbox[conn]
+
+    def _serve(self, conn: socket.socket, events: int) -> None:
+        try:
+            if events & self._selectors.EVENT_READ:
+                data = conn.recv(65536)
+                if not data:
+                    self._drop(conn)
+                    return
+                self._inbox[conn] += data
+                *lines, self._inbox[conn] = self._inbox[conn].split(b"\n")
+                if len(self._inbox[conn]) > self.max_line:  # bounded memory for a line that never ends
+                    self._drop(conn)
+                    return
+                # whole lines only: a UTF-8 character split between two pieces is whole again here
+                self._outbox[conn] += b"".join(
+                    line.decode("utf-8", "replace").upper().encode("utf-8") + b"\n" for line in lines)
+            if self._outbox[conn]:
+                sent = conn.send(self._outbox[conn])
+                self._outbox[conn] = self._outbox[conn][sent:]
+        except BlockingIOError:
+            pass
+        except OSError:  # reset by the client
+            self._drop(conn)
+            return
+        wanted = self._selectors.EVENT_READ | (self._selectors.EVENT_WRITE if self._outbox[conn] else 0)
+        self._selector.modify(conn, wanted)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()

@@ -126,3 +126,67 @@ def test_chat_reads_answers_that_arrive_in_pieces(solution):
     assert solution.chat(address, ["one", "two", "bye"]) == ["好的", "好的"]
     thread.join(timeout=5)
     assert heard == [b"one\n", b"two\n"]
+
+
+def ipv6_loopback_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def test_resolve_numeric_addresses(solution):
+    assert solution.resolve("127.0.0.1", 10021) == [("AF_INET", ("127.0.0.1", 10021))]
+    if ipv6_loopback_available():
+        assert solution.resolve("::1", 10021) == [("AF_INET6", ("::1", 10021))]
+
+
+def test_resolve_localhost_like_create_connection(solution):
+    got = solution.resolve("localhost", 10021)
+    assert ("AF_INET", ("127.0.0.1", 10021)) in got or ("AF_INET6", ("::1", 10021)) in got
+    assert len(got) == len(set(got))
+    expected = [(family.name, tuple(sockaddr[:2]))
+                for family, _, _, _, sockaddr in socket.getaddrinfo("localhost", 10021, type=socket.SOCK_STREAM)]
+    assert got == list(dict.fromkeys(expected))
+
+
+def test_upper_server_serves_many_clients_in_one_thread(solution):
+    threads_before = threading.active_count()
+    server = solution.UpperServer()
+    try:
+        assert threading.active_count() <= threads_before + 1
+        clients = [socket.create_connection(server.address, timeout=10) for _ in range(30)]
+        assert threading.active_count() <= threads_before + 1  # no thread per client
+        for n, conn in enumerate(clients):  # every client's line in two pieces, interleaved
+            conn.sendall(f"client {n} says ".encode())
+        for n, conn in enumerate(clients):
+            conn.sendall("héllo\nand bye\n".encode())
+        for n, conn in enumerate(clients):
+            with conn, conn.makefile("rb") as replies:
+                assert replies.readline() == f"CLIENT {n} SAYS HÉLLO\n".encode()
+                assert replies.readline() == b"AND BYE\n"
+    finally:
+        server.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(server.address, timeout=2)
+    assert threading.active_count() <= threads_before
+
+
+def test_upper_server_keeps_reading_while_a_client_does_not(solution):
+    """A client that sends a lot and reads late must not stall the others (replies are queued)."""
+    server = solution.UpperServer()
+    try:
+        greedy = socket.socket()
+        greedy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # a small window: replies back up at once
+        greedy.settimeout(10)
+        greedy.connect(server.address)
+        greedy.sendall((b"x" * 1000 + b"\n") * 8000)  # 8 MB of replies it does not read yet: more than buffers hold
+        with socket.create_connection(server.address, timeout=10) as other, other.makefile("rb") as replies:
+            other.sendall(b"still there?\n")
+            assert replies.readline() == b"STILL THERE?\n"
+        with greedy, greedy.makefile("rb") as replies:
+            assert [replies.readline() for _ in range(8000)] == [b"X" * 1000 + b"\n"] * 8000
+    finally:
+        server.close()
