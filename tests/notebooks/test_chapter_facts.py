@@ -17,6 +17,7 @@ import json
 import re
 import socket
 import ssl
+import time
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -192,12 +193,15 @@ def ftplib_ignores_the_227_host(servers):
 
 
 @fact("02_ftp", "a wrong password makes the server refuse the login with `530`; a folder or a file that does not exist gets `550`.",
+      "the wrong password takes a moment: servers wait a little before answering `530`, to slow down password guessing;",
       codes=("530", "550"))
 def ftp_530_and_550(servers):
     with ftplib.FTP(timeout=10) as ftp:
         ftp.connect(*servers.ftp.address)
+        started = time.monotonic()
         with pytest.raises(ftplib.error_perm, match=r"^530 "):
             ftp.login("alice", "not-her-password")
+        assert time.monotonic() - started >= 0.5  # "servers wait a little before answering 530"
     with ftp_session(servers) as ftp:
         with pytest.raises(ftplib.error_perm, match=r"^550 "):
             ftp.cwd("/pub/no-such-folder")
@@ -297,6 +301,20 @@ def nntp_authinfo_gone_after_login(servers):
         assert "AUTHINFO" in server.getcapabilities()
         server.login("alice", servers.nntp.accounts["alice"])
         assert "AUTHINFO" not in server.getcapabilities()
+
+
+@fact("03_nntp", "Notice the headers the server added: `Path`, `Xref`, `Lines`, `Injection-Date`, and a `Date` because we sent none. A server also adds a `Message-ID` to an article that has none")
+def nntp_headers_the_server_adds(servers):
+    subject = f"facts {uuid.uuid4().hex}"
+    article = f"From: alice@example.test\r\nNewsgroups: course.test\r\nSubject: {subject}\r\n\r\nHi\r\n".encode()
+    with news(servers) as server:
+        assert server.post(article).startswith("240 ")
+        resp, count, first, last, name = server.group("course.test")
+        resp, info = server.head(last)
+    stored = dict(line.decode().split(": ", 1) for line in info.lines if b": " in line)
+    assert stored["Subject"] == subject
+    assert {"Path", "Xref", "Lines", "Injection-Date", "Date", "Message-ID"} <= set(stored)
+    assert re.fullmatch(r"<[^<>@\s]+@[^<>@\s]+>", stored["Message-ID"])
 
 
 # --- the tests ---------------------------------------------------------------------------------
