@@ -232,8 +232,9 @@ class CourseFTPHandler(TLS_FTPHandler):
     def ftp_OPTS(self, line):
         """OPTS UTF8 ON|OFF: this session's file names in UTF-8 (RFC 2640, the default) or in GBK.
 
-        A course of its own needs a server that sends non-UTF-8 names, so that
-        students meet FTP(encoding="gbk"); every other OPTS goes to pyftpdlib.
+        Offline, students can only meet FTP(encoding="gbk") if the course's own
+        server can send non-UTF-8 names. Names that GBK cannot encode become
+        "?" (pyftpdlib's unicode_errors). Every other OPTS goes to pyftpdlib.
         """
         option, _, value = line.strip().upper().partition(" ")
         if option in ("UTF8", "UTF-8") and value in ("ON", "OFF"):
