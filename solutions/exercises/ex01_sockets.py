@@ -1,4 +1,4 @@
-"""Solutions to the exercises of notebooks/01_sockets.ipynb.
+"""Solutions to the exercises of notebooks/01a_sockets.ipynb (1-5) and 01b_sockets_servers.ipynb (6-8).
 
 TCP carries a stream of bytes, not messages: every reader here frames its
 messages (lines, a length prefix, or the end of the stream) instead of

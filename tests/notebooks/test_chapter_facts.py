@@ -31,7 +31,7 @@ with warnings.catch_warnings():
     import nntplib
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-CHAPTERS = ["00_start_here", "01_sockets", "02_ftp", "03_nntp"]
+CHAPTERS = ["00_start_here", "01a_sockets", "01b_sockets_servers", "02_ftp", "03_nntp"]
 
 
 @dataclass(frozen=True)

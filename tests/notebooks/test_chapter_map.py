@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-CHECKED = {"0": "00_start_here", "1": "01_sockets", "2": "02_ftp", "3": "03_nntp"}
+CHECKED = {"0": "00_start_here", "1a": "01a_sockets", "1b": "01b_sockets_servers", "2": "02_ftp", "3": "03_nntp"}
 
 
 def headings(name: str) -> list[str]:
@@ -40,7 +40,7 @@ def references() -> list[tuple[str, str]]:
         chapter = None
         for part in taught_in.split(";"):
             part = part.strip()
-            match = re.match(r"(\d) / (.+)", part)
+            match = re.match(r"(\d[ab]?) / (.+)", part)
             if match:
                 chapter, text = match.groups()
             elif chapter and part and not re.match(r"(chapter|chapters|lab|exercise|the |not |all )", part):
