@@ -227,6 +227,22 @@ class CourseFTPHandler(TLS_FTPHandler):
             return
         super().found_terminator()
 
+    # --- OPTS UTF8 OFF: file names in GBK, the way many older Chinese servers send them
+
+    def ftp_OPTS(self, line):
+        """OPTS UTF8 ON|OFF: this session's file names in UTF-8 (RFC 2640, the default) or in GBK.
+
+        Offline, students can only meet FTP(encoding="gbk") if the course's own
+        server can send non-UTF-8 names. Names that GBK cannot encode become
+        "?" (pyftpdlib's unicode_errors). Every other OPTS goes to pyftpdlib.
+        """
+        option, _, value = line.strip().upper().partition(" ")
+        if option in ("UTF8", "UTF-8") and value in ("ON", "OFF"):
+            self.encoding = "utf8" if value == "ON" else "gbk"
+            self.respond("200 File names are now sent in " + ("UTF-8." if value == "ON" else "GBK."))
+            return
+        super().ftp_OPTS(line)
+
     # --- data connections
 
     def process_command(self, cmd, *args, **kwargs):

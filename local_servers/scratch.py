@@ -1,15 +1,48 @@
-"""Undo what a chapter left in a mailbox, so that it can run again from the top.
+"""Scratch space for a chapter's examples, cleaned before the chapter teaches how.
 
-A chapter marks everything it sends with its tag (``[ch05]`` in the Subject)
-and names every folder it makes after itself (``Ch05-...``). reset_scratch()
-removes those and nothing else, over IMAP like any client would: a student's
-own mail and the seeded mail stay. The chapters call it in their first cell,
-before they have taught the commands it uses (UID SEARCH, STORE, EXPUNGE).
+A chapter that uploads, sends, moves and deletes works only on things of its
+own (an FTP folder such as ``/ch02-scratch``; mail tagged ``[ch05]`` in the
+Subject and folders named ``Ch05-...``) and must start from the same state on
+every run, even after a run stopped half-way. Cleaning them takes calls the
+chapter teaches later (a recursive MLSD walk, DELE and RMD; UID SEARCH, STORE
+and EXPUNGE), so its setup cell calls one of these instead:
+
+    SCRATCH = scratch.fresh_ftp_folder(servers.ftp, "alice", "/ch02-scratch")
+    reset_scratch(servers, "ch05")
+
+Both talk to the server like any client (nothing here touches the server's
+files directly): a student's own files and mail and the seeded data stay.
 """
 
 from __future__ import annotations
 
+import ftplib
 import imaplib
+
+
+def remove_ftp_tree(ftp: ftplib.FTP, path: str) -> None:
+    """Delete the remote folder `path` and everything in it, like `rm -r`."""
+    for name, facts in ftp.mlsd(path, facts=["type"]):
+        if facts["type"] == "file":
+            ftp.delete(f"{path}/{name}")
+        elif facts["type"] == "dir":  # servers may also list "cdir" and "pdir" (. and ..): skip them
+            remove_ftp_tree(ftp, f"{path}/{name}")
+    ftp.rmd(path)
+
+
+def fresh_ftp_folder(service, user: str, path: str, timeout: float = 10) -> str:
+    """Make sure `path` does not exist in `user`'s FTP home (remove what a run left); return path.
+
+    `service` is the handle's FTP entry (servers.ftp): its address and accounts.
+    The folder is left absent, not empty: the chapter makes it with mkd().
+    """
+    parent, _, name = path.rstrip("/").rpartition("/")
+    with ftplib.FTP(timeout=timeout) as ftp:
+        ftp.connect(service.host, service.port)
+        ftp.login(user, service.accounts[user])
+        if name in ftp.nlst(parent or "/"):
+            remove_ftp_tree(ftp, path)
+    return path
 
 
 def reset_scratch(servers, chapter: str, user: str = "alice") -> list[str]:

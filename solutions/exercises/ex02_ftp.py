@@ -103,3 +103,25 @@ def upload_tree(address: tuple[str, int], user: str, password: str, local_dir, r
     with _session(address, user, password) as ftp:
         walk(ftp, Path(local_dir), remote_dir.rstrip("/") or "/")
     return sorted(stored)
+
+
+def gbk_texts(address: tuple[str, int], folder: str) -> dict[str, str]:
+    """Exercise 4: {file name: text} of a folder whose names and texts are GBK.
+
+    The encoding is given when the FTP object is made, because ftplib decodes
+    the control connection with it from the greeting on; "OPTS UTF8 OFF"
+    asks the course's server for GBK, as an older server would send anyway.
+    """
+    host, port = address
+    texts = {}
+    with ftplib.FTP(encoding="gbk", timeout=10) as ftp:
+        ftp.connect(host, port)
+        ftp.login()
+        ftp.sendcmd("OPTS UTF8 OFF")
+        for name, facts in ftp.mlsd(folder, facts=["type"]):
+            if facts["type"] != "file":
+                continue
+            lines: list[str] = []
+            ftp.retrlines(f"RETR {_join(folder, name)}", lines.append)
+            texts[name] = "\n".join(lines) + "\n"
+    return texts

@@ -98,3 +98,11 @@ def test_upload_tree_refused_for_anonymous(ftp_only, solution, tmp_path):
     (tmp_path / "x.txt").write_bytes(b"x")
     with pytest.raises(ftplib.error_perm, match="^550"):
         solution.upload_tree(ftp_only.ftp.address, "anonymous", "", tmp_path, "/pub/mine")
+
+
+def test_gbk_texts_decodes_names_and_texts(servers, solution):
+    """Expected values from the server's own files: GBK bytes on disk, decoded here."""
+    folder = servers.state_dir / "data" / "ftp" / "public" / "pub" / "gbk"
+    expected = {path.name: path.read_bytes().decode("gbk") for path in folder.iterdir()}
+    assert len(expected) >= 2 and any(not name.isascii() for name in expected)
+    assert solution.gbk_texts(servers.ftp.address, "/pub/gbk") == expected
