@@ -9,7 +9,8 @@ same part may follow, separated by ";". Parts that are prose ("chapter 0", "lab 
 
 Links: every `(x.ipynb)`, `(x.ipynb#anchor)` and `(#anchor)` in a notebook's markdown or in the
 README names an existing notebook, and an anchor names one of its headings, with JupyterLab's rule
-(the heading's text, spaces replaced by '-').
+(the heading's text, spaces replaced by '-'), and a link whose text starts with a part label
+("[4a. Writing mail](...)") leads to that part.
 
 Also: the FTP progress bar is saved as ONE display in its last state (what a static page shows), not
 as a stack of printed bars.
@@ -155,6 +156,32 @@ def test_every_link_to_a_notebook_resolves(where, target):
     if fragment:
         anchors = [anchor(h) for h in headings(path)]
         assert unquote(fragment) in anchors, f"{where}: {path.name} has no heading with the anchor #{fragment}"
+
+
+def labelled_links() -> list[tuple[str, str, str]]:
+    """(where, label, notebook) for every link whose text starts with a part label: "[← 4a. Writing mail](...)"."""
+    sources = [(path.name, "\n".join(markdown_cells(path))) for path in sorted(NOTEBOOKS.glob("*.ipynb"))]
+    sources.append((README.name, README.read_text(encoding="utf-8")))
+    return [(where, label, target)
+            for where, text in sources
+            for label, target in re.findall(r"\[(?:← )?(\d+[a-z]?)\. [^\]]*\]\(([^)#]+\.ipynb)", text)]
+
+
+#: Navigation links that still carry a label from before the split, in notebooks this file's owner does not
+#: edit. Strict: when one is fixed its test passes, fails as XPASS, and the entry must go.
+STALE_LABELS = {
+    ("03_nntp.ipynb", "4", "04_email_smtp.ipynb"): "03's 'next' links say '4. Sending mail (SMTP)'; the part is 4a. Writing mail",
+    ("05c_parsing.ipynb", "6", "06_http.ipynb"): "05c's 'next' links say '6. HTTP'; the part is 6a. HTTP clients",
+}
+
+
+@pytest.mark.parametrize("where,label,target", [
+    pytest.param(*link, marks=pytest.mark.xfail(strict=True, reason=STALE_LABELS[link])) if link in STALE_LABELS else link
+    for link in sorted(set(labelled_links()))
+], ids=lambda v: str(v)[:40])
+def test_a_link_labelled_with_a_part_leads_to_that_part(where, label, target):
+    labels = {path.name: part for part, path in parts().items()}
+    assert labels.get(target) == label, f"{where}: a link labelled {label!r} leads to {target}, part {labels.get(target)!r}"
 
 
 def test_the_progress_bar_is_one_display_in_its_last_state():
