@@ -10,7 +10,8 @@ same part may follow, separated by ";". Parts that are prose ("chapter 0", "lab 
 Links: every `(x.ipynb)`, `(x.ipynb#anchor)` and `(#anchor)` in a notebook's markdown or in the
 README names an existing notebook, and an anchor names one of its headings, with JupyterLab's rule
 (the heading's text, spaces replaced by '-'), and a link whose text starts with a part label
-("[4a. Writing mail](...)") leads to that part.
+("[4a. Writing mail](...)") leads to that part. Other relative links (`../labs/README.md`) must name
+an existing file.
 
 Also: the FTP progress bar is saved as ONE display in its last state (what a static page shows), not
 as a stack of printed bars.
