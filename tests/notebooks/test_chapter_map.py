@@ -170,10 +170,7 @@ def labelled_links() -> list[tuple[str, str, str]]:
 
 #: Navigation links that still carry a label from before the split, in notebooks this file's owner does not
 #: edit. Strict: when one is fixed its test passes, fails as XPASS, and the entry must go.
-STALE_LABELS = {
-    ("03_nntp.ipynb", "4", "04_email_smtp.ipynb"): "03's 'next' links say '4. Sending mail (SMTP)'; the part is 4a. Writing mail",
-    ("05c_parsing.ipynb", "6", "06_http.ipynb"): "05c's 'next' links say '6. HTTP'; the part is 6a. HTTP clients",
-}
+STALE_LABELS: dict = {}  # (notebook, label, target) -> why a known-stale link is expected to fail
 
 
 @pytest.mark.parametrize("where,label,target", [
