@@ -15,6 +15,7 @@ from email.message import EmailMessage
 import pytest
 
 from mailtest import MAIL_SERVICES, Raw, curl, inbox_files, mail_dir, parse, pop_messages, wait_for
+from tls_client import TLSClient
 from local_servers import mailstore
 
 
@@ -364,56 +365,6 @@ def test_plain_half_close_after_pipelining_gets_every_reply(mail):
         sock.sendall(PIPELINED)
         sock.shutdown(socket.SHUT_WR)  # TCP FIN: nothing more from us
         assert_every_reply(read_all(sock), mail)
-
-
-class TLSClient:
-    """TLS over a socket through memory buffers, so the test decides when close_notify is sent."""
-
-    def __init__(self, sock: socket.socket, context: ssl.SSLContext):
-        self.sock, self.incoming, self.outgoing = sock, ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
-        self._retry(self.tls.do_handshake)
-
-    def _flush(self) -> None:
-        if self.outgoing.pending:
-            self.sock.sendall(self.outgoing.read())
-
-    def _retry(self, operation):
-        while True:
-            try:
-                result = operation()
-                self._flush()
-                return result
-            except ssl.SSLWantReadError:
-                self._flush()
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    self.incoming.write_eof()
-                self.incoming.write(chunk)
-
-    def send(self, data: bytes) -> None:
-        self.tls.write(data)
-        self._flush()
-
-    def close_notify(self) -> None:
-        """Send close_notify without waiting for the server's (what lftp and s_client do)."""
-        try:
-            self.tls.unwrap()
-        except ssl.SSLWantReadError:
-            pass
-        self._flush()
-
-    def read_to_end(self) -> bytes:
-        """Everything the server sends until its own close_notify or the end of the connection."""
-        data = b""
-        while True:
-            try:
-                chunk = self._retry(lambda: self.tls.read(65536))
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                return data
-            if not chunk:
-                return data
-            data += chunk
 
 
 needs_half_close = pytest.mark.skipif(sys.version_info < (3, 11),
