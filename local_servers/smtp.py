@@ -141,7 +141,7 @@ class CourseSMTP(SMTP):
         self._reader.feed_eof()
         return not self._over_ssl and (self.session is None or self.session.ssl is None)
 
-    @functools.wraps(SMTP.smtp_STARTTLS)  # keeps its syntax and "only with a TLS context"
+    @functools.wraps(SMTP.smtp_STARTTLS, assigned=())  # its syntax and "only with a TLS context", our doc
     async def smtp_STARTTLS(self, arg: str):
         """aiosmtpd's STARTTLS, with the TLS layer that lets the client half-close (half_close.py)."""
         if not half_close.AVAILABLE or arg or not self.tls_context:
