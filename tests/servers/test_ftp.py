@@ -326,6 +326,18 @@ def test_a_nul_byte_gets_501_and_the_session_goes_on(servers, command):
     assert_still_serving(info)
 
 
+def test_ftps_commands_then_close_notify_get_every_reply(servers):
+    """RFC 8446 §6.1: a client that pipelines, sends close_notify and reads on gets every reply."""
+    with raw_session(servers.ftp) as sock:
+        sock.sendall(b"AUTH TLS\r\n")
+        assert reply(sock).startswith(b"234")
+        client = TLSClient(sock, ssl.create_default_context(cafile=servers.ftp.ca_file))
+        client.send(b"USER anonymous\r\nPASS x\r\nPWD\r\nSYST\r\nNOOP\r\n")
+        client.close_notify()
+        replies = client.read_to_end()
+    assert [line[:3] for line in replies.split(b"\r\n") if line[3:4] == b" "] == [b"331", b"230", b"257", b"215", b"200"]
+
+
 def test_connections_beyond_the_limit_get_421(servers_factory):
     handle = servers_factory(names=["ftp"], options={"ftp_max_per_address": 2})
     held = [connect(handle.ftp), connect(handle.ftp)]

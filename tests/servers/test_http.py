@@ -797,3 +797,15 @@ def test_https_connections_beyond_the_limit_are_closed(strict_web):
     finally:
         for sock in held:
             sock.close()
+
+
+def test_https_pipelined_requests_then_close_notify_get_both_replies(web):
+    """RFC 8446 §6.1: close_notify ends the client's half only; the server still answers."""
+    from tls_client import TLSClient
+
+    with socket.create_connection((web.host, web.tls_ports["https"]), timeout=10) as sock:
+        client = TLSClient(sock, web.ssl_context())
+        client.send(b"GET /ip HTTP/1.1\r\nHost: x\r\n\r\nGET /uuid HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.close_notify()
+        replies = client.read_to_end()
+    assert replies.count(b"HTTP/1.1 200 OK\r\n") == 2
