@@ -830,6 +830,7 @@ class Server(ThreadingHTTPServer):
         self.handshake_timeout = float(service.ctx.options.get("http_handshake_timeout", HANDSHAKE_TIMEOUT))
         self.head_timeout = float(service.ctx.options.get("http_head_timeout", HEAD_TIMEOUT))
         self.limit = ConnectionLimit.from_options(service.ctx.options, "http")
+        self.refused, self.next_refusal_log = 0, 0.0  # for the log line about refused connections
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -858,8 +859,11 @@ class Server(ThreadingHTTPServer):
                              b"Content-Length: 0\r\nConnection: close\r\n\r\n")
         except OSError:
             pass
-        self.log.warning("refused a connection: %d open (limits: %d, %d per address)",
-                         self.limit.count, self.limit.total, self.limit.per_address)
+        self.refused += 1
+        if time.monotonic() >= self.next_refusal_log:  # one line per 10 s, however many are refused
+            self.log.warning("refused %d connection(s) beyond the limits (%d open; %d in all, %d per address)",
+                             self.refused, self.limit.count, self.limit.total, self.limit.per_address)
+            self.refused, self.next_refusal_log = 0, time.monotonic() + 10
         self.shutdown_request(request)
 
     def process_request_thread(self, request: socket.socket, client_address) -> None:
