@@ -37,6 +37,7 @@ import zlib
 from pathlib import Path
 
 from . import config
+from .limits import ConnectionLimit
 from .service import BACKLOG, Service, listen
 
 #: The greeting (220) every client sees first.
@@ -164,6 +165,7 @@ class FTPService(Service):
             self.idle_timeout = float(value)
         except ValueError:
             raise ValueError(f"ftp_idle_timeout must be a number of seconds, not {value!r}") from None
+        self.limit = ConnectionLimit.from_options(ctx.options, "ftp")  # only its numbers: pyftpdlib counts
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._waker: _Waker | None = None
@@ -176,6 +178,7 @@ class FTPService(Service):
 
     def _make_server(self):
         """Build pyftpdlib's server around our listening socket (runs in the FTP thread)."""
+        from OpenSSL import SSL
         from pyftpdlib.ioloop import IOLoop
         from pyftpdlib.servers import FTPServer
 
@@ -188,15 +191,18 @@ class FTPService(Service):
             ftp_logger.addHandler(logging.NullHandler())
 
         homes = {user: (password, str(self.data_dir / "home" / user)) for user, password in config.ACCOUNTS.items()}
+        cert, key = str(self.ctx.tls.cert_file), str(self.ctx.tls.key_file)
         handler = type("FTPHandler", (ftp_handlers.CourseFTPHandler,), {
             "banner": BANNER,
             "timeout": self.idle_timeout or None,
             "authorizer": ftp_handlers.make_authorizer(str(self.data_dir / "public"), homes),
-            "ssl_context": ftp_handlers.make_ssl_context(str(self.ctx.tls.cert_file), str(self.ctx.tls.key_file)),
+            "ssl_context": ftp_handlers.make_ssl_context(cert, key),
+            "data_ssl_context": ftp_handlers.make_ssl_context(cert, key, newest=SSL.TLS1_2_VERSION),
         })
         ioloop = IOLoop.factory()
         server = FTPServer(self._sock, handler, ioloop=ioloop, backlog=BACKLOG)
-        server.max_cons_per_ip = 0  # every client of a course machine comes from the same address
+        # pyftpdlib counts and answers "421 Too many connections" itself (its total counts data connections too).
+        server.max_cons, server.max_cons_per_ip = self.limit.total, self.limit.per_address
         self._waker = _Waker(ioloop)
         return server
 

@@ -17,7 +17,15 @@ module only changes what the course needs changed:
   data connection to use gets 425 instead of waiting forever;
 - binary downloads send straight from a memory map of the file in large
   chunks, so RETR costs the server little CPU and runs close to what the
-  loopback itself can carry.
+  loopback itself can carry;
+- protected data connections speak TLS 1.2 (the control connection 1.2 or
+  1.3): a TLS 1.3 server sends session tickets after the handshake, which
+  an uploading client never reads; when it closes (lftp: close_notify and
+  close at once), its kernel answers the unread bytes with a reset and
+  drops the part of the file it had not sent yet, and the server must
+  answer 426. TLS 1.2 sends its ticket inside the handshake. (OpenSSL's
+  SSL_CTX_set_num_tickets(0) would do it for 1.3; pyOpenSSL does not offer it.)
+- a path with a NUL byte gets 501 (pyftpdlib would end the session).
 
 It is imported by ftp.py inside the server's thread, because pyftpdlib
 imports pyOpenSSL, which takes longer than everything else the server
@@ -95,6 +103,9 @@ class CourseDTPHandler(TLS_DTPHandler):
         if not self.connected and not self._resp:
             # The client was gone before we could even use the connection.
             cmd_channel.data_connection_failed()
+
+    def secure_connection(self, ssl_context):
+        super().secure_connection(self.cmd_channel.data_ssl_context)  # TLS 1.2: see the module's docstring
 
     # --- downloads: send from a memory map of the file
 
@@ -183,6 +194,9 @@ class CourseDTPHandler(TLS_DTPHandler):
         """The control connection is still there: the upload is complete."""
         self._upload_ok = True
         self.transfer_finished = True
+        # Under its real name before the client reads 226 (pyftpdlib would rename it just after).
+        self.file_obj.close()
+        self.cmd_channel.on_file_received(self.file_obj.name)
         self._resp = ("226 Transfer complete.", logger.debug)
         self.close()
 
@@ -242,6 +256,13 @@ class CourseFTPHandler(TLS_FTPHandler):
             self.respond("200 File names are now sent in " + ("UTF-8." if value == "ON" else "GBK."))
             return
         super().ftp_OPTS(line)
+
+    def pre_process_command(self, line, cmd, arg):
+        """501 for a NUL byte: no path may hold one, and pyftpdlib's path checks would end the session."""
+        if "\0" in line:
+            self.respond("501 Syntax error: NUL byte in command line.")
+            return
+        super().pre_process_command(line, cmd, arg)
 
     # --- data connections
 
@@ -352,10 +373,12 @@ def make_authorizer(public_root: str, homes: dict[str, tuple[str, str]]) -> Dumm
     return authorizer
 
 
-def make_ssl_context(cert_file: str, key_file: str) -> SSL.Context:
-    """The course certificate, TLS 1.2 or newer (pyftpdlib uses pyOpenSSL, not the ssl module)."""
+def make_ssl_context(cert_file: str, key_file: str, newest=None) -> SSL.Context:
+    """The course certificate, TLS 1.2 up to `newest` (pyftpdlib uses pyOpenSSL, not the ssl module)."""
     context = SSL.Context(SSL.TLS_SERVER_METHOD)
     context.set_min_proto_version(SSL.TLS1_2_VERSION)
+    if newest is not None:
+        context.set_max_proto_version(newest)
     context.set_options(SSL.OP_NO_COMPRESSION)
     context.use_certificate_chain_file(cert_file)
     context.use_privatekey_file(key_file)

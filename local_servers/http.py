@@ -17,11 +17,26 @@ Files under the data folder's site/ are served at /site/. The same server
 runs twice, plain on the "http" listener and with TLS on "https"; each
 connection gets a thread of its own, which does the TLS handshake too, so a
 slow or silent client holds up nobody else.
+
+What a hostile client meets (RFC 9112):
+
+- a request whose body length is ambiguous (Content-Length together with
+  Transfer-Encoding, a Transfer-Encoding other than exactly "chunked", two
+  different Content-Lengths, a malformed header line) gets 400 and the
+  connection is closed: the bytes that follow could be a hidden second
+  request ("request smuggling", §6.1 and §6.3); so does a bad chunk size;
+- a request head (request line and headers) must arrive within
+  HEAD_TIMEOUT seconds of its first byte, or the client gets 408 and the
+  connection is closed, so a client that sends a byte now and then
+  ("slowloris") cannot keep a thread for ever;
+- each listener serves at most so many connections (limits.py); one more
+  gets 503 (HTTPS: is closed) without a thread of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
@@ -29,11 +44,13 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from .limits import ConnectionLimit
 from .service import Service, listen
 
 #: Limits, as httpbin has them, so that no request can make the server do much.
@@ -46,6 +63,12 @@ MAX_STREAM = 100  # lines, for /stream/N
 #: http_handshake_timeout change them).
 IDLE_TIMEOUT = 60.0
 HANDSHAKE_TIMEOUT = 10.0
+#: Seconds from the first byte of a request to the end of its headers
+#: (option http_head_timeout); a client slower than that gets 408.
+HEAD_TIMEOUT = 20.0
+#: A chunk-size line: hex digits (no sign, no "0x"), maybe extensions. Sixteen
+#: digits are more than any body may have; longer numbers are refused, not parsed.
+CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
 
 #: Content-Type by file extension for the static site. A fixed table rather
 #: than the mimetypes module, whose answers depend on the machine.
@@ -81,6 +104,48 @@ class BodyError(Exception):
     def __init__(self, status: int, reason: str):
         super().__init__(reason)
         self.status = status
+
+
+class HeadClock(io.RawIOBase):
+    """The connection's bytes, read with a deadline for each request head.
+
+    http.server reads through a buffered file; this is the raw layer under
+    it. Between requests a read may wait the idle timeout; once the first
+    byte of a request arrived, the rest of its head must arrive within the
+    head timeout, however the client spaces its bytes.
+    """
+
+    def __init__(self, sock: socket.socket, idle_timeout: float, head_timeout: float):
+        super().__init__()
+        self.sock, self.idle_timeout, self.head_timeout = sock, idle_timeout, head_timeout
+        self.in_head = self.head_started = self.timed_out = False
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def start_head(self) -> None:
+        self.in_head, self.head_started, self.timed_out, self.deadline = True, False, False, None
+
+    def end_head(self) -> None:
+        self.in_head, self.deadline = False, None
+        self.sock.settimeout(self.idle_timeout)
+
+    def readinto(self, buffer) -> int:
+        try:
+            if self.deadline is not None:
+                remaining = self.deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("request head too slow")
+                self.sock.settimeout(min(remaining, self.idle_timeout))
+            count = self.sock.recv_into(buffer)
+        except TimeoutError:
+            self.timed_out = True
+            raise
+        if self.in_head and count and self.deadline is None:
+            self.head_started = True
+            self.deadline = time.monotonic() + self.head_timeout
+        return count
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -140,6 +205,30 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.idle_timeout  # StreamRequestHandler applies it to the socket
         super().setup()
+        self.rfile.close()  # read through the head clock instead
+        self.clock = HeadClock(self.connection, self.server.idle_timeout, self.server.head_timeout)
+        self.rfile = io.BufferedReader(self.clock)
+
+    def handle_one_request(self) -> None:
+        """One request; a head that started but did not arrive in time gets 408 and the end."""
+        self.clock.start_head()
+        super().handle_one_request()  # on a timeout it logs, sets close_connection and returns
+        if self.clock.timed_out and self.clock.in_head and self.clock.head_started:
+            self.send_bare(408, "Request Timeout")
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()  # the request line and headers are read (or refused) now
+        self.clock.end_head()
+        return ok
+
+    def send_bare(self, status: int, reason: str) -> None:
+        """A reply to a request that was never read whole: status, no body, and the connection ends."""
+        self.close_connection = True
+        try:
+            self.wfile.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                             .encode("ascii"))
+        except OSError:
+            pass
 
     def dispatch(self) -> None:
         """Read the body, find the route, call it."""
@@ -196,26 +285,51 @@ class Handler(BaseHTTPRequestHandler):
         super().send_header(keyword, str(value).replace("\r", " ").replace("\n", " "))
 
     def handle_expect_100(self) -> bool:
-        """Refuse an oversized body before the client sends it (Expect: 100-continue)."""
-        length = self.headers.get("Content-Length", "")
-        if length.strip().isdigit() and int(length) > MAX_BODY:
+        """Refuse a bad or oversized body before the client sends it (Expect: 100-continue)."""
+        try:
+            self.body_length()
+        except BodyError as exc:
             self.close_connection = True
-            self.reply_error(413, "Request body too large", [("Connection", "close")])
+            self.reply_error(exc.status, str(exc), [("Connection", "close")])
             return False
         return super().handle_expect_100()
 
-    def read_body(self) -> bytes:
-        """The request body: Content-Length bytes, or chunks until a zero-size one."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self.read_chunked()
-        length = self.headers.get("Content-Length")
-        if length is None:
-            return b""
-        if not length.strip().isdigit():
+    def body_length(self) -> int | None:
+        """The body's length from the headers, None for a chunked body; BodyError when it is ambiguous.
+
+        RFC 9112 §6.3: with Transfer-Encoding and Content-Length together, a
+        Transfer-Encoding whose last coding is not chunked, or Content-Lengths
+        that disagree, the body's end is unknown and the server must answer
+        400 and close. Only the exact, single "chunked" is accepted: a
+        variant ("chunked " with a space, "xchunked", a repeated header) is
+        read one way here and maybe another by a proxy in front.
+        """
+        if self.headers.get_payload():  # a header line without "name:" (a space before the colon, ...)
+            raise BodyError(400, "Malformed header line")
+        codings = self.headers.get_all("Transfer-Encoding") or []
+        lengths = self.headers.get_all("Content-Length") or []
+        if codings:
+            if lengths:
+                raise BodyError(400, "Both Transfer-Encoding and Content-Length")
+            if len(codings) != 1 or codings[0].lower() != "chunked":
+                raise BodyError(400, "Unsupported Transfer-Encoding")
+            return None
+        values = {value.strip() for header in lengths for value in header.split(",")}
+        if not values:
+            return 0
+        value = values.pop()
+        if values or not (value.isascii() and value.isdigit()):  # two different lengths, or not a number
             raise BodyError(400, "Bad Content-Length")
-        size = int(length)
+        size = int(value)
         if size > MAX_BODY:
             raise BodyError(413, "Request body too large")
+        return size
+
+    def read_body(self) -> bytes:
+        """The request body: Content-Length bytes, or chunks until a zero-size one."""
+        size = self.body_length()
+        if size is None:
+            return self.read_chunked()
         body = self.rfile.read(size)
         if len(body) < size:
             raise BodyError(400, "Incomplete request body")
@@ -224,17 +338,16 @@ class Handler(BaseHTTPRequestHandler):
     def read_chunked(self) -> bytes:
         body = bytearray()
         while True:
-            line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:
-                raise BodyError(400, "Bad chunk size") from None
+            match = CHUNK_SIZE_LINE.fullmatch(self.rfile.readline(1024))
+            if match is None:  # "-1", "0x10", not hex, too long, no line end
+                raise BodyError(400, "Bad chunk size")
+            size = int(match.group(1), 16)
             if size == 0:
                 break
             if len(body) + size > MAX_BODY:
                 raise BodyError(413, "Request body too large")
             chunk = self.rfile.read(size)
-            if len(chunk) < size or self.rfile.readline(3).strip():
+            if len(chunk) < size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
                 raise BodyError(400, "Bad chunk")
             body += chunk
         for _ in range(100):  # trailer fields, which nobody needs: skip to the empty line
@@ -715,9 +828,43 @@ class Server(ThreadingHTTPServer):
         self.site_dir = service.data_dir / "site"
         self.idle_timeout = float(service.ctx.options.get("http_idle_timeout", IDLE_TIMEOUT))
         self.handshake_timeout = float(service.ctx.options.get("http_handshake_timeout", HANDSHAKE_TIMEOUT))
+        self.head_timeout = float(service.ctx.options.get("http_head_timeout", HEAD_TIMEOUT))
+        self.limit = ConnectionLimit.from_options(service.ctx.options, "http")
+        self.refused, self.next_refusal_log = 0, 0.0  # for the log line about refused connections
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
+
+    def process_request(self, request: socket.socket, client_address) -> None:
+        """Give the connection a thread, if the connection limit allows one more."""
+        if not self.limit.admit(client_address[0]):
+            self.refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.limit.release(client_address[0])
+            raise
+
+    def refuse(self, request: socket.socket) -> None:
+        """One connection too many: 503 (plain HTTP; a TLS client would need a handshake) and close."""
+        request.setblocking(False)  # never wait for this client in the accept thread
+        try:
+            request.recv(65536)  # what the client sent already, so that closing does not reset
+        except OSError:
+            pass
+        try:
+            if self.ssl_context is None:
+                request.send(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+                             b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        except OSError:
+            pass
+        self.refused += 1
+        if time.monotonic() >= self.next_refusal_log:  # one line per 10 s, however many are refused
+            self.log.warning("refused %d connection(s) beyond the limits (%d open; %d in all, %d per address)",
+                             self.refused, self.limit.count, self.limit.total, self.limit.per_address)
+            self.refused, self.next_refusal_log = 0, time.monotonic() + 10
+        self.shutdown_request(request)
 
     def process_request_thread(self, request: socket.socket, client_address) -> None:
         """The connection's thread: TLS handshake (for HTTPS), then requests until it closes."""
@@ -735,6 +882,7 @@ class Server(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._track(request, False)
+            self.limit.release(client_address[0])
 
     def _handshake(self, sock: socket.socket, client_address) -> ssl.SSLSocket | None:
         sock.settimeout(self.handshake_timeout)

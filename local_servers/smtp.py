@@ -17,11 +17,21 @@ Two listeners: "smtp" (plain, offers STARTTLS; AUTH PLAIN/LOGIN once TLS is
 on, as aiosmtpd requires) and "smtps" (TLS from the first byte, the
 chapter's SMTP_SSL example). On loopback anyone may send without AUTH, like
 the chapter's first examples; on a public address AUTH is required.
+
+What a careless or hostile client meets:
+
+- a CR, LF or NUL in a HELO/EHLO name or a MAIL/RCPT address gets 501:
+  these strings are copied into the stored Received and Return-Path
+  headers, and a lone CR there would start a header of the client's making;
+- a client that sends its last commands and then closes its sending half
+  (a TCP FIN, or TLS close_notify: half_close.py) still gets every reply;
+- beyond the connection limit (limits.py) a client gets "421" and the end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import socket
@@ -29,9 +39,10 @@ import time
 import warnings
 from email.utils import formatdate
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, TLSSetupException
 
-from . import config, mailstore
+from . import config, half_close, mailstore
+from .limits import ConnectionLimit
 from .mail_service import MailService
 from .service import close_servers, listen
 
@@ -56,18 +67,105 @@ class _QuietNoise(logging.Filter):
         return not any(text in record.getMessage() for text in self.NOISE)
 
 
-class CourseSMTP(SMTP):
-    """aiosmtpd's protocol, with Nagle's algorithm off.
+#: Characters that must never reach a stored header from a command argument.
+LINE_BREAKERS = re.compile("[\r\n\0]")
 
-    aiosmtpd writes a multi-line reply (EHLO's) one line at a time; with
-    Nagle on, the second line waits for the client's delayed ACK: 40 ms.
+
+def _no_line_breakers(command):
+    """aiosmtpd's `command`, but 501 for an argument with a CR, LF or NUL (a lone CR gets past its line reader)."""
+    @functools.wraps(command)  # also copies the syntax that HELP shows
+    async def checked(self, arg):
+        if arg and LINE_BREAKERS.search(arg):
+            await self.push("501 5.5.2 Syntax error: control character in argument")
+        else:
+            await command(self, arg)
+    return checked
+
+
+class _InputEndsSession(asyncio.StreamReader):
+    """The command reader: the end of the client's input ends the session like a lost connection.
+
+    aiosmtpd ends a session on a lost connection by the CancelledError it
+    gets while reading; at the end of input (after eof_received, below) the
+    reader raises IncompleteReadError instead, which aiosmtpd would answer
+    with "500" and read again, for ever.
     """
 
+    async def readuntil(self, separator=b"\n"):
+        try:
+            return await super().readuntil(separator)
+        except asyncio.IncompleteReadError:
+            raise asyncio.CancelledError("the client closed its half of the connection") from None
+
+
+class CourseSMTP(SMTP):
+    """aiosmtpd's protocol, with the course's limits and answers to the end of input.
+
+    Nagle's algorithm is off: aiosmtpd writes a multi-line reply (EHLO's)
+    one line at a time, and with Nagle on the second line waits for the
+    client's delayed ACK: 40 ms.
+    """
+
+    def __init__(self, handler, limit: ConnectionLimit, **kwargs):
+        super().__init__(handler, **kwargs)
+        self.limit = limit
+        self.admitted_from: str | None = None  # the address counted in the limit
+        self._stream_reader.__class__ = _InputEndsSession
+
     def connection_made(self, transport) -> None:
+        if self._original_transport is None and self.admitted_from is None:  # a new connection, not STARTTLS
+            address = (transport.get_extra_info("peername") or ("unknown",))[0]
+            if not self.limit.admit(address):
+                transport.write(f"421 4.7.0 {HOSTNAME} Too many connections, try again later\r\n".encode())
+                transport.close()
+                return
+            self.admitted_from = address
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+
+    def connection_lost(self, error) -> None:
+        if self.admitted_from is None:
+            return  # refused in connection_made: aiosmtpd never saw it
+        self.limit.release(self.admitted_from)
+        self.admitted_from = None
+        super().connection_lost(error)
+
+    def eof_received(self) -> bool:
+        """The client will send nothing more: answer what it sent, then close (see _InputEndsSession).
+
+        (aiosmtpd would drop the commands still unanswered.) True keeps our
+        sending half of a plain TCP connection open; TLS ignores the value.
+        """
+        self._reader.feed_eof()
+        return not self._over_ssl and (self.session is None or self.session.ssl is None)
+
+    @functools.wraps(SMTP.smtp_STARTTLS, assigned=())  # its syntax and "only with a TLS context", our doc
+    async def smtp_STARTTLS(self, arg: str):
+        """aiosmtpd's STARTTLS, with the TLS layer that lets the client half-close (half_close.py)."""
+        if not half_close.AVAILABLE or arg or not self.tls_context:
+            return await super().smtp_STARTTLS(arg)
+        await self.push("220 Ready to start TLS")
+        waiter = self.loop.create_future()
+        self._tls_protocol = half_close.HalfCloseSSLProtocol(self.loop, self, self.tls_context, waiter,
+                                                             server_side=True)
+        self._original_transport = self.transport
+        self._original_transport.set_protocol(self._tls_protocol)
+        self.transport = self._tls_protocol._app_transport
+        self._tls_protocol.connection_made(self._original_transport)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            raise TLSSetupException() from error
+
+    # The commands whose argument ends up in a stored header: no CR, LF or NUL in it.
+    smtp_HELO = _no_line_breakers(SMTP.smtp_HELO)
+    smtp_EHLO = _no_line_breakers(SMTP.smtp_EHLO)
+    smtp_MAIL = _no_line_breakers(SMTP.smtp_MAIL)
+    smtp_RCPT = _no_line_breakers(SMTP.smtp_RCPT)
 
     def _getaddr(self, arg: str):
         """MAIL FROM/RCPT TO address and parameters, with a fast path for "<user@domain> ...".
@@ -128,8 +226,10 @@ class MailHandler:
         """The headers a real MTA adds: where the message came from, and the envelope sender."""
         peer = session.peer[0] if session.peer else "unknown"
         tls = server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
-        # RFC 3848: ESMTP, plus S for TLS and A for an authenticated client
-        protocol = ("ESMTP" if session.extended_smtp else "SMTP") + "S" * tls + "A" * bool(session.authenticated)
+        # RFC 3848: ESMTP, plus S for TLS and A for an authenticated client; RFC 6531 §3.7.3:
+        # UTF8SMTP instead of ESMTP when the client asked for SMTPUTF8 (UTF8SMTPS, UTF8SMTPA, UTF8SMTPSA).
+        kind = "UTF8SMTP" if envelope.smtp_utf8 else "ESMTP" if session.extended_smtp else "SMTP"
+        protocol = kind + "S" * tls + "A" * bool(session.authenticated)
         received = (f"Received: from {session.host_name or 'unknown'} ([{peer}])\r\n"
                     f"\tby {HOSTNAME} with {protocol}\r\n"
                     f"\tfor <{recipient}>; {formatdate(when, localtime=True)}\r\n")
@@ -163,13 +263,19 @@ class SMTPService(MailService):
         tls = self.ctx.server_ssl_context()
         common = dict(hostname=HOSTNAME, ident=IDENT, data_size_limit=MAX_MESSAGE_SIZE, authenticator=check_password,
                       enable_SMTPUTF8=True,  # RFC 6531: non-ASCII addresses, as smtplib.send_message can send
-                      auth_required=self.ctx.public, loop=loop)
+                      auth_required=self.ctx.public, loop=loop,
+                      limit=ConnectionLimit.from_options(self.ctx.options, "smtp"))  # one count for both ports
         plain_sock, tls_sock = listen(self.ctx, "smtp"), listen(self.ctx, "smtps")
+
+        def implicit_tls():  # on this port the connection is already encrypted: AUTH needs no STARTTLS
+            return CourseSMTP(handler, auth_require_tls=False, **common)
+
+        if half_close.AVAILABLE:
+            smtps = await loop.create_server(half_close.tls_protocol_factory(loop, implicit_tls, tls), sock=tls_sock)
+        else:
+            smtps = await loop.create_server(implicit_tls, sock=tls_sock, ssl=tls)
         self.servers = [
-            await loop.create_server(lambda: CourseSMTP(handler, tls_context=tls, **common), sock=plain_sock),
-            # On the implicit-TLS port the connection is already encrypted, so AUTH needs no STARTTLS.
-            await loop.create_server(lambda: CourseSMTP(handler, auth_require_tls=False, **common), sock=tls_sock, ssl=tls),
-        ]
+            await loop.create_server(lambda: CourseSMTP(handler, tls_context=tls, **common), sock=plain_sock), smtps]
         self.port, self.tls_port = plain_sock.getsockname()[1], tls_sock.getsockname()[1]
 
     async def stop(self) -> None:

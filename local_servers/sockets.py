@@ -9,6 +9,12 @@ chapter's first examples do:
 
 They are written with asyncio protocols: data_received is called for each
 chunk a TCP client sends, datagram_received for each UDP datagram.
+
+A TCP client that sends without reading would make the replies pile up in
+the server's memory: while the outgoing buffer is full, the server stops
+reading (flow control), so the client's own sending stalls instead. Each
+service admits so many TCP connections (limits.py); these protocols have no
+"too many" reply, so one more is closed at once.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import asyncio
 import socket
 import time
 
+from .limits import ConnectionLimit
 from .service import PortInUseError, Service, listen
 
 
@@ -26,14 +33,31 @@ def timestamp(data: bytes) -> bytes:
 
 
 class _TCPReply(asyncio.Protocol):
-    def __init__(self, reply):
-        self.reply = reply
+    def __init__(self, reply, limit: ConnectionLimit):
+        self.reply, self.limit, self.address = reply, limit, None
 
     def connection_made(self, transport):
         self.transport = transport
+        address = (transport.get_extra_info("peername") or ("unknown",))[0]
+        if not self.limit.admit(address):
+            transport.close()  # one connection too many
+            return
+        self.address = address
+
+    def connection_lost(self, exc) -> None:
+        if self.address is not None:
+            self.limit.release(self.address)
+            self.address = None
 
     def data_received(self, data: bytes) -> None:
         self.transport.write(self.reply(data))
+
+    # Flow control: asyncio calls these when the outgoing buffer passes its high and low marks.
+    def pause_writing(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.transport.resume_reading()
 
 
 class _UDPReply(asyncio.DatagramProtocol):
@@ -67,7 +91,8 @@ class _TCPAndUDPService(Service):
                 if self.ctx.ports[self.name] != 0 or attempt == 4:
                     raise  # a fixed port whose UDP twin is taken: say so
         self.port = port
-        self.tcp_server = await loop.create_server(lambda: _TCPReply(self.reply), sock=tcp)
+        limit = ConnectionLimit.from_options(self.ctx.options, self.name)
+        self.tcp_server = await loop.create_server(lambda: _TCPReply(self.reply, limit), sock=tcp)
         self.udp_transport, _ = await loop.create_datagram_endpoint(lambda: _UDPReply(self.reply), sock=udp)
 
     async def stop(self) -> None:

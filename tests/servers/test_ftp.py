@@ -5,6 +5,7 @@ from __future__ import annotations
 import ftplib
 import hashlib
 import io
+import os
 import shutil
 import socket
 import ssl
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from local_servers import control
+from tls_client import TLSClient
 
 TIMEOUT = 10
 
@@ -306,6 +308,58 @@ def test_data_connection_that_dies_at_once_gets_425_not_a_hang(servers):
         assert b"read-only" in retr(ftp, "/pub/README.txt")  # the session goes on
 
 
+@pytest.mark.parametrize("command", [b"CWD pub\x00/x", b"RETR /pub/README.txt\x00.jpg", b"SIZE \x00", b"MLST a\x00b",
+                                     b"USER anonymous\x00"])
+def test_a_nul_byte_gets_501_and_the_session_goes_on(servers, command):
+    info = servers.ftp
+    with raw_session(info) as sock:
+        if not command.startswith(b"USER"):
+            sock.sendall(b"USER anonymous\r\n")
+            assert reply(sock).startswith(b"331")
+            sock.sendall(b"PASS x\r\n")
+            while not reply(sock).startswith(b"230"):
+                pass
+        sock.sendall(command + b"\r\n")
+        assert reply(sock).startswith(b"501")
+        sock.sendall(b"NOOP\r\n")
+        assert reply(sock).startswith(b"200")
+    assert_still_serving(info)
+
+
+def test_ftps_commands_then_close_notify_get_every_reply(servers):
+    """RFC 8446 §6.1: a client that pipelines, sends close_notify and reads on gets every reply."""
+    with raw_session(servers.ftp) as sock:
+        sock.sendall(b"AUTH TLS\r\n")
+        assert reply(sock).startswith(b"234")
+        client = TLSClient(sock, ssl.create_default_context(cafile=servers.ftp.ca_file))
+        client.send(b"USER anonymous\r\nPASS x\r\nPWD\r\nSYST\r\nNOOP\r\n")
+        client.close_notify()
+        replies = client.read_to_end()
+    assert [line[:3] for line in replies.split(b"\r\n") if line[3:4] == b" "] == [b"331", b"230", b"257", b"215", b"200"]
+
+
+def test_connections_beyond_the_limit_get_421(servers_factory):
+    handle = servers_factory(names=["ftp"], options={"ftp_max_per_address": 2})
+    held = [connect(handle.ftp), connect(handle.ftp)]
+    try:
+        sock = socket.create_connection(handle.ftp.address, timeout=TIMEOUT)
+        assert reply(sock).startswith(b"421")
+        drain(sock)  # and closed
+        sock.close()
+    finally:
+        held.pop().quit()
+    deadline = time.monotonic() + 10
+    while True:  # the place is free again once the server saw the QUIT
+        sock = socket.create_connection(handle.ftp.address, timeout=TIMEOUT)
+        greeting = reply(sock)
+        sock.close()
+        if greeting.startswith(b"220") or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert greeting.startswith(b"220")
+    held[0].quit()
+
+
 # --- writing in a home (fresh servers)
 
 
@@ -336,6 +390,29 @@ def test_ftps_upload(fresh_servers):
         ftp.storbinary("STOR secret.txt", io.BytesIO(b"over TLS\n"))
         assert retr(ftp, "secret.txt") == b"over TLS\n"
     assert (home_path(fresh_servers, "carol") / "secret.txt").read_bytes() == b"over TLS\n"
+
+
+def test_ftps_upload_ended_by_close_notify_and_close_is_kept(fresh_servers):
+    """What lftp does: send the file, close_notify, close at once, without reading what the server sent.
+
+    Anything the server sends after the handshake (TLS 1.3 session tickets)
+    then lies unread at the client, whose kernel answers the close with a
+    reset and throws away what it had not sent yet: 426, file deleted.
+    """
+    info, home = fresh_servers.ftp, home_path(fresh_servers, "alice")
+    data = os.urandom(4 * 1024 * 1024)
+    ftp = connect(info, "alice", tls=True)
+    ftp.voidcmd("TYPE I")
+    for attempt in range(3):
+        conn, _ = ftplib.FTP.ntransfercmd(ftp, f"STOR up{attempt}.bin")  # the plain socket: TLS is ours
+        client = TLSClient(conn, ssl.create_default_context(cafile=info.ca_file))
+        time.sleep(0.2)  # whatever the server sends after its handshake arrives, and stays unread
+        client.send(data)
+        client.close_notify()
+        conn.close()
+        assert ftp.voidresp().startswith("226")
+        assert (home / f"up{attempt}.bin").read_bytes() == data
+    ftp.quit()
 
 
 def _wait_for_no_upload_files(home: Path, timeout: float = 5.0) -> list[str]:

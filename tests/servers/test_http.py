@@ -655,3 +655,157 @@ def test_stop_is_prompt_and_releases_the_ports(in_process):
                 socket.create_connection(("127.0.0.1", port), timeout=2).close()
         idle.settimeout(2)
         assert idle.recv(100) == b""  # the idle keep-alive connection was closed, not left hanging
+
+
+# ----------------------------------------------------------------------
+# Request smuggling and malformed chunking (RFC 9112 §6.1, §6.3): 400 and close
+
+HIDDEN = b"GET /deny HTTP/1.1\r\nHost: x\r\n\r\n"  # the second request a smuggler hides in a body
+
+
+def post(headers: bytes, body: bytes) -> bytes:
+    return b"POST /post HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n" + body
+
+
+@pytest.mark.parametrize("request_bytes", [
+    post(b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n" + HIDDEN),
+    post(b"Transfer-Encoding: chunked\r\nContent-Length: 40\r\n", b"0\r\n\r\n" + HIDDEN),
+    post(b"Transfer-Encoding: xchunked\r\n", b"5\r\nhello\r\n0\r\n\r\n" + HIDDEN),
+    post(b"Transfer-Encoding: chunked \r\n", b"5\r\nhello\r\n0\r\n\r\n" + HIDDEN),
+    post(b"Transfer-Encoding: chunked, identity\r\n", b"5\r\nhello\r\n0\r\n\r\n" + HIDDEN),
+    post(b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n" + HIDDEN),
+    post(b"Transfer-Encoding : chunked\r\nContent-Length: 3\r\n", b"0\r\n\r\n" + HIDDEN),
+    post(b"Content-Length: 5\r\nContent-Length: 37\r\n", b"hello" + HIDDEN),
+    post(b"Content-Length: 5, 37\r\n", b"hello" + HIDDEN),
+    post(b"Transfer-Encoding: chunked\r\n", b"-1\r\nhello\r\n0\r\n\r\n" + HIDDEN),
+    post(b"Transfer-Encoding: chunked\r\n", b"0x5\r\nhello\r\n0\r\n\r\n" + HIDDEN),
+    post(b"Transfer-Encoding: chunked\r\n", b"+5\r\nhello\r\n0\r\n\r\n" + HIDDEN),
+    post(b"Transfer-Encoding: chunked\r\n", b"0" * 17 + b"5\r\nhello\r\n0\r\n\r\n" + HIDDEN),
+    post(b"Transfer-Encoding: chunked\r\n", b"5" * 2000 + b"\r\n"),
+    post(b"Transfer-Encoding: chunked\r\n", b"5\r\nhelloXX0\r\n\r\n" + HIDDEN),
+], ids=["cl-te", "te-cl", "xchunked", "chunked-space", "chunked-identity", "te-twice", "space-before-colon",
+        "two-lengths", "length-list", "chunk-minus-one", "chunk-0x", "chunk-plus", "chunk-17-digits",
+        "chunk-overlong-line", "chunk-no-crlf"])
+def test_ambiguous_bodies_get_400_and_the_connection_closes(web, request_bytes):
+    response = raw_request(web.address, request_bytes, timeout=10)
+    assert status_of(response) == 400
+    assert response.count(b"HTTP/1.") == 1, "the hidden request was answered too"
+    assert b"\r\nconnection: close\r\n" in response.lower()
+
+
+def test_one_content_length_repeated_is_still_one_body(web):
+    response = raw_request(web.address, post(b"Content-Length: 5\r\nContent-Length: 5\r\nConnection: close\r\n",
+                                              b"hello"))
+    assert status_of(response) == 200
+    assert json.loads(response.split(b"\r\n\r\n", 1)[1])["data"] == "hello"
+
+
+def test_chunk_extensions_and_hex_sizes_are_read(web):
+    response = raw_request(web.address, post(b"Transfer-Encoding: chunked\r\nConnection: close\r\n",
+                                              b"A;name=value\r\n0123456789\r\n0\r\n\r\n"))
+    assert status_of(response) == 200
+    assert json.loads(response.split(b"\r\n\r\n", 1)[1])["data"] == "0123456789"
+
+
+# ----------------------------------------------------------------------
+# Slow and too many clients: 408, 503, bounded threads
+
+
+@pytest.fixture(scope="module")
+def strict_web(tmp_path_factory):
+    """An HTTP server with a 1-second head timeout and room for three connections per address."""
+    from local_servers import control
+
+    state_dir = tmp_path_factory.mktemp("strict-http")
+    handle = control.start(state_dir, ephemeral=True, names=["http"],
+                           options={"http_head_timeout": 1, "http_max_per_address": 3})
+    yield handle.http
+    control.stop(state_dir)
+
+
+def test_a_slowloris_head_gets_408_and_is_closed(strict_web):
+    with socket.create_connection(strict_web.address, timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(b"GET /ip HTTP/1.1\r\n")
+        answer = b""
+        for _ in range(30):  # one header byte every 0.2 s: each byte alone would satisfy an idle timeout
+            time.sleep(0.2)
+            try:
+                sock.sendall(b"X")
+            except OSError:
+                break
+            sock.settimeout(0.01)
+            try:
+                answer += sock.recv(4096)
+            except TimeoutError:
+                continue
+            if answer.endswith(b"\r\n\r\n"):
+                break
+        sock.settimeout(5)
+        while not answer.endswith(b"\r\n\r\n"):
+            chunk = sock.recv(4096)
+            assert chunk, f"closed without a reply: {answer!r}"
+            answer += chunk
+        assert status_of(answer) == 408
+        assert time.monotonic() - started < 4
+        try:
+            assert sock.recv(100) == b""  # and closed
+        except ConnectionResetError:
+            pass  # closed with our unread header bytes in its buffer: also closed
+
+
+def test_an_idle_connection_is_not_cut_by_the_head_timeout(strict_web):
+    with socket.create_connection(strict_web.address, timeout=10) as sock:
+        time.sleep(1.5)  # longer than the head timeout, but no request has begun
+        sock.sendall(b"GET /ip HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    assert status_of(reply) == 200
+
+
+def test_connections_beyond_the_limit_get_503_and_later_ones_are_served(strict_web):
+    held = [socket.create_connection(strict_web.address, timeout=10) for _ in range(3)]
+    try:
+        for sock in held:  # each is served: it holds one of the three places
+            sock.sendall(b"GET /ip HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert status_of(sock.recv(4096)) == 200
+        refused = raw_request(strict_web.address, b"")
+        assert status_of(refused) == 503
+    finally:
+        held.pop().close()
+    deadline = time.monotonic() + 10
+    while True:  # the freed place is given back once the server saw the close
+        reply = raw_request(strict_web.address, b"GET /ip HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        if status_of(reply) == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert status_of(reply) == 200
+    for sock in held:
+        sock.close()
+
+
+def test_https_connections_beyond_the_limit_are_closed(strict_web):
+    address = (strict_web.host, strict_web.tls_ports["https"])
+    context = strict_web.ssl_context()
+    held = [context.wrap_socket(socket.create_connection(address, timeout=10), server_hostname="localhost")
+            for _ in range(3)]
+    try:
+        with socket.create_connection(address, timeout=10) as raw:
+            with pytest.raises(OSError):  # ssl.SSLError is an OSError too: no handshake, just the end
+                context.wrap_socket(raw, server_hostname="localhost").close()
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_https_pipelined_requests_then_close_notify_get_both_replies(web):
+    """RFC 8446 §6.1: close_notify ends the client's half only; the server still answers."""
+    from tls_client import TLSClient
+
+    with socket.create_connection((web.host, web.tls_ports["https"]), timeout=10) as sock:
+        client = TLSClient(sock, web.ssl_context())
+        client.send(b"GET /ip HTTP/1.1\r\nHost: x\r\n\r\nGET /uuid HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.close_notify()
+        replies = client.read_to_end()
+    assert replies.count(b"HTTP/1.1 200 OK\r\n") == 2

@@ -6,6 +6,8 @@ import email
 import email.policy
 import poplib
 import smtplib
+import socket
+import ssl
 import sys
 import time
 from email.message import EmailMessage
@@ -13,6 +15,7 @@ from email.message import EmailMessage
 import pytest
 
 from mailtest import MAIL_SERVICES, Raw, curl, inbox_files, mail_dir, parse, pop_messages, wait_for
+from tls_client import TLSClient
 from local_servers import mailstore
 
 
@@ -265,3 +268,157 @@ def test_greeting_is_fixed_text(servers):
     with smtplib.SMTP(timeout=10) as smtp:
         code, greeting = smtp.connect(*servers.smtp.address)
     assert (code, greeting) == (220, b"mail.example.test ESMTP Python internet course")
+
+
+# ----------------------------------------------------------------------
+# The Received header's protocol (RFC 3848, RFC 6531 §3.7.3)
+
+
+def received_with(mail, send) -> str:
+    """Send one SMTPUTF8 message with `send(message)`; the protocol word of alice's stored Received header."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "josé@exämple.org", "alice@example.test", "utf8 stamp"
+    msg.set_content("Hallo!\n")
+    send(msg)
+    received = parse(inbox_files(mail, "alice")[-1].read_bytes())["Received"]
+    return received.split(" with ")[1].split()[0]
+
+
+def test_smtputf8_sessions_are_stamped_utf8smtp(mail):
+    def plain(msg):
+        with smtplib.SMTP(mail.smtp.host, mail.smtp.port, timeout=10) as client:
+            client.send_message(msg)  # a non-ASCII sender: smtplib sends MAIL FROM ... SMTPUTF8
+
+    def starttls_auth(msg):
+        with smtplib.SMTP(mail.smtp.host, mail.smtp.port, timeout=10) as client:
+            client.starttls(context=mail.smtp.ssl_context())
+            client.login("bob", "bob-pw")
+            client.send_message(msg)
+
+    def smtps(msg):
+        with smtplib.SMTP_SSL(mail.smtp.host, mail.smtp.tls_ports["smtps"], context=mail.smtp.ssl_context(),
+                              timeout=10) as client:
+            client.send_message(msg)
+
+    assert received_with(mail, plain) == "UTF8SMTP"
+    assert received_with(mail, starttls_auth) == "UTF8SMTPSA"
+    assert received_with(mail, smtps) == "UTF8SMTPS"
+
+
+# ----------------------------------------------------------------------
+# Header injection: CR, LF or NUL in strings that reach stored headers
+
+
+@pytest.mark.parametrize("command", [
+    b"EHLO client\rX-Injected: yes",
+    b"HELO client\rX-Injected: yes",
+    b"EHLO client\x00",
+])
+def test_control_characters_in_helo_get_501(mail, command):
+    with Raw(mail.smtp.address) as raw:
+        raw.line()
+        assert raw.command(command).startswith(b"501")
+        raw.send(b"EHLO client.example\r\n")
+        assert raw.smtp_reply().startswith(b"250")  # and the session carries on
+
+
+@pytest.mark.parametrize("command", [
+    b'MAIL FROM:<"bob\rX-Injected: yes"@example.test>',
+    b'RCPT TO:<"x\rX-Injected: yes"@elsewhere.example>',
+    b'RCPT TO:<"x\x00y"@elsewhere.example>',
+])
+def test_control_characters_in_addresses_get_501_and_nothing_is_stored(mail, command):
+    stored = {user: len(inbox_files(mail, user)) for user in (*mailstore.USERS, mailstore.CATCHALL)}
+    with Raw(mail.smtp.address) as raw:
+        raw.line()
+        raw.send(b"EHLO client.example\r\n")
+        raw.smtp_reply()
+        if command.startswith(b"RCPT"):
+            assert raw.command(b"MAIL FROM:<bob@example.test>").startswith(b"250")
+        assert raw.command(command).startswith(b"501")
+    assert {user: len(inbox_files(mail, user)) for user in (*mailstore.USERS, mailstore.CATCHALL)} == stored
+
+
+# ----------------------------------------------------------------------
+# A client that pipelines its last commands and then closes its half still gets every reply
+
+PIPELINED = (b"EHLO client.example\r\nMAIL FROM:<bob@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n"
+             b"Subject: half-closed\r\n\r\nsent before the client closed its half\r\n.\r\n")
+
+
+def assert_every_reply(replies: bytes, mail) -> None:
+    codes = [line[:3] for line in replies.split(b"\r\n") if line[3:4] == b" "]
+    assert codes == [b"250", b"250", b"250", b"354", b"250"], replies
+    assert parse(inbox_files(mail, "alice")[-1].read_bytes())["Subject"] == "half-closed"
+
+
+def read_all(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_plain_half_close_after_pipelining_gets_every_reply(mail):
+    with socket.create_connection(mail.smtp.address, timeout=10) as sock:
+        assert sock.recv(1024).startswith(b"220 ")
+        sock.sendall(PIPELINED)
+        sock.shutdown(socket.SHUT_WR)  # TCP FIN: nothing more from us
+        assert_every_reply(read_all(sock), mail)
+
+
+needs_half_close = pytest.mark.skipif(sys.version_info < (3, 11),
+                                      reason="Python 3.10's asyncio TLS layer closes on close_notify (half_close.py)")
+
+
+@needs_half_close
+def test_smtps_close_notify_after_pipelining_gets_every_reply(mail):
+    with socket.create_connection((mail.smtp.host, mail.smtp.tls_ports["smtps"]), timeout=10) as sock:
+        client = TLSClient(sock, mail.smtp.ssl_context())
+        client.send(PIPELINED)
+        client.close_notify()
+        replies = client.read_to_end()
+    assert replies.startswith(b"220 ")
+    assert_every_reply(replies.split(b"\r\n", 1)[1], mail)
+
+
+@needs_half_close
+def test_starttls_close_notify_after_pipelining_gets_every_reply(mail):
+    with socket.create_connection(mail.smtp.address, timeout=10) as sock:
+        assert sock.recv(1024).startswith(b"220 ")
+        sock.sendall(b"EHLO client.example\r\n")
+        ehlo = b""
+        while not ehlo.endswith(b"250 HELP\r\n"):
+            ehlo += sock.recv(1024)
+        sock.sendall(b"STARTTLS\r\n")
+        assert sock.recv(1024).startswith(b"220 ")
+        client = TLSClient(sock, mail.smtp.ssl_context())
+        client.send(PIPELINED)
+        client.close_notify()
+        assert_every_reply(client.read_to_end(), mail)
+
+
+# ----------------------------------------------------------------------
+# Connection limits
+
+
+def test_connections_beyond_the_limit_get_421(servers_factory):
+    handle = servers_factory(names=["smtp"], options={"smtp_max_per_address": 2})
+    smtp = handle.smtp
+    held = [smtplib.SMTP(smtp.host, smtp.port, timeout=10),
+            smtplib.SMTP_SSL(smtp.host, smtp.tls_ports["smtps"], context=smtp.ssl_context(), timeout=10)]
+    try:
+        with Raw(smtp.address) as raw:  # one count for both ports: this is the third
+            assert raw.line().startswith(b"421 ")
+            assert raw.file.readline() == b""  # and closed
+    finally:
+        held.pop().quit()
+    deadline = time.monotonic() + 10
+    while True:  # the place is free again once the server saw the QUIT
+        with Raw(smtp.address) as raw:
+            greeting = raw.line()
+        if greeting.startswith(b"220 ") or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert greeting.startswith(b"220 ")
+    held[0].quit()

@@ -88,3 +88,60 @@ def test_abrupt_disconnect_does_not_disturb_the_server(servers):
     with socket.create_connection(servers.time.address, timeout=5) as other:
         other.sendall(b"still there?")
         assert STAMP.match(other.recv(1024))
+
+
+def rss_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
+def test_echo_client_that_never_reads_cannot_fill_the_servers_memory(servers_factory):
+    handle = servers_factory(names=["echo"])
+    before = rss_kib(handle.pid)
+    sent = 0
+    with socket.create_connection(handle.echo.address, timeout=5) as sock:
+        sock.setblocking(False)
+        chunk = bytes(1024 * 1024)
+        deadline, progress = time.monotonic() + 10, time.monotonic()
+        while sent < 256 * 1024 * 1024 and time.monotonic() < deadline and time.monotonic() - progress < 1:
+            try:
+                sent += sock.send(chunk)
+                progress = time.monotonic()
+            except BlockingIOError:
+                time.sleep(0.01)  # the server stopped reading: our own buffers are full (stop after 1 s)
+        grown = rss_kib(handle.pid) - before
+    assert sent < 256 * 1024 * 1024, "the server read 256 MiB that nobody read back"
+    assert grown < 64 * 1024, f"the server grew by {grown} KiB"
+    with socket.create_connection(handle.echo.address, timeout=5) as sock:  # and still answers
+        sock.sendall(b"ping")
+        assert sock.recv(16) == b"ping"
+
+
+def test_tcp_connections_beyond_the_limit_are_closed(servers_factory):
+    handle = servers_factory(names=["echo"], options={"echo_max_per_address": 2})
+    held = [socket.create_connection(handle.echo.address, timeout=5) for _ in range(2)]
+    for sock in held:
+        sock.sendall(b"x")
+        assert sock.recv(1) == b"x"  # admitted
+    with socket.create_connection(handle.echo.address, timeout=5) as third:
+        try:
+            assert third.recv(1) == b""  # closed at once
+        except ConnectionResetError:
+            pass
+    held.pop().close()
+    deadline = time.monotonic() + 10
+    while True:
+        with socket.create_connection(handle.echo.address, timeout=5) as sock:
+            sock.sendall(b"y")
+            try:
+                answer = sock.recv(1)
+            except ConnectionResetError:
+                answer = b""
+        if answer == b"y" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert answer == b"y"
+    held[0].close()

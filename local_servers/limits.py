@@ -1,0 +1,68 @@
+"""How many connections one service holds: in all, and from one client address.
+
+Every open connection costs a file descriptor (and for HTTP a thread), and
+all services share one process: without a bound, one client opening
+thousands of idle connections to one service could take every other service
+down with it. A server asks `admit(address)` before it serves a connection
+and answers the protocol's own "too many connections" reply when it is
+refused (HTTP 503, SMTP 421, FTP 421); `release(address)` when it ends.
+
+Thread-safe: HTTP admits in its accept thread and releases in each
+connection's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+#: Defaults for every service (options <service>_max_connections and
+#: <service>_max_per_address change them). A course machine's clients all
+#: come from 127.0.0.1, so the per-address bound is what a lesson meets first;
+#: it leaves room for a class's tests and benches, far below the process's
+#: file-descriptor budget.
+MAX_CONNECTIONS = 512
+MAX_PER_ADDRESS = 256
+
+
+class ConnectionLimit:
+    """Counts open connections; refuses those beyond `total` or `per_address`."""
+
+    def __init__(self, total: int = MAX_CONNECTIONS, per_address: int = MAX_PER_ADDRESS):
+        if total < 1 or per_address < 1:
+            raise ValueError("connection limits must be at least 1")
+        self.total, self.per_address = total, per_address
+        self._open: Counter[str] = Counter()
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_options(cls, options: dict, service: str) -> "ConnectionLimit":
+        """The limits named <service>_max_connections and <service>_max_per_address in `options`."""
+        def number(key: str, default: int) -> int:
+            value = options.get(f"{service}_{key}", default)
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{service}_{key} must be a whole number, not {value!r}") from None
+        return cls(number("max_connections", MAX_CONNECTIONS), number("max_per_address", MAX_PER_ADDRESS))
+
+    def admit(self, address: str) -> bool:
+        """Count one more connection from `address`, or return False when it is one too many."""
+        with self._lock:
+            if self._count >= self.total or self._open[address] >= self.per_address:
+                return False
+            self._count += 1
+            self._open[address] += 1
+            return True
+
+    def release(self, address: str) -> None:
+        with self._lock:
+            self._count -= 1
+            self._open[address] -= 1
+            if self._open[address] <= 0:
+                del self._open[address]
+
+    @property
+    def count(self) -> int:
+        return self._count
