@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(exc, file=sys.stderr)
             return 2
-        public = args.public or args.host not in ("127.0.0.1", "localhost", "::1")
+        public = args.public or not config.is_loopback(args.host)
         names = [n for n in args.only.split(",") if n] or None
         return serve.main(state_dir, args.host, ports, public=public, names=names,
                           options=_options(args.option), launch_id=args.launch_id)
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(exc, file=sys.stderr)
             return 2
-        if args.host and args.host not in ("127.0.0.1", "localhost", "::1"):
+        if args.host and not config.is_loopback(args.host):
             print(f"warning: binding {args.host}: other machines may reach these servers. "
                   "Anonymous writes are disabled; the course's passwords are public.", file=sys.stderr)
         already = control.find(state_dir)

@@ -7,6 +7,7 @@ number they read in an RFC is still visible, and no port needs root.
 
 from __future__ import annotations
 
+import hmac
 import os
 import sys
 from pathlib import Path
@@ -47,6 +48,27 @@ ACCOUNTS: dict[str, str] = {
 
 #: The mail domain of the course's accounts (alice@example.test).
 MAIL_DOMAIN = "example.test"
+
+#: The host names that mean "this machine only".
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str | None) -> bool:
+    """The one loopback rule: beyond these addresses the servers are "public" and stricter."""
+    return host in LOOPBACK_HOSTS
+
+
+def check_login(user: str, password: str) -> str | None:
+    """The one login rule of every service: the account's name, or None if the login fails.
+
+    User names are case-insensitive (``Alice`` is alice, as in mail addresses and
+    most servers); passwords are compared exactly, in constant time.
+    """
+    name = user.lower()
+    expected = ACCOUNTS.get(name)
+    if expected is None or not hmac.compare_digest(expected.encode(), password.encode("utf-8", "surrogateescape")):
+        return None
+    return name
 
 
 def state_dir() -> Path:

@@ -168,7 +168,7 @@ def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict
         if handle is not None:
             return handle
         chosen_host = host or config.DEFAULT_HOST
-        public = chosen_host not in ("127.0.0.1", "localhost", "::1")
+        public = not config.is_loopback(chosen_host)
         return _spawn(state_dir, chosen_host, config.ports(ports, ephemeral=ephemeral), public, names,
                       options or {})
 
@@ -240,7 +240,7 @@ def reset(state_dir: Path | None = None, names: list[str] | None = None) -> Hand
         if handle is None:
             return None
         ports = _ports_of(handle)
-        public = handle.host not in ("127.0.0.1", "localhost", "::1")
+        public = not config.is_loopback(handle.host)
         return _spawn(state_dir, handle.host, ports, public, list(handle.services), {})
 
 

@@ -37,7 +37,7 @@ import zlib
 from pathlib import Path
 
 from . import config
-from .service import BACKLOG, Service, listen
+from .service import BACKLOG, Option, Service, listen
 
 #: The greeting (220) every client sees first.
 BANNER = "Python internet client programming course FTP server ready."
@@ -135,6 +135,7 @@ class FTPService(Service):
 
     name = "ftp"
     listeners = ("ftp",)
+    options = {"idle_timeout": Option(float, DEFAULT_IDLE_TIMEOUT, "seconds of silence before a session ends")}
 
     @classmethod
     def seed(cls, data_dir: Path) -> None:

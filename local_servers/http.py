@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from .service import Service, listen
+from .service import Option, Service, listen
 
 #: Limits, as httpbin has them, so that no request can make the server do much.
 MAX_BODY = 10 * 1024 * 1024  # larger request bodies get 413
@@ -782,6 +782,8 @@ class HTTPService(Service):
 
     name = "http"
     listeners = ("http", "https")
+    options = {"idle_timeout": Option(float, IDLE_TIMEOUT, "seconds a keep-alive connection may stay silent"),
+               "handshake_timeout": Option(float, HANDSHAKE_TIMEOUT, "seconds a TLS handshake may take")}
 
     @classmethod
     def seed(cls, data_dir: Path) -> None:

@@ -17,6 +17,7 @@ with status 2 instead, so `up` can say which port and what to do.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import importlib
 import json
@@ -30,8 +31,11 @@ import time
 import warnings
 from pathlib import Path
 
-from .handle import SCHEMA_VERSION
-from .service import Context, PortInUseError, Service
+from . import config
+from .engine import raise_fd_limit
+from .files import write_atomically
+from .handle import Handle, ServiceInfo
+from .service import Context, PortInUseError, Service, validate_options
 from .tls import ensure_certificates
 
 #: Every service, in start order, as "module:Class" so that only what runs is imported.
@@ -96,9 +100,15 @@ def remove_data(state_dir: Path, names: list[str]) -> None:
 
 
 def write_json_atomically(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(data, indent=2))
+
+
+def published(service: Service) -> ServiceInfo:
+    """A service's entry in the state file (a service not yet on the contract may still give a dict)."""
+    info = service.info()
+    if isinstance(info, dict):
+        info = ServiceInfo.from_dict(service.name, info)
+    return dataclasses.replace(info, ca_file=str(service.ctx.tls.ca_file))
 
 
 def configure_logging(state_dir: Path) -> Path:
@@ -117,7 +127,14 @@ def configure_logging(state_dir: Path) -> Path:
 async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool,
               names: list[str], options: dict, started: float, launch_id: str) -> int:
     """Start the services, publish the state file, serve until told to stop."""
-    tls = ensure_certificates(state_dir / TLS_DIR, None if host in ("127.0.0.1", "localhost", "::1") else host)
+    try:
+        options = validate_options(options, [service_class(name) for name in names])
+    except ValueError as exc:
+        log.error("could not start: %s", exc)
+        write_json_atomically(state_dir / ERROR_FILE, {"pid": os.getpid(), "launch_id": launch_id, "error": str(exc)})
+        return 2
+    log.info("open-file limit: %d", raise_fd_limit())
+    tls = ensure_certificates(state_dir / TLS_DIR, None if config.is_loopback(host) else host)
     seed_missing(state_dir, names)
     ctx = Context(host=host, ports=ports, data_dir=state_dir / DATA_DIR, tls=tls, public=public, options=options)
 
@@ -145,20 +162,14 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
             await service.stop()
         return 2
 
-    state = {
-        "schema": SCHEMA_VERSION,
-        "pid": os.getpid(),
-        "launch_id": launch_id,  # lets the starter recognise the process it launched
-        "host": host,
-        "state_dir": str(state_dir),
-        "log_file": str(state_dir / LOG_FILE),
-        "ca_file": str(tls.ca_file),
-        "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "services": {s.name: {**s.info(), "ca_file": str(tls.ca_file)} for s in running},
-    }
-    write_json_atomically(state_dir / STATE_FILE, state)
+    handle = Handle(pid=os.getpid(), host=host, state_dir=state_dir, log_file=state_dir / LOG_FILE,
+                    ca_file=str(tls.ca_file),
+                    started_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                    services={s.name: published(s) for s in running})
+    # launch_id lets the starter recognise the process it launched.
+    write_json_atomically(state_dir / STATE_FILE, {**handle.to_dict(), "launch_id": launch_id})
     log.info("ready in %.0f ms: %s", (time.perf_counter() - started) * 1000,
-             ", ".join(f"{s.name}:{state['services'][s.name]['port']}" for s in running))
+             ", ".join(f"{name}:{svc.port}" for name, svc in handle.services.items()))
 
     await stop_event.wait()
     log.info("stopping")

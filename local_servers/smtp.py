@@ -140,8 +140,8 @@ def check_password(server, session, envelope, mechanism: str, auth_data) -> Auth
     """aiosmtpd's authenticator: the course's accounts, by user name or full address."""
     if isinstance(auth_data, LoginPassword):
         login = auth_data.login.decode("utf-8", "replace")
-        user = mailstore.local_user(login) or login.lower()
-        if config.ACCOUNTS.get(user) == auth_data.password.decode("utf-8", "replace"):
+        user = config.check_login(mailstore.local_user(login) or login, auth_data.password.decode("utf-8", "replace"))
+        if user is not None:
             return AuthResult(success=True, auth_data=user)
     # handled=False: aiosmtpd answers 535 itself (handled=True would leave the client waiting)
     return AuthResult(success=False, handled=False)

@@ -19,9 +19,8 @@ import ipaddress
 import os
 from pathlib import Path
 
+from .config import LOOPBACK_HOSTS as LOOPBACK_NAMES
 from .service import TLSFiles
-
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 def ensure_certificates(tls_dir: Path, extra_host: str | None = None) -> TLSFiles:
