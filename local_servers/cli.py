@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from . import config
+from .config import StateDir
 
 
 def _options(items: list[str]) -> dict:
@@ -148,13 +149,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         what = ", ".join(args.services) or "all services"
-        print(f"seeded data restored for {what}" + (f"; servers restarted (pid {handle.pid})" if handle else ""))
+        print(f"seeded data restored for {what}" + (f"; servers restarted (pid {handle.pid})" if handle
+                                                      else " (seeded when the servers start)"))
         return 0
 
     if args.command == "logs":
         from . import serve
 
-        log_file = state_dir / serve.LOG_FILE
+        log_file = StateDir(state_dir).log_file
         if not log_file.exists():
             print(f"no log yet ({log_file})")
             return 0

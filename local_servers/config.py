@@ -71,6 +71,25 @@ def check_login(user: str, password: str) -> str | None:
     return name
 
 
+class StateDir:
+    """The per-user folder that the command line, the notebooks and the server process share.
+
+    One place names what is in it, so that every part finds the same files.
+    """
+
+    STATE, ERROR, LOG, DATA, TLS, LOCK = "state.json", "start-error.json", "server.log", "data", "tls", "lock"
+
+    def __init__(self, path: Path | str | None = None):
+        self.path = Path(path) if path is not None else state_dir()
+
+    state_file = property(lambda self: self.path / self.STATE, doc="written by the server once all listen")
+    error_file = property(lambda self: self.path / self.ERROR, doc="why the last start failed")
+    log_file = property(lambda self: self.path / self.LOG)
+    data = property(lambda self: self.path / self.DATA, doc="each service's files, one folder each")
+    tls = property(lambda self: self.path / self.TLS, doc="the local CA and the server certificate")
+    lock = property(lambda self: self.path / self.LOCK, doc="held while a process starts or stops the servers")
+
+
 def state_dir() -> Path:
     """The per-user directory that holds the running servers' state."""
     override = os.environ.get(HOME_ENV)

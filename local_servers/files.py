@@ -20,7 +20,7 @@ def write_atomically(path: Path, data: bytes | str, *, mode: int = 0o644, tmp_di
     path = Path(path)
     folder = Path(tmp_dir) if tmp_dir is not None else path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.{os.getpid()}.{next(_counter)}.tmp"
+    tmp = folder / f"{path.name}.{os.getpid()}.{next(_counter)}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), mode)
         with os.fdopen(fd, "wb") as f:

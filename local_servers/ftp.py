@@ -31,12 +31,11 @@ import logging
 import random
 import shutil
 import socket
-import struct
 import threading
-import zlib
 from pathlib import Path
 
 from . import config
+from .files import png
 from .service import BACKLOG, Option, Service, listen
 
 #: The greeting (220) every client sees first.
@@ -52,17 +51,6 @@ LARGE_FILE_SIZE = 32 * 1024 * 1024
 _SEED_DIR = Path(__file__).parent / "seed" / "ftp"
 
 log = logging.getLogger("local_servers.ftp")
-
-
-def _png(width: int, height: int, pixel) -> bytes:
-    """A minimal RGB PNG: signature, IHDR, one zlib-compressed IDAT, IEND."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(width)) for y in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits per channel, RGB
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
 
 
 def _write_large_file(path: Path, size: int) -> str:
@@ -145,7 +133,7 @@ class FTPService(Service):
         (pub / "images").mkdir(parents=True, exist_ok=True)
         # A 64x64 picture: blue to yellow, the colours of a well-known snake.
         (pub / "images" / "gradient.png").write_bytes(
-            _png(64, 64, lambda x, y: (55 + 3 * x, 118 + 2 * y, 171 - 2 * (x + y) // 2)))
+            png(64, 64, lambda x, y: (55 + 3 * x, 118 + 2 * y, 171 - 2 * (x + y) // 2)))
         large = data_dir / "public" / LARGE_FILE
         large.parent.mkdir(parents=True, exist_ok=True)
         checksum = _write_large_file(large, LARGE_FILE_SIZE)

@@ -34,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from .files import png
 from .service import Option, Service, listen
 
 #: Limits, as httpbin has them, so that no request can make the server do much.
@@ -833,18 +834,8 @@ class HTTPService(Service):
 
 
 def make_png(width: int, height: int) -> bytes:
-    """A small colour gradient as a PNG file, written by hand: signature, IHDR, IDAT, IEND."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\0" + bytes(channel for x in range(width)
-                                  for channel in (x * 255 // width, y * 255 // height, 160))
-                    for y in range(height))  # each row: filter type 0, then RGB pixels
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    """A small colour gradient as a PNG file."""
+    return png(width, height, lambda x, y: (x * 255 // width, y * 255 // height, 160), level=-1)
 
 
 # ----------------------------------------------------------------------

@@ -225,3 +225,17 @@ def test_many_idle_connections_to_one_service_leave_the_others_answering(tmp_pat
                 sock.close()
     finally:
         control.stop(state)
+
+
+def test_reset_needs_no_server_module_and_each_service_seeds_its_declared_folder(tmp_path):
+    """reset removes data by the declared folder names; only the server process imports the servers."""
+    code = ("import sys; from pathlib import Path; from local_servers import control\n"
+            "control.reset(Path(sys.argv[1]))\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[-1] in "
+            "('pop3', 'nntp', 'smtp', 'ftp', 'http', 'sockets', 'imap')))\n")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    for name in serve.SERVICES:
+        cls = serve.service_class(name)
+        assert serve.data_names([name]) == {cls.data_name or cls.name: name}
