@@ -37,6 +37,8 @@ AUTHORIZATION, TRANSACTION = "AUTHORIZATION", "TRANSACTION"
 MAX_LINE = 255
 IDLE_TIMEOUT = 600.0  # RFC 1939: an autologout timer of at least 10 minutes
 HOSTNAME = f"mail.{config.MAIL_DOMAIN}"
+#: RETR and TOP of a message bigger than this run in a thread (see login()).
+BIG_MESSAGE = 256 * 1024
 
 
 #: RFC 1939's arguments: a message number; TOP's line count. At most 9 digits, so
@@ -223,19 +225,26 @@ class POP3Session(LineSession):
             return self.refused() or self.err("[AUTH] invalid user name or digest")
         return self.refused() or self.login(name.lower())
 
-    def login(self, user: str) -> bytes:
+    def login(self, user: str):
         if user in self.service.locked:
             return self.err("[IN-USE] the maildrop is already open in another session")
         self.service.locked.add(user)
         self.user = user
+        # Numbering a big maildrop reads a directory and sizes new files: in a thread, so
+        # that the other sessions and services go on meanwhile (decision 0005).
+        return self.in_thread(self.open_maildrop, user)
+
+    def open_maildrop(self, user: str) -> bytes:
         try:
-            self.maildrop = Maildrop(self.service.data_dir, user, self.service.sizes.setdefault(user, {}))
+            maildrop = Maildrop(self.service.data_dir, user, self.service.sizes.setdefault(user, {}))
         except OSError:
             self.service.locked.discard(user)
             self.log.exception("cannot open the maildrop of %s", user)
             return self.err("[SYS/TEMP] cannot open the maildrop")
-        self.state = TRANSACTION
-        count, octets = self.maildrop.stat()
+        self.maildrop, self.state = maildrop, TRANSACTION
+        if self.transport is None:  # the client left while we were reading: release at once
+            self.closed()
+        count, octets = maildrop.stat()
         return self.ok(f"{user} has {count} messages ({octets} octets)")
 
     def cmd_STLS(self, arg: str) -> None:
@@ -297,11 +306,24 @@ class POP3Session(LineSession):
         except KeyError:
             return self.err("message was removed by another client")
 
-    def cmd_RETR(self, arg: str) -> bytes:
+    def in_thread_if_big(self, arg: str, reply):
+        """reply(arg) now, or in a thread for a big message (reading and converting it takes a while)."""
+        n = self.message_number(arg)
+        if n is not None and self.maildrop.size(n) > BIG_MESSAGE:
+            return self.in_thread(reply, arg)
+        return reply(arg)
+
+    def cmd_RETR(self, arg: str):
+        return self.in_thread_if_big(arg, self.retr)
+
+    def retr(self, arg: str) -> bytes:
         wire = self.wire(arg)
         return wire if wire.startswith(b"-ERR") else self.ok(f"{len(wire)} octets", dot_stuff(wire))
 
-    def cmd_TOP(self, arg: str) -> bytes:
+    def cmd_TOP(self, arg: str):
+        return self.in_thread_if_big(arg, self.top)
+
+    def top(self, arg: str) -> bytes:
         wire = self.wire(arg)
         if wire.startswith(b"-ERR"):
             return wire

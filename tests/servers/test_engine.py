@@ -252,3 +252,15 @@ def test_data_blocks_and_idle_timeout(echo):
     assert file.readline() == b"ERR too big\r\n"  # read to its end all the same
     assert file.readline() == b"ERR idle\r\n"  # after 1 s of silence
     assert file.readline() == b""
+
+
+def test_a_post_near_the_limit_is_read_whole(servers_factory):
+    """A 900 KB article: more than the engine's read buffer, less than nntp_max_article_bytes."""
+    nntp = servers_factory(names=["nntp"]).nntp
+    body = "".join(f"{'.' if n % 50 == 0 else ''}line {n} " + "z" * 60 + "\n" for n in range(13_000))
+    article = ("From: a@example.test\r\nNewsgroups: course.test\r\nSubject: large\r\n\r\n"
+               + body.replace("\n", "\r\n")).encode()
+    with nntplib.NNTP(nntp.host, nntp.port, timeout=30) as news:
+        message_id = news.post(article).split()[-1]
+        lines = news.body(message_id)[1].lines
+    assert b"\r\n".join(lines) + b"\r\n" == body.replace("\n", "\r\n").encode()
