@@ -48,6 +48,7 @@ import inspect
 import re
 import socket
 import ssl
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -371,8 +372,12 @@ class LineSession(asyncio.Protocol):
             self.send(reply)
 
     def in_thread(self, function, *args):
-        """function(*args) in a worker thread, as an awaitable reply (inline after a TLS close_notify)."""
-        if self.eof and self.tls:
+        """function(*args) in a worker thread, as an awaitable reply (inline after a TLS close_notify).
+
+        Python 3.10's asyncio TLS starts its shutdown at a close_notify without telling
+        the protocol first, so there a TLS session's work runs inline, to lose no reply.
+        """
+        if self.tls and (self.eof or sys.version_info < (3, 11)):
             return function(*args)
         self.thread_job = THREADS.submit(function, *args)
         return asyncio.wrap_future(self.thread_job)

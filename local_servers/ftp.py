@@ -26,6 +26,7 @@ first few milliseconds simply gets its 220 greeting a moment later.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import random
@@ -36,6 +37,7 @@ from pathlib import Path
 
 from . import config
 from .files import png
+from .handle import ServiceInfo
 from .service import BACKLOG, Option, Service, listen
 
 #: The greeting (220) every client sees first.
@@ -123,6 +125,7 @@ class FTPService(Service):
 
     name = "ftp"
     listeners = ("ftp",)
+    starttls = True  # AUTH TLS on the same port
     options = {"idle_timeout": Option(float, DEFAULT_IDLE_TIMEOUT, "seconds of silence before a session ends")}
 
     @classmethod
@@ -224,23 +227,14 @@ class FTPService(Service):
         except OSError:
             pass
 
-    def info(self) -> dict:
+    def info(self) -> ServiceInfo:
+        return dataclasses.replace(super().info(), accounts={"anonymous": "", **config.ACCOUNTS})
+
+    def extra_info(self) -> dict:
         sha_file = self.data_dir / "public" / (LARGE_FILE + ".sha256")
         try:
             checksum = sha_file.read_text(encoding="utf-8").split()[0]
         except (OSError, IndexError):
             checksum = None
-        return {
-            "host": self.ctx.host,
-            "port": self.port,
-            "tls_ports": {},
-            "starttls": True,  # AUTH TLS on the same port
-            "accounts": {"anonymous": "", **config.ACCOUNTS},
-            "extra": {
-                "public_dir": "/pub",
-                "large_file": "/" + LARGE_FILE,
-                "large_file_size": LARGE_FILE_SIZE,
-                "large_file_sha256": checksum,
-                "idle_timeout": self.idle_timeout,
-            },
-        }
+        return {"public_dir": "/pub", "large_file": "/" + LARGE_FILE, "large_file_size": LARGE_FILE_SIZE,
+                "large_file_sha256": checksum, "idle_timeout": self.idle_timeout}

@@ -823,14 +823,10 @@ class HTTPService(Service):
         for thread in self.threads:
             thread.join(timeout=2)
 
-    def info(self) -> dict:
-        host = self.ctx.host
-        shown = f"[{host}]" if ":" in host else host
-        port, tls_port = (server.server_address[1] for server in self.servers)
-        return {"host": host, "port": port, "tls_ports": {"https": tls_port}, "starttls": False,
-                "udp_port": None, "accounts": {},
-                "extra": {"url": f"http://{shown}:{port}/", "https_url": f"https://{shown}:{tls_port}/",
-                          "basic_auth_example": "/basic-auth/alice/alice-pw", "site": "/site/"}}
+    def extra_info(self) -> dict:
+        shown = f"[{self.ctx.host}]" if ":" in self.ctx.host else self.ctx.host
+        return {"url": f"http://{shown}:{self.ports['http']}/", "https_url": f"https://{shown}:{self.ports['https']}/",
+                "basic_auth_example": "/basic-auth/alice/alice-pw", "site": "/site/"}
 
 
 def make_png(width: int, height: int) -> bytes:

@@ -17,7 +17,6 @@ with status 2 instead, so `up` can say which port and what to do.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime
 import importlib
 import json
@@ -35,7 +34,7 @@ from . import config
 from .config import StateDir
 from .engine import raise_fd_limit
 from .files import write_atomically
-from .handle import Handle, ServiceInfo
+from .handle import Handle
 from .service import Context, PortInUseError, Service, validate_options
 from .tls import ensure_certificates
 
@@ -105,14 +104,6 @@ def write_json_atomically(path: Path, data: dict) -> None:
     write_atomically(path, json.dumps(data, indent=2))
 
 
-def published(service: Service) -> ServiceInfo:
-    """A service's entry in the state file (a service not yet on the contract may still give a dict)."""
-    info = service.info()
-    if isinstance(info, dict):
-        info = ServiceInfo.from_dict(service.name, info)
-    return dataclasses.replace(info, ca_file=str(service.ctx.tls.ca_file))
-
-
 def configure_logging(state_dir: Path) -> Path:
     """All logs, ours and the libraries', go to one file in the state directory."""
     log_file = StateDir(state_dir).log_file
@@ -168,7 +159,7 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
     handle = Handle(pid=os.getpid(), host=host, state_dir=state_dir, log_file=home.log_file,
                     ca_file=str(tls.ca_file),
                     started_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                    services={s.name: published(s) for s in running})
+                    services={s.name: s.info() for s in running})
     # launch_id lets the starter recognise the process it launched.
     write_json_atomically(home.state_file, {**handle.to_dict(), "launch_id": launch_id})
     log.info("ready in %.0f ms: %s", (time.perf_counter() - started) * 1000,

@@ -14,9 +14,11 @@ chunk a TCP client sends, datagram_received for each UDP datagram.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import time
 
+from .handle import ServiceInfo
 from .service import PortInUseError, Service, listen
 
 
@@ -75,9 +77,8 @@ class _TCPAndUDPService(Service):
         self.tcp_server.close()
         await self.tcp_server.wait_closed()
 
-    def info(self) -> dict:
-        return {"host": self.ctx.host, "port": self.port, "udp_port": self.port, "tls_ports": {},
-                "starttls": False, "accounts": {}, "extra": {}}
+    def info(self) -> ServiceInfo:
+        return dataclasses.replace(super().info(), udp_port=self.port)
 
 
 class TimeService(_TCPAndUDPService):
