@@ -19,8 +19,9 @@ How NNTP works, as this server shows it:
   TLS (RFC 4642); the "nntps" port speaks TLS from the first byte.
 
 The COMMANDS table below lists every command with the arguments it takes;
-each one is carried out by the method nntp_<COMMAND> of NNTPSession. Articles
-and groups live in newsstore.NewsStore.
+the connection engine (engine.py) checks each line against it and calls the
+method cmd_<COMMAND> of NNTPSession, which is all this module implements of
+a connection. Articles and groups live in newsstore.NewsStore.
 
 Options (``--option key=value``): nntp_idle_timeout (seconds, default 900),
 nntp_max_article_bytes (default 1000000), and the engine's connection limits
