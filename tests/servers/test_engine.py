@@ -264,3 +264,20 @@ def test_a_post_near_the_limit_is_read_whole(servers_factory):
         message_id = news.post(article).split()[-1]
         lines = news.body(message_id)[1].lines
     assert b"\r\n".join(lines) + b"\r\n" == body.replace("\n", "\r\n").encode()
+
+
+def test_a_client_dribbling_a_line_byte_by_byte_is_timed_out(servers_factory):
+    """Idle means no complete command: bytes that never finish a line do not keep a session alive."""
+    nntp = servers_factory(names=["nntp"], options={"nntp_idle_timeout": 1}).nntp
+    with socket.create_connection(nntp.address, timeout=10) as sock:
+        file = sock.makefile("rb")
+        file.readline()
+        started = time.monotonic()
+        for byte in b"GROUP comp.lang.python":
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:  # closed by the server: what the test waits for
+                break
+            time.sleep(0.2)
+        assert file.readline().startswith(b"400")
+        assert time.monotonic() - started < 3
