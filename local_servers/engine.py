@@ -111,7 +111,8 @@ class Registry:
         for server in servers:
             server.close()
         for session in list(self.sessions):
-            session.abort()
+            if session.transport is not None:
+                session.transport.abort()
         await close_servers(servers)
 
 
@@ -258,13 +259,15 @@ class LineSession(asyncio.Protocol):
                 continue
             end = self.buf.find(b"\n", self.pos)
             if end < 0:
-                self._skip_overlong()
+                if len(self.buf) - self.pos > self.max_line:  # no line end in sight: drop it, answer at its end
+                    self.skipping, self.pos = True, len(self.buf)
                 break
             line = bytes(self.buf[self.pos:end + 1])
             self.pos = end + 1
             if self.skipping or len(line) > self.max_line:
                 self.skipping = False
-                self._overlong()
+                self.command_parts.clear()
+                self.send(self.error("too_long", limit=self.max_line))
                 continue
             self.last_active = asyncio.get_running_loop().time()
             self._line(line[:-2] if line.endswith(b"\r\n") else line[:-1])
@@ -276,15 +279,6 @@ class LineSession(asyncio.Protocol):
     def _read_high(self) -> int:
         """Unprocessed input beyond which reading pauses (a block is held whole, up to its limit)."""
         return READ_BUFFER_HIGH + (self.block[0] if self.block is not None else 0)
-
-    def _skip_overlong(self) -> None:
-        if len(self.buf) - self.pos > self.max_line:  # no line end in sight: drop it, answer at its end
-            self.skipping = True
-            self.pos = len(self.buf)
-
-    def _overlong(self) -> None:
-        self.command_parts.clear()
-        self.send(self.error("too_long", limit=self.max_line))
 
     def _compact(self) -> None:
         if self.pos:
@@ -463,10 +457,6 @@ class LineSession(asyncio.Protocol):
         self.send(reply)
         if self.transport is not None:
             self.transport.close()
-
-    def abort(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
 
     def _idle_check(self) -> None:
         if self.transport is None:
