@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from . import config
+from .config import StateDir
 
 
 def _options(items: list[str]) -> dict:
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(exc, file=sys.stderr)
             return 2
-        public = args.public or args.host not in ("127.0.0.1", "localhost", "::1")
+        public = args.public or not config.is_loopback(args.host)
         names = [n for n in args.only.split(",") if n] or None
         return serve.main(state_dir, args.host, ports, public=public, names=names,
                           options=_options(args.option), launch_id=args.launch_id)
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(exc, file=sys.stderr)
             return 2
-        if args.host and args.host not in ("127.0.0.1", "localhost", "::1"):
+        if args.host and not config.is_loopback(args.host):
             print(f"warning: binding {args.host}: other machines may reach these servers. "
                   "Anonymous writes are disabled; the course's passwords are public.", file=sys.stderr)
         already = control.find(state_dir)
@@ -148,13 +149,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         what = ", ".join(args.services) or "all services"
-        print(f"seeded data restored for {what}" + (f"; servers restarted (pid {handle.pid})" if handle else ""))
+        print(f"seeded data restored for {what}" + (f"; servers restarted (pid {handle.pid})" if handle
+                                                      else " (seeded when the servers start)"))
         return 0
 
     if args.command == "logs":
         from . import serve
 
-        log_file = state_dir / serve.LOG_FILE
+        log_file = StateDir(state_dir).log_file
         if not log_file.exists():
             print(f"no log yet ({log_file})")
             return 0

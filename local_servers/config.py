@@ -7,6 +7,7 @@ number they read in an RFC is still visible, and no port needs root.
 
 from __future__ import annotations
 
+import hmac
 import os
 import sys
 from pathlib import Path
@@ -47,6 +48,46 @@ ACCOUNTS: dict[str, str] = {
 
 #: The mail domain of the course's accounts (alice@example.test).
 MAIL_DOMAIN = "example.test"
+
+#: The host names that mean "this machine only".
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str | None) -> bool:
+    """The one loopback rule: beyond these addresses the servers are "public" and stricter."""
+    return host in LOOPBACK_HOSTS
+
+
+def check_login(user: str, password: str) -> str | None:
+    """The one login rule of every service: the account's name, or None if the login fails.
+
+    User names are case-insensitive (``Alice`` is alice, as in mail addresses and
+    most servers); passwords are compared exactly, in constant time.
+    """
+    name = user.lower()
+    expected = ACCOUNTS.get(name)
+    if expected is None or not hmac.compare_digest(expected.encode(), password.encode("utf-8", "surrogateescape")):
+        return None
+    return name
+
+
+class StateDir:
+    """The per-user folder that the command line, the notebooks and the server process share.
+
+    One place names what is in it, so that every part finds the same files.
+    """
+
+    STATE, ERROR, LOG, DATA, TLS, LOCK = "state.json", "start-error.json", "server.log", "data", "tls", "lock"
+
+    def __init__(self, path: Path | str | None = None):
+        self.path = Path(path) if path is not None else state_dir()
+
+    state_file = property(lambda self: self.path / self.STATE, doc="written by the server once all listen")
+    error_file = property(lambda self: self.path / self.ERROR, doc="why the last start failed")
+    log_file = property(lambda self: self.path / self.LOG)
+    data = property(lambda self: self.path / self.DATA, doc="each service's files, one folder each")
+    tls = property(lambda self: self.path / self.TLS, doc="the local CA and the server certificate")
+    lock = property(lambda self: self.path / self.LOCK, doc="held while a process starts or stops the servers")
 
 
 def state_dir() -> Path:

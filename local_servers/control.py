@@ -26,6 +26,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from . import config, serve
+from .config import StateDir
 from .handle import Handle
 
 #: How long `up` waits for a new server process to become ready.
@@ -40,7 +41,7 @@ class StartError(RuntimeError):
 
 def _lock(state_dir: Path) -> FileLock:
     state_dir.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(state_dir / "lock"), timeout=START_TIMEOUT * 2)
+    return FileLock(str(StateDir(state_dir).lock), timeout=START_TIMEOUT * 2)
 
 
 def pid_alive(pid: int) -> bool:
@@ -83,7 +84,7 @@ def find(state_dir: Path | None = None) -> Handle | None:
     """The running servers of this state directory, or None."""
     state_dir = Path(state_dir or config.state_dir())
     try:
-        handle = Handle.load(state_dir / serve.STATE_FILE)
+        handle = Handle.load(StateDir(state_dir).state_file)
     except (OSError, ValueError, KeyError):
         return None
     if not pid_alive(handle.pid):
@@ -96,8 +97,9 @@ def find(state_dir: Path | None = None) -> Handle | None:
 
 def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
            names: list[str] | None, options: dict) -> Handle:
-    (state_dir / serve.STATE_FILE).unlink(missing_ok=True)
-    (state_dir / serve.ERROR_FILE).unlink(missing_ok=True)
+    home = StateDir(state_dir)
+    home.state_file.unlink(missing_ok=True)
+    home.error_file.unlink(missing_ok=True)
     launch_id = uuid.uuid4().hex
     cmd = [sys.executable, "-m", "local_servers", "serve", "--state-dir", str(state_dir), "--host", host,
            "--ports", ",".join(f"{k}={v}" for k, v in ports.items()), "--detach", "--launch-id", launch_id]
@@ -117,7 +119,7 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
                                    | subprocess.CREATE_NO_WINDOW)
     else:
         kwargs["start_new_session"] = True  # Ctrl-C in the terminal or notebook does not reach it
-    with open(state_dir / serve.LOG_FILE, "ab") as log:
+    with open(home.log_file, "ab") as log:
         child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  env=env, close_fds=True, **kwargs)
     detaches = hasattr(os, "fork")  # on POSIX the child forks the real server and exits at once
@@ -125,7 +127,7 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
         _children[child.pid] = child
 
     deadline = time.monotonic() + START_TIMEOUT
-    state_file, error_file = state_dir / serve.STATE_FILE, state_dir / serve.ERROR_FILE
+    state_file, error_file = home.state_file, home.error_file
     while time.monotonic() < deadline:
         document = _read_json(state_file)
         if document.get("launch_id") == launch_id:
@@ -138,13 +140,13 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
             raise StartError(error.get("error", "the servers could not start"))
         if child.poll() not in (None, 0) or (child.returncode == 0 and not detaches):
             raise StartError(f"the server process exited with status {child.returncode}; "
-                             f"see {state_dir / serve.LOG_FILE}")
+                             f"see {home.log_file}")
         time.sleep(0.01)
     pid = _read_json(state_file).get("pid")
     if pid:
         _terminate(pid)
     raise StartError(f"the servers did not become ready within {START_TIMEOUT:.0f} s; "
-                     f"see {state_dir / serve.LOG_FILE}")
+                     f"see {home.log_file}")
 
 
 def _read_json(path: Path) -> dict:
@@ -168,7 +170,7 @@ def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict
         if handle is not None:
             return handle
         chosen_host = host or config.DEFAULT_HOST
-        public = chosen_host not in ("127.0.0.1", "localhost", "::1")
+        public = not config.is_loopback(chosen_host)
         return _spawn(state_dir, chosen_host, config.ports(ports, ephemeral=ephemeral), public, names,
                       options or {})
 
@@ -209,7 +211,7 @@ def stop(state_dir: Path | None = None) -> bool:
 
 
 def _stop_locked(state_dir: Path) -> bool:
-    state_file = state_dir / serve.STATE_FILE
+    state_file = StateDir(state_dir).state_file
     try:
         pid = json.loads(state_file.read_text(encoding="utf-8"))["pid"]
     except (OSError, ValueError, KeyError):
@@ -225,9 +227,11 @@ def _stop_locked(state_dir: Path) -> bool:
 def reset(state_dir: Path | None = None, names: list[str] | None = None) -> Handle | None:
     """Restore the seeded data of the named services (all by default).
 
-    Running servers are stopped, their data replaced by fresh seed data, and
-    started again on the same host and ports. Returns the new handle, or None
-    if the servers were not running.
+    Running servers are stopped, their data folders removed, and a new server
+    process started on the same host and ports: it seeds what is missing, so
+    the seed code runs in the server process, never in a notebook's kernel.
+    Returns the new handle, or None if the servers were not running (they
+    seed at their next start).
     """
     state_dir = Path(state_dir or config.state_dir())
     names = list(names or serve.SERVICES)
@@ -236,11 +240,10 @@ def reset(state_dir: Path | None = None, names: list[str] | None = None) -> Hand
         if handle is not None:
             _stop_locked(state_dir)
         serve.remove_data(state_dir, names)
-        serve.seed_missing(state_dir, names)
         if handle is None:
             return None
         ports = _ports_of(handle)
-        public = handle.host not in ("127.0.0.1", "localhost", "::1")
+        public = not config.is_loopback(handle.host)
         return _spawn(state_dir, handle.host, ports, public, list(handle.services), {})
 
 

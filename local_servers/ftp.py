@@ -26,19 +26,20 @@ first few milliseconds simply gets its 220 greeting a moment later.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import random
 import shutil
 import socket
-import struct
 import threading
-import zlib
 from pathlib import Path
 
 from . import config
-from .limits import ConnectionLimit
-from .service import BACKLOG, Service, listen
+from .limits import OPTIONS, ConnectionLimit
+from .files import png
+from .handle import ServiceInfo
+from .service import BACKLOG, Option, Service, listen
 
 #: The greeting (220) every client sees first.
 BANNER = "Python internet client programming course FTP server ready."
@@ -53,17 +54,6 @@ LARGE_FILE_SIZE = 32 * 1024 * 1024
 _SEED_DIR = Path(__file__).parent / "seed" / "ftp"
 
 log = logging.getLogger("local_servers.ftp")
-
-
-def _png(width: int, height: int, pixel) -> bytes:
-    """A minimal RGB PNG: signature, IHDR, one zlib-compressed IDAT, IEND."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(width)) for y in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits per channel, RGB
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
 
 
 def _write_large_file(path: Path, size: int) -> str:
@@ -136,6 +126,8 @@ class FTPService(Service):
 
     name = "ftp"
     listeners = ("ftp",)
+    starttls = True  # AUTH TLS on the same port
+    options = {"idle_timeout": Option(float, DEFAULT_IDLE_TIMEOUT, "seconds of silence before a session ends"), **OPTIONS}
 
     @classmethod
     def seed(cls, data_dir: Path) -> None:
@@ -145,7 +137,7 @@ class FTPService(Service):
         (pub / "images").mkdir(parents=True, exist_ok=True)
         # A 64x64 picture: blue to yellow, the colours of a well-known snake.
         (pub / "images" / "gradient.png").write_bytes(
-            _png(64, 64, lambda x, y: (55 + 3 * x, 118 + 2 * y, 171 - 2 * (x + y) // 2)))
+            png(64, 64, lambda x, y: (55 + 3 * x, 118 + 2 * y, 171 - 2 * (x + y) // 2)))
         large = data_dir / "public" / LARGE_FILE
         large.parent.mkdir(parents=True, exist_ok=True)
         checksum = _write_large_file(large, LARGE_FILE_SIZE)
@@ -160,12 +152,8 @@ class FTPService(Service):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        value = ctx.options.get("ftp_idle_timeout", DEFAULT_IDLE_TIMEOUT)
-        try:
-            self.idle_timeout = float(value)
-        except ValueError:
-            raise ValueError(f"ftp_idle_timeout must be a number of seconds, not {value!r}") from None
-        self.limit = ConnectionLimit.from_options(ctx.options, "ftp")  # only its numbers: pyftpdlib counts
+        self.idle_timeout = self.option("idle_timeout")
+        self.limit = ConnectionLimit.of(self)  # only its numbers: pyftpdlib counts
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._waker: _Waker | None = None
@@ -241,23 +229,14 @@ class FTPService(Service):
         except OSError:
             pass
 
-    def info(self) -> dict:
+    def info(self) -> ServiceInfo:
+        return dataclasses.replace(super().info(), accounts={"anonymous": "", **config.ACCOUNTS})
+
+    def extra_info(self) -> dict:
         sha_file = self.data_dir / "public" / (LARGE_FILE + ".sha256")
         try:
             checksum = sha_file.read_text(encoding="utf-8").split()[0]
         except (OSError, IndexError):
             checksum = None
-        return {
-            "host": self.ctx.host,
-            "port": self.port,
-            "tls_ports": {},
-            "starttls": True,  # AUTH TLS on the same port
-            "accounts": {"anonymous": "", **config.ACCOUNTS},
-            "extra": {
-                "public_dir": "/pub",
-                "large_file": "/" + LARGE_FILE,
-                "large_file_size": LARGE_FILE_SIZE,
-                "large_file_sha256": checksum,
-                "idle_timeout": self.idle_timeout,
-            },
-        }
+        return {"public_dir": "/pub", "large_file": "/" + LARGE_FILE, "large_file_size": LARGE_FILE_SIZE,
+                "large_file_sha256": checksum, "idle_timeout": self.idle_timeout}

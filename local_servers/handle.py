@@ -68,6 +68,10 @@ class ServiceInfo:
                    udp_port=data.get("udp_port"), accounts=dict(data.get("accounts", {})),
                    ca_file=data.get("ca_file"), extra=dict(data.get("extra", {})))
 
+    def __getitem__(self, key: str):
+        """info["port"] as in the state file, as well as info.port."""
+        return self.to_dict()[key]
+
     def to_dict(self) -> dict:
         return {"host": self.host, "port": self.port, "tls_ports": self.tls_ports,
                 "starttls": self.starttls, "udp_port": self.udp_port, "accounts": self.accounts,

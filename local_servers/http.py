@@ -50,8 +50,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from .limits import ConnectionLimit
-from .service import Service, listen
+from .limits import OPTIONS, ConnectionLimit
+from .files import png
+from .service import Option, Service, listen
 
 #: Limits, as httpbin has them, so that no request can make the server do much.
 MAX_BODY = 10 * 1024 * 1024  # larger request bodies get 413
@@ -826,10 +827,10 @@ class Server(ThreadingHTTPServer):
         self.ssl_context = ssl_context
         self.log = service.log
         self.site_dir = service.data_dir / "site"
-        self.idle_timeout = float(service.ctx.options.get("http_idle_timeout", IDLE_TIMEOUT))
-        self.handshake_timeout = float(service.ctx.options.get("http_handshake_timeout", HANDSHAKE_TIMEOUT))
-        self.head_timeout = float(service.ctx.options.get("http_head_timeout", HEAD_TIMEOUT))
-        self.limit = ConnectionLimit.from_options(service.ctx.options, "http")
+        self.idle_timeout = service.option("idle_timeout")
+        self.handshake_timeout = service.option("handshake_timeout")
+        self.head_timeout = service.option("head_timeout")
+        self.limit = ConnectionLimit.of(service)
         self.refused, self.next_refusal_log = 0, 0.0  # for the log line about refused connections
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -930,6 +931,10 @@ class HTTPService(Service):
 
     name = "http"
     listeners = ("http", "https")
+    options = {"idle_timeout": Option(float, IDLE_TIMEOUT, "seconds a keep-alive connection may stay silent"),
+               "handshake_timeout": Option(float, HANDSHAKE_TIMEOUT, "seconds a TLS handshake may take"),
+               "head_timeout": Option(float, HEAD_TIMEOUT, "seconds from a request's first byte to its blank line (else 408)"),
+               **OPTIONS}
 
     @classmethod
     def seed(cls, data_dir: Path) -> None:
@@ -968,29 +973,15 @@ class HTTPService(Service):
         for thread in self.threads:
             thread.join(timeout=2)
 
-    def info(self) -> dict:
-        host = self.ctx.host
-        shown = f"[{host}]" if ":" in host else host
-        port, tls_port = (server.server_address[1] for server in self.servers)
-        return {"host": host, "port": port, "tls_ports": {"https": tls_port}, "starttls": False,
-                "udp_port": None, "accounts": {},
-                "extra": {"url": f"http://{shown}:{port}/", "https_url": f"https://{shown}:{tls_port}/",
-                          "basic_auth_example": "/basic-auth/alice/alice-pw", "site": "/site/"}}
+    def extra_info(self) -> dict:
+        shown = f"[{self.ctx.host}]" if ":" in self.ctx.host else self.ctx.host
+        return {"url": f"http://{shown}:{self.ports['http']}/", "https_url": f"https://{shown}:{self.ports['https']}/",
+                "basic_auth_example": "/basic-auth/alice/alice-pw", "site": "/site/"}
 
 
 def make_png(width: int, height: int) -> bytes:
-    """A small colour gradient as a PNG file, written by hand: signature, IHDR, IDAT, IEND."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\0" + bytes(channel for x in range(width)
-                                  for channel in (x * 255 // width, y * 255 // height, 160))
-                    for y in range(height))  # each row: filter type 0, then RGB pixels
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    """A small colour gradient as a PNG file."""
+    return png(width, height, lambda x, y: (x * 255 // width, y * 255 // height, 160), level=-1)
 
 
 # ----------------------------------------------------------------------

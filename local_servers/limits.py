@@ -16,6 +16,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+from .service import Option
+
 #: Defaults for every service (options <service>_max_connections and
 #: <service>_max_per_address change them). A course machine's clients all
 #: come from 127.0.0.1, so the per-address bound is what a lesson meets first;
@@ -23,6 +25,12 @@ from collections import Counter
 #: file-descriptor budget.
 MAX_CONNECTIONS = 512
 MAX_PER_ADDRESS = 256
+
+#: The options every service that accepts connections declares (`up --option http_max_connections=100`).
+OPTIONS = {
+    "max_connections": Option(int, MAX_CONNECTIONS, "open connections at most (beyond: the busy reply)"),
+    "max_per_address": Option(int, MAX_PER_ADDRESS, "open connections from one client address at most"),
+}
 
 
 class ConnectionLimit:
@@ -37,15 +45,9 @@ class ConnectionLimit:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_options(cls, options: dict, service: str) -> "ConnectionLimit":
-        """The limits named <service>_max_connections and <service>_max_per_address in `options`."""
-        def number(key: str, default: int) -> int:
-            value = options.get(f"{service}_{key}", default)
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{service}_{key} must be a whole number, not {value!r}") from None
-        return cls(number("max_connections", MAX_CONNECTIONS), number("max_per_address", MAX_PER_ADDRESS))
+    def of(cls, service) -> "ConnectionLimit":
+        """The limits a service was started with (its options max_connections and max_per_address)."""
+        return cls(service.option("max_connections"), service.option("max_per_address"))
 
     def admit(self, address: str) -> bool:
         """Count one more connection from `address`, or return False when it is one too many."""

@@ -7,25 +7,23 @@ port that upgrades with STARTTLS/STLS and an implicit-TLS twin.
 
 from __future__ import annotations
 
+import dataclasses
+
 from . import config, mailstore
+from .handle import ServiceInfo
 from .service import Service
 
 
 class MailService(Service):
-    """Base class: set `name`, `listeners = (plain, implicit_tls)`, and self.port/self.tls_port in start()."""
+    """Base class: set `name` and `listeners = (plain, implicit_tls)`, and bind them with listen()."""
 
     data_name = "mail"
-    port = tls_port = 0
+    starttls = uses_accounts = True
 
     @classmethod
     def seed(cls, data_dir) -> None:
         mailstore.seed(data_dir)
 
-    def extra_info(self) -> dict:
-        """Service-specific facts for the state file's "extra" (besides the mail domain)."""
-        return {}
-
-    def info(self) -> dict:
-        return {"host": self.ctx.host, "port": self.port, "tls_ports": {self.listeners[1]: self.tls_port},
-                "starttls": True, "udp_port": None, "accounts": dict(config.ACCOUNTS),
-                "extra": {"domain": config.MAIL_DOMAIN, **self.extra_info()}}
+    def info(self) -> ServiceInfo:
+        info = super().info()
+        return dataclasses.replace(info, extra={"domain": config.MAIL_DOMAIN, **info.extra})

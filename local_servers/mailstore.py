@@ -45,9 +45,7 @@ import itertools
 import mailbox
 import os
 import socket
-import struct
 import time
-import zlib
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -55,6 +53,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import config
+from .files import png
 
 COLON = "!"
 USERS = tuple(config.ACCOUNTS)
@@ -196,14 +195,6 @@ def is_local(address: str) -> bool:
 # Seed: deterministic mail for the course's lessons
 # --------------------------------------------------------------------------
 
-def _png(width: int = 16, height: int = 16) -> bytes:
-    """A small PNG (a colour gradient) made with zlib alone."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    rows = b"".join(b"\x00" + bytes(c for x in range(width) for c in (x * 16, y * 16, 128)) for y in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
-
 
 def _who(spec: str) -> Address:
     """'Alice Liddell <alice@example.test>' -> Address."""
@@ -312,7 +303,7 @@ def _course_mail() -> list[tuple[str, str | None, str, EmailMessage]]:
     for user, spec in (("alice", alice), ("carol", carol)):
         out.append((user, None, "", _message(next(n), at(2.5), bob, [spec], "Photo from the trip",
                                              "Here is the photo I promised.\n\nBob\n",
-                                             attachment=("trip.png", _png(), "image/png"))))
+                                             attachment=("trip.png", png(16, 16, lambda x, y: (x * 16, y * 16, 128)), "image/png"))))
 
     # Non-ASCII names and subjects (RFC 2047 encoded by the email package).
     out.append(("alice", None, "", _message(next(n), at(3), "José Müller <jose@example.org>", [alice],

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import MAIL_DOMAIN
+from .files import write_atomically
 
 #: The server's name in Path and Xref headers, and in generated message-ids.
 SERVER_NAME = f"news.{MAIL_DOMAIN}"
@@ -179,22 +180,6 @@ def _epoch(date_value: bytes | None) -> float | None:
     return parsed.timestamp()
 
 
-def _write_atomically(path: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write to a temporary name on the same disk, then rename: readers see all or nothing."""
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"{path.name}.{os.getpid()}.{next(_tmp_counter)}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-_tmp_counter = itertools.count()
-
-
 class NewsStore:
     """All groups and articles of one data folder, indexed in memory."""
 
@@ -289,7 +274,7 @@ class NewsStore:
             path = self.root / name
             data = text.encode("utf-8")
             if not path.exists() or path.read_bytes() != data:
-                _write_atomically(path, data, self.tmp)
+                write_atomically(path, data, tmp_dir=self.tmp)
 
     # -- posting -----------------------------------------------------------
 
@@ -358,7 +343,7 @@ class NewsStore:
         folder = self.spool / first
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / str(numbers[first])
-        _write_atomically(path, article_bytes, self.tmp)
+        write_atomically(path, article_bytes, tmp_dir=self.tmp)
         article = self._index(path, article_bytes)
         assert article is not None
         self._save_groups()

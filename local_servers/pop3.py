@@ -5,11 +5,12 @@ A POP3 session moves through three states (RFC 1939 section 3):
     AUTHORIZATION --USER/PASS or APOP--> TRANSACTION --QUIT--> UPDATE
                                           (STAT LIST RETR TOP UIDL DELE RSET NOOP)
 
-COMMANDS below is the protocol at a glance: for each command, the states it
-is valid in, whether it takes an argument, and its help. POP3Session checks
-a command line against that table and then calls the one ``pop_<CMD>``
-method that implements it. Every reply, a status line and any multi-line
-data, goes out in one write (two small writes can cost a 40 ms delayed ACK).
+COMMANDS below is the protocol at a glance: for each command, its arguments
+(as help shows them and as a pattern the connection engine, engine.py,
+checks), its help and the states it is valid in. The engine does the line
+reading, limits, timers and TLS; POP3Session holds only the one ``cmd_<CMD>``
+method per command. Every reply, a status line and any multi-line data, is
+one write (two small writes can cost a 40 ms delayed ACK).
 
 Maildrop is the store side: a numbered snapshot of the user's INBOX taken at
 login (the Maildir's new/ and cur/, in arrival order). DELE only marks a
@@ -20,48 +21,47 @@ maildrop, a second login to it gets ``-ERR [IN-USE]``.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import itertools
 import os
-import socket
 import time
-from typing import NamedTuple
 
 from . import config, mailstore
+from .engine import Command, LineService, LineSession
 from .mail_service import MailService
-from .service import close_servers, listen
+from .service import Option
 
 AUTHORIZATION, TRANSACTION = "AUTHORIZATION", "TRANSACTION"
 #: RFC 2449: a command line is at most 255 octets, CRLF included.
 MAX_LINE = 255
 IDLE_TIMEOUT = 600.0  # RFC 1939: an autologout timer of at least 10 minutes
 HOSTNAME = f"mail.{config.MAIL_DOMAIN}"
+#: RETR and TOP of a message bigger than this run in a thread (see login()).
+BIG_MESSAGE = 256 * 1024
 
 
-class Command(NamedTuple):
-    states: tuple[str, ...]
-    arg: str  # "none", "optional" or "required"
-    help: str
-
-
+#: RFC 1939's arguments: a message number; TOP's line count. At most 9 digits, so
+#: "TOP 1 99999999999999999999" gets -ERR, as any number a maildrop cannot have.
+MSG = r"[1-9]\d{0,8}"
+NAME = r"[\x21-\x7e]{1,64}"  # a user name: printable, no spaces
 BOTH = (AUTHORIZATION, TRANSACTION)
 COMMANDS: dict[str, Command] = {
-    "USER": Command((AUTHORIZATION,), "required", "USER name: the mailbox to open"),
-    "PASS": Command((AUTHORIZATION,), "required", "PASS password: after USER, the password"),
-    "APOP": Command((AUTHORIZATION,), "required", "APOP name digest: MD5 of the greeting's <timestamp> and the password"),
-    "STLS": Command((AUTHORIZATION,), "none", "STLS: switch this connection to TLS before logging in"),
-    "CAPA": Command(BOTH, "none", "CAPA: list the server's capabilities"),
-    "QUIT": Command(BOTH, "none", "QUIT: end the session (and remove the messages marked with DELE)"),
-    "STAT": Command((TRANSACTION,), "none", "STAT: number of messages and their total size"),
-    "LIST": Command((TRANSACTION,), "optional", "LIST [msg]: size of each message (or of one)"),
-    "RETR": Command((TRANSACTION,), "required", "RETR msg: the whole message"),
-    "TOP": Command((TRANSACTION,), "required", "TOP msg n: the headers and the first n body lines"),
-    "UIDL": Command((TRANSACTION,), "optional", "UIDL [msg]: the unique id of each message (or of one)"),
-    "DELE": Command((TRANSACTION,), "required", "DELE msg: mark a message for deletion at QUIT"),
-    "RSET": Command((TRANSACTION,), "none", "RSET: unmark every message marked with DELE"),
-    "NOOP": Command((TRANSACTION,), "none", "NOOP: do nothing, say +OK"),
+    "USER": Command("name", "the mailbox to open", NAME, (AUTHORIZATION,)),
+    "PASS": Command("password", "after USER, the password", r"[^\r\n]{1,200}", (AUTHORIZATION,)),
+    "APOP": Command("name digest", "MD5 of the greeting's <timestamp> and the password", rf"{NAME} [0-9a-f]{{32}}",
+                    (AUTHORIZATION,)),
+    "STLS": Command("", "switch this connection to TLS before logging in", "", (AUTHORIZATION,)),
+    "CAPA": Command("", "list the server's capabilities", "", BOTH),
+    "QUIT": Command("", "end the session (and remove the messages marked with DELE)", "", BOTH),
+    "STAT": Command("", "number of messages and their total size", "", (TRANSACTION,)),
+    "LIST": Command("[msg]", "size of each message (or of one)", f"(?:{MSG})?", (TRANSACTION,)),
+    "RETR": Command("msg", "the whole message", MSG, (TRANSACTION,)),
+    "TOP": Command("msg n", "the headers and the first n body lines", rf"{MSG} \d{{1,9}}", (TRANSACTION,)),
+    "UIDL": Command("[msg]", "the unique id of each message (or of one)", f"(?:{MSG})?", (TRANSACTION,)),
+    "DELE": Command("msg", "mark a message for deletion at QUIT", MSG, (TRANSACTION,)),
+    "RSET": Command("", "unmark every message marked with DELE", "", (TRANSACTION,)),
+    "NOOP": Command("", "do nothing, say +OK", "", (TRANSACTION,)),
 }
 
 
@@ -139,99 +139,39 @@ class Maildrop:
         return failed
 
 
-class POP3Session(asyncio.Protocol):
-    """One client connection: read command lines, check them against COMMANDS, call pop_<CMD>."""
+class POP3Session(LineSession):
+    """One client connection: the engine checks each line against COMMANDS and calls cmd_<CMD>."""
 
+    commands = COMMANDS
+    max_line = MAX_LINE
+    encoding = "ascii"
     _ids = itertools.count(1)
 
     def __init__(self, service: "POP3Service", tls: bool):
-        self.service = service
-        self.log = service.log
-        self.tls = tls
+        super().__init__(service, tls)
         self.state = AUTHORIZATION
         self.user: str | None = None
         self.maildrop: Maildrop | None = None
-        self.buffer = bytearray()
-        self.discarding = False  # inside the tail of an overlong line
-        self.upgrading = False  # STLS: waiting for the TLS handshake
-        self.paused = False  # the client is not reading our replies fast enough
-        self.transport: asyncio.Transport | None = None
-        self.timer: asyncio.TimerHandle | None = None
         self.banner = f"<{os.getpid()}.{next(self._ids)}.{int(time.time())}@{HOSTNAME}>"
 
-    # -- the connection --------------------------------------------------
+    def greeting(self) -> bytes:
+        return self.ok(f"POP3 server ready {self.banner}")
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        self.peer = transport.get_extra_info("peername")
-        sock = transport.get_extra_info("socket")
-        if sock is not None:  # no Nagle delay for a short reply that follows another
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.reset_timer()
-        self.send(self.ok(f"POP3 server ready {self.banner}"))
+    def error(self, kind: str, verb: str = "", syntax: str = "", limit: int = 0) -> bytes:
+        return self.err({
+            "too_long": f"line too long (at most {limit} octets)",
+            "not_text": "commands are printable ASCII text",
+            "empty": "empty command; CAPA lists what this server can do",
+            "unknown": f"unknown command {verb!r}; CAPA lists what this server can do",
+            "state": f"{verb} is not valid in the {self.state} state",
+            "syntax": f"usage: {verb} {syntax}".rstrip(),
+            "internal": f"[SYS/TEMP] internal error in {verb}",
+            "busy": "[SYS/TEMP] too many connections, try again later",
+            "idle": "autologout: idle for too long",
+        }[kind])
 
-    def connection_lost(self, exc) -> None:
+    def closed(self) -> None:
         # No UPDATE state without QUIT: marked messages stay (RFC 1939 section 6).
-        self.release()
-        if self.timer is not None:
-            self.timer.cancel()
-        self.transport = None
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if self.upgrading:
-            # Reading the plain socket stopped at STLS, so this is already decrypted: a client
-            # may speak as soon as its handshake ends, before start_tls() returns to us.
-            return
-        while self.transport is not None and not self.transport.is_closing() and not self.upgrading \
-                and not self.paused:
-            end = self.buffer.find(b"\n")
-            if end < 0:
-                if len(self.buffer) > MAX_LINE:
-                    self.buffer.clear()
-                    if not self.discarding:
-                        self.discarding = True
-                        self.send(self.err(f"line too long (at most {MAX_LINE} octets)"))
-                return
-            line = bytes(self.buffer[:end + 1])
-            del self.buffer[:end + 1]
-            if self.discarding:  # the end of a line already answered
-                self.discarding = False
-            elif len(line) > MAX_LINE:
-                self.send(self.err(f"line too long (at most {MAX_LINE} octets)"))
-            else:
-                self.reset_timer()
-                self.send(self.execute(line.rstrip(b"\r\n")))
-        if self.upgrading:
-            self.buffer.clear()  # plaintext sent after STLS is discarded (RFC 2595 section 4)
-
-    def pause_writing(self) -> None:
-        """The client reads slower than we answer: stop taking its commands for a while."""
-        self.paused = True
-        if self.transport is not None and not self.upgrading:
-            self.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        self.paused = False
-        if self.transport is not None and not self.upgrading:
-            self.transport.resume_reading()
-            self.data_received(b"")  # the commands that were waiting
-
-    def send(self, reply: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(reply)
-
-    def reset_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = asyncio.get_running_loop().call_later(self.service.idle_timeout, self.autologout)
-
-    def autologout(self) -> None:
-        self.send(self.err("autologout: idle for too long"))
-        if self.transport is not None:
-            self.transport.close()
-
-    def release(self) -> None:
         if self.maildrop is not None:
             self.service.locked.discard(self.user)
             self.maildrop = None
@@ -248,115 +188,81 @@ class POP3Session(asyncio.Protocol):
     def err(text: str) -> bytes:
         return f"-ERR {text}\r\n".encode()
 
-    def execute(self, line: bytes) -> bytes:
-        """Check a command line against COMMANDS and run its pop_<CMD> method."""
-        try:
-            text = line.decode("ascii")
-        except UnicodeDecodeError:
-            return self.err("commands are ASCII text")
-        if not text.isprintable():
-            return self.err("control characters in the command line")
-        verb, _, arg = text.partition(" ")
-        verb = verb.upper()
-        command = COMMANDS.get(verb)
-        if command is None:
-            return self.err(f"unknown command {verb[:20]!r}; CAPA lists what this server can do")
-        if self.state not in command.states:
-            return self.err(f"{verb} is not valid in the {self.state} state")
-        if command.arg == "none" and arg:
-            return self.err(f"{verb} takes no argument")
-        if command.arg == "required" and not arg.strip():
-            return self.err(f"usage: {command.help}")
-        try:
-            return getattr(self, f"pop_{verb}")(arg)
-        except Exception:  # a bug must cost this command, never the server
-            self.log.exception("%s failed for %s", verb, self.peer)
-            return self.err(f"[SYS/TEMP] internal error in {verb}")
-
     def message_number(self, arg: str) -> int | None:
-        """The message number in arg if it names a message that exists and is not deleted."""
-        word = arg.split(" ")[0]
-        if not word.isdigit() or not self.maildrop.exists(int(word)):
-            return None
-        return int(word)
+        """The message number arg names if that message exists and is not deleted (the grammar checked arg)."""
+        n = int(arg.split(" ")[0])
+        return n if self.maildrop.exists(n) else None
 
     # -- AUTHORIZATION state -------------------------------------------
 
-    def plaintext_refused(self) -> bool:
-        """On a public address, passwords are only accepted over TLS."""
-        return self.service.ctx.public and not self.tls
-
-    def pop_USER(self, arg: str) -> bytes:
-        if self.plaintext_refused():
+    def refused(self) -> bytes | None:
+        if not self.service.ctx.passwords_allowed(self.tls):
             return self.err("[AUTH] use STLS (or the POP3S port) before logging in")
-        self.user = arg.strip()
+        return None
+
+    def cmd_USER(self, arg: str) -> bytes:
+        refused = self.refused()
+        if refused:
+            return refused
+        self.user = arg
         return self.ok(f"send PASS for {self.user}")
 
-    def pop_PASS(self, arg: str) -> bytes:
+    def cmd_PASS(self, arg: str) -> bytes:
         if self.user is None:
             return self.err("send USER first")
         user, self.user = self.user, None
-        password = config.ACCOUNTS.get(user.lower())
-        if password is None or not hmac.compare_digest(password.encode(), arg.encode()):
+        name = config.check_login(user, arg)
+        if name is None:
             self.log.info("POP3 login failed for %r from %s", user, self.peer)
             return self.err("[AUTH] invalid user name or password")
-        return self.login(user.lower())
+        return self.login(name)
 
-    def pop_APOP(self, arg: str) -> bytes:
-        if self.plaintext_refused():
-            return self.err("[AUTH] use STLS (or the POP3S port) before logging in")
-        name, _, digest = arg.strip().partition(" ")
+    def cmd_APOP(self, arg: str) -> bytes:
+        name, _, digest = arg.partition(" ")
         password = config.ACCOUNTS.get(name.lower())
         expected = hashlib.md5((self.banner + (password or "")).encode()).hexdigest()
-        if password is None or not hmac.compare_digest(expected, digest.strip().lower()):
-            return self.err("[AUTH] invalid user name or digest")
-        return self.login(name.lower())
+        if password is None or not hmac.compare_digest(expected, digest.lower()):
+            return self.refused() or self.err("[AUTH] invalid user name or digest")
+        return self.refused() or self.login(name.lower())
 
-    def login(self, user: str) -> bytes:
+    def login(self, user: str):
         if user in self.service.locked:
             return self.err("[IN-USE] the maildrop is already open in another session")
         self.service.locked.add(user)
         self.user = user
+        # Numbering a big maildrop reads a directory and sizes new files: in a thread, so
+        # that the other sessions and services go on meanwhile (decision 0005).
+        return self.in_thread(self.open_maildrop, user)
+
+    def open_maildrop(self, user: str) -> bytes:
         try:
-            self.maildrop = Maildrop(self.service.data_dir, user, self.service.sizes.setdefault(user, {}))
+            maildrop = Maildrop(self.service.data_dir, user, self.service.sizes.setdefault(user, {}))
         except OSError:
             self.service.locked.discard(user)
             self.log.exception("cannot open the maildrop of %s", user)
             return self.err("[SYS/TEMP] cannot open the maildrop")
-        self.state = TRANSACTION
-        count, octets = self.maildrop.stat()
+        self.maildrop, self.state = maildrop, TRANSACTION
+        if self.transport is None:  # the client left while we were reading: release at once
+            self.closed()
+        count, octets = maildrop.stat()
         return self.ok(f"{user} has {count} messages ({octets} octets)")
 
-    def pop_STLS(self, arg: str) -> bytes:
+    def cmd_STLS(self, arg: str) -> None:
         if self.tls:
             return self.err("already using TLS")
-        self.upgrading = True
-        self.transport.pause_reading()  # the next bytes are the TLS handshake, not commands
-        self.upgrade = asyncio.get_running_loop().create_task(self.start_tls())
-        return self.ok("begin TLS negotiation")
+        self.start_tls(self.ok("begin TLS negotiation"), then=self.forget)
 
-    async def start_tls(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            self.transport = await loop.start_tls(self.transport, self, self.service.ssl_context,
-                                                  server_side=True, ssl_handshake_timeout=30)
-        except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
-            self.log.info("STLS handshake with %s failed: %s", self.peer, exc)
-            if self.transport is not None:
-                self.transport.close()
-            return
-        self.tls, self.upgrading = True, False
+    def forget(self) -> None:
         self.user = None  # RFC 2595: forget everything learned before TLS
-        self.data_received(b"")  # commands that arrived during the handshake
 
-    def pop_CAPA(self, arg: str) -> bytes:
+    def cmd_CAPA(self, arg: str) -> bytes:
         caps = ["TOP", "USER", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER"]
         if not self.tls and self.state == AUTHORIZATION:
             caps.append("STLS")
         caps.append("IMPLEMENTATION python-internet-course")
         return self.ok("capability list follows", "".join(f"{c}\r\n" for c in caps).encode())
 
-    def pop_QUIT(self, arg: str) -> bytes:
+    def cmd_QUIT(self, arg: str) -> None:
         reply = self.ok(f"{HOSTNAME} POP3 server signing off")
         if self.state == TRANSACTION:
             failed = self.maildrop.expunge()  # the UPDATE state
@@ -366,101 +272,98 @@ class POP3Session(asyncio.Protocol):
                 self.log.info("%s: removed %d message(s)", self.user, removed)
             reply = (self.err(f"[SYS/TEMP] {failed} message(s) could not be removed") if failed
                      else self.ok(f"{HOSTNAME} POP3 server signing off ({left} messages left)"))
-            self.release()
-        self.send(reply)
-        self.transport.close()  # after the reply: close() sends what is buffered first
-        return b""
+            self.closed()
+        self.close(reply)
 
     # -- TRANSACTION state -----------------------------------------------
 
-    def pop_STAT(self, arg: str) -> bytes:
+    def cmd_STAT(self, arg: str) -> bytes:
         count, octets = self.maildrop.stat()
         return self.ok(f"{count} {octets}")
 
-    def pop_LIST(self, arg: str) -> bytes:
-        if arg.strip():
+    def cmd_LIST(self, arg: str) -> bytes:
+        if arg:
             n = self.message_number(arg)
             return self.err("no such message") if n is None else self.ok(f"{n} {self.maildrop.size(n)}")
         count, octets = self.maildrop.stat()
         lines = "".join(f"{n} {self.maildrop.size(n)}\r\n" for n in self.maildrop.numbers())
         return self.ok(f"{count} messages ({octets} octets)", lines.encode())
 
-    def pop_UIDL(self, arg: str) -> bytes:
-        if arg.strip():
+    def cmd_UIDL(self, arg: str) -> bytes:
+        if arg:
             n = self.message_number(arg)
             return self.err("no such message") if n is None else self.ok(f"{n} {self.maildrop.uid(n)}")
         lines = "".join(f"{n} {self.maildrop.uid(n)}\r\n" for n in self.maildrop.numbers())
         return self.ok("unique-id listing follows", lines.encode())
 
-    def pop_RETR(self, arg: str) -> bytes:
+    def wire(self, arg: str) -> bytes:
+        """The message arg names, on the wire; an -ERR reply (bytes starting with "-") if none."""
         n = self.message_number(arg)
         if n is None:
             return self.err("no such message")
         try:
-            wire = self.maildrop.wire(n)
+            return self.maildrop.wire(n)
         except KeyError:
             return self.err("message was removed by another client")
-        return self.ok(f"{len(wire)} octets", dot_stuff(wire))
 
-    def pop_TOP(self, arg: str) -> bytes:
-        words = arg.split()
-        if len(words) != 2 or not words[1].isdigit():
-            return self.err(f"usage: {COMMANDS['TOP'].help}")
-        n = self.message_number(words[0])
-        if n is None:
-            return self.err("no such message")
-        try:
-            wire = self.maildrop.wire(n)
-        except KeyError:
-            return self.err("message was removed by another client")
+    def in_thread_if_big(self, arg: str, reply):
+        """reply(arg) now, or in a thread for a big message (reading and converting it takes a while)."""
+        n = self.message_number(arg)
+        if n is not None and self.maildrop.size(n) > BIG_MESSAGE:
+            return self.in_thread(reply, arg)
+        return reply(arg)
+
+    def cmd_RETR(self, arg: str):
+        return self.in_thread_if_big(arg, self.retr)
+
+    def retr(self, arg: str) -> bytes:
+        wire = self.wire(arg)
+        return wire if wire.startswith(b"-ERR") else self.ok(f"{len(wire)} octets", dot_stuff(wire))
+
+    def cmd_TOP(self, arg: str):
+        return self.in_thread_if_big(arg, self.top)
+
+    def top(self, arg: str) -> bytes:
+        wire = self.wire(arg)
+        if wire.startswith(b"-ERR"):
+            return wire
         head, sep, body = wire.partition(b"\r\n\r\n")
         if not sep:  # no body at all
             top = wire
         else:
-            lines = body.split(b"\r\n")[:-1][:int(words[1])]
+            lines = body.split(b"\r\n")[:-1][:int(arg.split(" ")[1])]
             top = head + b"\r\n\r\n" + b"".join(line + b"\r\n" for line in lines)
         return self.ok("top of message follows", dot_stuff(top))
 
-    def pop_DELE(self, arg: str) -> bytes:
-        word = arg.split(" ")[0]
-        if word.isdigit() and int(word) in self.maildrop.deleted:
-            return self.err(f"message {word} already deleted")
+    def cmd_DELE(self, arg: str) -> bytes:
+        if int(arg) in self.maildrop.deleted:
+            return self.err(f"message {arg} already deleted")
         n = self.message_number(arg)
         if n is None:
             return self.err("no such message")
         self.maildrop.deleted.add(n)
         return self.ok(f"message {n} deleted")
 
-    def pop_RSET(self, arg: str) -> bytes:
+    def cmd_RSET(self, arg: str) -> bytes:
         self.maildrop.deleted.clear()
         count, octets = self.maildrop.stat()
         return self.ok(f"maildrop has {count} messages ({octets} octets)")
 
-    def pop_NOOP(self, arg: str) -> bytes:
+    def cmd_NOOP(self, arg: str) -> bytes:
         return self.ok()
 
 
-class POP3Service(MailService):
+class POP3Service(LineService, MailService):
     """POP3 on "pop3" (with STLS) and "pop3s" (implicit TLS), reading the mail store's INBOXes."""
 
     name = "pop3"
     listeners = ("pop3", "pop3s")
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
+    session = POP3Session
+    options = {**LineService.options, "idle_timeout": Option(float, IDLE_TIMEOUT, "RFC 1939's autologout timer")}
+
+    def opened(self) -> None:
         self.locked: set[str] = set()  # users with an open maildrop
         self.sizes: dict[str, dict[str, int]] = {}  # user -> {key: size on the wire}, so LIST needs no reading
-        self.idle_timeout = float(self.ctx.options.get("pop3_idle_timeout", IDLE_TIMEOUT))
-        self.ssl_context = self.ctx.server_ssl_context()
-        plain_sock, tls_sock = listen(self.ctx, "pop3"), listen(self.ctx, "pop3s")
-        self.servers = [
-            await loop.create_server(lambda: POP3Session(self, tls=False), sock=plain_sock),
-            await loop.create_server(lambda: POP3Session(self, tls=True), sock=tls_sock,
-                                     ssl=self.ssl_context, ssl_handshake_timeout=30),
-        ]
-        self.port, self.tls_port = plain_sock.getsockname()[1], tls_sock.getsockname()[1]
-
-    async def stop(self) -> None:
-        await close_servers(self.servers)
 
     def extra_info(self) -> dict:
-        return {"apop": True}
+        return {**super().extra_info(), "apop": True}

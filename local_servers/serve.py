@@ -30,8 +30,12 @@ import time
 import warnings
 from pathlib import Path
 
-from .handle import SCHEMA_VERSION
-from .service import Context, PortInUseError, Service
+from . import config
+from .config import StateDir
+from .engine import raise_fd_limit
+from .files import write_atomically
+from .handle import Handle
+from .service import Context, PortInUseError, Service, validate_options
 from .tls import ensure_certificates
 
 #: Every service, in start order, as "module:Class" so that only what runs is imported.
@@ -46,11 +50,13 @@ SERVICES: dict[str, str] = {
     "nntp": "local_servers.nntp:NNTPService",
 }
 
-STATE_FILE = "state.json"
-ERROR_FILE = "start-error.json"
-LOG_FILE = "server.log"
-DATA_DIR = "data"
-TLS_DIR = "tls"
+#: The data folder of each service whose folder is not its own name (Service.data_name, declared
+#: here too so that `reset` can remove it without importing the servers into a notebook's kernel).
+SHARED_DATA = {"smtp": "mail", "pop3": "mail", "imap": "mail"}
+
+# The state directory's file names (config.StateDir), as other modules know them.
+STATE_FILE, ERROR_FILE, LOG_FILE, DATA_DIR, TLS_DIR = (StateDir.STATE, StateDir.ERROR, StateDir.LOG,
+                                                      StateDir.DATA, StateDir.TLS)
 
 log = logging.getLogger("local_servers")
 
@@ -60,12 +66,11 @@ def service_class(name: str) -> type[Service]:
     return getattr(importlib.import_module(module), cls)
 
 
-def data_names(names: list[str]) -> dict[str, type[Service]]:
-    """Each data folder the named services use, with one service class that seeds it."""
-    folders: dict[str, type[Service]] = {}
+def data_names(names: list[str]) -> dict[str, str]:
+    """Each data folder the named services use, with the first service that seeds it."""
+    folders: dict[str, str] = {}
     for name in names:
-        cls = service_class(name)
-        folders.setdefault(cls.data_name or cls.name, cls)
+        folders.setdefault(SHARED_DATA.get(name, name), name)
     return folders
 
 
@@ -75,15 +80,15 @@ def seed_missing(state_dir: Path, names: list[str]) -> None:
     Seeding writes into a temporary folder beside the final one and renames
     it into place, so an interrupted seed never leaves half a data set.
     """
-    data_root = state_dir / DATA_DIR
+    data_root = StateDir(state_dir).data
     data_root.mkdir(parents=True, exist_ok=True)
-    for folder, cls in data_names(names).items():
+    for folder, name in data_names(names).items():
         final = data_root / folder
         if final.exists():
             continue
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder}-seed-", dir=data_root))
         try:
-            cls.seed(tmp)
+            service_class(name).seed(tmp)
             os.replace(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -92,18 +97,16 @@ def seed_missing(state_dir: Path, names: list[str]) -> None:
 def remove_data(state_dir: Path, names: list[str]) -> None:
     """Forget the named services' data (the next start seeds it afresh)."""
     for folder in data_names(names):
-        shutil.rmtree(state_dir / DATA_DIR / folder, ignore_errors=True)
+        shutil.rmtree(StateDir(state_dir).data / folder, ignore_errors=True)
 
 
 def write_json_atomically(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(data, indent=2))
 
 
 def configure_logging(state_dir: Path) -> Path:
     """All logs, ours and the libraries', go to one file in the state directory."""
-    log_file = state_dir / LOG_FILE
+    log_file = StateDir(state_dir).log_file
     handler = logging.FileHandler(log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
@@ -117,9 +120,17 @@ def configure_logging(state_dir: Path) -> Path:
 async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool,
               names: list[str], options: dict, started: float, launch_id: str) -> int:
     """Start the services, publish the state file, serve until told to stop."""
-    tls = ensure_certificates(state_dir / TLS_DIR, None if host in ("127.0.0.1", "localhost", "::1") else host)
+    home = StateDir(state_dir)
+    try:
+        options = validate_options(options, [service_class(name) for name in names])
+    except ValueError as exc:
+        log.error("could not start: %s", exc)
+        write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id, "error": str(exc)})
+        return 2
+    log.info("open-file limit: %d", raise_fd_limit())
+    tls = ensure_certificates(home.tls, None if config.is_loopback(host) else host)
     seed_missing(state_dir, names)
-    ctx = Context(host=host, ports=ports, data_dir=state_dir / DATA_DIR, tls=tls, public=public, options=options)
+    ctx = Context(host=host, ports=ports, data_dir=home.data, tls=tls, public=public, options=options)
 
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -139,26 +150,20 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
             running.append(service)
     except (PortInUseError, OSError) as exc:
         log.error("could not start: %s", exc)
-        write_json_atomically(state_dir / ERROR_FILE,
+        write_json_atomically(home.error_file,
                               {"pid": os.getpid(), "launch_id": launch_id, "error": str(exc)})
         for service in reversed(running):
             await service.stop()
         return 2
 
-    state = {
-        "schema": SCHEMA_VERSION,
-        "pid": os.getpid(),
-        "launch_id": launch_id,  # lets the starter recognise the process it launched
-        "host": host,
-        "state_dir": str(state_dir),
-        "log_file": str(state_dir / LOG_FILE),
-        "ca_file": str(tls.ca_file),
-        "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "services": {s.name: {**s.info(), "ca_file": str(tls.ca_file)} for s in running},
-    }
-    write_json_atomically(state_dir / STATE_FILE, state)
+    handle = Handle(pid=os.getpid(), host=host, state_dir=state_dir, log_file=home.log_file,
+                    ca_file=str(tls.ca_file),
+                    started_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                    services={s.name: s.info() for s in running})
+    # launch_id lets the starter recognise the process it launched.
+    write_json_atomically(home.state_file, {**handle.to_dict(), "launch_id": launch_id})
     log.info("ready in %.0f ms: %s", (time.perf_counter() - started) * 1000,
-             ", ".join(f"{s.name}:{state['services'][s.name]['port']}" for s in running))
+             ", ".join(f"{name}:{svc.port}" for name, svc in handle.services.items()))
 
     await stop_event.wait()
     log.info("stopping")
@@ -167,7 +172,7 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
             await service.stop()
         except Exception:  # one service failing to stop must not keep the others running
             log.exception("error while stopping %s", service.name)
-    state_file = state_dir / STATE_FILE
+    state_file = home.state_file
     try:
         if json.loads(state_file.read_text(encoding="utf-8")).get("pid") == os.getpid():
             state_file.unlink()
@@ -178,9 +183,10 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
 
 def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = False,
          names: list[str] | None = None, options: dict | None = None, launch_id: str = "") -> int:
+    home = StateDir(state_dir)
     started = time.perf_counter()
     state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir / ERROR_FILE).unlink(missing_ok=True)
+    home.error_file.unlink(missing_ok=True)
     configure_logging(state_dir)
     names = list(names or SERVICES)
     unknown = set(names) - set(SERVICES)
@@ -195,6 +201,6 @@ def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = Fa
                                options=options or {}, started=started, launch_id=launch_id))
     except Exception as exc:
         log.exception("server process failed")
-        write_json_atomically(state_dir / ERROR_FILE, {"pid": os.getpid(), "launch_id": launch_id,
+        write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id,
                                                        "error": f"{type(exc).__name__}: {exc}"})
         return 1

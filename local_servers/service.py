@@ -21,6 +21,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import ACCOUNTS
+from .handle import ServiceInfo
+
 #: Deep enough that 100 clients connecting at once are never refused
 #: (vsftpd's default of 32 overflowed in the same test).
 BACKLOG = 1024
@@ -48,9 +51,38 @@ class Context:
     tls: "TLSFiles"
     public: bool = False  # bound beyond loopback: be stricter (no anonymous writes)
     options: dict = field(default_factory=dict)  # per-service settings, e.g. {"ftp_idle_timeout": 900}
+    bound: dict[str, int] = field(default_factory=dict)  # the port each listener got (listen() records it)
 
     def server_ssl_context(self) -> ssl.SSLContext:
         return self.tls.server_context()
+
+    def passwords_allowed(self, tls: bool) -> bool:
+        """The one rule for every service: beyond loopback, passwords travel only over TLS."""
+        return tls or not self.public
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting a service declares: `--option <service>_<name>=VALUE` on the command line."""
+
+    type: type
+    default: object
+    help: str
+
+    def parse(self, key: str, value) -> object:
+        try:
+            return self.type(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"option {key}={value!r}: expected {self.type.__name__} ({self.help})") from None
+
+
+def validate_options(options: dict, services: list) -> dict:
+    """The options typed; a ValueError names an unknown key and lists the known ones."""
+    known = {f"{cls.name}_{name}": option for cls in services for name, option in cls.options.items()}
+    for key in options:
+        if key not in known:
+            raise ValueError(f"unknown option {key!r}; known options: {', '.join(sorted(known))}")
+    return {key: known[key].parse(key, value) for key, value in options.items()}
 
 
 @dataclass
@@ -97,6 +129,7 @@ def listen(ctx: Context, name: str, kind: int = socket.SOCK_STREAM, port: int | 
         if exc.errno in _ADDR_IN_USE:
             raise PortInUseError(name, host, port, exc.strerror or str(exc)) from None
         raise OSError(exc.errno, f"cannot listen on {host}:{port} ({name}): {exc.strerror or exc}") from None
+    ctx.bound[name] = sock.getsockname()[1]
     return sock
 
 
@@ -126,11 +159,27 @@ class Service:
     #: The folder under the data directory that holds this service's files.
     #: Services that share a store share a name: SMTP, POP3 and IMAP all use "mail".
     data_name: str = ""
+    #: The settings this service takes, by name without the "<service>_" prefix.
+    options: dict[str, Option] = {}
+    #: Whether the plain port upgrades to TLS (STARTTLS, STLS, AUTH TLS).
+    starttls = False
+    #: Whether the course's accounts log in to this service (published in the state file).
+    uses_accounts = False
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.log = logging.getLogger(f"local_servers.{self.name}")
         self.data_dir = ctx.data_dir / (self.data_name or self.name)
+
+    def option(self, name: str):
+        """The typed value of one of this service's options (its default if not given)."""
+        declared = self.options[name]
+        return self.ctx.options.get(f"{self.name}_{name}", declared.default)
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """The bound port of each of this service's listeners."""
+        return {name: self.ctx.bound[name] for name in self.listeners if name in self.ctx.bound}
 
     @classmethod
     def seed(cls, data_dir: Path) -> None:
@@ -143,6 +192,18 @@ class Service:
     async def stop(self) -> None:
         """Stop serving and release the ports."""
 
-    def info(self) -> dict:
-        """What clients need to know, published in the state file (see handle.py for the schema)."""
-        raise NotImplementedError
+    def extra_info(self) -> dict:
+        """Service-specific facts for the state file's "extra"."""
+        return {}
+
+    def info(self) -> ServiceInfo:
+        """What clients need to know, published in the state file (see handle.py for the schema).
+
+        By default: the first listener is the port, the others its implicit-TLS twins.
+        """
+        first, *others = self.listeners
+        return ServiceInfo(name=self.name, host=self.ctx.host, port=self.ctx.bound[first],
+                           tls_ports={name: self.ctx.bound[name] for name in others}, starttls=self.starttls,
+                           accounts=dict(ACCOUNTS) if self.uses_accounts else {}, ca_file=str(self.ctx.tls.ca_file),
+                           extra=self.extra_info())
+

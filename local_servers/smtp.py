@@ -42,7 +42,7 @@ from email.utils import formatdate
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, TLSSetupException
 
 from . import config, half_close, mailstore
-from .limits import ConnectionLimit
+from .limits import OPTIONS, ConnectionLimit
 from .mail_service import MailService
 from .service import close_servers, listen
 
@@ -240,8 +240,8 @@ def check_password(server, session, envelope, mechanism: str, auth_data) -> Auth
     """aiosmtpd's authenticator: the course's accounts, by user name or full address."""
     if isinstance(auth_data, LoginPassword):
         login = auth_data.login.decode("utf-8", "replace")
-        user = mailstore.local_user(login) or login.lower()
-        if config.ACCOUNTS.get(user) == auth_data.password.decode("utf-8", "replace"):
+        user = config.check_login(mailstore.local_user(login) or login, auth_data.password.decode("utf-8", "replace"))
+        if user is not None:
             return AuthResult(success=True, auth_data=user)
     # handled=False: aiosmtpd answers 535 itself (handled=True would leave the client waiting)
     return AuthResult(success=False, handled=False)
@@ -252,6 +252,7 @@ class SMTPService(MailService):
 
     name = "smtp"
     listeners = ("smtp", "smtps")
+    options = OPTIONS
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         mail_log = logging.getLogger("mail.log")  # aiosmtpd logs every command at INFO: too much
@@ -264,7 +265,7 @@ class SMTPService(MailService):
         common = dict(hostname=HOSTNAME, ident=IDENT, data_size_limit=MAX_MESSAGE_SIZE, authenticator=check_password,
                       enable_SMTPUTF8=True,  # RFC 6531: non-ASCII addresses, as smtplib.send_message can send
                       auth_required=self.ctx.public, loop=loop,
-                      limit=ConnectionLimit.from_options(self.ctx.options, "smtp"))  # one count for both ports
+                      limit=ConnectionLimit.of(self))  # one count for both ports
         plain_sock, tls_sock = listen(self.ctx, "smtp"), listen(self.ctx, "smtps")
 
         def implicit_tls():  # on this port the connection is already encrypted: AUTH needs no STARTTLS

@@ -20,10 +20,12 @@ service admits so many TCP connections (limits.py); these protocols have no
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import time
 
-from .limits import ConnectionLimit
+from .limits import OPTIONS, ConnectionLimit
+from .handle import ServiceInfo
 from .service import PortInUseError, Service, listen
 
 
@@ -74,6 +76,8 @@ class _UDPReply(asyncio.DatagramProtocol):
 class _TCPAndUDPService(Service):
     """A service that answers the same way over TCP and UDP on one port number."""
 
+    options = OPTIONS
+
     @staticmethod
     def reply(data: bytes) -> bytes:
         raise NotImplementedError
@@ -91,7 +95,7 @@ class _TCPAndUDPService(Service):
                 if self.ctx.ports[self.name] != 0 or attempt == 4:
                     raise  # a fixed port whose UDP twin is taken: say so
         self.port = port
-        limit = ConnectionLimit.from_options(self.ctx.options, self.name)
+        limit = ConnectionLimit.of(self)
         self.tcp_server = await loop.create_server(lambda: _TCPReply(self.reply, limit), sock=tcp)
         self.udp_transport, _ = await loop.create_datagram_endpoint(lambda: _UDPReply(self.reply), sock=udp)
 
@@ -100,9 +104,8 @@ class _TCPAndUDPService(Service):
         self.tcp_server.close()
         await self.tcp_server.wait_closed()
 
-    def info(self) -> dict:
-        return {"host": self.ctx.host, "port": self.port, "udp_port": self.port, "tls_ports": {},
-                "starttls": False, "accounts": {}, "extra": {}}
+    def info(self) -> ServiceInfo:
+        return dataclasses.replace(super().info(), udp_port=self.port)
 
 
 class TimeService(_TCPAndUDPService):

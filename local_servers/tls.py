@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 from pathlib import Path
 
+from .config import LOOPBACK_HOSTS as LOOPBACK_NAMES
+from .files import write_atomically
 from .service import TLSFiles
-
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 def ensure_certificates(tls_dir: Path, extra_host: str | None = None) -> TLSFiles:
@@ -44,13 +43,13 @@ def ensure_certificates(tls_dir: Path, extra_host: str | None = None) -> TLSFile
     tls_dir.mkdir(parents=True, exist_ok=True)
     if not (files.ca_file.exists() and ca_key_file.exists()):
         ca_key, ca_cert = _make_ca()
-        _write_private(ca_key_file, _key_pem(ca_key))
-        _write(files.ca_file, _cert_pem(ca_cert))
+        write_atomically(ca_key_file, _key_pem(ca_key), mode=0o600)
+        write_atomically(files.ca_file, _cert_pem(ca_cert))
     ca_key, ca_cert = _load(files.ca_file, ca_key_file)
     key, cert = _make_server_cert(ca_key, ca_cert, wanted)
-    _write_private(files.key_file, _key_pem(key))
-    _write(files.cert_file, _cert_pem(cert))
-    _write(names_file, "\n".join(wanted) + "\n")
+    write_atomically(files.key_file, _key_pem(key), mode=0o600)
+    write_atomically(files.cert_file, _cert_pem(cert))
+    write_atomically(names_file, "\n".join(wanted) + "\n")
     return files
 
 
@@ -141,17 +140,3 @@ def _cert_pem(cert) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _write(path: Path, data: bytes | str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)

@@ -29,7 +29,7 @@ import ssl
 
 from .. import config
 from ..mail_service import MailService
-from ..service import listen
+from ..service import Option, listen
 from . import mime, search
 from .store import Folder, MailboxError, UserStore
 from .syntax import LITERAL_AT_END, Args, ParseError, astring, imap_datetime, literal
@@ -382,7 +382,7 @@ class Session:
     @property
     def cleartext_refused(self) -> bool:
         """Beyond loopback (ctx.public) passwords travel only over TLS (RFC 3501 6.2.3, LOGINDISABLED)."""
-        return self.service.ctx.public and not self.tls
+        return not self.service.ctx.passwords_allowed(self.tls)
 
     # -- keeping the client's view up to date -----------------------------------------
     def report_changes(self, expunge_ok: bool = True) -> None:
@@ -514,9 +514,10 @@ class Session:
         args.sp()
         password = args.astring().decode("utf-8", "replace")
         args.end()
-        if config.ACCOUNTS.get(user) != password:
+        name = config.check_login(user, password)
+        if name is None:
             raise No("[AUTHENTICATIONFAILED] Invalid credentials")
-        return self.authenticated(user)
+        return self.authenticated(name)
 
     async def cmd_authenticate(self, tag, args):
         args.sp()
@@ -544,9 +545,10 @@ class Session:
             authzid, authcid, password = decoded.decode("utf-8").split("\0")
         except (binascii.Error, ValueError):
             raise Bad("malformed PLAIN response (base64 of authzid NUL user NUL password)") from None
-        if authzid not in ("", authcid) or config.ACCOUNTS.get(authcid) != password:
+        name = config.check_login(authcid, password)
+        if authzid not in ("", authcid) or name is None:
             raise No("[AUTHENTICATIONFAILED] Invalid credentials")
-        return self.authenticated(authcid)
+        return self.authenticated(name)
 
     # =====================================================================================
     # Authenticated
@@ -936,6 +938,7 @@ class IMAPService(MailService):
 
     name = "imap"
     listeners = ("imap", "imaps")
+    options = {"idle_timeout": Option(float, AUTOLOGOUT, "seconds of silence before the autologout")}
     def __init__(self, ctx):
         super().__init__(ctx)
         self.stores: dict[str, UserStore] = {}

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from .. import mailstore
+from ..files import write_atomically
 
 COLON = mailstore.COLON
 #: Maildir info letters <-> IMAP system flags (P, "passed", has no IMAP flag and is kept as is).
@@ -51,12 +52,6 @@ def new_uidvalidity() -> int:
     global _last_uidvalidity
     _last_uidvalidity = max(int(time.time()), _last_uidvalidity + 1)
     return _last_uidvalidity
-
-
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def to_wire(data: bytes) -> bytes:

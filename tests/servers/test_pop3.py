@@ -301,3 +301,18 @@ def test_public_server_takes_passwords_only_over_tls(servers_factory):
     client.pass_("alice-pw")
     assert client.stat()[0] > 0
     client.quit()
+
+
+def test_arguments_are_checked_as_rfc_1939_defines_them(mail):
+    """One message number (and TOP's line count), digits only, nothing more: else -ERR."""
+    with pop_raw(mail) as raw:
+        raw.command(b"USER alice")
+        raw.command(b"PASS alice-pw")
+        for bad in (b"TOP 1 99999999999999999999", b"LIST 1 2 3", b"UIDL 1 2", b"RETR 1 2", b"DELE 1 x",
+                    b"TOP 1 2 3", b"LIST +1", b"STAT 1", b"NOOP x"):
+            assert raw.command(bad).startswith(b"-ERR"), bad
+        assert raw.command(b"TOP 1 999999").startswith(b"+OK")  # a big count is still a count
+        while raw.line() != b".\r\n":
+            pass
+        assert raw.command(b"LIST 1").startswith(b"+OK 1 ")
+        assert raw.command(b"QUIT").startswith(b"+OK")

@@ -186,3 +186,56 @@ def test_handle_describes_every_service(servers):
     table = servers.table()
     for name in servers.services:
         assert name in table
+
+
+def test_unknown_option_is_refused_with_the_known_ones(tmp_path):
+    result = cli(tmp_path / "state", "up", "--ephemeral", "--only", "pop3,nntp", "--option", "pop3_idle_timout=5")
+    assert result.returncode == 1
+    assert "unknown option 'pop3_idle_timout'" in result.stderr
+    assert "pop3_idle_timeout" in result.stderr and "nntp_max_article_bytes" in result.stderr
+    result = cli(tmp_path / "state", "up", "--ephemeral", "--only", "pop3", "--option", "pop3_idle_timeout=soon")
+    assert result.returncode == 1 and "expected float" in result.stderr
+    assert control.find(tmp_path / "state") is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads limits from /proc")
+def test_many_idle_connections_to_one_service_leave_the_others_answering(tmp_path):
+    """The process raises its open-file soft limit: 300 idle POP3 sockets at a soft limit of 256."""
+    script = ("import resource, sys; from pathlib import Path; from local_servers import control\n"
+              "resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+              "print(control.start(Path(sys.argv[1]), ephemeral=True, names=['pop3', 'nntp'],\n"
+              "                    options={'pop3_max_per_address': 400}).pid)\n")
+    state = tmp_path / "state"
+    pid = int(subprocess.run([sys.executable, "-c", script, str(state)], capture_output=True, text=True,
+                             timeout=60, check=True).stdout)
+    try:
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        soft, hard = next(line for line in limits.splitlines() if line.startswith("Max open files")).split()[3:5]
+        assert soft == hard
+        handle = control.find(state)
+        held = []
+        try:
+            for _ in range(300):
+                held.append(socket.create_connection(handle.pop3.address, timeout=10))
+            assert held[-1].recv(100).startswith(b"+OK")
+            with socket.create_connection(handle.nntp.address, timeout=10) as news:
+                assert news.recv(100).startswith(b"200")
+        finally:
+            for sock in held:
+                sock.close()
+    finally:
+        control.stop(state)
+
+
+def test_reset_needs_no_server_module_and_each_service_seeds_its_declared_folder(tmp_path):
+    """reset removes data by the declared folder names; only the server process imports the servers."""
+    code = ("import sys; from pathlib import Path; from local_servers import control\n"
+            "control.reset(Path(sys.argv[1]))\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[-1] in "
+            "('pop3', 'nntp', 'smtp', 'ftp', 'http', 'sockets', 'imap')))\n")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    for name in serve.SERVICES:
+        cls = serve.service_class(name)
+        assert serve.data_names([name]) == {cls.data_name or cls.name: name}

@@ -1,0 +1,520 @@
+"""One connection engine for the line protocols (POP3 and NNTP today, IMAP next).
+
+A line protocol is two things, kept apart as in Twisted (LineOnlyReceiver for
+the bytes, TimeoutMixin for the clock, the protocol class for the meaning):
+
+- LineSession (here): the transport side. It frames the input into command
+  lines no longer than ``max_line``, ends idle clients, stops reading while a
+  client does not read our replies (back-pressure), switches to TLS with the
+  public ``loop.start_tls`` and throws away the plaintext received before the
+  handshake (RFC 2595 §4, RFC 3207 §4.2, RFC 4642 §2.2.2), answers what a
+  client pipelined before it half-closed (TCP FIN or TLS close_notify), and
+  registers every connection so that a service can bound them and end them
+  on shutdown.
+- The protocol subclass: a declarative command table (name -> Command: the
+  states it is valid in, its argument grammar, its help) and one method per
+  command, ``cmd_<NAME>(arg)``, that returns its whole reply (sent in one
+  write; a delayed ACK between two writes costs 40 ms). dispatch() below is
+  the only place that checks a line against the table.
+
+Reading modes besides command lines:
+
+- read_block(limit, done): the dot-terminated data of NNTP POST (SMTP DATA
+  would use the same); done(data or None if over the limit) is called once.
+- Literals, for IMAP: a subclass returns the size from ``literal(line)``
+  when a line ends in ``{n}`` or ``{n+}``; the engine sends
+  ``continuation()`` (IMAP's "+ Ready") for the synchronising form, reads n
+  octets verbatim into the same command, and goes on with the next line.
+  dispatch() then gets the whole command with its literals inline, which is
+  what IMAP's parser reads. ``max_literal()`` bounds n by what the session may
+  send (before login: what a LOGIN needs); a bigger one gets ``error("literal")``.
+
+A command method may also return an awaitable: the session then reads no
+further command until it is done, so replies stay in order. in_thread(fn)
+is the one for work whose cost grows with stored data (reading a big file):
+it runs in a worker thread, so the loop, and every other service, goes on
+(decision 0005).
+
+HOOK: transcripts and fault injection (a later issue) plug in at exactly two
+places, ``received()`` (every command line or literal in) and ``send()``
+(every reply out). Nothing else reads from or writes to the transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import re
+import socket
+import ssl
+import sys
+from dataclasses import dataclass, field
+
+from .limits import OPTIONS, ConnectionLimit
+from .service import Option, Service, close_servers, listen
+
+#: Stop reading from a client whose unprocessed input grows beyond this.
+READ_BUFFER_HIGH = 256 * 1024
+#: At a TLS close_notify, the replies still owed are written at once; at most this much.
+EOF_REPLY_BUDGET = 16 * 1024 * 1024
+
+#: The worker threads of in_thread(): a few, since the work is mostly reading files.
+THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="engine")
+#: Octets no command line may hold (a tab may separate words).
+CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One row of a protocol's command table."""
+
+    syntax: str  # the arguments as help shows them ("" if none)
+    summary: str
+    grammar: str = ""  # a regular expression the whole argument must match
+    states: tuple = ()  # the session states it is valid in (empty: every state)
+    needs_group: bool = False  # NNTP: 412 unless a group is selected (or a message-id is given)
+    _regex: re.Pattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_regex", re.compile(self.grammar, re.IGNORECASE | re.DOTALL))
+
+    def accepts(self, arg: str) -> bool:
+        return self._regex.fullmatch(arg) is not None
+
+
+class Registry:
+    """The open connections of one service, bounded in total and per client address."""
+
+    def __init__(self, limit: ConnectionLimit):
+        self.limit = limit
+        self.sessions: set[LineSession] = set()
+
+    def admit(self, session: "LineSession") -> bool:
+        if not self.limit.admit(session.address):
+            return False
+        self.sessions.add(session)
+        return True
+
+    def leave(self, session: "LineSession") -> None:
+        if session in self.sessions:
+            self.sessions.discard(session)
+            self.limit.release(session.address)
+
+    async def shutdown(self, servers: list) -> None:
+        """Refuse new connections, end the open ones, and wait a bounded time."""
+        for server in servers:
+            server.close()
+        for session in list(self.sessions):
+            if session.transport is not None:
+                session.transport.abort()
+        await close_servers(servers)
+
+
+class LineSession(asyncio.Protocol):
+    """One client connection of a line protocol. Subclasses set the class attributes and cmd_ methods."""
+
+    commands: dict[str, Command] = {}
+    max_line = 512  # octets with the CRLF
+    encoding = "utf-8"  # what a command line must decode as
+    state = ""  # matched against Command.states
+
+    def __init__(self, service: "LineService", tls: bool):
+        self.service, self.tls = service, tls
+        self.log = service.log
+        self.buf = bytearray()
+        self.pos = 0  # start of the unread input in buf
+        self.transport: asyncio.Transport | None = None
+        self.address = self.peer = None
+        self.skipping = False  # inside the tail of an overlong line
+        self.paused = False  # the client does not read our replies: take no more commands
+        self.busy = False  # an awaitable reply, a STARTTLS or a shutdown is under way
+        self.eof = False  # the client will send nothing more
+        self.reading_paused = False
+        self.block: tuple | None = None  # see read_block()
+        self.command_parts: list[bytes] = []  # a command with literals, until its last line
+        self.literal_left = 0
+        self.last_active = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.awaiting: asyncio.Future | None = None  # an awaitable reply under way
+        self.thread_job: concurrent.futures.Future | None = None  # its in_thread() work, if any
+
+    # -- what a protocol supplies ---------------------------------------------
+
+    def greeting(self) -> bytes:
+        raise NotImplementedError
+
+    def error(self, kind: str, **details) -> bytes:
+        """The protocol's reply for an engine-level error.
+
+        kind: too_long, not_text, empty, unknown, state, syntax, internal,
+        busy (too many connections), idle (the timeout closes the session),
+        literal (too big). details: verb, syntax, limit.
+        """
+        raise NotImplementedError
+
+    def check(self, verb: str, command: Command, arg: str) -> bytes | None:
+        """A protocol's own precondition beyond the table (e.g. NNTP's 412); an error reply or None."""
+        return None
+
+    def literal(self, line: bytes) -> int | None:
+        """IMAP: the size of the literal this line announces, or None (no literal)."""
+        return None
+
+    def max_literal(self) -> int:
+        return 0
+
+    def continuation(self) -> bytes:
+        return b"+ Ready for literal data\r\n"
+
+    def closed(self) -> None:
+        """The connection is gone: release what the session holds."""
+
+    def split(self, text: str) -> tuple[str, str]:
+        """A command line as (verb, argument)."""
+        verb, _, arg = text.partition(" ")
+        return verb, arg
+
+    # -- asyncio's side ---------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.peer = transport.get_extra_info("peername")
+        self.address = self.peer[0] if self.peer else None
+        if not self.service.registry.admit(self):
+            self.send(self.error("busy"))
+            transport.close()
+            self.transport = None
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family != socket.AF_UNIX:  # no Nagle delay after a short reply
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        loop = asyncio.get_running_loop()
+        self.last_active = loop.time()
+        self.timer = loop.call_later(self.service.idle_timeout, self._idle_check)
+        self.send(self.greeting())
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        self.process()
+        if len(self.buf) - self.pos > self._read_high() and not self.reading_paused and self.transport:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self):
+        self.eof = True
+        if self.tls:
+            # asyncio's TLS starts its shutdown as soon as this returns and drops
+            # later writes: answer every complete command now, despite back-pressure,
+            # waiting for a reply under way in a thread (later ones run inline).
+            if self.thread_job is not None:
+                job, self.awaiting, self.thread_job = self.thread_job, None, None
+                try:
+                    self.send(job.result(timeout=60))
+                except Exception:
+                    self.log.exception("a command failed for %s", self.peer)
+                    self.send(self.error("internal", verb=""))
+                self.busy = False
+            self.process(budget=self.transport.get_write_buffer_size() + EOF_REPLY_BUDGET)
+            return None
+        self.process()
+        return True  # plain TCP: keep our side open until the replies are out
+
+    def connection_lost(self, exc) -> None:
+        self.service.registry.leave(self)
+        if self.timer is not None:
+            self.timer.cancel()
+        self.transport = None
+        self.closed()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.process()
+
+    # -- the engine ---------------------------------------------------------------
+
+    def process(self, budget: int | None = None) -> None:
+        """Handle every complete line in the buffer that may be handled now.
+
+        budget: ignore back-pressure up to this many buffered octets (at a TLS close_notify).
+        """
+        while self.transport is not None and not self.transport.is_closing():
+            if self.busy or (self.paused if budget is None else self.transport.get_write_buffer_size() > budget):
+                return
+            if self.literal_left:
+                if not self._take_literal():
+                    break
+                continue
+            if self.block is not None:
+                if not self._take_block():
+                    break
+                continue
+            end = self.buf.find(b"\n", self.pos)
+            if end < 0:
+                if len(self.buf) - self.pos > self.max_line:  # no line end in sight: drop it, answer at its end
+                    self.skipping, self.pos = True, len(self.buf)
+                break
+            line = bytes(self.buf[self.pos:end + 1])
+            self.pos = end + 1
+            if self.skipping or len(line) > self.max_line:
+                self.skipping = False
+                self.command_parts.clear()
+                self.send(self.error("too_long", limit=self.max_line))
+                continue
+            self.last_active = asyncio.get_running_loop().time()
+            self._line(line[:-2] if line.endswith(b"\r\n") else line[:-1])
+        self._compact()
+        if self.eof and self.transport is not None and not self.busy and not self.tls \
+                and not self.transport.is_closing() and self.buf.find(b"\n", self.pos) < 0:
+            self.transport.close()  # every reply owed before the FIN is written
+
+    def _read_high(self) -> int:
+        """Unprocessed input beyond which reading pauses (a block is held whole, up to its limit)."""
+        return READ_BUFFER_HIGH + (self.block[0] if self.block is not None else 0)
+
+    def _compact(self) -> None:
+        if self.pos:
+            del self.buf[:self.pos]
+            self.pos = 0
+        if self.reading_paused and len(self.buf) < self._read_high() and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def _take_literal(self) -> bool:
+        chunk = bytes(self.buf[self.pos:self.pos + self.literal_left])
+        self.pos += len(chunk)
+        self.literal_left -= len(chunk)
+        self.command_parts.append(chunk)
+        self.received(chunk)
+        return self.literal_left == 0
+
+    def _line(self, line: bytes) -> None:
+        self.received(line)
+        if CONTROL.search(line):  # a command line is text; only a literal may carry any octet
+            self.command_parts.clear()
+            self.send(self.error("not_text"))
+            return
+        size = self.literal(line)
+        if size is not None:
+            if size > self.max_literal():
+                self.command_parts.clear()
+                self.send(self.error("literal", limit=self.max_literal()))
+                return
+            self.command_parts.append(line + b"\r\n")
+            self.literal_left = size
+            if not line.endswith(b"+}"):
+                self.send(self.continuation())
+            return
+        if self.command_parts:
+            line = b"".join(self.command_parts) + line
+            self.command_parts.clear()
+        self.dispatch(line)
+
+    def received(self, line: bytes) -> None:
+        """HOOK: every command line (and literal) in. Transcripts and fault injection go here."""
+
+    def send(self, reply: bytes | str | None) -> None:
+        """HOOK: every reply out, whole, in one write. Transcripts and fault injection go here."""
+        if reply and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(reply.encode("utf-8") if isinstance(reply, str) else reply)
+
+    def dispatch(self, line: bytes) -> None:
+        """Check a command line against the table and run its cmd_<NAME> method."""
+        try:
+            text = line.decode(self.encoding)
+        except UnicodeDecodeError:
+            self.send(self.error("not_text"))
+            return
+        verb, arg = self.split(text)
+        if not verb:
+            self.send(self.error("empty"))
+            return
+        verb = verb.upper()
+        command = self.commands.get(verb)
+        if command is None:
+            self.send(self.error("unknown", verb=verb[:40]))
+            return
+        if command.states and self.state not in command.states:
+            self.send(self.error("state", verb=verb))
+            return
+        if not command.accepts(arg):
+            self.send(self.error("syntax", verb=verb, syntax=command.syntax))
+            return
+        refusal = self.check(verb, command, arg)
+        if refusal is not None:
+            self.send(refusal)
+            return
+        try:
+            reply = getattr(self, f"cmd_{verb.replace('.', '_')}")(arg)
+        except Exception:  # a bug must cost this command, never the session or the server
+            self.log.exception("%s failed for %s", verb, self.peer)
+            self.send(self.error("internal", verb=verb))
+            return
+        if inspect.isawaitable(reply):
+            self.busy = True
+            self.awaiting = asyncio.ensure_future(reply)
+            self.awaiting.add_done_callback(lambda task: self._finished(task, verb))
+        else:
+            self.send(reply)
+
+    def in_thread(self, function, *args):
+        """function(*args) in a worker thread, as an awaitable reply (inline after a TLS close_notify).
+
+        Python 3.10's asyncio TLS starts its shutdown at a close_notify without telling
+        the protocol first, so there a TLS session's work runs inline, to lose no reply.
+        """
+        if self.tls and (self.eof or sys.version_info < (3, 11)):
+            return function(*args)
+        self.thread_job = THREADS.submit(function, *args)
+        return asyncio.wrap_future(self.thread_job)
+
+    def _finished(self, task: asyncio.Future, verb: str) -> None:
+        if task is not self.awaiting:  # answered already, at a TLS close_notify
+            return
+        self.busy, self.awaiting, self.thread_job = False, None, None
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            self.log.error("%s failed for %s", verb, self.peer, exc_info=task.exception())
+            self.send(self.error("internal", verb=verb))
+        else:
+            self.send(task.result())
+        self.process()
+
+    # -- services for command methods ---------------------------------------------
+
+    def read_block(self, limit: int, done) -> None:
+        """Read dot-terminated lines (dot-unstuffed, CRLF) up to `limit` octets, then send done(data).
+
+        done gets None if the block was bigger than the limit (it is still read
+        to its end). The block is taken whole, not line by line: a 1 MB POST
+        is a few searches and replaces, not 13,000 turns of a Python loop.
+        """
+        self.block = (limit, done, False, True)  # (limit, done, too big, nothing consumed yet)
+
+    def _take_block(self) -> bool:
+        """Consume the block if its end (a line holding only ".") is in the buffer; else keep a bounded tail."""
+        limit, done, too_big, fresh = self.block
+        self.last_active = asyncio.get_running_loop().time()
+        if fresh and (self.buf.startswith(b".\r\n", self.pos) or self.buf.startswith(b".\n", self.pos)):
+            end = self.pos - 1  # an empty block
+        else:
+            ends = [i for i in (self.buf.find(b"\n.\r\n", self.pos), self.buf.find(b"\n.\n", self.pos)) if i >= 0]
+            if not ends:
+                if len(self.buf) - self.pos > limit + 8:  # too big already: keep only what may hold the end
+                    self.block = (limit, done, True, False)
+                    self.pos = len(self.buf) - 4
+                return False
+            end = min(ends)
+        data = bytes(self.buf[self.pos:end + 1])  # through the "\n" that ends the last line
+        self.pos = self.buf.index(b"\n", end + 1) + 1
+        self.received(data + b".\r\n")
+        data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        data = (data[1:] if data.startswith(b".") else data).replace(b"\r\n.", b"\r\n")
+        self.block = None
+        self.send(done(None if too_big or len(data) > limit else data))
+        return True
+
+    def start_tls(self, reply: bytes | str, then=None) -> None:
+        """Send `reply` (the go-ahead), forget the plaintext after the command, and upgrade.
+
+        then() runs once the handshake is done (e.g. to forget what was learned before TLS).
+        """
+        self.send(reply)
+        self.busy = True
+        del self.buf[:]
+        self.pos = 0
+        self.transport.pause_reading()  # the next bytes are the TLS handshake, not commands
+        self.upgrade = asyncio.ensure_future(self._upgrade(then))
+
+    async def _upgrade(self, then) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self.transport = await loop.start_tls(self.transport, self, self.service.ssl_context,
+                                                  server_side=True, ssl_handshake_timeout=30)
+        except (OSError, asyncio.TimeoutError, ConnectionError, ssl.SSLError) as exc:
+            self.log.info("TLS handshake with %s failed: %s", self.peer, exc)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if self.transport is None:
+            return
+        self.tls, self.busy, self.reading_paused = True, False, False
+        if then is not None:
+            then()
+        self.process()  # commands that arrived during the handshake
+
+    def close(self, reply: bytes | str | None = None) -> None:
+        """Send a last reply and close (close() writes what is buffered first)."""
+        self.send(reply)
+        if self.transport is not None:
+            self.transport.close()
+
+    def _idle_check(self) -> None:
+        if self.transport is None:
+            return
+        loop = asyncio.get_running_loop()
+        left = self.last_active + self.service.idle_timeout - loop.time()
+        if left > 0.05 or self.busy:
+            self.timer = loop.call_later(max(left, 0.05), self._idle_check)
+            return
+        self.close(self.error("idle"))
+
+
+class LineService(Service):
+    """A service whose listeners are a plain port (with STARTTLS) and its implicit-TLS twin."""
+
+    session: type[LineSession]
+    options = {
+        "idle_timeout": Option(float, 600.0, "seconds of silence before a session is closed"),
+        **OPTIONS,
+    }
+
+    async def start(self) -> None:
+        self.idle_timeout = self.option("idle_timeout")
+        self.registry = Registry(ConnectionLimit.of(self))
+        self.ssl_context = self.ctx.server_ssl_context()
+        self.opened()
+        loop = asyncio.get_running_loop()
+        plain, secure = self.listeners
+        plain_sock = listen(self.ctx, plain)
+        try:
+            tls_sock = listen(self.ctx, secure)
+        except OSError:
+            plain_sock.close()
+            raise
+        self.servers = [
+            await loop.create_server(lambda: self.session(self, tls=False), sock=plain_sock),
+            await loop.create_server(lambda: self.session(self, tls=True), sock=tls_sock,
+                                     ssl=self.ssl_context, ssl_handshake_timeout=30),
+        ]
+
+    def opened(self) -> None:
+        """Load what the sessions need (a store), before the first connection."""
+
+    async def stop(self) -> None:
+        await self.registry.shutdown(self.servers)
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's open-file soft limit to the hard limit; return the new soft limit.
+
+    Every service shares the process's descriptors: at the usual soft limit of
+    1,024, idle connections to one service would leave the others no socket.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit on sockets
+        return 0
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return target
+        except (ValueError, OSError):  # macOS caps it below RLIM_INFINITY
+            pass
+    return soft
