@@ -12,6 +12,7 @@ the CRLF form that travels on the wire.
 from __future__ import annotations
 
 import email.utils
+import re
 
 from .syntax import nstring, plist, string
 
@@ -207,19 +208,27 @@ def addresses(value: bytes | None) -> bytes:
         elif kind == "end":
             items.append(b"(NIL NIL NIL NIL)")
         else:
-            name, mailbox, host = data
-            items.append(plist([nstring(name.encode("latin-1") if name else None), b"NIL",
+            name, mailbox, host, route = data
+            items.append(plist([nstring(name.encode("latin-1") if name else None),
+                                nstring(route.encode("latin-1") if route else None),
                                 nstring(mailbox.encode("latin-1")), nstring(host.encode("latin-1"))]))
     return plist(items) if items else b"NIL"
+
+
+#: An obsolete source route at the start of an angle address: "<@a.org,@b.org:".
+_ROUTE = re.compile(r"<\s*(@[^<>:\"]*):")
 
 
 def parse_address_list(text: str) -> list[tuple]:
     """Split an address list at top-level commas; "name: a, b;" is a group.
 
-    Yields ("group", name), ("addr", display name, mailbox, host) and ("end",).
-    Quotes, comments and <angle brackets> are skipped over; each single
-    address is then read by email.utils.parseaddr, which keeps the display
-    name as it is (RFC 2047 encoded words stay encoded, as ENVELOPE wants).
+    Yields ("group", name), ("addr", display name, mailbox, host, route) and
+    ("end",). Quotes, comments and <angle brackets> are skipped over; each
+    single address is then read by email.utils.parseaddr, which keeps the
+    display name as it is (RFC 2047 encoded words stay encoded, as ENVELOPE
+    wants). parseaddr drops an obsolete source route (<@relay:user@host>,
+    RFC 5322 4.4), which ENVELOPE reports as the address's adl: we take it
+    off first.
     """
     out: list[tuple] = []
     chunk: list[str] = []
@@ -230,12 +239,17 @@ def parse_address_list(text: str) -> list[tuple]:
         piece = "".join(chunk).strip()
         chunk.clear()
         if piece:
+            route = ""
+            routed = _ROUTE.search(piece)
+            if routed:
+                route = re.sub(r"\s+", "", routed.group(1))
+                piece = piece[:routed.start()] + "<" + piece[routed.end():]
             name, addr = email.utils.parseaddr(piece)
             if addr or name:
                 mailbox, at, host = addr.rpartition("@")
                 if not at:
                     mailbox, host = addr, ""
-                out.append(("addr", name, mailbox, host))
+                out.append(("addr", name, mailbox, host, route))
 
     while i < n:
         c = text[i]

@@ -19,7 +19,7 @@ import email.header
 import email.policy
 import email.utils
 
-from .mime import field_value, header_fields, split_header
+from .mime import field_value, header_fields, parse_address_list, split_header
 from .syntax import Args, ParseError
 
 CHARSETS = ("US-ASCII", "UTF-8")
@@ -62,6 +62,28 @@ class Candidate:
     def header(self, name: str) -> list[str]:
         cache = self.msg.search_cache
         return (cache if cache is not None else self.headers()).get(name, ())
+
+    def addresses(self, name: str) -> list[str]:
+        """An address header as the envelope reads it (RFC 3501 6.4.4: FROM etc. match the address).
+
+        Each address becomes "display name <mailbox@host>" and each group its
+        name, so "user@domain.org" is found however the header wrote it
+        (with comments, routes or folded lines), and a display name too.
+        """
+        key = "@" + name
+        cache = self.headers()
+        found = cache.get(key)
+        if found is None:
+            found = []
+            for value in cache.get(name, ()):
+                for kind, *data in parse_address_list(value):
+                    if kind == "group":
+                        found.append(data[0])
+                    elif kind == "addr":
+                        display, mailbox, host, _ = data
+                        found.append(f"{display} <{mailbox}@{host}>" if host else f"{display} <{mailbox}>")
+            cache[key] = found
+        return found
 
     def body_text(self) -> str:
         """The decoded text of every text part (transfer encodings and charsets undone)."""
@@ -176,7 +198,7 @@ _SIMPLE = {
     "NEW": lambda c: c.recent and "\\Seen" not in c.msg.flags,
 }
 
-_ADDRESS_HEADERS = {"FROM": "from", "TO": "to", "CC": "cc", "BCC": "bcc", "SUBJECT": "subject"}
+_ADDRESS_HEADERS = {"FROM": "from", "TO": "to", "CC": "cc", "BCC": "bcc"}
 
 
 def parse_key(args: Args):
@@ -197,7 +219,10 @@ def parse_key(args: Args):
         return _SIMPLE[word]
     if word in _ADDRESS_HEADERS:
         name, needle = _ADDRESS_HEADERS[word], _text(args)
-        return lambda m: _has(m.header(name), needle)
+        return lambda m: _has(m.addresses(name), needle)
+    if word == "SUBJECT":
+        needle = _text(args)
+        return lambda m: _has(m.header("subject"), needle)
     if word == "HEADER":
         args.sp()
         name = args.astring().decode("ascii", "replace").lower()
@@ -208,7 +233,8 @@ def parse_key(args: Args):
         return lambda m: needle in m.body_text()
     if word == "TEXT":
         needle = _text(args)
-        return lambda m: any(needle in v for vs in m.headers().values() for v in vs) or needle in m.body_text()
+        return lambda m: (any(needle in v for k, vs in m.headers().items() if k[0] != "@" for v in vs)
+                          or needle in m.body_text())
     if word in ("KEYWORD", "UNKEYWORD"):
         args.sp()
         keyword = args.flag().lower()

@@ -224,6 +224,7 @@ class Session:
         self.view: list[int] = []  # the UIDs of messages 1..n as this client knows them
         self.recent: set[int] = set()  # \Recent for this session
         self.seen_modseq = 0
+        self.known_flags: list[str] = []  # the FLAGS this client was last told
         self.out = bytearray()
         self.closing = False
 
@@ -341,6 +342,7 @@ class Session:
         base = name.split()[-1]
         if self.folder is not None:
             self.folder.scan()  # cheap: notices new, deleted and re-flagged messages
+            self.announce_flags()
         try:
             handler = getattr(self, method)
             if name.startswith("UID "):
@@ -385,10 +387,22 @@ class Session:
         return self.service.ctx.public and not self.tls
 
     # -- keeping the client's view up to date -----------------------------------------
+    def announce_flags(self) -> None:
+        """A keyword new to the mailbox: FLAGS and PERMANENTFLAGS again, before any FETCH shows it (7.2.6)."""
+        flags = self.folder.all_flags()
+        if flags == self.known_flags:
+            return
+        self.known_flags = flags
+        listed = " ".join(flags)
+        self.untagged(f"FLAGS ({listed})")
+        permanent = "" if self.readonly else f"{listed} \\*"
+        self.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags permitted")
+
     def report_changes(self, expunge_ok: bool = True) -> None:
         """Tell the client what changed in its mailbox since it last heard (RFC 3501 7.3, 7.4)."""
         folder = self.folder
         present = folder.by_uid
+        self.announce_flags()
         if expunge_ok:
             gone = [i for i, uid in enumerate(self.view) if uid not in present]
             for i in reversed(gone):  # highest first, so every number sent is still right
@@ -563,7 +577,8 @@ class Session:
         self.view = list(folder.uids)
         self.recent = set(folder.recent_pool) if readonly else folder.claim_recent()
         self.seen_modseq = folder.modseq
-        flags = " ".join(folder.all_flags())
+        self.known_flags = folder.all_flags()
+        flags = " ".join(self.known_flags)
         self.untagged(f"FLAGS ({flags})")
         self.untagged(f"{len(self.view)} EXISTS")
         self.untagged(f"{len(self.recent)} RECENT")
@@ -872,6 +887,7 @@ class Session:
         mode, silent = match.group(1), bool(match.group(2))
         chosen = self.messages(ranges, uid)
         given = self.flags_for_store(self.folder, flags, create=mode != "-")
+        self.announce_flags()
         for seq, msg in chosen:
             if mode == "+":
                 new = msg.flags | given
@@ -907,7 +923,7 @@ class Session:
                         data = f.read()
                 except OSError:
                     continue  # deleted meanwhile
-                new = target.add(data, msg.flags, source.mtime(msg), save=False)
+                new = target.add(data, target.adopt_flags(msg.flags), source.mtime(msg), save=False)
             pairs.append((seq, msg.uid, new.uid))
         target.save_uids()  # once for the whole batch
         if not pairs:

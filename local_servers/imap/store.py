@@ -161,6 +161,10 @@ class Folder:
         write_atomically(self.path / KEYWORDS_FILE, "\n".join(self.keywords) + "\n")
         return flag
 
+    def adopt_flags(self, flags: set[str]) -> set[str]:
+        """Flags from another folder (COPY, MOVE), as spelled here; their keywords become ours."""
+        return {f for f in (self.canonical_flag(flag, create=True) for flag in flags) if f is not None}
+
     def all_flags(self) -> list[str]:
         return list(SYSTEM_FLAGS) + self.keywords
 
@@ -323,11 +327,12 @@ class Folder:
 
     def move_in(self, source: "Folder", msg: Msg, save: bool = True) -> Msg:
         """MOVE: rename the file into this folder (atomic, keeps the key) and give it a UID here."""
+        flags = self.adopt_flags(msg.flags)
         moved = Msg(self.uidnext, msg.key, "cur", "")
-        moved.name = f"{msg.key}{COLON}{self._info_for(moved, msg.flags)}"
+        moved.name = f"{msg.key}{COLON}{self._info_for(moved, flags)}"
         os.rename(source.file(msg), self.path / "cur" / moved.name)
         source.forget(msg)
-        return self._register(moved, msg.flags, source.mtime(msg), save)
+        return self._register(moved, flags, source.mtime(msg), save)
 
     def _register(self, msg: Msg, flags: set[str], when: float, save: bool) -> Msg:
         msg.flags, msg._mtime = set(flags), when
