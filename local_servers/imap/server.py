@@ -30,7 +30,7 @@ import ssl
 from .. import config
 from ..mail_service import MailService
 from ..service import listen
-from . import mime, search
+from . import mime, search, sort, thread
 from .store import Folder, MailboxError, UserStore
 from .syntax import LITERAL_AT_END, Args, ParseError, astring, imap_datetime, literal
 
@@ -53,6 +53,8 @@ AUTH = (AUTHENTICATED, SELECTED)
 #: "UID FETCH" and friends run the same method with uid=True.
 COMMANDS = {
     "CAPABILITY": (ANY, "cmd_capability"),
+    "ID": (ANY, "cmd_id"),
+    "ENABLE": (AUTH, "cmd_enable"),
     "NOOP": (ANY, "cmd_noop"),
     "LOGOUT": (ANY, "cmd_logout"),
     "STARTTLS": ((NOT_AUTHENTICATED,), "cmd_starttls"),
@@ -76,12 +78,16 @@ COMMANDS = {
     "UNSELECT": ((SELECTED,), "cmd_unselect"),
     "EXPUNGE": ((SELECTED,), "cmd_expunge"),
     "SEARCH": ((SELECTED,), "cmd_search"),
+    "SORT": ((SELECTED,), "cmd_sort"),
+    "THREAD": ((SELECTED,), "cmd_thread"),
     "FETCH": ((SELECTED,), "cmd_fetch"),
     "STORE": ((SELECTED,), "cmd_store"),
     "COPY": ((SELECTED,), "cmd_copy"),
     "MOVE": ((SELECTED,), "cmd_move"),
     "UID FETCH": ((SELECTED,), "cmd_fetch"),
     "UID SEARCH": ((SELECTED,), "cmd_search"),
+    "UID SORT": ((SELECTED,), "cmd_sort"),
+    "UID THREAD": ((SELECTED,), "cmd_thread"),
     "UID STORE": ((SELECTED,), "cmd_store"),
     "UID COPY": ((SELECTED,), "cmd_copy"),
     "UID MOVE": ((SELECTED,), "cmd_move"),
@@ -90,9 +96,15 @@ COMMANDS = {
 
 #: Commands during which EXPUNGE responses must not be sent (RFC 3501 7.4.1): the client
 #: may be relying on sequence numbers it just used.
-NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH"}
+NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 
-CAPABILITIES = "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN"
+CAPABILITIES = ("IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN ID ENABLE "
+                "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES "
+                f"APPENDLIMIT={MAX_LITERAL}")
+#: What ENABLE (RFC 5161) can switch on.
+ENABLEABLE = ("UTF8=ACCEPT",)
+#: ID (RFC 2971): what the server says about itself.
+SERVER_ID = (("name", "course-imap"), ("vendor", "Python internet client programming course"))
 
 log = logging.getLogger("local_servers.imap")
 _session_ids = itertools.count(1)
@@ -225,6 +237,7 @@ class Session:
         self.recent: set[int] = set()  # \Recent for this session
         self.seen_modseq = 0
         self.known_flags: list[str] = []  # the FLAGS this client was last told
+        self.enabled: set[str] = set()  # extensions switched on by ENABLE
         self.out = bytearray()
         self.closing = False
 
@@ -474,6 +487,35 @@ class Session:
     async def cmd_capability(self, tag, args):
         args.end()
         self.untagged("CAPABILITY " + self.capabilities())
+
+    async def cmd_id(self, tag, args):
+        """RFC 2971: the client may say who it is; we say who we are (some servers require this)."""
+        args.sp()
+        if not args.accept(b"NIL"):
+            args.expect(b"(")
+            pairs = 0
+            while not args.accept(b")"):
+                if pairs:
+                    args.sp()
+                args.string()
+                args.sp()
+                if not args.accept(b"NIL"):
+                    args.string()
+                pairs += 1
+        args.end()
+        self.send(b"* ID (" + b" ".join(astring(k) + b" " + astring(v) for k, v in SERVER_ID) + b")")
+
+    async def cmd_enable(self, tag, args):
+        """RFC 5161: switch on extensions that change what the server sends; list those that are now on."""
+        names = []
+        while not args.at_end():
+            args.sp()
+            names.append(args.atom().upper())
+        if not names:
+            raise Bad("ENABLE needs at least one capability")
+        newly = [n for n in dict.fromkeys(names) if n in ENABLEABLE and n not in self.enabled]
+        self.enabled.update(newly)
+        self.send(b"* ENABLED" + b"".join(b" " + n.encode() for n in newly))
 
     async def cmd_noop(self, tag, args):
         args.end()
@@ -797,8 +839,8 @@ class Session:
             self.recent.discard(self.view[seq - 1])
             del self.view[seq - 1]
 
-    async def cmd_search(self, tag, args, uid: bool = False):
-        args.sp()
+    def matching(self, args: Args) -> list[tuple[int, object]]:
+        """(seq, Msg) of the messages that match the search program args hold (SEARCH, SORT, THREAD)."""
         _, test = search.parse_program(args)
         present, recent = self.folder.by_uid, self.recent
         candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0)
@@ -806,8 +848,36 @@ class Session:
         for seq, u in enumerate(self.view, 1):
             msg = present.get(u)
             if msg is not None and test(candidate.reset(msg, seq, u in recent)):
-                found.append(u if uid else seq)
-        self.send(b"* SEARCH" + b"".join(b" %d" % n for n in found))
+                found.append((seq, msg))
+        return found
+
+    async def cmd_search(self, tag, args, uid: bool = False):
+        args.sp()
+        found = self.matching(args)
+        self.send(b"* SEARCH" + b"".join(b" %d" % (m.uid if uid else seq) for seq, m in found))
+
+    async def cmd_sort(self, tag, args, uid: bool = False):
+        """RFC 5256: SORT (keys) charset criteria -> the matching numbers in that order."""
+        args.sp()
+        keys = sort.parse_criteria(args)
+        args.sp()
+        found = self.matching(_with_charset(args))
+        order = sort.sort_messages(self.folder, found, keys)
+        if uid:
+            order = [self.view[seq - 1] for seq in order]
+        self.send(b"* SORT" + b"".join(b" %d" % n for n in order))
+
+    async def cmd_thread(self, tag, args, uid: bool = False):
+        """RFC 5256: THREAD algorithm charset criteria -> nested lists of the matching numbers."""
+        args.sp()
+        algorithm = args.atom().upper()
+        if algorithm not in thread.ALGORITHMS:
+            raise Bad(f"unknown threading algorithm {algorithm}")
+        args.sp()
+        found = self.matching(_with_charset(args))
+        if uid:
+            found = [(m.uid, m) for _, m in found]
+        self.send(b"* THREAD " + thread.render(thread.thread(self.folder, found, algorithm)))
 
     async def cmd_fetch(self, tag, args, uid: bool = False):
         args.sp()
@@ -941,6 +1011,14 @@ class Session:
 
     async def cmd_move(self, tag, args, uid: bool = False):
         return await self.cmd_copy(tag, args, uid=uid, move=True)
+
+
+def _with_charset(args: Args) -> Args:
+    """SORT and THREAD name the charset without the CHARSET keyword SEARCH uses: put it in."""
+    charset = args.astring().decode("ascii", "replace").upper()
+    if charset not in search.CHARSETS:
+        raise search.BadCharset(charset)
+    return Args(b"CHARSET " + charset.encode() + args.data[args.pos:])
 
 
 class _AlreadyAnswered(Exception):

@@ -71,7 +71,8 @@ def raw_session(handle, mailbox: str | None = None) -> RawIMAP:
 
 
 def put(client: imaplib.IMAP4, mailbox: str, header: str, flags: str | None = None) -> None:
-    message = (header.strip("\n") + "\nSubject: test\n\nbody\n").replace("\n", "\r\n").encode()
+    header = header.strip("\n") + ("" if "Subject:" in header else "\nSubject: test")
+    message = (header + "\n\nbody\n").replace("\n", "\r\n").encode()
     ok(client.append(mailbox, flags, None, message))
 
 

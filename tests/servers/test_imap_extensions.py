@@ -1,0 +1,104 @@
+"""IMAP extensions, driven with imaplib where it has a method for them (sort, thread, enable)."""
+
+from __future__ import annotations
+
+import imaplib
+
+import pytest
+from mailtest import Raw
+
+from local_servers.imap import thread
+
+from test_imap_compliance import box, login, ok, put, raw_session, server  # noqa: F401 (fixtures)
+
+
+def test_capabilities_name_the_extensions(server):
+    client = imaplib.IMAP4(server.imap.host, server.imap.port, timeout=10)
+    for cap in ("ID", "SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "APPENDLIMIT=52428800"):
+        assert cap in client.capabilities
+    client.logout()
+
+
+def test_id_before_login_and_enable_after(server):
+    client = imaplib.IMAP4(server.imap.host, server.imap.port, timeout=10)
+    assert client.xatom("ID", '("name" "pytest" "version" NIL)')[0] == "OK"
+    assert b'"name" "course-imap"' in client.untagged_responses["ID"][0]
+    assert client.xatom("ID", "NIL")[0] == "OK"
+    with pytest.raises(imaplib.IMAP4.error, match="BAD"):
+        client.xatom("ID", '("unclosed"')
+    client.login("alice", "alice-pw")
+    assert client.enable("UTF8=ACCEPT")[0] == "OK"
+    assert client.untagged_responses["ENABLED"] == [b"UTF8=ACCEPT"]
+    client.logout()
+
+
+def test_enable_reports_only_what_it_switched_on(server):
+    with Raw(server.imap.address) as conn:
+        conn.line()
+        assert conn.command(b"0 ENABLE UTF8=ACCEPT").startswith(b"0 BAD")  # not before login
+    with raw_session(server) as conn:
+        assert conn.run(b"1", b"ENABLE X-UNKNOWN UTF8=ACCEPT")[:-1] == [b"* ENABLED UTF8=ACCEPT"]
+        assert conn.run(b"2", b"ENABLE UTF8=ACCEPT")[:-1] == [b"* ENABLED"]  # already on
+        assert conn.run(b"3", b"ENABLE")[-1].startswith(b"3 BAD")
+
+
+def _messages(client, box):
+    # seq: subject, from, date, size padding
+    put(client, box, "Subject: Re: beta\nFrom: Zed <a@x.org>\nDate: Mon, 2 Mar 2026 10:00:00 +0000\nMessage-ID: <2@x>\n"
+        "References: <1@x>")
+    put(client, box, "Subject: alpha\nFrom: b@x.org\nDate: Mon, 2 Mar 2026 09:00:00 +0000\nMessage-ID: <3@x>\nX: " + "y" * 200)
+    put(client, box, "Subject: [list] beta\nFrom: Anna <c@x.org>\nDate: Mon, 2 Mar 2026 08:00:00 +0000\nMessage-ID: <1@x>")
+    put(client, box, "Subject: Fwd: Alpha\nFrom: d@x.org\nDate: Mon, 2 Mar 2026 11:00:00 +0100\nMessage-ID: <4@x>\n"
+        "In-Reply-To: <3@x>")
+
+
+def test_imaplib_sort(server, box):
+    client = login(server)
+    _messages(client, box)
+    client.select(box)
+    assert ok(client.sort("(SUBJECT)", "UTF-8", "ALL")) == [b"2 4 1 3"]  # alpha, Alpha; beta, beta by number
+    assert ok(client.sort("(DATE)", "US-ASCII", "ALL")) == [b"3 2 1 4"]  # 11:00 +0100 is 10:00 UTC, after 1
+    assert ok(client.sort("(REVERSE DATE)", "UTF-8", "ALL")) == [b"1 4 2 3"]  # ties stay by number
+    assert ok(client.sort("(FROM)", "UTF-8", "ALL")) == [b"1 2 3 4"]  # by mailbox: a, b, c, d
+    assert ok(client.sort("(DISPLAYFROM)", "UTF-8", "ALL")) == [b"3 2 4 1"]  # Anna, b@x.org, d@x.org, Zed
+    assert ok(client.sort("(REVERSE SIZE)", "UTF-8", "ALL"))[0].split()[0] == b"2"
+    assert ok(client.sort("(SUBJECT)", "UTF-8", "NOT", "FROM", "Zed")) == [b"2 4 3"]
+    uids = ok(client.uid("SORT", "(DATE)", "UTF-8", "ALL"))[0].split()
+    assert len(uids) == 4 and all(int(u) >= 1 for u in uids)
+    with pytest.raises(imaplib.IMAP4.error, match="BAD"):
+        client.sort("(NOSUCHKEY)", "UTF-8", "ALL")
+    assert client.sort("(DATE)", "KOI8-R", "ALL")[0] == "NO"
+    client.logout()
+
+
+def test_imaplib_thread(server, box):
+    client = login(server)
+    _messages(client, box)
+    client.select(box)
+    # REFERENCES: 1 answers 3, 4 answers 2 (In-Reply-To); threads in order of their first date
+    assert ok(client.thread("REFERENCES", "UTF-8", "ALL")) == [b"(3 1)(2 4)"]
+    # ORDEREDSUBJECT: by base subject, each group under its earliest message
+    assert ok(client.thread("ORDEREDSUBJECT", "UTF-8", "ALL")) == [b"(3 1)(2 4)"]
+    assert ok(client.thread("REFERENCES", "UTF-8", "FROM", "x.org", "NOT", "FROM", "Anna")) == [b"(2 4)(1)"]
+    with pytest.raises(imaplib.IMAP4.error, match="BAD"):
+        client.thread("NOSUCH", "UTF-8", "ALL")
+    client.logout()
+
+
+def test_thread_references_survives_loops_and_long_chains(server, box):
+    client = login(server)
+    put(client, box, "Subject: one\nMessage-ID: <a@b>")
+    put(client, box, "Subject: two\nMessage-ID: <b@b>\nReferences: <a@b> <c@b>")
+    put(client, box, "Subject: three\nMessage-ID: <c@b>\nReferences: <b@b>")  # b and c cite each other
+    client.select(box)
+    # c's own References make it b's parent; the link from b's References (a -> c) is dropped, no loop forms
+    assert ok(client.thread("REFERENCES", "UTF-8", "ALL")) == [b"(1)(3 2)"]
+    client.logout()
+    chain = [thread.Node(n, date=float(n)) for n in range(1, 50_001)]
+    for parent, child in zip(chain, chain[1:]):
+        thread._link(child, parent)
+    wide = thread.Node(60_000)
+    for n in range(3):
+        thread._link(thread.Node(60_001 + n), wide)
+    rendered = thread.render([chain[0], wide])  # iterative: no RecursionError
+    assert rendered.startswith(b"(1 2 3 ") and rendered.endswith(b" 50000)(60000 (60001)(60002)(60003))")
