@@ -11,7 +11,10 @@ the CRLF form that travels on the wire.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.utils
+import quopri
 import re
 
 from .syntax import nstring, plist, string
@@ -51,11 +54,17 @@ def field_value(raw_field: bytes) -> bytes:
     return value.replace(CRLF, b"").strip()
 
 
+#: How deep multiparts and message/rfc822 parts may nest before a part counts as an opaque leaf
+#: (application/octet-stream): BODYSTRUCTURE and the search walk then stay bounded.
+MAX_DEPTH = 64
+
+
 class Part:
     """One message or MIME part, kept as octets, parsed only as far as asked."""
 
-    def __init__(self, raw: bytes, default_type: tuple[str, str] = ("text", "plain")):
+    def __init__(self, raw: bytes, default_type: tuple[str, str] = ("text", "plain"), depth: int = 0):
         self.raw = raw
+        self.depth = depth
         self.header, self.body = split_header(raw)
         self.fields = header_fields(self.header)
         self._default_type = default_type
@@ -79,7 +88,11 @@ class Part:
             main, params = _split_params(value)
             maintype, slash, subtype = main.partition(b"/")
             if slash and maintype.strip() and subtype.strip():
+                if self.depth >= MAX_DEPTH and maintype.strip().lower() in (b"multipart", b"message"):
+                    return b"application", b"octet-stream", []  # too deep to take apart
                 return maintype.strip(), subtype.strip(), params
+        if self.depth >= MAX_DEPTH and self._default_type == ("message", "rfc822"):
+            return b"application", b"octet-stream", []
         if self._default_type == ("message", "rfc822"):
             return b"message", b"rfc822", []
         return b"text", b"plain", [(b"charset", b"us-ascii")]
@@ -103,15 +116,48 @@ class Part:
                 boundary = dict((k.lower(), v) for k, v in params).get(b"boundary")
                 default = ("message", "rfc822") if subtype.lower() == b"digest" else ("text", "plain")
                 if boundary:
-                    self._children = [Part(raw, default) for raw in split_multipart(self.body, boundary)]
+                    self._children = [Part(raw, default, self.depth + 1)
+                                      for raw in split_multipart(self.body, boundary)]
         return self._children
 
     @property
     def message(self) -> "Part":
         """The message inside a message/rfc822 part."""
         if self._message is None:
-            self._message = Part(self.body)
+            self._message = Part(self.body, depth=self.depth + 1)
         return self._message
+
+
+def decoded_text(root: Part) -> str:
+    """The text of every text part, transfer encoding and charset undone (what SEARCH BODY reads)."""
+    texts = []
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        if part.is_multipart:
+            stack.extend(reversed(part.children))
+            continue
+        if part.is_message:
+            stack.append(part.message)
+            continue
+        maintype, _, params = part.content_type
+        if maintype.lower() != b"text":
+            continue
+        encoding = (part.get("content-transfer-encoding") or b"").strip().lower()
+        body = part.body
+        try:
+            if encoding == b"base64":
+                body = base64.b64decode(body)
+            elif encoding == b"quoted-printable":
+                body = quopri.decodestring(body)
+        except (binascii.Error, ValueError):
+            pass
+        charset = dict((k.lower(), v.strip(b'"')) for k, v in params).get(b"charset", b"utf-8")
+        try:
+            texts.append(body.decode(charset.decode("ascii"), "replace"))
+        except (LookupError, UnicodeDecodeError):
+            texts.append(body.decode("utf-8", "replace"))
+    return "\n".join(texts)
 
 
 def _split_params(value: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:

@@ -13,16 +13,20 @@ message, so a second search does not read the files again.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import datetime
-import email
 import email.header
-import email.policy
 import email.utils
 
-from .mime import field_value, header_fields, parse_address_list, split_header
-from .syntax import Args, ParseError
+from .mime import Part, decoded_text, field_value, header_fields, parse_address_list, split_header
+from .syntax import Args, LimitExceeded, ParseError, merged_ranges
 
 CHARSETS = ("US-ASCII", "UTF-8")
+#: Most keys one search may hold, and how deep parentheses, NOT and OR may nest. The cost of a
+#: search is (keys) x (messages); beyond these a client gets NO [LIMIT] or BAD, not a frozen server.
+MAX_KEYS = 1000
+MAX_DEPTH = 64
 
 
 class BadCharset(Exception):
@@ -32,15 +36,15 @@ class BadCharset(Exception):
 class Candidate:
     """One message under test, with its data read only when a key needs it."""
 
-    __slots__ = ("folder", "msg", "seq", "recent", "last_seq", "last_uid", "_raw")
+    __slots__ = ("folder", "msg", "seq", "recent", "last_seq", "last_uid", "_raw", "_text")
 
     def __init__(self, folder, last_seq: int, last_uid: int):
         self.folder, self.last_seq, self.last_uid = folder, last_seq, last_uid
-        self.msg, self.seq, self.recent, self._raw = None, 0, False, None
+        self.msg, self.seq, self.recent, self._raw, self._text = None, 0, False, None, None
 
     def reset(self, msg, seq: int, recent: bool) -> "Candidate":
         """Point at the next message (one Candidate serves a whole search)."""
-        self.msg, self.seq, self.recent, self._raw = msg, seq, recent, None
+        self.msg, self.seq, self.recent, self._raw, self._text = msg, seq, recent, None, None
         return self
 
     def raw(self) -> bytes:
@@ -86,17 +90,10 @@ class Candidate:
         return found
 
     def body_text(self) -> str:
-        """The decoded text of every text part (transfer encodings and charsets undone)."""
-        message = email.message_from_bytes(self.raw(), policy=email.policy.compat32)
-        texts = []
-        for part in message.walk():
-            if part.is_multipart() or part.get_content_maintype() not in ("text", "message"):
-                continue
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                texts.append(payload.decode(part.get_content_charset() or "utf-8", "replace")
-                             if _known_charset(part.get_content_charset()) else payload.decode("utf-8", "replace"))
-        return "\n".join(texts).casefold()
+        """The decoded text of every text part, read once per message and search."""
+        if self._text is None:
+            self._text = decoded_text(Part(self.raw())).casefold()
+        return self._text
 
     def sent_date(self) -> datetime.date | None:
         values = self.header("date")
@@ -112,16 +109,6 @@ class Candidate:
         return datetime.datetime.fromtimestamp(self.folder.mtime(self.msg)).date()
 
 
-def _known_charset(name: str | None) -> bool:
-    if not name:
-        return False
-    try:
-        "".encode(name)
-        return True
-    except LookupError:
-        return False
-
-
 def decode_header(value: bytes) -> str:
     """Header octets -> text: raw UTF-8 allowed, RFC 2047 encoded words decoded."""
     text = value.decode("utf-8", "replace")
@@ -135,16 +122,31 @@ def decode_header(value: bytes) -> str:
 
 
 
-def in_sequence_set(ranges, number: int, last: int) -> bool:
-    """Is number in a sequence set? "*" is the last number in use; 5:* also matches it when 5 > last."""
-    for first, second in ranges:
-        lo = last if first is None else first
-        hi = last if second is None else second
-        if lo > hi:
-            lo, hi = hi, lo
-        if lo <= number <= hi:
-            return True
-    return False
+def sequence_test(ranges, uid: bool):
+    """A test for "number in this sequence set": bisect over the merged ranges, "*" being the last number.
+
+    RFC 3501: "*" is the largest number in use, and 5:* matches it even when 5 > last.
+    """
+    cache: dict[int, tuple[list[int], list[int]]] = {}
+
+    def test(c: "Candidate") -> bool:
+        last = c.last_uid if uid else c.last_seq
+        spans = cache.get(last)
+        if spans is None:
+            merged = merged_ranges(ranges, last)
+            spans = cache[last] = ([lo for lo, _ in merged], [hi for _, hi in merged])
+        number = c.msg.uid if uid else c.seq
+        i = bisect.bisect_right(spans[0], number) - 1
+        return i >= 0 and spans[1][i] >= number
+
+    return test
+
+
+class _Budget:
+    """What one search program may still use: keys in all, and parentheses/NOT/OR nesting."""
+
+    def __init__(self):
+        self.keys, self.depth = MAX_KEYS, 0
 
 
 def parse_program(args: Args):
@@ -155,11 +157,22 @@ def parse_program(args: Args):
         if charset not in CHARSETS:
             raise BadCharset(charset)
         args.sp()
-    keys = [parse_key(args)]
+    budget = _Budget()
+    keys = [parse_key(args, budget)]
     while not args.at_end():
         args.sp()
-        keys.append(parse_key(args))
+        keys.append(parse_key(args, budget))
     return charset, _all(keys)
+
+
+@contextlib.contextmanager
+def _deeper(budget: _Budget):
+    """One level of nesting more; parsing (and later testing) recurses, so the depth is bounded."""
+    budget.depth += 1
+    if budget.depth > MAX_DEPTH:
+        raise ParseError(f"search keys nested more than {MAX_DEPTH} deep")
+    yield
+    budget.depth -= 1
 
 
 def _has(values, needle: str) -> bool:
@@ -201,19 +214,22 @@ _SIMPLE = {
 _ADDRESS_HEADERS = {"FROM": "from", "TO": "to", "CC": "cc", "BCC": "bcc"}
 
 
-def parse_key(args: Args):
-    """One search-key, with its arguments, as a test function."""
+def parse_key(args: Args, budget: _Budget):
+    """One search-key, with its arguments, as a test function (nesting and count bounded by budget)."""
+    budget.keys -= 1
+    if budget.keys < 0:
+        raise LimitExceeded(f"[LIMIT] A search may have at most {MAX_KEYS} keys")
     c = args.peek()
     if c == ord("("):
         args.expect(b"(")
-        keys = [parse_key(args)]
-        while not args.accept(b")"):
-            args.sp()
-            keys.append(parse_key(args))
+        with _deeper(budget):
+            keys = [parse_key(args, budget)]
+            while not args.accept(b")"):
+                args.sp()
+                keys.append(parse_key(args, budget))
         return _all(keys)
     if c is not None and (chr(c).isdigit() or c == ord("*")):
-        ranges = args.sequence_set()
-        return lambda m: in_sequence_set(ranges, m.seq, m.last_seq)
+        return sequence_test(args.sequence_set(), uid=False)
     word = args.atom().upper()
     if word in _SIMPLE:
         return _SIMPLE[word]
@@ -257,16 +273,17 @@ def parse_key(args: Args):
         return lambda m: compare(m.internal_date())
     if word == "NOT":
         args.sp()
-        inner = parse_key(args)
+        with _deeper(budget):
+            inner = parse_key(args, budget)
         return lambda m: not inner(m)
     if word == "OR":
-        args.sp()
-        left = parse_key(args)
-        args.sp()
-        right = parse_key(args)
+        with _deeper(budget):
+            args.sp()
+            left = parse_key(args, budget)
+            args.sp()
+            right = parse_key(args, budget)
         return lambda m: left(m) or right(m)
     if word == "UID":
         args.sp()
-        ranges = args.sequence_set()
-        return lambda m: in_sequence_set(ranges, m.msg.uid, m.last_uid)
+        return sequence_test(args.sequence_set(), uid=True)
     raise ParseError(f"unknown search key {word}")

@@ -26,18 +26,24 @@ import itertools
 import logging
 import re
 import ssl
+import time
 
 from .. import config
 from ..mail_service import MailService
 from ..service import listen
 from . import mime, search, sort, thread
 from .store import Folder, MailboxError, UserStore
-from .syntax import LITERAL_AT_END, Args, ParseError, astring, imap_datetime, literal
+from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, astring, imap_datetime, literal,
+                     merged_ranges)
 
 #: Longest command line (without literals) we read; longer ones get BAD.
 MAX_LINE = 64 * 1024
-#: Largest literal (an APPENDed message); RFC 7889's APPENDLIMIT would announce it.
+#: Largest literal (an APPENDed message), announced as APPENDLIMIT (RFC 7889).
 MAX_LITERAL = 50 * 1024 * 1024
+#: Largest command (literals included) before login: plenty for LOGIN or AUTHENTICATE.
+MAX_PREAUTH_COMMAND = 8 * 1024
+#: Long loops (SEARCH, FETCH) let other connections run whenever they have had the loop this long.
+SLICE = 0.01
 #: The autologout timer of RFC 3501 5.4: at least 30 minutes.
 AUTOLOGOUT = 30 * 60
 #: How often an IDLE session looks for new mail.
@@ -262,14 +268,16 @@ class Session:
         except asyncio.IncompleteReadError:
             return None
         except asyncio.LimitOverrunError as exc:
-            await self.reader.readexactly(exc.consumed)  # drop the overlong part ...
+            start = await self.reader.readexactly(exc.consumed)  # drop the overlong part ...
             while True:
                 try:
                     await self.reader.readuntil(b"\n")  # ... and the rest of that line
                     break
                 except asyncio.LimitOverrunError as more:
                     await self.reader.readexactly(more.consumed)
-            raise Bad("line too long") from None
+            error = Bad("line too long")
+            error.tag = _tag_of(start)  # so that a client waiting for its tagged reply gets one
+            raise error
         return line.rstrip(b"\r\n")
 
     async def read_command(self) -> bytes | None:
@@ -283,11 +291,16 @@ class Session:
             if not match:
                 return bytes(command)
             size, synchronizing = int(match.group(1)), not match.group(2)
-            if size > MAX_LITERAL or len(command) + size > MAX_LITERAL + MAX_LINE:
+            # Before login only what a login needs: nobody may make us hold megabytes unauthenticated.
+            limit = MAX_PREAUTH_COMMAND if self.state == NOT_AUTHENTICATED else MAX_LITERAL + MAX_LINE
+            if size > MAX_LITERAL or len(command) + size > limit:
+                tag = _tag_of(command)
                 if synchronizing:  # the client waits for "+", so it sends nothing: answer and go on
                     error = Bad("[TOOBIG] Literal too large")
-                    error.tag = Args(bytes(command)).tag() if re.match(rb"[^ ]+ ", command) else None
+                    error.tag = tag
                     raise error
+                # The octets are on their way already (LITERAL+): refuse them and hang up (RFC 7888 4).
+                self.send(f"{tag or '*'} BAD [TOOBIG] Literal too large".encode())
                 self.send(b"* BYE literal too large")
                 self.closing = True
                 return None
@@ -371,6 +384,8 @@ class Session:
             status, text = "NO", str(exc)
         except search.BadCharset:
             status, text = "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
+        except LimitExceeded as exc:
+            status, text = "NO", str(exc)
         except _AlreadyAnswered:
             return
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.TimeoutError):
@@ -450,35 +465,28 @@ class Session:
         self.state = AUTHENTICATED if self.state == SELECTED else self.state
 
     def messages(self, ranges, uid: bool, strict: bool = True) -> list[tuple[int, object]]:
-        """(sequence number, Msg) for a sequence set or UID set, skipping messages deleted meanwhile."""
-        present = self.folder.by_uid
-        chosen: list[tuple[int, object]] = []
+        """(sequence number, Msg) for a sequence set or UID set, skipping messages deleted meanwhile.
+
+        The set is merged first (syntax.merged_ranges), so the work is one pass
+        over the messages chosen, however many ranges overlap.
+        """
+        present, view = self.folder.by_uid, self.view
+        indexes: list[range] = []
         if uid:
-            last = self.view[-1] if self.view else 0
-            wanted = set()
-            for first, second in ranges:
-                lo, hi = (last if first is None else first), (last if second is None else second)
-                if lo > hi:
-                    lo, hi = hi, lo
-                start = bisect.bisect_left(self.view, lo)
-                stop = bisect.bisect_right(self.view, hi)
-                wanted.update(range(start, stop))
-            indexes = sorted(wanted)
+            for lo, hi in merged_ranges(ranges, view[-1] if view else 0):
+                indexes.append(range(bisect.bisect_left(view, lo), bisect.bisect_right(view, hi)))
         else:
-            count = len(self.view)
-            wanted = set()
-            for first, second in ranges:
-                lo, hi = (count if first is None else first), (count if second is None else second)
-                if lo > hi:
-                    lo, hi = hi, lo
-                if strict and (hi > count or lo < 1):
-                    raise Bad("Invalid message sequence number (the mailbox has %d messages)" % count)
-                wanted.update(range(max(lo, 1) - 1, min(hi, count)))
-            indexes = sorted(wanted)
-        for i in indexes:
-            msg = present.get(self.view[i])
-            if msg is not None:
-                chosen.append((i + 1, msg))
+            count = len(view)
+            spans = merged_ranges(ranges, count)
+            if strict and spans and (spans[0][0] < 1 or spans[-1][1] > count):
+                raise Bad("Invalid message sequence number (the mailbox has %d messages)" % count)
+            indexes = [range(max(lo, 1) - 1, min(hi, count)) for lo, hi in spans]
+        chosen: list[tuple[int, object]] = []
+        for span in indexes:
+            for i in span:
+                msg = present.get(view[i])
+                if msg is not None:
+                    chosen.append((i + 1, msg))
         return chosen
 
     # =====================================================================================
@@ -683,8 +691,6 @@ class Session:
             self.untagged(f'{kind} (\\Noselect) "." ""')
             return
         full = reference + pattern
-        regex = re.compile("".join(".*" if c == "*" else "[^.]*" if c == "%" else re.escape(c) for c in full) + r"\Z")
-        inbox_regex = re.compile(regex.pattern, re.IGNORECASE)
         existing = self.store.names()
         names = [n for n in self.store.subscriptions() if n in existing or lsub] if lsub else existing
         listed = set(names)
@@ -692,7 +698,8 @@ class Session:
         for name in names:  # superior names that do not exist themselves: \Noselect
             parts = name.split(".")
             candidates.update(".".join(parts[:i]) for i in range(1, len(parts)))
-        matching = [n for n in candidates if (inbox_regex if n.upper() == "INBOX" else regex).match(n)]
+        matching = [n for n in candidates
+                    if (list_match(full.upper(), n) if n.upper() == "INBOX" else list_match(full, n))]
         for name in sorted(matching, key=lambda n: (n != "INBOX", n)):
             children = any(other.startswith(name + ".") for other in existing)
             if name not in listed:
@@ -839,21 +846,23 @@ class Session:
             self.recent.discard(self.view[seq - 1])
             del self.view[seq - 1]
 
-    def matching(self, args: Args) -> list[tuple[int, object]]:
+    async def matching(self, args: Args) -> list[tuple[int, object]]:
         """(seq, Msg) of the messages that match the search program args hold (SEARCH, SORT, THREAD)."""
         _, test = search.parse_program(args)
         present, recent = self.folder.by_uid, self.recent
         candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0)
         found = []
-        for seq, u in enumerate(self.view, 1):
+        pause = _Pause()
+        for seq, u in enumerate(list(self.view), 1):
             msg = present.get(u)
             if msg is not None and test(candidate.reset(msg, seq, u in recent)):
                 found.append((seq, msg))
+            await pause()
         return found
 
     async def cmd_search(self, tag, args, uid: bool = False):
         args.sp()
-        found = self.matching(args)
+        found = await self.matching(args)
         self.send(b"* SEARCH" + b"".join(b" %d" % (m.uid if uid else seq) for seq, m in found))
 
     async def cmd_sort(self, tag, args, uid: bool = False):
@@ -861,7 +870,7 @@ class Session:
         args.sp()
         keys = sort.parse_criteria(args)
         args.sp()
-        found = self.matching(_with_charset(args))
+        found = await self.matching(_with_charset(args))
         order = sort.sort_messages(self.folder, found, keys)
         if uid:
             order = [self.view[seq - 1] for seq in order]
@@ -874,7 +883,7 @@ class Session:
         if algorithm not in thread.ALGORITHMS:
             raise Bad(f"unknown threading algorithm {algorithm}")
         args.sp()
-        found = self.matching(_with_charset(args))
+        found = await self.matching(_with_charset(args))
         if uid:
             found = [(m.uid, m) for _, m in found]
         self.send(b"* THREAD " + thread.render(thread.thread(self.folder, found, algorithm)))
@@ -887,10 +896,12 @@ class Session:
         args.end()
         if uid and not any(i.name == "UID" for i in items):
             items.insert(0, FetchItem("UID"))
+        pause = _Pause()
         for seq, msg in self.messages(ranges, uid):
             self.send(b"* %d FETCH (" % seq + self.fetch_one(msg, items) + b")")
             if len(self.out) > FLUSH_AT:
                 await self.flush()
+            await pause()
 
     def fetch_one(self, msg, items: list[FetchItem]) -> bytes:
         """The data items of one message's FETCH response."""
@@ -1011,6 +1022,68 @@ class Session:
 
     async def cmd_move(self, tag, args, uid: bool = False):
         return await self.cmd_copy(tag, args, uid=uid, move=True)
+
+
+class _Pause:
+    """await pause() in a long loop: gives the event loop back once every SLICE seconds.
+
+    Every service of the process shares one asyncio loop, so a command that
+    computes for a second would silence all of them for that second.
+    """
+
+    def __init__(self):
+        self.until = time.monotonic() + SLICE
+
+    async def __call__(self) -> None:
+        if time.monotonic() >= self.until:
+            await asyncio.sleep(0)
+            self.until = time.monotonic() + SLICE
+
+
+def _tag_of(command: bytes) -> str | None:
+    """The tag a command line starts with, if it has a well-formed one."""
+    try:
+        args = Args(bytes(command[:200]))
+        tag = args.tag()
+        args.sp()
+        return tag
+    except ParseError:
+        return None
+
+
+def list_match(pattern: str, name: str, delimiter: str = ".") -> bool:
+    """LIST's wildcards: "*" matches anything, "%" anything but the delimiter (RFC 3501 6.3.8).
+
+    A regex like "[^.]*[^.]*..." backtracks exponentially on "%%%%...". Here
+    the pattern is run as a set of positions reached so far, one step per
+    character of the name: the cost is at most len(name) x len(pattern).
+    """
+    tokens: list[str] = []
+    for c in pattern:  # a run of wildcards is one wildcard: "*" if it holds a "*", else "%"
+        if c in "*%" and tokens and tokens[-1] in "*%":
+            tokens[-1] = "*" if "*" in (c, tokens[-1]) else "%"
+        else:
+            tokens.append(c)
+    end = len(tokens)
+
+    def closure(states: set[int]) -> set[int]:
+        return states | {i + 1 for i in states if i < end and tokens[i] in "*%"}
+
+    states = closure({0})
+    for c in name:
+        following = set()
+        for i in states:
+            if i == end:
+                continue
+            token = tokens[i]
+            if token == "*" or (token == "%" and c != delimiter):
+                following.add(i)
+            elif token == c:
+                following.add(i + 1)
+        if not following:
+            return False
+        states = closure(following)
+    return end in states
 
 
 def _with_charset(args: Args) -> Args:

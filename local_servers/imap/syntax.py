@@ -36,8 +36,16 @@ LITERAL_AT_END = re.compile(rb"\{(\d{1,10})(\+?)\}$")
 _LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n")
 
 
+#: Most ranges one sequence set may hold ("1,3,5:7" holds three); more get NO [LIMIT] (RFC 5530).
+MAX_SET_RANGES = 10_000
+
+
 class ParseError(ValueError):
     """The command does not follow the grammar: the reply is BAD."""
+
+
+class LimitExceeded(Exception):
+    """Well-formed, but beyond what this server does in one command: NO [LIMIT] (RFC 5530)."""
 
 
 class Args:
@@ -200,6 +208,8 @@ class Args:
             if self.accept(b":"):
                 second = self._seq_number()
             ranges.append((first, second))
+            if len(ranges) > MAX_SET_RANGES:
+                raise LimitExceeded(f"[LIMIT] A sequence set may hold at most {MAX_SET_RANGES} ranges")
             if not self.accept(b","):
                 return ranges
 
@@ -233,6 +243,27 @@ class Args:
                                      int(hh), int(mm), int(ss), tzinfo=datetime.timezone(offset))
         except ValueError:
             raise ParseError(f"bad date-time {text!r}") from None
+
+
+def merged_ranges(ranges, last: int) -> list[tuple[int, int]]:
+    """A sequence set as sorted, disjoint (lo, hi) pairs, "*" being last: linear to walk, bisectable.
+
+    "5:2,1,3:*" with last=9 -> [(1, 9)]. Overlapping and repeated ranges cost
+    nothing more than one, so "1:*,1:*,..." cannot multiply the work.
+    """
+    spans = []
+    for first, second in ranges:
+        lo, hi = (last if first is None else first), (last if second is None else second)
+        spans.append((lo, hi) if lo <= hi else (hi, lo))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1] + 1:
+            if hi > merged[-1][1]:
+                merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
 
 
 # --------------------------------------------------------------------------
