@@ -18,9 +18,10 @@ import contextlib
 import datetime
 import email.header
 import email.utils
+import time
 
 from .mime import Part, decoded_text, field_value, header_fields, parse_address_list, split_header
-from .syntax import Args, LimitExceeded, ParseError, merged_ranges
+from .syntax import Args, LimitExceeded, ParseError, SavedSet, merged_ranges
 
 CHARSETS = ("US-ASCII", "UTF-8")
 #: Most keys one search may hold, and how deep parentheses, NOT and OR may nest. The cost of a
@@ -36,10 +37,10 @@ class BadCharset(Exception):
 class Candidate:
     """One message under test, with its data read only when a key needs it."""
 
-    __slots__ = ("folder", "msg", "seq", "recent", "last_seq", "last_uid", "_raw", "_text")
+    __slots__ = ("folder", "msg", "seq", "recent", "last_seq", "last_uid", "saved", "_raw", "_text")
 
-    def __init__(self, folder, last_seq: int, last_uid: int):
-        self.folder, self.last_seq, self.last_uid = folder, last_seq, last_uid
+    def __init__(self, folder, last_seq: int, last_uid: int, saved: set[int] = frozenset()):
+        self.folder, self.last_seq, self.last_uid, self.saved = folder, last_seq, last_uid, saved
         self.msg, self.seq, self.recent, self._raw, self._text = None, 0, False, None, None
 
     def reset(self, msg, seq: int, recent: bool) -> "Candidate":
@@ -126,7 +127,10 @@ def sequence_test(ranges, uid: bool):
     """A test for "number in this sequence set": bisect over the merged ranges, "*" being the last number.
 
     RFC 3501: "*" is the largest number in use, and 5:* matches it even when 5 > last.
+    "$" (RFC 5182) is the saved result of an earlier search, kept as UIDs.
     """
+    if isinstance(ranges, SavedSet):
+        return lambda c: c.msg.uid in c.saved
     cache: dict[int, tuple[list[int], list[int]]] = {}
 
     def test(c: "Candidate") -> bool:
@@ -228,7 +232,7 @@ def parse_key(args: Args, budget: _Budget):
                 args.sp()
                 keys.append(parse_key(args, budget))
         return _all(keys)
-    if c is not None and (chr(c).isdigit() or c == ord("*")):
+    if c is not None and (chr(c).isdigit() or c in b"*$"):
         return sequence_test(args.sequence_set(), uid=False)
     word = args.atom().upper()
     if word in _SIMPLE:
@@ -271,6 +275,12 @@ def parse_key(args: Args, budget: _Budget):
         if sent:
             return lambda m: (lambda d: d is not None and compare(d))(m.sent_date())
         return lambda m: compare(m.internal_date())
+    if word in ("OLDER", "YOUNGER"):  # RFC 5032 WITHIN: INTERNALDATE more / at most n seconds ago
+        args.sp()
+        seconds = args.nz_number()
+        if word == "OLDER":
+            return lambda m: time.time() - m.folder.mtime(m.msg) > seconds
+        return lambda m: time.time() - m.folder.mtime(m.msg) <= seconds
     if word == "NOT":
         args.sp()
         with _deeper(budget):

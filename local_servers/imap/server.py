@@ -33,7 +33,7 @@ from ..mail_service import MailService
 from ..service import listen
 from . import mime, search, sort, thread
 from .store import Folder, MailboxError, UserStore
-from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, astring, imap_datetime, literal,
+from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, SavedSet, astring, imap_datetime, literal,
                      merged_ranges)
 
 #: Longest command line (without literals) we read; longer ones get BAD.
@@ -105,7 +105,7 @@ COMMANDS = {
 NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 
 CAPABILITIES = ("IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN ID ENABLE "
-                "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES "
+                "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN "
                 f"APPENDLIMIT={MAX_LITERAL}")
 #: What ENABLE (RFC 5161) can switch on.
 ENABLEABLE = ("UTF8=ACCEPT",)
@@ -244,6 +244,8 @@ class Session:
         self.seen_modseq = 0
         self.known_flags: list[str] = []  # the FLAGS this client was last told
         self.enabled: set[str] = set()  # extensions switched on by ENABLE
+        self.saved: set[int] = set()  # UIDs of the last SEARCH RETURN (SAVE): "$" (RFC 5182)
+        self.sorting = False
         self.out = bytearray()
         self.closing = False
 
@@ -462,6 +464,7 @@ class Session:
 
     def deselect(self) -> None:
         self.folder, self.view, self.recent, self.readonly = None, [], set(), False
+        self.saved = set()
         self.state = AUTHENTICATED if self.state == SELECTED else self.state
 
     def messages(self, ranges, uid: bool, strict: bool = True) -> list[tuple[int, object]]:
@@ -472,6 +475,8 @@ class Session:
         """
         present, view = self.folder.by_uid, self.view
         indexes: list[range] = []
+        if isinstance(ranges, SavedSet):  # "$": the last saved search result (RFC 5182)
+            return [(i, present[u]) for i, u in enumerate(view, 1) if u in self.saved and u in present]
         if uid:
             for lo, hi in merged_ranges(ranges, view[-1] if view else 0):
                 indexes.append(range(bisect.bisect_left(view, lo), bisect.bisect_right(view, hi)))
@@ -850,7 +855,7 @@ class Session:
         """(seq, Msg) of the messages that match the search program args hold (SEARCH, SORT, THREAD)."""
         _, test = search.parse_program(args)
         present, recent = self.folder.by_uid, self.recent
-        candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0)
+        candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0, self.saved)
         found = []
         pause = _Pause()
         for seq, u in enumerate(list(self.view), 1):
@@ -862,19 +867,61 @@ class Session:
 
     async def cmd_search(self, tag, args, uid: bool = False):
         args.sp()
+        options = _return_options(args)
         found = await self.matching(args)
-        self.send(b"* SEARCH" + b"".join(b" %d" % (m.uid if uid else seq) for seq, m in found))
+        numbers = [m.uid if uid else seq for seq, m in found]
+        if options is None:
+            self.send(b"* SEARCH" + b"".join(b" %d" % n for n in numbers))
+        else:
+            self.esearch(tag, options, numbers, [m.uid for _, m in found], uid)
+
+    def esearch(self, tag: str, options: set[str], numbers: list[int], uids: list[int], uid: bool) -> None:
+        """RFC 4731 ESEARCH: MIN, MAX, COUNT, ALL (as a sequence set) of a result; RFC 5182 SAVE keeps it for $.
+
+        numbers are in the order the command produced them (SORT's order for ESORT):
+        MIN and MAX are then its first and last.
+        """
+        if "SAVE" in options:
+            if uids and options & {"MIN", "MAX"} and not options & {"ALL", "COUNT"}:
+                first, last = (uids[0], uids[-1]) if self.sorting else (min(uids), max(uids))
+                self.saved = ({first} if "MIN" in options else set()) | ({last} if "MAX" in options else set())
+            else:
+                self.saved = set(uids)
+            if options <= {"SAVE"}:
+                return  # SAVE alone: no ESEARCH response (RFC 5182 2.4)
+        if not options - {"SAVE"}:
+            options = options | {"ALL"}
+        ordered = numbers if self.sorting else sorted(numbers)
+        parts = [b"* ESEARCH (TAG " + astring(tag) + b")"] + ([b"UID"] if uid else [])
+        if "MIN" in options and ordered:
+            parts.append(b"MIN %d" % (ordered[0] if self.sorting else min(ordered)))
+        if "MAX" in options and ordered:
+            parts.append(b"MAX %d" % (ordered[-1] if self.sorting else max(ordered)))
+        if "ALL" in options and ordered:
+            parts.append(b"ALL " + sequence_string(ordered).encode())
+        if "COUNT" in options:
+            parts.append(b"COUNT %d" % len(ordered))
+        self.send(b" ".join(parts))
 
     async def cmd_sort(self, tag, args, uid: bool = False):
-        """RFC 5256: SORT (keys) charset criteria -> the matching numbers in that order."""
+        """RFC 5256: SORT (keys) charset criteria -> the matching numbers in that order (RFC 5267: RETURN)."""
         args.sp()
+        options = _return_options(args)
         keys = sort.parse_criteria(args)
         args.sp()
         found = await self.matching(_with_charset(args))
         order = sort.sort_messages(self.folder, found, keys)
+        uids = [self.view[seq - 1] for seq in order]
         if uid:
-            order = [self.view[seq - 1] for seq in order]
-        self.send(b"* SORT" + b"".join(b" %d" % n for n in order))
+            order = uids
+        if options is None:
+            self.send(b"* SORT" + b"".join(b" %d" % n for n in order))
+            return
+        self.sorting = True
+        try:
+            self.esearch(tag, options, order, uids, uid)
+        finally:
+            self.sorting = False
 
     async def cmd_thread(self, tag, args, uid: bool = False):
         """RFC 5256: THREAD algorithm charset criteria -> nested lists of the matching numbers."""
@@ -1038,6 +1085,27 @@ class _Pause:
         if time.monotonic() >= self.until:
             await asyncio.sleep(0)
             self.until = time.monotonic() + SLICE
+
+
+#: What SEARCH RETURN (...) may ask for (RFC 4731, RFC 5182's SAVE).
+RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE")
+
+
+def _return_options(args: Args) -> set[str] | None:
+    """ "RETURN (MIN COUNT) " before the search criteria: the options; None if the command has none."""
+    if not args.accept(b"RETURN "):
+        return None
+    args.expect(b"(")
+    options = set()
+    while not args.accept(b")"):
+        if options:
+            args.sp()
+        word = args.atom().upper()
+        if word not in RETURN_OPTIONS:
+            raise Bad(f"unknown RETURN option {word}")
+        options.add(word)
+    args.sp()
+    return options
 
 
 def _tag_of(command: bytes) -> str | None:

@@ -40,6 +40,10 @@ _LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n")
 MAX_SET_RANGES = 10_000
 
 
+class SavedSet(list):
+    """ "$" where a sequence set may stand: the saved result of an earlier SEARCH (RFC 5182)."""
+
+
 class ParseError(ValueError):
     """The command does not follow the grammar: the reply is BAD."""
 
@@ -200,7 +204,9 @@ class Args:
         return self.atom()
 
     def sequence_set(self) -> list[tuple[int | None, int | None]]:
-        """sequence-set: "1:4,7,9:*" -> [(1, 4), (7, 7), (9, None)]; None is "*"."""
+        """sequence-set: "1:4,7,9:*" -> [(1, 4), (7, 7), (9, None)]; None is "*". "$" -> SavedSet()."""
+        if self.accept(b"$"):
+            return SavedSet()
         ranges = []
         while True:
             first = self._seq_number()

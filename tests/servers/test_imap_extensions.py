@@ -102,3 +102,33 @@ def test_thread_references_survives_loops_and_long_chains(server, box):
         thread._link(thread.Node(60_001 + n), wide)
     rendered = thread.render([chain[0], wide])  # iterative: no RecursionError
     assert rendered.startswith(b"(1 2 3 ") and rendered.endswith(b" 50000)(60000 (60001)(60002)(60003))")
+
+
+def test_esearch_esort_searchres_and_within(server, box):
+    client = login(server)
+    for n in range(6):
+        put(client, box, f"Subject: m{n}\nDate: Mon, 2 Mar 2026 1{5 - n}:00:00 +0000")
+    client.logout()
+    with raw_session(server, box) as conn:
+        conn.run(b"0", b"STORE 2,4 +FLAGS (\\Seen)")
+        assert conn.run(b"1", b"SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN")[0] == (
+            b'* ESEARCH (TAG "1") MIN 1 MAX 6 ALL 1,3,5:6 COUNT 4')
+        assert conn.run(b"2", b"SEARCH RETURN () SEEN")[0] == b'* ESEARCH (TAG "2") ALL 2,4'
+        assert conn.run(b"3", b"SEARCH RETURN (COUNT) 1000")[0] == b'* ESEARCH (TAG "3") COUNT 0'
+        assert conn.run(b"4", b"UID SEARCH RETURN (MIN) SEEN")[0] == b'* ESEARCH (TAG "4") UID MIN 2'
+        # ESORT: MIN and MAX are the first and last in sort order (dates run backwards here)
+        assert conn.run(b"5", b"SORT RETURN (MIN MAX COUNT) (DATE) UTF-8 ALL")[0] == (
+            b'* ESEARCH (TAG "5") MIN 6 MAX 1 COUNT 6')
+        # SEARCHRES: SAVE alone answers nothing; "$" is the saved set, in FETCH and in SEARCH
+        assert conn.run(b"6", b"SEARCH RETURN (SAVE) SEEN")[:-1] == []
+        assert conn.run(b"7", b"FETCH $ (UID)")[:-1] == [b"* 2 FETCH (UID 2)", b"* 4 FETCH (UID 4)"]
+        assert conn.run(b"8", b"SEARCH NOT $")[0] == b"* SEARCH 1 3 5 6"
+        assert conn.run(b"9", b"SEARCH RETURN (SAVE MIN) ALL")[:-1] == [b'* ESEARCH (TAG "9") MIN 1']  # saves 1
+        assert conn.run(b"10", b"UID SEARCH $")[0] == b"* SEARCH 1"
+        assert conn.run(b"11", b"SEARCH RETURN (BOGUS) ALL")[-1].startswith(b"11 BAD")
+        # WITHIN: everything was appended just now
+        assert conn.run(b"12", b"SEARCH YOUNGER 3600")[0] == b"* SEARCH 1 2 3 4 5 6"
+        assert conn.run(b"13", b"SEARCH OLDER 3600")[0] == b"* SEARCH"
+        assert conn.run(b"14", b"UNSELECT")[-1].startswith(b"14 OK")
+        conn.run(b"15", b"SELECT " + box.encode())
+        assert conn.run(b"16", b"SEARCH $")[0] == b"* SEARCH"  # the saved result ends with the selection
