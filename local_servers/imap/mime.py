@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
-import quopri
 import re
 
 from .syntax import nstring, plist, string
@@ -149,7 +148,7 @@ def decoded_text(root: Part) -> str:
             if encoding == b"base64":
                 body = base64.b64decode(body)
             elif encoding == b"quoted-printable":
-                body = quopri.decodestring(body)
+                body = decode_qp(body)
         except (binascii.Error, ValueError):
             pass
         charset = dict((k.lower(), v.strip(b'"')) for k, v in params).get(b"charset", b"utf-8")
@@ -434,6 +433,58 @@ def find_part(root: Part, numbers: tuple[int, ...]) -> Part | None:
         else:
             return None
     return node
+
+
+def binary_data(root: Part, numbers: tuple[int, ...]) -> bytes | None:
+    """BINARY[numbers] (RFC 3516): the part's body with its Content-Transfer-Encoding undone.
+
+    BINARY[] is the whole message as stored. None for a part that does not
+    exist; ValueError for an encoding we cannot undo (the reply is [UNKNOWN-CTE]).
+    """
+    if not numbers:
+        return root.raw
+    part = find_part(root, numbers)
+    if part is None:
+        return None
+    encoding = (part.get("content-transfer-encoding") or b"7bit").strip().lower()
+    if encoding in (b"7bit", b"8bit", b"binary") or part.is_multipart or part.is_message:
+        return part.body
+    if encoding == b"base64":
+        return base64.b64decode(b"".join(part.body.split()) + b"==")  # lenient padding, as readers are
+    if encoding == b"quoted-printable":
+        return decode_qp(part.body)
+    raise ValueError(f"unknown Content-Transfer-Encoding {encoding!r}")
+
+
+def decode_qp(body: bytes) -> bytes:
+    """Quoted-printable (RFC 2045 6.7) with CRLF lines: trailing blanks dropped, "=" at the end joins lines."""
+    out = bytearray()
+    lines = body.split(CRLF)
+    for i, line in enumerate(lines):
+        line = line.rstrip(b" \t")
+        soft = line.endswith(b"=")
+        out += binascii.a2b_qp(line[:-1] if soft else line)
+        if not soft and i < len(lines) - 1:
+            out += CRLF
+    return bytes(out)
+
+
+def storable(raw: bytes) -> bytes:
+    """A message with NUL octets (APPENDed as a literal8, RFC 3516) made 7-bit: its body in base64.
+
+    IMAP literals may not carry NUL, so BODY[] could not show such a body;
+    in base64 it can, and BINARY[1] still returns the original octets. A
+    multipart with a NUL somewhere raises ValueError ([UNKNOWN-CTE]).
+    """
+    if b"\0" not in raw:
+        return raw
+    end = raw.find(b"\r\n\r\n")
+    header, body = (raw[:end + 2], raw[end + 4:]) if end >= 0 else (raw, b"")
+    if b"\0" in header or Part(header + CRLF).is_multipart:
+        raise ValueError("NUL octets outside a single-part body")
+    kept = [field for name, field in header_fields(header) if name != "content-transfer-encoding"]
+    encoded = base64.encodebytes(body).replace(b"\n", CRLF)
+    return b"".join(kept) + b"Content-Transfer-Encoding: base64\r\n" + CRLF + encoded
 
 
 def section_data(root: Part, numbers: tuple[int, ...], text: str, names: tuple[str, ...] = ()) -> bytes | None:

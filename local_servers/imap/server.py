@@ -34,7 +34,7 @@ from ..service import listen
 from . import mime, search, sort, thread
 from .store import Folder, MailboxError, UserStore
 from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, SavedSet, astring, imap_datetime, literal,
-                     merged_ranges)
+                     literal8, merged_ranges)
 
 #: Longest command line (without literals) we read; longer ones get BAD.
 MAX_LINE = 64 * 1024
@@ -105,7 +105,7 @@ COMMANDS = {
 NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 
 CAPABILITIES = ("IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN ID ENABLE "
-                "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN "
+                "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN BINARY MULTIAPPEND "
                 f"APPENDLIMIT={MAX_LITERAL}")
 #: What ENABLE (RFC 5161) can switch on.
 ENABLEABLE = ("UTF8=ACCEPT",)
@@ -135,10 +135,13 @@ class FetchItem:
     @property
     def sets_seen(self) -> bool:
         """Reading a body without .PEEK marks the message \\Seen (RFC822.HEADER does not)."""
-        return (self.name == "BODY[]" and not self.peek) or self.name in ("RFC822", "RFC822.TEXT")
+        return (self.name in ("BODY[]", "BINARY[]") and not self.peek) or self.name in ("RFC822", "RFC822.TEXT")
 
     def label(self) -> bytes:
-        """How the response names this item: BODY[1.HEADER.FIELDS (FROM)]<0>."""
+        """How the response names this item: BODY[1.HEADER.FIELDS (FROM)]<0>, BINARY.SIZE[2]."""
+        if self.name in ("BINARY[]", "BINARY.SIZE[]"):
+            origin = f"<{self.partial[0]}>" if self.partial else ""
+            return f"{self.name[:-2]}[{'.'.join(str(n) for n in self.numbers)}]{origin}".encode()
         if self.name != "BODY[]":
             return self.name.encode()
         spec = ".".join([str(n) for n in self.numbers] + ([self.text] if self.text else []))
@@ -183,6 +186,21 @@ def parse_fetch_item(args: Args) -> FetchItem:
             partial = (offset, args.nz_number())
             args.expect(b">")
         return FetchItem("BODY[]", numbers, text, names, partial, peek=word == "BODY.PEEK")
+    if word in ("BINARY", "BINARY.PEEK", "BINARY.SIZE") and args.peek() == ord("["):
+        args.expect(b"[")  # section-binary: part numbers only (RFC 3516)
+        numbers = []
+        while not args.accept(b"]"):
+            if numbers:
+                args.expect(b".")
+            numbers.append(args.nz_number())
+        partial = None
+        if word != "BINARY.SIZE" and args.accept(b"<"):
+            offset = args.number()
+            args.expect(b".")
+            partial = (offset, args.nz_number())
+            args.expect(b">")
+        name = "BINARY.SIZE[]" if word == "BINARY.SIZE" else "BINARY[]"
+        return FetchItem(name, tuple(numbers), partial=partial, peek=word == "BINARY.PEEK")
     if word in _SIMPLE_ITEMS:
         return FetchItem(word)
     raise ParseError(f"unknown fetch item {word}")
@@ -752,25 +770,38 @@ class Session:
         self.send(b"* STATUS " + astring(name) + f" ({answer})".encode())
 
     async def cmd_append(self, tag, args):
+        """APPEND mailbox [flags] [date] message, repeated for MULTIAPPEND (RFC 3502): all or none."""
         args.sp()
         name = args.mailbox()
-        args.sp()
-        flags: list[str] = []
-        when = None
-        if args.peek() == ord("("):
-            flags = args.flag_list()
+        batch = []
+        while True:
             args.sp()
-        if args.peek() == ord('"'):
-            when = args.date_time().timestamp()
-            args.sp()
-        data = args.literal() if args.peek() == ord("{") else args.string()
-        args.end()
+            flags: list[str] = []
+            when = None
+            if args.peek() == ord("("):
+                flags = args.flag_list()
+                args.sp()
+            if args.peek() == ord('"'):
+                when = args.date_time().timestamp()
+                args.sp()
+            if args.peek() in (ord("{"), ord("~")):
+                data = args.literal(binary=True)  # RFC 3516: a literal8 may carry NULs
+            else:
+                data = args.string()
+            try:
+                data = mime.storable(data)
+            except ValueError:
+                raise No("[UNKNOWN-CTE] NUL octets are kept only in the body of a single-part message") from None
+            batch.append((flags, when, data))
+            if args.at_end():
+                break
         folder = self.store.folder(name)
         if folder is None:
             raise No("[TRYCREATE] No such mailbox")
-        stored = self.flags_for_store(folder, flags)
-        msg = folder.add(data, stored, when)
-        return f"[APPENDUID {folder.uidvalidity} {msg.uid}] APPEND completed"
+        prepared = [(self.flags_for_store(folder, flags), when, data) for flags, when, data in batch]
+        uids = [folder.add(data, stored, when, save=False).uid for stored, when, data in prepared]
+        folder.save_uids()  # once for the whole batch
+        return f"[APPENDUID {folder.uidvalidity} {sequence_string(uids)}] APPEND completed"
 
     def flags_for_store(self, folder: Folder, flags: list[str], create: bool = True) -> set[str]:
         """The flags a client named, spelled as stored; \\Recent cannot be set and is ignored."""
@@ -972,7 +1003,8 @@ class Session:
             else:
                 if raw is None:
                     raw = folder.read(msg) or b""
-                if name in ("ENVELOPE", "BODY", "BODYSTRUCTURE") or (name == "BODY[]" and (item.numbers or item.text)):
+                if name in ("ENVELOPE", "BODY", "BODYSTRUCTURE") or (name == "BODY[]" and (item.numbers or item.text)) \
+                        or (name.startswith("BINARY") and item.numbers):
                     part = part or mime.Part(raw)
                 if name == "ENVELOPE":
                     out.append(b"ENVELOPE " + mime.envelope(part))
@@ -984,6 +1016,20 @@ class Session:
                     out.append(b"RFC822.HEADER " + literal(mime.split_header(raw)[0]))
                 elif name == "RFC822.TEXT":
                     out.append(b"RFC822.TEXT " + literal(mime.split_header(raw)[1]))
+                elif name in ("BINARY[]", "BINARY.SIZE[]"):
+                    try:
+                        data = mime.binary_data(part, item.numbers) if item.numbers else raw
+                    except ValueError:
+                        raise No("[UNKNOWN-CTE] Cannot decode this part's Content-Transfer-Encoding") from None
+                    if data is None:
+                        raise No("[NONEXISTENT] No such body part")
+                    if name == "BINARY.SIZE[]":
+                        out.append(item.label() + b" %d" % len(data))
+                        continue
+                    if item.partial:
+                        offset, count = item.partial
+                        data = data[offset:offset + count]
+                    out.append(item.label() + b" " + literal8(data))
                 else:
                     data = raw if not (item.numbers or item.text) else mime.section_data(
                         part, item.numbers, item.text, item.names)

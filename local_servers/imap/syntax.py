@@ -143,8 +143,10 @@ class Args:
                 raise ParseError("CR, LF and NUL are not allowed in a quoted string")
             out.append(c)
 
-    def literal(self) -> bytes:
-        """{n}CRLF followed by n octets (the session has already read them)."""
+    def literal(self, binary: bool = False) -> bytes:
+        """{n}CRLF followed by n octets (the session has already read them); ~{n} (literal8) if binary."""
+        if binary and self.accept(b"~"):
+            pass  # RFC 3516: a literal8 may hold NUL octets
         match = _LITERAL.match(self.data, self.pos)
         if not match:
             raise ParseError("malformed literal")
@@ -281,6 +283,11 @@ _QUOTABLE = re.compile(rb'[\x01-\x09\x0b\x0c\x0e-\x7f]*')
 
 def literal(data: bytes) -> bytes:
     return b"{%d}\r\n" % len(data) + data
+
+
+def literal8(data: bytes) -> bytes:
+    """RFC 3516: octets that hold a NUL travel as ~{n}; others as an ordinary literal."""
+    return (b"~" if b"\0" in data else b"") + literal(data)
 
 
 def string(data: bytes) -> bytes:

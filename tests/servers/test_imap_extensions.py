@@ -132,3 +132,36 @@ def test_esearch_esort_searchres_and_within(server, box):
         assert conn.run(b"14", b"UNSELECT")[-1].startswith(b"14 OK")
         conn.run(b"15", b"SELECT " + box.encode())
         assert conn.run(b"16", b"SEARCH $")[0] == b"* SEARCH"  # the saved result ends with the selection
+
+
+def test_binary_fetch_decodes_and_literal8_append_keeps_nul(server, box):
+    message = (b"From: a@b.c\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
+               b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+               b"--XX\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+               b"caf=C3=A9 soft=\r\nbreak   \r\nend\r\n"
+               b"--XX\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+               b"AAEC/w==\r\n"
+               b"--XX\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-unknown\r\n\r\nzz\r\n--XX--\r\n")
+    binary = b"From: a@b.c\r\nContent-Type: application/octet-stream\r\n\r\n\x00\x01\r\nraw\n"
+    with raw_session(server) as conn:
+        conn.send(b"1 APPEND %s {%d+}\r\n%s ~{%d+}\r\n%s\r\n" % (box.encode(), len(message), message,
+                                                                len(binary), binary))  # MULTIAPPEND
+        reply = conn.tagged(b"1")[-1]
+        assert reply.startswith(b"1 OK [APPENDUID ") and reply.split(b"]")[0].endswith(b" 1:2")  # both, one UID set
+        conn.run(b"2", b"SELECT " + box.encode())
+        conn.send(b"3 FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[2] BINARY.PEEK[2])\r\n")
+        assert conn.line() == b"* 1 FETCH (BINARY[1] {20}\r\n"  # the CRLF before --XX belongs to the boundary
+        assert conn.file.read(20) == "café soft".encode() + b"break\r\nend"
+        assert conn.line() == b" BINARY.SIZE[2] 4 BINARY[2] ~{4}\r\n"  # a NUL: literal8
+        assert conn.file.read(4) == b"\x00\x01\x02\xff"
+        assert conn.tagged(b"3")[-1].startswith(b"3 OK")
+        assert conn.run(b"4", b"FETCH 1 BINARY.PEEK[3]")[-1].startswith(b"4 NO [UNKNOWN-CTE]")
+        assert conn.run(b"5", b"FETCH 1 BINARY.PEEK[9]")[-1].startswith(b"5 NO [NONEXISTENT]")
+        # the literal8 message: BODY[] shows base64 (literals cannot hold NUL), BINARY[1] the octets
+        assert b"\x00" not in b"".join(conn.run(b"6", b"FETCH 2 BODY.PEEK[]"))
+        conn.send(b"7 FETCH 2 (BINARY.PEEK[1]<1.3>)\r\n")
+        assert conn.line() == b"* 2 FETCH (BINARY[1]<1> {3}\r\n" and conn.file.read(3) == b"\x01\r\n"
+        assert conn.tagged(b"7")[-1].startswith(b"7 OK")
+        assert conn.run(b"8", b"FETCH 2 (BINARY.SIZE[1] FLAGS)")[0] == b"* 2 FETCH (BINARY.SIZE[1] 8 FLAGS (\\Recent))"
+        conn.run(b"9", b"FETCH 2 BINARY[1]")  # without PEEK: \Seen, as BODY[] does
+        assert b"\\Seen" in conn.run(b"10", b"FETCH 2 FLAGS")[0]
