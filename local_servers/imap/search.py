@@ -19,6 +19,7 @@ import datetime
 import email.header
 import email.utils
 import time
+from typing import Callable, NamedTuple
 
 from .mime import Part, decoded_text, field_value, header_fields, parse_address_list, split_header
 from .syntax import Args, LimitExceeded, ParseError, SavedSet, merged_ranges
@@ -151,6 +152,13 @@ class _Budget:
 
     def __init__(self):
         self.keys, self.depth = MAX_KEYS, 0
+        self.modseq = False  # a MODSEQ key makes the answer name the highest MODSEQ found
+
+
+class Program(NamedTuple):
+    charset: str
+    test: Callable
+    uses_modseq: bool
 
 
 def parse_program(args: Args):
@@ -166,7 +174,7 @@ def parse_program(args: Args):
     while not args.at_end():
         args.sp()
         keys.append(parse_key(args, budget))
-    return charset, _all(keys)
+    return Program(charset, _all(keys), budget.modseq)
 
 
 @contextlib.contextmanager
@@ -275,6 +283,18 @@ def parse_key(args: Args, budget: _Budget):
         if sent:
             return lambda m: (lambda d: d is not None and compare(d))(m.sent_date())
         return lambda m: compare(m.internal_date())
+    if word == "MODSEQ":  # RFC 7162 3.1.5: changed at or after that MODSEQ (per-flag entries: any flag)
+        args.sp()
+        if args.peek() == ord('"'):
+            args.quoted()
+            args.sp()
+            kind = args.atom().lower()
+            if kind not in ("priv", "shared", "all"):
+                raise ParseError("expected priv, shared or all")
+            args.sp()
+        since = args.number()
+        budget.modseq = True
+        return lambda m: m.msg.modseq >= since
     if word in ("OLDER", "YOUNGER"):  # RFC 5032 WITHIN: INTERNALDATE more / at most n seconds ago
         args.sp()
         seconds = args.nz_number()

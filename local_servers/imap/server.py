@@ -105,10 +105,10 @@ COMMANDS = {
 NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 
 CAPABILITIES = ("IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN ID ENABLE "
-                "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN BINARY MULTIAPPEND "
+                "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN BINARY MULTIAPPEND CONDSTORE "
                 f"APPENDLIMIT={MAX_LITERAL}")
 #: What ENABLE (RFC 5161) can switch on.
-ENABLEABLE = ("UTF8=ACCEPT",)
+ENABLEABLE = ("UTF8=ACCEPT", "CONDSTORE")
 #: ID (RFC 2971): what the server says about itself.
 SERVER_ID = (("name", "course-imap"), ("vendor", "Python internet client programming course"))
 
@@ -156,7 +156,7 @@ _MACROS = {"ALL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"],
            "FAST": ["FLAGS", "INTERNALDATE", "RFC822.SIZE"],
            "FULL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"]}
 _SIMPLE_ITEMS = {"ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE", "RFC822.TEXT",
-                 "BODY", "BODYSTRUCTURE", "UID"}
+                 "BODY", "BODYSTRUCTURE", "UID", "MODSEQ"}
 
 
 def parse_fetch_items(args: Args) -> list[FetchItem]:
@@ -264,6 +264,7 @@ class Session:
         self.enabled: set[str] = set()  # extensions switched on by ENABLE
         self.saved: set[int] = set()  # UIDs of the last SEARCH RETURN (SAVE): "$" (RFC 5182)
         self.sorting = False
+        self.search_modseq = False  # the last search had a MODSEQ key
         self.out = bytearray()
         self.closing = False
 
@@ -457,6 +458,7 @@ class Session:
                 self.send(b"* %d EXPUNGE" % (i + 1))
                 self.recent.discard(self.view[i])
                 del self.view[i]
+        known = len(self.view)  # messages new to the client get EXISTS, not FETCH
         last = self.view[-1] if self.view else 0
         if folder.uids and folder.uids[-1] > last:
             new = folder.uids[bisect.bisect_right(folder.uids, last):]
@@ -468,11 +470,22 @@ class Session:
             self.send(b"* %d EXISTS" % len(self.view))
             self.send(b"* %d RECENT" % sum(1 for u in self.recent if u in present))
         if folder.modseq > self.seen_modseq:
-            for seq, uid in enumerate(self.view, 1):
+            for seq, uid in enumerate(self.view[:known], 1):
                 msg = present.get(uid)
                 if msg is not None and msg.modseq > self.seen_modseq and msg.changed_by != self.id:
-                    self.send(b"* %d FETCH (UID %d FLAGS %s)" % (seq, uid, self.flags_of(msg)))
+                    self.send(b"* %d FETCH (UID %d %sFLAGS %s)" % (seq, uid, self.modseq_item(msg), self.flags_of(msg)))
             self.seen_modseq = folder.modseq
+
+    def modseq_item(self, msg) -> bytes:
+        """ "MODSEQ (n) " in FETCH responses once the client has enabled CONDSTORE."""
+        return b"MODSEQ (%d) " % msg.modseq if "CONDSTORE" in self.enabled else b""
+
+    def enable_condstore(self) -> None:
+        """RFC 7162 3.1: a CONDSTORE-enabling command while selected also announces HIGHESTMODSEQ."""
+        if "CONDSTORE" not in self.enabled:
+            self.enabled.add("CONDSTORE")
+            if self.folder is not None:
+                self.untagged(f"OK [HIGHESTMODSEQ {self.folder.modseq}] Highest")
 
     def flags_of(self, msg) -> bytes:
         flags = sorted(msg.flags)
@@ -641,6 +654,8 @@ class Session:
     async def cmd_select(self, tag, args, readonly: bool = False):
         args.sp()
         name = args.mailbox()
+        if args.accept(b" (CONDSTORE)"):  # RFC 7162 3.1.8
+            self.enabled.add("CONDSTORE")
         args.end()
         self.deselect()
         folder = self.store.folder(name)
@@ -663,6 +678,8 @@ class Session:
         self.untagged(f"OK [UIDNEXT {folder.uidnext}] Predicted next UID")
         permanent = "" if readonly else f"{flags} \\*"
         self.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags permitted")
+        if "CONDSTORE" in self.enabled:
+            self.untagged(f"OK [HIGHESTMODSEQ {folder.modseq}] Highest")
         return f"[{'READ-ONLY' if readonly else 'READ-WRITE'}] {'EXAMINE' if readonly else 'SELECT'} completed"
 
     async def cmd_examine(self, tag, args):
@@ -762,6 +779,7 @@ class Session:
             "UIDNEXT": lambda: folder.uidnext,
             "UIDVALIDITY": lambda: folder.uidvalidity,
             "UNSEEN": lambda: sum(1 for m in folder.by_uid.values() if "\\Seen" not in m.flags),
+            "HIGHESTMODSEQ": lambda: folder.modseq,
         }
         unknown = [i for i in items if i not in values]
         if unknown:
@@ -884,7 +902,11 @@ class Session:
 
     async def matching(self, args: Args) -> list[tuple[int, object]]:
         """(seq, Msg) of the messages that match the search program args hold (SEARCH, SORT, THREAD)."""
-        _, test = search.parse_program(args)
+        program = search.parse_program(args)
+        test = program.test
+        if program.uses_modseq:
+            self.enable_condstore()
+        self.search_modseq = program.uses_modseq
         present, recent = self.folder.by_uid, self.recent
         candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0, self.saved)
         found = []
@@ -902,7 +924,8 @@ class Session:
         found = await self.matching(args)
         numbers = [m.uid if uid else seq for seq, m in found]
         if options is None:
-            self.send(b"* SEARCH" + b"".join(b" %d" % n for n in numbers))
+            modseq = b" (MODSEQ %d)" % max(m.modseq for _, m in found) if self.search_modseq and found else b""
+            self.send(b"* SEARCH" + b"".join(b" %d" % n for n in numbers) + modseq)
         else:
             self.esearch(tag, options, numbers, [m.uid for _, m in found], uid)
 
@@ -932,6 +955,14 @@ class Session:
             parts.append(b"ALL " + sequence_string(ordered).encode())
         if "COUNT" in options:
             parts.append(b"COUNT %d" % len(ordered))
+        if self.search_modseq and uids:  # RFC 7162 3.1.5: the highest MODSEQ of what was returned
+            present = self.folder.by_uid
+            if options & {"ALL", "COUNT"}:
+                shown = uids
+            else:
+                shown = [uids[0] if self.sorting else min(uids)] if "MIN" in options else []
+                shown += [uids[-1] if self.sorting else max(uids)] if "MAX" in options else []
+            parts.append(b"MODSEQ %d" % max((present[u].modseq for u in shown if u in present), default=0))
         self.send(b" ".join(parts))
 
     async def cmd_sort(self, tag, args, uid: bool = False):
@@ -953,6 +984,7 @@ class Session:
             self.esearch(tag, options, order, uids, uid)
         finally:
             self.sorting = False
+        self.search_modseq = False  # the last search had a MODSEQ key
 
     async def cmd_thread(self, tag, args, uid: bool = False):
         """RFC 5256: THREAD algorithm charset criteria -> nested lists of the matching numbers."""
@@ -971,11 +1003,21 @@ class Session:
         ranges = args.sequence_set()
         args.sp()
         items = parse_fetch_items(args)
+        changed_since = None
+        if args.accept(b" (CHANGEDSINCE "):  # RFC 7162 3.1.4: only what changed after that MODSEQ
+            changed_since = args.number()
+            args.expect(b")")
         args.end()
         if uid and not any(i.name == "UID" for i in items):
             items.insert(0, FetchItem("UID"))
+        if changed_since is not None or any(i.name == "MODSEQ" for i in items):
+            self.enable_condstore()
+            if not any(i.name == "MODSEQ" for i in items):
+                items.append(FetchItem("MODSEQ"))
         pause = _Pause()
         for seq, msg in self.messages(ranges, uid):
+            if changed_since is not None and msg.modseq <= changed_since:
+                continue
             self.send(b"* %d FETCH (" % seq + self.fetch_one(msg, items) + b")")
             if len(self.out) > FLUSH_AT:
                 await self.flush()
@@ -994,6 +1036,8 @@ class Session:
             name = item.name
             if name == "UID":
                 out.append(b"UID %d" % msg.uid)
+            elif name == "MODSEQ":
+                out.append(b"MODSEQ (%d)" % msg.modseq)
             elif name == "FLAGS":
                 out.append(b"FLAGS " + self.flags_of(msg))
             elif name == "INTERNALDATE":
@@ -1043,6 +1087,11 @@ class Session:
         args.sp()
         ranges = args.sequence_set()
         args.sp()
+        unchanged_since = None
+        if args.accept(b"(UNCHANGEDSINCE "):  # RFC 7162 3.1.3: change only what nobody changed since
+            unchanged_since = args.number()
+            args.expect(b") ")
+            self.enable_condstore()
         action = args.atom().upper()
         match = re.fullmatch(r"([+-]?)FLAGS(\.SILENT)?", action)
         if not match:
@@ -1062,17 +1111,23 @@ class Session:
         chosen = self.messages(ranges, uid)
         given = self.flags_for_store(self.folder, flags, create=mode != "-")
         self.announce_flags()
+        modified = []
         for seq, msg in chosen:
+            if unchanged_since is not None and msg.modseq > unchanged_since:
+                modified.append(msg.uid if uid else seq)
+                continue
             if mode == "+":
                 new = msg.flags | given
             elif mode == "-":
                 new = msg.flags - given
             else:
                 new = set(given)
-            self.folder.set_flags(msg, new, self.id)
-            if not silent:
+            changed = self.folder.set_flags(msg, new, self.id)
+            if not silent or (changed and "CONDSTORE" in self.enabled):  # 3.1.3: MODSEQ even if .SILENT
                 uid_part = b"UID %d " % msg.uid if uid else b""
-                self.send(b"* %d FETCH (%sFLAGS %s)" % (seq, uid_part, self.flags_of(msg)))
+                self.send(b"* %d FETCH (%s%sFLAGS %s)" % (seq, uid_part, self.modseq_item(msg), self.flags_of(msg)))
+        if modified:
+            return f"[MODIFIED {sequence_string(modified)}] Conditional STORE failed for some messages"
 
     async def cmd_copy(self, tag, args, uid: bool = False, move: bool = False):
         args.sp()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import imaplib
+import re
 
 import pytest
 from mailtest import Raw
 
-from local_servers.imap import thread
+from local_servers import control
+from local_servers.imap import store, thread
 
 from test_imap_compliance import box, login, ok, put, raw_session, server  # noqa: F401 (fixtures)
 
@@ -165,3 +167,84 @@ def test_binary_fetch_decodes_and_literal8_append_keeps_nul(server, box):
         assert conn.run(b"8", b"FETCH 2 (BINARY.SIZE[1] FLAGS)")[0] == b"* 2 FETCH (BINARY.SIZE[1] 8 FLAGS (\\Recent))"
         conn.run(b"9", b"FETCH 2 BINARY[1]")  # without PEEK: \Seen, as BODY[] does
         assert b"\\Seen" in conn.run(b"10", b"FETCH 2 FLAGS")[0]
+
+
+def _modseqs(lines: list[bytes]) -> dict[int, int]:
+    found = {}
+    for line in lines:
+        match = re.match(rb"\* (\d+) FETCH \(.*MODSEQ \((\d+)\)", line)
+        if match:
+            found[int(match.group(1))] = int(match.group(2))
+    return found
+
+
+def test_condstore_modseqs_grow_and_survive_a_restart(servers_factory):
+    handle = servers_factory(names=["imap"])
+    client = login(handle)
+    ok(client.create("Cond"))
+    for n in range(3):
+        put(client, "Cond", f"Subject: c{n}")
+    client.logout()
+    with raw_session(handle) as conn:
+        assert b"CONDSTORE" in conn.run(b"0", b"CAPABILITY")[0]
+        lines = conn.run(b"1", b"SELECT Cond (CONDSTORE)")
+        highest = int(next(re.search(rb"HIGHESTMODSEQ (\d+)", x).group(1) for x in lines if b"HIGHESTMODSEQ" in x))
+        before = _modseqs(conn.run(b"2", b"FETCH 1:* (MODSEQ)"))
+        assert sorted(before) == [1, 2, 3] and max(before.values()) <= highest
+        after = _modseqs(conn.run(b"3", b"STORE 2 +FLAGS (\\Seen)"))
+        assert after[2] > highest  # a change gets a MODSEQ above every earlier one
+        assert _modseqs(conn.run(b"4", b"FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % highest)) == {2: after[2]}
+        # UNCHANGEDSINCE: message 2 changed after `highest`, so it is left alone and reported MODIFIED
+        reply = conn.run(b"5", b"STORE 1:3 (UNCHANGEDSINCE %d) +FLAGS (\\Flagged)" % highest)
+        assert reply[-1].startswith(b"5 OK [MODIFIED 2]") and set(_modseqs(reply)) == {1, 3}
+        assert conn.run(b"6", b"SEARCH MODSEQ %d" % (after[2] + 1))[0].startswith(b"* SEARCH 1 3 (MODSEQ ")
+        assert conn.run(b"7", b'SEARCH MODSEQ "/flags/\\\\seen" all %d' % after[2])[0] == (
+            b"* SEARCH 1 2 3 (MODSEQ %d)" % max(_modseqs(reply).values()))
+        final = _modseqs(conn.run(b"8", b"FETCH 1:* MODSEQ"))
+        status = conn.run(b"9", b"STATUS Cond (HIGHESTMODSEQ)")[0]
+        assert status.endswith(b"(HIGHESTMODSEQ %d)" % max(final.values()))
+    # a restart keeps every MODSEQ, and new changes still go above them
+    control.stop(handle.state_dir)
+    handle = control.start(handle.state_dir, ephemeral=True, names=["imap"])
+    try:
+        with raw_session(handle) as conn:
+            conn.run(b"1", b"SELECT Cond (CONDSTORE)")
+            assert _modseqs(conn.run(b"2", b"FETCH 1:* MODSEQ")) == final
+            again = _modseqs(conn.run(b"3", b"STORE 1 -FLAGS (\\Flagged)"))
+            assert again[1] > max(final.values())
+    finally:
+        control.stop(handle.state_dir)
+
+
+def test_condstore_is_off_until_enabled(server, box):
+    client = login(server)
+    put(client, box, "Subject: x")
+    client.logout()
+    with raw_session(server) as conn:
+        lines = conn.run(b"1", b"SELECT " + box.encode())
+        assert not any(b"HIGHESTMODSEQ" in line for line in lines)  # plain SELECT responses as before
+        assert b"MODSEQ" not in conn.run(b"2", b"STORE 1 +FLAGS (\\Seen)")[0]
+        lines = conn.run(b"3", b"FETCH 1 (MODSEQ)")  # a CONDSTORE-enabling command
+        assert lines[0].startswith(b"* OK [HIGHESTMODSEQ ") and b"MODSEQ (" in lines[1]
+        assert b"MODSEQ (" in conn.run(b"4", b"STORE 1 -FLAGS (\\Seen)")[0]
+        assert conn.run(b"5", b"ENABLE CONDSTORE")[0] == b"* ENABLED"  # already on
+
+
+def test_modseq_journal_is_written_before_the_change_and_tolerates_a_torn_line(tmp_path):
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / sub).mkdir()
+    folder = store.Folder("INBOX", tmp_path)
+    msg = folder.add(b"Subject: a\r\n\r\nx\r\n", set())
+    folder.set_flags(msg, {"\\Seen"})
+    journal = (tmp_path / store.MODSEQ_FILE).read_text()
+    assert journal.splitlines()[-1] == f"{msg.uid} {msg.modseq}"
+    with open(tmp_path / store.MODSEQ_FILE, "a") as f:
+        f.write("1 99")  # a crash in the middle of a line: no newline, maybe a wrong number
+    reloaded = store.Folder("INBOX", tmp_path)
+    reloaded.scan()
+    assert reloaded.modseq >= msg.modseq and reloaded.by_uid[msg.uid].modseq >= msg.modseq
+    second = reloaded.add(b"Subject: b\r\n\r\ny\r\n", set())
+    assert second.modseq > reloaded.by_uid[msg.uid].modseq
+    third = store.Folder("INBOX", tmp_path)  # the line after the torn one was not glued to it
+    third.scan()
+    assert third.by_uid[second.uid].modseq == second.modseq
