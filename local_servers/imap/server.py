@@ -31,7 +31,7 @@ import time
 from .. import config
 from ..mail_service import MailService
 from ..service import listen
-from . import mime, search, sort, thread
+from . import listing, mime, search, sort, thread
 from .store import Folder, MailboxError, UserStore
 from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, SavedSet, astring, imap_datetime, literal,
                      literal8, merged_ranges)
@@ -105,7 +105,8 @@ COMMANDS = {
 NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 
 CAPABILITIES = ("IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN ID ENABLE "
-                "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN BINARY MULTIAPPEND CONDSTORE "
+                "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN "
+                "BINARY MULTIAPPEND CONDSTORE LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE "
                 f"APPENDLIMIT={MAX_LITERAL}")
 #: What ENABLE (RFC 5161) can switch on.
 ENABLEABLE = ("UTF8=ACCEPT", "CONDSTORE")
@@ -721,37 +722,23 @@ class Session:
         return await self.cmd_subscribe(tag, args, on=False)
 
     async def cmd_list(self, tag, args, lsub: bool = False):
-        args.sp()
-        reference = args.astring().decode("utf-8", "replace")
-        args.sp()
-        pattern = args.list_mailbox().decode("utf-8", "replace")
-        args.end()
+        """LIST / LSUB, with LIST-EXTENDED's options, SPECIAL-USE and LIST-STATUS (see listing.py)."""
+        request = listing.parse(args, lsub)
         kind = "LSUB" if lsub else "LIST"
-        if pattern == "" and not lsub:  # the hierarchy delimiter and root (RFC 3501 6.3.8)
-            self.untagged(f'{kind} (\\Noselect) "." ""')
+        if request.patterns == [""] and not request.extended and not lsub:
+            self.untagged(f'{kind} (\\Noselect) "." ""')  # the hierarchy delimiter and root (RFC 3501 6.3.8)
             return
-        full = reference + pattern
-        existing = self.store.names()
-        names = [n for n in self.store.subscriptions() if n in existing or lsub] if lsub else existing
-        listed = set(names)
-        candidates = set(names)
-        for name in names:  # superior names that do not exist themselves: \Noselect
-            parts = name.split(".")
-            candidates.update(".".join(parts[:i]) for i in range(1, len(parts)))
-        matching = [n for n in candidates
-                    if (list_match(full.upper(), n) if n.upper() == "INBOX" else list_match(full, n))]
-        for name in sorted(matching, key=lambda n: (n != "INBOX", n)):
-            children = any(other.startswith(name + ".") for other in existing)
-            if name not in listed:
-                # only when no listed descendant matches too (so "*" shows just the real names)
-                if any(other.startswith(name + ".") and other in matching for other in listed):
-                    continue
-                attributes = ["\\Noselect"]
-            else:
-                attributes = []
-            if not lsub:
-                attributes.append("\\HasChildren" if children else "\\HasNoChildren")
-            self.send(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name))
+        if request.status_items:
+            self.status_values(None, request.status_items)  # unknown items: BAD before any output
+        subscribed = self.store.subscriptions()
+        for name, attributes, childinfo in listing.listing(request, self.store.names(), subscribed):
+            extra = b' ("CHILDINFO" ("SUBSCRIBED"))' if childinfo else b""
+            self.send(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name) + extra)
+            if request.status_items and "\\NonExistent" not in attributes and "\\Noselect" not in attributes:
+                folder = self.store.folder(name)
+                if folder is not None:
+                    self.send(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, request.status_items)
+                              + b")")
 
     async def cmd_lsub(self, tag, args):
         return await self.cmd_list(tag, args, lsub=True)
@@ -773,6 +760,10 @@ class Session:
         folder = self.store.folder(name)
         if folder is None:
             raise No("[NONEXISTENT] No such mailbox")
+        self.send(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, items) + b")")
+
+    def status_values(self, folder, items: list[str]) -> bytes:
+        """ "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; folder None only checks the item names."""
         values = {
             "MESSAGES": lambda: len(folder.uids),
             "RECENT": lambda: len(folder.recent_pool) + (len(self.recent) if folder is self.folder else 0),
@@ -780,12 +771,14 @@ class Session:
             "UIDVALIDITY": lambda: folder.uidvalidity,
             "UNSEEN": lambda: sum(1 for m in folder.by_uid.values() if "\\Seen" not in m.flags),
             "HIGHESTMODSEQ": lambda: folder.modseq,
+            "SIZE": lambda: sum(folder.size(m) for m in folder.by_uid.values()),
         }
         unknown = [i for i in items if i not in values]
         if unknown:
             raise Bad(f"unknown status item {unknown[0]}")
-        answer = " ".join(f"{item} {values[item]()}" for item in items)
-        self.send(b"* STATUS " + astring(name) + f" ({answer})".encode())
+        if folder is None:
+            return b""
+        return " ".join(f"{item} {values[item]()}" for item in items).encode()
 
     async def cmd_append(self, tag, args):
         """APPEND mailbox [flags] [date] message, repeated for MULTIAPPEND (RFC 3502): all or none."""
@@ -1218,41 +1211,6 @@ def _tag_of(command: bytes) -> str | None:
         return tag
     except ParseError:
         return None
-
-
-def list_match(pattern: str, name: str, delimiter: str = ".") -> bool:
-    """LIST's wildcards: "*" matches anything, "%" anything but the delimiter (RFC 3501 6.3.8).
-
-    A regex like "[^.]*[^.]*..." backtracks exponentially on "%%%%...". Here
-    the pattern is run as a set of positions reached so far, one step per
-    character of the name: the cost is at most len(name) x len(pattern).
-    """
-    tokens: list[str] = []
-    for c in pattern:  # a run of wildcards is one wildcard: "*" if it holds a "*", else "%"
-        if c in "*%" and tokens and tokens[-1] in "*%":
-            tokens[-1] = "*" if "*" in (c, tokens[-1]) else "%"
-        else:
-            tokens.append(c)
-    end = len(tokens)
-
-    def closure(states: set[int]) -> set[int]:
-        return states | {i + 1 for i in states if i < end and tokens[i] in "*%"}
-
-    states = closure({0})
-    for c in name:
-        following = set()
-        for i in states:
-            if i == end:
-                continue
-            token = tokens[i]
-            if token == "*" or (token == "%" and c != delimiter):
-                following.add(i)
-            elif token == c:
-                following.add(i + 1)
-        if not following:
-            return False
-        states = closure(following)
-    return end in states
 
 
 def _with_charset(args: Args) -> Args:

@@ -248,3 +248,40 @@ def test_modseq_journal_is_written_before_the_change_and_tolerates_a_torn_line(t
     third = store.Folder("INBOX", tmp_path)  # the line after the torn one was not glued to it
     third.scan()
     assert third.by_uid[second.uid].modseq == second.modseq
+
+
+def _list_lines(lines: list[bytes]) -> list[bytes]:
+    return [line for line in lines if line.startswith((b"* LIST", b"* STATUS"))]
+
+
+def test_list_extended_status_and_special_use(servers_factory):
+    handle = servers_factory(names=["imap"])
+    client = login(handle)
+    for name in ("Proj", "Proj.A", "Proj.B", "Proj.B.Deep", "Old"):
+        ok(client.create(name))
+    ok(client.subscribe("Old"))  # until a first change, every mailbox counts as subscribed
+    for name in ("Proj", "Proj.A", "Proj.B"):
+        ok(client.unsubscribe(name))
+    ok(client.delete("Old"))  # still subscribed: \NonExistent
+    client.logout()
+    with raw_session(handle) as conn:
+        subs = [line for line in conn.run(b"1", b'LIST (SUBSCRIBED) "" "*"') if line.startswith(b"* LIST")]
+        assert b'* LIST (\\NonExistent \\Subscribed) "." "Old"' in subs
+        assert b'* LIST (\\HasNoChildren \\Subscribed) "." "Proj.B.Deep"' in subs
+        # RECURSIVEMATCH: Proj is not subscribed, but a descendant the pattern does not show is
+        assert _list_lines(conn.run(b"2", b'LIST (SUBSCRIBED RECURSIVEMATCH) "" "Proj"')) == [
+            b'* LIST (\\HasChildren) "." "Proj" ("CHILDINFO" ("SUBSCRIBED"))']
+        # several patterns, RETURN (CHILDREN SUBSCRIBED STATUS (...))
+        assert _list_lines(conn.run(b"3", b'LIST "" ("Proj.%" "INBOX") RETURN (SUBSCRIBED STATUS (MESSAGES UIDNEXT))')) == [
+            b'* LIST (\\HasNoChildren \\Subscribed) "." "INBOX"', b'* STATUS "INBOX" (MESSAGES 43 UIDNEXT 44)',
+            b'* LIST (\\HasNoChildren) "." "Proj.A"', b'* STATUS "Proj.A" (MESSAGES 0 UIDNEXT 1)',
+            b'* LIST (\\HasChildren) "." "Proj.B"', b'* STATUS "Proj.B" (MESSAGES 0 UIDNEXT 1)']
+        # SPECIAL-USE: the seeded Sent and Archive, as selection and as return option
+        assert _list_lines(conn.run(b"4", b'LIST (SPECIAL-USE) "" "*"')) == [
+            b'* LIST (\\HasNoChildren \\Archive) "." "Archive"', b'* LIST (\\HasNoChildren \\Sent) "." "Sent"']
+        assert b"\\Sent" in b"".join(conn.run(b"5", b'LIST "" "Sent" RETURN (SPECIAL-USE)'))
+        assert b"\\Sent" not in b"".join(conn.run(b"6", b'LIST "" "Sent"'))  # plain LIST as before
+        for n, bad in enumerate([b'LIST (BOGUS) "" "*"', b'LIST (RECURSIVEMATCH) "" "*"', b'LIST "" "*" RETURN (BOGUS)',
+                                 b'LIST "" "*" RETURN (STATUS (NOSUCH))']):
+            assert conn.run(b"b%d" % n, bad)[-1].startswith(b"b%d BAD" % n)
+        assert conn.run(b"7", b'STATUS INBOX (SIZE MESSAGES)')[0].startswith(b'* STATUS "INBOX" (SIZE ')
