@@ -27,6 +27,7 @@ import logging
 import re
 import ssl
 import time
+import urllib.parse
 
 from .. import config
 from ..mail_service import MailService
@@ -106,7 +107,7 @@ NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 
 CAPABILITIES = ("IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN ID ENABLE "
                 "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN "
-                "BINARY MULTIAPPEND CONDSTORE LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE "
+                "BINARY MULTIAPPEND CATENATE CONDSTORE LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE "
                 f"APPENDLIMIT={MAX_LITERAL}")
 #: What ENABLE (RFC 5161) can switch on.
 ENABLEABLE = ("UTF8=ACCEPT", "CONDSTORE")
@@ -784,6 +785,9 @@ class Session:
         """APPEND mailbox [flags] [date] message, repeated for MULTIAPPEND (RFC 3502): all or none."""
         args.sp()
         name = args.mailbox()
+        folder = self.store.folder(name)
+        if folder is None:  # before CATENATE's URLs are looked at (RFC 4469 5)
+            raise No("[TRYCREATE] No such mailbox")
         batch = []
         while True:
             args.sp()
@@ -795,7 +799,9 @@ class Session:
             if args.peek() == ord('"'):
                 when = args.date_time().timestamp()
                 args.sp()
-            if args.peek() in (ord("{"), ord("~")):
+            if args.accept(b"CATENATE "):
+                data = self.catenate(args)
+            elif args.peek() in (ord("{"), ord("~")):
                 data = args.literal(binary=True)  # RFC 3516: a literal8 may carry NULs
             else:
                 data = args.string()
@@ -806,13 +812,54 @@ class Session:
             batch.append((flags, when, data))
             if args.at_end():
                 break
-        folder = self.store.folder(name)
-        if folder is None:
-            raise No("[TRYCREATE] No such mailbox")
         prepared = [(self.flags_for_store(folder, flags), when, data) for flags, when, data in batch]
         uids = [folder.add(data, stored, when, save=False).uid for stored, when, data in prepared]
         folder.save_uids()  # once for the whole batch
         return f"[APPENDUID {folder.uidvalidity} {sequence_string(uids)}] APPEND completed"
+
+    def catenate(self, args: Args) -> bytes:
+        """CATENATE (RFC 4469): a message built from TEXT literals and URLs of (parts of) stored messages."""
+        args.expect(b"(")
+        pieces = []
+        while not args.accept(b")"):
+            if pieces:
+                args.sp()
+            kind = args.atom().upper()
+            args.sp()
+            if kind == "TEXT":
+                pieces.append(args.literal(binary=True))
+            elif kind == "URL":
+                url = args.astring().decode("utf-8", "replace")
+                pieces.append(self.url_data(url))
+            else:
+                raise Bad(f"expected TEXT or URL in CATENATE, found {kind[:20]}")
+            if sum(map(len, pieces)) > MAX_LITERAL:
+                raise No("[TOOBIG] The message would be larger than APPENDLIMIT")
+        return b"".join(pieces)
+
+    def url_data(self, url: str) -> bytes:
+        """The octets an IMAP URL (RFC 5092) names in this user's mailboxes: /box;UIDVALIDITY=v/;UID=n/;SECTION=s."""
+        match = _IMAP_URL.fullmatch(url)
+        folder = None
+        if match:
+            folder = self.store.folder(urllib.parse.unquote(match.group("mailbox")))
+        msg = folder.by_uid.get(int(match.group("uid"))) if folder is not None else None
+        if msg is None or (match.group("uidvalidity") and int(match.group("uidvalidity")) != folder.uidvalidity):
+            raise No(f"[BADURL {url[:200]}] No such message")
+        raw = folder.read(msg) or b""
+        data = raw
+        if match.group("section"):
+            try:
+                numbers, text, names = parse_section(Args(b"[" + match.group("section").encode() + b"]"))
+            except ParseError:
+                raise No(f"[BADURL {url[:200]}] Bad section") from None
+            data = mime.section_data(mime.Part(raw), numbers, text, names)
+            if data is None:
+                raise No(f"[BADURL {url[:200]}] No such section")
+        if match.group("partial"):
+            offset, _, length = match.group("partial").partition(".")
+            data = data[int(offset):int(offset) + int(length)] if length else data[int(offset):]
+        return data
 
     def flags_for_store(self, folder: Folder, flags: list[str], create: bool = True) -> set[str]:
         """The flags a client named, spelled as stored; \\Recent cannot be set and is ignored."""
@@ -1180,6 +1227,11 @@ class _Pause:
             await asyncio.sleep(0)
             self.until = time.monotonic() + SLICE
 
+
+#: A relative IMAP URL (RFC 5092) as CATENATE uses it; "imap://user@host" in front is allowed and ignored.
+_IMAP_URL = re.compile(r"(?:imap://[^/]*)?/(?P<mailbox>[^;/]+)(?:;UIDVALIDITY=(?P<uidvalidity>\d{1,10}))?"
+                       r"/;UID=(?P<uid>\d{1,10})(?:/;SECTION=(?P<section>[^/;]+))?"
+                       r"(?:/;PARTIAL=(?P<partial>\d{1,10}(?:\.\d{1,10})?))?", re.IGNORECASE)
 
 #: What SEARCH RETURN (...) may ask for (RFC 4731, RFC 5182's SAVE).
 RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE")

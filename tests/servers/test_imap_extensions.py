@@ -285,3 +285,28 @@ def test_list_extended_status_and_special_use(servers_factory):
                                  b'LIST "" "*" RETURN (STATUS (NOSUCH))']):
             assert conn.run(b"b%d" % n, bad)[-1].startswith(b"b%d BAD" % n)
         assert conn.run(b"7", b'STATUS INBOX (SIZE MESSAGES)')[0].startswith(b'* STATUS "INBOX" (SIZE ')
+
+
+def test_catenate_builds_a_message_from_text_and_urls(server, box):
+    client = login(server)
+    put(client, box, "Subject: source\nFrom: s@x.org")
+    client.logout()
+    url = b"/%s;UIDVALIDITY=%%d/;UID=1" % box.encode()
+    with raw_session(server, box) as conn:
+        validity = int(re.search(rb"UIDVALIDITY (\d+)", b"".join(conn.run(b"0", b"STATUS %s (UIDVALIDITY)" % box.encode()))).group(1))
+        header_url = url % validity + b"/;SECTION=HEADER"
+        conn.send(b'1 APPEND %s CATENATE (URL "%s" TEXT {6+}\r\nadded\n URL "%s/;SECTION=TEXT")\r\n'
+                  % (box.encode(), header_url, url % validity))
+        assert conn.tagged(b"1")[-1].startswith(b"1 OK [APPENDUID")
+        conn.send(b"2 FETCH 2 BODY.PEEK[]\r\n")
+        head = conn.line()
+        body = conn.file.read(int(head[head.rindex(b"{") + 1:-3]))
+        assert body == b"Subject: source\r\nFrom: s@x.org\r\n\r\nadded\r\nbody\r\n"
+        assert conn.tagged(b"2")[-1].startswith(b"2 OK")
+        stale = b'3 APPEND %s CATENATE (URL "%s")' % (box.encode(), url % (validity + 1))
+        assert conn.run(b"3", stale[2:])[-1].startswith(b"3 NO [BADURL")
+        assert conn.run(b"4", b'APPEND %s CATENATE (URL "/%s/;UID=99")' % (box.encode(), box.encode()))[-1].startswith(
+            b"4 NO [BADURL")
+        assert conn.run(b"5", b'APPEND NoSuchBox CATENATE (URL "%s")' % (url % validity))[-1].startswith(
+            b"5 NO [TRYCREATE]")
+        assert conn.run(b"6", b"STATUS %s (MESSAGES)" % box.encode())[0].endswith(b"(MESSAGES 2)")  # none added
