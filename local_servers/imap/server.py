@@ -86,6 +86,7 @@ COMMANDS = {
     "EXPUNGE": ((SELECTED,), "cmd_expunge"),
     "SEARCH": ((SELECTED,), "cmd_search"),
     "SORT": ((SELECTED,), "cmd_sort"),
+    "CANCELUPDATE": ((SELECTED,), "cmd_cancelupdate"),
     "THREAD": ((SELECTED,), "cmd_thread"),
     "FETCH": ((SELECTED,), "cmd_fetch"),
     "STORE": ((SELECTED,), "cmd_store"),
@@ -108,6 +109,7 @@ NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 CAPABILITIES = ("IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN ID ENABLE "
                 "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN "
                 "BINARY MULTIAPPEND CATENATE CONDSTORE LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE "
+                "CONTEXT=SEARCH "
                 f"APPENDLIMIT={MAX_LITERAL}")
 #: What ENABLE (RFC 5161) can switch on.
 ENABLEABLE = ("UTF8=ACCEPT", "CONDSTORE")
@@ -267,6 +269,9 @@ class Session:
         self.saved: set[int] = set()  # UIDs of the last SEARCH RETURN (SAVE): "$" (RFC 5182)
         self.sorting = False
         self.search_modseq = False  # the last search had a MODSEQ key
+        self.last_test = None
+        self.updates: dict[str, tuple] = {}  # tag -> (test, uid, UIDs in the result): SEARCH RETURN (UPDATE)
+        self.update_modseq = 0
         self.out = bytearray()
         self.closing = False
 
@@ -456,6 +461,8 @@ class Session:
         self.announce_flags()
         if expunge_ok:
             gone = [i for i, uid in enumerate(self.view) if uid not in present]
+            if gone and self.updates:
+                self.update_searches(gone=gone)
             for i in reversed(gone):  # highest first, so every number sent is still right
                 self.send(b"* %d EXPUNGE" % (i + 1))
                 self.recent.discard(self.view[i])
@@ -477,6 +484,35 @@ class Session:
                 if msg is not None and msg.modseq > self.seen_modseq and msg.changed_by != self.id:
                     self.send(b"* %d FETCH (UID %d %sFLAGS %s)" % (seq, uid, self.modseq_item(msg), self.flags_of(msg)))
             self.seen_modseq = folder.modseq
+        if self.updates and (folder.modseq > self.update_modseq or len(self.view) > known):
+            self.update_searches()
+        self.update_modseq = folder.modseq
+
+    def update_searches(self, gone: list[int] | None = None) -> None:
+        """RFC 5267 4.2: ESEARCH ADDTO / REMOVEFROM for each SEARCH RETURN (UPDATE) still active.
+
+        gone: indexes in the view about to be expunged (REMOVEFROM comes before their EXPUNGE).
+        Otherwise each search runs again over the view and the difference is sent.
+        """
+        present = self.folder.by_uid
+        for tag, (test, uid, result) in self.updates.items():
+            if gone is not None:
+                removed = [i for i in gone if self.view[i] in result]
+                added = []
+            else:
+                candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0,
+                                             self.saved)
+                now = {u for seq, u in enumerate(self.view, 1)
+                       if u in present and test(candidate.reset(present[u], seq, u in self.recent))}
+                removed = [i for i, u in enumerate(self.view) if u in result and u not in now]
+                added = [i for i, u in enumerate(self.view) if u in now and u not in result]
+            for kind, indexes in (("REMOVEFROM", removed), ("ADDTO", added)):
+                if indexes:
+                    numbers = [self.view[i] if uid else i + 1 for i in indexes]
+                    self.untagged(f'ESEARCH (TAG "{tag}"){" UID" if uid else ""} {kind} '
+                                  f"(0 {sequence_string(numbers)})")
+            result.difference_update(self.view[i] for i in removed)
+            result.update(self.view[i] for i in added)
 
     def modseq_item(self, msg) -> bytes:
         """ "MODSEQ (n) " in FETCH responses once the client has enabled CONDSTORE."""
@@ -497,7 +533,7 @@ class Session:
 
     def deselect(self) -> None:
         self.folder, self.view, self.recent, self.readonly = None, [], set(), False
-        self.saved = set()
+        self.saved, self.updates = set(), {}
         self.state = AUTHENTICATED if self.state == SELECTED else self.state
 
     def messages(self, ranges, uid: bool, strict: bool = True) -> list[tuple[int, object]]:
@@ -935,6 +971,8 @@ class Session:
         doomed = [(seq, m) for seq, m in self.messages([(1, None)], uid=False, strict=False)
                   if "\\Deleted" in m.flags and (allowed is None or m.uid in allowed)]
         self.folder.expunge([m for _, m in doomed])
+        if self.updates:
+            self.update_searches(gone=[seq - 1 for seq, _ in doomed])
         for seq, _ in reversed(doomed):
             self.send(b"* %d EXPUNGE" % seq)
             self.recent.discard(self.view[seq - 1])
@@ -943,7 +981,7 @@ class Session:
     async def matching(self, args: Args) -> list[tuple[int, object]]:
         """(seq, Msg) of the messages that match the search program args hold (SEARCH, SORT, THREAD)."""
         program = search.parse_program(args)
-        test = program.test
+        test = self.last_test = program.test
         if program.uses_modseq:
             self.enable_condstore()
         self.search_modseq = program.uses_modseq
@@ -963,6 +1001,8 @@ class Session:
         options = _return_options(args)
         found = await self.matching(args)
         numbers = [m.uid if uid else seq for seq, m in found]
+        if options is not None and "UPDATE" in options:  # RFC 5267 4.2: keep the client's result current
+            self.updates[tag] = (self.last_test, uid, {m.uid for _, m in found})
         if options is None:
             modseq = b" (MODSEQ %d)" % max(m.modseq for _, m in found) if self.search_modseq and found else b""
             self.send(b"* SEARCH" + b"".join(b" %d" % n for n in numbers) + modseq)
@@ -981,10 +1021,10 @@ class Session:
                 self.saved = ({first} if "MIN" in options else set()) | ({last} if "MAX" in options else set())
             else:
                 self.saved = set(uids)
-            if options <= {"SAVE"}:
+            if options == {"SAVE"}:
                 return  # SAVE alone: no ESEARCH response (RFC 5182 2.4)
-        if not options - {"SAVE"}:
-            options = options | {"ALL"}
+        if not options - QUIET_OPTIONS:
+            options = options | ({"ALL"} if options <= {"SAVE", "CONTEXT"} else set())
         ordered = numbers if self.sorting else sorted(numbers)
         parts = [b"* ESEARCH (TAG " + astring(tag) + b")"] + ([b"UID"] if uid else [])
         if "MIN" in options and ordered:
@@ -995,6 +1035,9 @@ class Session:
             parts.append(b"ALL " + sequence_string(ordered).encode())
         if "COUNT" in options:
             parts.append(b"COUNT %d" % len(ordered))
+        for first, last in (o for o in options if isinstance(o, tuple)):  # PARTIAL
+            window = ordered[first - 1:last]
+            parts.append(b"PARTIAL (%d:%d %s)" % (first, last, sequence_string(window).encode() if window else b"NIL"))
         if self.search_modseq and uids:  # RFC 7162 3.1.5: the highest MODSEQ of what was returned
             present = self.folder.by_uid
             if options & {"ALL", "COUNT"}:
@@ -1004,6 +1047,17 @@ class Session:
                 shown += [uids[-1] if self.sorting else max(uids)] if "MAX" in options else []
             parts.append(b"MODSEQ %d" % max((present[u].modseq for u in shown if u in present), default=0))
         self.send(b" ".join(parts))
+
+    async def cmd_cancelupdate(self, tag, args):
+        """RFC 5267 4.3: stop ADDTO/REMOVEFROM for the searches with these tags."""
+        tags = []
+        while not args.at_end():
+            args.sp()
+            tags.append(args.string().decode("ascii", "replace"))
+        if not tags:
+            raise Bad("CANCELUPDATE needs a tag")
+        for name in tags:
+            self.updates.pop(name, None)
 
     async def cmd_sort(self, tag, args, uid: bool = False):
         """RFC 5256: SORT (keys) charset criteria -> the matching numbers in that order (RFC 5267: RETURN)."""
@@ -1025,6 +1079,9 @@ class Session:
         finally:
             self.sorting = False
         self.search_modseq = False  # the last search had a MODSEQ key
+        self.last_test = None
+        self.updates: dict[str, tuple] = {}  # tag -> (test, uid, UIDs in the result): SEARCH RETURN (UPDATE)
+        self.update_modseq = 0
 
     async def cmd_thread(self, tag, args, uid: bool = False):
         """RFC 5256: THREAD algorithm charset criteria -> nested lists of the matching numbers."""
@@ -1202,6 +1259,8 @@ class Session:
         if not move:
             return f"{copyuid} COPY completed"
         self.untagged(f"OK {copyuid} Moved")  # RFC 6851: COPYUID comes before the EXPUNGEs
+        if self.updates:
+            self.update_searches(gone=[seq - 1 for seq, _, _ in pairs])
         for seq, old_uid, _ in sorted(pairs, reverse=True):
             self.send(b"* %d EXPUNGE" % seq)
             self.recent.discard(old_uid)
@@ -1234,7 +1293,9 @@ _IMAP_URL = re.compile(r"(?:imap://[^/]*)?/(?P<mailbox>[^;/]+)(?:;UIDVALIDITY=(?
                        r"(?:/;PARTIAL=(?P<partial>\d{1,10}(?:\.\d{1,10})?))?", re.IGNORECASE)
 
 #: What SEARCH RETURN (...) may ask for (RFC 4731, RFC 5182's SAVE).
-RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE")
+RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE", "UPDATE", "CONTEXT", "PARTIAL")
+#: RETURN options that ask for no data in the ESEARCH response itself.
+QUIET_OPTIONS = {"SAVE", "UPDATE", "CONTEXT"}
 
 
 def _return_options(args: Args) -> set[str] | None:
@@ -1250,6 +1311,12 @@ def _return_options(args: Args) -> set[str] | None:
         if word not in RETURN_OPTIONS:
             raise Bad(f"unknown RETURN option {word}")
         options.add(word)
+        if word == "PARTIAL":  # RFC 5267 4.4: PARTIAL 1:100, positions in the result
+            args.sp()
+            first = args.nz_number()
+            args.expect(b":")
+            second = args.nz_number()
+            options.add((min(first, second), max(first, second)))
     args.sp()
     return options
 

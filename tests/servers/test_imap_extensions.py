@@ -310,3 +310,23 @@ def test_catenate_builds_a_message_from_text_and_urls(server, box):
         assert conn.run(b"5", b'APPEND NoSuchBox CATENATE (URL "%s")' % (url % validity))[-1].startswith(
             b"5 NO [TRYCREATE]")
         assert conn.run(b"6", b"STATUS %s (MESSAGES)" % box.encode())[0].endswith(b"(MESSAGES 2)")  # none added
+
+
+def test_context_search_partial_and_update(server, box):
+    client = login(server)
+    for n in range(5):
+        put(client, box, f"Subject: u{n}")
+    client.logout()
+    with raw_session(server, box) as conn, raw_session(server, box) as other:
+        assert conn.run(b"1", b"SEARCH RETURN (PARTIAL 2:3) ALL")[0] == b'* ESEARCH (TAG "1") PARTIAL (2:3 2:3)'
+        assert conn.run(b"2", b"SEARCH RETURN (PARTIAL 4:9) 1:2,4:5")[0] == b'* ESEARCH (TAG "2") PARTIAL (4:9 5)'
+        assert conn.run(b"3", b"SEARCH RETURN (PARTIAL 7:7) ALL")[0] == b'* ESEARCH (TAG "3") PARTIAL (7:7 NIL)'
+        assert conn.run(b"u", b"SEARCH RETURN (UPDATE) SEEN")[:-1] == [b'* ESEARCH (TAG "u")']
+        assert b'* ESEARCH (TAG "u") ADDTO (0 1:2,4)' in conn.run(b"4", b"STORE 1,2,4 +FLAGS.SILENT (\\Seen)")
+        other.run(b"o1", b"STORE 1 -FLAGS (\\Seen)")  # another session's change is tracked too
+        assert b'* ESEARCH (TAG "u") REMOVEFROM (0 1)' in conn.run(b"5", b"NOOP")
+        lines = conn.run(b"6", b"STORE 4 +FLAGS (\\Deleted)") + conn.run(b"7", b"EXPUNGE")
+        removed = lines.index(b'* ESEARCH (TAG "u") REMOVEFROM (0 4)')
+        assert removed < lines.index(b"* 4 EXPUNGE")  # before the numbers change
+        assert conn.run(b"8", b'CANCELUPDATE "u"')[-1].startswith(b"8 OK")
+        assert not any(b"ESEARCH" in line for line in conn.run(b"9", b"STORE 3 +FLAGS (\\Seen)"))
