@@ -108,11 +108,11 @@ NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 
 CAPABILITIES = ("IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN ID ENABLE "
                 "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN "
-                "BINARY MULTIAPPEND CATENATE CONDSTORE LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE "
+                "BINARY MULTIAPPEND CATENATE CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE "
                 "CONTEXT=SEARCH "
                 f"APPENDLIMIT={MAX_LITERAL}")
 #: What ENABLE (RFC 5161) can switch on.
-ENABLEABLE = ("UTF8=ACCEPT", "CONDSTORE")
+ENABLEABLE = ("UTF8=ACCEPT", "CONDSTORE", "QRESYNC")
 #: ID (RFC 2971): what the server says about itself.
 SERVER_ID = (("name", "course-imap"), ("vendor", "Python internet client programming course"))
 
@@ -463,10 +463,7 @@ class Session:
             gone = [i for i, uid in enumerate(self.view) if uid not in present]
             if gone and self.updates:
                 self.update_searches(gone=gone)
-            for i in reversed(gone):  # highest first, so every number sent is still right
-                self.send(b"* %d EXPUNGE" % (i + 1))
-                self.recent.discard(self.view[i])
-                del self.view[i]
+            self.announce_expunged(gone)
         known = len(self.view)  # messages new to the client get EXISTS, not FETCH
         last = self.view[-1] if self.view else 0
         if folder.uids and folder.uids[-1] > last:
@@ -513,6 +510,35 @@ class Session:
                                   f"(0 {sequence_string(numbers)})")
             result.difference_update(self.view[i] for i in removed)
             result.update(self.view[i] for i in added)
+
+    def announce_expunged(self, indexes: list[int]) -> None:
+        """EXPUNGE per message, highest number first (so each number is still right when sent),
+        or one VANISHED with their UIDs once QRESYNC is enabled (RFC 7162 3.2.10)."""
+        indexes = sorted(set(indexes))
+        if indexes and "QRESYNC" in self.enabled:
+            self.send(b"* VANISHED " + sequence_string(sorted(self.view[i] for i in indexes)).encode())
+        for i in reversed(indexes):
+            if "QRESYNC" not in self.enabled:
+                self.send(b"* %d EXPUNGE" % (i + 1))
+            self.recent.discard(self.view[i])
+            del self.view[i]
+
+    def resync(self, since: int, known) -> None:
+        """QRESYNC: what changed since MODSEQ `since` among the UIDs `known`: VANISHED (EARLIER), then FETCH.
+
+        Expunged UIDs are not kept, so VANISHED lists every known UID that is not
+        there now (RFC 7162 3.2.5.1 allows a superset); clients drop what they lack.
+        """
+        top = self.folder.uidnext - 1
+        spans = merged_ranges(known if known is not None and not isinstance(known, SavedSet) else [(1, None)], top)
+        present = self.folder.by_uid
+        vanished = [u for lo, hi in spans for u in range(lo, min(hi, top) + 1) if u not in present]
+        if vanished:
+            self.send(b"* VANISHED (EARLIER) " + sequence_string(vanished).encode())
+        for seq, uid in enumerate(self.view, 1):
+            msg = present.get(uid)
+            if msg is not None and msg.modseq > since:
+                self.send(b"* %d FETCH (UID %d MODSEQ (%d) FLAGS %s)" % (seq, uid, msg.modseq, self.flags_of(msg)))
 
     def modseq_item(self, msg) -> bytes:
         """ "MODSEQ (n) " in FETCH responses once the client has enabled CONDSTORE."""
@@ -597,6 +623,8 @@ class Session:
             raise Bad("ENABLE needs at least one capability")
         newly = [n for n in dict.fromkeys(names) if n in ENABLEABLE and n not in self.enabled]
         self.enabled.update(newly)
+        if "QRESYNC" in newly:
+            self.enabled.add("CONDSTORE")  # RFC 7162 3.2.3: QRESYNC implies CONDSTORE
         self.send(b"* ENABLED" + b"".join(b" " + n.encode() for n in newly))
 
     async def cmd_noop(self, tag, args):
@@ -692,8 +720,25 @@ class Session:
     async def cmd_select(self, tag, args, readonly: bool = False):
         args.sp()
         name = args.mailbox()
+        qresync = None
         if args.accept(b" (CONDSTORE)"):  # RFC 7162 3.1.8
             self.enabled.add("CONDSTORE")
+        elif args.accept(b" (QRESYNC ("):  # RFC 7162 3.2.5: uidvalidity modseq [known-uids]
+            if "QRESYNC" not in self.enabled:
+                raise Bad("ENABLE QRESYNC first")
+            validity = args.nz_number()
+            args.sp()
+            since = args.nz_number()
+            known = None
+            if args.accept(b" "):
+                known = args.sequence_set()
+                if args.accept(b" ("):  # the sequence match data only saves work: skipped over
+                    args.sequence_set()
+                    args.sp()
+                    args.sequence_set()
+                    args.expect(b")")
+            args.expect(b"))")
+            qresync = (validity, since, known)
         args.end()
         self.deselect()
         folder = self.store.folder(name)
@@ -718,6 +763,8 @@ class Session:
         self.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags permitted")
         if "CONDSTORE" in self.enabled:
             self.untagged(f"OK [HIGHESTMODSEQ {folder.modseq}] Highest")
+        if qresync is not None and qresync[0] == folder.uidvalidity:
+            self.resync(qresync[1], qresync[2])
         return f"[{'READ-ONLY' if readonly else 'READ-WRITE'}] {'EXAMINE' if readonly else 'SELECT'} completed"
 
     async def cmd_examine(self, tag, args):
@@ -973,10 +1020,7 @@ class Session:
         self.folder.expunge([m for _, m in doomed])
         if self.updates:
             self.update_searches(gone=[seq - 1 for seq, _ in doomed])
-        for seq, _ in reversed(doomed):
-            self.send(b"* %d EXPUNGE" % seq)
-            self.recent.discard(self.view[seq - 1])
-            del self.view[seq - 1]
+        self.announce_expunged([seq - 1 for seq, _ in doomed])
 
     async def matching(self, args: Args) -> list[tuple[int, object]]:
         """(seq, Msg) of the messages that match the search program args hold (SEARCH, SORT, THREAD)."""
@@ -1101,10 +1145,20 @@ class Session:
         args.sp()
         items = parse_fetch_items(args)
         changed_since = None
+        vanished = False
         if args.accept(b" (CHANGEDSINCE "):  # RFC 7162 3.1.4: only what changed after that MODSEQ
             changed_since = args.number()
+            vanished = args.accept(b" VANISHED")  # 3.2.6, UID FETCH with QRESYNC enabled only
+            if vanished and not (uid and "QRESYNC" in self.enabled):
+                raise Bad("VANISHED needs UID FETCH and ENABLE QRESYNC")
             args.expect(b")")
         args.end()
+        if vanished:
+            top = self.folder.uidnext - 1
+            gone = [u for lo, hi in merged_ranges(ranges, top) for u in range(lo, min(hi, top) + 1)
+                    if u not in self.folder.by_uid]
+            if gone:
+                self.send(b"* VANISHED (EARLIER) " + sequence_string(gone).encode())
         if uid and not any(i.name == "UID" for i in items):
             items.insert(0, FetchItem("UID"))
         if changed_since is not None or any(i.name == "MODSEQ" for i in items):
@@ -1261,10 +1315,7 @@ class Session:
         self.untagged(f"OK {copyuid} Moved")  # RFC 6851: COPYUID comes before the EXPUNGEs
         if self.updates:
             self.update_searches(gone=[seq - 1 for seq, _, _ in pairs])
-        for seq, old_uid, _ in sorted(pairs, reverse=True):
-            self.send(b"* %d EXPUNGE" % seq)
-            self.recent.discard(old_uid)
-            del self.view[seq - 1]
+        self.announce_expunged([seq - 1 for seq, _, _ in pairs])
         return "MOVE completed"
 
     async def cmd_move(self, tag, args, uid: bool = False):

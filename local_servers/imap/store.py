@@ -141,6 +141,11 @@ class Folder:
         self._journal_lines = len(lines)
         self.modseq = max([1, *self._saved_modseq.values()])
 
+    def bump_expunged(self) -> None:
+        """An expunge raises HIGHESTMODSEQ too (RFC 7162 3.2: QRESYNC clients resynchronise from it)."""
+        self.modseq += 1
+        self._journal(f"0 {self.modseq}\n")
+
     def bump(self, msg: Msg, session_id: int = 0) -> None:
         """Give msg the next MODSEQ, recorded first."""
         self.modseq += 1
@@ -245,6 +250,8 @@ class Folder:
             del self.by_uid[msg.uid]
             self.recent_pool.discard(msg.uid)
             changed = True
+        if changed:
+            self.bump_expunged()
         fresh = []
         for key, (sub, name) in found.items():
             msg = self.by_key.get(key)
@@ -397,6 +404,7 @@ class Folder:
         return msg
 
     def forget(self, msg: Msg) -> None:
+        self.bump_expunged()
         self.by_key.pop(msg.key, None)
         if self.by_uid.pop(msg.uid, None) is not None:
             self.uids.remove(msg.uid)
@@ -404,6 +412,8 @@ class Folder:
 
     def expunge(self, msgs: list[Msg]) -> None:
         """Delete the files of these messages for good."""
+        if msgs:
+            self.bump_expunged()
         for msg in msgs:
             try:
                 os.unlink(self.file(msg))

@@ -330,3 +330,32 @@ def test_context_search_partial_and_update(server, box):
         assert removed < lines.index(b"* 4 EXPUNGE")  # before the numbers change
         assert conn.run(b"8", b'CANCELUPDATE "u"')[-1].startswith(b"8 OK")
         assert not any(b"ESEARCH" in line for line in conn.run(b"9", b"STORE 3 +FLAGS (\\Seen)"))
+
+
+def test_qresync_vanished_and_resync_on_select(server, box):
+    client = login(server)
+    for n in range(4):
+        put(client, box, f"Subject: q{n}")
+    client.logout()
+    with raw_session(server) as conn:
+        assert conn.run(b"1", b"SELECT %s (QRESYNC (1 1))" % box.encode())[-1].startswith(b"1 BAD")  # not enabled
+        conn.run(b"2", b"UNSELECT")
+        assert conn.run(b"3", b"ENABLE QRESYNC")[0] == b"* ENABLED QRESYNC"
+        lines = conn.run(b"4", b"SELECT " + box.encode())
+        highest = int(re.search(rb"HIGHESTMODSEQ (\d+)", b"".join(lines)).group(1))
+        validity = int(re.search(rb"UIDVALIDITY (\d+)", b"".join(lines)).group(1))
+        conn.run(b"5", b"STORE 2 +FLAGS (\\Deleted)")
+        assert conn.run(b"6", b"EXPUNGE")[:-1] == [b"* VANISHED 2"]  # UIDs, not EXPUNGE numbers
+        conn.run(b"7", b"UID STORE 3 +FLAGS (\\Flagged)")
+        conn.run(b"8", b"UNSELECT")
+        # coming back with what it knew: message 2 vanished, message 3 changed
+        lines = conn.run(b"9", b"SELECT %s (QRESYNC (%d %d 1:4))" % (box.encode(), validity, highest))
+        assert b"* VANISHED (EARLIER) 2" in lines
+        changed = [line for line in lines if b" FETCH " in line]
+        assert len(changed) == 1 and b"UID 3 " in changed[0] and b"\\Flagged" in changed[0]
+        lines = conn.run(b"10", b"UID FETCH 1:4 FLAGS (CHANGEDSINCE %d VANISHED)" % highest)
+        assert lines[0] == b"* VANISHED (EARLIER) 2" and [x for x in lines if x.startswith(b"* ")][1:] == [
+            b"* 2 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ (%d))" % int(re.search(rb"MODSEQ \((\d+)", changed[0]).group(1))]
+        # a different UIDVALIDITY: no resync data at all
+        lines = conn.run(b"11", b"SELECT %s (QRESYNC (%d 1))" % (box.encode(), validity + 1))
+        assert not any(b"VANISHED" in line or b" FETCH " in line for line in lines)
