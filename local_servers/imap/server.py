@@ -62,6 +62,7 @@ COMMANDS = {
     "CAPABILITY": (ANY, "cmd_capability"),
     "ID": (ANY, "cmd_id"),
     "ENABLE": (AUTH, "cmd_enable"),
+    "NOTIFY": (AUTH, "cmd_notify"),
     "NOOP": (ANY, "cmd_noop"),
     "LOGOUT": (ANY, "cmd_logout"),
     "STARTTLS": ((NOT_AUTHENTICATED,), "cmd_starttls"),
@@ -108,8 +109,8 @@ NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 
 CAPABILITIES = ("IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN ID ENABLE "
                 "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN "
-                "BINARY MULTIAPPEND CATENATE CONDSTORE QRESYNC LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE "
-                "CONTEXT=SEARCH "
+                "CONTEXT=SEARCH BINARY MULTIAPPEND CATENATE CONDSTORE QRESYNC NOTIFY "
+                "LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE "
                 f"APPENDLIMIT={MAX_LITERAL}")
 #: What ENABLE (RFC 5161) can switch on.
 ENABLEABLE = ("UTF8=ACCEPT", "CONDSTORE", "QRESYNC")
@@ -272,6 +273,8 @@ class Session:
         self.last_test = None
         self.updates: dict[str, tuple] = {}  # tag -> (test, uid, UIDs in the result): SEARCH RETURN (UPDATE)
         self.update_modseq = 0
+        self.watching: list[tuple[str, list[str], set[str]]] = []  # NOTIFY: (filter, mailboxes, events)
+        self.watched: dict[str, tuple] = {}  # mailbox -> (messages, uidnext, modseq) last reported
         self.out = bytearray()
         self.closing = False
 
@@ -424,6 +427,8 @@ class Session:
             status, text = "NO", "[SERVERBUG] Internal error; the server log has the details"
         if self.folder is not None and not self.closing:
             self.report_changes(expunge_ok=name not in NO_EXPUNGE_DURING)
+        if self.watching and name != "NOTIFY" and not self.closing:
+            self.report_watched()
         self.send(f"{tag} {status} {text}".encode())
         if self.closing and name == "LOGOUT":
             return
@@ -626,6 +631,102 @@ class Session:
         if "QRESYNC" in newly:
             self.enabled.add("CONDSTORE")  # RFC 7162 3.2.3: QRESYNC implies CONDSTORE
         self.send(b"* ENABLED" + b"".join(b" " + n.encode() for n in newly))
+
+    async def cmd_notify(self, tag, args):
+        """RFC 5465: NOTIFY NONE, or NOTIFY SET [STATUS] (filter (events)) ...: STATUS lines for other mailboxes.
+
+        They go out with the next command's reply or during IDLE (this server does
+        not write between commands otherwise).
+        """
+        args.sp()
+        if args.accept(b"NONE"):
+            args.end()
+            self.watching, self.watched = [], {}
+            return
+        if not args.accept(b"SET"):
+            raise Bad("expected NOTIFY SET or NOTIFY NONE")
+        status = args.accept(b" STATUS")
+        watching = []
+        while not args.at_end():
+            args.sp()
+            args.expect(b"(")
+            kind = args.atom().upper()
+            if kind not in NOTIFY_FILTERS:
+                raise Bad(f"unknown NOTIFY filter {kind}")
+            names: list[str] = []
+            if kind in ("SUBTREE", "MAILBOXES"):
+                args.sp()
+                if args.accept(b"("):
+                    names.append(args.mailbox())
+                    while not args.accept(b")"):
+                        args.sp()
+                        names.append(args.mailbox())
+                else:
+                    names.append(args.mailbox())
+            args.sp()
+            events: set[str] = set()
+            if not args.accept(b"NONE"):
+                args.expect(b"(")
+                while not args.accept(b")"):
+                    if events:
+                        args.sp()
+                    event = args.atom().upper()
+                    if event == "MESSAGENEW" and args.accept(b" ("):  # fetch-att for MessageNew: not sent
+                        parse_fetch_item(args)
+                        while not args.accept(b")"):
+                            args.sp()
+                            parse_fetch_item(args)
+                    events.add(event)
+            args.expect(b")")
+            unknown = events - set(NOTIFY_EVENTS) - {"MAILBOXNAME", "SUBSCRIPTIONCHANGE"}
+            if unknown:
+                raise No(f"[BADEVENT ({' '.join(sorted(NOTIFY_EVENTS))})] Unsupported event {min(unknown)}")
+            watching.append((kind, names, events))
+        self.watching, self.watched = watching, {}
+        for name, events in self.watched_mailboxes():
+            folder = self.store.folder(name)
+            if folder is not None:
+                self.watched[name] = (len(folder.uids), folder.uidnext, folder.modseq)
+                if status:
+                    self.send_notify_status(name, folder, events)
+
+    def watched_mailboxes(self) -> list[tuple[str, set[str]]]:
+        """The mailboxes NOTIFY watches (the selected one aside: it is reported the usual way)."""
+        names = self.store.names()
+        chosen: dict[str, set[str]] = {}
+        for kind, listed, events in self.watching:
+            if kind in ("SELECTED", "SELECTED-DELAYED"):
+                continue
+            if kind == "INBOXES":
+                found = ["INBOX"]
+            elif kind == "PERSONAL":
+                found = names
+            elif kind == "SUBSCRIBED":
+                found = [n for n in self.store.subscriptions() if n in names]
+            elif kind == "SUBTREE":
+                found = [n for n in names if any(n == b or n.startswith(b + ".") for b in listed)]
+            else:
+                found = [n for n in listed if n in names]
+            for name in found:
+                chosen.setdefault(name, set()).update(events & set(NOTIFY_EVENTS))
+        selected = self.folder.name if self.folder is not None else None
+        return [(n, e) for n, e in chosen.items() if e and n != selected]
+
+    def send_notify_status(self, name: str, folder, events: set[str]) -> None:
+        items = [i for i in ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ")
+                 if any(i in NOTIFY_EVENTS[e] for e in events)]
+        self.send(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, items) + b")")
+
+    def report_watched(self) -> None:
+        """NOTIFY: a STATUS line for each watched mailbox whose counts changed since last told."""
+        for name, events in self.watched_mailboxes():
+            folder = self.store.folder(name)
+            if folder is None:
+                continue
+            now = (len(folder.uids), folder.uidnext, folder.modseq)
+            if self.watched.get(name, now) != now:
+                self.send_notify_status(name, folder, events)
+            self.watched[name] = now
 
     async def cmd_noop(self, tag, args):
         args.end()
@@ -980,7 +1081,9 @@ class Session:
                 if self.folder is not None:
                     self.folder.scan()
                     self.report_changes()
-                    await self.flush()
+                if self.watching:
+                    self.report_watched()
+                await self.flush()
             line = line_task.result()
         finally:
             if not line_task.done():
@@ -1126,6 +1229,8 @@ class Session:
         self.last_test = None
         self.updates: dict[str, tuple] = {}  # tag -> (test, uid, UIDs in the result): SEARCH RETURN (UPDATE)
         self.update_modseq = 0
+        self.watching: list[tuple[str, list[str], set[str]]] = []  # NOTIFY: (filter, mailboxes, events)
+        self.watched: dict[str, tuple] = {}  # mailbox -> (messages, uidnext, modseq) last reported
 
     async def cmd_thread(self, tag, args, uid: bool = False):
         """RFC 5256: THREAD algorithm charset criteria -> nested lists of the matching numbers."""
@@ -1342,6 +1447,11 @@ class _Pause:
 _IMAP_URL = re.compile(r"(?:imap://[^/]*)?/(?P<mailbox>[^;/]+)(?:;UIDVALIDITY=(?P<uidvalidity>\d{1,10}))?"
                        r"/;UID=(?P<uid>\d{1,10})(?:/;SECTION=(?P<section>[^/;]+))?"
                        r"(?:/;PARTIAL=(?P<partial>\d{1,10}(?:\.\d{1,10})?))?", re.IGNORECASE)
+
+#: NOTIFY (RFC 5465): the events we report, and the STATUS items each one's change shows.
+NOTIFY_EVENTS = {"MESSAGENEW": ("MESSAGES", "UIDNEXT", "UIDVALIDITY"), "MESSAGEEXPUNGE": ("MESSAGES",),
+                 "FLAGCHANGE": ("UIDVALIDITY", "HIGHESTMODSEQ")}
+NOTIFY_FILTERS = ("SELECTED", "SELECTED-DELAYED", "INBOXES", "PERSONAL", "SUBSCRIBED", "SUBTREE", "MAILBOXES")
 
 #: What SEARCH RETURN (...) may ask for (RFC 4731, RFC 5182's SAVE).
 RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE", "UPDATE", "CONTEXT", "PARTIAL")

@@ -359,3 +359,24 @@ def test_qresync_vanished_and_resync_on_select(server, box):
         # a different UIDVALIDITY: no resync data at all
         lines = conn.run(b"11", b"SELECT %s (QRESYNC (%d 1))" % (box.encode(), validity + 1))
         assert not any(b"VANISHED" in line or b" FETCH " in line for line in lines)
+
+
+def test_notify_reports_other_mailboxes(server, box):
+    client = login(server)
+    put(client, box, "Subject: n0")
+    with raw_session(server) as conn:
+        lines = conn.run(b"1", b"NOTIFY SET STATUS (MAILBOXES %s (MessageNew MessageExpunge))" % box.encode())
+        assert lines[0] == b'* STATUS "%s" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY ' % box.encode() + lines[0].split()[-1]
+        assert conn.run(b"2", b"NOOP")[:-1] == []  # nothing changed
+        put(client, box, "Subject: n1")
+        assert conn.run(b"3", b"NOOP")[0].startswith(b'* STATUS "%s" (MESSAGES 2 UIDNEXT 3 ' % box.encode())
+        lines = conn.run(b"4", b"NOTIFY SET (SELECTED (MessageNew)) (PERSONAL (FlagChange))")
+        assert lines[:-1] == [] and lines[-1].startswith(b"4 OK")  # without STATUS: no initial lines
+        client.select(box)
+        client.store("1", "+FLAGS", "(\\Flagged)")
+        assert b"HIGHESTMODSEQ" in conn.run(b"5", b"NOOP")[0]
+        assert conn.run(b"6", b"NOTIFY SET (INBOXES (AnnotationChange))")[-1].startswith(b"6 NO [BADEVENT")
+        assert conn.run(b"7", b"NOTIFY NONE")[-1].startswith(b"7 OK")
+        put(client, box, "Subject: n2")
+        assert conn.run(b"8", b"NOOP")[:-1] == []
+    client.logout()
