@@ -110,7 +110,7 @@ NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 CAPABILITIES = ("IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN ID ENABLE "
                 "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN "
                 "CONTEXT=SEARCH BINARY MULTIAPPEND CATENATE CONDSTORE QRESYNC NOTIFY "
-                "LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE "
+                "LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE UTF8=ACCEPT "
                 f"APPENDLIMIT={MAX_LITERAL}")
 #: What ENABLE (RFC 5161) can switch on.
 ENABLEABLE = ("UTF8=ACCEPT", "CONDSTORE", "QRESYNC")
@@ -985,6 +985,11 @@ class Session:
                 args.sp()
             if args.accept(b"CATENATE "):
                 data = self.catenate(args)
+            elif args.accept(b"UTF8 ("):  # RFC 6855 4: a message with UTF-8 headers, once UTF8=ACCEPT is on
+                if "UTF8=ACCEPT" not in self.enabled:
+                    raise Bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
+                data = args.literal(binary=True)
+                args.expect(b")")
             elif args.peek() in (ord("{"), ord("~")):
                 data = args.literal(binary=True)  # RFC 3516: a literal8 may carry NULs
             else:

@@ -380,3 +380,14 @@ def test_notify_reports_other_mailboxes(server, box):
         put(client, box, "Subject: n2")
         assert conn.run(b"8", b"NOOP")[:-1] == []
     client.logout()
+
+
+def test_utf8_accept_append_and_names(server, box):
+    message = "Subject: Grüße\r\nFrom: Jörg <j@x.org>\r\n\r\nbody\r\n".encode()
+    with raw_session(server) as conn:
+        command = b"APPEND %s UTF8 (~{%d+}\r\n%s)" % (box.encode(), len(message), message)
+        assert conn.run(b"1", command)[-1].startswith(b"1 BAD")  # not before ENABLE
+        assert conn.run(b"2", b"ENABLE UTF8=ACCEPT")[0] == b"* ENABLED UTF8=ACCEPT"
+        assert conn.run(b"3", command)[-1].startswith(b"3 OK [APPENDUID")
+        assert conn.run(b"4", 'CREATE "Bücher"'.encode())[-1].startswith(b"4 OK")
+        assert any("Bücher".encode() in line for line in conn.run(b"5", b'LIST "" "B*"'))
