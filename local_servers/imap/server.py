@@ -1275,14 +1275,18 @@ class Session:
             self.enable_condstore()
             if not any(i.name == "MODSEQ" for i in items):
                 items.append(FetchItem("MODSEQ"))
-        pause = _Pause()
-        for seq, msg in self.messages(ranges, uid):
-            if changed_since is not None and msg.modseq <= changed_since:
-                continue
-            self.send(b"* %d FETCH (" % seq + self.fetch_one(msg, items) + b")")
-            if len(self.out) > FLUSH_AT:
+        chosen = self.messages(ranges, uid)
+        if changed_since is not None:
+            chosen = [(seq, msg) for seq, msg in chosen if msg.modseq > changed_since]
+        out, fetch_one, clock = self.out, self.fetch_one, time.monotonic
+        until = clock() + SLICE
+        for seq, msg in chosen:
+            out += b"* %d FETCH (%b)\r\n" % (seq, fetch_one(msg, items))
+            if len(out) > FLUSH_AT:
                 await self.flush()
-            await pause()
+            elif clock() >= until:  # one loop serves every service: let the others run
+                await asyncio.sleep(0)
+                until = clock() + SLICE
 
     def fetch_one(self, msg, items: list[FetchItem]) -> bytes:
         """The data items of one message's FETCH response."""
