@@ -1218,7 +1218,8 @@ class Session:
         keys = sort.parse_criteria(args)
         args.sp()
         found = await self.matching(_with_charset(args))
-        order = sort.sort_messages(self.folder, found, keys)
+        headers = await self.read_headers(found) if sort.needs_headers(keys) else {}
+        order = sort.sort_messages(self.folder, found, keys, headers)
         uids = [self.view[seq - 1] for seq in order]
         if uid:
             order = uids
@@ -1245,9 +1246,19 @@ class Session:
             raise Bad(f"unknown threading algorithm {algorithm}")
         args.sp()
         found = await self.matching(_with_charset(args))
+        headers = await self.read_headers(found)
         if uid:
             found = [(m.uid, m) for _, m in found]
-        self.send(b"* THREAD " + thread.render(thread.thread(self.folder, found, algorithm)))
+        self.send(b"* THREAD " + thread.render(thread.thread(self.folder, found, algorithm, headers)))
+
+    async def read_headers(self, found: list[tuple[int, object]]) -> dict[int, mime.Part]:
+        """Each message's header as a Part, by UID, for SORT and THREAD (the loop is given back meanwhile)."""
+        headers = {}
+        pause = _Pause()
+        for _, msg in found:
+            headers[msg.uid] = mime.Part(sort.header_only(self.folder, msg))
+            await pause()
+        return headers
 
     async def cmd_fetch(self, tag, args, uid: bool = False):
         args.sp()

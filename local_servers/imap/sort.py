@@ -151,19 +151,24 @@ class _Reversed:
         return self.value == other.value
 
 
-def sort_messages(folder, found: list[tuple[int, object]], keys: list[tuple[str, bool]]) -> list[int]:
-    """The sequence numbers of found [(seq, msg)] in the order the keys give."""
-    needs_part = any(k not in ("ARRIVAL", "SIZE") for k, _ in keys)
+def sort_messages(folder, found: list[tuple[int, object]], keys: list[tuple[str, bool]],
+                  headers: dict[int, Part]) -> list[int]:
+    """The sequence numbers of found [(seq, msg)] in the order the keys give; headers: Part by UID."""
     decorated = []
     for seq, msg in found:
-        part = Part(_header_only(folder, msg)) if needs_part else None
+        part = headers.get(msg.uid)
         values = [key_value(k, folder, msg, part) for k, _ in keys]
         decorated.append(([_Reversed(v) if rev else v for v, (_, rev) in zip(values, keys)], seq))
     decorated.sort(key=lambda item: (item[0], item[1]))
     return [seq for _, seq in decorated]
 
 
-def _header_only(folder, msg) -> bytes:
+def needs_headers(keys: list[tuple[str, bool]]) -> bool:
+    return any(k not in ("ARRIVAL", "SIZE") for k, _ in keys)
+
+
+def header_only(folder, msg) -> bytes:
+    """The header of a message (what SORT and THREAD read), up to and including the blank line."""
     raw = folder.read(msg) or b""
     end = raw.find(b"\r\n\r\n")
     return raw if end < 0 else raw[:end + 4]

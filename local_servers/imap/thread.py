@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from .mime import Part
-from .sort import _header_only, base_subject, casemap, sent_date
+from .sort import base_subject, casemap, sent_date
 
 ALGORITHMS = ("ORDEREDSUBJECT", "REFERENCES")
 _MSG_ID = re.compile(rb"<[^<>\s]+>")
@@ -58,16 +58,17 @@ def _link(child: Node, parent: Node) -> None:
     parent.children.append(child)
 
 
-def _describe(folder, seq: int, msg) -> tuple[Part, Node]:
-    part = Part(_header_only(folder, msg))
+def _describe(folder, seq: int, msg, headers: dict[int, Part]) -> tuple[Part, Node]:
+    part = headers[msg.uid]
     subject, is_reply = base_subject(part.get("subject"))
     return part, Node(seq, sent_date(part, folder.mtime(msg)), casemap(subject), is_reply)
 
 
-def thread(folder, found: list[tuple[int, object]], algorithm: str) -> list[Node]:
+def thread(folder, found: list[tuple[int, object]], algorithm: str, headers: dict[int, Part]) -> list[Node]:
+    """The threads of found [(number, msg)]; headers: each message's header Part by UID."""
     if algorithm == "ORDEREDSUBJECT":
-        return _ordered_subject([_describe(folder, seq, msg)[1] for seq, msg in found])
-    return _references(folder, found)
+        return _ordered_subject([_describe(folder, seq, msg, headers)[1] for seq, msg in found])
+    return _references(folder, found, headers)
 
 
 def _ordered_subject(nodes: list[Node]) -> list[Node]:
@@ -83,11 +84,11 @@ def _ordered_subject(nodes: list[Node]) -> list[Node]:
     return roots  # already in date order, and so is each group's list of children
 
 
-def _references(folder, found) -> list[Node]:
+def _references(folder, found, headers: dict[int, Part]) -> list[Node]:
     by_id: dict[bytes, Node] = {}
     messages = []
     for seq, msg in found:  # step 1: containers and links
-        part, node = _describe(folder, seq, msg)
+        part, node = _describe(folder, seq, msg, headers)
         messages.append(node)
         ids = _MSG_ID.findall(part.get("message-id") or b"")
         own = ids[0] if ids else None
