@@ -268,7 +268,6 @@ class Session:
         self.known_flags: list[str] = []  # the FLAGS this client was last told
         self.enabled: set[str] = set()  # extensions switched on by ENABLE
         self.saved: set[int] = set()  # UIDs of the last SEARCH RETURN (SAVE): "$" (RFC 5182)
-        self.sorting = False
         self.search_modseq = False  # the last search had a MODSEQ key
         self.last_test = None
         self.updates: dict[str, tuple] = {}  # tag -> (test, uid, UIDs in the result): SEARCH RETURN (UPDATE)
@@ -1161,15 +1160,16 @@ class Session:
         else:
             self.esearch(tag, options, numbers, [m.uid for _, m in found], uid)
 
-    def esearch(self, tag: str, options: set[str], numbers: list[int], uids: list[int], uid: bool) -> None:
+    def esearch(self, tag: str, options: set, numbers: list[int], uids: list[int], uid: bool,
+                sorted_result: bool = False) -> None:
         """RFC 4731 ESEARCH: MIN, MAX, COUNT, ALL (as a sequence set) of a result; RFC 5182 SAVE keeps it for $.
 
-        numbers are in the order the command produced them (SORT's order for ESORT):
-        MIN and MAX are then its first and last.
+        With sorted_result (ESORT, RFC 5267) numbers are in SORT's order, and MIN
+        and MAX are its first and last.
         """
         if "SAVE" in options:
             if uids and options & {"MIN", "MAX"} and not options & {"ALL", "COUNT"}:
-                first, last = (uids[0], uids[-1]) if self.sorting else (min(uids), max(uids))
+                first, last = (uids[0], uids[-1]) if sorted_result else (min(uids), max(uids))
                 self.saved = ({first} if "MIN" in options else set()) | ({last} if "MAX" in options else set())
             else:
                 self.saved = set(uids)
@@ -1177,12 +1177,12 @@ class Session:
                 return  # SAVE alone: no ESEARCH response (RFC 5182 2.4)
         if not options - QUIET_OPTIONS:
             options = options | ({"ALL"} if options <= {"SAVE", "CONTEXT"} else set())
-        ordered = numbers if self.sorting else sorted(numbers)
+        ordered = numbers if sorted_result else sorted(numbers)
         parts = [b"* ESEARCH (TAG " + astring(tag) + b")"] + ([b"UID"] if uid else [])
         if "MIN" in options and ordered:
-            parts.append(b"MIN %d" % (ordered[0] if self.sorting else min(ordered)))
+            parts.append(b"MIN %d" % (ordered[0] if sorted_result else min(ordered)))
         if "MAX" in options and ordered:
-            parts.append(b"MAX %d" % (ordered[-1] if self.sorting else max(ordered)))
+            parts.append(b"MAX %d" % (ordered[-1] if sorted_result else max(ordered)))
         if "ALL" in options and ordered:
             parts.append(b"ALL " + sequence_string(ordered).encode())
         if "COUNT" in options:
@@ -1195,8 +1195,8 @@ class Session:
             if options & {"ALL", "COUNT"}:
                 shown = uids
             else:
-                shown = [uids[0] if self.sorting else min(uids)] if "MIN" in options else []
-                shown += [uids[-1] if self.sorting else max(uids)] if "MAX" in options else []
+                shown = [uids[0] if sorted_result else min(uids)] if "MIN" in options else []
+                shown += [uids[-1] if sorted_result else max(uids)] if "MAX" in options else []
             parts.append(b"MODSEQ %d" % max((present[u].modseq for u in shown if u in present), default=0))
         self.send(b" ".join(parts))
 
@@ -1226,11 +1226,7 @@ class Session:
         if options is None:
             self.send(b"* SORT" + b"".join(b" %d" % n for n in order))
             return
-        self.sorting = True
-        try:
-            self.esearch(tag, options, order, uids, uid)
-        finally:
-            self.sorting = False
+        self.esearch(tag, options, order, uids, uid, sorted_result=True)
         self.search_modseq = False  # the last search had a MODSEQ key
         self.last_test = None
         self.updates: dict[str, tuple] = {}  # tag -> (test, uid, UIDs in the result): SEARCH RETURN (UPDATE)
