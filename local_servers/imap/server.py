@@ -136,6 +136,7 @@ class FetchItem:
                  partial: tuple | None = None, peek: bool = False):
         self.name, self.numbers, self.text, self.names = name, numbers, text, names
         self.partial, self.peek = partial, peek
+        self._label: bytes | None = None
 
     @property
     def sets_seen(self) -> bool:
@@ -143,7 +144,12 @@ class FetchItem:
         return (self.name in ("BODY[]", "BINARY[]") and not self.peek) or self.name in ("RFC822", "RFC822.TEXT")
 
     def label(self) -> bytes:
-        """How the response names this item: BODY[1.HEADER.FIELDS (FROM)]<0>, BINARY.SIZE[2]."""
+        """How the response names this item: BODY[1.HEADER.FIELDS (FROM)]<0>, BINARY.SIZE[2] (made once)."""
+        if self._label is None:
+            self._label = self._make_label()
+        return self._label
+
+    def _make_label(self) -> bytes:
         if self.name in ("BINARY[]", "BINARY.SIZE[]"):
             origin = f"<{self.partial[0]}>" if self.partial else ""
             return f"{self.name[:-2]}[{'.'.join(str(n) for n in self.numbers)}]{origin}".encode()

@@ -89,6 +89,7 @@ class Folder:
 
     def __init__(self, name: str, path: Path):
         self.name, self.path = name, path
+        self._dir = str(path)
         self.by_key: dict[str, Msg] = {}
         self.by_uid: dict[int, Msg] = {}
         self.uids: list[int] = []  # sorted
@@ -311,8 +312,9 @@ class Folder:
         return msg
 
     # -- reading ------------------------------------------------------------------
-    def file(self, msg: Msg) -> Path:
-        return self.path / msg.subdir / msg.name
+    def file(self, msg: Msg) -> str:
+        """The message's file; a plain string join (pathlib's costs a third of a large FETCH)."""
+        return os.path.join(self._dir, msg.subdir, msg.name)
 
     def read(self, msg: Msg) -> bytes | None:
         """The message in CRLF form, or None if its file is gone (deleted meanwhile)."""
