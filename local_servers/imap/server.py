@@ -45,6 +45,8 @@ MAX_LITERAL = 50 * 1024 * 1024
 MAX_PREAUTH_COMMAND = 8 * 1024
 #: Long loops (SEARCH, FETCH) let other connections run whenever they have had the loop this long.
 SLICE = 0.01
+#: Messages larger than this are searched in a worker thread (see Session.matching).
+SEARCH_IN_THREAD = 1024 * 1024
 #: The autologout timer of RFC 3501 5.4: at least 30 minutes.
 AUTOLOGOUT = 30 * 60
 #: How often an IDLE session looks for new mail.
@@ -1146,9 +1148,19 @@ class Session:
         candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0, self.saved)
         found = []
         pause = _Pause()
+        folder = self.folder
         for seq, u in enumerate(list(self.view), 1):
             msg = present.get(u)
-            if msg is not None and test(candidate.reset(msg, seq, u in recent)):
+            if msg is None:
+                continue
+            candidate.reset(msg, seq, u in recent)
+            if folder.stored_size(msg) > SEARCH_IN_THREAD:
+                # One big message can take seconds (1,000 BODY keys over 50 MiB): test it in a worker
+                # thread, so the loop, which switches with it every few ms, keeps serving the others.
+                matched = await asyncio.to_thread(test, candidate)
+            else:
+                matched = test(candidate)
+            if matched:
                 found.append((seq, msg))
             await pause()
         return found

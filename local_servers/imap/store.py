@@ -326,6 +326,15 @@ class Folder:
         msg.size = len(data)
         return data
 
+    def stored_size(self, msg: Msg) -> int:
+        """The size without reading the message: known CRLF size, else the file's (LF) size."""
+        if msg.size is not None:
+            return msg.size
+        try:
+            return os.stat(self.file(msg)).st_size
+        except OSError:
+            return 0
+
     def size(self, msg: Msg) -> int:
         if msg.size is None:
             self.read(msg)

@@ -157,3 +157,35 @@ def test_other_connections_are_served_while_a_long_search_runs(server, box):
     delays.sort()
     # Without yielding, a NOOP waits for the rest of the search; with it, for one slice of 200 messages.
     assert delays[-1] < max(durations) / 3, (delays[-5:], durations)
+
+
+def test_a_long_search_of_one_big_message_does_not_hold_the_loop(server, box):
+    """One 16 MiB message and 200 BODY keys: seconds of work inside a single message."""
+    line = b"some words of a long text body, none of which is searched for\r\n"
+    message = b"Subject: big\r\nFrom: a@b.c\r\n\r\n" + line * (16 * 1024 * 1024 // len(line))
+    with bounded_session(server) as conn:
+        conn.sock.settimeout(60)
+        conn.send(b"1 APPEND %s {%d+}\r\n%s\r\n" % (box.encode(), len(message), message))
+        assert conn.tagged(b"1")[-1].startswith(b"1 OK")
+    program = b"SEARCH " + b" ".join(b"NOT BODY zzqq%d" % n for n in range(200))
+    durations = []
+
+    def long_search():
+        with bounded_session(server, box) as conn:
+            conn.sock.settimeout(120)
+            start = time.perf_counter()
+            assert conn.run(b"s", program)[:-1] == [b"* SEARCH 1"]
+            durations.append(time.perf_counter() - start)
+
+    with bounded_session(server) as probe:
+        worker = threading.Thread(target=long_search)
+        worker.start()
+        delays = []
+        while worker.is_alive():
+            start = time.perf_counter()
+            assert probe.run(b"p", b"NOOP")[-1].startswith(b"p OK")
+            delays.append(time.perf_counter() - start)
+            time.sleep(0.01)
+        worker.join()
+    assert durations, "the search did not complete"
+    assert max(delays) < durations[0] / 3, (sorted(delays)[-5:], durations)
