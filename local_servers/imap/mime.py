@@ -11,7 +11,10 @@ the CRLF form that travels on the wire.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.utils
+import re
 
 from .syntax import nstring, plist, string
 
@@ -50,11 +53,17 @@ def field_value(raw_field: bytes) -> bytes:
     return value.replace(CRLF, b"").strip()
 
 
+#: How deep multiparts and message/rfc822 parts may nest before a part counts as an opaque leaf
+#: (application/octet-stream): BODYSTRUCTURE and the search walk then stay bounded.
+MAX_DEPTH = 64
+
+
 class Part:
     """One message or MIME part, kept as octets, parsed only as far as asked."""
 
-    def __init__(self, raw: bytes, default_type: tuple[str, str] = ("text", "plain")):
+    def __init__(self, raw: bytes, default_type: tuple[str, str] = ("text", "plain"), depth: int = 0):
         self.raw = raw
+        self.depth = depth
         self.header, self.body = split_header(raw)
         self.fields = header_fields(self.header)
         self._default_type = default_type
@@ -78,7 +87,11 @@ class Part:
             main, params = _split_params(value)
             maintype, slash, subtype = main.partition(b"/")
             if slash and maintype.strip() and subtype.strip():
+                if self.depth >= MAX_DEPTH and maintype.strip().lower() in (b"multipart", b"message"):
+                    return b"application", b"octet-stream", []  # too deep to take apart
                 return maintype.strip(), subtype.strip(), params
+        if self.depth >= MAX_DEPTH and self._default_type == ("message", "rfc822"):
+            return b"application", b"octet-stream", []
         if self._default_type == ("message", "rfc822"):
             return b"message", b"rfc822", []
         return b"text", b"plain", [(b"charset", b"us-ascii")]
@@ -102,15 +115,48 @@ class Part:
                 boundary = dict((k.lower(), v) for k, v in params).get(b"boundary")
                 default = ("message", "rfc822") if subtype.lower() == b"digest" else ("text", "plain")
                 if boundary:
-                    self._children = [Part(raw, default) for raw in split_multipart(self.body, boundary)]
+                    self._children = [Part(raw, default, self.depth + 1)
+                                      for raw in split_multipart(self.body, boundary)]
         return self._children
 
     @property
     def message(self) -> "Part":
         """The message inside a message/rfc822 part."""
         if self._message is None:
-            self._message = Part(self.body)
+            self._message = Part(self.body, depth=self.depth + 1)
         return self._message
+
+
+def decoded_text(root: Part) -> str:
+    """The text of every text part, transfer encoding and charset undone (what SEARCH BODY reads)."""
+    texts = []
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        if part.is_multipart:
+            stack.extend(reversed(part.children))
+            continue
+        if part.is_message:
+            stack.append(part.message)
+            continue
+        maintype, _, params = part.content_type
+        if maintype.lower() != b"text":
+            continue
+        encoding = (part.get("content-transfer-encoding") or b"").strip().lower()
+        body = part.body
+        try:
+            if encoding == b"base64":
+                body = base64.b64decode(body)
+            elif encoding == b"quoted-printable":
+                body = decode_qp(body)
+        except (binascii.Error, ValueError):
+            pass
+        charset = dict((k.lower(), v.strip(b'"')) for k, v in params).get(b"charset", b"utf-8")
+        try:
+            texts.append(body.decode(charset.decode("ascii"), "replace"))
+        except (LookupError, UnicodeDecodeError):
+            texts.append(body.decode("utf-8", "replace"))
+    return "\n".join(texts)
 
 
 def _split_params(value: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
@@ -207,19 +253,27 @@ def addresses(value: bytes | None) -> bytes:
         elif kind == "end":
             items.append(b"(NIL NIL NIL NIL)")
         else:
-            name, mailbox, host = data
-            items.append(plist([nstring(name.encode("latin-1") if name else None), b"NIL",
+            name, mailbox, host, route = data
+            items.append(plist([nstring(name.encode("latin-1") if name else None),
+                                nstring(route.encode("latin-1") if route else None),
                                 nstring(mailbox.encode("latin-1")), nstring(host.encode("latin-1"))]))
     return plist(items) if items else b"NIL"
+
+
+#: An obsolete source route at the start of an angle address: "<@a.org,@b.org:".
+_ROUTE = re.compile(r"<\s*(@[^<>:\"]*):")
 
 
 def parse_address_list(text: str) -> list[tuple]:
     """Split an address list at top-level commas; "name: a, b;" is a group.
 
-    Yields ("group", name), ("addr", display name, mailbox, host) and ("end",).
-    Quotes, comments and <angle brackets> are skipped over; each single
-    address is then read by email.utils.parseaddr, which keeps the display
-    name as it is (RFC 2047 encoded words stay encoded, as ENVELOPE wants).
+    Yields ("group", name), ("addr", display name, mailbox, host, route) and
+    ("end",). Quotes, comments and <angle brackets> are skipped over; each
+    single address is then read by email.utils.parseaddr, which keeps the
+    display name as it is (RFC 2047 encoded words stay encoded, as ENVELOPE
+    wants). parseaddr drops an obsolete source route (<@relay:user@host>,
+    RFC 5322 4.4), which ENVELOPE reports as the address's adl: we take it
+    off first.
     """
     out: list[tuple] = []
     chunk: list[str] = []
@@ -230,12 +284,17 @@ def parse_address_list(text: str) -> list[tuple]:
         piece = "".join(chunk).strip()
         chunk.clear()
         if piece:
+            route = ""
+            routed = _ROUTE.search(piece)
+            if routed:
+                route = re.sub(r"\s+", "", routed.group(1))
+                piece = piece[:routed.start()] + "<" + piece[routed.end():]
             name, addr = email.utils.parseaddr(piece)
             if addr or name:
                 mailbox, at, host = addr.rpartition("@")
                 if not at:
                     mailbox, host = addr, ""
-                out.append(("addr", name, mailbox, host))
+                out.append(("addr", name, mailbox, host, route))
 
     while i < n:
         c = text[i]
@@ -374,6 +433,58 @@ def find_part(root: Part, numbers: tuple[int, ...]) -> Part | None:
         else:
             return None
     return node
+
+
+def binary_data(root: Part, numbers: tuple[int, ...]) -> bytes | None:
+    """BINARY[numbers] (RFC 3516): the part's body with its Content-Transfer-Encoding undone.
+
+    BINARY[] is the whole message as stored. None for a part that does not
+    exist; ValueError for an encoding we cannot undo (the reply is [UNKNOWN-CTE]).
+    """
+    if not numbers:
+        return root.raw
+    part = find_part(root, numbers)
+    if part is None:
+        return None
+    encoding = (part.get("content-transfer-encoding") or b"7bit").strip().lower()
+    if encoding in (b"7bit", b"8bit", b"binary") or part.is_multipart or part.is_message:
+        return part.body
+    if encoding == b"base64":
+        return base64.b64decode(b"".join(part.body.split()) + b"==")  # lenient padding, as readers are
+    if encoding == b"quoted-printable":
+        return decode_qp(part.body)
+    raise ValueError(f"unknown Content-Transfer-Encoding {encoding!r}")
+
+
+def decode_qp(body: bytes) -> bytes:
+    """Quoted-printable (RFC 2045 6.7) with CRLF lines: trailing blanks dropped, "=" at the end joins lines."""
+    out = bytearray()
+    lines = body.split(CRLF)
+    for i, line in enumerate(lines):
+        line = line.rstrip(b" \t")
+        soft = line.endswith(b"=")
+        out += binascii.a2b_qp(line[:-1] if soft else line)
+        if not soft and i < len(lines) - 1:
+            out += CRLF
+    return bytes(out)
+
+
+def storable(raw: bytes) -> bytes:
+    """A message with NUL octets (APPENDed as a literal8, RFC 3516) made 7-bit: its body in base64.
+
+    IMAP literals may not carry NUL, so BODY[] could not show such a body;
+    in base64 it can, and BINARY[1] still returns the original octets. A
+    multipart with a NUL somewhere raises ValueError ([UNKNOWN-CTE]).
+    """
+    if b"\0" not in raw:
+        return raw
+    end = raw.find(b"\r\n\r\n")
+    header, body = (raw[:end + 2], raw[end + 4:]) if end >= 0 else (raw, b"")
+    if b"\0" in header or Part(header + CRLF).is_multipart:
+        raise ValueError("NUL octets outside a single-part body")
+    kept = [field for name, field in header_fields(header) if name != "content-transfer-encoding"]
+    encoded = base64.encodebytes(body).replace(b"\n", CRLF)
+    return b"".join(kept) + b"Content-Transfer-Encoding: base64\r\n" + CRLF + encoded
 
 
 def section_data(root: Part, numbers: tuple[int, ...], text: str, names: tuple[str, ...] = ()) -> bytes | None:

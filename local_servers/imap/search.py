@@ -13,16 +13,22 @@ message, so a second search does not read the files again.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import datetime
-import email
 import email.header
-import email.policy
 import email.utils
+import time
+from typing import Callable, NamedTuple
 
-from .mime import field_value, header_fields, split_header
-from .syntax import Args, ParseError
+from .mime import Part, decoded_text, field_value, header_fields, parse_address_list, split_header
+from .syntax import Args, LimitExceeded, ParseError, SavedSet, merged_ranges
 
 CHARSETS = ("US-ASCII", "UTF-8")
+#: Most keys one search may hold, and how deep parentheses, NOT and OR may nest. The cost of a
+#: search is (keys) x (messages); beyond these a client gets NO [LIMIT] or BAD, not a frozen server.
+MAX_KEYS = 1000
+MAX_DEPTH = 64
 
 
 class BadCharset(Exception):
@@ -32,15 +38,15 @@ class BadCharset(Exception):
 class Candidate:
     """One message under test, with its data read only when a key needs it."""
 
-    __slots__ = ("folder", "msg", "seq", "recent", "last_seq", "last_uid", "_raw")
+    __slots__ = ("folder", "msg", "seq", "recent", "last_seq", "last_uid", "saved", "_raw", "_text")
 
-    def __init__(self, folder, last_seq: int, last_uid: int):
-        self.folder, self.last_seq, self.last_uid = folder, last_seq, last_uid
-        self.msg, self.seq, self.recent, self._raw = None, 0, False, None
+    def __init__(self, folder, last_seq: int, last_uid: int, saved: set[int] = frozenset()):
+        self.folder, self.last_seq, self.last_uid, self.saved = folder, last_seq, last_uid, saved
+        self.msg, self.seq, self.recent, self._raw, self._text = None, 0, False, None, None
 
     def reset(self, msg, seq: int, recent: bool) -> "Candidate":
         """Point at the next message (one Candidate serves a whole search)."""
-        self.msg, self.seq, self.recent, self._raw = msg, seq, recent, None
+        self.msg, self.seq, self.recent, self._raw, self._text = msg, seq, recent, None, None
         return self
 
     def raw(self) -> bytes:
@@ -63,18 +69,33 @@ class Candidate:
         cache = self.msg.search_cache
         return (cache if cache is not None else self.headers()).get(name, ())
 
+    def addresses(self, name: str) -> list[str]:
+        """An address header as the envelope reads it (RFC 3501 6.4.4: FROM etc. match the address).
+
+        Each address becomes "display name <mailbox@host>" and each group its
+        name, so "user@domain.org" is found however the header wrote it
+        (with comments, routes or folded lines), and a display name too.
+        """
+        key = "@" + name
+        cache = self.headers()
+        found = cache.get(key)
+        if found is None:
+            found = []
+            for value in cache.get(name, ()):
+                for kind, *data in parse_address_list(value):
+                    if kind == "group":
+                        found.append(data[0])
+                    elif kind == "addr":
+                        display, mailbox, host, _ = data
+                        found.append(f"{display} <{mailbox}@{host}>" if host else f"{display} <{mailbox}>")
+            cache[key] = found
+        return found
+
     def body_text(self) -> str:
-        """The decoded text of every text part (transfer encodings and charsets undone)."""
-        message = email.message_from_bytes(self.raw(), policy=email.policy.compat32)
-        texts = []
-        for part in message.walk():
-            if part.is_multipart() or part.get_content_maintype() not in ("text", "message"):
-                continue
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                texts.append(payload.decode(part.get_content_charset() or "utf-8", "replace")
-                             if _known_charset(part.get_content_charset()) else payload.decode("utf-8", "replace"))
-        return "\n".join(texts).casefold()
+        """The decoded text of every text part, read once per message and search."""
+        if self._text is None:
+            self._text = decoded_text(Part(self.raw())).casefold()
+        return self._text
 
     def sent_date(self) -> datetime.date | None:
         values = self.header("date")
@@ -90,16 +111,6 @@ class Candidate:
         return datetime.datetime.fromtimestamp(self.folder.mtime(self.msg)).date()
 
 
-def _known_charset(name: str | None) -> bool:
-    if not name:
-        return False
-    try:
-        "".encode(name)
-        return True
-    except LookupError:
-        return False
-
-
 def decode_header(value: bytes) -> str:
     """Header octets -> text: raw UTF-8 allowed, RFC 2047 encoded words decoded."""
     text = value.decode("utf-8", "replace")
@@ -113,16 +124,41 @@ def decode_header(value: bytes) -> str:
 
 
 
-def in_sequence_set(ranges, number: int, last: int) -> bool:
-    """Is number in a sequence set? "*" is the last number in use; 5:* also matches it when 5 > last."""
-    for first, second in ranges:
-        lo = last if first is None else first
-        hi = last if second is None else second
-        if lo > hi:
-            lo, hi = hi, lo
-        if lo <= number <= hi:
-            return True
-    return False
+def sequence_test(ranges, uid: bool):
+    """A test for "number in this sequence set": bisect over the merged ranges, "*" being the last number.
+
+    RFC 3501: "*" is the largest number in use, and 5:* matches it even when 5 > last.
+    "$" (RFC 5182) is the saved result of an earlier search, kept as UIDs.
+    """
+    if isinstance(ranges, SavedSet):
+        return lambda c: c.msg.uid in c.saved
+    cache: dict[int, tuple[list[int], list[int]]] = {}
+
+    def test(c: "Candidate") -> bool:
+        last = c.last_uid if uid else c.last_seq
+        spans = cache.get(last)
+        if spans is None:
+            merged = merged_ranges(ranges, last)
+            spans = cache[last] = ([lo for lo, _ in merged], [hi for _, hi in merged])
+        number = c.msg.uid if uid else c.seq
+        i = bisect.bisect_right(spans[0], number) - 1
+        return i >= 0 and spans[1][i] >= number
+
+    return test
+
+
+class _Budget:
+    """What one search program may still use: keys in all, and parentheses/NOT/OR nesting."""
+
+    def __init__(self):
+        self.keys, self.depth = MAX_KEYS, 0
+        self.modseq = False  # a MODSEQ key makes the answer name the highest MODSEQ found
+
+
+class Program(NamedTuple):
+    charset: str
+    test: Callable
+    uses_modseq: bool
 
 
 def parse_program(args: Args):
@@ -133,11 +169,22 @@ def parse_program(args: Args):
         if charset not in CHARSETS:
             raise BadCharset(charset)
         args.sp()
-    keys = [parse_key(args)]
+    budget = _Budget()
+    keys = [parse_key(args, budget)]
     while not args.at_end():
         args.sp()
-        keys.append(parse_key(args))
-    return charset, _all(keys)
+        keys.append(parse_key(args, budget))
+    return Program(charset, _all(keys), budget.modseq)
+
+
+@contextlib.contextmanager
+def _deeper(budget: _Budget):
+    """One level of nesting more; parsing (and later testing) recurses, so the depth is bounded."""
+    budget.depth += 1
+    if budget.depth > MAX_DEPTH:
+        raise ParseError(f"search keys nested more than {MAX_DEPTH} deep")
+    yield
+    budget.depth -= 1
 
 
 def _has(values, needle: str) -> bool:
@@ -176,28 +223,34 @@ _SIMPLE = {
     "NEW": lambda c: c.recent and "\\Seen" not in c.msg.flags,
 }
 
-_ADDRESS_HEADERS = {"FROM": "from", "TO": "to", "CC": "cc", "BCC": "bcc", "SUBJECT": "subject"}
+_ADDRESS_HEADERS = {"FROM": "from", "TO": "to", "CC": "cc", "BCC": "bcc"}
 
 
-def parse_key(args: Args):
-    """One search-key, with its arguments, as a test function."""
+def parse_key(args: Args, budget: _Budget):
+    """One search-key, with its arguments, as a test function (nesting and count bounded by budget)."""
+    budget.keys -= 1
+    if budget.keys < 0:
+        raise LimitExceeded(f"[LIMIT] A search may have at most {MAX_KEYS} keys")
     c = args.peek()
     if c == ord("("):
         args.expect(b"(")
-        keys = [parse_key(args)]
-        while not args.accept(b")"):
-            args.sp()
-            keys.append(parse_key(args))
+        with _deeper(budget):
+            keys = [parse_key(args, budget)]
+            while not args.accept(b")"):
+                args.sp()
+                keys.append(parse_key(args, budget))
         return _all(keys)
-    if c is not None and (chr(c).isdigit() or c == ord("*")):
-        ranges = args.sequence_set()
-        return lambda m: in_sequence_set(ranges, m.seq, m.last_seq)
+    if c is not None and (chr(c).isdigit() or c in b"*$"):
+        return sequence_test(args.sequence_set(), uid=False)
     word = args.atom().upper()
     if word in _SIMPLE:
         return _SIMPLE[word]
     if word in _ADDRESS_HEADERS:
         name, needle = _ADDRESS_HEADERS[word], _text(args)
-        return lambda m: _has(m.header(name), needle)
+        return lambda m: _has(m.addresses(name), needle)
+    if word == "SUBJECT":
+        needle = _text(args)
+        return lambda m: _has(m.header("subject"), needle)
     if word == "HEADER":
         args.sp()
         name = args.astring().decode("ascii", "replace").lower()
@@ -208,7 +261,8 @@ def parse_key(args: Args):
         return lambda m: needle in m.body_text()
     if word == "TEXT":
         needle = _text(args)
-        return lambda m: any(needle in v for vs in m.headers().values() for v in vs) or needle in m.body_text()
+        return lambda m: (any(needle in v for k, vs in m.headers().items() if k[0] != "@" for v in vs)
+                          or needle in m.body_text())
     if word in ("KEYWORD", "UNKEYWORD"):
         args.sp()
         keyword = args.flag().lower()
@@ -229,18 +283,37 @@ def parse_key(args: Args):
         if sent:
             return lambda m: (lambda d: d is not None and compare(d))(m.sent_date())
         return lambda m: compare(m.internal_date())
+    if word == "MODSEQ":  # RFC 7162 3.1.5: changed at or after that MODSEQ (per-flag entries: any flag)
+        args.sp()
+        if args.peek() == ord('"'):
+            args.quoted()
+            args.sp()
+            kind = args.atom().lower()
+            if kind not in ("priv", "shared", "all"):
+                raise ParseError("expected priv, shared or all")
+            args.sp()
+        since = args.number()
+        budget.modseq = True
+        return lambda m: m.msg.modseq >= since
+    if word in ("OLDER", "YOUNGER"):  # RFC 5032 WITHIN: INTERNALDATE more / at most n seconds ago
+        args.sp()
+        seconds = args.nz_number()
+        if word == "OLDER":
+            return lambda m: time.time() - m.folder.mtime(m.msg) > seconds
+        return lambda m: time.time() - m.folder.mtime(m.msg) <= seconds
     if word == "NOT":
         args.sp()
-        inner = parse_key(args)
+        with _deeper(budget):
+            inner = parse_key(args, budget)
         return lambda m: not inner(m)
     if word == "OR":
-        args.sp()
-        left = parse_key(args)
-        args.sp()
-        right = parse_key(args)
+        with _deeper(budget):
+            args.sp()
+            left = parse_key(args, budget)
+            args.sp()
+            right = parse_key(args, budget)
         return lambda m: left(m) or right(m)
     if word == "UID":
         args.sp()
-        ranges = args.sequence_set()
-        return lambda m: in_sequence_set(ranges, m.msg.uid, m.last_uid)
+        return sequence_test(args.sequence_set(), uid=True)
     raise ParseError(f"unknown search key {word}")

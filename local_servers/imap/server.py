@@ -26,18 +26,27 @@ import itertools
 import logging
 import re
 import ssl
+import time
+import urllib.parse
 
 from .. import config
 from ..mail_service import MailService
 from ..service import Option, listen
-from . import mime, search
+from . import listing, mime, search, sort, thread
 from .store import Folder, MailboxError, UserStore
-from .syntax import LITERAL_AT_END, Args, ParseError, astring, imap_datetime, literal
+from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, SavedSet, astring, imap_datetime, literal,
+                     literal8, merged_ranges)
 
 #: Longest command line (without literals) we read; longer ones get BAD.
 MAX_LINE = 64 * 1024
-#: Largest literal (an APPENDed message); RFC 7889's APPENDLIMIT would announce it.
+#: Largest literal (an APPENDed message), announced as APPENDLIMIT (RFC 7889).
 MAX_LITERAL = 50 * 1024 * 1024
+#: Largest command (literals included) before login: plenty for LOGIN or AUTHENTICATE.
+MAX_PREAUTH_COMMAND = 8 * 1024
+#: Long loops (SEARCH, FETCH) let other connections run whenever they have had the loop this long.
+SLICE = 0.01
+#: Messages larger than this are searched in a worker thread (see Session.matching).
+SEARCH_IN_THREAD = 1024 * 1024
 #: The autologout timer of RFC 3501 5.4: at least 30 minutes.
 AUTOLOGOUT = 30 * 60
 #: How often an IDLE session looks for new mail.
@@ -53,6 +62,9 @@ AUTH = (AUTHENTICATED, SELECTED)
 #: "UID FETCH" and friends run the same method with uid=True.
 COMMANDS = {
     "CAPABILITY": (ANY, "cmd_capability"),
+    "ID": (ANY, "cmd_id"),
+    "ENABLE": (AUTH, "cmd_enable"),
+    "NOTIFY": (AUTH, "cmd_notify"),
     "NOOP": (ANY, "cmd_noop"),
     "LOGOUT": (ANY, "cmd_logout"),
     "STARTTLS": ((NOT_AUTHENTICATED,), "cmd_starttls"),
@@ -76,12 +88,17 @@ COMMANDS = {
     "UNSELECT": ((SELECTED,), "cmd_unselect"),
     "EXPUNGE": ((SELECTED,), "cmd_expunge"),
     "SEARCH": ((SELECTED,), "cmd_search"),
+    "SORT": ((SELECTED,), "cmd_sort"),
+    "CANCELUPDATE": ((SELECTED,), "cmd_cancelupdate"),
+    "THREAD": ((SELECTED,), "cmd_thread"),
     "FETCH": ((SELECTED,), "cmd_fetch"),
     "STORE": ((SELECTED,), "cmd_store"),
     "COPY": ((SELECTED,), "cmd_copy"),
     "MOVE": ((SELECTED,), "cmd_move"),
     "UID FETCH": ((SELECTED,), "cmd_fetch"),
     "UID SEARCH": ((SELECTED,), "cmd_search"),
+    "UID SORT": ((SELECTED,), "cmd_sort"),
+    "UID THREAD": ((SELECTED,), "cmd_thread"),
     "UID STORE": ((SELECTED,), "cmd_store"),
     "UID COPY": ((SELECTED,), "cmd_copy"),
     "UID MOVE": ((SELECTED,), "cmd_move"),
@@ -90,9 +107,17 @@ COMMANDS = {
 
 #: Commands during which EXPUNGE responses must not be sent (RFC 3501 7.4.1): the client
 #: may be relying on sequence numbers it just used.
-NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH"}
+NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 
-CAPABILITIES = "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN"
+CAPABILITIES = ("IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN ID ENABLE "
+                "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN "
+                "CONTEXT=SEARCH BINARY MULTIAPPEND CATENATE CONDSTORE QRESYNC NOTIFY "
+                "LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE UTF8=ACCEPT "
+                f"APPENDLIMIT={MAX_LITERAL}")
+#: What ENABLE (RFC 5161) can switch on.
+ENABLEABLE = ("UTF8=ACCEPT", "CONDSTORE", "QRESYNC")
+#: ID (RFC 2971): what the server says about itself.
+SERVER_ID = (("name", "course-imap"), ("vendor", "Python internet client programming course"))
 
 log = logging.getLogger("local_servers.imap")
 _session_ids = itertools.count(1)
@@ -113,14 +138,23 @@ class FetchItem:
                  partial: tuple | None = None, peek: bool = False):
         self.name, self.numbers, self.text, self.names = name, numbers, text, names
         self.partial, self.peek = partial, peek
+        self._label: bytes | None = None
 
     @property
     def sets_seen(self) -> bool:
         """Reading a body without .PEEK marks the message \\Seen (RFC822.HEADER does not)."""
-        return (self.name == "BODY[]" and not self.peek) or self.name in ("RFC822", "RFC822.TEXT")
+        return (self.name in ("BODY[]", "BINARY[]") and not self.peek) or self.name in ("RFC822", "RFC822.TEXT")
 
     def label(self) -> bytes:
-        """How the response names this item: BODY[1.HEADER.FIELDS (FROM)]<0>."""
+        """How the response names this item: BODY[1.HEADER.FIELDS (FROM)]<0>, BINARY.SIZE[2] (made once)."""
+        if self._label is None:
+            self._label = self._make_label()
+        return self._label
+
+    def _make_label(self) -> bytes:
+        if self.name in ("BINARY[]", "BINARY.SIZE[]"):
+            origin = f"<{self.partial[0]}>" if self.partial else ""
+            return f"{self.name[:-2]}[{'.'.join(str(n) for n in self.numbers)}]{origin}".encode()
         if self.name != "BODY[]":
             return self.name.encode()
         spec = ".".join([str(n) for n in self.numbers] + ([self.text] if self.text else []))
@@ -135,7 +169,7 @@ _MACROS = {"ALL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"],
            "FAST": ["FLAGS", "INTERNALDATE", "RFC822.SIZE"],
            "FULL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"]}
 _SIMPLE_ITEMS = {"ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE", "RFC822.TEXT",
-                 "BODY", "BODYSTRUCTURE", "UID"}
+                 "BODY", "BODYSTRUCTURE", "UID", "MODSEQ"}
 
 
 def parse_fetch_items(args: Args) -> list[FetchItem]:
@@ -165,6 +199,21 @@ def parse_fetch_item(args: Args) -> FetchItem:
             partial = (offset, args.nz_number())
             args.expect(b">")
         return FetchItem("BODY[]", numbers, text, names, partial, peek=word == "BODY.PEEK")
+    if word in ("BINARY", "BINARY.PEEK", "BINARY.SIZE") and args.peek() == ord("["):
+        args.expect(b"[")  # section-binary: part numbers only (RFC 3516)
+        numbers = []
+        while not args.accept(b"]"):
+            if numbers:
+                args.expect(b".")
+            numbers.append(args.nz_number())
+        partial = None
+        if word != "BINARY.SIZE" and args.accept(b"<"):
+            offset = args.number()
+            args.expect(b".")
+            partial = (offset, args.nz_number())
+            args.expect(b">")
+        name = "BINARY.SIZE[]" if word == "BINARY.SIZE" else "BINARY[]"
+        return FetchItem(name, tuple(numbers), partial=partial, peek=word == "BINARY.PEEK")
     if word in _SIMPLE_ITEMS:
         return FetchItem(word)
     raise ParseError(f"unknown fetch item {word}")
@@ -224,6 +273,15 @@ class Session:
         self.view: list[int] = []  # the UIDs of messages 1..n as this client knows them
         self.recent: set[int] = set()  # \Recent for this session
         self.seen_modseq = 0
+        self.known_flags: list[str] = []  # the FLAGS this client was last told
+        self.enabled: set[str] = set()  # extensions switched on by ENABLE
+        self.saved: set[int] = set()  # UIDs of the last SEARCH RETURN (SAVE): "$" (RFC 5182)
+        self.search_modseq = False  # the last search had a MODSEQ key
+        self.last_test = None
+        self.updates: dict[str, tuple] = {}  # tag -> (test, uid, UIDs in the result): SEARCH RETURN (UPDATE)
+        self.update_modseq = 0
+        self.watching: list[tuple[str, list[str], set[str]]] = []  # NOTIFY: (filter, mailboxes, events)
+        self.watched: dict[str, tuple] = {}  # mailbox -> (messages, uidnext, modseq) last reported
         self.out = bytearray()
         self.closing = False
 
@@ -248,14 +306,16 @@ class Session:
         except asyncio.IncompleteReadError:
             return None
         except asyncio.LimitOverrunError as exc:
-            await self.reader.readexactly(exc.consumed)  # drop the overlong part ...
+            start = await self.reader.readexactly(exc.consumed)  # drop the overlong part ...
             while True:
                 try:
                     await self.reader.readuntil(b"\n")  # ... and the rest of that line
                     break
                 except asyncio.LimitOverrunError as more:
                     await self.reader.readexactly(more.consumed)
-            raise Bad("line too long") from None
+            error = Bad("line too long")
+            error.tag = _tag_of(start)  # so that a client waiting for its tagged reply gets one
+            raise error
         return line.rstrip(b"\r\n")
 
     async def read_command(self) -> bytes | None:
@@ -269,11 +329,16 @@ class Session:
             if not match:
                 return bytes(command)
             size, synchronizing = int(match.group(1)), not match.group(2)
-            if size > MAX_LITERAL or len(command) + size > MAX_LITERAL + MAX_LINE:
+            # Before login only what a login needs: nobody may make us hold megabytes unauthenticated.
+            limit = MAX_PREAUTH_COMMAND if self.state == NOT_AUTHENTICATED else MAX_LITERAL + MAX_LINE
+            if size > MAX_LITERAL or len(command) + size > limit:
+                tag = _tag_of(command)
                 if synchronizing:  # the client waits for "+", so it sends nothing: answer and go on
                     error = Bad("[TOOBIG] Literal too large")
-                    error.tag = Args(bytes(command)).tag() if re.match(rb"[^ ]+ ", command) else None
+                    error.tag = tag
                     raise error
+                # The octets are on their way already (LITERAL+): refuse them and hang up (RFC 7888 4).
+                self.send(f"{tag or '*'} BAD [TOOBIG] Literal too large".encode())
                 self.send(b"* BYE literal too large")
                 self.closing = True
                 return None
@@ -341,6 +406,7 @@ class Session:
         base = name.split()[-1]
         if self.folder is not None:
             self.folder.scan()  # cheap: notices new, deleted and re-flagged messages
+            self.announce_flags()
         try:
             handler = getattr(self, method)
             if name.startswith("UID "):
@@ -356,6 +422,8 @@ class Session:
             status, text = "NO", str(exc)
         except search.BadCharset:
             status, text = "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
+        except LimitExceeded as exc:
+            status, text = "NO", str(exc)
         except _AlreadyAnswered:
             return
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.TimeoutError):
@@ -366,6 +434,8 @@ class Session:
             status, text = "NO", "[SERVERBUG] Internal error; the server log has the details"
         if self.folder is not None and not self.closing:
             self.report_changes(expunge_ok=name not in NO_EXPUNGE_DURING)
+        if self.watching and name != "NOTIFY" and not self.closing:
+            self.report_watched()
         self.send(f"{tag} {status} {text}".encode())
         if self.closing and name == "LOGOUT":
             return
@@ -385,16 +455,28 @@ class Session:
         return not self.service.ctx.passwords_allowed(self.tls)
 
     # -- keeping the client's view up to date -----------------------------------------
+    def announce_flags(self) -> None:
+        """A keyword new to the mailbox: FLAGS and PERMANENTFLAGS again, before any FETCH shows it (7.2.6)."""
+        flags = self.folder.all_flags()
+        if flags == self.known_flags:
+            return
+        self.known_flags = flags
+        listed = " ".join(flags)
+        self.untagged(f"FLAGS ({listed})")
+        permanent = "" if self.readonly else f"{listed} \\*"
+        self.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags permitted")
+
     def report_changes(self, expunge_ok: bool = True) -> None:
         """Tell the client what changed in its mailbox since it last heard (RFC 3501 7.3, 7.4)."""
         folder = self.folder
         present = folder.by_uid
+        self.announce_flags()
         if expunge_ok:
             gone = [i for i, uid in enumerate(self.view) if uid not in present]
-            for i in reversed(gone):  # highest first, so every number sent is still right
-                self.send(b"* %d EXPUNGE" % (i + 1))
-                self.recent.discard(self.view[i])
-                del self.view[i]
+            if gone and self.updates:
+                self.update_searches(gone=gone)
+            self.announce_expunged(gone)
+        known = len(self.view)  # messages new to the client get EXISTS, not FETCH
         last = self.view[-1] if self.view else 0
         if folder.uids and folder.uids[-1] > last:
             new = folder.uids[bisect.bisect_right(folder.uids, last):]
@@ -406,11 +488,80 @@ class Session:
             self.send(b"* %d EXISTS" % len(self.view))
             self.send(b"* %d RECENT" % sum(1 for u in self.recent if u in present))
         if folder.modseq > self.seen_modseq:
-            for seq, uid in enumerate(self.view, 1):
+            for seq, uid in enumerate(self.view[:known], 1):
                 msg = present.get(uid)
                 if msg is not None and msg.modseq > self.seen_modseq and msg.changed_by != self.id:
-                    self.send(b"* %d FETCH (UID %d FLAGS %s)" % (seq, uid, self.flags_of(msg)))
+                    self.send(b"* %d FETCH (UID %d %sFLAGS %s)" % (seq, uid, self.modseq_item(msg), self.flags_of(msg)))
             self.seen_modseq = folder.modseq
+        if self.updates and (folder.modseq > self.update_modseq or len(self.view) > known):
+            self.update_searches()
+        self.update_modseq = folder.modseq
+
+    def update_searches(self, gone: list[int] | None = None) -> None:
+        """RFC 5267 4.2: ESEARCH ADDTO / REMOVEFROM for each SEARCH RETURN (UPDATE) still active.
+
+        gone: indexes in the view about to be expunged (REMOVEFROM comes before their EXPUNGE).
+        Otherwise each search runs again over the view and the difference is sent.
+        """
+        present = self.folder.by_uid
+        for tag, (test, uid, result) in self.updates.items():
+            if gone is not None:
+                removed = [i for i in gone if self.view[i] in result]
+                added = []
+            else:
+                candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0,
+                                             self.saved)
+                now = {u for seq, u in enumerate(self.view, 1)
+                       if u in present and test(candidate.reset(present[u], seq, u in self.recent))}
+                removed = [i for i, u in enumerate(self.view) if u in result and u not in now]
+                added = [i for i, u in enumerate(self.view) if u in now and u not in result]
+            for kind, indexes in (("REMOVEFROM", removed), ("ADDTO", added)):
+                if indexes:
+                    numbers = [self.view[i] if uid else i + 1 for i in indexes]
+                    self.untagged(f'ESEARCH (TAG "{tag}"){" UID" if uid else ""} {kind} '
+                                  f"(0 {sequence_string(numbers)})")
+            result.difference_update(self.view[i] for i in removed)
+            result.update(self.view[i] for i in added)
+
+    def announce_expunged(self, indexes: list[int]) -> None:
+        """EXPUNGE per message, highest number first (so each number is still right when sent),
+        or one VANISHED with their UIDs once QRESYNC is enabled (RFC 7162 3.2.10)."""
+        indexes = sorted(set(indexes))
+        if indexes and "QRESYNC" in self.enabled:
+            self.send(b"* VANISHED " + sequence_string(sorted(self.view[i] for i in indexes)).encode())
+        for i in reversed(indexes):
+            if "QRESYNC" not in self.enabled:
+                self.send(b"* %d EXPUNGE" % (i + 1))
+            self.recent.discard(self.view[i])
+            del self.view[i]
+
+    def resync(self, since: int, known) -> None:
+        """QRESYNC: what changed since MODSEQ `since` among the UIDs `known`: VANISHED (EARLIER), then FETCH.
+
+        Expunged UIDs are not kept, so VANISHED lists every known UID that is not
+        there now (RFC 7162 3.2.5.1 allows a superset); clients drop what they lack.
+        """
+        top = self.folder.uidnext - 1
+        spans = merged_ranges(known if known is not None and not isinstance(known, SavedSet) else [(1, None)], top)
+        present = self.folder.by_uid
+        vanished = [u for lo, hi in spans for u in range(lo, min(hi, top) + 1) if u not in present]
+        if vanished:
+            self.send(b"* VANISHED (EARLIER) " + sequence_string(vanished).encode())
+        for seq, uid in enumerate(self.view, 1):
+            msg = present.get(uid)
+            if msg is not None and msg.modseq > since:
+                self.send(b"* %d FETCH (UID %d MODSEQ (%d) FLAGS %s)" % (seq, uid, msg.modseq, self.flags_of(msg)))
+
+    def modseq_item(self, msg) -> bytes:
+        """ "MODSEQ (n) " in FETCH responses once the client has enabled CONDSTORE."""
+        return b"MODSEQ (%d) " % msg.modseq if "CONDSTORE" in self.enabled else b""
+
+    def enable_condstore(self) -> None:
+        """RFC 7162 3.1: a CONDSTORE-enabling command while selected also announces HIGHESTMODSEQ."""
+        if "CONDSTORE" not in self.enabled:
+            self.enabled.add("CONDSTORE")
+            if self.folder is not None:
+                self.untagged(f"OK [HIGHESTMODSEQ {self.folder.modseq}] Highest")
 
     def flags_of(self, msg) -> bytes:
         flags = sorted(msg.flags)
@@ -420,38 +571,34 @@ class Session:
 
     def deselect(self) -> None:
         self.folder, self.view, self.recent, self.readonly = None, [], set(), False
+        self.saved, self.updates = set(), {}
         self.state = AUTHENTICATED if self.state == SELECTED else self.state
 
     def messages(self, ranges, uid: bool, strict: bool = True) -> list[tuple[int, object]]:
-        """(sequence number, Msg) for a sequence set or UID set, skipping messages deleted meanwhile."""
-        present = self.folder.by_uid
-        chosen: list[tuple[int, object]] = []
+        """(sequence number, Msg) for a sequence set or UID set, skipping messages deleted meanwhile.
+
+        The set is merged first (syntax.merged_ranges), so the work is one pass
+        over the messages chosen, however many ranges overlap.
+        """
+        present, view = self.folder.by_uid, self.view
+        indexes: list[range] = []
+        if isinstance(ranges, SavedSet):  # "$": the last saved search result (RFC 5182)
+            return [(i, present[u]) for i, u in enumerate(view, 1) if u in self.saved and u in present]
         if uid:
-            last = self.view[-1] if self.view else 0
-            wanted = set()
-            for first, second in ranges:
-                lo, hi = (last if first is None else first), (last if second is None else second)
-                if lo > hi:
-                    lo, hi = hi, lo
-                start = bisect.bisect_left(self.view, lo)
-                stop = bisect.bisect_right(self.view, hi)
-                wanted.update(range(start, stop))
-            indexes = sorted(wanted)
+            for lo, hi in merged_ranges(ranges, view[-1] if view else 0):
+                indexes.append(range(bisect.bisect_left(view, lo), bisect.bisect_right(view, hi)))
         else:
-            count = len(self.view)
-            wanted = set()
-            for first, second in ranges:
-                lo, hi = (count if first is None else first), (count if second is None else second)
-                if lo > hi:
-                    lo, hi = hi, lo
-                if strict and (hi > count or lo < 1):
-                    raise Bad("Invalid message sequence number (the mailbox has %d messages)" % count)
-                wanted.update(range(max(lo, 1) - 1, min(hi, count)))
-            indexes = sorted(wanted)
-        for i in indexes:
-            msg = present.get(self.view[i])
-            if msg is not None:
-                chosen.append((i + 1, msg))
+            count = len(view)
+            spans = merged_ranges(ranges, count)
+            if strict and spans and (spans[0][0] < 1 or spans[-1][1] > count):
+                raise Bad("Invalid message sequence number (the mailbox has %d messages)" % count)
+            indexes = [range(max(lo, 1) - 1, min(hi, count)) for lo, hi in spans]
+        chosen: list[tuple[int, object]] = []
+        for span in indexes:
+            for i in span:
+                msg = present.get(view[i])
+                if msg is not None:
+                    chosen.append((i + 1, msg))
         return chosen
 
     # =====================================================================================
@@ -460,6 +607,133 @@ class Session:
     async def cmd_capability(self, tag, args):
         args.end()
         self.untagged("CAPABILITY " + self.capabilities())
+
+    async def cmd_id(self, tag, args):
+        """RFC 2971: the client may say who it is; we say who we are (some servers require this)."""
+        args.sp()
+        if not args.accept(b"NIL"):
+            args.expect(b"(")
+            pairs = 0
+            while not args.accept(b")"):
+                if pairs:
+                    args.sp()
+                args.string()
+                args.sp()
+                if not args.accept(b"NIL"):
+                    args.string()
+                pairs += 1
+        args.end()
+        self.send(b"* ID (" + b" ".join(astring(k) + b" " + astring(v) for k, v in SERVER_ID) + b")")
+
+    async def cmd_enable(self, tag, args):
+        """RFC 5161: switch on extensions that change what the server sends; list those that are now on."""
+        names = []
+        while not args.at_end():
+            args.sp()
+            names.append(args.atom().upper())
+        if not names:
+            raise Bad("ENABLE needs at least one capability")
+        newly = [n for n in dict.fromkeys(names) if n in ENABLEABLE and n not in self.enabled]
+        self.enabled.update(newly)
+        if "QRESYNC" in newly:
+            self.enabled.add("CONDSTORE")  # RFC 7162 3.2.3: QRESYNC implies CONDSTORE
+        self.send(b"* ENABLED" + b"".join(b" " + n.encode() for n in newly))
+
+    async def cmd_notify(self, tag, args):
+        """RFC 5465: NOTIFY NONE, or NOTIFY SET [STATUS] (filter (events)) ...: STATUS lines for other mailboxes.
+
+        They go out with the next command's reply or during IDLE (this server does
+        not write between commands otherwise).
+        """
+        args.sp()
+        if args.accept(b"NONE"):
+            args.end()
+            self.watching, self.watched = [], {}
+            return
+        if not args.accept(b"SET"):
+            raise Bad("expected NOTIFY SET or NOTIFY NONE")
+        status = args.accept(b" STATUS")
+        watching = []
+        while not args.at_end():
+            args.sp()
+            args.expect(b"(")
+            kind = args.atom().upper()
+            if kind not in NOTIFY_FILTERS:
+                raise Bad(f"unknown NOTIFY filter {kind}")
+            names: list[str] = []
+            if kind in ("SUBTREE", "MAILBOXES"):
+                args.sp()
+                if args.accept(b"("):
+                    names.append(args.mailbox())
+                    while not args.accept(b")"):
+                        args.sp()
+                        names.append(args.mailbox())
+                else:
+                    names.append(args.mailbox())
+            args.sp()
+            events: set[str] = set()
+            if not args.accept(b"NONE"):
+                args.expect(b"(")
+                while not args.accept(b")"):
+                    if events:
+                        args.sp()
+                    event = args.atom().upper()
+                    if event == "MESSAGENEW" and args.accept(b" ("):  # fetch-att for MessageNew: not sent
+                        parse_fetch_item(args)
+                        while not args.accept(b")"):
+                            args.sp()
+                            parse_fetch_item(args)
+                    events.add(event)
+            args.expect(b")")
+            unknown = events - set(NOTIFY_EVENTS) - {"MAILBOXNAME", "SUBSCRIPTIONCHANGE"}
+            if unknown:
+                raise No(f"[BADEVENT ({' '.join(sorted(NOTIFY_EVENTS))})] Unsupported event {min(unknown)}")
+            watching.append((kind, names, events))
+        self.watching, self.watched = watching, {}
+        for name, events in self.watched_mailboxes():
+            folder = self.store.folder(name)
+            if folder is not None:
+                self.watched[name] = (len(folder.uids), folder.uidnext, folder.modseq)
+                if status:
+                    self.send_notify_status(name, folder, events)
+
+    def watched_mailboxes(self) -> list[tuple[str, set[str]]]:
+        """The mailboxes NOTIFY watches (the selected one aside: it is reported the usual way)."""
+        names = self.store.names()
+        chosen: dict[str, set[str]] = {}
+        for kind, listed, events in self.watching:
+            if kind in ("SELECTED", "SELECTED-DELAYED"):
+                continue
+            if kind == "INBOXES":
+                found = ["INBOX"]
+            elif kind == "PERSONAL":
+                found = names
+            elif kind == "SUBSCRIBED":
+                found = [n for n in self.store.subscriptions() if n in names]
+            elif kind == "SUBTREE":
+                found = [n for n in names if any(n == b or n.startswith(b + ".") for b in listed)]
+            else:
+                found = [n for n in listed if n in names]
+            for name in found:
+                chosen.setdefault(name, set()).update(events & set(NOTIFY_EVENTS))
+        selected = self.folder.name if self.folder is not None else None
+        return [(n, e) for n, e in chosen.items() if e and n != selected]
+
+    def send_notify_status(self, name: str, folder, events: set[str]) -> None:
+        items = [i for i in ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ")
+                 if any(i in NOTIFY_EVENTS[e] for e in events)]
+        self.send(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, items) + b")")
+
+    def report_watched(self) -> None:
+        """NOTIFY: a STATUS line for each watched mailbox whose counts changed since last told."""
+        for name, events in self.watched_mailboxes():
+            folder = self.store.folder(name)
+            if folder is None:
+                continue
+            now = (len(folder.uids), folder.uidnext, folder.modseq)
+            if self.watched.get(name, now) != now:
+                self.send_notify_status(name, folder, events)
+            self.watched[name] = now
 
     async def cmd_noop(self, tag, args):
         args.end()
@@ -556,6 +830,25 @@ class Session:
     async def cmd_select(self, tag, args, readonly: bool = False):
         args.sp()
         name = args.mailbox()
+        qresync = None
+        if args.accept(b" (CONDSTORE)"):  # RFC 7162 3.1.8
+            self.enabled.add("CONDSTORE")
+        elif args.accept(b" (QRESYNC ("):  # RFC 7162 3.2.5: uidvalidity modseq [known-uids]
+            if "QRESYNC" not in self.enabled:
+                raise Bad("ENABLE QRESYNC first")
+            validity = args.nz_number()
+            args.sp()
+            since = args.nz_number()
+            known = None
+            if args.accept(b" "):
+                known = args.sequence_set()
+                if args.accept(b" ("):  # the sequence match data only saves work: skipped over
+                    args.sequence_set()
+                    args.sp()
+                    args.sequence_set()
+                    args.expect(b")")
+            args.expect(b"))")
+            qresync = (validity, since, known)
         args.end()
         self.deselect()
         folder = self.store.folder(name)
@@ -565,7 +858,8 @@ class Session:
         self.view = list(folder.uids)
         self.recent = set(folder.recent_pool) if readonly else folder.claim_recent()
         self.seen_modseq = folder.modseq
-        flags = " ".join(folder.all_flags())
+        self.known_flags = folder.all_flags()
+        flags = " ".join(self.known_flags)
         self.untagged(f"FLAGS ({flags})")
         self.untagged(f"{len(self.view)} EXISTS")
         self.untagged(f"{len(self.recent)} RECENT")
@@ -577,6 +871,10 @@ class Session:
         self.untagged(f"OK [UIDNEXT {folder.uidnext}] Predicted next UID")
         permanent = "" if readonly else f"{flags} \\*"
         self.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags permitted")
+        if "CONDSTORE" in self.enabled:
+            self.untagged(f"OK [HIGHESTMODSEQ {folder.modseq}] Highest")
+        if qresync is not None and qresync[0] == folder.uidvalidity:
+            self.resync(qresync[1], qresync[2])
         return f"[{'READ-ONLY' if readonly else 'READ-WRITE'}] {'EXAMINE' if readonly else 'SELECT'} completed"
 
     async def cmd_examine(self, tag, args):
@@ -618,38 +916,23 @@ class Session:
         return await self.cmd_subscribe(tag, args, on=False)
 
     async def cmd_list(self, tag, args, lsub: bool = False):
-        args.sp()
-        reference = args.astring().decode("utf-8", "replace")
-        args.sp()
-        pattern = args.list_mailbox().decode("utf-8", "replace")
-        args.end()
+        """LIST / LSUB, with LIST-EXTENDED's options, SPECIAL-USE and LIST-STATUS (see listing.py)."""
+        request = listing.parse(args, lsub)
         kind = "LSUB" if lsub else "LIST"
-        if pattern == "" and not lsub:  # the hierarchy delimiter and root (RFC 3501 6.3.8)
-            self.untagged(f'{kind} (\\Noselect) "." ""')
+        if request.patterns == [""] and not request.extended and not lsub:
+            self.untagged(f'{kind} (\\Noselect) "." ""')  # the hierarchy delimiter and root (RFC 3501 6.3.8)
             return
-        full = reference + pattern
-        regex = re.compile("".join(".*" if c == "*" else "[^.]*" if c == "%" else re.escape(c) for c in full) + r"\Z")
-        inbox_regex = re.compile(regex.pattern, re.IGNORECASE)
-        existing = self.store.names()
-        names = [n for n in self.store.subscriptions() if n in existing or lsub] if lsub else existing
-        listed = set(names)
-        candidates = set(names)
-        for name in names:  # superior names that do not exist themselves: \Noselect
-            parts = name.split(".")
-            candidates.update(".".join(parts[:i]) for i in range(1, len(parts)))
-        matching = [n for n in candidates if (inbox_regex if n.upper() == "INBOX" else regex).match(n)]
-        for name in sorted(matching, key=lambda n: (n != "INBOX", n)):
-            children = any(other.startswith(name + ".") for other in existing)
-            if name not in listed:
-                # only when no listed descendant matches too (so "*" shows just the real names)
-                if any(other.startswith(name + ".") and other in matching for other in listed):
-                    continue
-                attributes = ["\\Noselect"]
-            else:
-                attributes = []
-            if not lsub:
-                attributes.append("\\HasChildren" if children else "\\HasNoChildren")
-            self.send(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name))
+        if request.status_items:
+            self.status_values(None, request.status_items)  # unknown items: BAD before any output
+        subscribed = self.store.subscriptions()
+        for name, attributes, childinfo in listing.listing(request, self.store.names(), subscribed):
+            extra = b' ("CHILDINFO" ("SUBSCRIBED"))' if childinfo else b""
+            self.send(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name) + extra)
+            if request.status_items and "\\NonExistent" not in attributes and "\\Noselect" not in attributes:
+                folder = self.store.folder(name)
+                if folder is not None:
+                    self.send(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, request.status_items)
+                              + b")")
 
     async def cmd_lsub(self, tag, args):
         return await self.cmd_list(tag, args, lsub=True)
@@ -671,39 +954,110 @@ class Session:
         folder = self.store.folder(name)
         if folder is None:
             raise No("[NONEXISTENT] No such mailbox")
+        self.send(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, items) + b")")
+
+    def status_values(self, folder, items: list[str]) -> bytes:
+        """ "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; folder None only checks the item names."""
         values = {
             "MESSAGES": lambda: len(folder.uids),
             "RECENT": lambda: len(folder.recent_pool) + (len(self.recent) if folder is self.folder else 0),
             "UIDNEXT": lambda: folder.uidnext,
             "UIDVALIDITY": lambda: folder.uidvalidity,
             "UNSEEN": lambda: sum(1 for m in folder.by_uid.values() if "\\Seen" not in m.flags),
+            "HIGHESTMODSEQ": lambda: folder.modseq,
+            "SIZE": lambda: sum(folder.size(m) for m in folder.by_uid.values()),
         }
         unknown = [i for i in items if i not in values]
         if unknown:
             raise Bad(f"unknown status item {unknown[0]}")
-        answer = " ".join(f"{item} {values[item]()}" for item in items)
-        self.send(b"* STATUS " + astring(name) + f" ({answer})".encode())
+        if folder is None:
+            return b""
+        return " ".join(f"{item} {values[item]()}" for item in items).encode()
 
     async def cmd_append(self, tag, args):
+        """APPEND mailbox [flags] [date] message, repeated for MULTIAPPEND (RFC 3502): all or none."""
         args.sp()
         name = args.mailbox()
-        args.sp()
-        flags: list[str] = []
-        when = None
-        if args.peek() == ord("("):
-            flags = args.flag_list()
-            args.sp()
-        if args.peek() == ord('"'):
-            when = args.date_time().timestamp()
-            args.sp()
-        data = args.literal() if args.peek() == ord("{") else args.string()
-        args.end()
         folder = self.store.folder(name)
-        if folder is None:
+        if folder is None:  # before CATENATE's URLs are looked at (RFC 4469 5)
             raise No("[TRYCREATE] No such mailbox")
-        stored = self.flags_for_store(folder, flags)
-        msg = folder.add(data, stored, when)
-        return f"[APPENDUID {folder.uidvalidity} {msg.uid}] APPEND completed"
+        batch = []
+        while True:
+            args.sp()
+            flags: list[str] = []
+            when = None
+            if args.peek() == ord("("):
+                flags = args.flag_list()
+                args.sp()
+            if args.peek() == ord('"'):
+                when = args.date_time().timestamp()
+                args.sp()
+            if args.accept(b"CATENATE "):
+                data = self.catenate(args)
+            elif args.accept(b"UTF8 ("):  # RFC 6855 4: a message with UTF-8 headers, once UTF8=ACCEPT is on
+                if "UTF8=ACCEPT" not in self.enabled:
+                    raise Bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
+                data = args.literal(binary=True)
+                args.expect(b")")
+            elif args.peek() in (ord("{"), ord("~")):
+                data = args.literal(binary=True)  # RFC 3516: a literal8 may carry NULs
+            else:
+                data = args.string()
+            try:
+                data = mime.storable(data)
+            except ValueError:
+                raise No("[UNKNOWN-CTE] NUL octets are kept only in the body of a single-part message") from None
+            batch.append((flags, when, data))
+            if args.at_end():
+                break
+        prepared = [(self.flags_for_store(folder, flags), when, data) for flags, when, data in batch]
+        uids = [folder.add(data, stored, when, save=False).uid for stored, when, data in prepared]
+        folder.save_uids()  # once for the whole batch
+        return f"[APPENDUID {folder.uidvalidity} {sequence_string(uids)}] APPEND completed"
+
+    def catenate(self, args: Args) -> bytes:
+        """CATENATE (RFC 4469): a message built from TEXT literals and URLs of (parts of) stored messages."""
+        args.expect(b"(")
+        pieces = []
+        while not args.accept(b")"):
+            if pieces:
+                args.sp()
+            kind = args.atom().upper()
+            args.sp()
+            if kind == "TEXT":
+                pieces.append(args.literal(binary=True))
+            elif kind == "URL":
+                url = args.astring().decode("utf-8", "replace")
+                pieces.append(self.url_data(url))
+            else:
+                raise Bad(f"expected TEXT or URL in CATENATE, found {kind[:20]}")
+            if sum(map(len, pieces)) > MAX_LITERAL:
+                raise No("[TOOBIG] The message would be larger than APPENDLIMIT")
+        return b"".join(pieces)
+
+    def url_data(self, url: str) -> bytes:
+        """The octets an IMAP URL (RFC 5092) names in this user's mailboxes: /box;UIDVALIDITY=v/;UID=n/;SECTION=s."""
+        match = _IMAP_URL.fullmatch(url)
+        folder = None
+        if match:
+            folder = self.store.folder(urllib.parse.unquote(match.group("mailbox")))
+        msg = folder.by_uid.get(int(match.group("uid"))) if folder is not None else None
+        if msg is None or (match.group("uidvalidity") and int(match.group("uidvalidity")) != folder.uidvalidity):
+            raise No(f"[BADURL {url[:200]}] No such message")
+        raw = folder.read(msg) or b""
+        data = raw
+        if match.group("section"):
+            try:
+                numbers, text, names = parse_section(Args(b"[" + match.group("section").encode() + b"]"))
+            except ParseError:
+                raise No(f"[BADURL {url[:200]}] Bad section") from None
+            data = mime.section_data(mime.Part(raw), numbers, text, names)
+            if data is None:
+                raise No(f"[BADURL {url[:200]}] No such section")
+        if match.group("partial"):
+            offset, _, length = match.group("partial").partition(".")
+            data = data[int(offset):int(offset) + int(length)] if length else data[int(offset):]
+        return data
 
     def flags_for_store(self, folder: Folder, flags: list[str], create: bool = True) -> set[str]:
         """The flags a client named, spelled as stored; \\Recent cannot be set and is ignored."""
@@ -741,7 +1095,9 @@ class Session:
                 if self.folder is not None:
                     self.folder.scan()
                     self.report_changes()
-                    await self.flush()
+                if self.watching:
+                    self.report_watched()
+                await self.flush()
             line = line_task.result()
         finally:
             if not line_task.done():
@@ -779,35 +1135,185 @@ class Session:
         doomed = [(seq, m) for seq, m in self.messages([(1, None)], uid=False, strict=False)
                   if "\\Deleted" in m.flags and (allowed is None or m.uid in allowed)]
         self.folder.expunge([m for _, m in doomed])
-        for seq, _ in reversed(doomed):
-            self.send(b"* %d EXPUNGE" % seq)
-            self.recent.discard(self.view[seq - 1])
-            del self.view[seq - 1]
+        if self.updates:
+            self.update_searches(gone=[seq - 1 for seq, _ in doomed])
+        self.announce_expunged([seq - 1 for seq, _ in doomed])
+
+    async def matching(self, args: Args) -> list[tuple[int, object]]:
+        """(seq, Msg) of the messages that match the search program args hold (SEARCH, SORT, THREAD)."""
+        program = search.parse_program(args)
+        test = self.last_test = program.test
+        if program.uses_modseq:
+            self.enable_condstore()
+        self.search_modseq = program.uses_modseq
+        present, recent = self.folder.by_uid, self.recent
+        candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0, self.saved)
+        found = []
+        pause = _Pause()
+        folder = self.folder
+        for seq, u in enumerate(list(self.view), 1):
+            msg = present.get(u)
+            if msg is None:
+                continue
+            candidate.reset(msg, seq, u in recent)
+            if folder.stored_size(msg) > SEARCH_IN_THREAD:
+                # One big message can take seconds (1,000 BODY keys over 50 MiB): test it in a worker
+                # thread, so the loop, which switches with it every few ms, keeps serving the others.
+                matched = await asyncio.to_thread(test, candidate)
+            else:
+                matched = test(candidate)
+            if matched:
+                found.append((seq, msg))
+            await pause()
+        return found
 
     async def cmd_search(self, tag, args, uid: bool = False):
         args.sp()
-        _, test = search.parse_program(args)
-        present, recent = self.folder.by_uid, self.recent
-        candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0)
-        found = []
-        for seq, u in enumerate(self.view, 1):
-            msg = present.get(u)
-            if msg is not None and test(candidate.reset(msg, seq, u in recent)):
-                found.append(u if uid else seq)
-        self.send(b"* SEARCH" + b"".join(b" %d" % n for n in found))
+        options = _return_options(args)
+        found = await self.matching(args)
+        numbers = [m.uid if uid else seq for seq, m in found]
+        if options is not None and "UPDATE" in options:  # RFC 5267 4.2: keep the client's result current
+            self.updates[tag] = (self.last_test, uid, {m.uid for _, m in found})
+        if options is None:
+            modseq = b" (MODSEQ %d)" % max(m.modseq for _, m in found) if self.search_modseq and found else b""
+            self.send(b"* SEARCH" + b"".join(b" %d" % n for n in numbers) + modseq)
+        else:
+            self.esearch(tag, options, numbers, [m.uid for _, m in found], uid)
+
+    def esearch(self, tag: str, options: set, numbers: list[int], uids: list[int], uid: bool,
+                sorted_result: bool = False) -> None:
+        """RFC 4731 ESEARCH: MIN, MAX, COUNT, ALL (as a sequence set) of a result; RFC 5182 SAVE keeps it for $.
+
+        With sorted_result (ESORT, RFC 5267) numbers are in SORT's order, and MIN
+        and MAX are its first and last.
+        """
+        if "SAVE" in options:
+            if uids and options & {"MIN", "MAX"} and not options & {"ALL", "COUNT"}:
+                first, last = (uids[0], uids[-1]) if sorted_result else (min(uids), max(uids))
+                self.saved = ({first} if "MIN" in options else set()) | ({last} if "MAX" in options else set())
+            else:
+                self.saved = set(uids)
+            if options == {"SAVE"}:
+                return  # SAVE alone: no ESEARCH response (RFC 5182 2.4)
+        if not options - QUIET_OPTIONS:
+            options = options | ({"ALL"} if options <= {"SAVE", "CONTEXT"} else set())
+        ordered = numbers if sorted_result else sorted(numbers)
+        parts = [b"* ESEARCH (TAG " + astring(tag) + b")"] + ([b"UID"] if uid else [])
+        if "MIN" in options and ordered:
+            parts.append(b"MIN %d" % (ordered[0] if sorted_result else min(ordered)))
+        if "MAX" in options and ordered:
+            parts.append(b"MAX %d" % (ordered[-1] if sorted_result else max(ordered)))
+        if "ALL" in options and ordered:
+            parts.append(b"ALL " + sequence_string(ordered).encode())
+        if "COUNT" in options:
+            parts.append(b"COUNT %d" % len(ordered))
+        for first, last in (o for o in options if isinstance(o, tuple)):  # PARTIAL
+            window = ordered[first - 1:last]
+            parts.append(b"PARTIAL (%d:%d %s)" % (first, last, sequence_string(window).encode() if window else b"NIL"))
+        if self.search_modseq and uids:  # RFC 7162 3.1.5: the highest MODSEQ of what was returned
+            present = self.folder.by_uid
+            if options & {"ALL", "COUNT"}:
+                shown = uids
+            else:
+                shown = [uids[0] if sorted_result else min(uids)] if "MIN" in options else []
+                shown += [uids[-1] if sorted_result else max(uids)] if "MAX" in options else []
+            parts.append(b"MODSEQ %d" % max((present[u].modseq for u in shown if u in present), default=0))
+        self.send(b" ".join(parts))
+
+    async def cmd_cancelupdate(self, tag, args):
+        """RFC 5267 4.3: stop ADDTO/REMOVEFROM for the searches with these tags."""
+        tags = []
+        while not args.at_end():
+            args.sp()
+            tags.append(args.string().decode("ascii", "replace"))
+        if not tags:
+            raise Bad("CANCELUPDATE needs a tag")
+        for name in tags:
+            self.updates.pop(name, None)
+
+    async def cmd_sort(self, tag, args, uid: bool = False):
+        """RFC 5256: SORT (keys) charset criteria -> the matching numbers in that order (RFC 5267: RETURN)."""
+        args.sp()
+        options = _return_options(args)
+        keys = sort.parse_criteria(args)
+        args.sp()
+        found = await self.matching(_with_charset(args))
+        headers = await self.read_headers(found) if sort.needs_headers(keys) else {}
+        order = sort.sort_messages(self.folder, found, keys, headers)
+        uids = [self.view[seq - 1] for seq in order]
+        if uid:
+            order = uids
+        if options is None:
+            self.send(b"* SORT" + b"".join(b" %d" % n for n in order))
+            return
+        self.esearch(tag, options, order, uids, uid, sorted_result=True)
+        self.search_modseq = False  # the last search had a MODSEQ key
+        self.last_test = None
+        self.updates: dict[str, tuple] = {}  # tag -> (test, uid, UIDs in the result): SEARCH RETURN (UPDATE)
+        self.update_modseq = 0
+        self.watching: list[tuple[str, list[str], set[str]]] = []  # NOTIFY: (filter, mailboxes, events)
+        self.watched: dict[str, tuple] = {}  # mailbox -> (messages, uidnext, modseq) last reported
+
+    async def cmd_thread(self, tag, args, uid: bool = False):
+        """RFC 5256: THREAD algorithm charset criteria -> nested lists of the matching numbers."""
+        args.sp()
+        algorithm = args.atom().upper()
+        if algorithm not in thread.ALGORITHMS:
+            raise Bad(f"unknown threading algorithm {algorithm}")
+        args.sp()
+        found = await self.matching(_with_charset(args))
+        headers = await self.read_headers(found)
+        if uid:
+            found = [(m.uid, m) for _, m in found]
+        self.send(b"* THREAD " + thread.render(thread.thread(self.folder, found, algorithm, headers)))
+
+    async def read_headers(self, found: list[tuple[int, object]]) -> dict[int, mime.Part]:
+        """Each message's header as a Part, by UID, for SORT and THREAD (the loop is given back meanwhile)."""
+        headers = {}
+        pause = _Pause()
+        for _, msg in found:
+            headers[msg.uid] = mime.Part(sort.header_only(self.folder, msg))
+            await pause()
+        return headers
 
     async def cmd_fetch(self, tag, args, uid: bool = False):
         args.sp()
         ranges = args.sequence_set()
         args.sp()
         items = parse_fetch_items(args)
+        changed_since = None
+        vanished = False
+        if args.accept(b" (CHANGEDSINCE "):  # RFC 7162 3.1.4: only what changed after that MODSEQ
+            changed_since = args.number()
+            vanished = args.accept(b" VANISHED")  # 3.2.6, UID FETCH with QRESYNC enabled only
+            if vanished and not (uid and "QRESYNC" in self.enabled):
+                raise Bad("VANISHED needs UID FETCH and ENABLE QRESYNC")
+            args.expect(b")")
         args.end()
+        if vanished:
+            top = self.folder.uidnext - 1
+            gone = [u for lo, hi in merged_ranges(ranges, top) for u in range(lo, min(hi, top) + 1)
+                    if u not in self.folder.by_uid]
+            if gone:
+                self.send(b"* VANISHED (EARLIER) " + sequence_string(gone).encode())
         if uid and not any(i.name == "UID" for i in items):
             items.insert(0, FetchItem("UID"))
-        for seq, msg in self.messages(ranges, uid):
-            self.send(b"* %d FETCH (" % seq + self.fetch_one(msg, items) + b")")
-            if len(self.out) > FLUSH_AT:
+        if changed_since is not None or any(i.name == "MODSEQ" for i in items):
+            self.enable_condstore()
+            if not any(i.name == "MODSEQ" for i in items):
+                items.append(FetchItem("MODSEQ"))
+        chosen = self.messages(ranges, uid)
+        if changed_since is not None:
+            chosen = [(seq, msg) for seq, msg in chosen if msg.modseq > changed_since]
+        out, fetch_one, clock = self.out, self.fetch_one, time.monotonic
+        until = clock() + SLICE
+        for seq, msg in chosen:
+            out += b"* %d FETCH (%b)\r\n" % (seq, fetch_one(msg, items))
+            if len(out) > FLUSH_AT:
                 await self.flush()
+            elif clock() >= until:  # one loop serves every service: let the others run
+                await asyncio.sleep(0)
+                until = clock() + SLICE
 
     def fetch_one(self, msg, items: list[FetchItem]) -> bytes:
         """The data items of one message's FETCH response."""
@@ -822,6 +1328,8 @@ class Session:
             name = item.name
             if name == "UID":
                 out.append(b"UID %d" % msg.uid)
+            elif name == "MODSEQ":
+                out.append(b"MODSEQ (%d)" % msg.modseq)
             elif name == "FLAGS":
                 out.append(b"FLAGS " + self.flags_of(msg))
             elif name == "INTERNALDATE":
@@ -831,7 +1339,8 @@ class Session:
             else:
                 if raw is None:
                     raw = folder.read(msg) or b""
-                if name in ("ENVELOPE", "BODY", "BODYSTRUCTURE") or (name == "BODY[]" and (item.numbers or item.text)):
+                if name in ("ENVELOPE", "BODY", "BODYSTRUCTURE") or (name == "BODY[]" and (item.numbers or item.text)) \
+                        or (name.startswith("BINARY") and item.numbers):
                     part = part or mime.Part(raw)
                 if name == "ENVELOPE":
                     out.append(b"ENVELOPE " + mime.envelope(part))
@@ -843,6 +1352,20 @@ class Session:
                     out.append(b"RFC822.HEADER " + literal(mime.split_header(raw)[0]))
                 elif name == "RFC822.TEXT":
                     out.append(b"RFC822.TEXT " + literal(mime.split_header(raw)[1]))
+                elif name in ("BINARY[]", "BINARY.SIZE[]"):
+                    try:
+                        data = mime.binary_data(part, item.numbers) if item.numbers else raw
+                    except ValueError:
+                        raise No("[UNKNOWN-CTE] Cannot decode this part's Content-Transfer-Encoding") from None
+                    if data is None:
+                        raise No("[NONEXISTENT] No such body part")
+                    if name == "BINARY.SIZE[]":
+                        out.append(item.label() + b" %d" % len(data))
+                        continue
+                    if item.partial:
+                        offset, count = item.partial
+                        data = data[offset:offset + count]
+                    out.append(item.label() + b" " + literal8(data))
                 else:
                     data = raw if not (item.numbers or item.text) else mime.section_data(
                         part, item.numbers, item.text, item.names)
@@ -856,6 +1379,11 @@ class Session:
         args.sp()
         ranges = args.sequence_set()
         args.sp()
+        unchanged_since = None
+        if args.accept(b"(UNCHANGEDSINCE "):  # RFC 7162 3.1.3: change only what nobody changed since
+            unchanged_since = args.number()
+            args.expect(b") ")
+            self.enable_condstore()
         action = args.atom().upper()
         match = re.fullmatch(r"([+-]?)FLAGS(\.SILENT)?", action)
         if not match:
@@ -874,17 +1402,24 @@ class Session:
         mode, silent = match.group(1), bool(match.group(2))
         chosen = self.messages(ranges, uid)
         given = self.flags_for_store(self.folder, flags, create=mode != "-")
+        self.announce_flags()
+        modified = []
         for seq, msg in chosen:
+            if unchanged_since is not None and msg.modseq > unchanged_since:
+                modified.append(msg.uid if uid else seq)
+                continue
             if mode == "+":
                 new = msg.flags | given
             elif mode == "-":
                 new = msg.flags - given
             else:
                 new = set(given)
-            self.folder.set_flags(msg, new, self.id)
-            if not silent:
+            changed = self.folder.set_flags(msg, new, self.id)
+            if not silent or (changed and "CONDSTORE" in self.enabled):  # 3.1.3: MODSEQ even if .SILENT
                 uid_part = b"UID %d " % msg.uid if uid else b""
-                self.send(b"* %d FETCH (%sFLAGS %s)" % (seq, uid_part, self.flags_of(msg)))
+                self.send(b"* %d FETCH (%s%sFLAGS %s)" % (seq, uid_part, self.modseq_item(msg), self.flags_of(msg)))
+        if modified:
+            return f"[MODIFIED {sequence_string(modified)}] Conditional STORE failed for some messages"
 
     async def cmd_copy(self, tag, args, uid: bool = False, move: bool = False):
         args.sp()
@@ -909,7 +1444,7 @@ class Session:
                         data = f.read()
                 except OSError:
                     continue  # deleted meanwhile
-                new = target.add(data, msg.flags, source.mtime(msg), save=False)
+                new = target.add(data, target.adopt_flags(msg.flags), source.mtime(msg), save=False)
             pairs.append((seq, msg.uid, new.uid))
         target.save_uids()  # once for the whole batch
         if not pairs:
@@ -919,14 +1454,87 @@ class Session:
         if not move:
             return f"{copyuid} COPY completed"
         self.untagged(f"OK {copyuid} Moved")  # RFC 6851: COPYUID comes before the EXPUNGEs
-        for seq, old_uid, _ in sorted(pairs, reverse=True):
-            self.send(b"* %d EXPUNGE" % seq)
-            self.recent.discard(old_uid)
-            del self.view[seq - 1]
+        if self.updates:
+            self.update_searches(gone=[seq - 1 for seq, _, _ in pairs])
+        self.announce_expunged([seq - 1 for seq, _, _ in pairs])
         return "MOVE completed"
 
     async def cmd_move(self, tag, args, uid: bool = False):
         return await self.cmd_copy(tag, args, uid=uid, move=True)
+
+
+class _Pause:
+    """await pause() in a long loop: gives the event loop back once every SLICE seconds.
+
+    Every service of the process shares one asyncio loop, so a command that
+    computes for a second would silence all of them for that second.
+    """
+
+    def __init__(self):
+        self.until = time.monotonic() + SLICE
+
+    async def __call__(self) -> None:
+        if time.monotonic() >= self.until:
+            await asyncio.sleep(0)
+            self.until = time.monotonic() + SLICE
+
+
+#: A relative IMAP URL (RFC 5092) as CATENATE uses it; "imap://user@host" in front is allowed and ignored.
+_IMAP_URL = re.compile(r"(?:imap://[^/]*)?/(?P<mailbox>[^;/]+)(?:;UIDVALIDITY=(?P<uidvalidity>\d{1,10}))?"
+                       r"/;UID=(?P<uid>\d{1,10})(?:/;SECTION=(?P<section>[^/;]+))?"
+                       r"(?:/;PARTIAL=(?P<partial>\d{1,10}(?:\.\d{1,10})?))?", re.IGNORECASE)
+
+#: NOTIFY (RFC 5465): the events we report, and the STATUS items each one's change shows.
+NOTIFY_EVENTS = {"MESSAGENEW": ("MESSAGES", "UIDNEXT", "UIDVALIDITY"), "MESSAGEEXPUNGE": ("MESSAGES",),
+                 "FLAGCHANGE": ("UIDVALIDITY", "HIGHESTMODSEQ")}
+NOTIFY_FILTERS = ("SELECTED", "SELECTED-DELAYED", "INBOXES", "PERSONAL", "SUBSCRIBED", "SUBTREE", "MAILBOXES")
+
+#: What SEARCH RETURN (...) may ask for (RFC 4731, RFC 5182's SAVE).
+RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE", "UPDATE", "CONTEXT", "PARTIAL")
+#: RETURN options that ask for no data in the ESEARCH response itself.
+QUIET_OPTIONS = {"SAVE", "UPDATE", "CONTEXT"}
+
+
+def _return_options(args: Args) -> set[str] | None:
+    """ "RETURN (MIN COUNT) " before the search criteria: the options; None if the command has none."""
+    if not args.accept(b"RETURN "):
+        return None
+    args.expect(b"(")
+    options = set()
+    while not args.accept(b")"):
+        if options:
+            args.sp()
+        word = args.atom().upper()
+        if word not in RETURN_OPTIONS:
+            raise Bad(f"unknown RETURN option {word}")
+        options.add(word)
+        if word == "PARTIAL":  # RFC 5267 4.4: PARTIAL 1:100, positions in the result
+            args.sp()
+            first = args.nz_number()
+            args.expect(b":")
+            second = args.nz_number()
+            options.add((min(first, second), max(first, second)))
+    args.sp()
+    return options
+
+
+def _tag_of(command: bytes) -> str | None:
+    """The tag a command line starts with, if it has a well-formed one."""
+    try:
+        args = Args(bytes(command[:200]))
+        tag = args.tag()
+        args.sp()
+        return tag
+    except ParseError:
+        return None
+
+
+def _with_charset(args: Args) -> Args:
+    """SORT and THREAD name the charset without the CHARSET keyword SEARCH uses: put it in."""
+    charset = args.astring().decode("ascii", "replace").upper()
+    if charset not in search.CHARSETS:
+        raise search.BadCharset(charset)
+    return Args(b"CHARSET " + charset.encode() + args.data[args.pos:])
 
 
 class _AlreadyAnswered(Exception):

@@ -36,8 +36,20 @@ LITERAL_AT_END = re.compile(rb"\{(\d{1,10})(\+?)\}$")
 _LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n")
 
 
+#: Most ranges one sequence set may hold ("1,3,5:7" holds three); more get NO [LIMIT] (RFC 5530).
+MAX_SET_RANGES = 10_000
+
+
+class SavedSet(list):
+    """ "$" where a sequence set may stand: the saved result of an earlier SEARCH (RFC 5182)."""
+
+
 class ParseError(ValueError):
     """The command does not follow the grammar: the reply is BAD."""
+
+
+class LimitExceeded(Exception):
+    """Well-formed, but beyond what this server does in one command: NO [LIMIT] (RFC 5530)."""
 
 
 class Args:
@@ -131,8 +143,10 @@ class Args:
                 raise ParseError("CR, LF and NUL are not allowed in a quoted string")
             out.append(c)
 
-    def literal(self) -> bytes:
-        """{n}CRLF followed by n octets (the session has already read them)."""
+    def literal(self, binary: bool = False) -> bytes:
+        """{n}CRLF followed by n octets (the session has already read them); ~{n} (literal8) if binary."""
+        if binary and self.accept(b"~"):
+            pass  # RFC 3516: a literal8 may hold NUL octets
         match = _LITERAL.match(self.data, self.pos)
         if not match:
             raise ParseError("malformed literal")
@@ -192,7 +206,9 @@ class Args:
         return self.atom()
 
     def sequence_set(self) -> list[tuple[int | None, int | None]]:
-        """sequence-set: "1:4,7,9:*" -> [(1, 4), (7, 7), (9, None)]; None is "*"."""
+        """sequence-set: "1:4,7,9:*" -> [(1, 4), (7, 7), (9, None)]; None is "*". "$" -> SavedSet()."""
+        if self.accept(b"$"):
+            return SavedSet()
         ranges = []
         while True:
             first = self._seq_number()
@@ -200,6 +216,8 @@ class Args:
             if self.accept(b":"):
                 second = self._seq_number()
             ranges.append((first, second))
+            if len(ranges) > MAX_SET_RANGES:
+                raise LimitExceeded(f"[LIMIT] A sequence set may hold at most {MAX_SET_RANGES} ranges")
             if not self.accept(b","):
                 return ranges
 
@@ -235,6 +253,27 @@ class Args:
             raise ParseError(f"bad date-time {text!r}") from None
 
 
+def merged_ranges(ranges, last: int) -> list[tuple[int, int]]:
+    """A sequence set as sorted, disjoint (lo, hi) pairs, "*" being last: linear to walk, bisectable.
+
+    "5:2,1,3:*" with last=9 -> [(1, 9)]. Overlapping and repeated ranges cost
+    nothing more than one, so "1:*,1:*,..." cannot multiply the work.
+    """
+    spans = []
+    for first, second in ranges:
+        lo, hi = (last if first is None else first), (last if second is None else second)
+        spans.append((lo, hi) if lo <= hi else (hi, lo))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1] + 1:
+            if hi > merged[-1][1]:
+                merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
 # --------------------------------------------------------------------------
 # Writing: how strings travel in responses
 # --------------------------------------------------------------------------
@@ -244,6 +283,11 @@ _QUOTABLE = re.compile(rb'[\x01-\x09\x0b\x0c\x0e-\x7f]*')
 
 def literal(data: bytes) -> bytes:
     return b"{%d}\r\n" % len(data) + data
+
+
+def literal8(data: bytes) -> bytes:
+    """RFC 3516: octets that hold a NUL travel as ~{n}; others as an ordinary literal."""
+    return (b"~" if b"\0" in data else b"") + literal(data)
 
 
 def string(data: bytes) -> bytes:

@@ -1,0 +1,180 @@
+"""LIST and LSUB: which mailbox names a pattern selects, and what is said about each.
+
+RFC 3501 6.3.8 gives the basics: "*" matches anything, "%" anything but
+the hierarchy delimiter ("."), and a superior name that does not exist
+itself ("Work" above "Work.Reports") is listed as \\Noselect. RFC 5258
+(LIST-EXTENDED) adds selection options before the reference (SUBSCRIBED,
+REMOTE, RECURSIVEMATCH, and RFC 6154's SPECIAL-USE), several patterns in
+parentheses, and RETURN options after them (SUBSCRIBED, CHILDREN,
+SPECIAL-USE, and RFC 5819's STATUS (...), which LIST-STATUS adds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .syntax import Args, ParseError
+
+DELIMITER = "."
+SELECT_OPTIONS = ("SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE")
+RETURN_OPTIONS = ("SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS")
+#: RFC 6154 attributes of the course's folders, by name.
+SPECIAL_USE = {"Sent": "\\Sent", "Archive": "\\Archive", "Drafts": "\\Drafts", "Trash": "\\Trash",
+               "Junk": "\\Junk"}
+
+
+def list_match(pattern: str, name: str, delimiter: str = DELIMITER) -> bool:
+    """LIST's wildcards: "*" matches anything, "%" anything but the delimiter.
+
+    A regex like "[^.]*[^.]*..." backtracks exponentially on "%%%%...". Here
+    the pattern is run as a set of positions reached so far, one step per
+    character of the name: the cost is at most len(name) x len(pattern).
+    """
+    tokens: list[str] = []
+    for c in pattern:  # a run of wildcards is one wildcard: "*" if it holds a "*", else "%"
+        if c in "*%" and tokens and tokens[-1] in "*%":
+            tokens[-1] = "*" if "*" in (c, tokens[-1]) else "%"
+        else:
+            tokens.append(c)
+    end = len(tokens)
+
+    def closure(states: set[int]) -> set[int]:
+        return states | {i + 1 for i in states if i < end and tokens[i] in "*%"}
+
+    states = closure({0})
+    for c in name:
+        following = set()
+        for i in states:
+            if i == end:
+                continue
+            token = tokens[i]
+            if token == "*" or (token == "%" and c != delimiter):
+                following.add(i)
+            elif token == c:
+                following.add(i + 1)
+        if not following:
+            return False
+        states = closure(following)
+    return end in states
+
+
+@dataclass
+class ListRequest:
+    lsub: bool
+    reference: str
+    patterns: list[str]
+    select: set[str] = field(default_factory=set)
+    returns: set[str] = field(default_factory=set)
+    status_items: list[str] = field(default_factory=list)
+
+    @property
+    def extended(self) -> bool:
+        return bool(self.select or self.returns or len(self.patterns) > 1)
+
+    def matches(self, name: str) -> bool:
+        """INBOX matches in any case; other names exactly."""
+        for pattern in self.patterns:
+            full = self.reference + pattern
+            if list_match(full.upper(), name) if name.upper() == "INBOX" else list_match(full, name):
+                return True
+        return False
+
+
+def _options(args: Args, allowed: tuple[str, ...], what: str) -> tuple[set[str], list[str]]:
+    args.expect(b"(")
+    options: set[str] = set()
+    status: list[str] = []
+    while not args.accept(b")"):
+        if options:
+            args.sp()
+        word = args.atom().upper()
+        if word not in allowed:
+            raise ParseError(f"unknown LIST {what} option {word}")
+        options.add(word)
+        if word == "STATUS":
+            args.sp()
+            args.expect(b"(")
+            status.append(args.atom().upper())
+            while not args.accept(b")"):
+                args.sp()
+                status.append(args.atom().upper())
+    return options, status
+
+
+def parse(args: Args, lsub: bool) -> ListRequest:
+    """[SP "(" select-opts ")"] SP reference SP (pattern / "(" patterns ")") [SP RETURN "(" opts ")"]."""
+    args.sp()
+    select: set[str] = set()
+    if not lsub and args.peek() == ord("("):
+        select, _ = _options(args, SELECT_OPTIONS, "selection")
+        args.sp()
+        if "RECURSIVEMATCH" in select and not select - {"RECURSIVEMATCH", "REMOTE"}:
+            raise ParseError("RECURSIVEMATCH needs another selection option (RFC 5258 3)")
+    reference = args.astring().decode("utf-8", "replace")
+    args.sp()
+    if not lsub and args.peek() == ord("("):
+        args.expect(b"(")
+        patterns = [args.list_mailbox().decode("utf-8", "replace")]
+        while not args.accept(b")"):
+            args.sp()
+            patterns.append(args.list_mailbox().decode("utf-8", "replace"))
+    else:
+        patterns = [args.list_mailbox().decode("utf-8", "replace")]
+    returns: set[str] = set()
+    status: list[str] = []
+    if not lsub and args.accept(b" RETURN "):
+        returns, status = _options(args, RETURN_OPTIONS, "return")
+    args.end()
+    return ListRequest(lsub, reference, patterns, select, returns, status)
+
+
+def superiors(name: str) -> list[str]:
+    parts = name.split(DELIMITER)
+    return [DELIMITER.join(parts[:i]) for i in range(1, len(parts))]
+
+
+def listing(request: ListRequest, existing: list[str], subscribed: list[str]) -> list[tuple[str, list[str], bool]]:
+    """(name, attributes, has CHILDINFO) for each mailbox the request selects, INBOX first."""
+    exists, subs = set(existing), set(subscribed)
+    by_subscription = "SUBSCRIBED" in request.select or request.lsub
+    if by_subscription:
+        names = [n for n in subscribed if n in exists] if request.lsub else list(subscribed)
+    else:
+        names = existing
+    listed = set(names)
+    candidates = set(names)
+    if not request.select or request.lsub:  # superior names that do not exist themselves: \Noselect
+        for name in names:
+            candidates.update(superiors(name))
+    if "RECURSIVEMATCH" in request.select:  # parents of subscribed mailboxes may be reported (CHILDINFO)
+        for name in names:
+            candidates.update(superiors(name))
+    matching = {n for n in candidates if request.matches(n)}
+    result = []
+    for name in sorted(matching, key=lambda n: (n != "INBOX", n)):
+        childinfo = False
+        if name not in listed:
+            if "RECURSIVEMATCH" in request.select:
+                # a parent is reported only for a selected descendant the patterns do not show themselves
+                childinfo = any(o.startswith(name + DELIMITER) and o not in matching for o in listed)
+                if not childinfo:
+                    continue
+                attributes = [] if name in exists else ["\\NonExistent"]
+            else:
+                # only when no listed descendant matches too (so "*" shows just the real names)
+                if any(o.startswith(name + DELIMITER) and o in matching for o in listed):
+                    continue
+                attributes = ["\\Noselect"]
+        else:
+            attributes = [] if name in exists else ["\\NonExistent"]
+        if not request.lsub and "\\NonExistent" not in attributes:
+            children = any(o.startswith(name + DELIMITER) for o in exists)
+            attributes.append("\\HasChildren" if children else "\\HasNoChildren")
+        if (by_subscription and not request.lsub or "SUBSCRIBED" in request.returns) and name in subs:
+            attributes.append("\\Subscribed")
+        if {"SPECIAL-USE"} & (request.select | request.returns) and name in SPECIAL_USE:
+            attributes.append(SPECIAL_USE[name])
+        if "SPECIAL-USE" in request.select and name not in SPECIAL_USE:
+            continue  # RFC 6154: LIST (SPECIAL-USE) lists only the special mailboxes
+        result.append((name, attributes, childinfo))
+    return result
