@@ -33,8 +33,9 @@ class PortInUseError(OSError):
         self.name, self.host, self.port = name, host, port
         super().__init__(
             f"port {port} on {host} ({name}) is already in use by another program ({reason}). "
-            f"Stop that program, or choose another port: python -m local_servers up --port {name}=NNNNN "
-            f"(or set LOCAL_SERVERS_PORTS={name}=NNNNN)."
+            f"Stop that program, or choose another port for the course, e.g. in the course's folder: "
+            f"LOCAL_SERVERS_PORTS={name}=NNNNN python3 course.py start "
+            f"(on Windows: set LOCAL_SERVERS_PORTS={name}=NNNNN, then py course.py start)."
         )
 
 
