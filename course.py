@@ -47,7 +47,8 @@ LAB_STOP_TIMEOUT = 20.0
 def me(words: str = "") -> str:
     """How to run this script with other words, as the student typed it (works as typed in their shell)."""
     python = "py" if os.name == "nt" else "python3"
-    return f"{python} {sys.argv[0] if sys.argv and sys.argv[0].endswith('.py') else 'course.py'} {words}".strip()
+    script = sys.argv[0] if sys.argv and sys.argv[0].endswith(".py") else "course.py"
+    return f"`{python} {script} {words}`".replace(" `", "`")
 
 
 def say(text: str) -> None:
