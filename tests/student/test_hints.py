@@ -120,6 +120,9 @@ def as_typed(command: str, tmp: Path) -> str | None:
             "SUBMISSIONS": str(tmp / "submissions"), "ARGS": "", "...": ""}
     for placeholder, value in fill.items():
         command = re.sub(rf"(?<![\w/]){re.escape(placeholder)}(?![\w/])", value, command)
+    # a port setting moves one service; the sandbox keeps every other one off the default ports too
+    command = re.sub(r"LOCAL_SERVERS_PORTS=(\S+)", lambda m: f"LOCAL_SERVERS_PORTS={sandbox.FREE_PORTS},{m[1]}",
+                     command)
     return re.sub(r"[.:]+$", "", " ".join(command.split()))
 
 
