@@ -108,7 +108,7 @@ def ensure_environment() -> Path:
     target = f"{ROOT}[course,test]"
     if uv:
         say("[3/3] Installing the course and its dependencies with uv (about 10 s) ...")
-        command = [*uv, "pip", "install", "--python", str(python), "--editable", target]
+        command = [*uv, "pip", "install", "--quiet", "--python", str(python), "--editable", target]
         env_vars = {**os.environ, "UV_LINK_MODE": os.environ.get("UV_LINK_MODE", "copy")}
         if subprocess.run(command, env=env_vars).returncode != 0:
             say("uv failed (message above); trying again with pip ...")
