@@ -70,27 +70,57 @@ def _run_quiet(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
 
 
-def _uv(python: Path) -> list[str] | None:
-    """A uv to install with: on PATH, in the environment, or installed into it by pip (about 5 s)."""
-    choice = os.environ.get("COURSE_INSTALLER", "auto")
-    if choice == "pip":
-        return None
-    found = shutil.which("uv")
-    if found:
-        return [found]
-    if _run_quiet([str(python), "-m", "uv", "--version"]).returncode == 0:
-        return [str(python), "-m", "uv"]
-    say("  getting uv, a fast installer, from PyPI (pip install uv) ...")
-    got = _run_quiet([str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "uv"])
-    if got.returncode == 0:
-        return [str(python), "-m", "uv"]
-    say("  uv could not be installed; pip will do (slower). Its message was:\n    "
-        + "\n    ".join(got.stdout.strip().splitlines()[-3:]))
+def uv_tools(env: Path) -> Path:
+    """Where course.py keeps the uv it fetched: inside the environment, so it goes with it."""
+    return env / "course-tools"
+
+
+def _uv_in(folder: Path) -> list[str] | None:
+    for candidate in (folder / "bin" / "uv", folder / "bin" / "uv.exe", folder / "Scripts" / "uv.exe"):
+        if candidate.exists():
+            return [str(candidate)]
     return None
 
 
+def _uv(env: Path) -> list[str] | None:
+    """A uv to install with: on PATH, fetched before, or fetched now with this Python's pip (about 5 s)."""
+    if os.environ.get("COURSE_INSTALLER", "auto") == "pip":
+        return None
+    found = shutil.which("uv") or _uv_in(uv_tools(env))
+    if found:
+        return found if isinstance(found, list) else [found]
+    say("      getting uv, a fast installer, from PyPI (pip install uv) ...")
+    pip_python = Path(sys.executable)
+    if _run_quiet([str(pip_python), "-m", "pip", "--version"]).returncode != 0:
+        pip_python = venv_python(env)  # a Python without pip (Debian's): the environment's pip, then
+        _ensure_pip(pip_python)
+    got = _run_quiet([str(pip_python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
+                      "--no-warn-script-location", "--target", str(uv_tools(env)), "uv"])
+    if got.returncode == 0 and _uv_in(uv_tools(env)):
+        return _uv_in(uv_tools(env))
+    say("      uv could not be had; pip will do (slower). " + " ".join(got.stdout.strip().splitlines()[-2:]))
+    return None
+
+
+def _ensure_pip(python: Path) -> None:
+    if _run_quiet([str(python), "-m", "pip", "--version"]).returncode != 0:
+        subprocess.run([str(python), "-m", "ensurepip", "--upgrade", "--default-pip"], check=True,
+                       stdout=subprocess.DEVNULL)
+
+
+def _pip_install(python: Path, target: str) -> None:
+    _ensure_pip(python)
+    subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "on",
+                    "--editable", target], check=True)
+
+
 def ensure_environment() -> Path:
-    """Make the virtual environment and install the course into it, once (again if pyproject.toml changes)."""
+    """Make the virtual environment and install the course into it, once (again if pyproject.toml changes).
+
+    With uv (on PATH, or fetched by pip into the environment) a first install takes seconds; pip, the
+    fallback, takes a minute or more (bench/README.md). The environment is made without pip, which
+    saves ensurepip's 5-10 s; pip is added only if it is the installer.
+    """
     env = venv_dir()
     python = venv_python(env)
     stamp = env / ".course-installed"
@@ -100,23 +130,21 @@ def ensure_environment() -> Path:
     started = time.monotonic()
     if not python.exists():
         say(f"[1/3] Creating the course's Python environment in {env} ...")
-        venv.EnvBuilder(with_pip=True).create(env)
+        venv.EnvBuilder(with_pip=False).create(env)
     else:
         say(f"[1/3] The course's Python environment is in {env}")
     say("[2/3] Choosing an installer ...")
-    uv = _uv(python)
+    uv = _uv(env)
     target = f"{ROOT}[course,test]"
     if uv:
-        say("[3/3] Installing the course and its dependencies with uv (about 10 s) ...")
-        command = [*uv, "pip", "install", "--quiet", "--python", str(python), "--editable", target]
-        env_vars = {**os.environ, "UV_LINK_MODE": os.environ.get("UV_LINK_MODE", "copy")}
-        if subprocess.run(command, env=env_vars).returncode != 0:
+        say("[3/3] Installing the course and its dependencies with uv (seconds) ...")
+        if subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(python), "--editable", target]
+                          ).returncode != 0:
             say("uv failed (message above); trying again with pip ...")
             uv = None
     if not uv:
-        say("[3/3] Installing the course and its dependencies with pip (one to three minutes) ...")
-        subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "on",
-                        "--editable", target], check=True)
+        say("[3/3] Installing the course and its dependencies with pip (a minute or more) ...")
+        _pip_install(python, target)
     stamp.write_text(wanted)
     say(f"The course's environment is ready ({time.monotonic() - started:.0f} s).")
     return python
