@@ -138,7 +138,8 @@ def ensure_environment() -> Path:
     target = f"{ROOT}[course,test]"
     if uv:
         say("[3/3] Installing the course and its dependencies with uv (seconds) ...")
-        if subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(python), "--editable", target]
+        if subprocess.run([*uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python),
+                           "--editable", target]
                           ).returncode != 0:
             say("uv failed (message above); trying again with pip ...")
             uv = None

@@ -12,7 +12,7 @@ Installers (course.py's COURSE_INSTALLER, and PATH):
 - uv-bootstrap: no uv on PATH, so course.py installs uv into .venv with pip, then installs with it;
 - uv-on-path: a uv on PATH (from a venv of the bench's own) is used at once.
 
-Package caches (pip's and uv's) live in a folder of the bench, kept between runs ("warm": a first,
+PYTHONDONTWRITEBYTECODE is unset for the runs, as on a student's machine. Package caches (pip's and uv's) live in a folder of the bench, kept between runs ("warm": a first,
 discarded run fills them); --cold gives every run empty caches (every package downloaded).
 """
 
@@ -57,6 +57,7 @@ def one_run(installer: str, work: Path, caches: Path) -> dict:
     env.update(HOME=str(home), LOCAL_SERVERS_HOME=str(run / "servers"), LOCAL_SERVERS_PORTS=FREE_PORTS,
                PIP_CACHE_DIR=str(caches / "pip"), UV_CACHE_DIR=str(caches / "uv"), PYTHONUNBUFFERED="1",
                COURSE_INSTALLER="pip" if installer == "pip" else "auto")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as on a student's machine: compiled modules are kept
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if "uv-venv" not in p)
     if installer == "uv-on-path":
         env["PATH"] = f"{uv_dir(work)}{os.pathsep}{env['PATH']}"
