@@ -138,9 +138,9 @@ def ensure_environment() -> Path:
     target = f"{ROOT}[course,test]"
     if uv:
         say("[3/3] Installing the course and its dependencies with uv (seconds) ...")
-        if subprocess.run([*uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python),
-                           "--editable", target]
-                          ).returncode != 0:
+        command = [*uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python),
+                   "--editable", target]
+        if subprocess.run(command).returncode != 0:
             say("uv failed (message above); trying again with pip ...")
             uv = None
     if not uv:
@@ -322,13 +322,18 @@ def lab_environment() -> dict:
     return {**os.environ, "JUPYTER_CONFIG_PATH": os.pathsep.join(paths)}
 
 
-def wait_for_lab(python: Path, root: Path, process: subprocess.Popen, timeout: float = 120) -> dict | None:
+def wait_for_lab(runtime_dir: str, process: subprocess.Popen, timeout: float = 120) -> dict | None:
+    """Our JupyterLab's runtime file (jpserver-<pid>.json), once the Lab answers."""
+    info_file = Path(runtime_dir) / f"jpserver-{process.pid}.json"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        for lab in running_labs(python, root):
-            if lab.get("pid") == process.pid:
-                return lab
-        time.sleep(0.3)
+        try:
+            lab = json.loads(info_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            lab = None
+        if lab and _answers(lab):
+            return lab
+        time.sleep(0.2)
     return None
 
 
@@ -368,17 +373,14 @@ def servers(python: Path, *words: str) -> int:
     return subprocess.call([str(python), "-m", "local_servers", *words])
 
 
-def servers_running(python: Path) -> bool:
-    return _run_quiet([str(python), "-m", "local_servers", "status"]).returncode == 0
-
-
 def start(python: Path, extra: list[str]) -> int:
     root = workspace_dir()
     Workspace(root).sync()
-    already = servers_running(python)
-    status = servers(python, "up")
-    if status != 0:
-        return status
+    up = _run_quiet([str(python), "-m", "local_servers", "up"])
+    print(up.stdout, end="", flush=True)
+    if up.returncode != 0:
+        return up.returncode
+    already = "already running" in up.stdout
     runtime_dir, labs = jupyter_runtime(python, root)
     if labs:
         say(f"JupyterLab is already running (pid {labs[0]['pid']}). Open:\n\n    {lab_url(labs[0])}\n")
@@ -395,7 +397,7 @@ def start(python: Path, extra: list[str]) -> int:
     lab = None
     _stop_on(signal.SIGTERM, getattr(signal, "SIGHUP", None))  # a closed terminal stops the Lab too
     try:
-        lab = wait_for_lab(python, root, process)
+        lab = wait_for_lab(runtime_dir, process)
         if lab is None:
             say("JupyterLab did not start (see its messages above).")
             stop_lab(process, None)
