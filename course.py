@@ -395,7 +395,10 @@ def start(python: Path, extra: list[str]) -> int:
     env = {**lab_environment(), "JUPYTER_TOKEN": os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)}
     process = subprocess.Popen(lab_command(python, root, extra, runtime_dir), cwd=root, env=env, **popen_kwargs)
     lab = None
-    _stop_on(signal.SIGTERM, getattr(signal, "SIGHUP", None))  # a closed terminal stops the Lab too
+    # Ctrl-C even when started from a script in the background (which starts us with SIGINT ignored),
+    # and a closed terminal or a kill: each stops the Lab the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _stop_on(signal.SIGTERM, getattr(signal, "SIGHUP", None))
     try:
         lab = wait_for_lab(runtime_dir, process)
         if lab is None:

@@ -12,6 +12,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import termios
@@ -130,3 +131,33 @@ def test_start_opens_the_start_notebook_reuses_the_lab_and_stops_on_ctrl_c(tmp_p
         terminal.close()
         subprocess.run([sys.executable, str(sandbox.COURSE), "stop"], env=env, capture_output=True, timeout=60)
         shutil.rmtree(sandbox.Path(env["HOME"]).parent, ignore_errors=True)
+
+
+def test_interrupt_stops_a_start_launched_with_sigint_ignored(tmp_path):
+    """A script's background job starts with SIGINT ignored; kill -INT must still stop everything."""
+    env = sandbox.environment(tmp_path)
+    process = subprocess.Popen([sys.executable, str(sandbox.COURSE), "start", "--no-browser", "--ServerApp.port=0"],
+                               env=env, cwd=sandbox.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert sandbox.wait_until(lambda: sandbox.lab_servers(env), 120), "JupyterLab did not start"
+        [lab] = sandbox.lab_servers(env)
+        assert sandbox.wait_until(lambda: _answers(lab), 60)
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        assert not sandbox.alive(lab["pid"]), "JupyterLab left running"
+        assert not list(sandbox.runtime_dir(env).glob("jpserver-*"))
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        subprocess.run([sys.executable, str(sandbox.COURSE), "stop"], env=env, capture_output=True, timeout=60)
+        shutil.rmtree(sandbox.Path(env["HOME"]).parent, ignore_errors=True)
+
+
+def _answers(lab: dict) -> bool:
+    try:
+        _get(f"{lab['url'].rstrip('/')}/api/status?token={lab['token']}")
+        return True
+    except OSError:
+        return False
