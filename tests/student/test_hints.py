@@ -32,7 +32,7 @@ ROOT = sandbox.ROOT
 SOURCES = ["course.py", "conftest.py", "tests/conftest.py", "local_servers/**/*.py", "grader/**/*.py"]
 #: A command: optional VAR=value words, then python3/python/py with course.py or -m module, then words
 #: up to the end of the line, a backtick, two spaces (a column), " (", " or ", a comma or a full stop.
-COMMAND = re.compile(r"(?:\b[A-Z_]+=\S+\s+)*\b(?:python3?|py) (?:\S*course\.py|-m [\w.]+)"
+COMMAND = re.compile(r"(?:\b[A-Z_]+=\S+\s+)*(?:\.venv/bin/)?\b(?:python3?|py) (?:\S*course\.py|-m [\w.]+)"
                      r"(?:(?! or | \(|  | to | for )[^`\n,;|])*")
 FAILURES = re.compile(r"No module named|command not found|not found: |unknown command|^usage: |error: argument"
                       r"|error: unrecognized|invalid choice|Traceback", re.MULTILINE)
@@ -190,7 +190,8 @@ def test_every_printed_command_works_as_typed(shell_env):
     found = commands(env, tmp)
     # the hints this test exists for are among those found
     assert "python3 course.py stop" in found
-    assert any(c.startswith("LOCAL_SERVERS_PORTS=ftp=") and c.endswith("course.py start") for c in found)
+    assert any(c.startswith("LOCAL_SERVERS_PORTS=") and c.endswith("course.py start") for c in found)
+    assert any(c.startswith(".venv/bin/python -m local_servers up --port ftp=") for c in found)
     failed = []
     for command, where in sorted(found.items()):
         if command.endswith("logs -f"):
