@@ -179,7 +179,7 @@ def course_files() -> list[str]:
 class Workspace:
     """workspace/: copies the student works in. A copy the student changed is never overwritten.
 
-    manifest.json remembers, for each copy, the digest of the course's file it was copied from. So a
+    .course-manifest.json remembers, for each copy, the digest of the course's file it was copied from. So a
     later start can tell a course update (the course's file changed) from the student's work (the copy
     changed): an untouched copy follows the course; a changed one is kept, and the student is told how
     to get the new version.
