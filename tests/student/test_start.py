@@ -161,3 +161,34 @@ def _answers(lab: dict) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_status_and_stop_from_another_terminal(tmp_path):
+    """`course.py status` shows the Lab's URL; `course.py stop` stops the Lab, its start and the servers."""
+    env = sandbox.environment(tmp_path)
+    process = subprocess.Popen([sys.executable, str(sandbox.COURSE), "start", "--no-browser", "--ServerApp.port=0"],
+                               env=env, cwd=sandbox.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        assert sandbox.wait_until(lambda: sandbox.lab_servers(env), 120), "JupyterLab did not start"
+        [lab] = sandbox.lab_servers(env)
+        assert sandbox.wait_until(lambda: _answers(lab), 60)
+        status = subprocess.run([sys.executable, str(sandbox.COURSE), "status"], env=env, cwd=sandbox.ROOT,
+                                capture_output=True, text=True, timeout=120)
+        assert status.returncode == 0 and "running (pid" in status.stdout
+        assert f"/lab/tree/notebooks/00_start_here.ipynb?token={lab['token']}" in status.stdout
+        stop = subprocess.run([sys.executable, str(sandbox.COURSE), "stop"], env=env, cwd=sandbox.ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        assert "JupyterLab stopped" in stop.stdout and "servers stopped" in stop.stdout
+        assert process.wait(timeout=30) == 0, "course.py start did not end with its Lab"
+        assert sandbox.wait_until(lambda: not sandbox.alive(lab["pid"]), 30)
+        assert not list(sandbox.runtime_dir(env).glob("jpserver-*"))
+        after = subprocess.run([sys.executable, str(sandbox.COURSE), "status"], env=env, cwd=sandbox.ROOT,
+                               capture_output=True, text=True, timeout=120)
+        assert after.returncode == 3 and "JupyterLab: not running" in after.stdout
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        subprocess.run([sys.executable, str(sandbox.COURSE), "stop"], env=env, capture_output=True, timeout=60)
+        shutil.rmtree(sandbox.Path(env["HOME"]).parent, ignore_errors=True)
