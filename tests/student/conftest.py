@@ -1,5 +1,7 @@
 """tests/student: the student's path (course.py, the workspace, JupyterLab in a browser)."""
 
+import shutil
+
 import pytest
 
 
@@ -9,3 +11,11 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     if call.when == "call" and outcome.get_result().failed:
         item.failed_call = True
+
+
+def pytest_sessionfinish(session):
+    """Remove the sandboxes' HOMEs (made outside pytest's tmp_path, whose paths are too long for sockets)."""
+    import sandbox
+
+    for folder in sandbox.MADE:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -21,9 +21,14 @@ FREE_PORTS = ",".join(f"{name}=0" for name in (
     "echo", "time", "ftp", "smtp", "http", "pop3", "nntp", "imap", "https", "smtps", "nntps", "imaps", "pop3s"))
 
 
+#: The short folders made for HOMEs, removed when the session ends (tests/student/conftest.py).
+MADE: list[Path] = []
+
+
 def short_home() -> Path:
     """A fresh HOME with a short path: Jupyter's kernels use Unix sockets in it (at most 107 bytes)."""
-    return Path(tempfile.mkdtemp(prefix="cs-")) / "home"
+    MADE.append(Path(tempfile.mkdtemp(prefix="cs-")))
+    return MADE[-1] / "home"
 
 
 def environment(tmp: Path, home: Path | None = None, **extra: str) -> dict:
