@@ -22,8 +22,18 @@ import pytest
 
 _OWN_HOME = "_LOCAL_SERVERS_TEST_HOME"  # marks a home this run made (xdist workers inherit it)
 
+#: A student's own copies (course.py start) and test artifacts are no part of the suite.
+collect_ignore = ["workspace", "artifacts"]
+
+
+def course_command(words: str) -> str:
+    """A course.py command as a student types it in the course's folder."""
+    return f"{'py' if os.name == 'nt' else 'python3'} course.py {words}"
+
 
 def pytest_configure(config):
+    if not any(char in config.option.reportchars for char in "saAN"):
+        config.option.reportchars += "s"  # a skipped test says why, in one summary line per reason
     if os.environ.get(_OWN_HOME) and os.environ.get("PYTEST_XDIST_WORKER"):
         return  # a worker: share the home its controller made
     home = tempfile.mkdtemp(prefix="local-servers-tests-")
@@ -66,6 +76,6 @@ def pytest_collection_modifyitems(config, items):
     if taken:
         skip = pytest.mark.skip(reason=(
             f"the notebooks need the course's default ports, and {', '.join(taken)} are in use "
-            "(your own servers? stop them with `python -m local_servers down`)"))
+            f"(your own servers? stop them with `{course_command('stop')}`)"))
         for item in notebook_items:
             item.add_marker(skip)

@@ -36,9 +36,17 @@ class PortInUseError(OSError):
         self.name, self.host, self.port = name, host, port
         super().__init__(
             f"port {port} on {host} ({name}) is already in use by another program ({reason}). "
-            f"Stop that program, or choose another port: python -m local_servers up --port {name}=NNNNN "
-            f"(or set LOCAL_SERVERS_PORTS={name}=NNNNN)."
+            f"Stop that program, or choose another port, in the course's folder: {_another_port(name)}."
         )
+
+
+def _another_port(name: str) -> str:
+    """The commands that move one service to another port, as typed in the course's folder."""
+    if sys.platform == "win32":
+        return (f"`set LOCAL_SERVERS_PORTS={name}=NNNNN` then `py course.py start` (the servers alone: "
+                f"`.venv\\Scripts\\python -m local_servers up --port {name}=NNNNN`)")
+    return (f"`LOCAL_SERVERS_PORTS={name}=NNNNN python3 course.py start` (the servers alone: "
+            f"`.venv/bin/python -m local_servers up --port {name}=NNNNN`)")
 
 
 @dataclass
