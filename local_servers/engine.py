@@ -1,4 +1,4 @@
-"""One connection engine for the line protocols (POP3 and NNTP today, IMAP next).
+"""One connection engine for the line protocols: POP3, NNTP and IMAP.
 
 A line protocol is two things, kept apart as in Twisted (LineOnlyReceiver for
 the bytes, TimeoutMixin for the clock, the protocol class for the meaning):
@@ -138,6 +138,10 @@ class LineSession(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.awaiting: asyncio.Future | None = None  # an awaitable reply under way
         self.thread_job: concurrent.futures.Future | None = None  # its in_thread() work, if any
+        self.line_waiter: asyncio.Future | None = None  # see read_line()
+        self.drain_waiter: asyncio.Future | None = None  # see drain()
+        self.line_start = b""  # the first octets of the command being read (an error reply may need its tag)
+        self.held = 0  # octets of the command read so far, when a literal is announced
 
     # -- what a protocol supplies ---------------------------------------------
 
@@ -149,7 +153,10 @@ class LineSession(asyncio.Protocol):
 
         kind: too_long, not_text, empty, unknown, state, syntax, internal,
         busy (too many connections), idle (the timeout closes the session),
-        literal (too big). details: verb, syntax, limit.
+        literal (too big; the client waits for a go-ahead), literal_closing
+        (too big, and its octets are on their way: the session ends).
+        details: verb, syntax, limit. ``line_start`` holds the start of the
+        offending command (IMAP answers with its tag).
         """
         raise NotImplementedError
 
@@ -162,6 +169,7 @@ class LineSession(asyncio.Protocol):
         return None
 
     def max_literal(self) -> int:
+        """The largest literal the session takes now (``held``: octets of the command read so far)."""
         return 0
 
     def continuation(self) -> bytes:
@@ -225,6 +233,9 @@ class LineSession(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
         self.transport = None
+        for waiter in (self.line_waiter, self.drain_waiter):
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
         self.closed()
 
     def pause_writing(self) -> None:
@@ -232,6 +243,8 @@ class LineSession(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused = False
+        if self.drain_waiter is not None and not self.drain_waiter.done():
+            self.drain_waiter.set_result(None)
         self.process()
 
     # -- the engine ---------------------------------------------------------------
@@ -242,7 +255,8 @@ class LineSession(asyncio.Protocol):
         budget: ignore back-pressure up to this many buffered octets (at a TLS close_notify).
         """
         while self.transport is not None and not self.transport.is_closing():
-            if self.busy or (self.paused if budget is None else self.transport.get_write_buffer_size() > budget):
+            if (self.busy and self.line_waiter is None) \
+                    or (self.paused if budget is None else self.transport.get_write_buffer_size() > budget):
                 return
             if self.literal_left:
                 if not self._take_literal():
@@ -255,18 +269,31 @@ class LineSession(asyncio.Protocol):
             end = self.buf.find(b"\n", self.pos)
             if end < 0:
                 if len(self.buf) - self.pos > self.max_line:  # no line end in sight: drop it, answer at its end
+                    if not self.skipping:
+                        self.line_start = bytes(self.buf[self.pos:self.pos + 200])
                     self.skipping, self.pos = True, len(self.buf)
                 break
             line = bytes(self.buf[self.pos:end + 1])
             self.pos = end + 1
             if self.skipping or len(line) > self.max_line:
+                if not self.skipping:
+                    self.line_start = line[:200]
                 self.skipping = False
                 self.command_parts.clear()
                 self.send(self.error("too_long", limit=self.max_line))
                 continue
             self.last_active = asyncio.get_running_loop().time()
-            self._line(line[:-2] if line.endswith(b"\r\n") else line[:-1])
+            line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+            if self.line_waiter is not None:  # a command method reads this line itself
+                waiter, self.line_waiter = self.line_waiter, None
+                self.received(line)
+                waiter.set_result(line)
+                continue
+            self._line(line)
         self._compact()
+        if self.eof and self.line_waiter is not None and self.buf.find(b"\n", self.pos) < 0:
+            waiter, self.line_waiter = self.line_waiter, None  # no line will come
+            waiter.set_result(None)
         if self.eof and self.transport is not None and not self.busy and not self.tls \
                 and not self.transport.is_closing() and self.buf.find(b"\n", self.pos) < 0:
             self.transport.close()  # every reply owed before the FIN is written
@@ -293,15 +320,22 @@ class LineSession(asyncio.Protocol):
 
     def _line(self, line: bytes) -> None:
         self.received(line)
+        if not self.command_parts:
+            self.line_start = line[:200]
         if CONTROL.search(line):  # a command line is text; only a literal may carry any octet
             self.command_parts.clear()
             self.send(self.error("not_text"))
             return
         size = self.literal(line)
         if size is not None:
-            if size > self.max_literal():
+            self.held = sum(map(len, self.command_parts)) + len(line)
+            limit = self.max_literal()
+            if size > limit:
                 self.command_parts.clear()
-                self.send(self.error("literal", limit=self.max_literal()))
+                if line.endswith(b"+}"):  # the octets are on their way: refuse them and hang up (RFC 7888 4)
+                    self.close(self.error("literal_closing", limit=limit))
+                else:  # the client waits for the go-ahead: refuse and go on
+                    self.send(self.error("literal", limit=limit))
                 return
             self.command_parts.append(line + b"\r\n")
             self.literal_left = size
@@ -347,8 +381,14 @@ class LineSession(asyncio.Protocol):
         if refusal is not None:
             self.send(refusal)
             return
+        self.run(verb, getattr(self, f"cmd_{verb.replace('.', '_')}"), arg)
+
+    def run(self, verb: str, method, *args) -> None:
+        """Run a command method and send its reply, now or (an awaitable) when it is done."""
         try:
-            reply = getattr(self, f"cmd_{verb.replace('.', '_')}")(arg)
+            reply = method(*args)
+            if inspect.iscoroutine(reply):
+                reply = self._start(reply)
         except Exception:  # a bug must cost this command, never the session or the server
             self.log.exception("%s failed for %s", verb, self.peer)
             self.send(self.error("internal", verb=verb))
@@ -359,6 +399,36 @@ class LineSession(asyncio.Protocol):
             self.awaiting.add_done_callback(lambda task: self._finished(task, verb))
         else:
             self.send(reply)
+
+    def _start(self, coroutine):
+        """Run a coroutine reply up to its first wait: its reply if it ends before one, else an awaitable.
+
+        Most commands of an async protocol (IMAP) never wait, so their reply goes
+        out at once, in order. After a TLS close_notify there is no later: a bare
+        yield (asyncio.sleep(0), giving the loop back) is passed over inline.
+        """
+        try:
+            waits_for = coroutine.send(None)
+            while waits_for is None and self.tls and self.eof:
+                waits_for = coroutine.send(None)
+        except StopIteration as done:
+            return done.value
+        return self._go_on(coroutine, waits_for)
+
+    @staticmethod
+    async def _go_on(coroutine, waits_for):
+        """The rest of a coroutine _start() began, on the loop (what a Task would do)."""
+        try:
+            while True:
+                if waits_for is None:
+                    await asyncio.sleep(0)
+                else:
+                    await asyncio.wait({waits_for})
+                waits_for = coroutine.send(None)
+        except StopIteration as done:
+            return done.value
+        finally:
+            coroutine.close()
 
     def in_thread(self, function, *args):
         """function(*args) in a worker thread, as an awaitable reply (inline after a TLS close_notify).
@@ -385,6 +455,21 @@ class LineSession(asyncio.Protocol):
         self.process()
 
     # -- services for command methods ---------------------------------------------
+
+    def read_line(self) -> asyncio.Future:
+        """The client's next line (without its line end), for a command that reads on (IMAP's IDLE,
+        AUTHENTICATE); None if the connection ends first. Waiting for it counts as idle."""
+        self.line_waiter = asyncio.get_running_loop().create_future()
+        waiter = self.line_waiter
+        self.process()  # the line may be buffered already
+        return waiter
+
+    async def drain(self) -> None:
+        """Wait while the client does not read our replies (a command that sends in pieces)."""
+        if self.paused and self.transport is not None:
+            self.drain_waiter = asyncio.get_running_loop().create_future()
+            await self.drain_waiter
+            self.drain_waiter = None
 
     def read_block(self, limit: int, done) -> None:
         """Read dot-terminated lines (dot-unstuffed, CRLF) up to `limit` octets, then send done(data).
@@ -458,7 +543,7 @@ class LineSession(asyncio.Protocol):
             return
         loop = asyncio.get_running_loop()
         left = self.last_active + self.service.idle_timeout - loop.time()
-        if left > 0.05 or self.busy:
+        if left > 0.05 or (self.busy and self.line_waiter is None):
             self.timer = loop.call_later(max(left, 0.05), self._idle_check)
             return
         self.close(self.error("idle"))

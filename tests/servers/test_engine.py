@@ -100,6 +100,15 @@ def test_nntps_answers_every_pipelined_command_before_close_notify(engine_server
     assert received.split(b"\r\n")[-2].startswith(b"111 ")  # the DATE
 
 
+def test_imaps_answers_every_pipelined_command_before_close_notify(engine_servers):
+    imap = engine_servers.imap
+    payload = (b"a LOGIN alice alice-pw\r\nb SELECT INBOX\r\n"
+               + b"".join(b"f%d FETCH 1:* (FLAGS BODY.PEEK[])\r\n" % i for i in range(20)) + b"z NOOP\r\n")
+    received = tls_pipeline_then_close_notify(imap, imap.tls_ports["imaps"], payload)
+    assert received.count(b" OK FETCH completed") == 20
+    assert received.split(b"\r\n")[-2].startswith(b"z OK")  # the last command before the close_notify
+
+
 def test_plain_half_close_gets_every_reply(engine_servers):
     with socket.create_connection(engine_servers.nntp.address, timeout=10) as sock:
         sock.sendall(b"GROUP comp.lang.python\r\nOVER 1-30\r\nDATE\r\n")
