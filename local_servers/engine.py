@@ -140,6 +140,7 @@ class LineSession(asyncio.Protocol):
         self.thread_job: concurrent.futures.Future | None = None  # its in_thread() work, if any
         self.line_waiter: asyncio.Future | None = None  # see read_line()
         self.drain_waiter: asyncio.Future | None = None  # see drain()
+        self.stepping: tuple | None = None  # (coroutine, what it waits for): see _go_on()
         self.line_start = b""  # the first octets of the command being read (an error reply may need its tag)
         self.held = 0  # octets of the command read so far, when a literal is announced
 
@@ -223,6 +224,10 @@ class LineSession(asyncio.Protocol):
                     self.log.exception("a command failed for %s", self.peer)
                     self.send(self.error("internal", verb=""))
                 self.busy = False
+            if self.drain_waiter is not None and not self.drain_waiter.done():
+                self.drain_waiter.set_result(None)  # back-pressure no longer counts (see drain())
+            if self.stepping is not None:
+                self._finish_inline()
             self.process(budget=self.transport.get_write_buffer_size() + EOF_REPLY_BUDGET)
             return None
         self.process()
@@ -415,20 +420,50 @@ class LineSession(asyncio.Protocol):
             return done.value
         return self._go_on(coroutine, waits_for)
 
-    @staticmethod
-    async def _go_on(coroutine, waits_for):
-        """The rest of a coroutine _start() began, on the loop (what a Task would do)."""
+    async def _go_on(self, coroutine, waits_for):
+        """The rest of a coroutine _start() began, on the loop (what a Task would do).
+
+        ``stepping`` shows eof_received() where it is, so that at a TLS close_notify
+        the rest can be run inline (_finish_inline) instead of being lost.
+        """
         try:
             while True:
+                self.stepping = (coroutine, waits_for)
                 if waits_for is None:
                     await asyncio.sleep(0)
                 else:
                     await asyncio.wait({waits_for})
+                if self.stepping is None:  # finished inline at a close_notify
+                    return None
+                if self.stepping[1] is not waits_for:  # moved on inline, now waits for something else
+                    waits_for = self.stepping[1]
+                    continue
                 waits_for = coroutine.send(None)
         except StopIteration as done:
             return done.value
         finally:
-            coroutine.close()
+            if self.stepping is not None and self.stepping[0] is coroutine:
+                self.stepping = None
+                coroutine.close()
+
+    def _finish_inline(self) -> None:
+        """At a TLS close_notify: run the coroutine reply under way to its end now, unless it waits
+        for something not yet done (a worker thread): that one is left to the loop, and may be lost."""
+        coroutine, waits_for = self.stepping
+        try:
+            while waits_for is None or waits_for.done():
+                waits_for = coroutine.send(None)
+        except StopIteration as done:
+            reply = done.value
+        except Exception:
+            self.log.exception("a command failed for %s", self.peer)
+            reply = self.error("internal", verb="")
+        else:
+            self.stepping = (coroutine, waits_for)
+            return
+        self.stepping = self.awaiting = None
+        self.busy = False
+        self.send(reply)
 
     def in_thread(self, function, *args):
         """function(*args) in a worker thread, as an awaitable reply (inline after a TLS close_notify).
@@ -465,8 +500,9 @@ class LineSession(asyncio.Protocol):
         return waiter
 
     async def drain(self) -> None:
-        """Wait while the client does not read our replies (a command that sends in pieces)."""
-        if self.paused and self.transport is not None:
+        """Wait while the client does not read our replies (a command that sends in pieces); not after
+        a TLS close_notify, when every reply owed is written at once (eof_received)."""
+        if self.paused and self.transport is not None and not (self.tls and self.eof):
             self.drain_waiter = asyncio.get_running_loop().create_future()
             await self.drain_waiter
             self.drain_waiter = None
