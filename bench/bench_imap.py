@@ -37,7 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from local_servers import control, mailstore, serve  # noqa: E402
+from local_servers import control, serve  # noqa: E402
+from local_servers.mail import mailstore  # noqa: E402
 from sessions import percentile, run_sessions  # noqa: E402
 
 FOLDER = "Bench"
@@ -123,9 +124,9 @@ def server_cpu_fetch(repeats: int) -> list[float]:
     import asyncio
     import types
 
-    from local_servers.imap import server as imap
-    from local_servers.imap.store import UserStore
-    from local_servers.imap.syntax import Args
+    from local_servers.mail.imap import server as imap
+    from local_servers.mail.imap.store import UserStore
+    from local_servers.mail.imap.syntax import Args
 
     async def measure(state_dir: Path) -> list[float]:
         store = UserStore(state_dir / serve.DATA_DIR / "mail", "alice")

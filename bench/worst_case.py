@@ -53,7 +53,8 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_nntp import make_group  # noqa: E402
-from local_servers import control, mailstore, serve  # noqa: E402
+from local_servers import control, serve  # noqa: E402
+from local_servers.mail import mailstore  # noqa: E402
 from sessions import percentile  # noqa: E402
 
 MESSAGES = 3000

@@ -1,4 +1,4 @@
-"""The connection engine (local_servers/engine.py) and the service contract, through real clients.
+"""The connection engine (local_servers/engine/line.py) and the service contract, through real clients.
 
 POP3 and NNTP run on the engine, so its pieces are tested through them: TLS
 half-close, connection limits, bounded pattern matching, and the one login
@@ -27,7 +27,7 @@ with warnings.catch_warnings():  # deprecated in 3.12; from standard-nntplib on 
     import nntplib
 
 from local_servers.engine import Command, LineService, LineSession
-from local_servers.nntp import glob_match
+from local_servers.news.nntp import glob_match
 from local_servers.service import Context
 from local_servers.tls import ensure_certificates
 

@@ -15,7 +15,7 @@ import time
 
 from test_imap_compliance import RawIMAP, box, login, ok, raw_session, server  # noqa: F401 (fixtures)
 
-from local_servers.imap import mime
+from local_servers.mail.imap import mime
 
 BOUND = 5  # seconds: the reply must arrive within this
 

@@ -51,8 +51,8 @@ import ssl
 import sys
 from dataclasses import dataclass, field
 
-from .limits import OPTIONS, ConnectionLimit
-from .service import Option, Service, close_servers, listen
+from ..limits import OPTIONS, ConnectionLimit
+from ..service import Option, Service, close_servers, listen
 
 #: Stop reading from a client whose unprocessed input grows beyond this.
 READ_BUFFER_HIGH = 256 * 1024

@@ -29,10 +29,10 @@ import ssl
 import time
 import urllib.parse
 
-from .. import config
-from ..engine import THREADS, LineService, LineSession
+from ... import config
+from ...engine import THREADS, LineService, LineSession
 from ..mail_service import MailService
-from ..service import Option
+from ...service import Option
 from . import listing, mime, search, sort, thread
 from .store import Folder, MailboxError, UserStore
 from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, SavedSet, astring, imap_datetime, literal,
