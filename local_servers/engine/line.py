@@ -410,11 +410,13 @@ class LineSession(asyncio.Protocol):
 
         Most commands of an async protocol (IMAP) never wait, so their reply goes
         out at once, in order. After a TLS close_notify there is no later: a bare
-        yield (asyncio.sleep(0), giving the loop back) is passed over inline.
+        yield (asyncio.sleep(0), giving the loop back) is passed over inline; so
+        it is in every TLS session on Python 3.10, for the reason in_thread() gives.
         """
+        inline = self.tls and (self.eof or sys.version_info < (3, 11))
         try:
             waits_for = coroutine.send(None)
-            while waits_for is None and self.tls and self.eof:
+            while waits_for is None and inline:
                 waits_for = coroutine.send(None)
         except StopIteration as done:
             return done.value
