@@ -37,7 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from local_servers import control, mailstore, serve  # noqa: E402
+from local_servers import control, serve  # noqa: E402
+from local_servers.mail import mailstore  # noqa: E402
 from sessions import percentile, run_sessions  # noqa: E402
 
 FOLDER = "Bench"
@@ -106,7 +107,7 @@ def one_session(handle, i: int) -> None:
 
 
 class _Sink:
-    """A stream writer that counts and forgets what it is given."""
+    """A transport that counts and forgets what it is given."""
 
     def __init__(self):
         self.written = 0
@@ -114,21 +115,23 @@ class _Sink:
     def write(self, data: bytes) -> None:
         self.written += len(data)
 
-    async def drain(self) -> None:
-        pass
+    def is_closing(self) -> bool:
+        return False
 
 
 def server_cpu_fetch(repeats: int) -> list[float]:
     """CPU ms of the server's FETCH 1:* (BODY.PEEK[]) over the bench folder, without sockets or client."""
     import asyncio
+    import types
 
-    from local_servers.imap import server as imap
-    from local_servers.imap.store import UserStore
-    from local_servers.imap.syntax import Args
+    from local_servers.mail.imap import server as imap
+    from local_servers.mail.imap.store import UserStore
+    from local_servers.mail.imap.syntax import Args
 
     async def measure(state_dir: Path) -> list[float]:
         store = UserStore(state_dir / serve.DATA_DIR / "mail", "alice")
-        session = imap.Session(None, None, _Sink(), tls=False)
+        session = imap.Session(types.SimpleNamespace(log=imap.log), tls=False)
+        session.transport = sink = _Sink()
         session.store, session.folder = store, store.folder(FOLDER)
         session.readonly, session.state, session.view = True, imap.SELECTED, list(session.folder.uids)
         times = []
@@ -137,7 +140,7 @@ def server_cpu_fetch(repeats: int) -> list[float]:
             await session.cmd_fetch("c", Args(b" 1:* (BODY.PEEK[])"))
             await session.flush()
             times.append((time.process_time() - start) * 1000)
-        assert session.writer.written > COUNT * 1000 * repeats
+        assert sink.written > COUNT * 1000 * repeats
         return times
 
     with tempfile.TemporaryDirectory() as tmp:

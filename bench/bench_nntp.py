@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from local_servers import control, serve  # noqa: E402
-from local_servers.newsstore import NewsStore  # noqa: E402
+from local_servers.news.newsstore import NewsStore  # noqa: E402
 from sessions import run_sessions  # noqa: E402
 
 with warnings.catch_warnings():

@@ -8,6 +8,17 @@ In a notebook:
     servers.ca_file            # verify TLS against the course's own CA
 
 On the command line: python -m local_servers up | status [--json] | down | reset | logs
+
+Where things are:
+
+- here, the process machinery: cli (the commands), control (start, find, stop
+  from a client), serve (the server process), service (the contract every
+  service keeps), config, handle (the state file), files, tls, limits;
+- engine/  the connection machinery the protocols share (the line engine);
+- mail/    SMTP, POP3 and IMAP (imap/) over one Maildir store (mailstore);
+- news/    NNTP and its store;
+- ftp/, http/, sockets/ (echo and time): one folder per protocol family;
+- seed/    the files the FTP and HTTP services start with.
 """
 
 # Names are imported on first use, so that the server process (which imports

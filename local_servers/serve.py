@@ -40,14 +40,14 @@ from .tls import ensure_certificates
 
 #: Every service, in start order, as "module:Class" so that only what runs is imported.
 SERVICES: dict[str, str] = {
-    "echo": "local_servers.sockets:EchoService",
-    "time": "local_servers.sockets:TimeService",
-    "ftp": "local_servers.ftp:FTPService",
-    "http": "local_servers.http:HTTPService",
-    "smtp": "local_servers.smtp:SMTPService",
-    "pop3": "local_servers.pop3:POP3Service",
-    "imap": "local_servers.imap:IMAPService",
-    "nntp": "local_servers.nntp:NNTPService",
+    "echo": "local_servers.sockets.server:EchoService",
+    "time": "local_servers.sockets.server:TimeService",
+    "ftp": "local_servers.ftp.server:FTPService",
+    "http": "local_servers.http.server:HTTPService",
+    "smtp": "local_servers.mail.smtp:SMTPService",
+    "pop3": "local_servers.mail.pop3:POP3Service",
+    "imap": "local_servers.mail.imap:IMAPService",
+    "nntp": "local_servers.news.nntp:NNTPService",
 }
 
 #: The data folder of each service whose folder is not its own name (Service.data_name, declared

@@ -20,9 +20,9 @@ from email.utils import parseaddr
 
 import pytest
 
-from local_servers import mailstore
+from local_servers.mail import mailstore
 from local_servers.grading.helpers import data_dir, delivered
-from local_servers.pop3 import to_wire
+from local_servers.mail.pop3 import to_wire
 
 pytestmark = pytest.mark.lab("mail")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from local_servers import mailstore
+from local_servers.mail import mailstore
 
 MAIL_SERVICES = ["smtp", "pop3"]
 

@@ -1,4 +1,4 @@
-"""The connection engine (local_servers/engine.py) and the service contract, through real clients.
+"""The connection engine (local_servers/engine/line.py) and the service contract, through real clients.
 
 POP3 and NNTP run on the engine, so its pieces are tested through them: TLS
 half-close, connection limits, bounded pattern matching, and the one login
@@ -27,7 +27,7 @@ with warnings.catch_warnings():  # deprecated in 3.12; from standard-nntplib on 
     import nntplib
 
 from local_servers.engine import Command, LineService, LineSession
-from local_servers.nntp import glob_match
+from local_servers.news.nntp import glob_match
 from local_servers.service import Context
 from local_servers.tls import ensure_certificates
 
@@ -98,6 +98,15 @@ def test_nntps_answers_every_pipelined_command_before_close_notify(engine_server
     received = tls_pipeline_then_close_notify(nntp, nntp.tls_ports["nntps"], payload)
     assert received.count(b"\r\n224 ") == 20
     assert received.split(b"\r\n")[-2].startswith(b"111 ")  # the DATE
+
+
+def test_imaps_answers_every_pipelined_command_before_close_notify(engine_servers):
+    imap = engine_servers.imap
+    payload = (b"a LOGIN alice alice-pw\r\nb SELECT INBOX\r\n"
+               + b"".join(b"f%d FETCH 1:* (FLAGS BODY.PEEK[])\r\n" % i for i in range(20)) + b"z NOOP\r\n")
+    received = tls_pipeline_then_close_notify(imap, imap.tls_ports["imaps"], payload)
+    assert received.count(b" OK FETCH completed") == 20
+    assert received.split(b"\r\n")[-2].startswith(b"z OK")  # the last command before the close_notify
 
 
 def test_plain_half_close_gets_every_reply(engine_servers):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from local_servers.http import Handler, HTTPService
+from local_servers.http.server import Handler, HTTPService
 from local_servers.service import Context
 from local_servers.tls import ensure_certificates
 

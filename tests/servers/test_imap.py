@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from local_servers import control, mailstore
+from local_servers import control
+from local_servers.mail import mailstore
 from mailtest import Raw, curl, mail_dir
 
 SEED_INBOX = 43  # alice's seeded INBOX (mailstore.seed)
@@ -776,7 +777,7 @@ def test_autologout_after_the_idle_timeout(servers_factory):
 # --------------------------------------------------------------------------
 
 def test_mime_edge_cases():
-    from local_servers.imap import mime
+    from local_servers.mail.imap import mime
 
     def part(text: bytes) -> mime.Part:
         return mime.Part(text.replace(b"\n", b"\r\n"))

@@ -9,7 +9,7 @@ import pytest
 from mailtest import Raw
 
 from local_servers import control
-from local_servers.imap import store, thread
+from local_servers.mail.imap import store, thread
 
 from test_imap_compliance import box, login, ok, put, raw_session, server  # noqa: F401 (fixtures)
 

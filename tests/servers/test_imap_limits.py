@@ -15,7 +15,7 @@ import time
 
 from test_imap_compliance import RawIMAP, box, login, ok, raw_session, server  # noqa: F401 (fixtures)
 
-from local_servers.imap import mime
+from local_servers.mail.imap import mime, search
 
 BOUND = 5  # seconds: the reply must arrive within this
 
@@ -189,3 +189,14 @@ def test_a_long_search_of_one_big_message_does_not_hold_the_loop(server, box):
         worker.join()
     assert durations, "the search did not complete"
     assert max(delays) < durations[0] / 3, (sorted(delays)[-5:], durations)
+
+
+def test_a_big_body_is_searched_in_pieces_without_missing_a_match_across_them():
+    """contains() searches a text over PIECE characters a piece at a time (so no single C call holds
+    the GIL long); a needle that straddles two pieces, or ends the text, must still be found."""
+    piece = search.PIECE
+    text = "a" * (piece - 3) + "needle" + "b" * (3 * piece) + "tail"
+    assert search.contains(text, "needle")  # across the first boundary
+    assert search.contains(text, "btail") and search.contains(text, "tail")  # at the very end
+    assert not search.contains(text, "needles") and not search.contains(text, "ab" * 3)
+    assert search.contains(text, "a" * 10 + "needle" + "b" * 10) == ("a" * 10 + "needle" + "b" * 10 in text)

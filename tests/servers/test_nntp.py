@@ -420,7 +420,7 @@ def test_beyond_loopback_posting_needs_a_login_over_tls(tmp_path):
     import asyncio
     import threading
 
-    from local_servers.nntp import NNTPService
+    from local_servers.news.nntp import NNTPService
     from local_servers.service import Context
     from local_servers.tls import ensure_certificates
 
@@ -476,7 +476,7 @@ def test_abrupt_disconnects_leave_no_busy_loop(news):
 
 
 def test_seed_is_deterministic(tmp_path):
-    from local_servers.nntp import NNTPService
+    from local_servers.news.nntp import NNTPService
 
     def files(root: Path) -> dict:
         return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

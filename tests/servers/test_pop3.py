@@ -13,7 +13,7 @@ import time
 import pytest
 
 from mailtest import MAIL_SERVICES, Raw, curl, inbox_files, parse, wait_for
-from local_servers import mailstore
+from local_servers.mail import mailstore
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 
 from mailtest import MAIL_SERVICES, Raw, curl, inbox_files, mail_dir, parse, pop_messages, wait_for
 from tls_client import TLSClient
-from local_servers import mailstore
+from local_servers.mail import mailstore
 
 
 @pytest.fixture
@@ -259,7 +259,7 @@ def test_public_server_requires_auth(servers_factory):
                                  "<a@b>\tSIZE=1", "<a@b", "<a b@c>", ""])
 def test_fast_address_parsing_agrees_with_aiosmtpd(arg):
     from aiosmtpd.smtp import SMTP
-    from local_servers.smtp import CourseSMTP
+    from local_servers.mail.smtp import CourseSMTP
     assert CourseSMTP._getaddr(object.__new__(CourseSMTP), arg) == SMTP._getaddr(object.__new__(SMTP), arg)
 
 

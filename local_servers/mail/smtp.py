@@ -41,10 +41,12 @@ from email.utils import formatdate
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, TLSSetupException
 
-from . import config, half_close, mailstore
-from .limits import OPTIONS, ConnectionLimit
+from .. import config
+from ..engine import half_close
+from . import mailstore
+from ..limits import OPTIONS, ConnectionLimit
 from .mail_service import MailService
-from .service import close_servers, listen
+from ..service import close_servers, listen
 
 #: Largest message accepted (RFC 1870 SIZE); bigger ones get 552.
 MAX_MESSAGE_SIZE = 10 * 1024 * 1024

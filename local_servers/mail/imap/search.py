@@ -29,6 +29,8 @@ CHARSETS = ("US-ASCII", "UTF-8")
 #: search is (keys) x (messages); beyond these a client gets NO [LIMIT] or BAD, not a frozen server.
 MAX_KEYS = 1000
 MAX_DEPTH = 64
+#: A body text longer than this is searched a piece at a time (see contains()).
+PIECE = 256 * 1024
 
 
 class BadCharset(Exception):
@@ -187,6 +189,15 @@ def _deeper(budget: _Budget):
     budget.depth -= 1
 
 
+def contains(text: str, needle: str) -> bool:
+    """needle in text, a piece at a time: one search over a 9 MiB text is one C call that holds the
+    GIL for milliseconds, stalling the loop (every other service) although it runs in a worker thread."""
+    if len(text) <= PIECE:
+        return needle in text
+    overlap = max(len(needle) - 1, 0)  # a match may straddle two pieces
+    return any(text.find(needle, start, start + PIECE + overlap) >= 0 for start in range(0, len(text), PIECE))
+
+
 def _has(values, needle: str) -> bool:
     for value in values:
         if needle in value:
@@ -258,11 +269,11 @@ def parse_key(args: Args, budget: _Budget):
         return lambda m: _has(m.header(name), needle)
     if word == "BODY":
         needle = _text(args)
-        return lambda m: needle in m.body_text()
+        return lambda m: contains(m.body_text(), needle)
     if word == "TEXT":
         needle = _text(args)
         return lambda m: (any(needle in v for k, vs in m.headers().items() if k[0] != "@" for v in vs)
-                          or needle in m.body_text())
+                          or contains(m.body_text(), needle))
     if word in ("KEYWORD", "UNKEYWORD"):
         args.sp()
         keyword = args.flag().lower()

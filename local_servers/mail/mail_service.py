@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import config, mailstore
-from .handle import ServiceInfo
-from .service import Service
+from .. import config
+from . import mailstore
+from ..handle import ServiceInfo
+from ..service import Service
 
 
 class MailService(Service):

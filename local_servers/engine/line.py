@@ -1,4 +1,4 @@
-"""One connection engine for the line protocols (POP3 and NNTP today, IMAP next).
+"""One connection engine for the line protocols: POP3, NNTP and IMAP.
 
 A line protocol is two things, kept apart as in Twisted (LineOnlyReceiver for
 the bytes, TimeoutMixin for the clock, the protocol class for the meaning):
@@ -51,8 +51,8 @@ import ssl
 import sys
 from dataclasses import dataclass, field
 
-from .limits import OPTIONS, ConnectionLimit
-from .service import Option, Service, close_servers, listen
+from ..limits import OPTIONS, ConnectionLimit
+from ..service import Option, Service, close_servers, listen
 
 #: Stop reading from a client whose unprocessed input grows beyond this.
 READ_BUFFER_HIGH = 256 * 1024
@@ -138,6 +138,11 @@ class LineSession(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.awaiting: asyncio.Future | None = None  # an awaitable reply under way
         self.thread_job: concurrent.futures.Future | None = None  # its in_thread() work, if any
+        self.line_waiter: asyncio.Future | None = None  # see read_line()
+        self.drain_waiter: asyncio.Future | None = None  # see drain()
+        self.stepping: tuple | None = None  # (coroutine, what it waits for): see _go_on()
+        self.line_start = b""  # the first octets of the command being read (an error reply may need its tag)
+        self.held = 0  # octets of the command read so far, when a literal is announced
 
     # -- what a protocol supplies ---------------------------------------------
 
@@ -149,7 +154,10 @@ class LineSession(asyncio.Protocol):
 
         kind: too_long, not_text, empty, unknown, state, syntax, internal,
         busy (too many connections), idle (the timeout closes the session),
-        literal (too big). details: verb, syntax, limit.
+        literal (too big; the client waits for a go-ahead), literal_closing
+        (too big, and its octets are on their way: the session ends).
+        details: verb, syntax, limit. ``line_start`` holds the start of the
+        offending command (IMAP answers with its tag).
         """
         raise NotImplementedError
 
@@ -162,6 +170,7 @@ class LineSession(asyncio.Protocol):
         return None
 
     def max_literal(self) -> int:
+        """The largest literal the session takes now (``held``: octets of the command read so far)."""
         return 0
 
     def continuation(self) -> bytes:
@@ -215,6 +224,10 @@ class LineSession(asyncio.Protocol):
                     self.log.exception("a command failed for %s", self.peer)
                     self.send(self.error("internal", verb=""))
                 self.busy = False
+            if self.drain_waiter is not None and not self.drain_waiter.done():
+                self.drain_waiter.set_result(None)  # back-pressure no longer counts (see drain())
+            if self.stepping is not None:
+                self._finish_inline()
             self.process(budget=self.transport.get_write_buffer_size() + EOF_REPLY_BUDGET)
             return None
         self.process()
@@ -225,6 +238,9 @@ class LineSession(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
         self.transport = None
+        for waiter in (self.line_waiter, self.drain_waiter):
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
         self.closed()
 
     def pause_writing(self) -> None:
@@ -232,6 +248,8 @@ class LineSession(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused = False
+        if self.drain_waiter is not None and not self.drain_waiter.done():
+            self.drain_waiter.set_result(None)
         self.process()
 
     # -- the engine ---------------------------------------------------------------
@@ -242,7 +260,8 @@ class LineSession(asyncio.Protocol):
         budget: ignore back-pressure up to this many buffered octets (at a TLS close_notify).
         """
         while self.transport is not None and not self.transport.is_closing():
-            if self.busy or (self.paused if budget is None else self.transport.get_write_buffer_size() > budget):
+            if (self.busy and self.line_waiter is None) \
+                    or (self.paused if budget is None else self.transport.get_write_buffer_size() > budget):
                 return
             if self.literal_left:
                 if not self._take_literal():
@@ -255,18 +274,31 @@ class LineSession(asyncio.Protocol):
             end = self.buf.find(b"\n", self.pos)
             if end < 0:
                 if len(self.buf) - self.pos > self.max_line:  # no line end in sight: drop it, answer at its end
+                    if not self.skipping:
+                        self.line_start = bytes(self.buf[self.pos:self.pos + 200])
                     self.skipping, self.pos = True, len(self.buf)
                 break
             line = bytes(self.buf[self.pos:end + 1])
             self.pos = end + 1
             if self.skipping or len(line) > self.max_line:
+                if not self.skipping:
+                    self.line_start = line[:200]
                 self.skipping = False
                 self.command_parts.clear()
                 self.send(self.error("too_long", limit=self.max_line))
                 continue
             self.last_active = asyncio.get_running_loop().time()
-            self._line(line[:-2] if line.endswith(b"\r\n") else line[:-1])
+            line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+            if self.line_waiter is not None:  # a command method reads this line itself
+                waiter, self.line_waiter = self.line_waiter, None
+                self.received(line)
+                waiter.set_result(line)
+                continue
+            self._line(line)
         self._compact()
+        if self.eof and self.line_waiter is not None and self.buf.find(b"\n", self.pos) < 0:
+            waiter, self.line_waiter = self.line_waiter, None  # no line will come
+            waiter.set_result(None)
         if self.eof and self.transport is not None and not self.busy and not self.tls \
                 and not self.transport.is_closing() and self.buf.find(b"\n", self.pos) < 0:
             self.transport.close()  # every reply owed before the FIN is written
@@ -293,15 +325,22 @@ class LineSession(asyncio.Protocol):
 
     def _line(self, line: bytes) -> None:
         self.received(line)
+        if not self.command_parts:
+            self.line_start = line[:200]
         if CONTROL.search(line):  # a command line is text; only a literal may carry any octet
             self.command_parts.clear()
             self.send(self.error("not_text"))
             return
         size = self.literal(line)
         if size is not None:
-            if size > self.max_literal():
+            self.held = sum(map(len, self.command_parts)) + len(line)
+            limit = self.max_literal()
+            if size > limit:
                 self.command_parts.clear()
-                self.send(self.error("literal", limit=self.max_literal()))
+                if line.endswith(b"+}"):  # the octets are on their way: refuse them and hang up (RFC 7888 4)
+                    self.close(self.error("literal_closing", limit=limit))
+                else:  # the client waits for the go-ahead: refuse and go on
+                    self.send(self.error("literal", limit=limit))
                 return
             self.command_parts.append(line + b"\r\n")
             self.literal_left = size
@@ -347,8 +386,14 @@ class LineSession(asyncio.Protocol):
         if refusal is not None:
             self.send(refusal)
             return
+        self.run(verb, getattr(self, f"cmd_{verb.replace('.', '_')}"), arg)
+
+    def run(self, verb: str, method, *args) -> None:
+        """Run a command method and send its reply, now or (an awaitable) when it is done."""
         try:
-            reply = getattr(self, f"cmd_{verb.replace('.', '_')}")(arg)
+            reply = method(*args)
+            if inspect.iscoroutine(reply):
+                reply = self._start(reply)
         except Exception:  # a bug must cost this command, never the session or the server
             self.log.exception("%s failed for %s", verb, self.peer)
             self.send(self.error("internal", verb=verb))
@@ -359,6 +404,68 @@ class LineSession(asyncio.Protocol):
             self.awaiting.add_done_callback(lambda task: self._finished(task, verb))
         else:
             self.send(reply)
+
+    def _start(self, coroutine):
+        """Run a coroutine reply up to its first wait: its reply if it ends before one, else an awaitable.
+
+        Most commands of an async protocol (IMAP) never wait, so their reply goes
+        out at once, in order. After a TLS close_notify there is no later: a bare
+        yield (asyncio.sleep(0), giving the loop back) is passed over inline; so
+        it is in every TLS session on Python 3.10, for the reason in_thread() gives.
+        """
+        inline = self.tls and (self.eof or sys.version_info < (3, 11))
+        try:
+            waits_for = coroutine.send(None)
+            while waits_for is None and inline:
+                waits_for = coroutine.send(None)
+        except StopIteration as done:
+            return done.value
+        return self._go_on(coroutine, waits_for)
+
+    async def _go_on(self, coroutine, waits_for):
+        """The rest of a coroutine _start() began, on the loop (what a Task would do).
+
+        ``stepping`` shows eof_received() where it is, so that at a TLS close_notify
+        the rest can be run inline (_finish_inline) instead of being lost.
+        """
+        try:
+            while True:
+                self.stepping = (coroutine, waits_for)
+                if waits_for is None:
+                    await asyncio.sleep(0)
+                else:
+                    await asyncio.wait({waits_for})
+                if self.stepping is None:  # finished inline at a close_notify
+                    return None
+                if self.stepping[1] is not waits_for:  # moved on inline, now waits for something else
+                    waits_for = self.stepping[1]
+                    continue
+                waits_for = coroutine.send(None)
+        except StopIteration as done:
+            return done.value
+        finally:
+            if self.stepping is not None and self.stepping[0] is coroutine:
+                self.stepping = None
+                coroutine.close()
+
+    def _finish_inline(self) -> None:
+        """At a TLS close_notify: run the coroutine reply under way to its end now, unless it waits
+        for something not yet done (a worker thread): that one is left to the loop, and may be lost."""
+        coroutine, waits_for = self.stepping
+        try:
+            while waits_for is None or waits_for.done():
+                waits_for = coroutine.send(None)
+        except StopIteration as done:
+            reply = done.value
+        except Exception:
+            self.log.exception("a command failed for %s", self.peer)
+            reply = self.error("internal", verb="")
+        else:
+            self.stepping = (coroutine, waits_for)
+            return
+        self.stepping = self.awaiting = None
+        self.busy = False
+        self.send(reply)
 
     def in_thread(self, function, *args):
         """function(*args) in a worker thread, as an awaitable reply (inline after a TLS close_notify).
@@ -385,6 +492,22 @@ class LineSession(asyncio.Protocol):
         self.process()
 
     # -- services for command methods ---------------------------------------------
+
+    def read_line(self) -> asyncio.Future:
+        """The client's next line (without its line end), for a command that reads on (IMAP's IDLE,
+        AUTHENTICATE); None if the connection ends first. Waiting for it counts as idle."""
+        self.line_waiter = asyncio.get_running_loop().create_future()
+        waiter = self.line_waiter
+        self.process()  # the line may be buffered already
+        return waiter
+
+    async def drain(self) -> None:
+        """Wait while the client does not read our replies (a command that sends in pieces); not after
+        a TLS close_notify, when every reply owed is written at once (eof_received)."""
+        if self.paused and self.transport is not None and not (self.tls and self.eof):
+            self.drain_waiter = asyncio.get_running_loop().create_future()
+            await self.drain_waiter
+            self.drain_waiter = None
 
     def read_block(self, limit: int, done) -> None:
         """Read dot-terminated lines (dot-unstuffed, CRLF) up to `limit` octets, then send done(data).
@@ -458,7 +581,7 @@ class LineSession(asyncio.Protocol):
             return
         loop = asyncio.get_running_loop()
         left = self.last_active + self.service.idle_timeout - loop.time()
-        if left > 0.05 or self.busy:
+        if left > 0.05 or (self.busy and self.line_waiter is None):
             self.timer = loop.call_later(max(left, 0.05), self._idle_check)
             return
         self.close(self.error("idle"))

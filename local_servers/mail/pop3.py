@@ -6,7 +6,7 @@ A POP3 session moves through three states (RFC 1939 section 3):
                                           (STAT LIST RETR TOP UIDL DELE RSET NOOP)
 
 COMMANDS below is the protocol at a glance: for each command, its arguments
-(as help shows them and as a pattern the connection engine, engine.py,
+(as help shows them and as a pattern the connection engine, engine/line.py,
 checks), its help and the states it is valid in. The engine does the line
 reading, limits, timers and TLS; POP3Session holds only the one ``cmd_<CMD>``
 method per command. Every reply, a status line and any multi-line data, is
@@ -27,10 +27,11 @@ import itertools
 import os
 import time
 
-from . import config, mailstore
-from .engine import Command, LineService, LineSession
+from .. import config
+from . import mailstore
+from ..engine import Command, LineService, LineSession
 from .mail_service import MailService
-from .service import Option
+from ..service import Option
 
 AUTHORIZATION, TRANSACTION = "AUTHORIZATION", "TRANSACTION"
 #: RFC 2449: a command line is at most 255 octets, CRLF included.

@@ -52,8 +52,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from . import config
-from .files import png
+from .. import config
+from ..files import png
 
 COLON = "!"
 USERS = tuple(config.ACCOUNTS)

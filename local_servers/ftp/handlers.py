@@ -27,7 +27,7 @@ module only changes what the course needs changed:
   SSL_CTX_set_num_tickets(0) would do it for 1.3; pyOpenSSL does not offer it.)
 - a path with a NUL byte gets 501 (pyftpdlib would end the session).
 
-It is imported by ftp.py inside the server's thread, because pyftpdlib
+It is imported by server.py inside the server's thread, because pyftpdlib
 imports pyOpenSSL, which takes longer than everything else the server
 process does before it is ready.
 """
@@ -204,7 +204,7 @@ class CourseDTPHandler(TLS_DTPHandler):
 class CourseFTPHandler(TLS_FTPHandler):
     """One control connection (one FTP session), with explicit FTPS (AUTH TLS).
 
-    ftp.py makes a subclass per server with the banner, the idle timeout,
+    server.py makes a subclass per server with the banner, the idle timeout,
     the authorizer and the TLS context filled in.
     """
 

@@ -16,9 +16,9 @@ On disk (under the data directory's "ftp" folder):
     public/pub/...          what anonymous users see (their "/")
     home/alice/welcome.txt  alice's "/", and the same for bob and carol
 
-The protocol itself is pyftpdlib's, adjusted in ftp_handlers.py (atomic
+The protocol itself is pyftpdlib's, adjusted in handlers.py (atomic
 uploads, a stricter STOU, faster downloads). pyftpdlib has its own event
-loop, so the server runs in a thread of its own; ftp_handlers (and with it
+loop, so the server runs in a thread of its own; handlers.py (and with it
 pyOpenSSL, slow to import) is only imported in that thread, so the server
 process is ready as soon as the port listens. A client that connects in the
 first few milliseconds simply gets its 220 greeting a moment later.
@@ -35,11 +35,11 @@ import socket
 import threading
 from pathlib import Path
 
-from . import config
-from .limits import OPTIONS, ConnectionLimit
-from .files import png
-from .handle import ServiceInfo
-from .service import BACKLOG, Option, Service, listen
+from .. import config
+from ..limits import OPTIONS, ConnectionLimit
+from ..files import png
+from ..handle import ServiceInfo
+from ..service import BACKLOG, Option, Service, listen
 
 #: The greeting (220) every client sees first.
 BANNER = "Python internet client programming course FTP server ready."
@@ -51,7 +51,7 @@ DEFAULT_IDLE_TIMEOUT = 900
 LARGE_FILE = "pub/large/random-32MiB.bin"
 LARGE_FILE_SIZE = 32 * 1024 * 1024
 
-_SEED_DIR = Path(__file__).parent / "seed" / "ftp"
+_SEED_DIR = Path(__file__).parent.parent / "seed" / "ftp"
 
 log = logging.getLogger("local_servers.ftp")
 
@@ -170,7 +170,7 @@ class FTPService(Service):
         from pyftpdlib.ioloop import IOLoop
         from pyftpdlib.servers import FTPServer
 
-        from . import ftp_handlers
+        from . import handlers
 
         ftp_logger = logging.getLogger("pyftpdlib")
         ftp_logger.setLevel(logging.INFO)  # sessions, logins, transfers; DEBUG would log every command
@@ -180,12 +180,12 @@ class FTPService(Service):
 
         homes = {user: (password, str(self.data_dir / "home" / user)) for user, password in config.ACCOUNTS.items()}
         cert, key = str(self.ctx.tls.cert_file), str(self.ctx.tls.key_file)
-        handler = type("FTPHandler", (ftp_handlers.CourseFTPHandler,), {
+        handler = type("FTPHandler", (handlers.CourseFTPHandler,), {
             "banner": BANNER,
             "timeout": self.idle_timeout or None,
-            "authorizer": ftp_handlers.make_authorizer(str(self.data_dir / "public"), homes),
-            "ssl_context": ftp_handlers.make_ssl_context(cert, key),
-            "data_ssl_context": ftp_handlers.make_ssl_context(cert, key, newest=SSL.TLS1_2_VERSION),
+            "authorizer": handlers.make_authorizer(str(self.data_dir / "public"), homes),
+            "ssl_context": handlers.make_ssl_context(cert, key),
+            "data_ssl_context": handlers.make_ssl_context(cert, key, newest=SSL.TLS1_2_VERSION),
         })
         ioloop = IOLoop.factory()
         server = FTPServer(self._sock, handler, ioloop=ioloop, backlog=BACKLOG)

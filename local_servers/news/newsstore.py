@@ -35,8 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import MAIL_DOMAIN
-from .files import write_atomically
+from ..config import MAIL_DOMAIN
+from ..files import write_atomically
 
 #: The server's name in Path and Xref headers, and in generated message-ids.
 SERVER_NAME = f"news.{MAIL_DOMAIN}"

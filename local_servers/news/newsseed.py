@@ -19,7 +19,7 @@ import email.header
 import email.utils
 from pathlib import Path
 
-from .config import MAIL_DOMAIN
+from ..config import MAIL_DOMAIN
 from .newsstore import NewsStore
 
 UTC = datetime.timezone.utc

@@ -19,7 +19,7 @@ How NNTP works, as this server shows it:
   TLS (RFC 4642); the "nntps" port speaks TLS from the first byte.
 
 The COMMANDS table below lists every command with the arguments it takes;
-the connection engine (engine.py) checks each line against it and calls the
+the connection engine (engine/line.py) checks each line against it and calls the
 method cmd_<COMMAND> of NNTPSession, which is all this module implements of
 a connection. Articles and groups live in newsstore.NewsStore.
 
@@ -36,10 +36,10 @@ import logging
 import time
 from pathlib import Path
 
-from .config import check_login
-from .engine import Command, LineService, LineSession
+from ..config import check_login
+from ..engine import Command, LineService, LineSession
 from .newsstore import OVERVIEW_FIELDS, SERVER_NAME, Article, Group, NewsStore, Rejected, overview_value
-from .service import Option
+from ..service import Option
 
 log = logging.getLogger("local_servers.nntp")
 
@@ -180,7 +180,7 @@ def parse_range(arg: str) -> tuple[int, int | None]:
 class NNTPSession(LineSession):
     """The state of one client (group, current article, login) and one method per command.
 
-    The connection engine (engine.py) reads the lines, checks them against
+    The connection engine (engine/line.py) reads the lines, checks them against
     COMMANDS and calls cmd_<COMMAND>; the methods answer with answer().
     """
 

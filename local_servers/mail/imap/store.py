@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from .. import mailstore
-from ..files import write_atomically
+from ...files import write_atomically
 
 COLON = mailstore.COLON
 #: Maildir info letters <-> IMAP system flags (P, "passed", has no IMAP flag and is kept as is).

@@ -29,9 +29,10 @@ import ssl
 import time
 import urllib.parse
 
-from .. import config
+from ... import config
+from ...engine import THREADS, LineService, LineSession
 from ..mail_service import MailService
-from ..service import Option, listen
+from ...service import Option
 from . import listing, mime, search, sort, thread
 from .store import Folder, MailboxError, UserStore
 from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, SavedSet, astring, imap_datetime, literal,
@@ -258,13 +259,19 @@ def sequence_string(numbers: list[int]) -> str:
     return ",".join(out)
 
 
-class Session:
-    """One client connection, from greeting to LOGOUT."""
+class Session(LineSession):
+    """One client connection, from greeting to LOGOUT.
 
-    def __init__(self, service, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tls: bool):
-        self.service, self.reader, self.writer = service, reader, writer
+    The engine (engine.LineSession) reads the lines and literals, keeps the
+    autologout timer, switches to TLS and ends the session; this class parses
+    each whole command and runs it.
+    """
+
+    max_line = MAX_LINE
+
+    def __init__(self, service, tls: bool):
+        super().__init__(service, tls)
         self.id = next(_session_ids)
-        self.tls = tls
         self.state = NOT_AUTHENTICATED
         self.user: str | None = None
         self.store: UserStore | None = None
@@ -285,107 +292,61 @@ class Session:
         self.out = bytearray()
         self.closing = False
 
+    # -- what the engine asks of a protocol ---------------------------------------
+    def greeting(self) -> bytes:
+        return b"* OK [CAPABILITY " + self.capabilities().encode() + b"] IMAP4rev1 server ready\r\n"
+
+    def error(self, kind: str, verb: str = "", syntax: str = "", limit: int = 0) -> bytes:
+        tag = _tag_of(self.line_start) or "*"  # so that a client waiting for its tagged reply gets one
+        text = {
+            "too_long": f"{tag} BAD line too long (at most {limit} octets)",
+            "not_text": f"{tag} BAD a command line is text; octets outside it go in a literal",
+            "internal": f"{tag} NO [SERVERBUG] Internal error; the server log has the details",
+            "busy": "* BYE [UNAVAILABLE] Too many connections, try again later",
+            "idle": "* BYE Autologout; idle for too long",
+            "literal": f"{tag} BAD [TOOBIG] Literal too large",
+            "literal_closing": f"{tag} BAD [TOOBIG] Literal too large\r\n* BYE literal too large",
+        }[kind]
+        return text.encode() + b"\r\n"
+
+    def literal(self, line: bytes) -> int | None:
+        match = LITERAL_AT_END.search(line)
+        return int(match.group(1)) if match else None
+
+    def max_literal(self) -> int:
+        """Before login only what a login needs: nobody may make us hold megabytes unauthenticated."""
+        limit = MAX_PREAUTH_COMMAND if self.state == NOT_AUTHENTICATED else MAX_LITERAL + MAX_LINE
+        return max(0, min(MAX_LITERAL, limit - self.held))
+
     # -- output -----------------------------------------------------------------
-    def send(self, line: bytes) -> None:
+    def respond(self, line: bytes) -> None:
+        """Queue one response line; the command's replies go out together (or in pieces: flush)."""
         self.out += line + b"\r\n"
 
     def untagged(self, text: str) -> None:
-        self.send(b"* " + text.encode())
+        self.respond(b"* " + text.encode())
+
+    def take_output(self) -> bytes:
+        out = bytes(self.out)
+        self.out.clear()
+        return out
 
     async def flush(self) -> None:
-        if self.out:
-            self.writer.write(bytes(self.out))
-            self.out.clear()
-        await self.writer.drain()
-
-    # -- input -------------------------------------------------------------------
-    async def read_line(self) -> bytes | None:
-        """One line without its CRLF; None at end of stream; raises Bad for an overlong line."""
-        try:
-            line = await self.reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError:
-            return None
-        except asyncio.LimitOverrunError as exc:
-            start = await self.reader.readexactly(exc.consumed)  # drop the overlong part ...
-            while True:
-                try:
-                    await self.reader.readuntil(b"\n")  # ... and the rest of that line
-                    break
-                except asyncio.LimitOverrunError as more:
-                    await self.reader.readexactly(more.consumed)
-            error = Bad("line too long")
-            error.tag = _tag_of(start)  # so that a client waiting for its tagged reply gets one
-            raise error
-        return line.rstrip(b"\r\n")
-
-    async def read_command(self) -> bytes | None:
-        """A whole command: its line plus each literal it announces and the lines after them."""
-        line = await self.read_line()
-        if line is None:
-            return None
-        command = bytearray(line)
-        while True:
-            match = LITERAL_AT_END.search(line)
-            if not match:
-                return bytes(command)
-            size, synchronizing = int(match.group(1)), not match.group(2)
-            # Before login only what a login needs: nobody may make us hold megabytes unauthenticated.
-            limit = MAX_PREAUTH_COMMAND if self.state == NOT_AUTHENTICATED else MAX_LITERAL + MAX_LINE
-            if size > MAX_LITERAL or len(command) + size > limit:
-                tag = _tag_of(command)
-                if synchronizing:  # the client waits for "+", so it sends nothing: answer and go on
-                    error = Bad("[TOOBIG] Literal too large")
-                    error.tag = tag
-                    raise error
-                # The octets are on their way already (LITERAL+): refuse them and hang up (RFC 7888 4).
-                self.send(f"{tag or '*'} BAD [TOOBIG] Literal too large".encode())
-                self.send(b"* BYE literal too large")
-                self.closing = True
-                return None
-            if synchronizing:
-                self.send(b"+ Ready for literal data")
-                await self.flush()
-            command += b"\r\n" + await self.reader.readexactly(size)
-            line = await self.read_line()
-            if line is None:
-                return None
-            command += line
+        """Send what is queued and wait while the client does not read it (a big FETCH goes in pieces)."""
+        if self.transport is None:
+            raise ConnectionError("the client is gone")
+        self.send(self.take_output())
+        await self.drain()
 
     # -- the conversation ----------------------------------------------------------
-    async def run(self) -> None:
-        self.send(b"* OK [CAPABILITY " + self.capabilities().encode() + b"] IMAP4rev1 server ready")
-        await self.flush()
-        timeout = float(self.service.ctx.options.get("imap_idle_timeout", AUTOLOGOUT))
-        while not self.closing:
-            try:
-                command = await asyncio.wait_for(self.read_command(), timeout)
-            except asyncio.TimeoutError:
-                self.send(b"* BYE Autologout; idle for too long")
-                break
-            except Bad as exc:
-                tag = getattr(exc, "tag", None) or "*"
-                self.send(f"{tag} BAD {exc}".encode())
-                await self.flush()
-                continue
-            except (asyncio.IncompleteReadError, ConnectionError):
-                break
-            if command is None:
-                break
-            await self.execute(command)
-            await self.flush()
-        try:
-            await self.flush()
-        except (ConnectionError, ssl.SSLError):
-            pass
-
-    async def execute(self, command: bytes) -> None:
-        """Run one command and send its tagged reply."""
+    def dispatch(self, command: bytes) -> None:
+        """Parse a whole command (literals inline), check its state, and run it."""
         args = Args(command)
         try:
             tag = args.tag()
             args.sp()
         except ParseError:
-            self.send(b"* BAD Missing or invalid tag")
+            self.send(b"* BAD Missing or invalid tag\r\n")
             return
         try:
             name = args.atom().upper()
@@ -393,16 +354,23 @@ class Session:
                 args.sp()
                 name = "UID " + args.atom().upper()
         except ParseError:
-            self.send(f"{tag} BAD Missing command".encode())
+            self.send(f"{tag} BAD Missing command\r\n")
             return
         entry = COMMANDS.get(name)
         if entry is None:
-            self.send(f"{tag} BAD Unknown command {name[:30]}".encode())
+            self.send(f"{tag} BAD Unknown command {name[:30]}\r\n")
             return
-        states, method = entry
-        if self.state not in states:
-            self.send(f"{tag} BAD {name} is not allowed in the {self.state} state".encode())
+        if self.state not in entry[0]:
+            self.send(f"{tag} BAD {name} is not allowed in the {self.state} state\r\n")
             return
+        if name == "STARTTLS":  # answered at once: the engine then reads the TLS handshake
+            self.starttls(tag, args)
+            return
+        self.run(name, self.execute, tag, name, args)
+
+    async def execute(self, tag: str, name: str, args: Args) -> bytes | None:
+        """Run one command; its replies, ending with the tagged one."""
+        method = COMMANDS[name][1]
         base = name.split()[-1]
         if self.folder is not None:
             self.folder.scan()  # cheap: notices new, deleted and re-flagged messages
@@ -424,11 +392,9 @@ class Session:
             status, text = "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
         except LimitExceeded as exc:
             status, text = "NO", str(exc)
-        except _AlreadyAnswered:
-            return
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.TimeoutError):
-            self.closing = True
-            return
+        except (ConnectionError, ssl.SSLError):
+            self.close()
+            return None
         except Exception:
             log.exception("session %s: %s failed", self.id, name)
             status, text = "NO", "[SERVERBUG] Internal error; the server log has the details"
@@ -436,9 +402,11 @@ class Session:
             self.report_changes(expunge_ok=name not in NO_EXPUNGE_DURING)
         if self.watching and name != "NOTIFY" and not self.closing:
             self.report_watched()
-        self.send(f"{tag} {status} {text}".encode())
-        if self.closing and name == "LOGOUT":
-            return
+        self.respond(f"{tag} {status} {text}".encode())
+        if self.closing:  # LOGOUT
+            self.close(self.take_output())
+            return None
+        return self.take_output()
 
     def capabilities(self) -> str:
         caps = CAPABILITIES
@@ -485,13 +453,13 @@ class Session:
                 self.recent |= folder.recent_pool.intersection(new)
             else:
                 self.recent |= folder.claim_recent()
-            self.send(b"* %d EXISTS" % len(self.view))
-            self.send(b"* %d RECENT" % sum(1 for u in self.recent if u in present))
+            self.respond(b"* %d EXISTS" % len(self.view))
+            self.respond(b"* %d RECENT" % sum(1 for u in self.recent if u in present))
         if folder.modseq > self.seen_modseq:
             for seq, uid in enumerate(self.view[:known], 1):
                 msg = present.get(uid)
                 if msg is not None and msg.modseq > self.seen_modseq and msg.changed_by != self.id:
-                    self.send(b"* %d FETCH (UID %d %sFLAGS %s)" % (seq, uid, self.modseq_item(msg), self.flags_of(msg)))
+                    self.respond(b"* %d FETCH (UID %d %sFLAGS %s)" % (seq, uid, self.modseq_item(msg), self.flags_of(msg)))
             self.seen_modseq = folder.modseq
         if self.updates and (folder.modseq > self.update_modseq or len(self.view) > known):
             self.update_searches()
@@ -528,10 +496,10 @@ class Session:
         or one VANISHED with their UIDs once QRESYNC is enabled (RFC 7162 3.2.10)."""
         indexes = sorted(set(indexes))
         if indexes and "QRESYNC" in self.enabled:
-            self.send(b"* VANISHED " + sequence_string(sorted(self.view[i] for i in indexes)).encode())
+            self.respond(b"* VANISHED " + sequence_string(sorted(self.view[i] for i in indexes)).encode())
         for i in reversed(indexes):
             if "QRESYNC" not in self.enabled:
-                self.send(b"* %d EXPUNGE" % (i + 1))
+                self.respond(b"* %d EXPUNGE" % (i + 1))
             self.recent.discard(self.view[i])
             del self.view[i]
 
@@ -546,11 +514,11 @@ class Session:
         present = self.folder.by_uid
         vanished = [u for lo, hi in spans for u in range(lo, min(hi, top) + 1) if u not in present]
         if vanished:
-            self.send(b"* VANISHED (EARLIER) " + sequence_string(vanished).encode())
+            self.respond(b"* VANISHED (EARLIER) " + sequence_string(vanished).encode())
         for seq, uid in enumerate(self.view, 1):
             msg = present.get(uid)
             if msg is not None and msg.modseq > since:
-                self.send(b"* %d FETCH (UID %d MODSEQ (%d) FLAGS %s)" % (seq, uid, msg.modseq, self.flags_of(msg)))
+                self.respond(b"* %d FETCH (UID %d MODSEQ (%d) FLAGS %s)" % (seq, uid, msg.modseq, self.flags_of(msg)))
 
     def modseq_item(self, msg) -> bytes:
         """ "MODSEQ (n) " in FETCH responses once the client has enabled CONDSTORE."""
@@ -623,7 +591,7 @@ class Session:
                     args.string()
                 pairs += 1
         args.end()
-        self.send(b"* ID (" + b" ".join(astring(k) + b" " + astring(v) for k, v in SERVER_ID) + b")")
+        self.respond(b"* ID (" + b" ".join(astring(k) + b" " + astring(v) for k, v in SERVER_ID) + b")")
 
     async def cmd_enable(self, tag, args):
         """RFC 5161: switch on extensions that change what the server sends; list those that are now on."""
@@ -637,7 +605,7 @@ class Session:
         self.enabled.update(newly)
         if "QRESYNC" in newly:
             self.enabled.add("CONDSTORE")  # RFC 7162 3.2.3: QRESYNC implies CONDSTORE
-        self.send(b"* ENABLED" + b"".join(b" " + n.encode() for n in newly))
+        self.respond(b"* ENABLED" + b"".join(b" " + n.encode() for n in newly))
 
     async def cmd_notify(self, tag, args):
         """RFC 5465: NOTIFY NONE, or NOTIFY SET [STATUS] (filter (events)) ...: STATUS lines for other mailboxes.
@@ -722,7 +690,7 @@ class Session:
     def send_notify_status(self, name: str, folder, events: set[str]) -> None:
         items = [i for i in ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ")
                  if any(i in NOTIFY_EVENTS[e] for e in events)]
-        self.send(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, items) + b")")
+        self.respond(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, items) + b")")
 
     def report_watched(self) -> None:
         """NOTIFY: a STATUS line for each watched mailbox whose counts changed since last told."""
@@ -740,39 +708,24 @@ class Session:
 
     async def cmd_logout(self, tag, args):
         args.end()
-        self.send(b"* BYE Logging out")
+        self.respond(b"* BYE Logging out")
         self.closing = True
 
     # =====================================================================================
     # Not authenticated
     # =====================================================================================
-    async def cmd_starttls(self, tag, args):
-        args.end()
-        if self.tls:
-            raise Bad("TLS is already active")
-        self.send(f"{tag} OK Begin TLS negotiation now".encode())
-        await self.flush()
-        # Anything the client sent after STARTTLS in the clear must not count as sent over TLS
-        # (the "STARTTLS command injection" attack): drop it.
-        buffered = getattr(self.reader, "_buffer", None)
-        if buffered:
-            buffered.clear()
-        await asyncio.wait_for(self.start_tls(), 15)
-        self.tls = True
-        raise _AlreadyAnswered
-
-    async def start_tls(self) -> None:
-        context = self.service.tls_context
-        if hasattr(self.writer, "start_tls"):  # Python 3.11+
-            await self.writer.start_tls(context)
+    def starttls(self, tag, args) -> None:
+        """RFC 3501 6.2.1. What the client sent after STARTTLS in the clear must not count as sent
+        over TLS (the "STARTTLS command injection" attack): the engine drops it."""
+        try:
+            args.end()
+        except ParseError as exc:
+            self.send(f"{tag} BAD STARTTLS: {exc}\r\n")
             return
-        loop = asyncio.get_running_loop()  # Python 3.10: the same, by hand
-        transport = self.writer.transport
-        protocol = transport.get_protocol()
-        new = await loop.start_tls(transport, protocol, context, server_side=True)
-        self.writer._transport = new
-        protocol._transport = new
-        protocol._over_ssl = True
+        if self.tls:
+            self.send(f"{tag} BAD TLS is already active\r\n")
+            return
+        self.start_tls(f"{tag} OK Begin TLS negotiation now\r\n")
 
     def authenticated(self, user: str) -> str:
         if self.cleartext_refused:
@@ -807,9 +760,9 @@ class Session:
         if self.cleartext_refused:
             raise No("[PRIVACYREQUIRED] Use STARTTLS (or the imaps port) before sending a password")
         if initial is None:
-            self.send(b"+ ")
+            self.respond(b"+ ")
             await self.flush()
-            initial = await self.read_line()
+            initial = await self.read_line()  # the engine hands us the next line
             if initial is None:
                 raise ConnectionError
             if initial.strip() == b"*":
@@ -927,11 +880,11 @@ class Session:
         subscribed = self.store.subscriptions()
         for name, attributes, childinfo in listing.listing(request, self.store.names(), subscribed):
             extra = b' ("CHILDINFO" ("SUBSCRIBED"))' if childinfo else b""
-            self.send(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name) + extra)
+            self.respond(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name) + extra)
             if request.status_items and "\\NonExistent" not in attributes and "\\Noselect" not in attributes:
                 folder = self.store.folder(name)
                 if folder is not None:
-                    self.send(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, request.status_items)
+                    self.respond(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, request.status_items)
                               + b")")
 
     async def cmd_lsub(self, tag, args):
@@ -954,7 +907,7 @@ class Session:
         folder = self.store.folder(name)
         if folder is None:
             raise No("[NONEXISTENT] No such mailbox")
-        self.send(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, items) + b")")
+        self.respond(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, items) + b")")
 
     def status_values(self, folder, items: list[str]) -> bytes:
         """ "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; folder None only checks the item names."""
@@ -1078,30 +1031,18 @@ class Session:
     async def cmd_idle(self, tag, args):
         """RFC 2177: report changes as they happen until the client sends DONE."""
         args.end()
-        self.send(b"+ idling")
+        self.respond(b"+ idling")
         await self.flush()
-        line_task = asyncio.ensure_future(self.read_line())
-        deadline = asyncio.get_running_loop().time() + float(
-            self.service.ctx.options.get("imap_idle_timeout", AUTOLOGOUT))
-        try:
-            while True:
-                done, _ = await asyncio.wait({line_task}, timeout=IDLE_POLL)
-                if done:
-                    break
-                if asyncio.get_running_loop().time() > deadline:  # RFC 2177: clients re-IDLE within 29 minutes
-                    self.send(b"* BYE Autologout; idle for too long")
-                    self.closing = True
-                    raise ConnectionError("idle too long")
-                if self.folder is not None:
-                    self.folder.scan()
-                    self.report_changes()
-                if self.watching:
-                    self.report_watched()
-                await self.flush()
-            line = line_task.result()
-        finally:
-            if not line_task.done():
-                line_task.cancel()
+        line_task = self.read_line()  # waiting for DONE counts as idle: the autologout timer runs on
+        while not line_task.done():
+            await asyncio.wait({line_task}, timeout=IDLE_POLL)
+            if self.folder is not None:
+                self.folder.scan()
+                self.report_changes()
+            if self.watching:
+                self.report_watched()
+            await self.flush()
+        line = line_task.result()
         if line is None:
             raise ConnectionError
         if line.strip().upper() != b"DONE":
@@ -1159,7 +1100,7 @@ class Session:
             if folder.stored_size(msg) > SEARCH_IN_THREAD:
                 # One big message can take seconds (1,000 BODY keys over 50 MiB): test it in a worker
                 # thread, so the loop, which switches with it every few ms, keeps serving the others.
-                matched = await asyncio.to_thread(test, candidate)
+                matched = await asyncio.get_running_loop().run_in_executor(THREADS, test, candidate)
             else:
                 matched = test(candidate)
             if matched:
@@ -1176,7 +1117,7 @@ class Session:
             self.updates[tag] = (self.last_test, uid, {m.uid for _, m in found})
         if options is None:
             modseq = b" (MODSEQ %d)" % max(m.modseq for _, m in found) if self.search_modseq and found else b""
-            self.send(b"* SEARCH" + b"".join(b" %d" % n for n in numbers) + modseq)
+            self.respond(b"* SEARCH" + b"".join(b" %d" % n for n in numbers) + modseq)
         else:
             self.esearch(tag, options, numbers, [m.uid for _, m in found], uid)
 
@@ -1218,7 +1159,7 @@ class Session:
                 shown = [uids[0] if sorted_result else min(uids)] if "MIN" in options else []
                 shown += [uids[-1] if sorted_result else max(uids)] if "MAX" in options else []
             parts.append(b"MODSEQ %d" % max((present[u].modseq for u in shown if u in present), default=0))
-        self.send(b" ".join(parts))
+        self.respond(b" ".join(parts))
 
     async def cmd_cancelupdate(self, tag, args):
         """RFC 5267 4.3: stop ADDTO/REMOVEFROM for the searches with these tags."""
@@ -1244,15 +1185,9 @@ class Session:
         if uid:
             order = uids
         if options is None:
-            self.send(b"* SORT" + b"".join(b" %d" % n for n in order))
+            self.respond(b"* SORT" + b"".join(b" %d" % n for n in order))
             return
         self.esearch(tag, options, order, uids, uid, sorted_result=True)
-        self.search_modseq = False  # the last search had a MODSEQ key
-        self.last_test = None
-        self.updates: dict[str, tuple] = {}  # tag -> (test, uid, UIDs in the result): SEARCH RETURN (UPDATE)
-        self.update_modseq = 0
-        self.watching: list[tuple[str, list[str], set[str]]] = []  # NOTIFY: (filter, mailboxes, events)
-        self.watched: dict[str, tuple] = {}  # mailbox -> (messages, uidnext, modseq) last reported
 
     async def cmd_thread(self, tag, args, uid: bool = False):
         """RFC 5256: THREAD algorithm charset criteria -> nested lists of the matching numbers."""
@@ -1265,7 +1200,7 @@ class Session:
         headers = await self.read_headers(found)
         if uid:
             found = [(m.uid, m) for _, m in found]
-        self.send(b"* THREAD " + thread.render(thread.thread(self.folder, found, algorithm, headers)))
+        self.respond(b"* THREAD " + thread.render(thread.thread(self.folder, found, algorithm, headers)))
 
     async def read_headers(self, found: list[tuple[int, object]]) -> dict[int, mime.Part]:
         """Each message's header as a Part, by UID, for SORT and THREAD (the loop is given back meanwhile)."""
@@ -1295,7 +1230,7 @@ class Session:
             gone = [u for lo, hi in merged_ranges(ranges, top) for u in range(lo, min(hi, top) + 1)
                     if u not in self.folder.by_uid]
             if gone:
-                self.send(b"* VANISHED (EARLIER) " + sequence_string(gone).encode())
+                self.respond(b"* VANISHED (EARLIER) " + sequence_string(gone).encode())
         if uid and not any(i.name == "UID" for i in items):
             items.insert(0, FetchItem("UID"))
         if changed_since is not None or any(i.name == "MODSEQ" for i in items):
@@ -1417,7 +1352,7 @@ class Session:
             changed = self.folder.set_flags(msg, new, self.id)
             if not silent or (changed and "CONDSTORE" in self.enabled):  # 3.1.3: MODSEQ even if .SILENT
                 uid_part = b"UID %d " % msg.uid if uid else b""
-                self.send(b"* %d FETCH (%s%sFLAGS %s)" % (seq, uid_part, self.modseq_item(msg), self.flags_of(msg)))
+                self.respond(b"* %d FETCH (%s%sFLAGS %s)" % (seq, uid_part, self.modseq_item(msg), self.flags_of(msg)))
         if modified:
             return f"[MODIFIED {sequence_string(modified)}] Conditional STORE failed for some messages"
 
@@ -1537,60 +1472,24 @@ def _with_charset(args: Args) -> Args:
     return Args(b"CHARSET " + charset.encode() + args.data[args.pos:])
 
 
-class _AlreadyAnswered(Exception):
-    """STARTTLS sends its tagged OK itself, before the handshake."""
-
-
-class IMAPService(MailService):
+class IMAPService(LineService, MailService):
     """IMAP on "imap" (plain, offers STARTTLS) and "imaps" (TLS from the first byte), over the mail store."""
 
     name = "imap"
     listeners = ("imap", "imaps")
-    options = {"idle_timeout": Option(float, AUTOLOGOUT, "seconds of silence before the autologout")}
+    session = Session
+    options = {**LineService.options,
+               "idle_timeout": Option(float, AUTOLOGOUT, "seconds of silence before the autologout")}
+
     def __init__(self, ctx):
         super().__init__(ctx)
         self.stores: dict[str, UserStore] = {}
-        self.sessions: set[Session] = set()
 
     def user_store(self, user: str) -> UserStore:
         """One UserStore per user, shared by all of that user's sessions."""
         if user not in self.stores:
             self.stores[user] = UserStore(self.data_dir, user)
         return self.stores[user]
-
-    async def start(self) -> None:
-        self.tls_context = self.ctx.server_ssl_context()
-        plain, secure = listen(self.ctx, "imap"), listen(self.ctx, "imaps")
-        self.servers = [
-            await asyncio.start_server(lambda r, w: self.serve(r, w, tls=False), sock=plain, limit=MAX_LINE),
-            await asyncio.start_server(lambda r, w: self.serve(r, w, tls=True), sock=secure, limit=MAX_LINE,
-                                       ssl=self.tls_context, ssl_handshake_timeout=15),
-        ]
-        self.port, self.tls_port = plain.getsockname()[1], secure.getsockname()[1]
-
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tls: bool) -> None:
-        session = Session(self, reader, writer, tls)
-        self.sessions.add(session)
-        try:
-            await session.run()
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.TimeoutError):
-            pass
-        except Exception:
-            log.exception("session %s failed", session.id)
-        finally:
-            self.sessions.discard(session)
-            writer.close()
-
-    async def stop(self) -> None:
-        for server in self.servers:
-            server.close()
-        for session in list(self.sessions):
-            session.writer.close()
-        for server in self.servers:
-            try:
-                await asyncio.wait_for(server.wait_closed(), 5)
-            except asyncio.TimeoutError:
-                pass
 
     def extra_info(self) -> dict:
         return {"hierarchy_delimiter": "."}

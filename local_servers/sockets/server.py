@@ -24,9 +24,9 @@ import dataclasses
 import socket
 import time
 
-from .limits import OPTIONS, ConnectionLimit
-from .handle import ServiceInfo
-from .service import PortInUseError, Service, listen
+from ..limits import OPTIONS, ConnectionLimit
+from ..handle import ServiceInfo
+from ..service import PortInUseError, Service, listen
 
 
 def timestamp(data: bytes) -> bytes:

@@ -50,9 +50,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from .limits import OPTIONS, ConnectionLimit
-from .files import png
-from .service import Option, Service, listen
+from ..limits import OPTIONS, ConnectionLimit
+from ..files import png
+from ..service import Option, Service, listen
 
 #: Limits, as httpbin has them, so that no request can make the server do much.
 MAX_BODY = 10 * 1024 * 1024  # larger request bodies get 413
@@ -92,7 +92,7 @@ CONTENT_TYPES = {
 #: Control characters as \\xNN, for logging what clients sent.
 CONTROL_CHARACTERS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 
-SEED_DIR = Path(__file__).with_name("seed") / "http"
+SEED_DIR = Path(__file__).parent.parent / "seed" / "http"
 
 ANY = None  # a route that answers every method
 GET = ("GET",)

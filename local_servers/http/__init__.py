@@ -1,0 +1,1 @@
+"""HTTP and HTTPS: the course's own httpbin-style endpoints on http.server (server.py)."""
