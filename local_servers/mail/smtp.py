@@ -146,7 +146,7 @@ class CourseSMTP(SMTP):
     @functools.wraps(SMTP.smtp_STARTTLS, assigned=())  # its syntax and "only with a TLS context", our doc
     async def smtp_STARTTLS(self, arg: str):
         """aiosmtpd's STARTTLS, with the TLS layer that lets the client half-close (half_close.py)."""
-        if not half_close.AVAILABLE or arg or not self.tls_context:
+        if arg or not self.tls_context:
             return await super().smtp_STARTTLS(arg)
         await self.push("220 Ready to start TLS")
         waiter = self.loop.create_future()
@@ -273,10 +273,7 @@ class SMTPService(MailService):
         def implicit_tls():  # on this port the connection is already encrypted: AUTH needs no STARTTLS
             return CourseSMTP(handler, auth_require_tls=False, **common)
 
-        if half_close.AVAILABLE:
-            smtps = await loop.create_server(half_close.tls_protocol_factory(loop, implicit_tls, tls), sock=tls_sock)
-        else:
-            smtps = await loop.create_server(implicit_tls, sock=tls_sock, ssl=tls)
+        smtps = await loop.create_server(half_close.tls_protocol_factory(loop, implicit_tls, tls), sock=tls_sock)
         self.servers = [
             await loop.create_server(lambda: CourseSMTP(handler, tls_context=tls, **common), sock=plain_sock), smtps]
         self.port, self.tls_port = plain_sock.getsockname()[1], tls_sock.getsockname()[1]

@@ -367,11 +367,6 @@ def test_plain_half_close_after_pipelining_gets_every_reply(mail):
         assert_every_reply(read_all(sock), mail)
 
 
-needs_half_close = pytest.mark.skipif(sys.version_info < (3, 11),
-                                      reason="Python 3.10's asyncio TLS layer closes on close_notify (half_close.py)")
-
-
-@needs_half_close
 def test_smtps_close_notify_after_pipelining_gets_every_reply(mail):
     with socket.create_connection((mail.smtp.host, mail.smtp.tls_ports["smtps"]), timeout=10) as sock:
         client = TLSClient(sock, mail.smtp.ssl_context())
@@ -382,7 +377,6 @@ def test_smtps_close_notify_after_pipelining_gets_every_reply(mail):
     assert_every_reply(replies.split(b"\r\n", 1)[1], mail)
 
 
-@needs_half_close
 def test_starttls_close_notify_after_pipelining_gets_every_reply(mail):
     with socket.create_connection(mail.smtp.address, timeout=10) as sock:
         assert sock.recv(1024).startswith(b"220 ")

@@ -33,9 +33,10 @@ class TLSClient:
             except ssl.SSLWantReadError:
                 self._flush()
                 chunk = self.sock.recv(65536)
-                if not chunk:
+                if chunk:
+                    self.incoming.write(chunk)
+                else:  # the end of the connection: read() raises SSLEOFError unless close_notify came
                     self.incoming.write_eof()
-                self.incoming.write(chunk)
 
     def send(self, data: bytes) -> None:
         self.tls.write(data)
