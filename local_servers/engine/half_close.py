@@ -75,6 +75,33 @@ class HalfCloseSSLProtocol(sslproto.SSLProtocol):
         return super().eof_received()
 
 
+#: Seconds a client has for its TLS handshake.
+HANDSHAKE_TIMEOUT = 30
+
+
 def tls_protocol_factory(loop, app_factory, ssl_context):
     """A protocol factory for loop.create_server(): TLS from the first byte around app_factory()'s protocol."""
-    return lambda: HalfCloseSSLProtocol(loop, app_factory(), ssl_context, None, server_side=True)
+    return lambda: HalfCloseSSLProtocol(loop, app_factory(), ssl_context, None, server_side=True,
+                                        ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
+
+
+async def start_tls(transport: asyncio.Transport, protocol: asyncio.Protocol, ssl_context) -> asyncio.Transport:
+    """loop.start_tls() for a server, with HalfCloseSSLProtocol: the TLS transport once the handshake is done.
+
+    Raises what the handshake raises (ssl.SSLError, ConnectionError, TimeoutError).
+    """
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+    tls = HalfCloseSSLProtocol(loop, protocol, ssl_context, waiter, server_side=True,
+                               call_connection_made=False, ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
+    transport.pause_reading()  # as loop.start_tls: nothing is read before the TLS protocol is in place
+    transport.set_protocol(tls)
+    made, resumed = loop.call_soon(tls.connection_made, transport), loop.call_soon(transport.resume_reading)
+    try:
+        await waiter
+    except BaseException:
+        transport.close()
+        made.cancel()
+        resumed.cancel()
+        raise
+    return tls._app_transport

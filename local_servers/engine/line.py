@@ -6,9 +6,10 @@ the bytes, TimeoutMixin for the clock, the protocol class for the meaning):
 - LineSession (here): the transport side. It frames the input into command
   lines no longer than ``max_line``, ends idle clients, stops reading while a
   client does not read our replies (back-pressure), switches to TLS with the
-  public ``loop.start_tls`` and throws away the plaintext received before the
-  handshake (RFC 2595 §4, RFC 3207 §4.2, RFC 4642 §2.2.2), answers what a
-  client pipelined before it half-closed (TCP FIN or TLS close_notify), and
+  TLS layer of half_close.py and throws away the plaintext received before
+  the handshake (RFC 2595 §4, RFC 3207 §4.2, RFC 4642 §2.2.2), answers what a
+  client pipelined before it half-closed (TCP FIN or TLS close_notify: both
+  are eof_received(), and our half stays open until the replies are out), and
   registers every connection so that a service can bound them and end them
   on shutdown.
 - The protocol subclass: a declarative command table (name -> Command: the
@@ -48,16 +49,14 @@ import inspect
 import re
 import socket
 import ssl
-import sys
 from dataclasses import dataclass, field
 
+from . import half_close
 from ..limits import OPTIONS, ConnectionLimit
 from ..service import Option, Service, close_servers, listen
 
 #: Stop reading from a client whose unprocessed input grows beyond this.
 READ_BUFFER_HIGH = 256 * 1024
-#: At a TLS close_notify, the replies still owed are written at once; at most this much.
-EOF_REPLY_BUDGET = 16 * 1024 * 1024
 
 #: The worker threads of in_thread(): a few, since the work is mostly reading files.
 THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="engine")
@@ -137,10 +136,8 @@ class LineSession(asyncio.Protocol):
         self.last_active = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.awaiting: asyncio.Future | None = None  # an awaitable reply under way
-        self.thread_job: concurrent.futures.Future | None = None  # its in_thread() work, if any
         self.line_waiter: asyncio.Future | None = None  # see read_line()
         self.drain_waiter: asyncio.Future | None = None  # see drain()
-        self.stepping: tuple | None = None  # (coroutine, what it waits for): see _go_on()
         self.line_start = b""  # the first octets of the command being read (an error reply may need its tag)
         self.held = 0  # octets of the command read so far, when a literal is announced
 
@@ -211,27 +208,10 @@ class LineSession(asyncio.Protocol):
             self.transport.pause_reading()
 
     def eof_received(self):
+        """A TCP FIN or a TLS close_notify (half_close.py): answer what was sent, then close."""
         self.eof = True
-        if self.tls:
-            # asyncio's TLS starts its shutdown as soon as this returns and drops
-            # later writes: answer every complete command now, despite back-pressure,
-            # waiting for a reply under way in a thread (later ones run inline).
-            if self.thread_job is not None:
-                job, self.awaiting, self.thread_job = self.thread_job, None, None
-                try:
-                    self.send(job.result(timeout=60))
-                except Exception:
-                    self.log.exception("a command failed for %s", self.peer)
-                    self.send(self.error("internal", verb=""))
-                self.busy = False
-            if self.drain_waiter is not None and not self.drain_waiter.done():
-                self.drain_waiter.set_result(None)  # back-pressure no longer counts (see drain())
-            if self.stepping is not None:
-                self._finish_inline()
-            self.process(budget=self.transport.get_write_buffer_size() + EOF_REPLY_BUDGET)
-            return None
         self.process()
-        return True  # plain TCP: keep our side open until the replies are out
+        return True  # keep our side open until the replies are out
 
     def connection_lost(self, exc) -> None:
         self.service.registry.leave(self)
@@ -254,14 +234,10 @@ class LineSession(asyncio.Protocol):
 
     # -- the engine ---------------------------------------------------------------
 
-    def process(self, budget: int | None = None) -> None:
-        """Handle every complete line in the buffer that may be handled now.
-
-        budget: ignore back-pressure up to this many buffered octets (at a TLS close_notify).
-        """
+    def process(self) -> None:
+        """Handle every complete line in the buffer that may be handled now."""
         while self.transport is not None and not self.transport.is_closing():
-            if (self.busy and self.line_waiter is None) \
-                    or (self.paused if budget is None else self.transport.get_write_buffer_size() > budget):
+            if (self.busy and self.line_waiter is None) or self.paused:
                 return
             if self.literal_left:
                 if not self._take_literal():
@@ -299,7 +275,7 @@ class LineSession(asyncio.Protocol):
         if self.eof and self.line_waiter is not None and self.buf.find(b"\n", self.pos) < 0:
             waiter, self.line_waiter = self.line_waiter, None  # no line will come
             waiter.set_result(None)
-        if self.eof and self.transport is not None and not self.busy and not self.tls \
+        if self.eof and self.transport is not None and not self.busy \
                 and not self.transport.is_closing() and self.buf.find(b"\n", self.pos) < 0:
             self.transport.close()  # every reply owed before the FIN is written
 
@@ -409,79 +385,35 @@ class LineSession(asyncio.Protocol):
         """Run a coroutine reply up to its first wait: its reply if it ends before one, else an awaitable.
 
         Most commands of an async protocol (IMAP) never wait, so their reply goes
-        out at once, in order. After a TLS close_notify there is no later: a bare
-        yield (asyncio.sleep(0), giving the loop back) is passed over inline; so
-        it is in every TLS session on Python 3.10, for the reason in_thread() gives.
+        out at once, in order.
         """
-        inline = self.tls and (self.eof or sys.version_info < (3, 11))
         try:
             waits_for = coroutine.send(None)
-            while waits_for is None and inline:
-                waits_for = coroutine.send(None)
         except StopIteration as done:
             return done.value
         return self._go_on(coroutine, waits_for)
 
-    async def _go_on(self, coroutine, waits_for):
-        """The rest of a coroutine _start() began, on the loop (what a Task would do).
-
-        ``stepping`` shows eof_received() where it is, so that at a TLS close_notify
-        the rest can be run inline (_finish_inline) instead of being lost.
-        """
+    @staticmethod
+    async def _go_on(coroutine, waits_for):
+        """The rest of a coroutine _start() began, on the loop (what a Task would do)."""
         try:
             while True:
-                self.stepping = (coroutine, waits_for)
                 if waits_for is None:
                     await asyncio.sleep(0)
                 else:
                     await asyncio.wait({waits_for})
-                if self.stepping is None:  # finished inline at a close_notify
-                    return None
-                if self.stepping[1] is not waits_for:  # moved on inline, now waits for something else
-                    waits_for = self.stepping[1]
-                    continue
                 waits_for = coroutine.send(None)
         except StopIteration as done:
             return done.value
         finally:
-            if self.stepping is not None and self.stepping[0] is coroutine:
-                self.stepping = None
-                coroutine.close()
-
-    def _finish_inline(self) -> None:
-        """At a TLS close_notify: run the coroutine reply under way to its end now, unless it waits
-        for something not yet done (a worker thread): that one is left to the loop, and may be lost."""
-        coroutine, waits_for = self.stepping
-        try:
-            while waits_for is None or waits_for.done():
-                waits_for = coroutine.send(None)
-        except StopIteration as done:
-            reply = done.value
-        except Exception:
-            self.log.exception("a command failed for %s", self.peer)
-            reply = self.error("internal", verb="")
-        else:
-            self.stepping = (coroutine, waits_for)
-            return
-        self.stepping = self.awaiting = None
-        self.busy = False
-        self.send(reply)
+            coroutine.close()
 
     def in_thread(self, function, *args):
-        """function(*args) in a worker thread, as an awaitable reply (inline after a TLS close_notify).
-
-        Python 3.10's asyncio TLS starts its shutdown at a close_notify without telling
-        the protocol first, so there a TLS session's work runs inline, to lose no reply.
-        """
-        if self.tls and (self.eof or sys.version_info < (3, 11)):
-            return function(*args)
-        self.thread_job = THREADS.submit(function, *args)
-        return asyncio.wrap_future(self.thread_job)
+        """function(*args) in a worker thread, as an awaitable reply."""
+        return asyncio.wrap_future(THREADS.submit(function, *args))
 
     def _finished(self, task: asyncio.Future, verb: str) -> None:
-        if task is not self.awaiting:  # answered already, at a TLS close_notify
-            return
-        self.busy, self.awaiting, self.thread_job = False, None, None
+        self.busy, self.awaiting = False, None
         if task.cancelled():
             return
         if task.exception() is not None:
@@ -502,9 +434,8 @@ class LineSession(asyncio.Protocol):
         return waiter
 
     async def drain(self) -> None:
-        """Wait while the client does not read our replies (a command that sends in pieces); not after
-        a TLS close_notify, when every reply owed is written at once (eof_received)."""
-        if self.paused and self.transport is not None and not (self.tls and self.eof):
+        """Wait while the client does not read our replies (a command that sends in pieces)."""
+        if self.paused and self.transport is not None:
             self.drain_waiter = asyncio.get_running_loop().create_future()
             await self.drain_waiter
             self.drain_waiter = None
@@ -554,10 +485,8 @@ class LineSession(asyncio.Protocol):
         self.upgrade = asyncio.ensure_future(self._upgrade(then))
 
     async def _upgrade(self, then) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            self.transport = await loop.start_tls(self.transport, self, self.service.ssl_context,
-                                                  server_side=True, ssl_handshake_timeout=30)
+            self.transport = await half_close.start_tls(self.transport, self, self.service.ssl_context)
         except (OSError, asyncio.TimeoutError, ConnectionError, ssl.SSLError) as exc:
             self.log.info("TLS handshake with %s failed: %s", self.peer, exc)
             if self.transport is not None:
@@ -611,8 +540,8 @@ class LineService(Service):
             raise
         self.servers = [
             await loop.create_server(lambda: self.session(self, tls=False), sock=plain_sock),
-            await loop.create_server(lambda: self.session(self, tls=True), sock=tls_sock,
-                                     ssl=self.ssl_context, ssl_handshake_timeout=30),
+            await loop.create_server(half_close.tls_protocol_factory(
+                loop, lambda: self.session(self, tls=True), self.ssl_context), sock=tls_sock),
         ]
 
     def opened(self) -> None:

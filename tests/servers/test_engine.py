@@ -30,6 +30,7 @@ from local_servers.engine import Command, LineService, LineSession
 from local_servers.news.nntp import glob_match
 from local_servers.service import Context
 from local_servers.tls import ensure_certificates
+from tls_client import TLSClient
 
 
 @pytest.fixture(scope="module")
@@ -290,3 +291,21 @@ def test_a_client_dribbling_a_line_byte_by_byte_is_timed_out(servers_factory):
             time.sleep(0.2)
         assert file.readline().startswith(b"400")
         assert time.monotonic() - started < 3
+
+
+def test_pop3_stls_answers_every_pipelined_command_before_close_notify(engine_servers):
+    """STARTTLS goes through the same half-closing TLS layer as the implicit-TLS port."""
+    pop3 = engine_servers.pop3
+    with socket.create_connection(pop3.address, timeout=20) as sock:
+        replies = b""
+        sock.sendall(b"STLS\r\n")
+        while replies.count(b"\r\n") < 2:  # the greeting, then STLS's go-ahead
+            replies += sock.recv(1024)
+        assert replies.split(b"\r\n")[1].startswith(b"+OK")
+        client = TLSClient(sock, pop3.ssl_context())
+        client.send(b"USER alice\r\nPASS alice-pw\r\n" + b"RETR 2\r\n" * 50 + b"NOOP\r\n")
+        client.close_notify()
+        sock.shutdown(socket.SHUT_WR)
+        received = client.read_to_end()
+    assert received.count(b"\r\n.\r\n") == 50
+    assert received.endswith(b"+OK\r\n")  # the NOOP, the last command before the close_notify
