@@ -80,25 +80,14 @@ class ListRequest:
         return False
 
 
-def _options(args: Args, allowed: tuple[str, ...], what: str) -> tuple[set[str], list[str]]:
+def _status_items(args: Args) -> list[str]:
+    """LIST-STATUS (RFC 5819): the "(MESSAGES UNSEEN)" after RETURN (... STATUS."""
     args.expect(b"(")
-    options: set[str] = set()
-    status: list[str] = []
+    items = [args.atom().upper()]
     while not args.accept(b")"):
-        if options:
-            args.sp()
-        word = args.atom().upper()
-        if word not in allowed:
-            raise ParseError(f"unknown LIST {what} option {word}")
-        options.add(word)
-        if word == "STATUS":
-            args.sp()
-            args.expect(b"(")
-            status.append(args.atom().upper())
-            while not args.accept(b")"):
-                args.sp()
-                status.append(args.atom().upper())
-    return options, status
+        args.sp()
+        items.append(args.atom().upper())
+    return items
 
 
 def parse(args: Args, lsub: bool) -> ListRequest:
@@ -106,7 +95,7 @@ def parse(args: Args, lsub: bool) -> ListRequest:
     args.sp()
     select: set[str] = set()
     if not lsub and args.peek() == ord("("):
-        select, _ = _options(args, SELECT_OPTIONS, "selection")
+        select = set(args.option_list(SELECT_OPTIONS, "LIST selection"))
         args.sp()
         if "RECURSIVEMATCH" in select and not select - {"RECURSIVEMATCH", "REMOTE"}:
             raise ParseError("RECURSIVEMATCH needs another selection option (RFC 5258 3)")
@@ -123,7 +112,8 @@ def parse(args: Args, lsub: bool) -> ListRequest:
     returns: set[str] = set()
     status: list[str] = []
     if not lsub and args.accept(b" RETURN "):
-        returns, status = _options(args, RETURN_OPTIONS, "return")
+        options = args.option_list(RETURN_OPTIONS, "LIST return", {"STATUS": _status_items})
+        returns, status = set(options), options.get("STATUS") or []
     args.end()
     return ListRequest(lsub, reference, patterns, select, returns, status)
 

@@ -1430,27 +1430,22 @@ RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE", "UPDATE", "CONTEXT", "PA
 QUIET_OPTIONS = {"SAVE", "UPDATE", "CONTEXT"}
 
 
-def _return_options(args: Args) -> set[str] | None:
-    """ "RETURN (MIN COUNT) " before the search criteria: the options; None if the command has none."""
+def _return_options(args: Args) -> set | None:
+    """ "RETURN (MIN COUNT) " before the search criteria: the options (PARTIAL's range as a tuple);
+    None if the command has none."""
     if not args.accept(b"RETURN "):
         return None
-    args.expect(b"(")
-    options = set()
-    while not args.accept(b")"):
-        if options:
-            args.sp()
-        word = args.atom().upper()
-        if word not in RETURN_OPTIONS:
-            raise Bad(f"unknown RETURN option {word}")
-        options.add(word)
-        if word == "PARTIAL":  # RFC 5267 4.4: PARTIAL 1:100, positions in the result
-            args.sp()
-            first = args.nz_number()
-            args.expect(b":")
-            second = args.nz_number()
-            options.add((min(first, second), max(first, second)))
+    options = args.option_list(RETURN_OPTIONS, "RETURN", {"PARTIAL": _partial_range})
     args.sp()
-    return options
+    return set(options) | ({options["PARTIAL"]} if "PARTIAL" in options else set())
+
+
+def _partial_range(args: Args) -> tuple[int, int]:
+    """RFC 5267 4.4: PARTIAL 1:100, positions in the result (either order)."""
+    first = args.nz_number()
+    args.expect(b":")
+    second = args.nz_number()
+    return min(first, second), max(first, second)
 
 
 def _tag_of(command: bytes) -> str | None:

@@ -199,6 +199,27 @@ class Args:
             flags.append(self.flag())
         return flags
 
+    def option_list(self, allowed: tuple[str, ...], what: str, arguments: dict | None = None) -> dict:
+        """ "(" option *(SP option) ")", each a word of `allowed`: {option: its argument or None}.
+
+        The one reader of LIST's selection and return options (RFC 5258) and
+        SEARCH/SORT's RETURN options (RFC 4731). arguments: the options that
+        take an argument (after a SP), each with the function that reads it.
+        """
+        self.expect(b"(")
+        options: dict = {}
+        while not self.accept(b")"):
+            if options:
+                self.sp()
+            word = self.atom().upper()
+            if word not in allowed:
+                raise ParseError(f"unknown {what} option {word}")
+            read = (arguments or {}).get(word)
+            if read is not None:
+                self.sp()
+            options[word] = read(self) if read is not None else None
+        return options
+
     def flag(self) -> str:
         """flag = "\\" atom (system or extension flag) / atom (keyword)."""
         if self.accept(b"\\"):
