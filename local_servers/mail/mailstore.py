@@ -31,6 +31,7 @@ API (mail_dir is ``<data_dir>/mail``)::
     folders(mail_dir, user)                 -> sorted folder names (without the dot)
     deliver(mail_dir, user, data, when=None, folder=None, flags="", key=None) -> key
     deliver_catchall(mail_dir, data, when=None) -> key
+    write_message(folder_path, key, data, when, info=None)  the one atomic file write (IMAP APPEND uses it too)
     messages(path)                          -> [Entry(key, path, mtime, flags, size)] in arrival order
     split_name(file_name)                   -> (key, flags)
     is_local(address), local_user(address)  -> address helpers for SMTP
@@ -142,28 +143,39 @@ def new_key(when: float | None = None) -> str:
 
 def deliver(mail_dir: Path, user: str, data: bytes, when: float | None = None, folder: str | None = None,
             flags: str = "", key: str | None = None) -> str:
-    """Store one message atomically and return its key.
+    """Store one message atomically (write_message) and return its key.
 
-    The bytes are written to tmp/, given `when` (default: now) as their
-    modification time, then renamed into new/ (or into cur/ with flags, for
-    a message already seen). CRLF line endings become LF.
+    Into new/, or into cur/ with flags for a message already seen; `when`
+    (default: now) becomes its modification time. The mailbox or folder is
+    made if it was never used before.
     """
-    root = str(user_dir(mail_dir, user, folder))
+    root = user_dir(mail_dir, user, folder)
     when = time.time() if when is None else when
     key = key or new_key(when)
-    tmp = os.path.join(root, "tmp", key)
-    data = data.replace(b"\r\n", b"\n")
+    info = f"2,{''.join(sorted(flags))}" if flags else None
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        write_message(root, key, data, when, info)
     except FileNotFoundError:  # a mailbox or folder never used before
         open_box(mail_dir, user, folder, create=True)  # makes cur/ new/ tmp/
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        write_message(root, key, data, when, info)
+    return key
+
+
+def write_message(folder: Path, key: str, data: bytes, when: float, info: str | None = None) -> None:
+    """The one way a message file is made, for SMTP delivery, the seed and IMAP's APPEND/COPY.
+
+    The bytes (CRLF line endings become LF) are written to tmp/<key>, given
+    `when` as their modification time, then renamed in one step into
+    new/<key> (info None) or cur/<key>:<info>: a reader sees the whole
+    message or none of it, and a crash leaves at most a file in tmp/.
+    """
+    tmp = os.path.join(folder, "tmp", key)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     try:
         with open(fd, "wb", closefd=True) as f:
-            f.write(data)
+            f.write(data.replace(b"\r\n", b"\n"))
         os.utime(tmp, (when, when))
-        final = (os.path.join(root, "cur", f"{key}{COLON}2,{''.join(sorted(flags))}") if flags
-                 else os.path.join(root, "new", key))
+        final = os.path.join(folder, "cur", f"{key}{COLON}{info}") if info is not None else os.path.join(folder, "new", key)
         os.replace(tmp, final)
     except BaseException:
         try:
@@ -171,7 +183,6 @@ def deliver(mail_dir: Path, user: str, data: bytes, when: float | None = None, f
         except OSError:
             pass
         raise
-    return key
 
 
 def deliver_catchall(mail_dir: Path, data: bytes, when: float | None = None) -> str:

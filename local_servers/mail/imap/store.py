@@ -373,19 +373,11 @@ class Folder:
 
     def add(self, data: bytes, flags: set[str], when: float | None = None, save: bool = True) -> Msg:
         """Store a message (APPEND, COPY): tmp/ then cur/ with its flags, and give it the next UID."""
-        key = mailstore.new_key()
-        tmp = self.path / "tmp" / key
         when = time.time() if when is None else when
-        try:
-            with open(tmp, "xb") as f:
-                f.write(data.replace(b"\r\n", b"\n"))
-            os.utime(tmp, (when, when))
-            msg = Msg(self.uidnext, key, "cur", "")
-            msg.name = f"{key}{COLON}{self._info_for(msg, flags)}"
-            os.replace(tmp, self.path / "cur" / msg.name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        msg = Msg(self.uidnext, mailstore.new_key(), "cur", "")
+        info = self._info_for(msg, flags)
+        mailstore.write_message(self.path, msg.key, data, when, info)
+        msg.name = f"{msg.key}{COLON}{info}"
         return self._register(msg, flags, when, save)
 
     def move_in(self, source: "Folder", msg: Msg, save: bool = True) -> Msg:
