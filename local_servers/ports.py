@@ -46,12 +46,18 @@ def block_ports(block: int) -> dict[str, int]:
 
 
 def block_of(ports: dict[str, int]) -> int | None:
-    """The block these ports form, or None if they are no block (explicit or OS-chosen ports)."""
-    ftp = ports.get("ftp", 0)
-    block, rest = divmod(ftp - config.DEFAULT_PORTS["ftp"], 1000)
-    if rest or not (block == 0 or block in BLOCKS) or block_ports(block) != ports:
+    """The block these ports (all listeners, or those of the services running) belong to, or None.
+
+    None means explicit or OS-chosen ports: some port is not where its block puts it.
+    """
+    if not ports or not set(ports) <= set(config.DEFAULT_PORTS):
         return None
-    return block
+    name, port = next(iter(ports.items()))
+    block, rest = divmod(port - config.DEFAULT_PORTS[name], 1000)
+    if rest or not (block == 0 or block in BLOCKS):
+        return None
+    expected = block_ports(block)
+    return block if all(expected[k] == v for k, v in ports.items()) else None
 
 
 def claims_dir() -> Path:
@@ -164,7 +170,8 @@ def describe(ports: dict[str, int]) -> str:
     if block == 0:
         return "Port block 0: the course's well-known ports (10000 + the standard port, FTP on 10021)."
     if block is not None:
-        return (f"Port block {block}: {10000 + 1000 * block} + the standard port (FTP on {ports['ftp']}), "
+        ftp = block_ports(block)["ftp"]
+        return (f"Port block {block}: {10000 + 1000 * block} + the standard port (FTP on {ftp}), "
                 f"because another user on this machine has the well-known ports.")
     return "Ports chosen by hand or by the system (no block): see the table above."
 

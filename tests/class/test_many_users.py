@@ -70,6 +70,8 @@ class Student:
         for claim in claims.glob("block-*") if claims.is_dir() else []:
             if claim.stat().st_uid == self.uid:
                 claim.unlink()
+        if claims.is_dir() and claims.stat().st_uid == self.uid and not any(claims.iterdir()):
+            claims.rmdir()  # made by this user: gone with them, so no folder is owned by a stale uid
 
 
 def finish(process: subprocess.Popen, what: str, timeout: float = 900) -> dict:

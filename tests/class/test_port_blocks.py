@@ -11,6 +11,8 @@ import json
 import os
 import socket
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -41,6 +43,8 @@ def test_block_ports_keep_the_standard_port_in_the_last_digits():
     assert port_blocks.block_ports(3)["ftp"] == 13021 and port_blocks.block_ports(3)["smtp"] == 13025
     assert port_blocks.block_of(port_blocks.block_ports(7)) == 7
     assert port_blocks.block_of({**port_blocks.block_ports(7), "ftp": 2121}) is None
+    assert port_blocks.block_of({"echo": 17007, "time": 17013}) == 7  # the services that run (--only)
+    assert port_blocks.block_of({"echo": 17007, "time": 18013}) is None
     assert max(port_blocks.block_ports(max(port_blocks.BLOCKS)).values()) <= 65535
 
 
@@ -70,6 +74,12 @@ def test_a_taken_port_moves_the_user_to_the_next_block_and_the_block_stays(block
     try:  # the first block is free again, but the user keeps the block they had
         again = control.start(home, names=QUICK)
         assert again.echo.port == port_blocks.block_ports(second)["echo"]
+        # what `course.py status` prints under the table (it runs this module)
+        line = subprocess.run([sys.executable, "-m", "local_servers.ports"], capture_output=True, text=True,
+                              env={**os.environ, config.HOME_ENV: str(home)})
+        assert line.returncode == 0, line.stderr
+        line = line.stdout
+        assert line.startswith(f"Port block {second}: ") and str(port_blocks.block_ports(second)["ftp"]) in line
     finally:
         control.stop(home)
 
@@ -92,7 +102,6 @@ def test_explicit_ports_win_over_blocks(blocks, tmp_path, monkeypatch):
     monkeypatch.setenv(config.PORTS_ENV, ",".join(f"{name}=0" for name in config.DEFAULT_PORTS))
     try:
         handle = control.start(home, names=QUICK)
-        assert port_blocks.block_of({"echo": handle.echo.port}) is None
         assert handle.echo.port not in {port_blocks.block_ports(b)["echo"] for b in blocks}
         assert not (home / port_blocks.REMEMBERED).exists()
     finally:
