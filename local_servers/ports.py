@@ -153,7 +153,7 @@ def choose(state_dir: Path, host: str, skip: set[int] = frozenset()) -> dict[str
     When no block is free, every port is 0 (the OS chooses) and remember() keeps what it chose.
     """
     last = remembered(state_dir)
-    if last is not None and block_of(last) not in skip and all_bind(host, last):
+    if last is not None and _still_mine(block_of(last), skip) and all_bind(host, last):
         return last
     for block in candidates():
         if block in skip or (block and owner(block) not in (None, _uid())):
@@ -162,6 +162,18 @@ def choose(state_dir: Path, host: str, skip: set[int] = frozenset()) -> dict[str
         if all_bind(host, ports) and claim(block):
             return ports
     return {name: 0 for name in config.DEFAULT_PORTS}
+
+
+def _still_mine(block: int | None, skip: set[int]) -> bool:
+    """A remembered block is still this user's unless it just failed or another uid claims it now.
+
+    The claim is renewed (a cleaned /tmp loses it), so other users keep passing it over.
+    """
+    if block in skip:
+        return False
+    if block is None or block == 0:
+        return True
+    return owner(block) in (None, _uid()) and claim(block)
 
 
 def describe(ports: dict[str, int]) -> str:

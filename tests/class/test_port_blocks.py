@@ -113,3 +113,24 @@ def test_describe_names_the_block():
     line = port_blocks.describe(port_blocks.block_ports(4))
     assert "Port block 4" in line and "14021" in line
     assert "no block" in port_blocks.describe({"ftp": 2121})
+
+
+def test_a_remembered_block_is_claimed_again_and_yields_to_another_users_claim(blocks, tmp_path):
+    first, second = blocks
+    home = tmp_path / "home"
+    try:
+        assert control.start(home, names=QUICK).echo.port == port_blocks.block_ports(first)["echo"]
+    finally:
+        control.stop(home)
+    claim = tmp_path / "claims" / f"block-{first:02d}"
+    claim.unlink()  # /tmp was cleaned
+    try:
+        assert control.start(home, names=QUICK).echo.port == port_blocks.block_ports(first)["echo"]
+        assert claim.read_text().strip() == str(os.getuid())  # claimed again
+    finally:
+        control.stop(home)
+    claim.write_text(f"{os.getuid() + 1}\n")  # meanwhile another user was given the block
+    try:
+        assert control.start(home, names=QUICK).echo.port == port_blocks.block_ports(second)["echo"]
+    finally:
+        control.stop(home)
