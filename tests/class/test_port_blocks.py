@@ -134,3 +134,22 @@ def test_a_remembered_block_is_claimed_again_and_yields_to_another_users_claim(b
         assert control.start(home, names=QUICK).echo.port == port_blocks.block_ports(second)["echo"]
     finally:
         control.stop(home)
+
+
+def test_a_lost_race_moves_on_to_the_next_block(blocks, tmp_path, monkeypatch):
+    """Another user's server binds the block between our check and our bind: the start still succeeds."""
+    first, second = blocks
+    home = tmp_path / "home"
+    looked_free = port_blocks.all_bind
+    monkeypatch.setattr(port_blocks, "all_bind",
+                        lambda host, ports: True if ports == port_blocks.block_ports(first) else looked_free(host, ports))
+    winner = socket.socket()
+    winner.bind(("127.0.0.1", port_blocks.block_ports(first)["echo"]))
+    winner.listen()
+    try:
+        handle = control.start(home, names=QUICK)
+        assert handle.echo.port == port_blocks.block_ports(second)["echo"]
+        assert json.loads((home / port_blocks.REMEMBERED).read_text())["block"] == second
+    finally:
+        winner.close()
+        control.stop(home)
