@@ -83,7 +83,8 @@ def new_students(count: int):
         probe = subprocess.run(made[0].command(sys.executable, "-c", "import local_servers, nbclient"),
                                capture_output=True, text=True)
         if probe.returncode != 0:
-            pytest.skip(f"the course's venv is not usable by another user here: {probe.stderr.strip()[-300:]}")
+            pytest.skip(f"the course's checkout and its .venv must be readable by other users (chmod o+rX on "
+                        f"the path to {sys.executable}): {probe.stderr.strip()[-300:]}")
         yield made
     finally:
         for student in made:
