@@ -106,8 +106,9 @@ def _claims() -> Path | None:
 
 def owner(block: int) -> int | None:
     """The uid that claimed a block, or None if nobody did (block 0 is never claimed)."""
-    try:
-        return int((claims_dir() / f"block-{block:02d}").read_text().strip())
+    try:  # a few bytes at most: the folder is writable by everyone, so a claim may be anything
+        with open(claims_dir() / f"block-{block:02d}", "rb") as f:
+            return int(f.read(32).strip())
     except (OSError, ValueError):
         return None
 
