@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import tempfile
 from pathlib import Path
 
@@ -106,11 +107,20 @@ def _claims() -> Path | None:
 
 def owner(block: int) -> int | None:
     """The uid that claimed a block, or None if nobody did (block 0 is never claimed)."""
-    try:  # a few bytes at most: the folder is writable by everyone, so a claim may be anything
-        with open(claims_dir() / f"block-{block:02d}", "rb") as f:
-            return int(f.read(32).strip())
+    # The folder is writable by everyone, so a claim may be anything: read a few bytes of a regular
+    # file only, never waiting (a FIFO would block an ordinary open).
+    try:
+        fd = os.open(claims_dir() / f"block-{block:02d}", os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return int(os.read(fd, 32).strip())
     except (OSError, ValueError):
         return None
+    finally:
+        os.close(fd)
 
 
 def claim(block: int) -> bool:

@@ -153,3 +153,13 @@ def test_a_lost_race_moves_on_to_the_next_block(blocks, tmp_path, monkeypatch):
     finally:
         winner.close()
         control.stop(home)
+
+
+def test_a_claim_that_is_no_regular_file_is_nobodys(blocks, tmp_path):
+    first, _ = blocks
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    os.mkfifo(claims / f"block-{first:02d}")  # would block a plain open() for reading
+    assert port_blocks.owner(first) is None
+    (claims / "block-02").write_bytes(b"7" * 10_000_000)
+    assert port_blocks.owner(2) == int("7" * 32)  # only the first bytes are read: no uid, nobody's block
