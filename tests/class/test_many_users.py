@@ -46,7 +46,7 @@ def students():
 
 def test_three_users_run_chapter_2_at_once_each_with_their_own_servers(students):
     first, *others = students
-    finish(first.python(str(DRIVER), "start"), f"{first.name}: ensure_running()", timeout=120)
+    finish(first.python(str(DRIVER), "start"), f"{first.name}: ensure_running()", timeout=300)
 
     # All three at the same instant: the first finds their servers, the other two start theirs,
     # then every one runs chapter 2 in a kernel of their own.
@@ -104,5 +104,5 @@ def test_three_users_run_chapter_2_at_once_each_with_their_own_servers(students)
     second = others[0]
     subprocess.run(second.command(sys.executable, "-m", "local_servers", "down"), cwd=second.home,
                    check=True, capture_output=True, timeout=60)
-    again = finish(second.python(str(DRIVER), "start"), f"{second.name}: ensure_running() again", timeout=120)
+    again = finish(second.python(str(DRIVER), "start"), f"{second.name}: ensure_running() again", timeout=300)
     assert again["ports"] == results[1]["ports"]

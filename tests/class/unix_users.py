@@ -56,8 +56,6 @@ class Student:
         for claim in claims.glob("block-*") if claims.is_dir() else []:
             if claim.stat().st_uid == self.uid:
                 claim.unlink()
-        if claims.is_dir() and claims.stat().st_uid == self.uid and not any(claims.iterdir()):
-            claims.rmdir()  # made by this user: gone with them, so no folder is owned by a stale uid
 
 
 def taken_default_ports() -> list[str]:
@@ -89,4 +87,7 @@ def new_students(count: int):
     finally:
         for student in made:
             student.remove()
+        claims = port_blocks.claims_dir()
+        if claims.is_dir() and claims.stat().st_uid in {s.uid for s in made} and not any(claims.iterdir()):
+            claims.rmdir()  # made by one of them: no folder is left owned by a removed user's uid
         shutil.rmtree(root, ignore_errors=True)
