@@ -434,6 +434,8 @@ def status(python: Path | None) -> int:
         say(f"The course is not set up yet: {me('start')} sets it up and starts it.")
         return 3
     code = servers(python, "status")
+    if code == 0:  # which port block (several students on one machine each have their own)
+        subprocess.call([str(python), "-m", "local_servers.ports"], cwd=ROOT)
     labs = running_labs(python, workspace_dir())
     say(f"JupyterLab: {lab_url(labs[0])}" if labs else "JupyterLab: not running")
     return code

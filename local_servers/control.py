@@ -26,6 +26,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from . import config, serve
+from . import ports as port_blocks
 from .config import StateDir
 from .handle import Handle
 
@@ -41,6 +42,8 @@ class StartError(RuntimeError):
 
 def _lock(state_dir: Path) -> FileLock:
     state_dir.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix" and state_dir.stat().st_uid == os.getuid():
+        os.chmod(state_dir, 0o700)  # one user's mail, files and keys are nobody else's
     return FileLock(str(StateDir(state_dir).lock), timeout=START_TIMEOUT * 2)
 
 
@@ -171,8 +174,28 @@ def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict
             return handle
         chosen_host = host or config.DEFAULT_HOST
         public = not config.is_loopback(chosen_host)
+        if not (ports or ephemeral or os.environ.get(config.PORTS_ENV) or public):
+            return _spawn_in_a_block(state_dir, chosen_host, names, options or {})
         return _spawn(state_dir, chosen_host, config.ports(ports, ephemeral=ephemeral), public, names,
                       options or {})
+
+
+def _spawn_in_a_block(state_dir: Path, host: str, names: list[str] | None, options: dict) -> Handle:
+    """Nothing configured: this user's port block (ports.py), trying the next if another user wins a race."""
+    failed: set[int] = set()
+    while True:
+        chosen = port_blocks.choose(state_dir, host, failed)
+        try:
+            handle = _spawn(state_dir, host, chosen, False, names, options)
+        except StartError as exc:
+            block = port_blocks.block_of(chosen)
+            if "already in use" not in str(exc) or block is None or len(failed) >= 3:
+                raise
+            failed.add(block)
+            continue
+        port_blocks.remember(state_dir, chosen if port_blocks.block_of(chosen) is not None
+                             else {**chosen, **_ports_of(handle)})
+        return handle
 
 
 def ensure_running(state_dir: Path | None = None, **kwargs) -> Handle:
