@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/bench_grading.py [--submissions 100] [--jobs N] [--lab-timeout 10]
 
-Submissions are made from solutions/ and labs/ (local_servers/grading/synthetic.py)
+Submissions are made from solutions/ and labs/ (grader/synthetic.py)
 in a fixed mix: 6 in 10 fully solved, the others partial, untouched, failing
 to import or not compiling (no hanging ones: they cost their timeouts, which
 says nothing about the grader's speed). The batch is graded exactly as
-`python -m local_servers.grading batch` does it, then every row is checked
+`python -m grader batch` does it, then every row is checked
 against the score its kind must get. Target: under 5 minutes on 2 cores.
 """
 
@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from local_servers.grading import batch, synthetic  # noqa: E402
-from local_servers.grading import run as runner  # noqa: E402
+from grader import batch, synthetic  # noqa: E402
+from grader import run as runner  # noqa: E402
 
 MIX = ["full", "full", "partial", "full", "import_error", "full", "syntax_error", "full", "starter", "full"]
 

@@ -2,7 +2,7 @@
 
 These tests run the real grader (pytest in a subprocess, as check() and the
 batch do) on solutions/, on labs/, and on synthetic submissions made from
-both (local_servers/grading/synthetic.py).
+both (grader/synthetic.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from local_servers.grading import LABS, check, synthetic
-from local_servers.grading import batch as batch_module
-from local_servers.grading import run as runner
+from grader import LABS, check, synthetic
+from grader import batch as batch_module
+from grader import run as runner
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS, STARTERS = ROOT / "solutions", ROOT / "labs"

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from local_servers.grading.helpers import delivered
+from grader.helpers import delivered
 
 pytestmark = pytest.mark.lab("smtp")
 

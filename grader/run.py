@@ -22,12 +22,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import local_servers
+
 
 from .plugin import SHARED_SERVERS_ENV
 
 #: The repository: its tests/labs/ holds the graded tests.
-ROOT = Path(local_servers.__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 LAB_TESTS = ROOT / "tests" / "labs"
 
 
@@ -57,7 +57,7 @@ def lab_tests() -> Path:
 def pytest_command(test_paths: list[Path], labs_dir: Path, report: Path, *, student: str | None = None,
                    lab_timeout: float | None = None, basetemp: Path | None = None) -> list[str]:
     command = [sys.executable, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
-               "-p", "pytest_timeout", "-p", "local_servers.pytest_plugin", "-p", "local_servers.grading.plugin",
+               "-p", "pytest_timeout", "-p", "local_servers.pytest_plugin", "-p", "grader.plugin",
                "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), "--import-mode=importlib",
                "--continue-on-collection-errors", "-o", "console_output_style=classic",
                *map(str, test_paths), "--labs-dir", str(labs_dir), "--grade-report", str(report)]
@@ -128,7 +128,7 @@ def _kill(process: subprocess.Popen) -> None:
 
 def _stop_leftover_servers(basetemp: Path) -> None:
     """A killed run cannot stop the server sets it started: stop them here."""
-    from .. import control, serve
+    from local_servers import control, serve
 
     for state_file in basetemp.rglob(serve.STATE_FILE):
         try:

@@ -1,6 +1,6 @@
 """Grade a folder of submissions into one CSV: one row per student.
 
-    python -m local_servers.grading batch SUBMISSIONS --out grades.csv [--hidden-tests DIR] [--jobs N]
+    python -m grader batch SUBMISSIONS --out grades.csv [--hidden-tests DIR] [--jobs N]
 
 SUBMISSIONS holds one folder per student, each shaped like labs/
 (01_sockets/sockets_lab.py, 02_ftp/ftp_lab.py, ...). Each submission is
@@ -68,7 +68,7 @@ def grade(submissions: Path, out: Path, *, hidden_tests: Path | None = None, job
           lab_timeout: float | None = None, submission_timeout: float = 300, labs: list[str] | None = None,
           shared_servers: bool = True, reports_dir: Path | None = None, progress=None) -> list[dict]:
     """Grade every submission; write the CSV (and a JSON of the details beside it); return the rows."""
-    from .. import control, serve
+    from local_servers import control, serve
 
     out = Path(out)
     students = submissions_in(submissions)

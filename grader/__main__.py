@@ -9,7 +9,7 @@ from .labs import LABS
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_servers.grading", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     batch = commands.add_parser("batch", help="grade a folder of submissions (one subfolder per student) into a CSV")

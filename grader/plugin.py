@@ -152,7 +152,7 @@ def student(request, labs_dir) -> LabModule:
 
 @pytest.fixture(scope="session")
 def _grading_servers(tmp_path_factory):
-    from ..pytest_plugin import ServersFactory
+    from local_servers.pytest_plugin import ServersFactory
 
     factory = ServersFactory(tmp_path_factory)
     yield factory
@@ -162,7 +162,7 @@ def _grading_servers(tmp_path_factory):
 @pytest.fixture(scope="session")
 def lab_servers(request, _grading_servers):
     """Servers with seeded data for the labs of this run: tests only read from them."""
-    from .. import control
+    from local_servers import control
 
     shared = os.environ.get(SHARED_SERVERS_ENV)
     if shared:
@@ -187,7 +187,7 @@ def closed_port() -> int:
 
 
 def _service_names(config, kind: str) -> list[str]:
-    from ..serve import SERVICES
+    from local_servers.serve import SERVICES
 
     grader = config.pluginmanager.get_plugin("local_servers_grader")
     labs = grader.labs() or list(LABS)
