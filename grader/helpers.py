@@ -28,3 +28,37 @@ def delivered(handle, user: str, token: str, folder: str | None = None) -> list[
             if token.encode() in data:
                 found.append(email.message_from_bytes(data, policy=email.policy.default))
     return found
+
+
+# ---------------------------------------------------------------- looking into the student's process
+# The student's code runs in a process of its own (grader/sandbox.py): what a test
+# wants to know about that process, it asks through these.
+
+def _sandbox_of(student):
+    return object.__getattribute__(student, "_sandbox"), object.__getattribute__(student, "_lab")
+
+
+def student_threads(student) -> dict[int, str]:
+    """The threads alive in the student's process (ident -> name), besides its main thread."""
+    sandbox, _ = _sandbox_of(student)
+    return sandbox.request({"op": "threads"}, "listing threads")
+
+
+def serve_handler(student, name: str):
+    """Serve the student's http.server handler class `name` in the student's process.
+
+    Returns a handle with .server_address, .errors (what the handler raised, as
+    "Type: message" lines), .raise_last() (raises the handler's last exception
+    here, as the student's code raised it) and .close().
+    """
+    sandbox, lab = _sandbox_of(student)
+    return sandbox.request({"op": "serve_handler", "lab": lab, "name": name}, f"serving {name}")
+
+
+def spy(student, path: str):
+    """Count the calls the student's code makes to a library function, e.g. "smtplib.SMTP.connect".
+
+    Returns a handle: .calls() lists each call's arguments (as text), .restore() ends the spying.
+    """
+    sandbox, lab = _sandbox_of(student)
+    return sandbox.request({"op": "spy", "path": path}, f"watching {path}")

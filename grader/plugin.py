@@ -20,33 +20,40 @@ Servers: `lab_servers` is one set with seeded data that tests only read
 use unique names, so they never depend on one another). Both are isolated
 from the student's own servers.
 
-Each graded test gets a timeout (--lab-timeout, signal method on POSIX:
-the test fails, the run goes on). After --timeout-budget timeouts in one
-lab, its remaining tests fail at once instead of hanging one by one. The
+The student's code never runs in this process: `student` is a proxy to
+the student's process (sandbox.py), so nothing it does can patch pytest,
+this plugin or the report. Each graded test gets a time limit
+(--lab-timeout) for the student's calls: a call that overruns is stopped
+by killing the student's process, which the next test gets fresh (also
+after any failure, and at each new lab), so one hung function never costs
+another test its result. The
 report (JSON and CSV, see report.py) is rewritten after every test, so a
 run that is killed still leaves what it graded.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import os
+import re
+import shutil
 import socket
-import sys
-import threading
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from . import linux
 from . import report as reports
 from .labs import LABS, lab_of_file
+from .sandbox import LabImportError, RemoteModule, Sandbox, StudentCrash, StudentTimeout  # noqa: F401
 
 #: The batch grader puts the state directory of a shared, read-only server set here.
 SHARED_SERVERS_ENV = "LOCAL_SERVERS_GRADING_SERVERS"
 DEFAULT_TIMEOUT = 10.0
-DEFAULT_BUDGET = 2
 _TIMEOUT_TEXT = "from pytest-timeout"
+BACKSTOP = 10  # pytest-timeout, for the test's own code, fires this long after the student's limit
 
 _graded_key = pytest.StashKey[dict]()
 
@@ -60,77 +67,65 @@ def pytest_addoption(parser):
     group.addoption("--student", default=None, help="the name in the report (default: the labs folder's name)")
     group.addoption("--lab-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                     help=f"time limit of each graded test (default {DEFAULT_TIMEOUT:g})")
-    group.addoption("--timeout-budget", type=int, default=DEFAULT_BUDGET, metavar="N",
-                    help=f"after N timeouts in one lab its other tests fail at once (default {DEFAULT_BUDGET})")
+    group.addoption("--timeout-budget", type=int, default=None, metavar="N",
+                    help="no longer used: a hung call is stopped alone and never costs another test")
+    group.addoption("--grade-report-fd", type=int, default=None, metavar="FD",
+                    help="write the JSON report as lines to this inherited file descriptor (the batch grader)")
+    group.addoption("--sandbox-hide", action="append", default=[], metavar="PATH",
+                    help="a folder the student's process must not see (repeatable)")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
+    if _grading(config) and not config.option.basetemp and linux.available() \
+            and not os.environ.get("PYTEST_XDIST_WORKER"):
+        # pytest's shared /tmp/pytest-of-<user> is closed (0700) again by every other pytest that
+        # starts: a private base folder keeps the tmp_path folders reachable by the student's uid.
+        config.option.basetemp = tempfile.mkdtemp(prefix="grading-tmp-")
+        config._grading_basetemp = config.option.basetemp
     config.addinivalue_line("markers", "points(n, hint=None): a graded test worth n points; hint helps students")
     config.addinivalue_line("markers", "lab(name): the lab a graded test belongs to (sockets, ftp, ...)")
     config.pluginmanager.register(Grader(config), "local_servers_grader")
 
 
-class LabImportError(Exception):
-    """The student's module could not be imported."""
+# ---------------------------------------------------------------- the student's code, in its own process
+
+@pytest.fixture(scope="session")
+def _sandbox(request, labs_dir, tmp_path_factory):
+    """The student's process for this run (started on first use, restarted after a failure)."""
+    basetemp = tmp_path_factory.getbasetemp()
+    for folder in (basetemp, *basetemp.parents):  # the student's uid may reach the tmp_path folders it is given
+        info = folder.stat()
+        if folder == Path(folder.anchor) or info.st_uid != os.geteuid() or info.st_mode & 0o001:
+            break
+        os.chmod(folder, info.st_mode | 0o111)
+    hide = [Path(p) for p in request.config.getoption("--sandbox-hide") or []]
+    hide += _private_paths(request.config, labs_dir)
+    box = Sandbox({lab: LABS[lab].path(labs_dir) for lab in LABS}, hide=hide, writable=[basetemp])
+    grader = request.config.pluginmanager.get_plugin("local_servers_grader")
+    grader.sandbox = box
+    yield box
+    box.close()
 
 
-# ---------------------------------------------------------------- loading the student's code
-
-_modules: dict[Path, object] = {}
-
-
-def load_module(path: Path, lab: str):
-    """Import the lab module at path once per run; a failure is remembered and raised again."""
-    path = Path(path).resolve()
-    cached = _modules.get(path)
-    if isinstance(cached, BaseException):
-        raise LabImportError(str(cached))
-    if cached is not None:
-        return cached
-    if not path.exists():
-        error = LabImportError(f"{path.parent.name}/{path.name} is missing")
-        _modules[path] = error
-        raise error
-    name = f"graded_{lab}_{abs(hash(str(path)))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))  # the student's helper modules beside it import too
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException as exc:
-        sys.modules.pop(name, None)
-        what = "did not finish importing in time" if _TIMEOUT_TEXT in str(exc) else \
-            f"could not be imported: {type(exc).__name__}: {exc}"
-        _modules[path] = LabImportError(f"{path.name} {what}")
-        if isinstance(exc, Exception):
-            raise LabImportError(f"{path.name} {what}") from exc
-        raise  # the timeout itself, so the test is reported as timed out
-    finally:
-        try:
-            sys.path.remove(str(path.parent))
-        except ValueError:
-            pass
-    _modules[path] = module
-    return module
-
-
-class LabModule:
-    """The student's module, imported on first use inside the test body."""
-
-    def __init__(self, lab: str, path: Path):
-        object.__setattr__(self, "_lab", lab)
-        object.__setattr__(self, "_path", path)
-
-    def __getattr__(self, name: str):
-        module = load_module(self._path, self._lab)
-        try:
-            return getattr(module, name)
-        except AttributeError:
-            raise AttributeError(f"{self._path.name} has no {name!r}: keep the names the starter defines") from None
-
-    def __repr__(self):
-        return f"<lab module {self._lab}: {self._path}>"
+def _private_paths(config, labs_dir: Path) -> list[Path]:
+    """What the student's process must not read: solutions, tests (hidden ones too), the repository's history."""
+    root = Path(config.rootpath)
+    paths = [root / "solutions", root / "tests", root / ".git", root / "reports", Path(labs_dir)]
+    git = root / ".git"
+    if git.is_file():  # a worktree: .git names the real folder
+        text = git.read_text(encoding="utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            gitdir = Path(text.split(":", 1)[1].strip())
+            paths += [gitdir, gitdir.parent.parent] if gitdir.parent.name == "worktrees" else [gitdir]
+    for arg in config.args:
+        path = Path(arg.split("::")[0]).resolve()
+        if path.exists():
+            paths.append(path if path.is_dir() else path.parent)
+    report = config.getoption("--grade-report")
+    if report:
+        paths.append(Path(report).resolve().parent)
+    return list(dict.fromkeys(p for p in paths if p.exists()))
 
 
 # ---------------------------------------------------------------- fixtures
@@ -142,12 +137,14 @@ def labs_dir(request) -> Path:
 
 
 @pytest.fixture
-def student(request, labs_dir) -> LabModule:
-    """The module of this test's lab, from the labs folder under test."""
+def student(request, labs_dir, _sandbox) -> RemoteModule:
+    """The module of this test's lab, from the labs folder under test, running in the student's process."""
     lab = _item_lab(request.node)
     if lab not in LABS:
         raise pytest.UsageError(f"{request.node.nodeid}: no lab marker and no lab in the file name")
-    return LabModule(lab, LABS[lab].path(labs_dir))
+    if "tmp_path" in request.fixturenames:
+        _sandbox.folders = [request.getfixturevalue("tmp_path")]
+    return RemoteModule(_sandbox, lab, LABS[lab].module)
 
 
 @pytest.fixture(scope="session")
@@ -199,6 +196,20 @@ def _service_names(config, kind: str) -> list[str]:
     return names or ["echo"]
 
 
+def pytest_unconfigure(config):
+    own = getattr(config, "_grading_basetemp", None)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def _grading(config) -> bool:
+    """Is this run grading labs (tests/labs named, or --labs-dir given)?"""
+    if config.getoption("--labs-dir", None):
+        return True
+    labs = Path(config.rootpath, "tests", "labs")
+    return any(labs == p or labs in p.parents for p in (Path(a.split("::")[0]).resolve() for a in config.args))
+
+
 def _labs_dir(config) -> Path:
     option = config.getoption("--labs-dir")
     return Path(option).resolve() if option else Path(config.rootpath, "labs")
@@ -219,7 +230,8 @@ class Grader:
     def __init__(self, config):
         self.config = config
         self.tests: dict[str, dict] = {}
-        self.timeouts: dict[str, int] = {}
+        self.sandbox: Sandbox | None = None
+        self.last_lab: str | None = None
         self.started = time.monotonic()
         self.exitstatus = 0
         labs_dir = _labs_dir(config)
@@ -251,17 +263,46 @@ class Grader:
             item.stash[_graded_key] = self.tests[item.nodeid]
             if item.get_closest_marker("timeout") is None and timeout > 0:
                 method = "signal" if hasattr(__import__("signal"), "SIGALRM") else "thread"
-                item.add_marker(pytest.mark.timeout(timeout, method=method, func_only=True))
+                # The student's calls are held to `timeout` by the sandbox; this only stops a test's own code.
+                item.add_marker(pytest.mark.timeout(timeout + BACKSTOP, method=method, func_only=True))
         if self.tests:
             self.write(complete=False)
 
-    @pytest.hookimpl(tryfirst=True)
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
+        """The student's calls in this test share its time limit; a new lab starts a fresh process."""
         test = item.stash.get(_graded_key, None)
-        budget = self.config.getoption("--timeout-budget")
-        if test is not None and budget and self.timeouts.get(test["lab"], 0) >= budget:
-            test["reason"] = "budget"
-            pytest.fail(f"not run: the {test['lab']} lab already timed out {budget} times")
+        box = self.sandbox
+        if test is None or box is None:
+            yield
+            return
+        if test["lab"] != self.last_lab:
+            box.stop()
+            self.last_lab = test["lab"]
+        timeout = self.config.getoption("--lab-timeout")
+        box.deadline = time.monotonic() + timeout if timeout > 0 else None
+        try:
+            yield
+        finally:
+            box.deadline = None
+            box.folders = []
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        """Why a graded test failed, from its exception's class (never from text the student wrote)."""
+        yield
+        test = item.stash.get(_graded_key, None)
+        if test is None or call.when != "call" or call.excinfo is None:
+            return
+        kind = call.excinfo.type
+        if issubclass(kind, StudentTimeout) or _TIMEOUT_TEXT in str(call.excinfo.value)[:200]:
+            test["reason"] = "timeout"
+        elif issubclass(kind, LabImportError):
+            test["reason"] = "import"
+        elif issubclass(kind, StudentCrash):
+            test["reason"] = "crash"
+        elif kind.__name__ == "NotImplementedError":
+            test["reason"] = "todo"
 
     def pytest_runtest_logreport(self, report):
         test = self.tests.get(report.nodeid)
@@ -276,9 +317,8 @@ class Grader:
             else:
                 test["outcome"], test["earned"] = "failed", 0
                 test["message"] = _message(report)
-                test["reason"] = test["reason"] or _reason(report)
-                if test["reason"] == "timeout":
-                    self.timeouts[test["lab"]] = self.timeouts.get(test["lab"], 0) + 1
+                if self.sandbox is not None:
+                    self.sandbox.stop()  # what the failure left behind (sessions, threads) never reaches the next check
         elif report.failed:  # set-up or tear-down broke: the grader's fault, not the student's
             test["outcome"], test["earned"] = "error", 0
             test["message"] = f"grader error in {report.when}: {_message(report)}"
@@ -302,26 +342,25 @@ class Grader:
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"report: {self.path} (and {self.path.with_suffix('.csv').name})")
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_unconfigure(self, config):
-        # A student's thread that never ends would keep this process alive
-        # forever at exit: the report is written, so leave without waiting.
-        if self.tests and any(t.is_alive() and not t.daemon for t in threading.enumerate()
-                              if t is not threading.main_thread()):
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(self.exitstatus)
-
     def document(self, complete: bool) -> dict:
         tests = list(self.tests.values())
         labs = reports.summarize(tests)
         return {"schema": reports.SCHEMA, "student": self.student, "labs_dir": str(self.labs_dir),
                 "complete": complete, "duration": round(time.monotonic() - self.started, 2),
                 "score": sum(lab["score"] for lab in labs.values()),
-                "max_score": sum(lab["max"] for lab in labs.values()), "labs": labs, "tests": tests}
+                "max_score": sum(lab["max"] for lab in labs.values()), "labs": labs, "tests": tests,
+                "flags": list(self.sandbox.flags) if self.sandbox else [],
+                "sandbox": self.sandbox.description if self.sandbox else "",
+                "isolation": os.environ.get("GRADER_ISOLATION", "")}
 
     def write(self, complete: bool) -> None:
         document = self.document(complete)
+        fd = self.config.getoption("--grade-report-fd")
+        if fd is not None:  # the batch grader reads it from a pipe: no file a student could touch
+            data = (json.dumps(document, ensure_ascii=True) + "\n").encode("ascii")
+            while data:
+                data = data[os.write(fd, data):]
+            return
         reports.write_json(self.path, document)
         if complete:
             csv_path = self.path.with_suffix(".csv")
@@ -339,19 +378,10 @@ def _message(report) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
     text = text.strip()
-    for prefix in (f"{__name__}.LabImportError: ", "LabImportError: "):
+    for prefix in ("grader.sandbox.LabImportError: ", "grader.sandbox.StudentTimeout: ",
+                   "grader.sandbox.StudentCrash: ", "LabImportError: ", "Failed: "):
         text = text[len(prefix):] if text.startswith(prefix) else text
     if "\nassert " in text:  # keep the student's message, drop pytest's expression dump
         text = text.split("\nassert ")[0]
+    text = re.sub(r" at 0x[0-9a-fA-F]+", "", text)  # memory addresses say nothing to a student
     return text[:400]
-
-
-def _reason(report) -> str:
-    text = str(report.longrepr)
-    if _TIMEOUT_TEXT in text:
-        return "timeout"
-    if "LabImportError" in text:
-        return "import"
-    if "NotImplementedError" in text:
-        return "todo"
-    return ""

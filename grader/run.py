@@ -18,12 +18,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 
 
+from . import linux
 from .plugin import SHARED_SERVERS_ENV
 
 #: The repository: its tests/labs/ holds the graded tests.
@@ -54,39 +56,61 @@ def lab_tests() -> Path:
     return LAB_TESTS
 
 
-def pytest_command(test_paths: list[Path], labs_dir: Path, report: Path, *, student: str | None = None,
-                   lab_timeout: float | None = None, basetemp: Path | None = None) -> list[str]:
+def pytest_command(test_paths: list[Path], labs_dir: Path, report_fd: int, *, student: str | None = None,
+                   lab_timeout: float | None = None, basetemp: Path | None = None,
+                   hide: list[Path] = ()) -> list[str]:
     command = [sys.executable, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
                "-p", "pytest_timeout", "-p", "local_servers.pytest_plugin", "-p", "grader.plugin",
                "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), "--import-mode=importlib",
-               "--continue-on-collection-errors", "-o", "console_output_style=classic",
-               *map(str, test_paths), "--labs-dir", str(labs_dir), "--grade-report", str(report)]
+               "--continue-on-collection-errors", "-o", "console_output_style=classic", "--tb=short",
+               *map(str, test_paths), "--labs-dir", str(labs_dir), "--grade-report-fd", str(report_fd)]
     if student:
         command += ["--student", student]
     if lab_timeout is not None:
         command += ["--lab-timeout", str(lab_timeout)]
     if basetemp is not None:
         command += ["--basetemp", str(basetemp)]
+    for path in hide:
+        command += ["--sandbox-hide", str(path)]
     return command
 
 
 def run(test_paths: list[Path], labs_dir: Path, report: Path, log_file: Path, *, student: str | None = None,
-        lab_timeout: float | None = None, wall_timeout: float = 600, shared_servers: Path | None = None) -> RunResult:
-    """Grade labs_dir with the given test files or folders; never raises for the student's faults."""
+        lab_timeout: float | None = None, wall_timeout: float = 600, shared_servers: Path | None = None,
+        hide: list[Path] = ()) -> RunResult:
+    """Grade labs_dir with the given test files or folders; never raises for the student's faults.
+
+    The report comes back through a pipe (never a file the student's process
+    could reach) and is written to `report` (JSON, with a CSV beside it) here.
+    hide: more folders the student's process must not see (the other
+    submissions, the reports).
+    """
     report, log_file = Path(report), Path(log_file)
     report.unlink(missing_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    basetemp = Path(tempfile.mkdtemp(prefix="grading-"))
+    labs_dir = Path(labs_dir).resolve()
+    test_paths = [Path(p).resolve() for p in test_paths]
+    isolated = linux.available()
     env = dict(os.environ)
     env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1", PYTHONIOENCODING="utf-8")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.pop("PYTEST_ADDOPTS", None)
-    if shared_servers is not None:
+    env.pop(SHARED_SERVERS_ENV, None)
+    if shared_servers is not None and not isolated:  # an isolated run cannot reach them: it starts its own
         env[SHARED_SERVERS_ENV] = str(shared_servers)
+    if isolated:
+        basetemp_root = None
+        basetemp = Path("/tmp/grading-run")  # on the run's own tmpfs
     else:
-        env.pop(SHARED_SERVERS_ENV, None)
-    command = pytest_command(test_paths, labs_dir, report, student=student, lab_timeout=lab_timeout,
-                             basetemp=basetemp / "t")
+        basetemp_root = Path(tempfile.mkdtemp(prefix="grading-"))
+        basetemp = basetemp_root / "t"
+    report_r, report_w = os.pipe()
+    command = pytest_command(test_paths, labs_dir, report_w, student=student, lab_timeout=lab_timeout,
+                             basetemp=basetemp, hide=[*hide, report.parent.resolve(), log_file.parent.resolve()])
+    if isolated:
+        carry = [str(labs_dir), *map(str, test_paths), str(ROOT)]
+        command = [sys.executable, "-m", "grader.isolate", *(x for c in carry for x in ("--carry", c)),
+                   "--", *command]
     kwargs: dict = {}
     if sys.platform == "win32":
         kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
@@ -94,22 +118,58 @@ def run(test_paths: list[Path], labs_dir: Path, report: Path, log_file: Path, *,
         kwargs["start_new_session"] = True  # its own process group: killed as a whole
     started = time.monotonic()
     killed = False
+    lines: list[bytes] = []
     with open(log_file, "wb") as log:
-        process = subprocess.Popen(command, cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, env=env, **kwargs)
+        try:
+            process = subprocess.Popen(command, cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT, env=env, pass_fds=(report_w,), **kwargs)
+        finally:
+            os.close(report_w)
+        reader = threading.Thread(target=_read_reports, args=(report_r, lines), daemon=True)
+        reader.start()
         try:
             process.wait(wall_timeout)
         except subprocess.TimeoutExpired:
             killed = True
             _kill(process)
+        reader.join(10)
     duration = time.monotonic() - started
-    _stop_leftover_servers(basetemp)
-    shutil.rmtree(basetemp, ignore_errors=True)
-    try:
-        document = json.loads(report.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        document = None
+    if basetemp_root is not None:
+        _stop_leftover_servers(basetemp_root)
+        shutil.rmtree(basetemp_root, ignore_errors=True)
+    document = None
+    for line in reversed(lines):  # the last complete report the run sent
+        try:
+            document = json.loads(line)
+            break
+        except ValueError:
+            continue
+    if document is not None:
+        write_report(report, document)
     return RunResult(document, process.returncode, killed, duration, log_file)
+
+
+def write_report(path: Path, document: dict) -> None:
+    from . import report as reports
+
+    reports.write_json(path, document)
+    csv_path = path.with_suffix(".csv")
+    csv_path.write_text(reports.csv_text([reports.csv_row(document)], list(document.get("labs", {}))),
+                        encoding="utf-8")
+
+
+def _read_reports(fd: int, lines: list[bytes]) -> None:
+    """Keep the complete lines the run writes to its report pipe (each one a whole report)."""
+    buffer = b""
+    with os.fdopen(fd, "rb", buffering=0) as pipe:
+        while True:
+            chunk = pipe.read(1 << 16)
+            if not chunk:
+                break
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n")
+            if complete:
+                lines[:] = [complete[-1]]
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -127,7 +187,7 @@ def _kill(process: subprocess.Popen) -> None:
 
 
 def _stop_leftover_servers(basetemp: Path) -> None:
-    """A killed run cannot stop the server sets it started: stop them here."""
+    """A killed run cannot stop the server sets it started: stop them here (isolated runs need not)."""
     from local_servers import control, serve
 
     for state_file in basetemp.rglob(serve.STATE_FILE):

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from grader.helpers import delivered
+from grader.helpers import delivered, spy
 
 pytestmark = pytest.mark.lab("smtp")
 
@@ -54,18 +54,16 @@ def test_message_headers(student, attachment):
 
 
 @pytest.mark.points(3, hint="One smtplib.SMTP(host, port) connection and one send_message(msg, to_addrs=[...]).")
-def test_send_to_all(student, lab_writable, attachment, monkeypatch):
+def test_send_to_all(student, lab_writable, attachment):
     """send_to_all() delivers to every recipient over one connection and returns {}."""
-    connections = []
-    original = smtplib.SMTP.connect
-    monkeypatch.setattr(smtplib.SMTP, "connect", lambda self, *a, **k: connections.append(a) or original(self, *a, **k))
+    connections = spy(student, "smtplib.SMTP.connect")  # counted in the student's process, where the code runs
     token = uuid.uuid4().hex
     recipients = ["bob@example.test", "carol@example.test", "alice@example.test"]
     message = build(student, attachment, f"Minutes {token}", recipients)
     refused = student.send_to_all(lab_writable.smtp.host, lab_writable.smtp.port, message,
                                   "alice@example.test", recipients)
     assert refused == {}, f"no recipient should be refused, got {refused!r}"
-    assert len(connections) == 1, f"{len(connections)} SMTP connections were made, one is enough"
+    assert len(connections.calls()) == 1, f"{len(connections.calls())} SMTP connections were made, one is enough"
     for user in ("alice", "bob", "carol"):
         got = delivered(lab_writable, user, token)
         assert len(got) == 1, f"{user} received {len(got)} copies"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 
 import pytest
+
+from grader.helpers import student_threads
 
 pytestmark = pytest.mark.lab("sockets")
 
@@ -22,8 +23,9 @@ def stamped(reply: bytes, data: bytes) -> bool:
     return abs(when - time.time()) < 60
 
 
-def new_threads(before: set) -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t not in before and t.is_alive()]
+def new_threads(student, before: dict) -> list[str]:
+    """Threads started in the student's process since `before` (its code runs in a process of its own)."""
+    return [name for ident, name in student_threads(student).items() if ident not in before]
 
 
 @pytest.mark.points(1, hint="Put time.ctime() in square brackets, a space, then the data (all bytes).")
@@ -74,7 +76,7 @@ def test_tcp_server_serves_clients_at_once(student):
                             "and join the serving thread.")
 def test_tcp_server_closes_cleanly(student):
     """close() returns quickly with a client still connected, disconnects it, frees the port, leaves no thread."""
-    before = set(threading.enumerate())
+    before = student_threads(student)
     server = student.start_tcp_server("127.0.0.1", 0)
     address = server.server_address
     idle = socket.create_connection(address, timeout=3)
@@ -92,10 +94,10 @@ def test_tcp_server_closes_cleanly(student):
         with pytest.raises(OSError):
             socket.create_connection(address, timeout=1).close()
         deadline = time.monotonic() + 2
-        while new_threads(before) and time.monotonic() < deadline:
+        while new_threads(student, before) and time.monotonic() < deadline:
             time.sleep(0.05)
-        left = new_threads(before)
-        assert not left, f"threads still running after close(): {[t.name for t in left]}"
+        left = new_threads(student, before)
+        assert not left, f"threads still running after close(): {left}"
     finally:
         idle.close()
 
