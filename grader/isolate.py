@@ -40,11 +40,6 @@ def isolate(carry: list[str], tmp_size: str) -> str:
     """
     if not linux.available():
         return "no network, mount or PID namespace (needs Linux and root)"
-    keep = {}
-    for path in carry:
-        real = os.path.realpath(path)
-        if os.path.exists(real) and any(real == s or real.startswith(s + "/") for s in SCRATCH):
-            keep[real] = os.open(real, os.O_RDONLY | getattr(os, "O_PATH", 0))
     try:
         linux.unshare(linux.CLONE_NEWNET | linux.CLONE_NEWNS | linux.CLONE_NEWPID)
     except OSError as exc:
@@ -55,6 +50,11 @@ def isolate(carry: list[str], tmp_size: str) -> str:
         os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     linux.make_mounts_private()
+    keep = {}  # opened in the new mount namespace (a mount of another one cannot be bound here)
+    for path in carry:
+        real = os.path.realpath(path)
+        if os.path.exists(real) and any(real == s or real.startswith(s + "/") for s in SCRATCH):
+            keep[real] = os.open(real, os.O_RDONLY | getattr(os, "O_PATH", 0))
     linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV)
     linux.loopback_up()
     for scratch in SCRATCH:
