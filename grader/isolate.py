@@ -1,6 +1,6 @@
 """Start one grading run in namespaces of its own (Linux, as root), then exec pytest.
 
-    python -m grader.isolate [--carry PATH ...] [--tmp-size 512m] -- python -m pytest ...
+    python -m grader.isolate [--carry PATH ...] [--tmp-size 256m] -- python -m pytest ...
 
 - a network namespace with only loopback up: the run's servers and the
   student's process see each other and nothing else (not the course's
@@ -27,6 +27,8 @@ from . import linux
 
 ISOLATION_ENV = "GRADER_ISOLATION"
 SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+SERVERS_DIR = "/tmp/grading-servers"
+SERVERS_ENV = "GRADER_SERVERS_DIR"
 
 
 def isolate(carry: list[str], tmp_size: str) -> str:
@@ -60,6 +62,9 @@ def isolate(carry: list[str], tmp_size: str) -> str:
     for scratch in SCRATCH:
         if os.path.isdir(scratch) and not os.path.islink(scratch):
             linux.tmpfs(scratch, tmp_size if scratch == "/tmp" else "16m")
+    os.makedirs(SERVERS_DIR, mode=0o700)  # a tmpfs of its own: a student filling /tmp cannot starve the servers
+    linux.tmpfs(SERVERS_DIR, "128m", mode="700")
+    os.environ[SERVERS_ENV] = SERVERS_DIR
     for real, fd in keep.items():
         if os.path.isdir(f"/proc/self/fd/{fd}"):
             os.makedirs(real, exist_ok=True)
@@ -72,7 +77,7 @@ def isolate(carry: list[str], tmp_size: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    carry, tmp_size = [], "512m"
+    carry, tmp_size = [], "256m"
     while argv and argv[0] != "--":
         option = argv.pop(0)
         if option == "--carry":

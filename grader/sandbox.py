@@ -37,7 +37,7 @@ from . import linux, wire
 WORKER = Path(__file__).with_name("worker.py")
 
 #: Limits of the student's process (setrlimit; per process, CPU per start of the process).
-LIMITS = {"as": 2 * 1024**3, "cpu": 120, "nproc": 64, "fsize": 64 * 1024**2, "nofile": 256, "core": 0}
+LIMITS = {"as": 2 * 1024**3, "cpu": 120, "nproc": 64, "fsize": 32 * 1024**2, "nofile": 256, "core": 0}
 #: What a student's process may print before further output fails (the file size limit applies too).
 OUTPUT_LIMIT = LIMITS["fsize"]
 FIRST_UID = 1_000_000  # the student's uid is FIRST_UID + the grading process's pid: unique while it runs
@@ -155,7 +155,7 @@ class Sandbox:
                 pass
         left = self._leftovers(process.pid)
         if left:
-            self._flag(f"left {len(left)} process(es) running")
+            self._flag("left process(es) running after its calls")
         _kill_group(process.pid)
         self._sweep()
         try:
@@ -191,10 +191,14 @@ class Sandbox:
             size = 0
         if size >= OUTPUT_LIMIT:
             self._flag(f"printed more than {OUTPUT_LIMIT // 1024**2} MiB (output limit)")
+        if os.environ.get("GRADER_ISOLATION") == "ok":  # the run's /tmp is a tmpfs of its own: nearly full = filled
+            disk = os.statvfs(self.area)
+            if disk.f_bavail < disk.f_blocks * 0.1:
+                self._flag("filled its disk space (the run's /tmp)")
         shutil.rmtree(self.area, ignore_errors=True)
 
     def _flag(self, text: str) -> None:
-        if text not in self.flags:
+        if text not in self.flags and len(self.flags) < 20:
             self.flags.append(text)
 
     # ------------------------------------------------------------ requests
@@ -206,10 +210,15 @@ class Sandbox:
             if self.process is not None:
                 self.stop()
             self.start()
+        self._sequence = getattr(self, "_sequence", 0) + 1
+        message["id"] = self._sequence
         try:
             self._requests.write(wire.dumps(message))
             self._requests.flush()
             answer = self._read(what)
+            if answer.get("id") != self._sequence or not ({"ok", "raised", "import_error"} & set(answer)):
+                self._flag("wrote into the grader's channel")
+                raise StudentCrash(f"{what}: the student's process answered out of turn")
         except BaseException:
             self.stop()  # a half-answered request (timeout, interrupt): this process cannot be trusted to go on
             raise

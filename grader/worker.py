@@ -67,6 +67,8 @@ class Worker:
                 path = os.path.normpath(os.path.join(os.getcwd(), os.fsdecode(path)))
                 writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
                     (isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC))
+                if "/__pycache__/" in path:
+                    return  # Python caching its own compiled modules
                 if any(_under(path, w) for w in self.watched):
                     self.flag(f"tried to {'write' if writing else 'read'} {path}")
                 elif writing and not any(_under(path, a) for a in self.allowed):
@@ -77,9 +79,15 @@ class Worker:
                     path = os.path.normpath(os.path.join(os.getcwd(), os.fsdecode(path)))
                     if not any(_under(path, a) for a in self.allowed):
                         self.flag(f"tried to change {path} ({event})")
+            elif event in ("os.listdir", "os.scandir", "glob.glob"):
+                path = args[0]
+                if isinstance(path, (str, bytes)):
+                    path = os.path.normpath(os.path.join(os.getcwd(), os.fsdecode(path)))
+                    if any(_under(path, w) for w in self.watched):
+                        self.flag(f"tried to read {path}")
             elif event in ("os.kill", "os.killpg"):
                 if args[0] not in (0, os.getpid()):
-                    self.flag(f"sent signal {args[1]} to process {args[0]}")
+                    self.flag("sent signals to other processes")
             elif event == "import":
                 top = str(args[0]).split(".")[0]
                 if top in SUSPECT_IMPORTS:
@@ -88,6 +96,16 @@ class Worker:
                 self.flag("added an audit hook")
         except Exception:
             pass
+
+    def limit_hit(self, exc: BaseException) -> None:
+        import errno
+
+        if isinstance(exc, MemoryError):
+            self.flag("hit the memory limit")
+        elif isinstance(exc, OSError) and exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
+            self.flag("hit the disk or file size limit")
+        elif isinstance(exc, BlockingIOError) or (isinstance(exc, OSError) and exc.errno == errno.EAGAIN):
+            self.flag("hit the process limit")
 
     # ------------------------------------------------------------ encoding
 
@@ -151,6 +169,7 @@ class Worker:
                 spec.loader.exec_module(module)
             except BaseException as exc:  # noqa: B036: SystemExit from student code is an import error too
                 sys.modules.pop(name, None)
+                self.limit_hit(exc)
                 line = ""
                 if isinstance(exc, SyntaxError) and exc.lineno:
                     line = f"{os.path.basename(path)}, line {exc.lineno}"
@@ -204,8 +223,7 @@ class Worker:
             else:
                 raise ValueError(f"unknown request {op!r}")
         except BaseException as exc:  # noqa: B036: whatever the student's code raises goes back
-            if isinstance(exc, MemoryError):
-                self.flag("hit the memory limit")
+            self.limit_hit(exc)
             return {"raised": self.exception(exc)}
         try:
             return {"ok": wire.encode(value, self.handle, self.exception)}
@@ -221,6 +239,7 @@ class Worker:
             if request is None:
                 return
             answer = self.answer(request)
+            answer["id"] = request.get("id")
             answer["flags"], self.new_flags = self.new_flags, []
             try:
                 data = wire.dumps(answer)
