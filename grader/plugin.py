@@ -39,6 +39,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -148,29 +149,17 @@ def student(request, labs_dir, _sandbox) -> RemoteModule:
 
 
 @pytest.fixture(scope="session")
-def _grading_servers(tmp_path_factory):
-    from local_servers.pytest_plugin import ServersFactory
-
-    factory = ServersFactory(tmp_path_factory)
-    own = os.environ.get("GRADER_SERVERS_DIR")
-    if own and os.path.isdir(own):  # an isolated run: the servers' data on a tmpfs the student cannot fill
-        factory._tmp = _Folders(Path(own))
-    yield factory
-    factory.stop_all()
-
-
-class _Folders:
-    """mktemp() under a folder, as ServersFactory asks of pytest's tmp_path_factory."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def mktemp(self, name: str) -> Path:
-        return Path(tempfile.mkdtemp(prefix=name, dir=self.root))
+def _run_servers(request):
+    """This run's one set of servers, started while pytest collects (see Grader.start_servers)."""
+    grader = request.config.pluginmanager.get_plugin("local_servers_grader")
+    handle = grader.servers()
+    if handle is None:
+        raise RuntimeError("the grading servers could not start: " + grader.servers_error)
+    return handle
 
 
 @pytest.fixture(scope="session")
-def lab_servers(request, _grading_servers):
+def lab_servers(_run_servers):
     """Servers with seeded data for the labs of this run: tests only read from them."""
     from local_servers import control
 
@@ -179,13 +168,13 @@ def lab_servers(request, _grading_servers):
         handle = control.find(Path(shared))
         if handle is not None:
             return handle
-    return _grading_servers(names=_service_names(request.config, "read_only"))
+    return _run_servers
 
 
 @pytest.fixture(scope="session")
-def lab_writable(request, _grading_servers):
+def lab_writable(_run_servers):
     """This run's own servers, for tests that change data (use unique names in them)."""
-    return _grading_servers(names=_service_names(request.config, "writable"))
+    return _run_servers
 
 
 @pytest.fixture
@@ -196,14 +185,13 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def _service_names(config, kind: str) -> list[str]:
+def _service_names(labs: list[str]) -> list[str]:
+    """The services the labs' tests use (one set per run serves both the reading and the writing tests)."""
     from local_servers.serve import SERVICES
 
-    grader = config.pluginmanager.get_plugin("local_servers_grader")
-    labs = grader.labs() or list(LABS)
     names = []
-    for lab in labs:
-        for name in getattr(LABS[lab], kind):
+    for lab in labs or list(LABS):
+        for name in (*LABS[lab].read_only, *LABS[lab].writable):
             if name not in names and name in SERVICES:
                 names.append(name)
     return names or ["echo"]
@@ -244,6 +232,7 @@ class Grader:
         self.config = config
         self.tests: dict[str, dict] = {}
         self.sandbox: Sandbox | None = None
+        self.servers_error = ""
         self.last_lab: str | None = None
         self.started = time.monotonic()
         self.exitstatus = 0
@@ -280,6 +269,43 @@ class Grader:
                 item.add_marker(pytest.mark.timeout(timeout + BACKSTOP, method=method, func_only=True))
         if self.tests:
             self.write(complete=False)
+            self.start_servers()
+
+    def start_servers(self) -> None:
+        """Start this run's servers in the background while the first tests are set up."""
+        from local_servers import control
+
+        own = os.environ.get("GRADER_SERVERS_DIR")
+        root = Path(own) if own and os.path.isdir(own) else None
+        self._servers_dir = Path(tempfile.mkdtemp(prefix="grading-servers-", dir=root))
+        names = _service_names(self.labs())
+
+        def start():
+            try:
+                self._servers_handle = control.start(self._servers_dir, ephemeral=True, names=names)
+            except Exception as exc:  # reported by the fixture, as a grader error
+                self.servers_error = f"{type(exc).__name__}: {exc}"
+
+        self._servers_thread = threading.Thread(target=start, name="grading-servers", daemon=True)
+        self._servers_thread.start()
+
+    def servers(self):
+        thread = getattr(self, "_servers_thread", None)
+        if thread is None:
+            self.start_servers()
+            thread = self._servers_thread
+        thread.join()
+        return getattr(self, "_servers_handle", None)
+
+    def stop_servers(self) -> None:
+        from local_servers import control
+
+        thread = getattr(self, "_servers_thread", None)
+        if thread is not None:
+            thread.join()
+            control.stop(self._servers_dir)
+            shutil.rmtree(self._servers_dir, ignore_errors=True)
+            self._servers_thread = None
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
@@ -343,6 +369,7 @@ class Grader:
             self.write(complete=False)
 
     def pytest_sessionfinish(self, session, exitstatus):
+        self.stop_servers()
         self.exitstatus = int(exitstatus)
         if self.tests:
             self.write(complete=True)

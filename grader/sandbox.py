@@ -41,6 +41,7 @@ LIMITS = {"as": 2 * 1024**3, "cpu": 120, "nproc": 64, "fsize": 32 * 1024**2, "no
 #: What a student's process may print before further output fails (the file size limit applies too).
 OUTPUT_LIMIT = LIMITS["fsize"]
 FIRST_UID = 1_000_000  # the student's uid is FIRST_UID + the grading process's pid: unique while it runs
+UID_ENV = "GRADER_UID"
 
 
 class StudentTimeout(BaseException):
@@ -64,7 +65,8 @@ class Sandbox:
     def __init__(self, modules: dict[str, Path], *, hide: list[Path] = (), writable: list[Path] = (),
                  isolate: bool | None = None, limits: dict | None = None):
         self.isolate = linux.available() if isolate is None else isolate
-        self.uid = FIRST_UID + os.getpid() if self.isolate else None
+        # Unique while the run lives: the run passes its outer pid (inside its PID namespace this one is 1).
+        self.uid = int(os.environ.get(UID_ENV) or FIRST_UID + os.getpid()) if self.isolate else None
         self.area = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         os.chmod(self.area, 0o711)
         self.home = self.area / "home"

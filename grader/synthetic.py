@@ -12,6 +12,8 @@ score per lab follows from it, so a test (tests/grading/) and the bench
                   and the lab's other functions keep their points
     import_error  the SMTP module raises while it is imported
     syntax_error  the mail module does not compile
+    crash         the TCP client ends its whole process (os._exit): its two checks fail,
+                  the next check gets a fresh process
     stubborn      the NNTP module loops forever while it is imported, swallowing every
                   exception: its process is killed at the time limit, the NNTP lab gets 0
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from .labs import LABS
 
-KINDS = ("full", "starter", "partial", "hang", "import_error", "syntax_error", "stubborn")
+KINDS = ("full", "starter", "partial", "hang", "import_error", "syntax_error", "stubborn", "crash")
 
 _UDP_WRONG = '''
 
@@ -43,6 +45,14 @@ def start_tcp_server(host="127.0.0.1", port=0):
     threading.Thread(target=lambda: [time.sleep(0.2) for _ in iter(int, 1)], name="never-ends").start()
     server = socketserver.TCPServer((host, port), socketserver.BaseRequestHandler)
     server.serve_forever()
+'''
+
+_CRASH = '''
+
+def tcp_client(host, port, messages, timeout=5.0):
+    """Wrong on purpose: ends the whole process."""
+    import os
+    os._exit(3)
 '''
 
 _STUBBORN = '''
@@ -84,6 +94,8 @@ def make(kind: str, target: Path, solutions: Path, starters: Path) -> Path:
         append("mail", "\ndef broken(:\n    pass\n")
     elif kind == "stubborn":
         append("nntp", _STUBBORN)
+    elif kind == "crash":
+        append("sockets", _CRASH)
     return target
 
 
@@ -110,6 +122,9 @@ def expected_scores(kind: str, maxima: dict[str, float], points: dict[str, float
         scores["mail"] = 0
     elif kind == "stubborn":  # its import is stopped at the time limit: the NNTP lab alone gets 0
         scores["nntp"] = 0
+    elif kind == "crash":  # test_tcp_client and test_tcp_client_refused
+        broken = sum(p for name, p in (points or {}).items() if name.startswith("test_tcp_client"))
+        scores["sockets"] = maxima["sockets"] - broken
     return {lab: scores[lab] for lab in maxima}
 
 

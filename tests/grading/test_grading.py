@@ -172,3 +172,68 @@ def test_check_shows_a_table_with_hints(capfd):
 def test_check_rejects_unknown_lab():
     with pytest.raises(ValueError, match="sockets, ftp"):
         check("gopher")
+
+
+def _solutions_with(tmp_path: Path, lab: str, code: str) -> Path:
+    """A copy of the solutions with code appended to one lab's module (it overrides what it redefines)."""
+    import shutil
+
+    folder = tmp_path / "labs"
+    shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__", "exercises"))
+    path = LABS[lab].path(folder)
+    path.write_text(path.read_text(encoding="utf-8") + "\n" + code, encoding="utf-8")
+    return folder
+
+
+def test_failure_lines_show_the_students_exception_without_internals(tmp_path):
+    folder = _solutions_with(tmp_path, "sockets", '''
+class PortError(Exception):
+    pass
+
+def tcp_client(host, port, messages, timeout=5.0):
+    raise PortError(f"cannot use port {port} of {object()!r}")
+
+def udp_client(host, port, messages, timeout=5.0):
+    return [b"not stamped" for _ in messages]
+''')
+    result = check("sockets", folder)
+    messages = {c["name"]: c["message"] for c in result.checks if not c["ok"]}
+    assert set(messages) == {"test_tcp_client", "test_tcp_client_refused", "test_udp_client"}, messages
+    assert messages["test_tcp_client"].startswith("PortError: cannot use port"), messages
+    assert "sockets_lab.py, line" in messages["test_tcp_client"]
+    assert "not stamped" in messages["test_udp_client"]
+    for text in messages.values():
+        assert "0x" not in text and "grader" not in text and "sandbox" not in text and "Traceback" not in text, text
+        assert text.count("\n") <= 2, text
+
+
+def test_a_hung_function_costs_only_its_own_checks(tmp_path):
+    folder = _solutions_with(tmp_path, "sockets", '''
+def udp_client(host, port, messages, timeout=5.0):
+    import time
+    while True:
+        time.sleep(0.1)
+''')
+    started = time.monotonic()
+    result = check("sockets", folder, lab_timeout=2)
+    failed = {c["name"]: c["message"] for c in result.checks if not c["ok"]}
+    assert list(failed) == ["test_udp_client"], failed
+    assert "did not finish in time" in failed["test_udp_client"]
+    assert result.score == result.max_score - next(c["points"] for c in result.checks if c["name"] == "test_udp_client")
+    assert time.monotonic() - started < 60
+
+
+def test_check_shows_an_import_error_once_with_its_line(tmp_path):
+    folder = _solutions_with(tmp_path, "sockets", "\ndef broken(:\n    pass\n")
+    result = check("sockets", folder)
+    assert result.score == 0
+    assert "could not be imported" in result.note and "SyntaxError" in result.note
+    assert ", line " in result.note
+    text = repr(result)
+    assert text.count("SyntaxError") == 1, text
+    assert all("did not import" in c["message"] for c in result.checks)
+
+
+def test_check_says_which_folder_it_checked(tmp_path):
+    result = check("sockets", SOLUTIONS)
+    assert f"checked {SOLUTIONS / '01_sockets' / 'sockets_lab.py'}" in result.note
