@@ -237,3 +237,31 @@ def test_check_shows_an_import_error_once_with_its_line(tmp_path):
 def test_check_says_which_folder_it_checked(tmp_path):
     result = check("sockets", SOLUTIONS)
     assert f"checked {SOLUTIONS / '01_sockets' / 'sockets_lab.py'}" in result.note
+
+
+def test_student_processes_start_reliably_side_by_side():
+    """8 sandboxes restarting at once: every start answers (a keeper importing after the fork lost this race)."""
+    import threading
+
+    from grader.sandbox import RemoteModule, Sandbox
+
+    errors = []
+
+    def restarts(index):
+        box = Sandbox({lab: LABS[lab].path(SOLUTIONS) for lab in LABS})
+        try:
+            for _ in range(10):
+                try:
+                    RemoteModule(box, "http", "http_lab.py").ApiError
+                except Exception as exc:
+                    errors.append(f"{index}: {exc!r}: {box.output.read_text(errors='replace')[-300:]}")
+                box.stop()
+        finally:
+            box.close()
+
+    threads = [threading.Thread(target=restarts, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
