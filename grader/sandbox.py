@@ -42,6 +42,7 @@ LIMITS = {"as": 2 * 1024**3, "cpu": 120, "nproc": 64, "fsize": 32 * 1024**2, "no
 OUTPUT_LIMIT = LIMITS["fsize"]
 FIRST_UID = 1_000_000  # the student's uid is FIRST_UID + the grading process's pid: unique while it runs
 UID_ENV = "GRADER_UID"
+PID_RANGE = 4_194_304  # Linux's largest pid_max
 
 
 class StudentTimeout(BaseException):
@@ -62,11 +63,16 @@ class LabImportError(Exception):
 class Sandbox:
     """One student process at a time for one grading run; restarted when it must be."""
 
+    _made = 0
+
     def __init__(self, modules: dict[str, Path], *, hide: list[Path] = (), writable: list[Path] = (),
                  isolate: bool | None = None, limits: dict | None = None):
         self.isolate = linux.available() if isolate is None else isolate
-        # Unique while the run lives: the run passes its outer pid (inside its PID namespace this one is 1).
-        self.uid = int(os.environ.get(UID_ENV) or FIRST_UID + os.getpid()) if self.isolate else None
+        # Unique while the run lives: the run passes its outer pid (inside its PID namespace this one is 1);
+        # each further sandbox of the same process gets a uid one pid range higher.
+        Sandbox._made += 1
+        base = int(os.environ.get(UID_ENV) or FIRST_UID + os.getpid())
+        self.uid = base + (Sandbox._made - 1) * PID_RANGE if self.isolate else None
         self.area = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         os.chmod(self.area, 0o711)
         self.home = self.area / "home"
