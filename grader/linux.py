@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import fcntl
 import os
 import socket
 import struct
@@ -76,6 +75,8 @@ def prctl(option: int, value: int) -> None:
 
 def loopback_up() -> None:
     """`ip link set lo up`, by ioctl: a new network namespace starts with lo down."""
+    import fcntl
+
     SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         request = struct.pack("16sH14x", b"lo", 0)

@@ -23,12 +23,13 @@ from __future__ import annotations
 import builtins
 import importlib
 import os
-import select
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -92,8 +93,9 @@ class Sandbox:
         self.flags: list[str] = []
         self.import_errors: dict[str, str] = {}
         self.starts = 0
+        self._answers: queue.Queue | None = None
+        self._answered = 0
         self.folders: list[Path] = []  # the running test's tmp_path: handed to the student's uid before each call
-        self._buffer = b""
 
     # ------------------------------------------------------------ set-up
 
@@ -124,39 +126,44 @@ class Sandbox:
     def description(self) -> str:
         if self.isolate:
             return "own process, own uid, own mount and PID namespaces, limits"
-        missing = "not root" if os.name == "posix" and os.geteuid() != 0 else "not Linux"
+        if not sys.platform.startswith("linux"):
+            missing = "not Linux"
+        elif os.geteuid() != 0:
+            missing = "not root"
+        else:
+            missing = "turned off"
         return f"own process and limits only ({missing}: no separate uid, no namespaces)"
 
     # ------------------------------------------------------------ the process
 
     def start(self) -> None:
-        requests_r, requests_w = os.pipe()
-        answers_r, answers_w = os.pipe()
-        config = {"requests_fd": requests_r, "answers_fd": answers_w, "modules": self.modules,
+        """The channel is the worker's stdin and stdout (portable: Windows has no pass_fds)."""
+        config = {"modules": self.modules, "output": str(self.output),
                   "cwd": str(self.home), "writable": self.writable + [str(self.labs)], "hide": self.hide,
                   "limits": self.limits, "namespaces": self.isolate,
                   "uid": self.uid, "gid": self.uid}
         output = open(self.output, "ab")
-        kwargs = {"start_new_session": True} if os.name == "posix" else {}
+        kwargs = {"start_new_session": True} if os.name == "posix" else \
+            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW}
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", str(WORKER), wire.json.dumps(config)], pass_fds=(requests_r, answers_w),
-                stdin=subprocess.DEVNULL, stdout=output, stderr=output, cwd=str(self.home), **kwargs)
+                [sys.executable, "-I", str(WORKER), wire.json.dumps(config)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=output, cwd=str(self.home), bufsize=0, **kwargs)
         finally:
             output.close()
-            os.close(requests_r)
-            os.close(answers_w)
-        self._requests = os.fdopen(requests_w, "wb")
-        self._answers = answers_r
-        self._buffer = b""
+        self._requests = self.process.stdin
+        self._answers = queue.Queue()
+        threading.Thread(target=_read_lines, args=(self.process.stdout, self._answers), daemon=True,
+                         name="student-answers").start()
         self.starts += 1
+        self._answered = 0
 
     def stop(self) -> None:
         """Kill the student's process and everything it started (its PID namespace, its uid's processes)."""
         if self.process is None:
             return
         process, self.process = self.process, None
-        for closing in (self._requests.close, lambda: os.close(self._answers)):
+        for closing in (self._requests.close, process.stdout.close):
             try:
                 closing()
             except OSError:
@@ -211,7 +218,7 @@ class Sandbox:
 
     # ------------------------------------------------------------ requests
 
-    def request(self, message: dict, what: str):
+    def request(self, message: dict, what: str, _retry: bool = True):
         for folder in self.folders:
             self.give(folder)
         if self.process is None or self.process.poll() is not None:
@@ -220,6 +227,7 @@ class Sandbox:
             self.start()
         self._sequence = getattr(self, "_sequence", 0) + 1
         message["id"] = self._sequence
+        fresh = self._answered == 0
         try:
             self._requests.write(wire.dumps(message))
             self._requests.flush()
@@ -227,9 +235,18 @@ class Sandbox:
             if answer.get("id") != self._sequence or not ({"ok", "raised", "import_error"} & set(answer)):
                 self._flag("wrote into the grader's channel")
                 raise StudentCrash(f"{what}: the student's process answered out of turn")
+        except (StudentCrash, BrokenPipeError) as exc:
+            self.stop()
+            if fresh and _retry and "out of turn" not in str(exc):
+                # A process that never answered may have failed to start (a loaded machine): once more.
+                return self.request(message, what, _retry=False)
+            if isinstance(exc, BrokenPipeError):
+                raise StudentCrash(f"{what} ended the student's process") from None
+            raise
         except BaseException:
             self.stop()  # a half-answered request (timeout, interrupt): this process cannot be trusted to go on
             raise
+        self._answered += 1
         for flag in answer.get("flags") or []:
             if isinstance(flag, str):
                 self._flag(flag[:300])
@@ -240,20 +257,16 @@ class Sandbox:
         return self.decode(answer.get("ok"))
 
     def _read(self, what: str) -> dict:
-        while b"\n" not in self._buffer:
-            wait = None if self.deadline is None else self.deadline - time.monotonic()
-            if wait is not None and wait <= 0:
-                raise StudentTimeout(f"{what} did not finish in time: stopped (the next check gets a fresh process)")
-            ready, _, _ = select.select([self._answers], [], [], wait)
-            if not ready:
-                continue
-            chunk = os.read(self._answers, 1 << 20)
-            if not chunk:
-                raise StudentCrash(f"{what} ended the student's process ({self._death()})")
-            self._buffer += chunk
-            if len(self._buffer) > wire.MAX_LINE:
-                raise StudentCrash(f"{what}: the answer is too large to check")
-        line, self._buffer = self._buffer.split(b"\n", 1)
+        wait = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+        try:
+            line = self._answers.get(timeout=wait)
+        except queue.Empty:
+            raise StudentTimeout(f"{what} did not finish in time: stopped (the next check gets a fresh process)") \
+                from None
+        if line is None:
+            raise StudentCrash(f"{what} ended the student's process ({self._death()})")
+        if line is _TOO_LONG:
+            raise StudentCrash(f"{what}: the answer is too large to check")
         try:
             return wire.loads(line)
         except (ValueError, wire.WireError) as exc:
@@ -311,6 +324,25 @@ class Sandbox:
         except AttributeError:
             pass
         return exc
+
+
+_TOO_LONG = object()
+
+
+def _read_lines(stream, lines: queue.Queue) -> None:
+    """The student's answers, line by line, into a queue (None at the end); never more than MAX_LINE at once."""
+    try:
+        while True:
+            line = stream.readline(wire.MAX_LINE + 1)
+            if not line:
+                break
+            if not line.endswith(b"\n"):
+                lines.put(_TOO_LONG)
+                break
+            lines.put(line)
+    except (OSError, ValueError):
+        pass
+    lines.put(None)
 
 
 def _no_handle(data):

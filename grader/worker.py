@@ -22,7 +22,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import resource
 import signal
 import sys
 import threading
@@ -30,8 +29,14 @@ import traceback
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
-import linux  # noqa: E402  (siblings, imported by path: this file runs as a script)
-import wire  # noqa: E402
+import wire  # noqa: E402  (a sibling, imported by path: this file runs as a script)
+
+try:
+    import resource
+
+    import linux  # noqa: E402
+except ImportError:  # Windows: no setrlimit, no namespaces
+    resource = linux = None
 
 sys.path.remove(_HERE)
 
@@ -235,7 +240,8 @@ class Worker:
         while True:
             try:
                 request = wire.read_message(requests)
-            except (wire.WireError, ValueError):
+            except (wire.WireError, ValueError) as exc:
+                print(f"grader worker: a request it cannot read ({exc})", file=sys.stderr)
                 return
             if request is None:
                 return
@@ -387,6 +393,8 @@ def _expose(paths: list[str]) -> None:
 
 
 def _limits(limits: dict) -> None:
+    if resource is None:
+        return
     table = {"as": "RLIMIT_AS", "cpu": "RLIMIT_CPU", "nproc": "RLIMIT_NPROC", "fsize": "RLIMIT_FSIZE",
              "nofile": "RLIMIT_NOFILE", "core": "RLIMIT_CORE"}
     for key, value in limits.items():
@@ -400,8 +408,11 @@ def _limits(limits: dict) -> None:
 
 def main() -> int:
     config = json.loads(sys.argv[1])
-    requests = os.fdopen(config["requests_fd"], "rb", buffering=1 << 16)
-    answers = os.fdopen(config["answers_fd"], "wb", buffering=1 << 16)
+    # The channel is our stdin and stdout; the student's prints go to the output file (our stderr) instead.
+    requests = os.fdopen(os.dup(0), "rb", buffering=1 << 16)
+    answers = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(2, 1)
     if config.get("namespaces"):
         _enter_namespaces()
         _hide(config.get("hide", []))
