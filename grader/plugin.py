@@ -105,6 +105,7 @@ def _sandbox(request, labs_dir, tmp_path_factory):
     box = Sandbox({lab: LABS[lab].path(labs_dir) for lab in LABS}, hide=hide, writable=[basetemp])
     grader = request.config.pluginmanager.get_plugin("local_servers_grader")
     grader.sandbox = box
+    box.deadline = grader.deadline  # made during a test's set-up: that phase's limit holds already
     yield box
     box.close()
 
@@ -233,6 +234,7 @@ class Grader:
         self.tests: dict[str, dict] = {}
         self.sandbox: Sandbox | None = None
         self.servers_error = ""
+        self.deadline: float | None = None
         self.last_lab: str | None = None
         self.started = time.monotonic()
         self.exitstatus = 0
@@ -307,24 +309,40 @@ class Grader:
             shutil.rmtree(self._servers_dir, ignore_errors=True)
             self._servers_thread = None
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_call(self, item):
-        """The student's calls in this test share its time limit; a new lab starts a fresh process."""
+    def _limited(self, item, phase: str):
+        """Each phase of a graded test (set-up, the test, tear-down) holds the student's calls to the time limit."""
         test = item.stash.get(_graded_key, None)
-        box = self.sandbox
-        if test is None or box is None:
+        if test is None:
             yield
             return
-        if test["lab"] != self.last_lab:
-            box.stop()
+        if phase == "call" and test["lab"] != self.last_lab and self.sandbox is not None:
+            self.sandbox.stop()  # a new lab starts with a fresh student process
+        if phase == "call":
             self.last_lab = test["lab"]
         timeout = self.config.getoption("--lab-timeout")
-        box.deadline = time.monotonic() + timeout if timeout > 0 else None
+        self.deadline = time.monotonic() + timeout if timeout > 0 else None
+        if self.sandbox is not None:
+            self.sandbox.deadline = self.deadline
         try:
             yield
         finally:
-            box.deadline = None
-            box.folders = []
+            self.deadline = None
+            if self.sandbox is not None:
+                self.sandbox.deadline = None
+                if phase == "teardown":
+                    self.sandbox.folders = []
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item):
+        yield from self._limited(item, "setup")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        yield from self._limited(item, "call")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item):
+        yield from self._limited(item, "teardown")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):

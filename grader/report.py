@@ -11,7 +11,7 @@ The JSON report (schema 1) is what check() and the batch grader read::
                 "duration": 0.1}]}
 
 outcome is passed, failed (the student's code is wrong, crashed or hung:
-reason says "timeout", "import", "todo" or "budget" when known), error (the
+reason says "timeout", "import", "todo" or "crash" when known), error (the
 grader itself broke: a fixture failed), skipped, or "not run" (the run was
 cut off before the test). Only passed tests earn their points.
 """
