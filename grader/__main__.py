@@ -17,7 +17,7 @@ def main(argv=None) -> int:
     batch.add_argument("--out", required=True, help="the CSV to write (a .json with details goes beside it)")
     batch.add_argument("--hidden-tests", default=None, help="a folder of extra tests students do not get")
     batch.add_argument("--jobs", type=int, default=None,
-                       help="submissions graded at once (default: 2 per core; grading mostly waits)")
+                       help="submissions graded at once (default: 4 per core; grading mostly waits)")
     batch.add_argument("--lab-timeout", type=float, default=None, help="seconds per test (default 10)")
     batch.add_argument("--submission-timeout", type=float, default=300,
                        help="seconds after which a whole submission is stopped (default 300)")

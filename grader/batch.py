@@ -32,8 +32,9 @@ from . import report as reports
 from . import run as runner
 from .labs import LABS
 
-#: Submissions graded at once per core: a run mostly waits (on servers, sockets, time limits).
-JOBS_PER_CORE = 2
+#: Submissions graded at once per core: a run mostly waits (servers starting, sockets, time limits).
+#: Measured on 2 cores (bench/bench_grading.py, 100 submissions): 4 jobs 325 s, 8 jobs see bench/README.md.
+JOBS_PER_CORE = 4
 
 
 class SubmissionsNotFound(FileNotFoundError):
