@@ -101,7 +101,7 @@ def _sandbox(request, labs_dir, tmp_path_factory):
             break
         os.chmod(folder, info.st_mode | 0o111)
     hide = [Path(p) for p in request.config.getoption("--sandbox-hide") or []]
-    hide += _private_paths(request.config, labs_dir)
+    hide = list(dict.fromkeys(hide + _private_paths(request.config, labs_dir)))
     box = Sandbox({lab: LABS[lab].path(labs_dir) for lab in LABS}, hide=hide, writable=[basetemp])
     grader = request.config.pluginmanager.get_plugin("local_servers_grader")
     grader.sandbox = box
