@@ -110,8 +110,6 @@ class Worker:
             self.flag("hit the memory limit")
         elif isinstance(exc, OSError) and exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
             self.flag("hit the disk or file size limit")
-        elif isinstance(exc, BlockingIOError) or (isinstance(exc, OSError) and exc.errno == errno.EAGAIN):
-            self.flag("hit the process limit")
 
     # ------------------------------------------------------------ encoding
 
