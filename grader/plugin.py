@@ -14,11 +14,11 @@ default labs/), loaded from its file when the test body first touches it,
 so a module that does not import, or hangs while importing, fails the
 tests (it is the student's error), never the grader's set-up.
 
-Servers: `lab_servers` is one set with seeded data that tests only read
-(shared by the whole batch when the batch grader provides one);
-`lab_writable` is a set of this run's own for tests that change data (they
-use unique names, so they never depend on one another). Both are isolated
-from the student's own servers.
+Servers: `lab_servers` (for tests that only read the seeded data) and
+`lab_writable` (for tests that change data: they use unique names, so
+they never depend on one another) are the same set, this run's own,
+started while pytest collects. They are isolated from the student's own
+servers and from every other run's.
 
 The student's code never runs in this process: `student` is a proxy to
 the student's process (sandbox.py), so nothing it does can patch pytest,
@@ -26,8 +26,8 @@ this plugin or the report. Each graded test gets a time limit
 (--lab-timeout) for the student's calls: a call that overruns is stopped
 by killing the student's process, which the next test gets fresh (also
 after any failure), so one hung function never costs another test its
-result. The
-report (JSON and CSV, see report.py) is rewritten after every test, so a
+result. The report (JSON, see report.py; through a pipe with
+--grade-report-fd, else a file and a CSV beside it) is rewritten after every test, so a
 run that is killed still leaves what it graded.
 """
 

@@ -265,3 +265,31 @@ def test_student_processes_start_reliably_side_by_side():
     for thread in threads:
         thread.join()
     assert not errors, errors
+
+
+def test_sandbox_without_namespaces_still_separates_and_times_out():
+    """The degraded mode (not root, not Linux): a process of its own, data over the channel, per-call limits."""
+    from grader.sandbox import RemoteModule, Sandbox, StudentTimeout
+
+    box = Sandbox({lab: LABS[lab].path(SOLUTIONS) for lab in LABS}, isolate=False)
+    try:
+        assert box.uid is None and "no separate uid" in box.description
+        sockets = RemoteModule(box, "sockets", "sockets_lab.py")
+        assert sockets.timestamp_reply(b"x").endswith(b"] x")
+        server = sockets.start_tcp_server("127.0.0.1", 0)
+        assert isinstance(server.server_address, tuple)
+        server.close()
+        ftp = RemoteModule(box, "ftp", "ftp_lab.py")
+        with pytest.raises(ftp.DownloadError):
+            ftp.download("127.0.0.1", 1, "a.txt", str(box.home / "a.txt"), timeout=2)
+        import socket
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # receives, never answers
+            silent.bind(("127.0.0.1", 0))
+            box.deadline = time.monotonic() + 1
+            with pytest.raises(StudentTimeout):
+                sockets.udp_client("127.0.0.1", silent.getsockname()[1], [b"x"], timeout=30)
+            box.deadline = None
+        assert sockets.timestamp_reply(b"y").endswith(b"] y")  # a fresh process answers
+    finally:
+        box.close()
