@@ -5,7 +5,7 @@ It is inert for tests without a points marker, so the other tests are unaffected
 
 from pathlib import Path
 
-pytest_plugins = ["local_servers.grading.plugin"]
+pytest_plugins = ["grader.plugin"]
 
 LAB_TESTS = Path(__file__).parent / "labs"
 

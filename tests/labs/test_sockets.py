@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from grader.helpers import student_threads
+
 pytestmark = pytest.mark.lab("sockets")
 
 STAMP = re.compile(rb"^\[(\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4})\] (.*)$", re.S)
@@ -58,8 +60,9 @@ def read_lines(sock: socket.socket, count: int, timeout: float = 3.0) -> list[by
     return lines
 
 
-def new_threads(before: set) -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t not in before and t.is_alive()]
+def new_threads(student, before: dict) -> list[str]:
+    """Threads started in the student's process since `before` (its code runs in a process of its own)."""
+    return [name for ident, name in student_threads(student).items() if ident not in before]
 
 
 def started(student, host="127.0.0.1", port=0, udp=False):
@@ -223,17 +226,17 @@ def test_tcp_server_close_frees_port(student):
                             "(shutdown(), then join them): see chapter 1, 'socketserver'.")
 def test_tcp_server_close_stops_threads(student):
     """After close(), no thread of the server is left running."""
-    before = set(threading.enumerate())
+    before = student_threads(student)
     server = started(student)
     with socket.create_connection(server.server_address, timeout=3) as sock:
         sock.sendall(b"hi\n")
         read_lines(sock, 1)
         server.close()
     deadline = time.monotonic() + 2
-    while new_threads(before) and time.monotonic() < deadline:
+    while new_threads(student, before) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = new_threads(before)
-    assert not left, f"threads still running 2 s after close(): {[t.name for t in left]}"
+    left = new_threads(student, before)
+    assert not left, f"threads still running 2 s after close(): {left}"
 
 
 # ---------------------------------------------------------------- the TCP client
