@@ -186,6 +186,11 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+#: The grading servers' own settings: a refused FTP login answers at once (the course's servers wait
+#: a second to slow password guessing; a check that tries a wrong password should not wait).
+SERVER_OPTIONS = {"ftp_login_delay": 0.0}
+
+
 def _service_names(labs: list[str]) -> list[str]:
     """The services the labs' tests use (one set per run serves both the reading and the writing tests)."""
     from local_servers.serve import SERVICES
@@ -280,10 +285,12 @@ class Grader:
         root = Path(own) if own and os.path.isdir(own) else None
         self._servers_dir = Path(tempfile.mkdtemp(prefix="grading-servers-", dir=root))
         names = _service_names(self.labs())
+        options = {key: value for key, value in SERVER_OPTIONS.items() if key.split("_")[0] in names}
 
         def start():
             try:
-                self._servers_handle = control.start(self._servers_dir, ephemeral=True, names=names)
+                self._servers_handle = control.start(self._servers_dir, ephemeral=True, names=names,
+                                                     options=options)
             except Exception as exc:  # reported by the fixture, as a grader error
                 self.servers_error = f"{type(exc).__name__}: {exc}"
 
