@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .labs import LABS
+from .labs import LABS, UNITS
 
 
 def main(argv=None) -> int:
@@ -26,7 +26,7 @@ def main(argv=None) -> int:
                        help="(kept for old scripts: every submission has servers of its own now)")
 
     one = commands.add_parser("check", help="run one lab's checks and print the table")
-    one.add_argument("lab", choices=list(LABS))
+    one.add_argument("lab", choices=list(UNITS), help="a lab, or a chapter's exercises (ex02)")
     one.add_argument("--labs-dir", default=None, help="the labs folder (default: the course's labs/)")
 
     args = parser.parse_args(argv)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import run as runner
-from .labs import LABS
+from .labs import LABS, UNITS
 
 
 @dataclass
@@ -66,16 +66,18 @@ def default_labs_dir() -> Path:
 
 def check(lab: str, labs_dir: str | Path | None = None, *, lab_timeout: float | None = None,
           timeout: float = 300) -> CheckResult:
-    """Run the checks of one lab ("sockets", "ftp", "nntp", "smtp", "mail", "http") on your module.
+    """Run the checks of one lab ("sockets", "ftp", "nntp", "smtp", "mail", "http") or of a chapter's
+    exercises ("ex02": your exercises/ex02_ftp.py) on your module.
 
     labs_dir is the folder holding your labs (default: workspace/labs if the
     course made it, else the course's labs/). Returns a CheckResult, which a
     notebook shows as a table.
     """
-    if lab not in LABS:
-        raise ValueError(f"unknown lab {lab!r}; the labs are: {', '.join(LABS)}")
+    if lab not in UNITS:
+        raise ValueError(f"unknown lab {lab!r}; the labs are: {', '.join(LABS)}; the exercises: "
+                         f"{', '.join(name for name in UNITS if name not in LABS)}")
     labs_dir = Path(labs_dir).resolve() if labs_dir else default_labs_dir()
-    tests = runner.lab_tests() / f"test_{lab}.py"
+    tests = (runner.lab_tests() if lab in LABS else runner.exercise_checks()) / f"test_{lab}.py"
     with tempfile.TemporaryDirectory(prefix="check-") as tmp:
         result = runner.run([tests], labs_dir, Path(tmp) / "report.json", Path(tmp) / "pytest.log",
                             lab_timeout=lab_timeout, wall_timeout=timeout)
@@ -94,7 +96,7 @@ def check(lab: str, labs_dir: str | Path | None = None, *, lab_timeout: float | 
                        "earned": t["earned"], "hint": t["hint"], "message": message})
     from .report import notes
 
-    where = f"checked {labs_dir / LABS[lab].folder / LABS[lab].module}"
+    where = f"checked {UNITS[lab].path(labs_dir)}"
     if import_error:
         note = f"{where}. Your module could not be imported: {import_error}"
     elif document:

@@ -47,7 +47,7 @@ import pytest
 
 from . import linux
 from . import report as reports
-from .labs import LABS, lab_of_file
+from .labs import LABS, UNITS, lab_of_file
 from .sandbox import LabImportError, RemoteModule, Sandbox, StudentCrash, StudentTimeout  # noqa: F401
 
 #: The batch grader puts the state directory of a shared, read-only server set here.
@@ -102,8 +102,9 @@ def _sandbox(request, labs_dir, tmp_path_factory):
         os.chmod(folder, info.st_mode | 0o111)
     hide = [Path(p) for p in request.config.getoption("--sandbox-hide") or []]
     hide = list(dict.fromkeys(hide + _private_paths(request.config, labs_dir)))
-    box = Sandbox({lab: LABS[lab].path(labs_dir) for lab in LABS}, hide=hide, writable=[basetemp])
     grader = request.config.pluginmanager.get_plugin("local_servers_grader")
+    box = Sandbox({lab: UNITS[lab].path(labs_dir) for lab in grader.labs() or LABS if lab in UNITS},
+                  hide=hide, writable=[basetemp])
     grader.sandbox = box
     box.deadline = grader.deadline  # made during a test's set-up: that phase's limit holds already
     yield box
@@ -142,11 +143,11 @@ def labs_dir(request) -> Path:
 def student(request, labs_dir, _sandbox) -> RemoteModule:
     """The module of this test's lab, from the labs folder under test, running in the student's process."""
     lab = _item_lab(request.node)
-    if lab not in LABS:
+    if lab not in UNITS:
         raise pytest.UsageError(f"{request.node.nodeid}: no lab marker and no lab in the file name")
     if "tmp_path" in request.fixturenames:
         _sandbox.folders = [request.getfixturevalue("tmp_path")]
-    return RemoteModule(_sandbox, lab, LABS[lab].module)
+    return RemoteModule(_sandbox, lab, UNITS[lab].module)
 
 
 @pytest.fixture(scope="session")
@@ -197,7 +198,7 @@ def _service_names(labs: list[str]) -> list[str]:
 
     names = []
     for lab in labs or list(LABS):
-        for name in (*LABS[lab].read_only, *LABS[lab].writable):
+        for name in (*UNITS[lab].read_only, *UNITS[lab].writable):
             if name not in names and name in SERVICES:
                 names.append(name)
     return names or ["echo"]

@@ -56,6 +56,11 @@ def lab_tests() -> Path:
     return LAB_TESTS
 
 
+def exercise_checks() -> Path:
+    """The checks of the chapters' exercises (check("ex02")): graded like a lab, never part of a grade."""
+    return lab_tests().parent / "exercises" / "checks"
+
+
 def pytest_command(test_paths: list[Path], labs_dir: Path, report_fd: int, *, student: str | None = None,
                    lab_timeout: float | None = None, basetemp: Path | None = None,
                    hide: list[Path] = ()) -> list[str]:

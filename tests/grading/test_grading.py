@@ -170,6 +170,27 @@ def test_check_shows_a_table_with_hints(capfd):
     assert out == "" and err == "", "check() must not print (servers' or tests' output) into the cell"
 
 
+def test_check_grades_a_chapters_exercises():
+    """check("ex02") grades exercises/ex02_ftp.py of a labs folder with the labs' sandbox and table."""
+    good = check("ex02", SOLUTIONS)
+    assert good.passed and good.score == good.max_score > 0, repr(good)
+    assert "exercises/ex02_ftp.py" in good.note
+    starter = check("ex02", STARTERS)
+    assert starter.score == 0 and len(starter.checks) == len(good.checks), repr(starter)
+    assert all(not c["ok"] and c["hint"] and c["message"] == "not written yet" for c in starter.checks), repr(starter)
+
+
+def test_exercise_checks_stay_out_of_the_suite_and_the_lab_grades():
+    """Like tests/labs/, the exercises' checks run only when named: graded against labs/ they fail."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly",
+                           "tests/exercises"], cwd=str(ROOT), capture_output=True, text=True, timeout=120)
+    assert "test_ex02_ftp.py" in done.stdout and "checks/test_ex02.py" not in done.stdout, done.stdout[-2000:]
+    assert not (runner.lab_tests() / "test_ex02.py").exists()  # the batch grades tests/labs/ only
+
+
 def test_check_rejects_unknown_lab():
     with pytest.raises(ValueError, match="sockets, ftp"):
         check("gopher")
