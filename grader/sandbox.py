@@ -44,6 +44,10 @@ OUTPUT_LIMIT = LIMITS["fsize"]
 FIRST_UID = 1_000_000  # the student's uid is FIRST_UID + the grading process's pid: unique while it runs
 UID_ENV = "GRADER_UID"
 PID_RANGE = 4_194_304  # Linux's largest pid_max
+#: Seconds a call gets once the same function has overrun a test's limit in this run: a hung
+#: start_tcp_server() costs each of its eight checks the full limit otherwise. Far above any honest
+#: call's time (the solutions' slowest call takes ~1 s), so only a function that hung once can lose by it.
+HUNG_BEFORE_LIMIT = 3.0
 
 
 class StudentTimeout(BaseException):
@@ -96,6 +100,7 @@ class Sandbox:
         self._answers: queue.Queue | None = None
         self._answered = 0
         self.folders: list[Path] = []  # the running test's tmp_path: handed to the student's uid before each call
+        self.overran: set[str] = set()  # the calls ("start_tcp_server()") that did not finish in time
 
     # ------------------------------------------------------------ set-up
 
@@ -233,7 +238,7 @@ class Sandbox:
         try:
             self._requests.write(wire.dumps(message))
             self._requests.flush()
-            answer = self._read(what)
+            answer = self._read(what, self._limit(what))
             if answer.get("id") != self._sequence or not ({"ok", "raised", "import_error"} & set(answer)):
                 self._flag("wrote into the grader's channel")
                 raise StudentCrash(f"{what}: the student's process answered out of turn")
@@ -258,13 +263,22 @@ class Sandbox:
             raise self.rebuild(answer["raised"])
         return self.decode(answer.get("ok"))
 
-    def _read(self, what: str) -> dict:
-        wait = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+    def _limit(self, what: str) -> float | None:
+        """When this call must be answered: the test's deadline, sooner for a call that hung before."""
+        if what not in self.overran:
+            return self.deadline
+        sooner = time.monotonic() + HUNG_BEFORE_LIMIT
+        return sooner if self.deadline is None else min(self.deadline, sooner)
+
+    def _read(self, what: str, deadline: float | None = None) -> dict:
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             line = self._answers.get(timeout=wait)
         except queue.Empty:
-            raise StudentTimeout(f"{what} did not finish in time: stopped (the next check gets a fresh process)") \
-                from None
+            again = " (nor in an earlier check: a shorter limit this time)" if what in self.overran else ""
+            self.overran.add(what)
+            raise StudentTimeout(f"{what} did not finish in time{again}: stopped (the next check gets a fresh "
+                                 "process)") from None
         if line is None:
             raise StudentCrash(f"{what} ended the student's process ({self._death()})")
         if line is _TOO_LONG:
