@@ -39,14 +39,17 @@ def free_port(kind=socket.SOCK_STREAM) -> int:
         return sock.getsockname()[1]
 
 
-def read_lines(sock: socket.socket, count: int, timeout: float = 3.0) -> list[bytes]:
-    """count whole lines (with their b"\\n") from sock; fewer if the peer stops or goes quiet."""
+def read_lines(sock: socket.socket, count: int, timeout: float = 3.0, then: float | None = None) -> list[bytes]:
+    """count whole lines (with their b"\\n") from sock; fewer if the peer stops or goes quiet (for
+    `timeout` seconds, or `then` seconds once a line has come: to see that no more lines follow)."""
     sock.settimeout(timeout)
     pending, lines = b"", []
     while len(lines) < count:
         if b"\n" in pending:
             line, _, pending = pending.partition(b"\n")
             lines.append(line + b"\n")
+            if then is not None:
+                sock.settimeout(then)
             continue
         try:
             chunk = sock.recv(4096)
@@ -119,7 +122,7 @@ def test_tcp_server_line_in_pieces(student):
                     pytest.fail(f"the server closed the connection after the first {i} bytes of {line!r}, "
                                 "sent 3 at a time")
                 time.sleep(0.02)
-            replies = read_lines(sock, 2, timeout=1.5)
+            replies = read_lines(sock, 2, then=0.3)  # a second reply would follow the first at once
     finally:
         server.close()
     assert replies and stamped(replies[0], line), \
@@ -333,7 +336,7 @@ def test_tcp_client_timeout(student):
     server = PieceServer(answer=False, close_after=6)
     begin = time.monotonic()
     try:
-        result = student.tcp_client(*server.address, [b"anyone there?"], timeout=1)
+        result = student.tcp_client(*server.address, [b"anyone there?"], timeout=0.5)
     except OSError:
         result = None
     finally:
@@ -341,7 +344,7 @@ def test_tcp_client_timeout(student):
     assert result is None, f"the server never answered, yet tcp_client() returned {result!r}"
     took = time.monotonic() - begin
     assert server.connections == 1, "tcp_client() never connected to the silent server at the address given"
-    assert took < 4, f"with timeout=1 tcp_client() took {took:.1f} s to give up"
+    assert took < 3, f"with timeout=0.5 tcp_client() took {took:.1f} s to give up"
 
 
 # ---------------------------------------------------------------- UDP
@@ -418,7 +421,7 @@ def test_udp_client_lost_reply(student):
         silent.bind(("127.0.0.1", 0))
         begin = time.monotonic()
         try:
-            result = student.udp_client(*silent.getsockname(), [b"hello?"], timeout=1)
+            result = student.udp_client(*silent.getsockname(), [b"hello?"], timeout=0.5)
         except OSError:
             result = None
         assert result is None, f"no reply was sent, yet udp_client() returned {result!r}"
@@ -429,4 +432,4 @@ def test_udp_client_lost_reply(student):
         except OSError:
             arrived = None
     assert arrived == b"hello?", f"the silent server at the address given received {arrived!r}"
-    assert took < 4, f"with timeout=1 udp_client() took {took:.1f} s to give up"
+    assert took < 3, f"with timeout=0.5 udp_client() took {took:.1f} s to give up"
