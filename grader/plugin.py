@@ -381,7 +381,7 @@ class Grader:
             else:
                 test["outcome"], test["earned"] = "failed", 0
                 test["message"] = _message(report)
-                if self.sandbox is not None:
+                if self.sandbox is not None and not self.sandbox.settled():
                     self.sandbox.stop()  # what the failure left behind (sessions, threads) never reaches the next check
         elif report.failed:  # set-up or tear-down broke: the grader's fault, not the student's
             test["outcome"], test["earned"] = "error", 0

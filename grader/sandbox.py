@@ -185,6 +185,19 @@ class Sandbox:
         except (OSError, ValueError, RuntimeError):
             pass
 
+    def settled(self) -> bool:
+        """Whether the student's process is as a fresh one (no thread, live object, open file or process
+        it started), so the next check may keep it after a failure instead of paying for a new one."""
+        if self.process is None or self.process.poll() is not None or self._leftovers(self.process.pid):
+            return False
+        saved, self.deadline = self.deadline, time.monotonic() + 2
+        try:
+            return self.request({"op": "settled"}, "looking at the student's process") is True
+        except (Exception, StudentTimeout):
+            return False
+        finally:
+            self.deadline = saved
+
     def _leftovers(self, pid: int) -> list[int]:
         """The processes of the student's uid other than its worker (Linux: by /proc)."""
         if self.uid is None:

@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import traceback
+import types
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
@@ -55,6 +56,7 @@ class Worker:
         allowed = [config["cwd"], *config.get("writable", []), "/dev/null", "/tmp", "/dev/shm", "/var/tmp",
                    "/proc/self"]
         self.allowed = tuple(os.path.normpath(p) for p in allowed)
+        self.fresh_fds = _open_fds()  # what a fresh process holds: "settled" compares with it
         self.watched = tuple(os.path.normpath(p) for p in config.get("hide", []))
 
     # ------------------------------------------------------------ flags
@@ -214,6 +216,11 @@ class Worker:
             elif op == "threads":
                 value = {t.ident: t.name for t in threading.enumerate()
                          if t is not threading.main_thread() and t.is_alive()}
+            elif op == "settled":  # as fresh as at start: no thread, live object or extra open file
+                fds = _open_fds()  # (a handle to a module's function or class holds no state)
+                live = [h for h in self.handles.values() if not isinstance(h, (type, types.FunctionType))]
+                value = (fds is not None and self.fresh_fds is not None and fds <= self.fresh_fds
+                         and not live and threading.active_count() == 1)
             elif op == "serve_handler":
                 module = self.module(request["lab"])
                 if module is None:
@@ -402,6 +409,14 @@ def _limits(limits: dict) -> None:
                 resource.setrlimit(which, (int(value), int(value)))
             except (ValueError, OSError):
                 pass
+
+
+def _open_fds() -> int | None:
+    """How many files this process has open (Linux), else None."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None
 
 
 def main() -> int:

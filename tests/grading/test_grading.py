@@ -319,3 +319,27 @@ def test_sandbox_without_namespaces_still_separates_and_times_out():
         assert sockets.timestamp_reply(b"y").endswith(b"] y")  # a fresh process answers
     finally:
         box.close()
+
+
+def test_a_failed_check_keeps_the_process_only_when_it_left_nothing_behind():
+    """After a failure the next check may keep the student's process (a new one costs ~0.1 CPU-s) only when
+    it holds no thread, open file, live object or process besides what a fresh one holds."""
+    from grader.sandbox import RemoteModule, Sandbox
+
+    box = Sandbox({lab: LABS[lab].path(STARTERS) for lab in LABS} | {"ftp": LABS["ftp"].path(SOLUTIONS)})
+    try:
+        starter = RemoteModule(box, "sockets", "sockets_lab.py")
+        with pytest.raises(NotImplementedError):
+            starter.timestamp_reply(b"x")
+        assert box.settled(), "a TODO that raised left nothing behind"
+        error_class = RemoteModule(box, "ftp", "ftp_lab.py").DownloadError  # a handle to a class holds no state
+        assert error_class is not None and box.settled()
+        solved = Sandbox({"sockets": LABS["sockets"].path(SOLUTIONS)})
+        try:
+            running = RemoteModule(solved, "sockets", "sockets_lab.py").start_tcp_server("127.0.0.1", 0)
+            assert not solved.settled(), "a running server (thread, socket, live object) must not reach the next check"
+            running.close()
+        finally:
+            solved.close()
+    finally:
+        box.close()
