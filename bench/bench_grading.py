@@ -4,7 +4,7 @@
 
 Submissions are made from solutions/ and labs/ (grader/synthetic.py) in a
 fixed mix per 10: 5 fully solved, 1 partial, 1 untouched, 1 hanging (its
-TCP server never returns: 3 checks stopped at the time limit), 1 crashing
+TCP server never returns: 8 checks stopped, at the time limit, then at 3 s), 1 crashing
 (its TCP client ends the process), 1 failing to import or to compile. The
 batch is graded exactly as `python -m grader batch` does it (sandbox,
 isolation, servers per submission), then every row is checked against the

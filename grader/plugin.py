@@ -25,7 +25,7 @@ the student's process (sandbox.py), so nothing it does can patch pytest,
 this plugin or the report. Each graded test gets a time limit
 (--lab-timeout) for the student's calls: a call that overruns is stopped
 by killing the student's process, which the next test gets fresh (also
-after any failure), so one hung function never costs another test its
+after a failure that left a thread, an open file or a live object), so one hung function never costs another test its
 result. The report (JSON, see report.py; through a pipe with
 --grade-report-fd, else a file and a CSV beside it) is rewritten after every test, so a
 run that is killed still leaves what it graded.
@@ -93,7 +93,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def _sandbox(request, labs_dir, tmp_path_factory):
-    """The student's process for this run (started on first use, restarted after a failure)."""
+    """The student's process for this run (started on first use, restarted after a failure that left state)."""
     basetemp = tmp_path_factory.getbasetemp()
     for folder in (basetemp, *basetemp.parents):  # the student's uid may reach the tmp_path folders it is given
         info = folder.stat()
