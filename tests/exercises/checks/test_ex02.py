@@ -45,8 +45,8 @@ def test_mirror(student, lab_servers, tmp_path):
     assert not wrong, f"these files are missing or differ from the server's: {wrong}"
 
 
-@pytest.mark.points(2, hint="Open the local file for appending and ask the server to start at its size: "
-                            "retrbinary's rest= sends REST first (chapter 2, 'A progress bar for a large file').")
+@pytest.mark.points(2, hint="Open the local file for appending and ask the server to start at its size, as the "
+                            "exercise says (REST; chapter 2, 'Downloading: retrlines, retrbinary, and callbacks').")
 def test_resume_download(student, lab_servers, tmp_path):
     """resume_download() fetches only the rest of a file cut after 1 MiB, then nothing more."""
     large, size = lab_servers.ftp.extra["large_file"], lab_servers.ftp.extra["large_file_size"]
