@@ -38,7 +38,7 @@ START_NOTEBOOK = "notebooks/00_start_here.ipynb"
 COPIED = ("notebooks", "labs", "solutions")
 SKIPPED = ("__pycache__", ".ipynb_checkpoints")
 #: The graders' command-line module; `grader` once it is a package of its own.
-GRADER = "grader" if (ROOT / "grader" / "__init__.py").exists() else "local_servers.grading"
+GRADER = "grader"  # the grader package beside local_servers (python -m grader check LAB)
 #: Jupyter settings of the course (no news pop-up), added to Jupyter's own search path.
 JUPYTER_CONFIG = ROOT / "jupyter-config"
 LAB_STOP_TIMEOUT = 20.0

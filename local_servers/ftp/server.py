@@ -127,7 +127,9 @@ class FTPService(Service):
     name = "ftp"
     listeners = ("ftp",)
     starttls = True  # AUTH TLS on the same port
-    options = {"idle_timeout": Option(float, DEFAULT_IDLE_TIMEOUT, "seconds of silence before a session ends"), **OPTIONS}
+    options = {"idle_timeout": Option(float, DEFAULT_IDLE_TIMEOUT, "seconds of silence before a session ends"),
+               "login_delay": Option(float, 1.0, "seconds before '530' after a refused login (slows guessing)"),
+               **OPTIONS}
 
     @classmethod
     def seed(cls, data_dir: Path) -> None:
@@ -183,6 +185,7 @@ class FTPService(Service):
         handler = type("FTPHandler", (handlers.CourseFTPHandler,), {
             "banner": BANNER,
             "timeout": self.idle_timeout or None,
+            "auth_failed_timeout": self.option("login_delay"),
             "authorizer": handlers.make_authorizer(str(self.data_dir / "public"), homes),
             "ssl_context": handlers.make_ssl_context(cert, key),
             "data_ssl_context": handlers.make_ssl_context(cert, key, newest=SSL.TLS1_2_VERSION),

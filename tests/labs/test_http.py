@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import sys
-import threading
 import uuid
-from http.server import ThreadingHTTPServer
 
 import pytest
+
+from grader.helpers import serve_handler
 
 pytestmark = pytest.mark.lab("http")
 
@@ -123,32 +122,20 @@ def test_fetch_json_errors(student, lab_servers):
 
 @pytest.fixture
 def own_server(student):
-    """Starts the student's handler when the test body calls it (so an import error fails the test)."""
+    """Starts the student's handler (in the student's process) when the test body calls it."""
     servers = []
 
     def start():
-        server = _RecordingServer(("127.0.0.1", 0), student.GreetingHandler)
+        server = serve_handler(student, "GreetingHandler")
         servers.append(server)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         return server
 
     yield start
     for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-class _RecordingServer(ThreadingHTTPServer):
-    """Keeps the exception a handler raised, so the test can show it instead of a dropped connection."""
-
-    daemon_threads = True
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.errors = []
-
-    def handle_error(self, request, client_address):
-        self.errors.append(sys.exc_info()[1])
+        try:
+            server.close()
+        except Exception:  # the student's process may be gone already (a failed check restarts it)
+            pass
 
 
 def ask(server, method, path, body=None, headers=None):
@@ -159,8 +146,7 @@ def ask(server, method, path, body=None, headers=None):
         data = response.read()
         return response.status, response.getheader("Content-Type", ""), response.getheader("Content-Length"), data
     except (OSError, http.client.HTTPException):
-        if server.errors:
-            raise server.errors[-1] from None  # the handler's own exception says more
+        server.raise_last()  # the handler's own exception says more than a dropped connection
         raise
     finally:
         connection.close()

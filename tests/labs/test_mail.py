@@ -21,7 +21,7 @@ from email.utils import parseaddr
 import pytest
 
 from local_servers.mail import mailstore
-from local_servers.grading.helpers import data_dir, delivered
+from grader.helpers import data_dir, delivered
 from local_servers.mail.pop3 import to_wire
 
 pytestmark = pytest.mark.lab("mail")

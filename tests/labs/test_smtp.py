@@ -19,7 +19,7 @@ from email.utils import getaddresses
 
 import pytest
 
-from local_servers.grading.helpers import delivered
+from grader.helpers import delivered
 
 pytestmark = pytest.mark.lab("smtp")
 

@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from grader.helpers import student_threads
+
 pytestmark = pytest.mark.lab("sockets")
 
 STAMP = re.compile(rb"^\[(\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4})\] (.*)$", re.S)
@@ -37,14 +39,17 @@ def free_port(kind=socket.SOCK_STREAM) -> int:
         return sock.getsockname()[1]
 
 
-def read_lines(sock: socket.socket, count: int, timeout: float = 3.0) -> list[bytes]:
-    """count whole lines (with their b"\\n") from sock; fewer if the peer stops or goes quiet."""
+def read_lines(sock: socket.socket, count: int, timeout: float = 3.0, then: float | None = None) -> list[bytes]:
+    """count whole lines (with their b"\\n") from sock; fewer if the peer stops or goes quiet (for
+    `timeout` seconds, or `then` seconds once a line has come: to see that no more lines follow)."""
     sock.settimeout(timeout)
     pending, lines = b"", []
     while len(lines) < count:
         if b"\n" in pending:
             line, _, pending = pending.partition(b"\n")
             lines.append(line + b"\n")
+            if then is not None:
+                sock.settimeout(then)
             continue
         try:
             chunk = sock.recv(4096)
@@ -58,8 +63,9 @@ def read_lines(sock: socket.socket, count: int, timeout: float = 3.0) -> list[by
     return lines
 
 
-def new_threads(before: set) -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t not in before and t.is_alive()]
+def new_threads(student, before: dict) -> list[str]:
+    """Threads started in the student's process since `before` (its code runs in a process of its own)."""
+    return [name for ident, name in student_threads(student).items() if ident not in before]
 
 
 def started(student, host="127.0.0.1", port=0, udp=False):
@@ -116,7 +122,7 @@ def test_tcp_server_line_in_pieces(student):
                     pytest.fail(f"the server closed the connection after the first {i} bytes of {line!r}, "
                                 "sent 3 at a time")
                 time.sleep(0.02)
-            replies = read_lines(sock, 2, timeout=1.5)
+            replies = read_lines(sock, 2, then=0.3)  # a second reply would follow the first at once
     finally:
         server.close()
     assert replies and stamped(replies[0], line), \
@@ -223,17 +229,17 @@ def test_tcp_server_close_frees_port(student):
                             "(shutdown(), then join them): see chapter 1, 'socketserver'.")
 def test_tcp_server_close_stops_threads(student):
     """After close(), no thread of the server is left running."""
-    before = set(threading.enumerate())
+    before = student_threads(student)
     server = started(student)
     with socket.create_connection(server.server_address, timeout=3) as sock:
         sock.sendall(b"hi\n")
         read_lines(sock, 1)
         server.close()
     deadline = time.monotonic() + 2
-    while new_threads(before) and time.monotonic() < deadline:
+    while new_threads(student, before) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = new_threads(before)
-    assert not left, f"threads still running 2 s after close(): {[t.name for t in left]}"
+    left = new_threads(student, before)
+    assert not left, f"threads still running 2 s after close(): {left}"
 
 
 # ---------------------------------------------------------------- the TCP client
@@ -330,7 +336,7 @@ def test_tcp_client_timeout(student):
     server = PieceServer(answer=False, close_after=6)
     begin = time.monotonic()
     try:
-        result = student.tcp_client(*server.address, [b"anyone there?"], timeout=1)
+        result = student.tcp_client(*server.address, [b"anyone there?"], timeout=0.5)
     except OSError:
         result = None
     finally:
@@ -338,7 +344,7 @@ def test_tcp_client_timeout(student):
     assert result is None, f"the server never answered, yet tcp_client() returned {result!r}"
     took = time.monotonic() - begin
     assert server.connections == 1, "tcp_client() never connected to the silent server at the address given"
-    assert took < 4, f"with timeout=1 tcp_client() took {took:.1f} s to give up"
+    assert took < 3, f"with timeout=0.5 tcp_client() took {took:.1f} s to give up"
 
 
 # ---------------------------------------------------------------- UDP
@@ -415,7 +421,7 @@ def test_udp_client_lost_reply(student):
         silent.bind(("127.0.0.1", 0))
         begin = time.monotonic()
         try:
-            result = student.udp_client(*silent.getsockname(), [b"hello?"], timeout=1)
+            result = student.udp_client(*silent.getsockname(), [b"hello?"], timeout=0.5)
         except OSError:
             result = None
         assert result is None, f"no reply was sent, yet udp_client() returned {result!r}"
@@ -426,4 +432,4 @@ def test_udp_client_lost_reply(student):
         except OSError:
             arrived = None
     assert arrived == b"hello?", f"the silent server at the address given received {arrived!r}"
-    assert took < 4, f"with timeout=1 udp_client() took {took:.1f} s to give up"
+    assert took < 3, f"with timeout=0.5 udp_client() took {took:.1f} s to give up"

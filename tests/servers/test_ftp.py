@@ -470,6 +470,23 @@ def test_idle_timeout_is_honoured(servers_factory):
     ftp.close()
 
 
+def refused_login_seconds(endpoint) -> float:
+    ftp = ftplib.FTP()
+    ftp.connect(endpoint.host, endpoint.port, timeout=TIMEOUT)  # reads the 220 greeting
+    started = time.monotonic()
+    with pytest.raises(ftplib.error_perm, match="^530"):
+        ftp.login("alice", "wrong-pw")
+    took = time.monotonic() - started
+    ftp.close()
+    return took
+
+
+def test_login_delay_is_an_option(servers_factory):
+    """A refused login waits (slows password guessing); the grader's own servers may wait less."""
+    assert refused_login_seconds(servers_factory(names=["ftp"]).ftp) >= 0.9
+    assert refused_login_seconds(servers_factory(names=["ftp"], options={"ftp_login_delay": "0.05"}).ftp) < 0.6
+
+
 def test_stop_is_prompt_with_clients_connected(servers_factory):
     handle = servers_factory(names=["ftp"])
     idle = connect(handle.ftp)

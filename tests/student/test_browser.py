@@ -40,8 +40,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 CHAPTERS = sorted(p.name for p in (sandbox.ROOT / "notebooks").glob("*.ipynb"))
 ARTIFACTS = sandbox.ROOT / "artifacts" / "browser"
 #: How a student imports the grader's check() (the one place this test names the grader's module).
-CHECK_IMPORT = ("from grader import check" if (sandbox.ROOT / "grader" / "__init__.py").exists()
-                else "from local_servers.grading import check")
+CHECK_IMPORT = "from grader import check"
 URL = re.compile(r"(http://\S+)/lab/tree/notebooks/00_start_here\.ipynb\?token=(\w+)")
 CHAPTER_TIMEOUT = 240  # seconds for one chapter to run to its end
 

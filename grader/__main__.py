@@ -5,27 +5,28 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .labs import LABS
+from .labs import LABS, UNITS
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_servers.grading", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     batch = commands.add_parser("batch", help="grade a folder of submissions (one subfolder per student) into a CSV")
     batch.add_argument("submissions", help="folder with one subfolder per student, each shaped like labs/")
     batch.add_argument("--out", required=True, help="the CSV to write (a .json with details goes beside it)")
     batch.add_argument("--hidden-tests", default=None, help="a folder of extra tests students do not get")
-    batch.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: the cores)")
+    batch.add_argument("--jobs", type=int, default=None,
+                       help="submissions graded at once (default: 4 per core; grading mostly waits)")
     batch.add_argument("--lab-timeout", type=float, default=None, help="seconds per test (default 10)")
     batch.add_argument("--submission-timeout", type=float, default=300,
                        help="seconds after which a whole submission is stopped (default 300)")
     batch.add_argument("--labs", default=None, help=f"only these labs, comma-separated ({','.join(LABS)})")
     batch.add_argument("--no-shared-servers", action="store_true",
-                       help="start read-only servers per submission instead of once for the batch")
+                       help="(kept for old scripts: every submission has servers of its own now)")
 
     one = commands.add_parser("check", help="run one lab's checks and print the table")
-    one.add_argument("lab", choices=list(LABS))
+    one.add_argument("lab", choices=list(UNITS), help="a lab, or a chapter's exercises (ex02)")
     one.add_argument("--labs-dir", default=None, help="the labs folder (default: the course's labs/)")
 
     args = parser.parse_args(argv)

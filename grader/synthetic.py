@@ -8,11 +8,14 @@ score per lab follows from it, so a test (tests/grading/) and the bench
     starter       labs/ untouched: 0 everywhere
     partial       the FTP and HTTP starters, one wrong UDP client, the rest solved
     hang          the TCP server runs in the foreground (it never returns) and leaves a
-                  thread that never ends: cut off by the per-test timeouts
+                  thread that never ends: each call is stopped at the test's time limit,
+                  and the lab's other functions keep their points
     import_error  the SMTP module raises while it is imported
     syntax_error  the mail module does not compile
-    stubborn      the NNTP module swallows the timeout and loops forever: only the
-                  submission's wall-clock limit stops it
+    crash         the TCP client ends its whole process (os._exit): its two checks fail,
+                  the next check gets a fresh process
+    stubborn      the NNTP module loops forever while it is imported, swallowing every
+                  exception: its process is killed at the time limit, the NNTP lab gets 0
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from .labs import LABS
 
-KINDS = ("full", "starter", "partial", "hang", "import_error", "syntax_error", "stubborn")
+KINDS = ("full", "starter", "partial", "hang", "import_error", "syntax_error", "stubborn", "crash")
 
 _UDP_WRONG = '''
 
@@ -42,6 +45,14 @@ def start_tcp_server(host="127.0.0.1", port=0):
     threading.Thread(target=lambda: [time.sleep(0.2) for _ in iter(int, 1)], name="never-ends").start()
     server = socketserver.TCPServer((host, port), socketserver.BaseRequestHandler)
     server.serve_forever()
+'''
+
+_CRASH = '''
+
+def tcp_client(host, port, messages, timeout=5.0):
+    """Wrong on purpose: ends the whole process."""
+    import os
+    os._exit(3)
 '''
 
 _STUBBORN = '''
@@ -83,26 +94,37 @@ def make(kind: str, target: Path, solutions: Path, starters: Path) -> Path:
         append("mail", "\ndef broken(:\n    pass\n")
     elif kind == "stubborn":
         append("nntp", _STUBBORN)
+    elif kind == "crash":
+        append("sockets", _CRASH)
     return target
 
 
-def expected_scores(kind: str, maxima: dict[str, float]) -> dict[str, float | None]:
-    """The score per lab a correct grader gives `kind`; None where it depends on timing."""
+#: The tests that call start_tcp_server(), which the "hang" kind breaks.
+HANG_BREAKS = ("test_tcp_server",)
+
+
+def expected_scores(kind: str, maxima: dict[str, float], points: dict[str, float] | None = None) -> dict[str, float]:
+    """The score per lab a correct grader gives `kind`.
+
+    points: each sockets test's points by name (from a report of the solutions), for "hang".
+    """
     scores = {lab: maxima[lab] for lab in maxima}
     if kind == "starter":
         return {lab: 0 for lab in maxima}
     if kind == "partial":
         scores.update(ftp=0, http=0, sockets=maxima["sockets"] - 2)
-    elif kind == "hang":
-        scores["sockets"] = 1  # only timestamp_reply(): after two timeouts the lab's other tests fail at once
+    elif kind == "hang":  # a hung start_tcp_server() costs its own tests, never the others
+        broken = sum(p for name, p in (points or {}).items() if name.startswith(HANG_BREAKS))
+        scores["sockets"] = maxima["sockets"] - broken
     elif kind == "import_error":
         scores["smtp"] = 0
     elif kind == "syntax_error":
         scores["mail"] = 0
-    elif kind == "stubborn":
-        # Labs are graded in file order (ftp, http, mail, nntp, smtp, sockets): the run is
-        # killed inside nntp, so the labs before it keep their points and the rest get none.
-        scores.update(nntp=0, smtp=0, sockets=0)
+    elif kind == "stubborn":  # its import is stopped at the time limit: the NNTP lab alone gets 0
+        scores["nntp"] = 0
+    elif kind == "crash":  # test_tcp_client and test_tcp_client_refused
+        broken = sum(p for name, p in (points or {}).items() if name.startswith("test_tcp_client"))
+        scores["sockets"] = maxima["sockets"] - broken
     return {lab: scores[lab] for lab in maxima}
 
 

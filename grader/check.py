@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import run as runner
-from .labs import LABS
+from .labs import LABS, UNITS
 
 
 @dataclass
@@ -58,28 +58,51 @@ def _n(value):
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+def default_labs_dir() -> Path:
+    """The student's own copy of the labs (workspace/labs) when the course made one, else labs/."""
+    workspace = runner.ROOT / "workspace" / "labs"
+    return workspace if workspace.is_dir() else runner.ROOT / "labs"
+
+
 def check(lab: str, labs_dir: str | Path | None = None, *, lab_timeout: float | None = None,
           timeout: float = 300) -> CheckResult:
-    """Run the checks of one lab ("sockets", "ftp", "nntp", "smtp", "mail", "http") on your module.
+    """Run the checks of one lab ("sockets", "ftp", "nntp", "smtp", "mail", "http") or of a chapter's
+    exercises ("ex02": your exercises/ex02_ftp.py) on your module.
 
-    labs_dir is the folder holding your labs (default: the course's labs/).
-    Returns a CheckResult, which a notebook shows as a table.
+    labs_dir is the folder holding your labs (default: workspace/labs if the
+    course made it, else the course's labs/). Returns a CheckResult, which a
+    notebook shows as a table.
     """
-    if lab not in LABS:
-        raise ValueError(f"unknown lab {lab!r}; the labs are: {', '.join(LABS)}")
-    labs_dir = Path(labs_dir).resolve() if labs_dir else runner.ROOT / "labs"
-    tests = runner.lab_tests() / f"test_{lab}.py"
+    if lab not in UNITS:
+        raise ValueError(f"unknown lab {lab!r}; the labs are: {', '.join(LABS)}; the exercises: "
+                         f"{', '.join(name for name in UNITS if name not in LABS)}")
+    labs_dir = Path(labs_dir).resolve() if labs_dir else default_labs_dir()
+    tests = (runner.lab_tests() if lab in LABS else runner.exercise_checks()) / f"test_{lab}.py"
     with tempfile.TemporaryDirectory(prefix="check-") as tmp:
         result = runner.run([tests], labs_dir, Path(tmp) / "report.json", Path(tmp) / "pytest.log",
                             lab_timeout=lab_timeout, wall_timeout=timeout)
         tail = result.log_tail()
     document = result.report or {}
-    checks = [{"name": t["name"], "ok": t["outcome"] == "passed", "points": t["points"], "earned": t["earned"],
-               "hint": t["hint"], "message": t["message"] if t["reason"] != "todo" else "not written yet"}
-              for t in document.get("tests", [])]
+    import_error = (document.get("labs", {}).get(lab) or {}).get("import_error")
+    checks = []
+    for t in document.get("tests", []):
+        if t["reason"] == "import":
+            message = "not run: your module did not import (see above)"
+        elif t["reason"] == "todo":
+            message = "not written yet"
+        else:
+            message = t["message"]
+        checks.append({"name": t["name"], "ok": t["outcome"] == "passed", "points": t["points"],
+                       "earned": t["earned"], "hint": t["hint"], "message": message})
     from .report import notes
 
-    note = notes(document) if document else f"the checks could not run: {tail}"
+    where = f"checked {UNITS[lab].path(labs_dir)}"
+    if import_error:
+        note = f"{where}. Your module could not be imported: {import_error}"
+    elif document:
+        note = "; ".join(filter(None, [where, notes(document)]))
+    else:
+        note = f"{where}. The checks could not run: {tail}"
     if result.killed:
         note = f"stopped after {timeout:g} s. " + note
     return CheckResult(lab, document.get("score", 0), document.get("max_score", 0), checks, note)

@@ -11,7 +11,7 @@ The JSON report (schema 1) is what check() and the batch grader read::
                 "duration": 0.1}]}
 
 outcome is passed, failed (the student's code is wrong, crashed or hung:
-reason says "timeout", "import", "todo" or "budget" when known), error (the
+reason says "timeout", "import", "todo" or "crash" when known), error (the
 grader itself broke: a fixture failed), skipped, or "not run" (the run was
 cut off before the test). Only passed tests earn their points.
 """
@@ -62,12 +62,16 @@ def notes(report: dict) -> str:
         if lab.get("import_error"):
             parts.append(f"{name}: {lab['import_error']}")
         if lab.get("timeouts"):
-            parts.append(f"{name}: {lab['timeouts']} test(s) timed out")
+            hung = [t["name"] for t in report.get("tests", []) if t.get("lab") == name and t.get("reason") == "timeout"]
+            parts.append(f"{name}: {lab['timeouts']} test(s) timed out ({', '.join(hung)})")
         if lab.get("errors"):
             parts.append(f"{name}: {lab['errors']} grader error(s)")
     if not report.get("complete", True):
         not_run = sum(lab.get("not_run", 0) for lab in report.get("labs", {}).values())
         parts.append(f"run cut off, {not_run} test(s) not run")
+    isolation = report.get("isolation", "")
+    if isolation and isolation != "ok":
+        parts.append(f"sandbox degraded: {isolation}")
     return "; ".join(parts)
 
 
@@ -80,21 +84,42 @@ def write_json(path: Path, report: dict) -> None:
     os.replace(tmp, path)
 
 
-def csv_text(rows: list[dict], labs: list[str]) -> str:
-    """The gradebook CSV: one row per student, one column per lab, total, max, note."""
+CSV_TAIL = ["total", "max", "failed", "flags", "note"]
+
+
+def csv_text(rows: list[dict], labs: list[str], maxima: dict[str, float] | None = None) -> str:
+    """The gradebook CSV: one row per student (a lab per column, total, max, failed checks, flags, note).
+
+    With maxima, a first row "(maximum)" gives each lab's maximum.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", *labs, "total", "max", "note"])
+    writer.writerow(["student", *labs, *CSV_TAIL])
+    if maxima:
+        writer.writerow(["(maximum)", *(_number(maxima.get(lab, "")) for lab in labs),
+                         _number(sum(maxima.get(lab, 0) for lab in labs)), "", "", "", "each lab's maximum"])
     for row in rows:
         writer.writerow([row["student"], *(_number(row["labs"].get(lab, "")) for lab in labs),
-                         _number(row["total"]), _number(row["max"]), row.get("note", "")])
+                         _number(row["total"]), _number(row["max"]), " ".join(row.get("failed", [])),
+                         "; ".join(row.get("flags", [])), row.get("note", "")])
     return out.getvalue()
 
 
 def csv_row(report: dict) -> dict:
-    return {"student": report.get("student", ""),
-            "labs": {name: lab["score"] for name, lab in report.get("labs", {}).items()},
-            "total": report.get("score", 0), "max": report.get("max_score", 0), "note": notes(report)}
+    """A student's row, recomputed from the tests: a test earns its marker's points if it passed, else 0."""
+    labs, maxima, failed = {}, {}, []
+    for test in report.get("tests", []):
+        points = test.get("points", 0)
+        points = points if isinstance(points, (int, float)) and not isinstance(points, bool) and points >= 0 else 0
+        lab = str(test.get("lab", ""))
+        maxima[lab] = maxima.get(lab, 0) + points
+        earned = points if test.get("outcome") == "passed" else 0
+        labs[lab] = labs.get(lab, 0) + earned
+        if test.get("outcome") != "passed":
+            failed.append(f"{lab}:{test.get('name', '')}")
+    return {"student": report.get("student", ""), "labs": labs, "maxima": maxima,
+            "total": sum(labs.values()), "max": sum(maxima.values()), "failed": failed,
+            "flags": [str(f) for f in report.get("flags", [])], "note": notes(report)}
 
 
 def _number(value):

@@ -1,10 +1,10 @@
 """Grading the course's labs: a pytest plugin, check() for notebooks, and a batch grader.
 
-    from local_servers.grading import check
+    from grader import check
     check("ftp")                 # in a notebook: a table of passed and failed checks, with hints
 
-    python -m local_servers.grading batch SUBMISSIONS --out grades.csv [--hidden-tests DIR] [--jobs N]
-    python -m local_servers.grading check ftp [--labs-dir PATH]
+    python -m grader batch SUBMISSIONS --out grades.csv [--hidden-tests DIR] [--jobs N]
+    python -m grader check ftp [--labs-dir PATH]
 
 See labs/README.md and docs/decisions/0003-grading.md.
 """

@@ -35,12 +35,24 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
 )}
 
 
+#: The chapters' exercises, checked like labs (check("ex02")) but never part of a lab grade: the answers
+#: live in the labs folder's exercises/ (labs/exercises/ holds the starters), their checks in
+#: tests/exercises/checks/. An exercise without checks yet is not listed.
+EXERCISES: dict[str, Lab] = {unit.name: unit for unit in (
+    Lab("ex02", "exercises", "ex02_ftp.py", "Chapter 2's exercises: mirror, resume, upload a tree, GBK", ("ftp",),
+        ("ftp",)),
+)}
+
+#: Everything check() can grade.
+UNITS: dict[str, Lab] = {**LABS, **EXERCISES}
+
+
 def lab_of_file(path: str | Path) -> str | None:
     """The lab a test file belongs to by its name: test_ftp.py, test_ftp_hidden.py -> "ftp"."""
     stem = Path(path).stem
     if stem.startswith("test_"):
         stem = stem[5:]
-    for name in LABS:
+    for name in UNITS:
         if stem == name or stem.startswith(name + "_"):
             return name
     return None
