@@ -129,6 +129,21 @@ def _fill(handle, mailbox: str, count: int) -> None:
         assert conn.tagged(b"A%d" % (count - 1))[-1].startswith(b"A%d OK" % (count - 1))
 
 
+
+def noop_delays_during(server, work) -> list[float]:
+    """Run `work` in a thread; meanwhile time NOOPs on another session (the others' wait)."""
+    with bounded_session(server) as probe:
+        worker = threading.Thread(target=work)
+        worker.start()
+        delays = []
+        while worker.is_alive():
+            start = time.perf_counter()
+            assert probe.run(b"p", b"NOOP")[-1].startswith(b"p OK")
+            delays.append(time.perf_counter() - start)
+            time.sleep(0.01)
+        worker.join()
+    return delays
+
 def test_other_connections_are_served_while_a_long_search_runs(server, box):
     """The loop is shared: the largest search we accept must not hold up another session's NOOP."""
     _fill(server, box, 1_000)
@@ -143,16 +158,7 @@ def test_other_connections_are_served_while_a_long_search_runs(server, box):
                 assert conn.run(b"s%d" % n, program)[-1].startswith(b"s%d OK" % n)
                 durations.append(time.perf_counter() - start)
 
-    with bounded_session(server) as probe:
-        worker = threading.Thread(target=long_search)
-        worker.start()
-        delays = []
-        while worker.is_alive():
-            start = time.perf_counter()
-            assert probe.run(b"p", b"NOOP")[-1].startswith(b"p OK")
-            delays.append(time.perf_counter() - start)
-            time.sleep(0.01)
-        worker.join()
+    delays = noop_delays_during(server, long_search)
     assert len(durations) == 2, "the search did not complete"
     delays.sort()
     # Without yielding, a NOOP waits for the rest of the search; with it, for one slice of 200 messages.
@@ -177,16 +183,7 @@ def test_a_long_search_of_one_big_message_does_not_hold_the_loop(server, box):
             assert conn.run(b"s", program)[:-1] == [b"* SEARCH 1"]
             durations.append(time.perf_counter() - start)
 
-    with bounded_session(server) as probe:
-        worker = threading.Thread(target=long_search)
-        worker.start()
-        delays = []
-        while worker.is_alive():
-            start = time.perf_counter()
-            assert probe.run(b"p", b"NOOP")[-1].startswith(b"p OK")
-            delays.append(time.perf_counter() - start)
-            time.sleep(0.01)
-        worker.join()
+    delays = noop_delays_during(server, long_search)
     assert durations, "the search did not complete"
     assert max(delays) < durations[0] / 3, (sorted(delays)[-5:], durations)
 
