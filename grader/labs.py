@@ -41,6 +41,8 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
 EXERCISES: dict[str, Lab] = {unit.name: unit for unit in (
     Lab("ex02", "exercises", "ex02_ftp.py", "Chapter 2's exercises: mirror, resume, upload a tree, GBK", ("ftp",),
         ("ftp",)),
+    Lab("ex03", "exercises", "ex03_nntp.py", "Chapter 3's exercises: threads, decoded articles, NNTPS posting",
+        ("nntp",), ("nntp",)),
 )}
 
 #: Everything check() can grade.
