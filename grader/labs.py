@@ -43,6 +43,8 @@ EXERCISES: dict[str, Lab] = {unit.name: unit for unit in (
         ("ftp",)),
     Lab("ex03", "exercises", "ex03_nntp.py", "Chapter 3's exercises: threads, decoded articles, NNTPS posting",
         ("nntp",), ("nntp",)),
+    Lab("ex04", "exercises", "ex04_email_smtp.py", "Chapter 4's exercises: SMTP commands, a newsletter, SMTPS",
+        (), ("smtp",)),
 )}
 
 #: Everything check() can grade.
