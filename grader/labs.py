@@ -45,6 +45,8 @@ EXERCISES: dict[str, Lab] = {unit.name: unit for unit in (
         ("nntp",), ("nntp",)),
     Lab("ex04", "exercises", "ex04_email_smtp.py", "Chapter 4's exercises: SMTP commands, a newsletter, SMTPS",
         (), ("smtp",)),
+    Lab("ex05", "exercises", "ex05_pop3_imap.py", "Chapter 5's exercises: new mail, searches, IDLE, charsets",
+        (), ("smtp", "pop3", "imap")),
     Lab("ex06", "exercises", "ex06_http.py", "Chapter 6's exercises: statuses, links, servers, uploads, robots",
         ("http",)),
 )}
