@@ -39,8 +39,18 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
 #: live in the labs folder's exercises/ (labs/exercises/ holds the starters), their checks in
 #: tests/exercises/checks/. An exercise without checks yet is not listed.
 EXERCISES: dict[str, Lab] = {unit.name: unit for unit in (
+    Lab("ex01", "exercises", "ex01_sockets.py", "Chapter 1's exercises: framing, UDP retries, a selectors server",
+        ("time", "echo")),
     Lab("ex02", "exercises", "ex02_ftp.py", "Chapter 2's exercises: mirror, resume, upload a tree, GBK", ("ftp",),
         ("ftp",)),
+    Lab("ex03", "exercises", "ex03_nntp.py", "Chapter 3's exercises: threads, decoded articles, NNTPS posting",
+        ("nntp",), ("nntp",)),
+    Lab("ex04", "exercises", "ex04_email_smtp.py", "Chapter 4's exercises: SMTP commands, a newsletter, SMTPS",
+        (), ("smtp",)),
+    Lab("ex05", "exercises", "ex05_pop3_imap.py", "Chapter 5's exercises: new mail, searches, IDLE, charsets",
+        (), ("smtp", "pop3", "imap")),
+    Lab("ex06", "exercises", "ex06_http.py", "Chapter 6's exercises: statuses, links, servers, uploads, robots",
+        ("http",)),
 )}
 
 #: Everything check() can grade.

@@ -17,6 +17,7 @@ import pytest
 from grader import LABS, check, synthetic
 from grader import batch as batch_module
 from grader import run as runner
+from grader.labs import EXERCISES
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS, STARTERS = ROOT / "solutions", ROOT / "labs"
@@ -170,12 +171,13 @@ def test_check_shows_a_table_with_hints(capfd):
     assert out == "" and err == "", "check() must not print (servers' or tests' output) into the cell"
 
 
-def test_check_grades_a_chapters_exercises():
-    """check("ex02") grades exercises/ex02_ftp.py of a labs folder with the labs' sandbox and table."""
-    good = check("ex02", SOLUTIONS)
+@pytest.mark.parametrize("unit", sorted(EXERCISES))
+def test_check_grades_a_chapters_exercises(unit):
+    """check("exNN") grades exercises/exNN_*.py of a labs folder with the labs' sandbox and table."""
+    good = check(unit, SOLUTIONS)
     assert good.passed and good.score == good.max_score > 0, repr(good)
-    assert "exercises/ex02_ftp.py" in good.note
-    starter = check("ex02", STARTERS)
+    assert f"exercises/{EXERCISES[unit].module}" in good.note
+    starter = check(unit, STARTERS)
     assert starter.score == 0 and len(starter.checks) == len(good.checks), repr(starter)
     assert all(not c["ok"] and c["hint"] and c["message"] == "not written yet" for c in starter.checks), repr(starter)
 
