@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40, help="how many of the last lines (default 40)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl-C")
 
+    profile = sub.add_parser("profile", help="make the mail servers behave like gmail, qq, 163 or outlook "
+                                             "(reseeds the mail store)")
+    profile.add_argument("words", nargs="*", metavar="NAME | app-password ACCOUNT | refresh-token ACCOUNT",
+                         help="a profile to switch to, or a credential to issue; nothing: show the current one")
+    profile.add_argument("--off", action="store_true", help="back to the course's own behaviour (reseeds mail)")
+
     serve = sub.add_parser("serve", help="run the servers in the foreground (what `up` runs in the background)")
     serve.add_argument("--host", default=config.DEFAULT_HOST)
     serve.add_argument("--ports", default="", metavar="NAME=PORT,...")
@@ -153,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
                                                       else " (seeded when the servers start)"))
         return 0
 
+    if args.command == "profile":
+        return _profile(state_dir, args)
+
     if args.command == "logs":
         from . import serve
 
@@ -176,3 +185,61 @@ def main(argv: list[str] | None = None) -> int:
                     pass
         return 0
     return 2
+
+
+def _profile(state_dir: Path, args) -> int:
+    """python -m local_servers profile [NAME | --off | app-password ACCOUNT | refresh-token ACCOUNT]."""
+    from . import control
+    from .wire import oauth, profiles
+
+    words = args.words
+    if words and words[0] in ("app-password", "refresh-token"):
+        if len(words) != 2:
+            print(f"usage: python -m local_servers profile {words[0]} ACCOUNT", file=sys.stderr)
+            return 2
+        try:
+            issue = profiles.issue_app_password if words[0] == "app-password" else oauth.refresh_token
+            print(issue(state_dir, words[1]))
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        return 0
+    if len(words) > 1 or (words and args.off):
+        print("give one profile name, or --off", file=sys.stderr)
+        return 2
+    if not words and not args.off:
+        name = profiles.current(state_dir)
+        shown = name or "none (the course's own rules)"
+        print(f"profile: {shown}; profiles: {', '.join(profiles.PROFILES)}")
+        return 0
+    name = None if args.off else words[0]
+    try:
+        profiles.select(state_dir, name)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        handle = control.reset(state_dir, ["smtp"])
+    except control.StartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"profile {name or 'off'}: the mail store was reseeded"
+          + (f" with {profiles.PROFILES[name].title}'s folders and mail" if name else "")
+          + " (mail sent, moved or deleted since the last reset is gone; app passwords stay)")
+    print(f"servers restarted (pid {handle.pid})" if handle else "it takes effect when the servers start")
+    if name:
+        profile = profiles.PROFILES[name]
+        for provider_port, listener in profile.ports.items():
+            print(f"  {profile.title}'s port {provider_port} is played by the course's {listener} listener"
+                  + (f" (port {_listener_port(handle, listener)})" if handle else ""))
+    return 0
+
+
+def _listener_port(handle, listener: str) -> int | None:
+    """The port of a listener: a service's plain port (smtp) or one of its implicit-TLS ports (smtps)."""
+    for svc in handle.services.values():
+        if svc.name == listener:
+            return svc.port
+        if listener in svc.tls_ports:
+            return svc.tls_ports[listener]
+    return None

@@ -151,3 +151,33 @@ class Handle:
     @classmethod
     def load(cls, state_file: Path) -> "Handle":
         return cls.from_dict(json.loads(Path(state_file).read_text(encoding="utf-8")))
+
+    # -- provider profiles (wire/profiles.py, wire/oauth.py) ------------------------------------
+    def profile(self, name: str | None) -> "Handle":
+        """Make the mail servers behave like a provider: "gmail", "qq", "163", "outlook"; None: the course's own.
+
+        Switching RESEEDS THE MAIL STORE, like ``python -m local_servers reset smtp``: every
+        account's mail and folders are replaced by the seeded ones (with the provider's folder
+        names and mail); what was sent, moved or deleted since is gone. App passwords stay.
+        The servers restart on the same ports: use the handle this returns from now on.
+        """
+        from . import control
+        from .wire import profiles
+
+        profiles.select(self.state_dir, name)
+        return control.reset(self.state_dir, ["smtp"]) or self
+
+    def app_password(self, user: str) -> str:
+        """Issue an app password (a provider's "authorization code", 授权码) for an account: shown once."""
+        from .wire import profiles
+
+        return profiles.issue_app_password(self.state_dir, user)
+
+    def oauth_client(self, user: str) -> dict:
+        """What an OAuth2 program has after the user's consent: the token endpoint, its client id and
+        secret, and a refresh token for the account (POST them to token_url for an access token)."""
+        from .wire import oauth
+
+        http = self.services["http"]
+        return {"token_url": f"http://{http.host}:{http.port}{oauth.TOKEN_PATH}", "client_id": oauth.CLIENT_ID,
+                "client_secret": oauth.CLIENT_SECRET, "refresh_token": oauth.refresh_token(self.state_dir, user)}

@@ -198,6 +198,7 @@ class Handler(BaseHTTPRequestHandler):
         (r"/robots.txt", GET, "robots", "/robots.txt"),
         (r"/deny", GET, "deny", "/deny"),
         (r"/site(/.*)?", GET, "site", "/site/"),
+        (r"/oauth2/token", ("POST",), "oauth_token", None),  # provider profiles' OAuth2 (wire/oauth.py)
     ]
 
     # ------------------------------------------------------------------
@@ -668,6 +669,13 @@ class Handler(BaseHTTPRequestHandler):
         """The page that robots.txt forbids."""
         self.reply(200, "Robots should not be here: /robots.txt disallows /deny.\n", "text/plain; charset=utf-8")
 
+    def route_oauth_token(self) -> None:
+        """The OAuth2 token endpoint of the provider profiles: a refresh token in, an access token out."""
+        from ..wire import oauth
+
+        status, reply = oauth.token_endpoint(self.server.state_dir, self.body)
+        self.reply_json(reply, status, [("Cache-Control", "no-store")])  # RFC 6749 5.1
+
     def route_site(self, rest: str | None) -> None:
         """The static site: files from the data folder's site/."""
         if not rest:
@@ -827,6 +835,7 @@ class Server(ThreadingHTTPServer):
         self.ssl_context = ssl_context
         self.log = service.log
         self.site_dir = service.data_dir / "site"
+        self.state_dir = service.ctx.data_dir.parent  # the OAuth2 signing key is there (wire/oauth.py)
         self.idle_timeout = service.option("idle_timeout")
         self.handshake_timeout = service.option("handshake_timeout")
         self.head_timeout = service.option("head_timeout")

@@ -8,11 +8,13 @@ port that upgrades with STARTTLS/STLS and an implicit-TLS twin.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from .. import config
 from . import mailstore
 from ..handle import ServiceInfo
 from ..service import Service
+from ..wire import profile_mail, profiles
 
 
 class MailService(Service):
@@ -24,6 +26,11 @@ class MailService(Service):
     @classmethod
     def seed(cls, data_dir) -> None:
         mailstore.seed(data_dir)
+        # A provider profile's folders and mail (wire/profiles.py). data_dir is a folder in
+        # <state dir>/data (serve.seed_missing seeds beside the final folder).
+        profile = profiles.active(Path(data_dir).parent.parent)
+        if profile is not None:
+            profile_mail.seed(data_dir, profile)
 
     def info(self) -> ServiceInfo:
         info = super().info()

@@ -66,11 +66,27 @@ _counter = itertools.count()
 _host = socket.gethostname().replace("/", r"\057").replace(":", r"\072").replace(COLON, r"\041") or "localhost"
 
 
+#: How a "/" in a folder name is kept on disk (where it would be a path separator): its modified
+#: UTF-7 spelling. "/" is no hierarchy delimiter here (that is "."), so names like Gmail's
+#: "[Gmail]/Sent Mail" are plain names (wire/profiles.py).
+SLASH_ON_DISK = "&AC8-"
+
+
+def folder_file_name(folder: str) -> str:
+    """The Maildir++ directory name of a folder: "Sent" -> ".Sent", "[Gmail]/Sent Mail" -> ".[Gmail]&AC8-Sent Mail"."""
+    return "." + folder.replace("/", SLASH_ON_DISK)
+
+
+def folder_name(file_name: str) -> str:
+    """The inverse of folder_file_name."""
+    return file_name[1:].replace(SLASH_ON_DISK, "/")
+
+
 def user_dir(mail_dir: Path, user: str, folder: str | None = None) -> Path:
     """The Maildir of a user's INBOX (folder None or "INBOX") or of one of their folders."""
     path = Path(mail_dir) / user
     if folder and folder.upper() != "INBOX":
-        path = path / f".{folder}"
+        path = path / folder_file_name(folder)
     return path
 
 
@@ -93,7 +109,7 @@ def users(mail_dir: Path) -> list[str]:
 def folders(mail_dir: Path, user: str) -> list[str]:
     """A user's folders besides INBOX, e.g. ["Archive", "Sent"]."""
     root = user_dir(mail_dir, user)
-    return sorted(p.name[1:] for p in root.iterdir() if p.is_dir() and p.name.startswith(".") and (p / "cur").is_dir()
+    return sorted(folder_name(p.name) for p in root.iterdir() if p.is_dir() and p.name.startswith(".") and (p / "cur").is_dir()
                   and not p.name.startswith(".imap"))
 
 

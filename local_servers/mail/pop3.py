@@ -32,6 +32,7 @@ from . import mailstore
 from ..engine import Command, LineService, LineSession
 from .mail_service import MailService
 from ..service import Option
+from ..wire import profiles
 
 AUTHORIZATION, TRANSACTION = "AUTHORIZATION", "TRANSACTION"
 #: RFC 2449: a command line is at most 255 octets, CRLF included.
@@ -154,6 +155,7 @@ class POP3Session(LineSession):
         self.user: str | None = None
         self.maildrop: Maildrop | None = None
         self.banner = f"<{os.getpid()}.{next(self._ids)}.{int(time.time())}@{HOSTNAME}>"
+        self.profile = profiles.for_service(service)  # a provider's rules (wire/profiles.py), or None
 
     def greeting(self) -> bytes:
         return self.ok(f"POP3 server ready {self.banner}")
@@ -197,7 +199,8 @@ class POP3Session(LineSession):
     # -- AUTHORIZATION state -------------------------------------------
 
     def refused(self) -> bytes | None:
-        if not self.service.ctx.passwords_allowed(self.tls):
+        profile_wants_tls = self.profile is not None and self.profile.tls_only and not self.tls
+        if not self.service.ctx.passwords_allowed(self.tls) or profile_wants_tls:
             return self.err("[AUTH] use STLS (or the POP3S port) before logging in")
         return None
 
@@ -212,10 +215,11 @@ class POP3Session(LineSession):
         if self.user is None:
             return self.err("send USER first")
         user, self.user = self.user, None
-        name = config.check_login(user, arg)
+        name, verdict = profiles.check_login(self.profile, self.service.ctx.data_dir.parent, user, arg)
         if name is None:
             self.log.info("POP3 login failed for %r from %s", user, self.peer)
-            return self.err("[AUTH] invalid user name or password")
+            return self.err("[AUTH] invalid user name or password" if self.profile is None
+                            else self.profile.reply("pop3", verdict))
         return self.login(name)
 
     def cmd_APOP(self, arg: str) -> bytes:
@@ -224,6 +228,8 @@ class POP3Session(LineSession):
         expected = hashlib.md5((self.banner + (password or "")).encode()).hexdigest()
         if password is None or not hmac.compare_digest(expected, digest.lower()):
             return self.refused() or self.err("[AUTH] invalid user name or digest")
+        if self.profile is not None:  # the providers offer no APOP: it needs the account's own password
+            return self.refused() or self.err(self.profile.reply("pop3", profiles.REFUSED))
         return self.refused() or self.login(name.lower())
 
     def login(self, user: str):

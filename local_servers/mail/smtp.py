@@ -31,6 +31,8 @@ What a careless or hostile client meets:
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import functools
 import logging
 import re
@@ -39,7 +41,7 @@ import time
 import warnings
 from email.utils import formatdate
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, TLSSetupException
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, TLSSetupException
 
 from .. import config
 from ..engine import half_close
@@ -47,6 +49,7 @@ from . import mailstore
 from ..limits import OPTIONS, ConnectionLimit
 from .mail_service import MailService
 from ..service import close_servers, listen
+from ..wire import oauth, profiles
 
 #: Largest message accepted (RFC 1870 SIZE); bigger ones get 552.
 MAX_MESSAGE_SIZE = 10 * 1024 * 1024
@@ -108,11 +111,18 @@ class CourseSMTP(SMTP):
     client's delayed ACK: 40 ms.
     """
 
-    def __init__(self, handler, limit: ConnectionLimit, **kwargs):
+    def __init__(self, handler, limit: ConnectionLimit, state_dir, **kwargs):
         super().__init__(handler, **kwargs)
         self.limit = limit
         self.admitted_from: str | None = None  # the address counted in the limit
         self._stream_reader.__class__ = _InputEndsSession
+        # One protocol object per connection: the provider profile (wire/profiles.py) it follows,
+        # and AUTH XOAUTH2/OAUTHBEARER offered only when the profile has OAuth2.
+        self.state_dir = state_dir
+        self.profile = profiles.active(state_dir)
+        oauth2 = {name: self._auth_methods.pop(name) for name in ("XOAUTH2", "OAUTHBEARER")}
+        if self.profile is not None and self.profile.oauth:
+            self._auth_methods.update(oauth2)
 
     def connection_made(self, transport) -> None:
         if self._original_transport is None and self.admitted_from is None:  # a new connection, not STARTTLS
@@ -162,6 +172,35 @@ class CourseSMTP(SMTP):
             raise
         except Exception as error:
             raise TLSSetupException() from error
+
+    async def auth_XOAUTH2(self, _, args: list[str]) -> AuthResult:
+        return await self.oauth2("XOAUTH2", args)
+
+    async def auth_OAUTHBEARER(self, _, args: list[str]) -> AuthResult:
+        return await self.oauth2("OAUTHBEARER", args)
+
+    async def oauth2(self, mechanism: str, args: list[str]) -> AuthResult:
+        """AUTH XOAUTH2 / OAUTHBEARER (RFC 7628) with an access token from the course's endpoint (wire/oauth.py).
+
+        A bad or expired token: Gmail sends the error as a 334 challenge (base64 JSON), the
+        client answers (an empty line), then 535; others answer 535 at once.
+        """
+        if len(args) == 1:
+            response = await self.challenge_auth("")
+            if response is MISSING:
+                return AuthResult(success=False, handled=True)  # challenge_auth answered
+        else:
+            try:
+                response = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                await self.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        parsed = oauth.parse_sasl(mechanism, response)
+        if parsed is not None and oauth.check_access_token(self.state_dir, parsed[1], parsed[0]) == "ok":
+            return AuthResult(success=True, auth_data=oauth.account(parsed[0]))
+        if self.profile.oauth_challenge and await self.challenge_auth(oauth.ERROR_JSON) is MISSING:
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False, message=self.profile.reply("smtp", profiles.FAILED))
 
     # The commands whose argument ends up in a stored header: no CR, LF or NUL in it.
     smtp_HELO = _no_line_breakers(SMTP.smtp_HELO)
@@ -242,9 +281,12 @@ def check_password(server, session, envelope, mechanism: str, auth_data) -> Auth
     """aiosmtpd's authenticator: the course's accounts, by user name or full address."""
     if isinstance(auth_data, LoginPassword):
         login = auth_data.login.decode("utf-8", "replace")
-        user = config.check_login(mailstore.local_user(login) or login, auth_data.password.decode("utf-8", "replace"))
+        user, verdict = profiles.check_login(server.profile, server.state_dir, mailstore.local_user(login) or login,
+                                             auth_data.password.decode("utf-8", "replace"))
         if user is not None:
             return AuthResult(success=True, auth_data=user)
+        if server.profile is not None:  # the provider's words (wire/profiles.py)
+            return AuthResult(success=False, handled=False, message=server.profile.reply("smtp", verdict))
     # handled=False: aiosmtpd answers 535 itself (handled=True would leave the client waiting)
     return AuthResult(success=False, handled=False)
 
@@ -266,7 +308,7 @@ class SMTPService(MailService):
         tls = self.ctx.server_ssl_context()
         common = dict(hostname=HOSTNAME, ident=IDENT, data_size_limit=MAX_MESSAGE_SIZE, authenticator=check_password,
                       enable_SMTPUTF8=True,  # RFC 6531: non-ASCII addresses, as smtplib.send_message can send
-                      auth_required=self.ctx.public, loop=loop,
+                      auth_required=self.ctx.public, loop=loop, state_dir=self.ctx.data_dir.parent,
                       limit=ConnectionLimit.of(self))  # one count for both ports
         plain_sock, tls_sock = listen(self.ctx, "smtp"), listen(self.ctx, "smtps")
 

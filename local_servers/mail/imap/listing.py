@@ -123,8 +123,14 @@ def superiors(name: str) -> list[str]:
     return [DELIMITER.join(parts[:i]) for i in range(1, len(parts))]
 
 
-def listing(request: ListRequest, existing: list[str], subscribed: list[str]) -> list[tuple[str, list[str], bool]]:
-    """(name, attributes, has CHILDINFO) for each mailbox the request selects, INBOX first."""
+def listing(request: ListRequest, existing: list[str], subscribed: list[str],
+            special_use: dict | None = None) -> list[tuple[str, list[str], bool]]:
+    """(name, attributes, has CHILDINFO) for each mailbox the request selects, INBOX first.
+
+    special_use: a provider profile's folders (wire/profiles.py), whose attributes every LIST
+    shows, as the providers do; by default the course's, shown when asked for (RFC 6154).
+    """
+    uses, always = (SPECIAL_USE, False) if special_use is None else (special_use, True)
     exists, subs = set(existing), set(subscribed)
     by_subscription = "SUBSCRIBED" in request.select or request.lsub
     if by_subscription:
@@ -162,9 +168,9 @@ def listing(request: ListRequest, existing: list[str], subscribed: list[str]) ->
             attributes.append("\\HasChildren" if children else "\\HasNoChildren")
         if (by_subscription and not request.lsub or "SUBSCRIBED" in request.returns) and name in subs:
             attributes.append("\\Subscribed")
-        if {"SPECIAL-USE"} & (request.select | request.returns) and name in SPECIAL_USE:
-            attributes.append(SPECIAL_USE[name])
-        if "SPECIAL-USE" in request.select and name not in SPECIAL_USE:
+        if (always or {"SPECIAL-USE"} & (request.select | request.returns)) and name in uses:
+            attributes.append(uses[name])
+        if "SPECIAL-USE" in request.select and name not in uses:
             continue  # RFC 6154: LIST (SPECIAL-USE) lists only the special mailboxes
         result.append((name, attributes, childinfo))
     return result

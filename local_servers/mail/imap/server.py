@@ -29,12 +29,12 @@ import ssl
 import time
 import urllib.parse
 
-from ... import config
 from ...engine import THREADS, LineService, LineSession
 from ..mail_service import MailService
 from ...service import Option
 from . import listing, mime, search, sort, thread
 from .store import Folder, MailboxError, UserStore
+from ...wire import oauth, profiles
 from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, SavedSet, astring, imap_datetime, literal,
                      literal8, merged_ranges)
 
@@ -291,6 +291,8 @@ class Session(LineSession):
         self.watched: dict[str, tuple] = {}  # mailbox -> (messages, uidnext, modseq) last reported
         self.out = bytearray()
         self.closing = False
+        self.profile = profiles.for_service(service)  # a provider's rules (wire/profiles.py), or None
+        self.identified = False  # the client sent ID (163 wants it before SELECT)
 
     # -- what the engine asks of a protocol ---------------------------------------
     def greeting(self) -> bytes:
@@ -415,12 +417,16 @@ class Session(LineSession):
                 caps += " AUTH=PLAIN"
             else:
                 caps += " STARTTLS" + (" LOGINDISABLED" if self.cleartext_refused else " AUTH=PLAIN")
+            if self.profile is not None and self.profile.oauth and not self.cleartext_refused:
+                caps += " AUTH=XOAUTH2 AUTH=OAUTHBEARER"
         return caps
 
     @property
     def cleartext_refused(self) -> bool:
-        """Beyond loopback (ctx.public) passwords travel only over TLS (RFC 3501 6.2.3, LOGINDISABLED)."""
-        return not self.service.ctx.passwords_allowed(self.tls)
+        """Beyond loopback (ctx.public), or with a provider's profile, passwords travel only over TLS
+        (RFC 3501 6.2.3, LOGINDISABLED)."""
+        profile_wants_tls = self.profile is not None and self.profile.tls_only and not self.tls
+        return not self.service.ctx.passwords_allowed(self.tls) or profile_wants_tls
 
     # -- keeping the client's view up to date -----------------------------------------
     def announce_flags(self) -> None:
@@ -592,6 +598,7 @@ class Session(LineSession):
                 pairs += 1
         args.end()
         self.respond(b"* ID (" + b" ".join(astring(k) + b" " + astring(v) for k, v in SERVER_ID) + b")")
+        self.identified = True
 
     async def cmd_enable(self, tag, args):
         """RFC 5161: switch on extensions that change what the server sends; list those that are now on."""
@@ -741,10 +748,16 @@ class Session(LineSession):
         args.sp()
         password = args.astring().decode("utf-8", "replace")
         args.end()
-        name = config.check_login(user, password)
+        if self.cleartext_refused:  # LOGINDISABLED: refused before the password is even looked at
+            raise No("[PRIVACYREQUIRED] Use STARTTLS (or the imaps port) before sending a password")
+        name, verdict = profiles.check_login(self.profile, self.service.ctx.data_dir.parent, user, password)
         if name is None:
-            raise No("[AUTHENTICATIONFAILED] Invalid credentials")
+            raise No(self.login_refused(verdict))
         return self.authenticated(name)
+
+    def login_refused(self, verdict: str) -> str:
+        """The NO text for a failed login: the course's, or the provider's (wire/profiles.py)."""
+        return "[AUTHENTICATIONFAILED] Invalid credentials" if self.profile is None else self.profile.reply("imap", verdict)
 
     async def cmd_authenticate(self, tag, args):
         args.sp()
@@ -755,7 +768,8 @@ class Session(LineSession):
             initial = args._run(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="),
                                 "a base64 initial response")
         args.end()
-        if mechanism != "PLAIN":
+        oauth2 = mechanism in ("XOAUTH2", "OAUTHBEARER") and self.profile is not None and self.profile.oauth
+        if mechanism != "PLAIN" and not oauth2:
             raise No("[CANNOT] Unsupported authentication mechanism (only PLAIN)")
         if self.cleartext_refused:
             raise No("[PRIVACYREQUIRED] Use STARTTLS (or the imaps port) before sending a password")
@@ -767,15 +781,40 @@ class Session(LineSession):
                 raise ConnectionError
             if initial.strip() == b"*":
                 raise Bad("authentication cancelled")
+        if oauth2:
+            return await self.authenticate_oauth2(mechanism, initial)
         try:
             decoded = b"" if initial == b"=" else base64.b64decode(initial, validate=True)
             authzid, authcid, password = decoded.decode("utf-8").split("\0")
         except (binascii.Error, ValueError):
             raise Bad("malformed PLAIN response (base64 of authzid NUL user NUL password)") from None
-        name = config.check_login(authcid, password)
+        name, verdict = profiles.check_login(self.profile, self.service.ctx.data_dir.parent, authcid, password)
         if authzid not in ("", authcid) or name is None:
-            raise No("[AUTHENTICATIONFAILED] Invalid credentials")
+            raise No(self.login_refused(verdict))
         return self.authenticated(name)
+
+    async def authenticate_oauth2(self, mechanism: str, initial: bytes):
+        """XOAUTH2 / OAUTHBEARER (RFC 7628): an access token from the course's token endpoint (wire/oauth.py).
+
+        A bad or expired token: Gmail first sends the error as a challenge (base64 JSON), which
+        the client answers with an empty line, then NO; others say NO at once.
+        """
+        try:
+            parsed = oauth.parse_sasl(mechanism, base64.b64decode(initial, validate=True))
+        except binascii.Error:
+            raise Bad(f"malformed {mechanism} response (base64)") from None
+        state_dir = self.service.ctx.data_dir.parent
+        if parsed is not None and oauth.check_access_token(state_dir, parsed[1], parsed[0]) == "ok":
+            return self.authenticated(oauth.account(parsed[0]))
+        if self.profile.oauth_challenge:
+            self.respond(b"+ " + base64.b64encode(oauth.ERROR_JSON.encode()))
+            await self.flush()
+            answer = await self.read_line()
+            if answer is None:
+                raise ConnectionError
+            if answer.strip() == b"*":
+                raise Bad("authentication cancelled")
+        raise No(self.profile.reply("imap", "failed"))
 
     # =====================================================================================
     # Authenticated
@@ -803,6 +842,8 @@ class Session(LineSession):
             args.expect(b"))")
             qresync = (validity, since, known)
         args.end()
+        if self.profile is not None and self.profile.id_before_select and not self.identified:
+            raise No(f"{'EXAMINE' if readonly else 'SELECT'} {self.profile.select_refused}")  # 163: ID first
         self.deselect()
         folder = self.store.folder(name)
         if folder is None:
@@ -878,7 +919,8 @@ class Session(LineSession):
         if request.status_items:
             self.status_values(None, request.status_items)  # unknown items: BAD before any output
         subscribed = self.store.subscriptions()
-        for name, attributes, childinfo in listing.listing(request, self.store.names(), subscribed):
+        special_use = None if self.profile is None else self.profile.folders
+        for name, attributes, childinfo in listing.listing(request, self.store.names(), subscribed, special_use):
             extra = b' ("CHILDINFO" ("SUBSCRIBED"))' if childinfo else b""
             self.respond(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name) + extra)
             if request.status_items and "\\NonExistent" not in attributes and "\\Noselect" not in attributes:

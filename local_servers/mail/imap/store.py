@@ -429,13 +429,14 @@ class MailboxError(Exception):
     """A mailbox operation that cannot be done; the text is the NO response's."""
 
 
-#: Characters a folder name cannot hold on disk (Windows' list, plus the path separators).
+#: Characters a folder name cannot hold on disk (Windows' list, plus the path separators; a "/"
+#: in a mailbox name is allowed: it is kept on disk as mailstore.SLASH_ON_DISK).
 _BAD_NAME = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*%]')
 
 
 def valid_name(name: str) -> bool:
     """A folder name that is safe as a Maildir++ directory name (INBOX aside)."""
-    return not (not name or _BAD_NAME.search(name) or name.startswith(".") or ".." in name or name.endswith(".")
+    return not (not name or _BAD_NAME.search(name.replace("/", "")) or name.startswith(".") or ".." in name or name.endswith(".")
                 or name.endswith(" ") or name.startswith("imap-"))  # ".imap-..." are this server's own files
 
 
@@ -454,7 +455,7 @@ class UserStore:
             return self.root
         if not valid_name(name):  # never let a name like "../bob" leave the user's folder
             raise MailboxError("[CANNOT] Invalid mailbox name")
-        return self.root / f".{name}"
+        return self.root / mailstore.folder_file_name(name)
 
     def exists(self, name: str) -> bool:
         return (name == "INBOX" or valid_name(name)) and (self.path(name) / "cur").is_dir()
@@ -476,7 +477,7 @@ class UserStore:
         with os.scandir(self.root) as entries:
             for entry in entries:
                 if entry.name.startswith(".") and entry.is_dir() and os.path.isdir(os.path.join(entry.path, "cur")):
-                    folders.append(entry.name[1:])
+                    folders.append(mailstore.folder_name(entry.name))
         return ["INBOX"] + sorted(folders)
 
     @staticmethod
