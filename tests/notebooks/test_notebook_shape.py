@@ -32,11 +32,16 @@ def test_the_chapters_are_numbered_in_reading_order():
         assert int(later[1]) - int(earlier[1]) in (0, 1), f"a gap between {earlier[0]} and {later[0]}"
 
 
+#: An appendix has no lab of its own: it links the labs of the chapters it builds on.
+APPENDIX_LABS = {"07_real_providers": ("04", "05")}
+
+
 @pytest.mark.parametrize("name", [n for n in CHAPTERS if n >= "01"])  # chapter 00 has no lab
 def test_links_its_lab(name):
     """Each chapter points to its lab's README (labs/0N_*/README.md), so students find the graded work."""
     text = "\n".join("".join(c["source"]) for c in load(name)["cells"] if c["cell_type"] == "markdown")
-    labs = sorted((NOTEBOOKS.parent / "labs").glob(name[:2] + "_*/README.md"))
+    labs = sorted(lab for chapter in APPENDIX_LABS.get(name, (name[:2],))
+                  for lab in (NOTEBOOKS.parent / "labs").glob(chapter + "_*/README.md"))
     assert labs, f"no lab for chapter {name[:2]}"
     assert any(f"../labs/{lab.parent.name}/README.md" in text for lab in labs)
 
