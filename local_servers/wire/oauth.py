@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 
 from .. import config
 from ..files import write_atomically
-from .profiles import wire_dir
+from .profiles import is_account, wire_dir
 
 SECRET_FILE = "oauth-secret"
 #: The client a course program says it is (a real provider issues these in its developer console).
@@ -88,8 +88,8 @@ def _open(state_dir: Path, kind: str, token: str) -> dict | None:
 def refresh_token(state_dir: Path, user: str) -> str:
     """What the browser step would give a program: a refresh token for the account (it does not expire)."""
     name = user.lower()
-    if name not in config.ACCOUNTS:
-        raise ValueError(f"no account {user!r}; the accounts are: {', '.join(config.ACCOUNTS)}")
+    if not is_account(name):
+        raise ValueError(f"no account {user!r}")
     return "1//" + _sign(state_dir, "refresh", {"sub": name})
 
 
@@ -125,7 +125,7 @@ def token_endpoint(state_dir: Path, form_body: bytes) -> tuple[int, dict]:
                      + form.get("grant_type", "")}
     token = form.get("refresh_token", "")
     payload = _open(state_dir, "refresh", token[3:]) if token.startswith("1//") else None
-    if payload is None or payload.get("sub") not in config.ACCOUNTS:
+    if payload is None or not is_account(payload.get("sub", "")):
         return 400, {"error": "invalid_grant", "error_description": "Bad Request"}
     return 200, {"access_token": access_token(state_dir, payload["sub"]), "expires_in": LIFETIME - 1,
                  "scope": SCOPE, "token_type": "Bearer"}

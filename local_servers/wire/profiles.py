@@ -158,6 +158,11 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+def is_account(name: str) -> bool:
+    """The one place profiles ask whether an account exists (config.ACCOUNTS: the course's accounts)."""
+    return name in config.ACCOUNTS
+
+
 def wire_dir(state_dir: Path) -> Path:
     """<state dir>/wire, made private (0700) on first use."""
     path = Path(state_dir) / WIRE
@@ -226,8 +231,8 @@ def issue_app_password(state_dir: Path, user: str) -> str:
     Only its hash is kept (0600), like the providers that show it once. Earlier ones stay valid.
     """
     name = user.lower()
-    if name not in config.ACCOUNTS:
-        raise ValueError(f"no account {user!r}; the accounts are: {', '.join(config.ACCOUNTS)}")
+    if not is_account(name):
+        raise ValueError(f"no account {user!r}")
     password = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(16))
     path = wire_dir(state_dir) / APP_PASSWORDS_FILE
     known = _app_passwords(path)
@@ -265,7 +270,7 @@ def check_login(profile: Profile | None, state_dir: Path, user: str, password: s
     name = user.lower()
     if not profile.basic_auth:
         return None, REFUSED
-    if name in config.ACCOUNTS and is_app_password(state_dir, name, password):
+    if is_account(name) and is_app_password(state_dir, name, password):
         return name, OK
     if config.check_login(user, password) is not None:
         return None, REFUSED

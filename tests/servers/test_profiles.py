@@ -303,6 +303,9 @@ def test_outlook_accepts_xoauth2_and_oauthbearer(outlook):
     with smtps(outlook) as smtp:
         smtp.ehlo()
         assert smtp.auth("XOAUTH2", lambda c=None: xoauth2("alice@example.test", token))[0] == 235
+    with smtps(outlook) as smtp:
+        smtp.ehlo()
+        assert smtp.auth("OAUTHBEARER", lambda c=None: bearer)[0] == 235
     expired = oauth.access_token(outlook.state_dir, "alice", lifetime=-1)
     client = imaps(outlook)
     with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATE failed"):
@@ -323,6 +326,13 @@ def test_qq_wants_the_authorization_code(qq):
     code = qq.app_password("alice")
     with smtps(qq) as client:
         assert client.login("alice@example.test", code)[0] == 235
+    pop = pop3s(qq)
+    pop.user("alice")
+    with pytest.raises(poplib.error_proto, match="authorization code"):
+        pop.pass_("alice-pw")
+    pop.user("alice")
+    assert pop.pass_(code).startswith(b"+OK")
+    pop.quit()
     client = imaps(qq)
     assert client.login("alice", code)[0] == "OK"
     found = listing(client)
