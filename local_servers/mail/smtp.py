@@ -123,6 +123,8 @@ class CourseSMTP(SMTP):
         oauth2 = {name: self._auth_methods.pop(name) for name in ("XOAUTH2", "OAUTHBEARER")}
         if self.profile is not None and self.profile.oauth:
             self._auth_methods.update(oauth2)
+        if self.profile is not None:  # a provider relays nothing for a client that did not log in
+            self._auth_required = True
 
     def connection_made(self, transport) -> None:
         if self._original_transport is None and self.admitted_from is None:  # a new connection, not STARTTLS

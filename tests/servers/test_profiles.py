@@ -148,6 +148,13 @@ def test_gmail_smtp_refuses_the_account_password_with_534_and_wrong_ones_with_53
     assert b"5.7.8 Username and Password not accepted" in failed.value.smtp_error
 
 
+def test_a_provider_wants_a_login_before_mail(gmail):
+    with smtps(gmail) as client:
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            client.sendmail("alice@example.test", ["bob@example.test"], b"Subject: no login\r\n\r\nhi\r\n")
+    assert refused.value.smtp_code == 530
+
+
 def test_gmail_app_password_logs_in_on_smtp_imap_and_pop3(gmail):
     password = gmail.app_password("alice")
     assert re.fullmatch(r"[a-z]{4} [a-z]{4} [a-z]{4} [a-z]{4}", password)
