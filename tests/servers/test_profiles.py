@@ -352,7 +352,8 @@ def test_qq_wants_the_authorization_code(qq):
     client.logout()
 
 
-def test_163_refuses_the_password_then_select_until_the_client_sends_id(netease):
+def test_163_refuses_the_password_then_select_until_the_client_sends_id(netease, monkeypatch):
+    monkeypatch.delitem(imaplib.Commands, "ID", raising=False)  # as in a fresh program: xatom registers it
     with smtps(netease) as client:
         with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
             client.login("alice@example.test", "alice-pw")
@@ -378,10 +379,10 @@ def test_163_refuses_the_password_then_select_until_the_client_sends_id(netease)
     client.logout()
 
 
-def test_163_id_with_simple_command_works_too(netease):
+def test_163_id_with_simple_command_works_too(netease, monkeypatch):
     client = imaps(netease)
     client.login("bob", netease.app_password("bob"))
-    imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
+    monkeypatch.setitem(imaplib.Commands, "ID", ("NONAUTH", "AUTH", "SELECTED"))  # restored after the test
     typ, data = client._simple_command("ID", '("name" "course-client")')
     assert typ == "OK", data
     assert client.select("INBOX")[0] == "OK"
