@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"servers {'already running' if already else 'started'} (pid {handle.pid}; state in {state_dir})")
         print(handle.table())
         print(f"CA file (verify TLS against it): {handle.ca_file}")
+        _say_profile(state_dir)
         return 0
 
     if args.command == "status":
@@ -134,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running (pid {handle.pid}, since {handle.started_at}; state in {state_dir})")
             print(handle.table())
             print(f"CA file (verify TLS against it): {handle.ca_file}")
+        if not args.json:
+            _say_profile(state_dir)
         return 0 if handle else 3
 
     if args.command == "down":
@@ -185,6 +188,16 @@ def main(argv: list[str] | None = None) -> int:
                     pass
         return 0
     return 2
+
+
+def _say_profile(state_dir: Path) -> None:
+    """One line when a provider profile is on (the mail servers then refuse the course's passwords)."""
+    from .wire import profiles
+
+    name = profiles.current(state_dir)
+    if name:
+        print(f"provider profile on: {name} (the mail servers follow {profiles.PROFILES[name].title}'s rules; "
+              "python -m local_servers profile --off returns to the course's)")
 
 
 def _profile(state_dir: Path, args) -> int:

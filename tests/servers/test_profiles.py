@@ -441,6 +441,9 @@ def test_cli_switches_profiles_and_issues_credentials(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "reseeded" in done.stdout and "when the servers start" in done.stdout
     assert profiles.current(tmp_path) == "qq"
+    status = subprocess.run([sys.executable, "-m", "local_servers", "status"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert "provider profile on: qq" in status.stdout
     code = run("app-password", "carol")
     assert code.returncode == 0 and profiles.is_app_password(tmp_path, "carol", code.stdout.strip())
     token = run("refresh-token", "carol").stdout.strip()
@@ -449,6 +452,9 @@ def test_cli_switches_profiles_and_issues_credentials(tmp_path):
         "client_secret": oauth.CLIENT_SECRET}).encode())[0] == 200
     assert run("yahoo").returncode == 2 and run("app-password", "mallory").returncode == 2
     assert run("--off").returncode == 0 and profiles.current(tmp_path) is None
+    status = subprocess.run([sys.executable, "-m", "local_servers", "status"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert "provider profile" not in status.stdout
 
 
 def test_sasl_parsing_rejects_what_is_not_a_bearer_token():
