@@ -27,7 +27,6 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from .. import config
-from ..files import write_atomically
 from .profiles import is_account, wire_dir
 
 SECRET_FILE = "oauth-secret"

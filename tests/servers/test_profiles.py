@@ -15,7 +15,6 @@ import os
 import poplib
 import re
 import smtplib
-import ssl
 import stat
 import subprocess
 import sys
