@@ -59,11 +59,13 @@ def main(argv=None) -> int:
         from .shards import ShardError, merge as merge_shards
 
         try:
-            rows = merge_shards(args.out, args.shards)
+            rows, missing = merge_shards(args.out, args.shards)
         except ShardError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"merged {len(args.shards)} shard(s), {len(rows)} submission(s): {args.out}")
+        if missing:
+            print(f"no details JSON written: {', '.join(map(str, missing))} missing (bring them beside the CSVs)")
         return 0
     from .check import check
 

@@ -221,8 +221,11 @@ def check_complete(shards: list[ShardCSV]) -> None:
                          f"they were cut from (set {first.meta['set']}): a shard's CSV was edited or cut short")
 
 
-def merge(out: Path, shard_csvs: list[Path]) -> list[dict]:
-    """Join complete shards into the CSV (and JSON) one unsharded batch writes; return the student rows."""
+def merge(out: Path, shard_csvs: list[Path]) -> tuple[list[dict], list[Path]]:
+    """Join complete shards into the CSV (and JSON) one unsharded batch writes.
+
+    Returns the student rows and the shards' JSONs that were missing (then no JSON is written: a stale
+    one beside OUT is removed rather than left to disagree with the CSV)."""
     from . import batch
 
     out = Path(out).resolve()
@@ -239,11 +242,12 @@ def merge(out: Path, shard_csvs: list[Path]) -> list[dict]:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(reports.csv_text(rows, columns, maxima), encoding="utf-8")
     details = [Path(one.path).with_suffix(".json") for one in shards]
-    if all(path.is_file() for path in details):
+    missing = [path for path in details if not path.is_file()]
+    if not missing:
         json_rows = sorted((row for path in details for row in json.loads(path.read_text(encoding="utf-8"))["rows"]),
                            key=lambda row: row["student"])
         batch.finish(json_rows, maxima)
         batch.write_details(out, columns, maxima, json_rows)
     else:
         out.with_suffix(".json").unlink(missing_ok=True)
-    return rows
+    return rows, missing

@@ -324,3 +324,16 @@ def test_merge_refuses_shards_that_are_not_one_batch(small, slurm, tmp_path):
     refused(out, [tmp_path / "nowhere.csv", *good[1:]], "no shard CSV at")
     ok(grader("merge", out, *good))  # and the good ones still merge
     assert out.read_bytes() == small[1].read_bytes()
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_csvs_alone_merge_and_say_the_details_are_missing(small, slurm, tmp_path):
+    """Shards whose JSONs stayed behind still merge to the same CSV; no half JSON is written, and it says so."""
+    class_dir, count = slurm
+    for k in range(1, count + 1):
+        shutil.copyfile(class_dir / "shards" / f"grades-{k}.csv", tmp_path / f"grades-{k}.csv")
+    (tmp_path / "grades.json").write_text("{}", encoding="utf-8")  # a stale one from an earlier merge
+    done = ok(grader("merge", "grades.csv", *(f"grades-{k}.csv" for k in range(1, count + 1)), cwd=tmp_path))
+    assert (tmp_path / "grades.csv").read_bytes() == small[1].read_bytes()
+    assert not (tmp_path / "grades.json").exists()
+    assert "no details JSON written" in done.stdout and "grades-1.json" in done.stdout
