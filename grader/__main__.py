@@ -1,4 +1,4 @@
-"""The grading command line: batch-grade submissions, or check one lab."""
+"""The grading command line: batch-grade submissions (whole or in shards), merge shards, or check one lab."""
 
 from __future__ import annotations
 
@@ -8,7 +8,18 @@ import sys
 from .labs import LABS, UNITS
 
 
-def main(argv=None) -> int:
+def _shard(text: str):
+    """argparse's reading of --shard K/N: a ShardError becomes its usage error, in one line."""
+    from .shards import ShardError, parse
+
+    try:
+        return parse(text)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def arguments() -> argparse.ArgumentParser:
+    """The command line's parser (tests read the documented commands with it)."""
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -22,18 +33,40 @@ def main(argv=None) -> int:
     batch.add_argument("--submission-timeout", type=float, default=300,
                        help="seconds after which a whole submission is stopped (default 300)")
     batch.add_argument("--labs", default=None, help=f"only these labs, comma-separated ({','.join(LABS)})")
+    batch.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                       help="grade only shard K of N (K from 1): every N-th submission by name, starting at the "
+                            "K-th; join the shards' CSVs with the merge command")
     batch.add_argument("--no-shared-servers", action="store_true",
                        help="(kept for old scripts: every submission has servers of its own now)")
+
+    merge = commands.add_parser("merge", help="join the CSVs of batch --shard 1/N ... N/N into one batch's CSV")
+    merge.add_argument("out", help="the CSV to write (the JSON beside it too, when every shard has its JSON)")
+    merge.add_argument("shards", nargs="+", help="the shards' CSVs, all N of them, in any order")
 
     one = commands.add_parser("check", help="run one lab's checks and print the table")
     one.add_argument("lab", choices=list(UNITS), help="a lab, or a chapter's exercises (ex02)")
     one.add_argument("--labs-dir", default=None, help="the labs folder (default: the course's labs/)")
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv=None) -> int:
+    args = arguments().parse_args(argv)
     if args.command == "batch":
         from . import batch as batch_module
 
         return batch_module.main(args)
+    if args.command == "merge":
+        from .shards import ShardError, merge as merge_shards
+
+        try:
+            rows, missing = merge_shards(args.out, args.shards)
+        except ShardError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"merged {len(args.shards)} shard(s), {len(rows)} submission(s): {args.out}")
+        if missing:
+            print(f"no details JSON written: {', '.join(map(str, missing))} missing (bring them beside the CSVs)")
+        return 0
     from .check import check
 
     result = check(args.lab, args.labs_dir)

@@ -1,6 +1,6 @@
 """Grade a folder of submissions into one CSV: one row per student.
 
-    python -m grader batch SUBMISSIONS --out grades.csv [--hidden-tests DIR] [--jobs N]
+    python -m grader batch SUBMISSIONS --out grades.csv [--hidden-tests DIR] [--jobs N] [--shard K/N]
 
 SUBMISSIONS holds one folder per student, each shaped like labs/
 (01_sockets/sockets_lab.py, ...), possibly one or two levels down
@@ -15,6 +15,10 @@ lab scores, total, max, the failed checks by name, the tampering flags and
 a note (timeouts, import errors, a degraded sandbox). Totals are computed
 here from each test's outcome and its marker's points, never read from a
 number the run claims.
+
+With --shard K/N only a slice of the submissions is graded, and
+`python -m grader merge` joins the slices' CSVs into this same CSV
+(shards.py says how the slice is chosen).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 
 from . import report as reports
 from . import run as runner
+from . import shards as sharding
 from .labs import LABS
 
 #: Submissions graded at once per core: a run mostly waits (servers starting, sockets, time limits).
@@ -46,11 +51,13 @@ def default_jobs() -> int:
 
 
 def submissions_in(folder: Path) -> list[Path]:
+    """The student folders, sorted by name in code-point order (the same on every OS: the CSV's row order)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SubmissionsNotFound(f"no submissions folder at {folder}")
-    return sorted(p for p in folder.iterdir()
-                  if p.is_dir() and not p.name.startswith((".", "_")) and p.name != "__pycache__")
+    return sorted((p for p in folder.iterdir()
+                   if p.is_dir() and not p.name.startswith((".", "_")) and p.name != "__pycache__"),
+                  key=lambda p: p.name)
 
 
 def labs_folder(submission: Path, depth: int = 3) -> Path:
@@ -99,11 +106,20 @@ def row_for(student: str, result: runner.RunResult, submission_timeout: float) -
 
 def grade(submissions: Path, out: Path, *, hidden_tests: Path | None = None, jobs: int | None = None,
           lab_timeout: float | None = None, submission_timeout: float = 300, labs: list[str] | None = None,
-          shared_servers: bool = False, reports_dir: Path | None = None, progress=None) -> list[dict]:
-    """Grade every submission; write the CSV (and a JSON of the details beside it); return the rows."""
+          shared_servers: bool = False, reports_dir: Path | None = None, progress=None,
+          shard: sharding.Shard | None = None) -> list[dict]:
+    """Grade every submission (or shard K/N of them); write the CSV (and a JSON of the details beside it);
+    return the rows."""
     submissions = Path(submissions).resolve()
     out = Path(out).resolve()
     students = submissions_in(submissions)
+    shard_meta = None
+    if shard is not None:
+        everyone = [folder.name for folder in students]
+        chosen = set(shard.select(everyone))
+        students = [folder for folder in students if folder.name in chosen]
+        if progress and not students:
+            progress(f"shard {shard} has no submissions ({len(everyone)} in all, {shard.count} shards)")
     reports_dir = Path(reports_dir).resolve() if reports_dir else out.with_name(out.stem + "-reports")
     reports_dir.mkdir(parents=True, exist_ok=True)
     jobs = max(1, jobs or default_jobs())
@@ -114,6 +130,8 @@ def grade(submissions: Path, out: Path, *, hidden_tests: Path | None = None, job
             shutil.copytree(Path(hidden_tests).resolve(), hidden_copy)
             hidden_tests = hidden_copy
         paths = test_paths(labs, hidden_tests)
+        if shard is not None:
+            shard_meta = sharding.describe(shard, everyone, labs, sharding.tests_fingerprint(paths))
         hide = [submissions, reports_dir, out.parent, work]
 
         def grade_one(index_and_folder):
@@ -135,18 +153,42 @@ def grade(submissions: Path, out: Path, *, hidden_tests: Path | None = None, job
     for row in rows:  # the tests are the same for everyone: the largest maximum seen is the lab's
         for lab, value in row["maxima"].items():
             maxima[lab] = max(maxima.get(lab, 0), value)
-    columns = [lab for lab in LABS if lab in maxima] + [lab for lab in maxima if lab not in LABS]
+    columns = finish(rows, maxima)
+    extra = []
+    if shard is not None:
+        extra = [sharding.shard_row(shard_meta)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(reports.csv_text(extra + rows, columns, maxima), encoding="utf-8")
+    write_details(out, columns, maxima, rows, shard=shard_meta)
+    return rows
+
+
+def finish(rows: list[dict], maxima: dict[str, float]) -> list[str]:
+    """Fill in the rows against the labs' maxima (every column, clamped scores, total, max); the columns.
+
+    The lab columns are the labs' order, then any other lab (hidden tests) by name; maxima is put in that
+    order too. The batch and the merge of shards both finish their rows here, so both write the same CSV."""
+    columns = [lab for lab in LABS if lab in maxima] + sorted(lab for lab in maxima if lab not in LABS)
+    ordered = {lab: maxima[lab] for lab in columns}
+    maxima.clear()
+    maxima.update(ordered)
     for row in rows:  # a submission without a report still gets a number in every column
         for lab in columns:
             row["labs"].setdefault(lab, 0)
             row["labs"][lab] = min(row["labs"][lab], maxima[lab])
-        row["max"] = sum(maxima.values())
+        row["labs"] = {lab: row["labs"][lab] for lab in columns}
+        row["max"] = sum(maxima[lab] for lab in columns)
         row["total"] = sum(row["labs"][lab] for lab in columns)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(reports.csv_text(rows, columns, maxima), encoding="utf-8")
-    out.with_suffix(".json").write_text(json.dumps({"labs": columns, "maxima": maxima, "rows": rows}, indent=1),
-                                        encoding="utf-8")
-    return rows
+    return columns
+
+
+def write_details(out: Path, columns: list[str], maxima: dict[str, float], rows: list[dict], *,
+                  shard: dict | None = None) -> None:
+    """The JSON beside the CSV: every row with its failed checks, flags, notes and seconds."""
+    document = {"labs": columns, "maxima": maxima, "rows": rows}
+    if shard is not None:
+        document["shard"] = shard
+    out.with_suffix(".json").write_text(json.dumps(document, indent=1), encoding="utf-8")
 
 
 def main(args) -> int:
@@ -154,7 +196,7 @@ def main(args) -> int:
     try:
         rows = grade(Path(args.submissions), Path(args.out), hidden_tests=args.hidden_tests, jobs=args.jobs,
                      lab_timeout=args.lab_timeout, submission_timeout=args.submission_timeout,
-                     labs=args.labs.split(",") if args.labs else None,
+                     labs=args.labs.split(",") if args.labs else None, shard=args.shard,
                      progress=lambda line: print(line, file=sys.stderr, flush=True))
     except FileNotFoundError as exc:  # the missing SUBMISSIONS (or hidden tests) folder: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)

@@ -3,7 +3,9 @@
 tests/grading/submissions/ holds submissions written the way students write
 them (correct in another style, partly done, one per bug class the lab tests
 must catch), and expected.json the score a fair human grader gives each,
-with the reason. One batch grades them all; each total must be within 5% of
+with the reason. The submissions that are a solution with a small bug are
+stored as patches against solutions/ and made whole for the batch
+(realistic.py). One batch grades them all; each total must be within 5% of
 the expected one (of the points of the labs it hands in), and the failure
 shows the per-lab differences and the grader's note.
 """
@@ -18,6 +20,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import realistic
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = Path(__file__).parent / "submissions"
@@ -42,8 +46,9 @@ def run_batch(submissions: Path, out: Path, jobs: int = 4) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict[str, dict]:
-    """Every submission graded in one batch (the folder's expected.json is not a submission)."""
-    return run_batch(SUBMISSIONS, tmp_path_factory.mktemp("fairness") / "grades.csv")
+    """Every submission graded in one batch, as students hand them in (patches applied to the solutions)."""
+    folder = tmp_path_factory.mktemp("fairness")
+    return run_batch(realistic.materialize(folder / "submissions"), folder / "grades.csv")
 
 
 @pytest.mark.timeout(900)
