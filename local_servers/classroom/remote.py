@@ -1,0 +1,112 @@
+"""The notebooks' side of a class server: LOCAL_SERVERS_URL names it, ensure_running() uses it.
+
+    LOCAL_SERVERS_URL=http://class.example.edu:10080/   the class server's HTTP service
+    LOCAL_SERVERS_ACCOUNT=login:password               the student's own account
+        (or the file <state dir>/class-account holding that one line)
+
+connect() fetches the class's handle document (no secrets) and its CA
+certificate from the HTTP service (/site/class/), caches both in the user's
+state directory (so a notebook still starts when the class server's HTTP
+service is briefly away), and returns a Handle whose services carry the
+student's own account and whose server_set says which set is in use.
+Nothing is started on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from .. import config
+from ..files import write_atomically
+from ..handle import Handle
+
+URL_ENV = "LOCAL_SERVERS_URL"
+ACCOUNT_ENV = "LOCAL_SERVERS_ACCOUNT"
+ACCOUNT_FILE = "class-account"
+TIMEOUT = 10.0
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+class ClassServerError(RuntimeError):
+    """The class server named by LOCAL_SERVERS_URL cannot be used (the message says why)."""
+
+
+def configured_url() -> str | None:
+    return os.environ.get(URL_ENV) or None
+
+
+def account(state_dir: Path) -> tuple[str, str] | None:
+    """The student's (login, password): LOCAL_SERVERS_ACCOUNT, else the class-account file, else None."""
+    text = os.environ.get(ACCOUNT_ENV)
+    if not text:
+        try:
+            text = (Path(state_dir) / ACCOUNT_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+    login, sep, password = text.partition(":")
+    if not sep or not login:
+        raise ClassServerError(f"{ACCOUNT_ENV} (or {ACCOUNT_FILE}) is 'login:password', not {text[:20]!r}...")
+    return login.strip().lower(), password
+
+
+def _fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+        return response.read()
+
+
+def cache_dir(state_dir: Path, url: str) -> Path:
+    parts = urlsplit(url)
+    name = "".join(c if c.isalnum() or c in "-." else "_" for c in parts.netloc) or "server"
+    return Path(state_dir) / "class-servers" / name
+
+
+def connect(url: str | None = None, state_dir: Path | None = None) -> Handle:
+    """The class server's handle, with this student's account; ClassServerError if it cannot be had."""
+    url = url or configured_url()
+    if not url:
+        raise ClassServerError(f"no class server: set {URL_ENV}")
+    base = url if url.endswith("/") else url + "/"
+    state_dir = Path(state_dir or config.state_dir())
+    cache = cache_dir(state_dir, base)
+    handle_file, ca_file = cache / "handle.json", cache / "ca.pem"
+    try:
+        document = json.loads(_fetch(urljoin(base, "site/class/handle.json")))
+        ca = _fetch(urljoin(base, "site/class/ca.pem"))
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        if not (handle_file.exists() and ca_file.exists()):
+            raise ClassServerError(f"cannot reach the class server {base} ({exc}); "
+                                   f"check {URL_ENV} or ask your instructor") from None
+        document = json.loads(handle_file.read_text(encoding="utf-8"))
+    else:
+        cache.mkdir(parents=True, exist_ok=True)
+        if os.name == "posix":
+            os.chmod(state_dir, 0o700)
+        write_atomically(handle_file, json.dumps(document, indent=1))
+        write_atomically(ca_file, ca)
+    return _handle(document, base, cache, account(state_dir))
+
+
+def _handle(document: dict, url: str, cache: Path, login: tuple[str, str] | None) -> Handle:
+    url_host = urlsplit(url).hostname or ""
+    ca_file = str(cache / "ca.pem")
+    document = {**document, "pid": 0, "state_dir": str(cache), "log_file": str(cache / "no-log-here"),
+                "ca_file": ca_file}
+    services = {}
+    for name, service in document["services"].items():
+        service = {**service, "ca_file": ca_file}
+        if service.get("host") in WILDCARDS:
+            service["host"] = url_host
+        if login is not None and service.get("extra", {}).get("class_logins"):
+            service["accounts"] = {**service.get("accounts", {}), login[0]: login[1]}
+        services[name] = service
+    document["services"] = services
+    if document.get("host") in WILDCARDS:
+        document["host"] = url_host
+    document["server_set"] = {**document.get("server_set", {}), "url": url,
+                              "user": login[0] if login else None}
+    return Handle.from_dict(document)
