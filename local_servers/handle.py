@@ -103,6 +103,11 @@ class Handle:
     def __getitem__(self, name: str) -> ServiceInfo:
         return self.services[name]
 
+    @property
+    def login(self) -> str:
+        """The account a lesson logs in as: the student's own on a class server, else the course's alice."""
+        return self.server_set.get("user") or "alice"
+
     def __repr__(self) -> str:
         # No pid and no paths: a notebook shows the same text on every run and machine.
         if self.server_set.get("kind") == "class":

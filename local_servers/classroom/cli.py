@@ -46,6 +46,8 @@ def up(args, state_dir: Path, options: dict) -> int:
     if not config.is_loopback(host):
         print(f"class server on {host}: every login beyond loopback needs TLS (STARTTLS, AUTH TLS or the TLS ports)",
               file=sys.stderr)
+    # The first start copies every student's lesson data: allow for a large class (about 10 ms each).
+    control.START_TIMEOUT = max(control.START_TIMEOUT, 30 + 0.02 * done["students"])
     running = control.find(state_dir)
     changed = class_file.read_bytes() != before
     if running is not None and (changed or running.server_set.get("kind") != "class"):

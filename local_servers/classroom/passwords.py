@@ -48,7 +48,7 @@ def ensure(state_dir: Path, students) -> tuple[Path, int]:
             known[student.login] = secrets.token_urlsafe(PASSWORD_BYTES)
             new += 1
         writer.writerow([student.login, student.name, known[student.login]])
-    if new or not path.exists():
+    if not path.exists() or path.read_text(encoding="utf-8") != out.getvalue():
         write_atomically(path, out.getvalue(), mode=0o600)
     if os.name == "posix":
         os.chmod(path, 0o600)

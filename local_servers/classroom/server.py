@@ -26,6 +26,7 @@ import email.policy
 import email.utils
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -42,6 +43,13 @@ SITE_FOLDER = "class"
 HANDLE_FILE, CA_FILE = "handle.json", "ca.pem"
 #: Commands never refused, so that a throttled client can still leave cleanly.
 ALWAYS = {"QUIT", "LOGOUT"}
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links
+        shutil.copy2(source, target)
 
 
 class ClassSet:
@@ -82,8 +90,8 @@ class ClassSet:
         data_dir = Path(data_dir)
         mail, ftp_homes, news = data_dir / "mail", data_dir / "ftp" / "home", data_dir / "nntp"
         for login in self.students:
-            if mail.is_dir():
-                self._copy(mail / TEMPLATE_ACCOUNT, mail / login)
+            if mail.is_dir():  # message files are never written in place: links are safe, and fast
+                self._copy(mail / TEMPLATE_ACCOUNT, mail / login, link=True)
             if ftp_homes.is_dir() and self._copy(ftp_homes / TEMPLATE_ACCOUNT, ftp_homes / login):
                 welcome = ftp_homes / login / "welcome.txt"
                 if welcome.is_file():  # the seed's greeting names the account
@@ -98,14 +106,19 @@ class ClassSet:
                 store.create_group(self.group, f"the {self.name} class's discussion (post here)")
 
     @staticmethod
-    def _copy(template: Path, target: Path) -> bool:
-        """A student's own copy of the lesson data, made once (a new student gets theirs at the next start)."""
+    def _copy(template: Path, target: Path, link: bool = False) -> bool:
+        """A student's own copy of the lesson data, made once (a new student gets theirs at the next start).
+
+        link: hard links instead of copies, for Maildirs, whose files are only ever created whole,
+        renamed (flags) and removed; never for FTP homes, where a STOR may rewrite a file in place.
+        """
         if target.exists():
             return False
         tmp = target.with_name(f".{target.name}.new")
         shutil.rmtree(tmp, ignore_errors=True)
         if template.is_dir():
-            shutil.copytree(template, tmp, ignore=shutil.ignore_patterns(".imap*"))
+            shutil.copytree(template, tmp, ignore=shutil.ignore_patterns(".imap*"),
+                            copy_function=_link_or_copy if link else shutil.copy2)
         else:
             tmp.mkdir(parents=True)
         tmp.rename(target)

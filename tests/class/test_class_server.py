@@ -231,6 +231,30 @@ def test_mail_between_students_reaches_only_its_recipient_over_pop3_and_imap(kla
             imap.login("s011", klass.pw("s010"))
 
 
+def test_one_students_changes_to_their_lesson_mail_leave_anothers_alone(klass):
+    """Each student's lesson mail starts as the same messages: flagging and expunging are theirs alone."""
+    def state(login):
+        with imaplib.IMAP4(*klass.imap.address, timeout=30) as imap:
+            imap.login(login, klass.pw(login))
+            _, data = imap.select("INBOX", readonly=True)
+            _, flags = imap.fetch("1:*", "(UID FLAGS)")
+            return int(data[0]), flags
+
+    before = state("s061")
+    with imaplib.IMAP4(*klass.imap.address, timeout=30) as imap:
+        imap.login("s060", klass.pw("s060"))
+        imap.select("INBOX")
+        imap.store("1:3", "+FLAGS", "(\\Flagged \\Deleted)")
+        imap.expunge()
+        assert int(imap.select("INBOX")[1][0]) == before[0] - 3
+    assert state("s061") == before
+    client = poplib.POP3(*klass.pop3.address, timeout=30)
+    client.user("s061")
+    client.pass_(klass.pw("s061"))
+    assert client.stat()[0] == before[0]
+    client.quit()
+
+
 def test_smtp_sends_only_as_the_logged_in_student(klass):
     with pytest.raises(smtplib.SMTPSenderRefused) as caught:  # no AUTH: no mail at all
         with smtplib.SMTP(*klass.smtp.address, timeout=30) as client:
@@ -338,7 +362,8 @@ def test_a_notebook_with_local_servers_url_gets_the_class_handle_and_works_as_ch
     assert not (tmp_path / "student-state" / "state.json").exists()  # nothing started here
 
     # Chapter 2's session, with the account the handle gives.
-    user = servers.server_set["user"]
+    user = servers.login
+    assert user == "s050"
     password = servers.ftp.accounts[user]
     host, port = servers.ftp.address
     with ftplib.FTP_TLS(context=servers.ssl_context(), timeout=30) as ftp:
@@ -528,6 +553,7 @@ def test_beyond_loopback_ftp_refuses_a_cleartext_password_on_the_usual_servers_t
     if sys.platform != "linux":
         pytest.skip("127.0.0.2 is a loopback address on Linux only")
     handle = servers_factory(names=["ftp"], host="127.0.0.2")
+    assert handle.server_set == {"kind": "private"} and handle.login == "alice"
     ftp = ftplib.FTP(timeout=30)
     ftp.connect(*handle.ftp.address)
     with pytest.raises(ftplib.error_perm, match="SSL/TLS required"):
