@@ -156,6 +156,20 @@ def test_passwords_are_made_once_kept_and_never_printed(tmp_path):
                                         timeout=30).read().decode()
         for password in after.values():
             assert password not in printed and password not in published and password not in served
+
+        # reset keeps class mode: the seed comes back, each student's copy with it, passwords unchanged.
+        with ftplib.FTP(timeout=30) as ftp:
+            ftp.connect(*handle.ftp.address)
+            ftp.login("s004", after["s004"])
+            ftp.storbinary("STOR mine.txt", io.BytesIO(b"mine\n"))
+        result = cli(state_dir, "reset", "ftp")
+        assert result.returncode == 0, result.stderr
+        handle = control.find(state_dir)
+        assert handle.server_set["kind"] == "class" and passwords.load(state_dir) == after
+        with ftplib.FTP(timeout=30) as ftp:
+            ftp.connect(*handle.ftp.address)
+            ftp.login("s004", after["s004"])
+            assert ftp.nlst() == ["welcome.txt"]
     finally:
         cli(state_dir, "down")
 
