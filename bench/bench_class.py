@@ -15,7 +15,7 @@ protocols are busy at the same time:
 A session's latency is from its connect to its end. Any exception is an error of that
 protocol (the goal: 0). Per protocol: p50, p95 and max over the 100 sessions of a run.
 
-    .venv/bin/python bench/bench_class.py [--runs 3] [--students 100] [--roster 300]
+    .venv/bin/python bench/bench_class.py [--runs 3] [--students 100] [--roster 300] [--only smtp ...]
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def one_run(roster_size: int, students: int) -> tuple[dict, dict]:
 
             def student(i: int) -> None:
                 login = f"s{i + 1:03d}"
-                order = PROTOCOLS[i % 5:] + PROTOCOLS[:i % 5]
+                k = i % len(PROTOCOLS)
+                order = PROTOCOLS[k:] + PROTOCOLS[:k]
                 for name in order:
                     started = time.perf_counter()
                     try:
@@ -153,11 +154,15 @@ def one_run(roster_size: int, students: int) -> tuple[dict, dict]:
 
 
 def main() -> None:
+    global PROTOCOLS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--roster", type=int, default=300)
+    parser.add_argument("--only", choices=PROTOCOLS, action="append",
+                        help="run only these protocols' sessions (repeatable), to see one alone")
     args = parser.parse_args()
+    PROTOCOLS = tuple(args.only or PROTOCOLS)
     print(f"class server: roster {args.roster}, {args.students} students at once, "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, Python {sys.version.split()[0]}")
     print("| run | protocol | sessions ok | errors | p50 ms | p95 ms | max ms |")
