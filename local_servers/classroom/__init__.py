@@ -5,6 +5,7 @@ server set (alice, bob and carol on 127.0.0.1) into one a class shares:
 
 - roster.py     reads and checks the roster (login, display name);
 - passwords.py  the instructor's passwords file: strong random passwords, made once;
+- cli.py        `up --class` and its options;
 - setup.py      what `up --class` writes into the state directory (class.json);
 - server.py     the server process's side: the roster's accounts on every
                 service, each student's mail and FTP home, the class's news
