@@ -18,6 +18,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -88,7 +89,12 @@ def connect(url: str | None = None, state_dir: Path | None = None) -> Handle:
             os.chmod(state_dir, 0o700)
         write_atomically(handle_file, json.dumps(document, indent=1))
         write_atomically(ca_file, ca)
-    return _handle(document, base, cache, account(state_dir))
+    login = account(state_dir)
+    if login is None:
+        warnings.warn(f"no account for the class server {base}: set {ACCOUNT_ENV}=login:password (from your "
+                      f"instructor) or write that line into {Path(state_dir) / ACCOUNT_FILE}; until then only "
+                      "anonymous FTP and the services without accounts work", stacklevel=3)
+    return _handle(document, base, cache, login)
 
 
 def _handle(document: dict, url: str, cache: Path, login: tuple[str, str] | None) -> Handle:

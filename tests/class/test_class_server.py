@@ -116,6 +116,19 @@ def test_up_class_with_a_bad_roster_says_which_line_and_starts_nothing(tmp_path)
     assert result.returncode == 2 and "no students" in result.stderr
 
 
+@pytest.mark.parametrize("options, message", [
+    (["--class-rate", "0"], "rate > 0"),
+    (["--class-burst", "0"], "burst >= 1"),
+    (["--class-rate", "fast"], "invalid float value"),
+    (["--class-name", "Py 101"], "bad class name"),
+])
+def test_the_class_options_are_typed_and_checked(tmp_path, options, message):
+    result = cli(tmp_path / "state", "up", "--class", str(write_roster(tmp_path / "r.csv", 2)), "--ephemeral",
+                 *options)
+    assert result.returncode == 2 and message in result.stderr
+    assert control.find(tmp_path / "state") is None
+
+
 # -- passwords --------------------------------------------------------------------------------
 
 
@@ -406,6 +419,23 @@ def test_a_notebook_with_local_servers_url_gets_the_class_handle_and_works_as_ch
     from local_servers.classroom import remote
     monkeypatch.setattr(remote, "_fetch", lambda url: (_ for _ in ()).throw(OSError("unreachable")))
     assert local_servers.ensure_running().ftp.address == klass.ftp.address
+
+
+def test_without_an_account_the_class_handle_warns_and_the_account_file_is_read(klass, tmp_path, monkeypatch):
+    import local_servers
+
+    home = tmp_path / "student-state"
+    monkeypatch.setenv("LOCAL_SERVERS_HOME", str(home))
+    monkeypatch.setenv("LOCAL_SERVERS_URL", f"http://{klass.http.host}:{klass.http.port}")
+    monkeypatch.delenv("LOCAL_SERVERS_ACCOUNT", raising=False)
+    with pytest.warns(UserWarning, match="LOCAL_SERVERS_ACCOUNT=login:password"):
+        servers = local_servers.ensure_running()
+    assert servers.server_set["user"] is None and sorted(servers.ftp.accounts) == ["anonymous"]
+    (home / "class-account").write_text(f"s051:{klass.pw('s051')}\n", encoding="utf-8")
+    servers = local_servers.ensure_running()
+    assert servers.login == "s051" and servers.imap.accounts == {"s051": klass.pw("s051")}
+    with imaplib.IMAP4(*servers.imap.address, timeout=30) as imap:
+        imap.login(servers.login, servers.imap.accounts[servers.login])
 
 
 def test_local_servers_url_naming_nothing_gives_a_clear_error(tmp_path, monkeypatch):
