@@ -14,6 +14,7 @@ Nothing is started on this machine.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import urllib.error
@@ -115,4 +116,20 @@ def _handle(document: dict, url: str, cache: Path, login: tuple[str, str] | None
         document["host"] = url_host
     document["server_set"] = {**document.get("server_set", {}), "url": url,
                               "user": login[0] if login else None}
-    return Handle.from_dict(document)
+    handle = Handle.from_dict(document)
+    services = {name: dataclasses.replace(svc, accounts=ClassAccounts(svc.accounts, handle.server_set))
+                for name, svc in handle.services.items()}
+    return dataclasses.replace(handle, services=services)
+
+
+class ClassAccounts(dict):
+    """A service's accounts on a class server: asking for alice (as the chapters do) says whom to use."""
+
+    def __init__(self, accounts: dict, server_set: dict):
+        super().__init__(accounts)
+        self.server_set = server_set
+
+    def __missing__(self, login):
+        you = self.server_set.get("user")
+        raise KeyError(f"{login!r} has no account on the class server {self.server_set.get('name')!r}: "
+                       + (f"you log in as {you!r} (servers.login)" if you else f"set {ACCOUNT_ENV}=login:password"))

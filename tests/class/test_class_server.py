@@ -385,6 +385,8 @@ def test_a_notebook_with_local_servers_url_gets_the_class_handle_and_works_as_ch
     assert "class servers" in servers.table().splitlines()[0]
     assert servers.ftp.address == klass.ftp.address
     assert sorted(servers.ftp.accounts) == ["anonymous", "s050"]
+    with pytest.raises(KeyError, match=r"'alice' has no account on the class server 'course': you log in as 's050'"):
+        servers.ftp.accounts["alice"]  # what the chapters ask for today: an error that says what to do
     assert Path(servers.ca_file).read_bytes() == Path(klass.ca_file).read_bytes()
     assert not (tmp_path / "student-state" / "state.json").exists()  # nothing started here
 
