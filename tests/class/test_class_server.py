@@ -464,7 +464,12 @@ def slow_class(tmp_path_factory):
 
 
 def until_refused(command, attempts=40):
-    """Run command() until it raises; return (how many succeeded, the exception)."""
+    """Run command() until it raises; return (how many succeeded, the exception).
+
+    The burst (8) passes (less what the client sent after logging in: nntplib asks for CAPABILITIES
+    again), and the bucket refills one a second: a refusal comes after 8 commands, or a few more on a
+    machine so slow that a command takes a second.
+    """
     for n in range(attempts):
         try:
             command()
@@ -484,7 +489,7 @@ def test_rate_limit_hits_the_looping_student_over_imap_not_another(slow_class):
             if typ != "OK":
                 raise imaplib.IMAP4.error(data)
         done, refusal = until_refused(noop)
-        assert done <= 8 and b"[LIMIT]" in refusal.args[0][0]
+        assert done >= 8 and b"[LIMIT]" in refusal.args[0][0]
         assert other.noop()[0] == "OK"  # the other student is not slowed
         assert loop.logout()[0] == "BYE"  # LOGOUT is never refused
 
@@ -495,7 +500,7 @@ def test_rate_limit_hits_the_looping_student_over_pop3_not_another(slow_class):
         client.user(login)
         client.pass_(slow_class.pw(login))
     done, refusal = until_refused(loop.noop)
-    assert done <= 8 and "[SYS/TEMP]" in str(refusal)
+    assert done >= 8 and "[SYS/TEMP]" in str(refusal)
     assert other.noop().startswith(b"+OK")
     assert loop.quit().startswith(b"+OK")  # QUIT is never refused
     other.quit()
@@ -504,7 +509,7 @@ def test_rate_limit_hits_the_looping_student_over_pop3_not_another(slow_class):
 def test_rate_limit_hits_the_looping_student_over_nntp_not_another(slow_class):
     loop, other = nntp_as(slow_class, "s001"), nntp_as(slow_class, "s002")
     done, refusal = until_refused(loop.date)
-    assert done <= 8 and isinstance(refusal, nntplib.NNTPTemporaryError) and str(refusal).startswith("403")
+    assert done >= 7 and isinstance(refusal, nntplib.NNTPTemporaryError) and str(refusal).startswith("403")
     assert other.date()
     loop.quit()
     other.quit()
@@ -516,7 +521,7 @@ def test_rate_limit_hits_the_looping_student_over_ftp_not_another(slow_class):
         client.connect(*slow_class.ftp.address)
         client.login(login, slow_class.pw(login))
     done, refusal = until_refused(lambda: loop.voidcmd("NOOP"))
-    assert done <= 8 and isinstance(refusal, ftplib.error_temp) and str(refusal).startswith("421")
+    assert done >= 8 and isinstance(refusal, ftplib.error_temp) and str(refusal).startswith("421")
     assert other.voidcmd("NOOP").startswith("200")
     other.quit()
     loop.close()
@@ -527,7 +532,7 @@ def test_rate_limit_hits_the_looping_student_over_smtp_not_another(slow_class):
         def send():
             loop.sendmail(f"s001@{DOMAIN}", [f"s002@{DOMAIN}"], message(f"s001@{DOMAIN}", f"s002@{DOMAIN}", "loop"))
         done, refusal = until_refused(send)
-        assert done <= 8 and isinstance(refusal, smtplib.SMTPSenderRefused) and refusal.smtp_code == 451
+        assert done >= 8 and isinstance(refusal, smtplib.SMTPSenderRefused) and refusal.smtp_code == 451
         assert other.sendmail(f"s002@{DOMAIN}", [f"s001@{DOMAIN}"],
                               message(f"s002@{DOMAIN}", f"s001@{DOMAIN}", "fine")) == {}
         time.sleep(1.5)  # the bucket refills: the looping student may send again
