@@ -613,3 +613,21 @@ def test_beyond_loopback_ftp_refuses_a_cleartext_password_on_the_usual_servers_t
     with ftplib.FTP_TLS(context=handle.ssl_context(), timeout=30) as ftps:
         ftps.connect(*handle.ftp.address)
         ftps.login("alice", "alice-pw")
+
+
+def test_beyond_loopback_a_notebook_logs_in_over_tls_verified_by_the_fetched_ca(public_class, tmp_path, monkeypatch):
+    import local_servers
+
+    monkeypatch.setenv("LOCAL_SERVERS_HOME", str(tmp_path / "student-state"))
+    monkeypatch.setenv("LOCAL_SERVERS_URL", f"http://127.0.0.2:{public_class.http.port}/")
+    monkeypatch.setenv("LOCAL_SERVERS_ACCOUNT", f"s002:{public_class.pw('s002')}")
+    servers = local_servers.ensure_running()
+    assert servers.ftp.host == "127.0.0.2"
+    with ftplib.FTP_TLS(context=servers.ssl_context(), timeout=30) as ftp:
+        ftp.connect(*servers.ftp.address)
+        ftp.login(servers.login, servers.ftp.accounts[servers.login])
+        ftp.prot_p()
+        assert ftp.nlst() == ["welcome.txt"]
+    with imaplib.IMAP4_SSL(servers.imap.host, servers.imap.tls_ports["imaps"], ssl_context=servers.ssl_context(),
+                           timeout=30) as imap:
+        imap.login(servers.login, servers.imap.accounts[servers.login])
