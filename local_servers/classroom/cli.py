@@ -23,6 +23,9 @@ def add_arguments(up: argparse.ArgumentParser) -> None:
                        help=f"commands a second per student and service (default {ratelimit.RATE:g})")
     group.add_argument("--class-burst", type=int, default=ratelimit.BURST, metavar="COMMANDS",
                        help=f"commands a student may send at once before the rate applies (default {ratelimit.BURST})")
+    group.add_argument("--class-transfer-rate", type=float, default=ratelimit.TRANSFER_MB, metavar="MB_PER_SECOND",
+                       help=f"FTP transfer speed per student, beyond which their transfers pause "
+                            f"(default {ratelimit.TRANSFER_MB:g})")
 
 
 def up(args, state_dir: Path, options: dict) -> int:
@@ -38,7 +41,7 @@ def up(args, state_dir: Path, options: dict) -> int:
     before = class_file.read_bytes() if class_file.exists() else None
     try:
         done = setup.prepare(state_dir, args.roster, name=args.class_name, rate=args.class_rate,
-                             burst=args.class_burst)
+                             burst=args.class_burst, transfer_mb=args.class_transfer_rate)
     except (roster.RosterError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """Per-account rate limits: one token bucket per (service, account).
 
 Each command a logged-in student sends takes a token from their bucket for
-that service; the bucket refills at `rate` tokens a second up to `burst`.
+that service (and each byte of an FTP transfer one from a second bucket, which
+pauses that student's transfer rather than refusing it); the bucket refills at `rate` tokens a second up to `burst`.
 A student's runaway loop empties only their own bucket: the server answers
 that account with its protocol's "try again later" and every other account
 goes on as before. A small exchange (log in, a few commands, quit) never
@@ -19,6 +20,9 @@ from dataclasses import dataclass, field
 #: Defaults: commands a second per account and service, and the burst a bucket holds.
 RATE = 20.0
 BURST = 200
+#: FTP transfers (uploads and downloads together) per account: megabytes a second; the bucket
+#: holds two seconds' worth, so a lesson's files never wait.
+TRANSFER_MB = 20.0
 
 
 @dataclass
@@ -64,3 +68,19 @@ class RateLimits:
                 return True
             self.refused[key] = self.refused.get(key, 0) + 1
             return False
+
+    def debit(self, service: str, account: str, amount: float) -> float:
+        """Take `amount` (bytes) even beyond what the bucket holds; the seconds until it is out of debt.
+
+        For transfers, which are slowed rather than refused: a positive answer means "pause this
+        account's transfer that long", and the next debit waits for the refill.
+        """
+        now = time.monotonic()
+        key = (service, account)
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, stamp=now)
+            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate) - amount
+            bucket.stamp = now
+            return max(0.0, -bucket.tokens / self.rate)

@@ -65,6 +65,8 @@ class ClassSet:
                              "run `up --class ROSTER.csv` again")
         self._passwords = {login: secrets[login] for login in self.students}
         self.limits = ratelimit.RateLimits(document["rate"], document["burst"])
+        per_second = document.get("transfer_mb", ratelimit.TRANSFER_MB) * 1_000_000
+        self.transfers = ratelimit.RateLimits(per_second, 2 * per_second)
 
     @classmethod
     def load(cls, state_dir: Path) -> "ClassSet":
@@ -162,6 +164,58 @@ class ClassSet:
 
     def ftp_allow(self, user: str) -> bool:
         return self.limits.allow("ftp", user)
+
+    def ftp_dtp_handler(self, base: type) -> type:
+        """FTP data connections that pause when their student's transfer bucket is in debt.
+
+        Uploads and downloads of one student share one bucket; anonymous transfers (read-only,
+        shared by everyone) are bounded by the connection limits instead.
+        """
+        limits = self.transfers
+
+        class ClassDTPHandler(base):
+            _paused = False
+            _pause_timer = None
+
+            def use_sendfile(self):
+                return False  # sendfile() would move bytes without passing send()
+
+            def _charge(self, count: int) -> None:
+                user = self.cmd_channel.username
+                if count <= 0 or not user or user == "anonymous" or self._paused or self._closed:
+                    return
+                wait = limits.debit("ftp", user, count)
+                if wait > 0:  # as pyftpdlib's ThrottledDTPHandler: off the loop for a while
+                    self._paused = True
+                    self.del_channel()
+                    self._pause_timer = self.ioloop.call_later(wait, self._resume, _errback=self.handle_error)
+
+            def _resume(self) -> None:
+                self._paused = False
+                if not self._closed:
+                    self.add_channel(events=self.ioloop.READ if self.receive else self.ioloop.WRITE)
+
+            def recv(self, buffer_size):
+                chunk = super().recv(buffer_size)
+                self._charge(len(chunk))
+                return chunk
+
+            def send(self, data):
+                sent = super().send(data)
+                self._charge(sent)
+                return sent
+
+            def _send_mapped(self):
+                before = self._sent_mapped
+                super()._send_mapped()
+                self._charge(self._sent_mapped - before)
+
+            def close(self):
+                if self._pause_timer is not None and not self._pause_timer.cancelled:
+                    self._pause_timer.cancel()
+                super().close()
+
+        return ClassDTPHandler
 
     def check_post(self, user: str | None, article: bytes) -> str | None:
         """NNTP: why an article may not be posted as `user` (its From must be theirs), or None."""

@@ -539,6 +539,44 @@ def test_rate_limit_hits_the_looping_student_over_smtp_not_another(slow_class):
         send()
 
 
+def test_ftp_transfers_of_a_student_over_their_budget_are_slowed_not_anothers(tmp_path):
+    """1 MB/s, 2 MB at once: 6 MB up and down takes one student seconds, 1 MB takes another no wait."""
+    state_dir = tmp_path / "state"
+    handle = up_class(state_dir, write_roster(tmp_path / "roster.csv", 2), "--class-transfer-rate", "1")
+    try:
+        secrets = passwords.load(state_dir)
+        data = os.urandom(3_000_000)
+        clients = {}
+        for login in ("s001", "s002"):
+            clients[login] = ftplib.FTP(timeout=60)
+            clients[login].connect(*handle.ftp.address)
+            clients[login].login(login, secrets[login])
+        started = time.perf_counter()
+        clients["s001"].storbinary("STOR big.bin", io.BytesIO(data))
+        got = io.BytesIO()
+        clients["s001"].retrbinary("RETR big.bin", got.write)
+        slowed = time.perf_counter() - started
+        assert got.getvalue() == data  # slowed, never damaged
+        started = time.perf_counter()
+        clients["s002"].storbinary("STOR small.bin", io.BytesIO(data[:1_000_000]))
+        other = time.perf_counter() - started
+        assert slowed >= 3.5, slowed  # 6 MB with 2 MB of burst at 1 MB/s: about 4 s
+        assert other < slowed / 2, (other, slowed)
+        for client in clients.values():
+            client.quit()
+        with ftplib.FTP_TLS(context=handle.ssl_context(), timeout=60) as ftps:  # and over TLS, paused too
+            ftps.connect(*handle.ftp.address)
+            ftps.login("s001", secrets["s001"])
+            ftps.prot_p()
+            started = time.perf_counter()
+            ftps.storbinary("STOR big2.bin", io.BytesIO(data))
+            got = io.BytesIO()
+            ftps.retrbinary("RETR big2.bin", got.write)
+            assert got.getvalue() == data and time.perf_counter() - started >= 3.5
+    finally:
+        cli(state_dir, "down")
+
+
 # -- TLS for every login beyond loopback ---------------------------------------------------------
 
 
