@@ -19,6 +19,7 @@ Where things are:
 - news/    NNTP and its store;
 - ftp/, http/, sockets/ (echo and time): one folder per protocol family;
 - seed/    the files the FTP and HTTP services start with.
+- classroom/  a class server: one server set for a class, from a roster (`up --class`).
 """
 
 # Names are imported on first use, so that the server process (which imports

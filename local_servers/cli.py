@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--only", help="start only these services, e.g. --only ftp,http")
     up.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                     help="a service setting, e.g. --option ftp_idle_timeout=60")
+    from .classroom import cli as class_cli
+    class_cli.add_arguments(up)
 
     status = sub.add_parser("status", help="show whether the servers run, and where (exit status 3 if not)")
     status.add_argument("--json", action="store_true", help="print the state document (see local_servers/handle.py)")
@@ -69,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ports", default="", metavar="NAME=PORT,...")
     serve.add_argument("--ephemeral", action="store_true", help="let the OS choose every port")
     serve.add_argument("--public", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--class", dest="classroom", action="store_true", help=argparse.SUPPRESS)
     serve.add_argument("--detach", action="store_true", help=argparse.SUPPRESS)
     serve.add_argument("--launch-id", default="", help=argparse.SUPPRESS)
     serve.add_argument("--only", default="")
@@ -97,9 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         public = args.public or not config.is_loopback(args.host)
         names = [n for n in args.only.split(",") if n] or None
         return serve.main(state_dir, args.host, ports, public=public, names=names,
-                          options=_options(args.option), launch_id=args.launch_id)
+                          options=_options(args.option), launch_id=args.launch_id, classroom=args.classroom)
 
     from . import control
+
+    if args.command == "up" and args.roster is not None:
+        from .classroom import cli as class_cli
+        return class_cli.up(args, state_dir, _options(args.option))
 
     if args.command == "up":
         try:

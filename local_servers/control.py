@@ -99,7 +99,7 @@ def find(state_dir: Path | None = None) -> Handle | None:
 
 
 def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
-           names: list[str] | None, options: dict) -> Handle:
+           names: list[str] | None, options: dict, classroom: bool = False) -> Handle:
     home = StateDir(state_dir)
     home.state_file.unlink(missing_ok=True)
     home.error_file.unlink(missing_ok=True)
@@ -108,6 +108,8 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
            "--ports", ",".join(f"{k}={v}" for k, v in ports.items()), "--detach", "--launch-id", launch_id]
     if public:
         cmd.append("--public")
+    if classroom:  # a class server (classroom/): the roster written by `up --class` in state_dir
+        cmd.append("--class")
     if names:
         cmd += ["--only", ",".join(names)]
     for key, value in options.items():
@@ -160,12 +162,14 @@ def _read_json(path: Path) -> dict:
 
 
 def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict[str, int] | None = None,
-          ephemeral: bool = False, names: list[str] | None = None, options: dict | None = None) -> Handle:
+          ephemeral: bool = False, names: list[str] | None = None, options: dict | None = None,
+          classroom: bool = False) -> Handle:
     """Start the servers unless they already run; return the handle either way.
 
     host: bind here instead of 127.0.0.1 (beyond loopback the servers get
     stricter: no anonymous writes). ports: overrides by listener name.
     ephemeral: let the OS choose every port (isolated test servers).
+    classroom: a class server, from the roster that `up --class` wrote into state_dir (classroom/).
     """
     state_dir = Path(state_dir or config.state_dir())
     with _lock(state_dir):
@@ -174,10 +178,10 @@ def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict
             return handle
         chosen_host = host or config.DEFAULT_HOST
         public = not config.is_loopback(chosen_host)
-        if not (ports or ephemeral or os.environ.get(config.PORTS_ENV) or public):
+        if not (ports or ephemeral or os.environ.get(config.PORTS_ENV) or public or classroom):
             return _spawn_in_a_block(state_dir, chosen_host, names, options or {})
         return _spawn(state_dir, chosen_host, config.ports(ports, ephemeral=ephemeral), public, names,
-                      options or {})
+                      options or {}, classroom)
 
 
 def _spawn_in_a_block(state_dir: Path, host: str, names: list[str] | None, options: dict) -> Handle:
@@ -202,8 +206,12 @@ def ensure_running(state_dir: Path | None = None, **kwargs) -> Handle:
     """The notebooks' entry point: the servers' handle, starting them if needed.
 
     Idempotent and safe from several kernels at once: all of them share one
-    server process per state directory.
+    server process per state directory. When LOCAL_SERVERS_URL names a class
+    server (and nothing else is asked for), its handle instead: nothing starts here.
     """
+    if state_dir is None and not kwargs and os.environ.get("LOCAL_SERVERS_URL"):
+        from .classroom import remote
+        return remote.connect()
     return start(state_dir, **kwargs)
 
 
@@ -267,7 +275,8 @@ def reset(state_dir: Path | None = None, names: list[str] | None = None) -> Hand
             return None
         ports = _ports_of(handle)
         public = not config.is_loopback(handle.host)
-        return _spawn(state_dir, handle.host, ports, public, list(handle.services), {})
+        return _spawn(state_dir, handle.host, ports, public, list(handle.services), {},
+                      handle.server_set.get("kind") == "class")
 
 
 def _ports_of(handle: Handle) -> dict[str, int]:

@@ -12,6 +12,9 @@ document). The schema, version 1, is stable; new keys may be added:
       "log_file": ".../server.log",
       "ca_file": ".../tls/ca.pem",       # verify TLS with this
       "started_at": "2026-11-21T22:40:00+00:00",
+      "server_set": {"kind": "private"}, # which set: "private" (this user's own) or "class" (a class
+                                         # server: + "name", "group", "students", "domain", and in a
+                                         # student's handle "url" and "user", the account in use)
       "services": {
         "ftp": {
           "host": "127.0.0.1",
@@ -89,6 +92,7 @@ class Handle:
     ca_file: str
     started_at: str
     services: dict[str, ServiceInfo]
+    server_set: dict = field(default_factory=lambda: {"kind": "private"})
 
     def __getattr__(self, name: str) -> ServiceInfo:
         services = self.__dict__.get("services", {})
@@ -99,8 +103,16 @@ class Handle:
     def __getitem__(self, name: str) -> ServiceInfo:
         return self.services[name]
 
+    @property
+    def login(self) -> str:
+        """The account a lesson logs in as: the student's own on a class server, else the course's alice."""
+        return self.server_set.get("user") or "alice"
+
     def __repr__(self) -> str:
         # No pid and no paths: a notebook shows the same text on every run and machine.
+        if self.server_set.get("kind") == "class":
+            who = f" as {self.server_set['user']}" if self.server_set.get("user") else ""
+            return f"<class servers {self.server_set.get('name')!r} on {self.host}{who}: {', '.join(self.services)}>"
         return f"<local servers on {self.host}: {', '.join(self.services)}>"
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -121,6 +133,8 @@ class Handle:
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
         lines.insert(1, "-" * max(len(line) for line in lines))
+        if self.server_set.get("kind") == "class":  # whose servers these are, above the table
+            lines.insert(0, repr(self))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -137,7 +151,7 @@ class Handle:
     def to_dict(self) -> dict:
         return {"schema": SCHEMA_VERSION, "pid": self.pid, "host": self.host,
                 "state_dir": str(self.state_dir), "log_file": str(self.log_file), "ca_file": self.ca_file,
-                "started_at": self.started_at,
+                "started_at": self.started_at, "server_set": dict(self.server_set),
                 "services": {name: svc.to_dict() for name, svc in self.services.items()}}
 
     @classmethod
@@ -146,7 +160,8 @@ class Handle:
             raise ValueError(f"state file schema {data.get('schema')!r} is not {SCHEMA_VERSION}")
         return cls(pid=data["pid"], host=data["host"], state_dir=Path(data["state_dir"]),
                    log_file=Path(data["log_file"]), ca_file=data["ca_file"], started_at=data["started_at"],
-                   services={name: ServiceInfo.from_dict(name, svc) for name, svc in data["services"].items()})
+                   services={name: ServiceInfo.from_dict(name, svc) for name, svc in data["services"].items()},
+                   server_set=dict(data.get("server_set") or {"kind": "private"}))
 
     @classmethod
     def load(cls, state_file: Path) -> "Handle":

@@ -17,6 +17,7 @@ with status 2 instead, so `up` can say which port and what to do.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import importlib
 import json
@@ -118,19 +119,25 @@ def configure_logging(state_dir: Path) -> Path:
 
 
 async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool,
-              names: list[str], options: dict, started: float, launch_id: str) -> int:
+              names: list[str], options: dict, started: float, launch_id: str, classroom: bool = False) -> int:
     """Start the services, publish the state file, serve until told to stop."""
     home = StateDir(state_dir)
     try:
         options = validate_options(options, [service_class(name) for name in names])
-    except ValueError as exc:
+        if classroom:  # a class server: the roster's accounts (classroom/server.py)
+            from .classroom.server import ClassSet
+            classroom = ClassSet.load(state_dir)
+    except (ValueError, OSError) as exc:
         log.error("could not start: %s", exc)
         write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id, "error": str(exc)})
         return 2
     log.info("open-file limit: %d", raise_fd_limit())
     tls = ensure_certificates(home.tls, None if config.is_loopback(host) else host)
     seed_missing(state_dir, names)
-    ctx = Context(host=host, ports=ports, data_dir=home.data, tls=tls, public=public, options=options)
+    if classroom:
+        classroom.install(home.data)
+    ctx = Context(host=host, ports=ports, data_dir=home.data, tls=tls, public=public, options=options,
+                  classroom=classroom or None)
 
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -160,6 +167,11 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
                     ca_file=str(tls.ca_file),
                     started_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                     services={s.name: s.info() for s in running})
+    if classroom:  # no passwords in the handle; students fetch it and the CA from the HTTP service
+        handle = dataclasses.replace(handle, server_set=classroom.summary(),
+                                     services={n: classroom.public_info(i) for n, i in handle.services.items()})
+        if "http" in handle.services:
+            classroom.publish(handle.to_dict(), home.data / "http" / "site", tls.ca_file)
     # launch_id lets the starter recognise the process it launched.
     write_json_atomically(home.state_file, {**handle.to_dict(), "launch_id": launch_id})
     log.info("ready in %.0f ms: %s", (time.perf_counter() - started) * 1000,
@@ -182,7 +194,8 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
 
 
 def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = False,
-         names: list[str] | None = None, options: dict | None = None, launch_id: str = "") -> int:
+         names: list[str] | None = None, options: dict | None = None, launch_id: str = "",
+         classroom: bool = False) -> int:
     home = StateDir(state_dir)
     started = time.perf_counter()
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -198,7 +211,8 @@ def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = Fa
         asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())
     try:
         return asyncio.run(run(state_dir, host, ports, public=public, names=names,
-                               options=options or {}, started=started, launch_id=launch_id))
+                               options=options or {}, started=started, launch_id=launch_id,
+                               classroom=classroom))
     except Exception as exc:
         log.exception("server process failed")
         write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id,

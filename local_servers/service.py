@@ -60,6 +60,7 @@ class Context:
     public: bool = False  # bound beyond loopback: be stricter (no anonymous writes)
     options: dict = field(default_factory=dict)  # per-service settings, e.g. {"ftp_idle_timeout": 900}
     bound: dict[str, int] = field(default_factory=dict)  # the port each listener got (listen() records it)
+    classroom: object = None  # a class server's ClassSet (classroom/server.py), else None
 
     def server_ssl_context(self) -> ssl.SSLContext:
         return self.tls.server_context()

@@ -366,6 +366,10 @@ class LineSession(asyncio.Protocol):
 
     def run(self, verb: str, method, *args) -> None:
         """Run a command method and send its reply, now or (an awaitable) when it is done."""
+        classroom = self.service.ctx.classroom  # a class server's per-account rate limit (classroom/)
+        if classroom is not None and (refusal := classroom.throttle(self, verb)) is not None:
+            self.send(refusal)
+            return
         try:
             reply = method(*args)
             if inspect.iscoroutine(reply):

@@ -210,6 +210,7 @@ class CourseFTPHandler(TLS_FTPHandler):
 
     dtp_handler = CourseDTPHandler
     auth_failed_timeout = 1  # seconds before "530 Authentication failed" (pyftpdlib: 3)
+    classroom = None  # a class server's ClassSet (classroom/server.py): per-account rate limits
     max_login_attempts = 3
 
     def __init__(self, conn, server, ioloop=None):
@@ -261,6 +262,11 @@ class CourseFTPHandler(TLS_FTPHandler):
         """501 for a NUL byte: no path may hold one, and pyftpdlib's path checks would end the session."""
         if "\0" in line:
             self.respond("501 Syntax error: NUL byte in command line.")
+            return
+        if self.classroom is not None and self.authenticated and cmd != "QUIT" \
+                and not self.classroom.ftp_allow(self.username):  # a class server's per-account limit
+            self.respond(f"421 Too many commands from {self.username}; slow down and log in again later.")
+            self.close_when_done()
             return
         super().pre_process_command(line, cmd, arg)
 

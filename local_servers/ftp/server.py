@@ -187,6 +187,10 @@ class FTPService(Service):
             "timeout": self.idle_timeout or None,
             "auth_failed_timeout": self.option("login_delay"),
             "authorizer": handlers.make_authorizer(str(self.data_dir / "public"), homes),
+            "tls_control_required": self.ctx.public,  # beyond loopback, USER and PASS only over TLS
+            "classroom": self.ctx.classroom,
+            **({"dtp_handler": self.ctx.classroom.ftp_dtp_handler(handlers.CourseDTPHandler)}
+               if self.ctx.classroom else {}),
             "ssl_context": handlers.make_ssl_context(cert, key),
             "data_ssl_context": handlers.make_ssl_context(cert, key, newest=SSL.TLS1_2_VERSION),
         })

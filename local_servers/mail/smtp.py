@@ -306,11 +306,14 @@ class SMTPService(MailService):
         if not any(isinstance(f, _QuietNoise) for f in mail_log.filters):
             mail_log.addFilter(_QuietNoise())
         warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
-        handler = MailHandler(self.data_dir, self.log)
+        classroom = self.ctx.classroom  # a class server: AUTH always, and only as yourself (classroom/)
+        handler = (classroom.mail_handler(MailHandler, self.data_dir, self.log) if classroom
+                   else MailHandler(self.data_dir, self.log))
         tls = self.ctx.server_ssl_context()
         common = dict(hostname=HOSTNAME, ident=IDENT, data_size_limit=MAX_MESSAGE_SIZE, authenticator=check_password,
                       enable_SMTPUTF8=True,  # RFC 6531: non-ASCII addresses, as smtplib.send_message can send
-                      auth_required=self.ctx.public, loop=loop, state_dir=self.ctx.data_dir.parent,
+                      auth_required=self.ctx.public or classroom is not None, loop=loop,
+                      state_dir=self.ctx.data_dir.parent,
                       limit=ConnectionLimit.of(self))  # one count for both ports
         plain_sock, tls_sock = listen(self.ctx, "smtp"), listen(self.ctx, "smtps")
 
@@ -327,4 +330,4 @@ class SMTPService(MailService):
 
     def extra_info(self) -> dict:
         return {"catchall_mailbox": str(mailstore.user_dir(self.data_dir, mailstore.CATCHALL)),
-                "max_message_size": MAX_MESSAGE_SIZE, "auth_required": self.ctx.public}
+                "max_message_size": MAX_MESSAGE_SIZE, "auth_required": self.ctx.public or self.ctx.classroom is not None}

@@ -197,8 +197,8 @@ class NNTPSession(LineSession):
 
     @property
     def posting_allowed(self) -> bool:
-        """Anonymous posting on loopback; beyond it, only after AUTHINFO."""
-        return not self.service.ctx.public or self.user is not None
+        """Anonymous posting on loopback; beyond it (and on a class server), only after AUTHINFO."""
+        return not (self.service.ctx.public or self.service.ctx.classroom) or self.user is not None
 
     # Replies: the status line and any data go out in ONE write, so that a
     # delayed ACK never holds the data back (INN took 40 ms per OVER otherwise).
@@ -384,6 +384,10 @@ class NNTPSession(LineSession):
     def posted(self, data: bytes | None) -> None:
         if data is None:
             self.answer(f"441 Article too big (the limit is {self.service.max_article} octets)")
+            return
+        classroom = self.service.ctx.classroom  # a class server: articles only from your own address
+        if classroom is not None and (reason := classroom.check_post(self.user, data)) is not None:
+            self.answer(f"441 Posting failed: {reason}")
             return
         try:
             article = self.store.post(data)
