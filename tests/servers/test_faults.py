@@ -11,10 +11,13 @@ import ftplib
 import http.client
 import imaplib
 import io
+import json
 import poplib
 import smtplib
 import socket
 import ssl
+import subprocess
+import sys
 import time
 import warnings
 from email.message import EmailMessage
@@ -430,6 +433,26 @@ def test_context_manager_clears_on_an_exception(srv):
             assert len(faults.active(srv.state_dir)) == 1
             raise RuntimeError("the lesson's cell failed")
     assert faults.active(srv.state_dir) == []
+
+
+def cli(srv, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "local_servers", "fault", *args, "--state-dir", str(srv.state_dir)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_command_line_add_list_clear(srv):
+    added = cli(srv, "add", "smtp", "reply", "--code", "451", "--stage", "rcpt", "--count", "2")
+    assert added.returncode == 0, added.stderr
+    assert "reply 451 on smtp at RCPT, 2 time(s)" in added.stdout
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(srv)
+    listed = json.loads(cli(srv, "list", "--json").stdout)
+    assert [(f["service"], f["code"], f["stage"]) for f in listed] == [("smtp", "451", "RCPT")]
+    assert cli(srv, "clear").stdout.strip() == "cleared 1 fault(s)"
+    assert send(srv) == {}
+    wrong = cli(srv, "add", "smtp", "reply", "--code", "999", "--stage", "RCPT")
+    assert wrong.returncode == 2 and "not one of: 421, 450, 451, 452, 550, 552" in wrong.stderr
+    assert cli(srv, "list").stdout.strip() == "no faults"
 
 
 def test_a_fired_fault_is_logged(srv):
