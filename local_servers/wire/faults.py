@@ -307,6 +307,7 @@ class Table:
 
     def __init__(self, state_dir):
         self.state_dir = Path(state_dir)
+        self.path = str(table_file(state_dir))  # a str: os.stat of a Path costs more than the stat
         self.lock = threading.Lock()
         self.faults: list[Fault] = []
         self.fired: dict[str, int] = {}
@@ -322,7 +323,7 @@ class Table:
             return
         self.checked = now
         try:
-            stat = os.stat(table_file(self.state_dir))
+            stat = os.stat(self.path)
             signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         except OSError:
             signature = None
@@ -360,8 +361,12 @@ class Table:
             transcript.note(note)
 
     def greylisted(self, fault: Fault, triple: tuple) -> bool:
-        """Greylisting: True (refuse) the first time a triple is seen and until fault.delay has passed."""
+        """Greylisting: True (refuse) the first time a triple is seen and until fault.delay has passed.
+
+        Triples are remembered per fault: a new greylisting fault starts with nobody known.
+        """
         now = time.monotonic()
+        triple = (fault.id, *triple)
         with self.lock:
             first = self.greylist.get(triple)
             if first is None:

@@ -501,3 +501,12 @@ def test_hooks_do_nothing_without_a_table(monkeypatch):
     method = object()
     assert fault_hooks.line_command(Session(), "RETR", method) is method
     assert fault_hooks.line_send(Session(), b"+OK\r\n") == b"+OK\r\n"
+
+
+def test_a_new_greylisting_fault_knows_nobody(tmp_path):
+    """A chapter run twice is greylisted twice: triples are remembered per fault, not per process."""
+    table = faults.Table(tmp_path)
+    triple = ("127.0.0.1", "alice@example.test", "carol@example.test")
+    first = faults.make("smtp", "greylist")
+    assert table.greylisted(first, triple) and not table.greylisted(first, triple)
+    assert table.greylisted(faults.make("smtp", "greylist"), triple)
