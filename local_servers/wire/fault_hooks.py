@@ -13,7 +13,7 @@ line or two:
 - TLS: watch_tls() gives a server context an SNI callback that swaps in a
   context with a bad certificate while a cert fault is in force, so new
   handshakes (implicit TLS and STARTTLS alike) fail verification and no
-  listener restarts.
+  listener restarts (watch_ftp_tls(): the same for FTPS's pyOpenSSL context).
 
 Every hook starts with ``faults.TABLE is None`` (no table in this process:
 nothing to do) or one dictionary look-up when the table is empty, so a
@@ -321,6 +321,24 @@ def watch_tls(context: ssl.SSLContext, service: str) -> ssl.SSLContext:
         return None
 
     context.sni_callback = choose
+    return context
+
+
+def watch_ftp_tls(context, make_context):
+    """watch_tls() for pyOpenSSL's context (FTPS): make_context(cert_file, key_file) builds the bad one."""
+    def choose(connection):
+        table = faults.TABLE
+        if table is None:
+            return
+        table.refresh(force=True)
+        fault = table.find("ftp", "tls")
+        if fault is not None:
+            from ..tls import bad_certificate
+
+            connection.set_context(make_context(*map(str, bad_certificate(table.state_dir / "tls", fault.cert))))
+            table.fire(fault, "ftp", None, connection.get_servername(), "in the TLS handshake")
+
+    context.set_tlsext_servername_callback(choose)
     return context
 
 

@@ -82,7 +82,7 @@ SERVICES_OF = {
     "delay": ("smtp", "pop3", "imap", "nntp", "ftp"),
     "drop": ("smtp", "pop3", "imap", "nntp", "ftp"),
     "silent": ("smtp", "pop3", "imap", "nntp", "ftp"),
-    "cert": ("smtp", "pop3", "imap", "nntp", "http"),
+    "cert": ("smtp", "pop3", "imap", "nntp", "ftp", "http"),
 }
 SERVICES = ("smtp", "pop3", "imap", "nntp", "ftp", "http")
 #: SMTP's stages: the greeting, the envelope commands, the DATA command and the end of the data.

@@ -235,7 +235,13 @@ def test_bad_certificate_implicit_tls_and_starttls(srv, cert, message):
         assert conn.getresponse().status == 200
         conn.close()
 
-    clients = [smtps, starttls, pop3s, imaps, https]
+    def ftps():  # AUTH TLS on the FTP control connection
+        client = ftplib.FTP_TLS(context=context)
+        client.connect(srv.ftp.host, srv.ftp.port, timeout=TIMEOUT)
+        client.auth()
+        client.quit()
+
+    clients = [smtps, starttls, pop3s, imaps, https, ftps]
     with srv.faults("*", "cert", cert=cert):
         for connect in clients:
             error = _verify_error(connect)
