@@ -349,11 +349,10 @@ class Table:
 
     def fire(self, fault: Fault, service: str, connection=None, peer=None, detail: str = "") -> None:
         """Count a hit, log it, and note it in the connection's transcript (if it has one)."""
-        with self.lock:
+        with self.lock:  # the write too: a stale count written last would revive a spent fault
             self.fired[fault.id] = self.fired.get(fault.id, 0) + 1
-            fired = dict(self.fired)
-        if fault.count is not None:
-            write_atomically(fired_file(self.state_dir), json.dumps(fired))
+            if fault.count is not None:
+                write_atomically(fired_file(self.state_dir), json.dumps(self.fired))
         note = f"fault {fault.id}: {fault.describe()}" + (f" ({detail})" if detail else "")
         log.info("%s: %s for %s", service, note, peer)
         transcript = getattr(connection, "transcript", None)
