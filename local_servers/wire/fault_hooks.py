@@ -90,6 +90,8 @@ def line_command(session, verb: str, method):
     if state is not None and state.silent:
         return None
     service = session.service.name
+    if table.quiet(service):
+        return method
     fault = table.find(service, verb, getattr(session, "user", None) or ())
     if fault is None:
         return method
