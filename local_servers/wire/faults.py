@@ -184,6 +184,8 @@ def make(service: str, kind: str = "reply", *, code=None, text: str | None = Non
             raise FaultError("IMAP has no tagged reply at connect; choose a command, e.g. stage='SELECT'")
     elif code is not None or text is not None:
         raise FaultError(f"code and text belong to a reply fault, not to a {kind} fault")
+    if text is not None and (len(text) > 200 or any(c in text for c in "\r\n\0")):
+        raise FaultError("text is one line of at most 200 characters (no CR, LF or NUL: it goes on the wire)")
     if kind == "greylist":
         if stage not in (None, "RCPT"):
             raise FaultError("greylisting refuses RCPT (stage 'RCPT')")

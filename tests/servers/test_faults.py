@@ -431,6 +431,8 @@ def test_wrong_arguments_name_the_choices(srv):
         srv.fault("smtp", "reply", code=451)
     with pytest.raises(faults.FaultError, match="expired, wrong-host"):
         srv.fault("imap", "cert", cert="self-signed")
+    with pytest.raises(faults.FaultError, match="no CR, LF or NUL"):  # it would forge a second reply
+        srv.fault("smtp", "reply", code=451, stage="RCPT", text="later\r\n250 OK")
 
 
 def test_context_manager_clears_on_an_exception(srv):
@@ -516,3 +518,11 @@ def test_a_new_greylisting_fault_knows_nobody(tmp_path):
     first = faults.make("smtp", "greylist")
     assert table.greylisted(first, triple) and not table.greylisted(first, triple)
     assert table.greylisted(faults.make("smtp", "greylist"), triple)
+
+
+def test_a_reply_with_text_of_ones_own(srv):
+    with srv.faults("imap", "reply", code="NO", stage="APPEND", text="[OVERQUOTA] Mailbox is full"):
+        client = imap(srv)
+        typ, data = client.append("INBOX", None, None, b"Subject: x\r\n\r\nhello\r\n")
+        assert (typ, data) == ("NO", [b"[OVERQUOTA] Mailbox is full"])
+        client.logout()
