@@ -187,6 +187,8 @@ async def smtp_stage(server, stage: str, arg: str = "") -> str | None:
         return None
     if stage == "connect":
         table.refresh(force=True)
+    if table.quiet("smtp"):  # before working out whom the stage concerns
+        return None
     fault = table.find("smtp", stage, _smtp_users(server, stage, arg) if stage != "connect" else ())
     if fault is None:
         return None
