@@ -148,6 +148,9 @@ def line_send(session, reply):
         return data
     if session.transport is not None and not session.transport.is_closing():
         session.transport.write(data[:state.cut])
+        transcript = getattr(session, "transcript", None)
+        if transcript is not None:  # what did go out, before the cut
+            transcript.server(data[:state.cut])
         session.transport.close()
     state.cut = 0
     return None
