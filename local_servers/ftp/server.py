@@ -173,6 +173,7 @@ class FTPService(Service):
         from pyftpdlib.servers import FTPServer
 
         from . import handlers
+        from ..wire import fault_hooks
 
         ftp_logger = logging.getLogger("pyftpdlib")
         ftp_logger.setLevel(logging.INFO)  # sessions, logins, transfers; DEBUG would log every command
@@ -191,7 +192,9 @@ class FTPService(Service):
             "classroom": self.ctx.classroom,
             **({"dtp_handler": self.ctx.classroom.ftp_dtp_handler(handlers.CourseDTPHandler)}
                if self.ctx.classroom else {}),
-            "ssl_context": handlers.make_ssl_context(cert, key),
+            # bad certificates on demand (fault injection)
+            "ssl_context": fault_hooks.watch_ftp_tls(handlers.make_ssl_context(cert, key),
+                                                     handlers.make_ssl_context),
             "data_ssl_context": handlers.make_ssl_context(cert, key, newest=SSL.TLS1_2_VERSION),
         })
         ioloop = IOLoop.factory()
