@@ -360,9 +360,13 @@ SILENT = Silent()
 
 def open_transcript(service, peer, tls: bool = False, masker: Masker | None = None):
     """A new connection's transcript for a Service (local_servers.service), or SILENT if its option is off."""
-    if not service.option("transcripts"):
+    found = service.__dict__.get("_transcripts")  # (on, store), looked up once per service
+    if found is None:
+        on = service.option("transcripts")
+        found = service.__dict__["_transcripts"] = (on, store(service.ctx.data_dir.parent) if on else None)
+    if not found[0]:
         return SILENT
-    return Transcript(store(service.ctx.data_dir.parent), service.name, peer, tls, masker)
+    return Transcript(found[1], service.name, peer, tls, masker)
 
 
 # -- reading back (any process) ----------------------------------------------------------
