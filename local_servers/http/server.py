@@ -150,6 +150,9 @@ class HeadClock(io.RawIOBase):
         return count
 
 
+CONTENT_LENGTH = re.compile(rb"\r\nContent-Length: *(\d+)\r\n", re.IGNORECASE)
+
+
 class CountingWriter:
     """The connection's writer, counting what is written (for the transcript's "[body: N bytes]")."""
 
@@ -240,7 +243,7 @@ class Handler(BaseHTTPRequestHandler):
         super().handle_one_request()  # on a timeout it logs, sets close_connection and returns
         if self.clock.timed_out and self.clock.in_head and self.clock.head_started:
             self.send_bare(408, "Request Timeout")
-        if self.wfile.sent:  # the transcript tells a body's size, never its bytes
+        if self.wfile.sent and getattr(self, "counting", True):  # the transcript tells a body's size, never its bytes
             self.transcript.summary("S", f"[body: {self.wfile.sent} bytes]", self.wfile.sent)
             self.wfile.sent = 0
 
@@ -254,10 +257,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def flush_headers(self) -> None:
         """HOOK: the status line and headers out (the body is counted by CountingWriter)."""
-        if getattr(self, "_headers_buffer", None):
-            self.transcript.server(b"".join(self._headers_buffer))
+        head = b"".join(getattr(self, "_headers_buffer", None) or ())
+        length = CONTENT_LENGTH.search(head) if head and self.command != "HEAD" else None
+        if head:
+            self.transcript.server(head, flush=length is None)
+        if length is not None and int(length.group(1)):  # told before it is sent: the client reads all at once
+            self.transcript.summary("S", f"[body: {int(length.group(1))} bytes]", int(length.group(1)))
+            self.transcript.flush()
         super().flush_headers()
         self.wfile.sent = 0
+        self.counting = length is None  # a body of unknown length is counted as it goes (and told after)
 
     def send_bare(self, status: int, reason: str) -> None:
         """A reply to a request that was never read whole: status, no body, and the connection ends."""

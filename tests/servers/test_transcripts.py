@@ -429,3 +429,14 @@ def test_ten_thousand_sessions_keep_memory_and_disk_bounded(servers_factory):
     assert (transcripts.KEEP_FILES - 1) * transcripts.FILE_SESSIONS < len(kept) <= \
         transcripts.KEEP_FILES * transcripts.FILE_SESSIONS
     assert [e.text for e in kept[-1].events if e.who == "C"] == ["CAPA", "NOOP", "QUIT"]
+
+
+def test_http_body_of_unknown_length_is_counted_as_it_goes(handle):
+    body = urllib.request.urlopen(f"http://{handle.http.host}:{handle.http.port}/stream/2", timeout=10).read()
+    for _ in range(50):  # told after the body, so at the latest when the connection ends
+        session = last(handle, "http")
+        if session.events[-1].text.startswith("[body:"):
+            break
+        __import__("time").sleep(0.05)
+    assert "Transfer-Encoding: chunked" in session.events[1].text
+    assert session.events[-1].who == "S" and session.events[-1].size > len(body)  # with the chunks' framing
