@@ -37,6 +37,7 @@ from __future__ import annotations
 import html
 import itertools
 import json
+import logging
 import os
 import re
 import threading
@@ -55,6 +56,7 @@ FILE_BYTES = 4 * 1024 * 1024
 KEEP_FILES = 6
 
 MASK = "****"
+log = logging.getLogger("local_servers.transcripts")
 FOLDER = "wire"
 
 
@@ -154,6 +156,7 @@ class Store:
         numbers = [_number(p) for p in path.glob("transcripts-*.jsonl")]
         self.number = max(numbers, default=0)
         self.fd = None
+        self.failed = False  # a write failed (logged once)
         self._next_file()
 
     def _next_file(self) -> None:
@@ -171,13 +174,24 @@ class Store:
         """One more session: start the next file when this one is full."""
         with self.lock:
             if self.sessions >= FILE_SESSIONS or self.written >= FILE_BYTES:
-                self._next_file()
+                try:
+                    self._next_file()
+                except OSError as exc:
+                    log.warning("transcripts: no new file in %s: %s", self.path, exc)
+                    self.fd, self.failed = None, True
             self.sessions += 1
 
     def write(self, lines: str) -> None:
+        """Append whole lines; a full or failing disk costs the transcript, never the session."""
         data = lines.encode("utf-8", "surrogateescape")
         with self.lock:
-            os.write(self.fd, data)
+            try:
+                os.write(self.fd, data)
+            except (OSError, TypeError) as exc:  # TypeError: closed (fd None) at shutdown
+                if not self.failed:
+                    log.warning("transcripts not written to %s: %s", self.path, exc)
+                self.failed = True
+                return
             self.written += len(data)
 
     def new_id(self) -> str:
@@ -363,7 +377,12 @@ def open_transcript(service, peer, tls: bool = False, masker: Masker | None = No
     found = service.__dict__.get("_transcripts")  # (on, store), looked up once per service
     if found is None:
         on = service.option("transcripts")
-        found = service.__dict__["_transcripts"] = (on, store(service.ctx.data_dir.parent) if on else None)
+        try:
+            found = (on, store(service.ctx.data_dir.parent) if on else None)
+        except OSError as exc:  # a state directory we cannot write to: serve without transcripts
+            log.warning("transcripts are off: %s", exc)
+            found = (False, None)
+        service.__dict__["_transcripts"] = found
     if not found[0]:
         return SILENT
     return Transcript(found[1], service.name, peer, tls, masker)

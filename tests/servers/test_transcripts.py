@@ -440,3 +440,14 @@ def test_http_body_of_unknown_length_is_counted_as_it_goes(handle):
         __import__("time").sleep(0.05)
     assert "Transfer-Encoding: chunked" in session.events[1].text
     assert session.events[-1].who == "S" and session.events[-1].size > len(body)  # with the chunks' framing
+
+
+def test_a_failing_disk_costs_the_transcript_never_the_session(tmp_path):
+    store = transcripts.Store(transcripts.folder(tmp_path))
+    transcript = transcripts.Transcript(store, "pop3", ("127.0.0.1", 1))
+    store.close()  # every later write fails, as on a full or vanished disk
+    transcript.client(b"NOOP")
+    transcript.server(b"+OK")  # would raise without the guard
+    transcript.note("TLS started")
+    transcript.close()
+    assert store.failed
