@@ -26,7 +26,6 @@ then the cost: 1 - on/off of the medians. Target (issue 11): at most 10 %.
 from __future__ import annotations
 
 import argparse
-import ftplib
 import http.client
 import os
 import statistics

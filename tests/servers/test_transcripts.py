@@ -16,6 +16,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -255,7 +256,7 @@ def test_echo_and_time_are_summarised_by_bytes(handle, service):
         found = handle.transcripts(service, last=1)
         if found and found[0].ended is not None:
             break
-        __import__("time").sleep(0.05)
+        time.sleep(0.05)
     session = found[0]
     assert [(e.who, e.size) for e in session.events] == [("C", 5), ("S", len(reply))]
     assert "hello" not in json.dumps(session.to_dict())
@@ -295,7 +296,7 @@ def test_cli_follow_prints_new_events(handle):
     follower = subprocess.Popen([sys.executable, "-m", "local_servers", "transcripts", "echo", "--follow",
                                  "--state-dir", str(handle.state_dir)], stdout=subprocess.PIPE, text=True)
     try:
-        __import__("time").sleep(1.5)  # it has started and read what exists
+        time.sleep(1.5)  # it has started and read what exists
         with socket.create_connection((handle.echo.host, handle.echo.port), timeout=10) as sock:
             sock.sendall(b"ping")
             sock.recv(100)
@@ -321,7 +322,7 @@ def test_the_option_turns_transcripts_off_per_service(servers_factory):
     for _ in range(50):
         if quiet.transcripts("echo"):
             break
-        __import__("time").sleep(0.05)
+        time.sleep(0.05)
     assert len(quiet.transcripts("echo")) == 1
 
 
@@ -437,7 +438,7 @@ def test_http_body_of_unknown_length_is_counted_as_it_goes(handle):
         session = last(handle, "http")
         if session.events[-1].text.startswith("[body:"):
             break
-        __import__("time").sleep(0.05)
+        time.sleep(0.05)
     assert "Transfer-Encoding: chunked" in session.events[1].text
     assert session.events[-1].who == "S" and session.events[-1].size > len(body)  # with the chunks' framing
 
