@@ -300,7 +300,8 @@ class LineSession(asyncio.Protocol):
         self.pos += len(chunk)
         self.literal_left -= len(chunk)
         self.command_parts.append(chunk)
-        self.received(chunk)
+        if chunk:  # nothing of the literal has arrived yet: nothing was received
+            self.received(chunk)
         return self.literal_left == 0
 
     def _line(self, line: bytes) -> None:

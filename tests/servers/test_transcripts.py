@@ -452,3 +452,23 @@ def test_a_failing_disk_costs_the_transcript_never_the_session(tmp_path):
     transcript.note("TLS started")
     transcript.close()
     assert store.failed
+
+
+def test_imap_login_sent_as_literals_is_masked_literal_by_literal(handle):
+    """A client may send LOGIN's user and password as literals ({n}, then the octets): none may show."""
+    with socket.create_connection((handle.imap.host, handle.imap.port), timeout=10) as sock:
+        replies = sock.makefile("rb")
+        replies.readline()
+        sock.sendall(b"a1 LOGIN {5}\r\n")
+        assert replies.readline().startswith(b"+")
+        sock.sendall(b"alice {8}\r\n")
+        assert replies.readline().startswith(b"+")
+        sock.sendall(b"alice-pw\r\n")
+        assert replies.readline().startswith(b"a1 OK")
+        sock.sendall(b"a2 LOGOUT\r\n")
+        while not replies.readline().startswith(b"a2 "):
+            pass
+    session = last(handle, "imap")
+    assert client_lines(session) == ["a1 LOGIN ****", MASK, MASK, MASK, "", "a2 LOGOUT"]
+    assert session.user == "alice"
+    no_secret_on_disk(handle)
