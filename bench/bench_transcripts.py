@@ -91,7 +91,7 @@ def workloads(n: int) -> dict:
         "SMTP, connection per message": ("messages/s", n // 3, lambda h: bench_mail.smtp_connection_each(h, n // 3)),
         "POP3 RETR, one session": ("messages/s", n, lambda h: bench_mail.pop3_retr(h, n)),
         "IMAP FETCH 1:* (1000 messages)": ("messages/s", bench_imap.COUNT, imap_fetch),
-        "FTP sessions (login, LIST, RETR, QUIT)": ("sessions/s", n // 6, lambda h: ftp_sessions(h, n // 6)),
+        "FTP sessions (login, LIST, RETR, QUIT)": ("sessions/s", n // 3, lambda h: ftp_sessions(h, n // 3)),
         "FTP RETR 32 MiB": ("MiB/s", 1, ftp_large),
         "HTTP GET, keep-alive": ("requests/s", n, lambda h: http_gets(h, n)),
     }

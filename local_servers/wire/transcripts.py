@@ -367,6 +367,7 @@ class Silent:
     def login(self, user): pass
     def secure(self): pass
     def close(self): pass
+    def flush(self): pass
 
 
 SILENT = Silent()

@@ -312,9 +312,20 @@ def test_cli_follow_prints_new_events(handle):
 
 
 def test_the_option_turns_transcripts_off_per_service(servers_factory):
-    quiet = servers_factory(names=["pop3", "echo"], options={"pop3_transcripts": "off"})
+    quiet = servers_factory(names=["pop3", "echo", "http", "smtp", "ftp"],
+                            options={"pop3_transcripts": "off", "http_transcripts": "off",
+                                     "smtp_transcripts": "off", "ftp_transcripts": "off"})
     client = poplib.POP3(quiet.pop3.host, quiet.pop3.port, timeout=10)
     client.quit()
+    # every hook of a service whose transcripts are off still serves (the silent transcript takes every call)
+    assert urllib.request.urlopen(f"http://{quiet.http.host}:{quiet.http.port}/get", timeout=10).status == 200
+    with smtplib.SMTP(quiet.smtp.host, quiet.smtp.port, timeout=10) as smtp:
+        smtp.sendmail("alice@example.test", ["bob@example.test"], "Subject: x\r\n\r\nx\r\n")
+    with ftplib.FTP() as ftp:
+        ftp.connect(quiet.ftp.host, quiet.ftp.port, timeout=10)
+        ftp.login()
+        ftp.nlst("/pub")
+    assert {s.service for s in quiet.transcripts()} <= {"echo"}
     with socket.create_connection((quiet.echo.host, quiet.echo.port), timeout=10) as sock:
         sock.sendall(b"x")
         sock.recv(10)
@@ -472,3 +483,8 @@ def test_imap_login_sent_as_literals_is_masked_literal_by_literal(handle):
     assert client_lines(session) == ["a1 LOGIN ****", MASK, MASK, MASK, "", "a2 LOGOUT"]
     assert session.user == "alice"
     no_secret_on_disk(handle)
+
+
+def test_the_silent_transcript_takes_every_call_a_transcript_takes():
+    public = {name for name in vars(transcripts.Transcript) if not name.startswith("_")}
+    assert public <= set(vars(transcripts.Silent)), public - set(vars(transcripts.Silent))
