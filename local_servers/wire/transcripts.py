@@ -247,7 +247,8 @@ class Transcript:
         self.dropped = 0
         self.pending: list[str] = []
         self.open_event: list | None = None  # [t, who, text parts, size, tls, more]: may still grow
-        self.run_left = 0  # bytes of the open event left out
+        self.last_who: str | None = None  # who said the last piece: the next may continue it
+        self.run_left = 0  # bytes of the last event only counted, not kept
         self.run_kept = 0  # bytes of text kept in it
         self.closed = False
         peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer or "")
@@ -264,12 +265,16 @@ class Transcript:
         self._event("S", data, more, flush)
 
     def note(self, text: str) -> None:
+        self._end_run()
         self._record("*", text, 0)
+        self.last_who = None
         self.flush()
 
     def summary(self, who: str, text: str, size: int) -> None:
         """A part of the dialogue told, not shown: a body, a data connection ("[body: 1,234 bytes]")."""
+        self._end_run()
         self._record(who, text, size)
+        self.last_who = None
 
     def login(self, user: str) -> None:
         if not self.closed:
@@ -284,6 +289,7 @@ class Transcript:
     def close(self) -> None:
         if self.closed:
             return
+        self._end_run()
         self._close_event()
         self.pending.append(f'["x",{self.quoted_id},{time.time()},{self.dropped}]\n')
         self.flush()
@@ -298,35 +304,41 @@ class Transcript:
 
     # the recording
     def _event(self, who: str, data: bytes | str, more: bool, flush: bool) -> None:
+        """One piece of the dialogue. A piece that continues the last event (``more``, or a server's
+        reply sent in several writes) adds to it while it holds less than MAX_TEXT bytes, and is only
+        counted after that: a FETCH of 1,000 messages costs one event, not 1,000."""
         if self.closed:
             return
         raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
         size = len(raw)
-        if more and self.open_event is not None and self.open_event[1] == who:
-            if self.run_kept >= MAX_TEXT:  # only counted from here on
+        if self.last_who == who and (more or who == "S"):
+            room = MAX_TEXT - self.run_kept
+            if room <= 0:
                 self.run_left += size
-                self.open_event[3] += size
             else:
-                kept = raw[:MAX_TEXT - self.run_kept]
+                kept = raw[:room]
                 self.run_kept += len(kept)
                 self.run_left += size - len(kept)
-                text = kept.decode("utf-8", "replace").rstrip("\r\n")
+                text = _text(kept)
                 if who == "C" and self.masker.secret:
                     text = self.masker.client(text)
-                self.open_event[2].append(text)
-                self.open_event[3] += size
+                event = self.open_event
+                if event is not None and event[1] == who:
+                    event[2].append(text)
+                    event[3] += len(kept)
+                else:  # the event was written already: a continuation record
+                    self._record(who, text, len(kept), True)
         else:
+            self._end_run()
             kept = raw[:MAX_TEXT]
-            text = kept.decode("utf-8", "replace")
-            text = text.rstrip("\r\n") if text.endswith("\n") else text
+            text = _text(kept)
             if who == "C":
                 text = self.masker.client(text)
             else:
                 self.masker.server(text)
-            if size > MAX_TEXT:
-                text += f" [... {size - MAX_TEXT} bytes left out]"
-            self._record(who, text, size, more)
-            self.run_kept = len(kept)
+            self._record(who, text, len(kept))
+            self.run_kept, self.run_left = len(kept), size - len(kept)
+        self.last_who = who
         if flush:
             self.flush()
 
@@ -340,18 +352,33 @@ class Transcript:
         self.events += 1
         self.open_event = [round(time.monotonic() - self.t0, 4), who, [text], size, self.tls, more]
 
+    def _end_run(self) -> None:
+        """The bytes of the last event that were only counted, as one line at its end."""
+        if self.run_left:
+            left, self.run_left = self.run_left, 0
+            text = f"[... {left} bytes left out]"
+            event = self.open_event
+            if event is not None and event[1] == self.last_who:
+                event[2].append(text)
+                event[3] += left
+            elif self.last_who is not None:
+                self._record(self.last_who, text, left, True)
+
     def _close_event(self) -> None:
         """Format the open event (its parts joined) into a pending line."""
         event = self.open_event
         if event is None:
             return
         self.open_event = None
-        if self.run_left:
-            event[2].append(f"[... {self.run_left} bytes left out]")
-            self.run_left = 0
         t, who, parts, size, tls, more = event
         self.pending.append(f'["e",{self.quoted_id},{t},"{who}",{_quote(chr(10).join(parts))},{size},'
                             f"{_JSON[tls]},{_JSON[more]}]\n")
+
+
+def _text(raw: bytes) -> str:
+    """Bytes as the transcript shows them: UTF-8 (or U+FFFD), without the line end."""
+    text = raw.decode("utf-8", "replace")
+    return text.rstrip("\r\n") if text.endswith("\n") else text
 
 
 class Silent:

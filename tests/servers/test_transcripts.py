@@ -359,7 +359,7 @@ def test_a_long_line_is_cut_and_says_how_many_bytes_were_left_out(tmp_path):
     session = recorded(tmp_path, lambda t: t.client(b"X" * 10_000 + b"\r\n"))
     (event,) = session.events
     assert event.size == 10_002
-    assert event.text == "X" * transcripts.MAX_TEXT + f" [... {10_002 - transcripts.MAX_TEXT} bytes left out]"
+    assert event.text == "X" * transcripts.MAX_TEXT + f"\n[... {10_002 - transcripts.MAX_TEXT} bytes left out]"
 
 
 def test_a_long_multi_line_event_is_cut_too(tmp_path):
@@ -488,3 +488,21 @@ def test_imap_login_sent_as_literals_is_masked_literal_by_literal(handle):
 def test_the_silent_transcript_takes_every_call_a_transcript_takes():
     public = {name for name in vars(transcripts.Transcript) if not name.startswith("_")}
     assert public <= set(vars(transcripts.Silent)), public - set(vars(transcripts.Silent))
+
+
+def test_a_reply_sent_in_many_writes_is_one_event_and_costs_one(tmp_path):
+    """A FETCH of many messages is many writes: one event, MAX_TEXT bytes of it, the rest counted."""
+    def feed(t):
+        t.client(b"a1 FETCH 1:* (BODY.PEEK[])")
+        for n in range(1000):
+            t.server(b"* %d FETCH (BODY[] {40}\r\n" % n + b"z" * 40 + b")\r\n")
+        t.server(b"a1 OK FETCH completed\r\n")
+        t.client(b"a2 LOGOUT")
+    session = recorded(tmp_path, feed)
+    assert [e.who for e in session.events] == ["C", "S", "C"]
+    reply = session.events[1]
+    assert reply.size == sum(len(b"* %d FETCH (BODY[] {40}\r\n" % n) + 43 for n in range(1000)) + 23
+    assert reply.text.startswith("* 0 FETCH") and reply.text.splitlines()[-1].endswith("bytes left out]")
+    files = list(transcripts.folder(tmp_path).glob("*.jsonl"))
+    # a record per write only until MAX_TEXT bytes are kept (about 30 here), then none: not 1,000
+    assert sum(1 for f in files for _ in f.open()) <= transcripts.MAX_TEXT // 68 + 10
