@@ -47,7 +47,7 @@ from . import mailstore
 from ..limits import OPTIONS, ConnectionLimit
 from .mail_service import MailService
 from ..service import close_servers, listen
-from ..wire.transcripts import SILENT, open_transcript
+from ..wire.transcripts import MAX_TEXT, SILENT, open_transcript
 
 #: Largest message accepted (RFC 1870 SIZE); bigger ones get 552.
 MAX_MESSAGE_SIZE = 10 * 1024 * 1024
@@ -96,15 +96,23 @@ class _InputEndsSession(asyncio.StreamReader):
 
     transcript = SILENT
     data_lines = -1  # inside DATA: the lines of the message read so far (one event in the transcript)
+    data_size = 0  # ... their size
+    data_start: list[bytes] = []  # ... the first of them, up to MAX_TEXT bytes: what the transcript shows
 
     async def readuntil(self, separator=b"\n"):
         try:
             line = await super().readuntil(separator)
         except asyncio.IncompleteReadError:
             raise asyncio.CancelledError("the client closed its half of the connection") from None
-        self.transcript.client(line, more=self.data_lines > 0)  # HOOK: every line in (transcripts)
-        if self.data_lines >= 0:
-            self.data_lines = -1 if line == b".\r\n" else self.data_lines + 1
+        if self.data_lines < 0:
+            self.transcript.client(line)  # HOOK: every line in (transcripts)
+            return line
+        if self.data_size < MAX_TEXT:  # a message is one event, told when its last line is in
+            self.data_start.append(line)
+        self.data_lines, self.data_size = self.data_lines + 1, self.data_size + len(line)
+        if line == b".\r\n":
+            self.transcript.client(b"".join(self.data_start), size=self.data_size)
+            self.data_lines, self.data_size, self.data_start = -1, 0, []
         return line
 
 
@@ -189,7 +197,7 @@ class CourseSMTP(SMTP):
         self.transcript.server(line, more=self.reply_more, flush=not more_follows)
         self.reply_more = more_follows
         if line.startswith(b"354"):
-            self._reader.data_lines = 0
+            self._reader.data_lines, self._reader.data_size, self._reader.data_start = 0, 0, []
         await super().push(status)
 
     # The commands whose argument ends up in a stored header: no CR, LF or NUL in it.

@@ -257,8 +257,9 @@ class Transcript:
                             f"{_JSON[bool(tls)]}]\n")
 
     # what protocol code calls
-    def client(self, data: bytes, more: bool = False) -> None:
-        self._event("C", data, more, False)
+    def client(self, data: bytes, more: bool = False, size: int | None = None) -> None:
+        """What the client sent; size: its whole size when ``data`` is only its start (a long message)."""
+        self._event("C", data, more, False, size)
 
     def server(self, data: bytes | str, more: bool = False, flush: bool = True) -> None:
         """A reply out; flush=False when more of it follows at once (SMTP's "250-" lines)."""
@@ -303,15 +304,20 @@ class Transcript:
             self.pending.clear()
 
     # the recording
-    def _event(self, who: str, data: bytes | str, more: bool, flush: bool) -> None:
+    def _event(self, who: str, data: bytes | str, more: bool, flush: bool, size: int | None = None) -> None:
         """One piece of the dialogue. A piece that continues the last event (``more``, or a server's
         reply sent in several writes) adds to it while it holds less than MAX_TEXT bytes, and is only
         counted after that: a FETCH of 1,000 messages costs one event, not 1,000."""
         if self.closed:
             return
+        continues = self.last_who == who and (more or who == "S")
+        if self.events >= MAX_EVENTS:  # full: only count (the cheap path of a long session)
+            self.dropped += not continues
+            self.last_who = who
+            return
         raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
-        size = len(raw)
-        if self.last_who == who and (more or who == "S"):
+        size = len(raw) if size is None else size
+        if continues:
             room = MAX_TEXT - self.run_kept
             if room <= 0:
                 self.run_left += size
@@ -387,7 +393,7 @@ class Silent:
     id = None
     tls = False
 
-    def client(self, data, more=False): pass
+    def client(self, data, more=False, size=None): pass
     def server(self, data, more=False, flush=True): pass
     def note(self, text): pass
     def summary(self, who, text, size): pass
