@@ -201,11 +201,9 @@ class CourseDTPHandler(TLS_DTPHandler):
         if name is None:
             what = f"listing ({self.cmd or 'LIST'})"
         else:
-            try:
-                shown = self.cmd_channel.fs.fs2ftp(name)
-            except Exception:  # a path outside the user's root: show its name only
-                shown = os.path.basename(name)
-            shown = _TEMP_NAME.sub(r"\1", shown)
+            root = self.cmd_channel.fs.root  # the path as the client sees it (fs2ftp() costs 30 us)
+            shown = name[len(root):] if name.startswith(root) else os.path.basename(name)
+            shown = _TEMP_NAME.sub(r"\1", "/" + shown.replace(os.sep, "/").lstrip("/"))
             what = f"{'upload' if self.receive else 'download'} {shown}"
         done = "complete" if self.transfer_finished else "incomplete"
         self.cmd_channel.transcript.note(
