@@ -1,4 +1,4 @@
-"""The command line: python -m local_servers up | status [--json] | down | reset | logs | serve."""
+"""The command line: python -m local_servers up | status [--json] | down | reset | logs | transcripts | serve."""
 
 from __future__ import annotations
 
@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
                          help="a profile to switch to, or a credential to issue; nothing: show the current one")
     profile.add_argument("--off", action="store_true", help="back to the course's own behaviour (reseeds mail)")
     _fault_parser(sub)
+
+    # -- wire (issue 11): transcripts
+    transcripts = sub.add_parser("transcripts", help="show the recorded dialogues of the latest connections")
+    transcripts.add_argument("service", nargs="?", metavar="SERVICE", help="only this service (e.g. smtp)")
+    transcripts.add_argument("--last", type=int, default=5, metavar="N", help="the last N sessions (default 5)")
+    transcripts.add_argument("--user", help="only sessions that logged in as this user")
+    transcripts.add_argument("-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C")
+    transcripts.add_argument("--json", action="store_true", help="print them as JSON (one session per line)")
 
     serve = sub.add_parser("serve", help="run the servers in the foreground (what `up` runs in the background)")
     serve.add_argument("--host", default=config.DEFAULT_HOST)
@@ -230,6 +238,19 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "profile":
         return _profile(state_dir, args)
+
+    if args.command == "transcripts":  # wire (issue 11)
+        from .wire import transcripts
+
+        if args.follow:
+            return transcripts.follow(state_dir, args.service, json_lines=args.json)
+        found = transcripts.sessions(state_dir, service=args.service, last=args.last, user=args.user)
+        if args.json:
+            for session in found:
+                print(json.dumps(session.to_dict(), ensure_ascii=False))
+        else:
+            print("\n\n".join("\n".join(s.lines(times=True)) for s in found) or "(no sessions recorded)")
+        return 0
 
     if args.command == "logs":
         from . import serve

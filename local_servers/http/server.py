@@ -54,6 +54,7 @@ from ..limits import OPTIONS, ConnectionLimit
 from ..files import png
 from ..service import Option, Service, listen
 from ..wire import fault_hooks
+from ..wire.transcripts import HTTPMasker, open_transcript
 
 #: Limits, as httpbin has them, so that no request can make the server do much.
 MAX_BODY = 10 * 1024 * 1024  # larger request bodies get 413
@@ -150,6 +151,23 @@ class HeadClock(io.RawIOBase):
         return count
 
 
+CONTENT_LENGTH = re.compile(rb"\r\nContent-Length: *(\d+)\r\n", re.IGNORECASE)
+
+
+class CountingWriter:
+    """The connection's writer, counting what is written (for the transcript's "[body: N bytes]")."""
+
+    def __init__(self, writer):
+        self.writer, self.sent = writer, 0
+
+    def write(self, data) -> int:
+        self.sent += len(data)
+        return self.writer.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.writer, name)
+
+
 class Handler(BaseHTTPRequestHandler):
     """One connection: http.server parses each request, dispatch() answers it."""
 
@@ -211,6 +229,15 @@ class Handler(BaseHTTPRequestHandler):
         self.rfile.close()  # read through the head clock instead
         self.clock = HeadClock(self.connection, self.server.idle_timeout, self.server.head_timeout)
         self.rfile = io.BufferedReader(self.clock)
+        self.transcript = open_transcript(self.server.service, self.client_address, self.server.ssl_context is not None,
+                                          HTTPMasker())
+        self.wfile = CountingWriter(self.wfile)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.transcript.close()
 
     def handle_one_request(self) -> None:
         """One request; a head that started but did not arrive in time gets 408 and the end."""
@@ -218,15 +245,35 @@ class Handler(BaseHTTPRequestHandler):
         super().handle_one_request()  # on a timeout it logs, sets close_connection and returns
         if self.clock.timed_out and self.clock.in_head and self.clock.head_started:
             self.send_bare(408, "Request Timeout")
+        if self.wfile.sent and getattr(self, "counting", True):  # the transcript tells a body's size, never its bytes
+            self.transcript.summary("S", f"[body: {self.wfile.sent} bytes]", self.wfile.sent)
+            self.wfile.sent = 0
 
     def parse_request(self) -> bool:
         ok = super().parse_request()  # the request line and headers are read (or refused) now
         self.clock.end_head()
+        headers = getattr(self, "headers", None) if ok else None  # HOOK: the request's head in
+        self.transcript.client(self.raw_requestline + b"".join(
+            f"{name}: {value}\r\n".encode("utf-8", "replace") for name, value in (headers or {}).items()))
         return ok
+
+    def flush_headers(self) -> None:
+        """HOOK: the status line and headers out (the body is counted by CountingWriter)."""
+        head = b"".join(getattr(self, "_headers_buffer", None) or ())
+        length = CONTENT_LENGTH.search(head) if head and self.command != "HEAD" else None
+        if head:
+            self.transcript.server(head, flush=length is None)
+        if length is not None and int(length.group(1)):  # told before it is sent: the client reads all at once
+            self.transcript.summary("S", f"[body: {int(length.group(1))} bytes]", int(length.group(1)))
+            self.transcript.flush()
+        super().flush_headers()
+        self.wfile.sent = 0
+        self.counting = length is None  # a body of unknown length is counted as it goes (and told after)
 
     def send_bare(self, status: int, reason: str) -> None:
         """A reply to a request that was never read whole: status, no body, and the connection ends."""
         self.close_connection = True
+        self.transcript.server(f"HTTP/1.1 {status} {reason}")
         try:
             self.wfile.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                              .encode("ascii"))
@@ -244,6 +291,8 @@ class Handler(BaseHTTPRequestHandler):
         self.args = multidict(parse_qsl(self.query, keep_blank_values=True))
         try:
             self.body = self.read_body()
+            if self.body:
+                self.transcript.summary("C", f"[body: {len(self.body)} bytes]", len(self.body))
         except BodyError as exc:
             self.close_connection = True  # the rest of the stream cannot be trusted
             self.reply_error(exc.status, str(exc), [("Connection", "close")])
@@ -834,7 +883,7 @@ class Server(ThreadingHTTPServer):
         self.server_address = sock.getsockname()
         self.scheme = scheme
         self.ssl_context = ssl_context
-        self.log = service.log
+        self.log, self.service = service.log, service
         self.site_dir = service.data_dir / "site"
         self.state_dir = service.ctx.data_dir.parent  # the OAuth2 signing key is there (wire/oauth.py)
         self.idle_timeout = service.option("idle_timeout")

@@ -50,6 +50,7 @@ from ..limits import OPTIONS, ConnectionLimit
 from .mail_service import MailService
 from ..service import close_servers, listen
 from ..wire import fault_hooks, oauth, profiles
+from ..wire.transcripts import MAX_TEXT, SILENT, open_transcript
 
 #: Largest message accepted (RFC 1870 SIZE); bigger ones get 552.
 MAX_MESSAGE_SIZE = 10 * 1024 * 1024
@@ -110,11 +111,26 @@ class _InputEndsSession(asyncio.StreamReader):
     with "500" and read again, for ever.
     """
 
+    transcript = SILENT
+    data_lines = -1  # inside DATA: the lines of the message read so far (one event in the transcript)
+    data_size = 0  # ... their size
+    data_start: list[bytes] = []  # ... the first of them, up to MAX_TEXT bytes: what the transcript shows
+
     async def readuntil(self, separator=b"\n"):
         try:
-            return await super().readuntil(separator)
+            line = await super().readuntil(separator)
         except asyncio.IncompleteReadError:
             raise asyncio.CancelledError("the client closed its half of the connection") from None
+        if self.data_lines < 0:
+            self.transcript.client(line)  # HOOK: every line in (transcripts)
+            return line
+        if self.data_size < MAX_TEXT:  # a message is one event, told when its last line is in
+            self.data_start.append(line)
+        self.data_lines, self.data_size = self.data_lines + 1, self.data_size + len(line)
+        if line == b".\r\n":
+            self.transcript.client(b"".join(self.data_start), size=self.data_size)
+            self.data_lines, self.data_size, self.data_start = -1, 0, []
+        return line
 
 
 class CourseSMTP(SMTP):
@@ -125,10 +141,12 @@ class CourseSMTP(SMTP):
     client's delayed ACK: 40 ms.
     """
 
-    def __init__(self, handler, limit: ConnectionLimit, state_dir, **kwargs):
+    def __init__(self, handler, limit: ConnectionLimit, state_dir, service=None, **kwargs):
         super().__init__(handler, **kwargs)
-        self.limit = limit
+        self.limit, self.service = limit, service
         self.admitted_from: str | None = None  # the address counted in the limit
+        self.transcript = SILENT
+        self.reply_more = False  # the last reply line pushed was "NNN-": the next one continues it
         self._stream_reader.__class__ = _InputEndsSession
         # One protocol object per connection: the provider profile (wire/profiles.py) it follows,
         # and AUTH XOAUTH2/OAUTHBEARER offered only when the profile has OAuth2.
@@ -142,9 +160,16 @@ class CourseSMTP(SMTP):
 
     def connection_made(self, transport) -> None:
         if self._original_transport is None and self.admitted_from is None:  # a new connection, not STARTTLS
-            address = (transport.get_extra_info("peername") or ("unknown",))[0]
+            peer = transport.get_extra_info("peername") or ("unknown",)
+            if self.service is not None:
+                self.transcript = self._stream_reader.transcript = open_transcript(
+                    self.service, peer, transport.get_extra_info("ssl_object") is not None)
+            address = peer[0]
             if not self.limit.admit(address):
-                transport.write(f"421 4.7.0 {HOSTNAME} Too many connections, try again later\r\n".encode())
+                busy = f"421 4.7.0 {HOSTNAME} Too many connections, try again later\r\n"
+                self.transcript.server(busy)
+                self.transcript.close()
+                transport.write(busy.encode())
                 transport.close()
                 return
             self.admitted_from = address
@@ -169,6 +194,7 @@ class CourseSMTP(SMTP):
             return  # refused in connection_made: aiosmtpd never saw it
         self.limit.release(self.admitted_from)
         self.admitted_from = None
+        self.transcript.close()
         super().connection_lost(error)
 
     def eof_received(self) -> bool:
@@ -199,6 +225,17 @@ class CourseSMTP(SMTP):
             raise
         except Exception as error:
             raise TLSSetupException() from error
+        self.transcript.secure()
+
+    async def push(self, status):
+        """HOOK: every reply line out (a multi-line reply is one event of the transcript)."""
+        line = status.encode("utf-8", "surrogateescape") if isinstance(status, str) else status
+        more_follows = line[3:4] == b"-"
+        self.transcript.server(line, more=self.reply_more, flush=not more_follows)
+        self.reply_more = more_follows
+        if line.startswith(b"354"):
+            self._reader.data_lines, self._reader.data_size, self._reader.data_start = 0, 0, []
+        await super().push(status)
 
     async def auth_XOAUTH2(self, _, args: list[str]) -> AuthResult:
         return await self.oauth2("XOAUTH2", args)
@@ -315,6 +352,7 @@ def check_password(server, session, envelope, mechanism: str, auth_data) -> Auth
         user, verdict = profiles.check_login(server.profile, server.state_dir, mailstore.local_user(login) or login,
                                              auth_data.password.decode("utf-8", "replace"))
         if user is not None:
+            server.transcript.login(user)
             return AuthResult(success=True, auth_data=user)
         if server.profile is not None:  # the provider's words (wire/profiles.py)
             return AuthResult(success=False, handled=False, message=server.profile.reply("smtp", verdict))
@@ -343,7 +381,7 @@ class SMTPService(MailService):
                       enable_SMTPUTF8=True,  # RFC 6531: non-ASCII addresses, as smtplib.send_message can send
                       auth_required=self.ctx.public or classroom is not None, loop=loop,
                       state_dir=self.ctx.data_dir.parent,
-                      limit=ConnectionLimit.of(self))  # one count for both ports
+                      limit=ConnectionLimit.of(self), service=self)  # one count for both ports
         plain_sock, tls_sock = listen(self.ctx, "smtp"), listen(self.ctx, "smtps")
 
         def implicit_tls():  # on this port the connection is already encrypted: AUTH needs no STARTTLS
