@@ -1,4 +1,4 @@
-"""The command line: python -m local_servers up | status [--json] | down | reset | logs | serve."""
+"""The command line: python -m local_servers up | status [--json] | down | reset | logs | inspect | serve."""
 
 from __future__ import annotations
 
@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     logs = sub.add_parser("logs", help="show the servers' log file")
     logs.add_argument("-n", "--lines", type=int, default=40, help="how many of the last lines (default 40)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl-C")
+
+    sub.add_parser("inspect", help="print the inspector's address (a web page of the servers' mail, files, "
+                                   "news and sessions), with its token")
 
     serve = sub.add_parser("serve", help="run the servers in the foreground (what `up` runs in the background)")
     serve.add_argument("--host", default=config.DEFAULT_HOST)
@@ -151,6 +154,17 @@ def main(argv: list[str] | None = None) -> int:
         what = ", ".join(args.services) or "all services"
         print(f"seeded data restored for {what}" + (f"; servers restarted (pid {handle.pid})" if handle
                                                       else " (seeded when the servers start)"))
+        return 0
+
+    if args.command == "inspect":
+        handle = control.find(state_dir)
+        url = handle.inspector_url if handle is not None else None
+        if url is None:
+            print("the inspector is not running (start the servers: python -m local_servers up)"
+                  if handle is None else "the inspector is not running (the servers were started without it)",
+                  file=sys.stderr)
+            return 3
+        print(f"Inspector: {url}")
         return 0
 
     if args.command == "logs":
