@@ -93,8 +93,20 @@ def mailboxes(mail_dir: Path, user: str | None = None) -> list[Mailbox]:
         if user is not None and account != user:
             continue
         for folder in ["INBOX", *mailstore.folders(mail_dir, account)]:
-            boxes.append(Mailbox(account, folder, len(mailstore.messages(mailstore.user_dir(mail_dir, account, folder)))))
+            boxes.append(Mailbox(account, folder, len(_names(mailstore.user_dir(mail_dir, account, folder)))))
     return boxes
+
+
+def _names(box: Path) -> list[os.DirEntry]:
+    """The message files of a Maildir (new/ and cur/), unsorted and without a stat each: for counts and lookups."""
+    found = []
+    for sub in ("new", "cur"):
+        try:
+            with os.scandir(box / sub) as it:
+                found += [item for item in it if not item.name.startswith(".")]
+        except OSError:
+            continue
+    return found
 
 
 def box_path(mail_dir: Path, user: str, folder: str) -> Path | None:
@@ -118,32 +130,74 @@ class Summary:
     flags: str
 
 
-def message_page(box: Path, page: int, per_page: int) -> tuple[int, list[Summary]]:
-    """(number of messages, one page of them, newest first)."""
+class _Cache:
+    """A small bounded map (oldest dropped), shared by the inspector's threads."""
+
+    def __init__(self, size: int):
+        self.size, self.items, self.lock = size, {}, threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            return self.items.get(key)
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                del self.items[next(iter(self.items))]
+
+
+#: Each Maildir's listing, valid while its new/ and cur/ folders are unchanged (their mtimes).
+_listings = _Cache(64)
+#: Each message file's list entry: a file name (with its flags) and size only change with its content or flags.
+_summaries = _Cache(20000)
+
+
+def _listing(box: Path) -> list[mailstore.Entry]:
+    """mailstore.messages(box), newest first, read again only when a message arrived, moved or changed flags."""
+    try:
+        stamp = tuple((box / sub).stat().st_mtime_ns for sub in ("new", "cur"))
+    except OSError:
+        return []
+    cached = _listings.get(box)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     entries = mailstore.messages(box)
     entries.reverse()
+    _listings.put(box, (stamp, entries))
+    return entries
+
+
+def message_page(box: Path, page: int, per_page: int) -> tuple[int, list[Summary]]:
+    """(number of messages, one page of them, newest first)."""
+    entries = _listing(box)
     chosen = entries[page * per_page:(page + 1) * per_page]
     parser = email.parser.BytesHeaderParser()
     summaries = []
     for entry in chosen:
-        try:
-            with open(entry.path, "rb") as f:
-                head = f.read(HEAD_BYTES)
-        except OSError:  # moved by a server meanwhile (a flag changed): shown without headers
-            head = b""
-        headers = parser.parsebytes(head.split(b"\n\n", 1)[0] + b"\n\n")
-        summaries.append(Summary(entry.key, decode_header(headers.get("From")), decode_header(headers.get("Subject")),
-                                 decode_header(headers.get("Date")), entry.size, entry.flags))
+        summary = _summaries.get((entry.path, entry.size))
+        if summary is None:
+            try:
+                with open(entry.path, "rb") as f:
+                    head = f.read(HEAD_BYTES)
+            except OSError:  # moved by a server meanwhile (a flag changed): shown without headers
+                head = b""
+            headers = parser.parsebytes(head.split(b"\n\n", 1)[0] + b"\n\n")
+            summary = Summary(entry.key, decode_header(headers.get("From")), decode_header(headers.get("Subject")),
+                              decode_header(headers.get("Date")), entry.size, entry.flags)
+            if head:
+                _summaries.put((entry.path, entry.size), summary)
+        summaries.append(summary)
     return len(entries), summaries
 
 
 def read_message(box: Path, key: str) -> tuple[bytes, int] | None:
     """(the first MAX_MESSAGE bytes of a message, its full size), or None if no message has that key."""
-    for entry in mailstore.messages(box):
-        if entry.key == key:
+    for item in _names(box):
+        if mailstore.split_name(item.name)[0] == key:
             try:
-                with open(entry.path, "rb") as f:
-                    return f.read(MAX_MESSAGE), entry.size
+                with open(item.path, "rb") as f:
+                    return f.read(MAX_MESSAGE), os.fstat(f.fileno()).st_size
             except OSError:
                 return None
     return None
