@@ -1,4 +1,4 @@
-"""The command line: python -m local_servers up | status [--json] | down | reset | logs | inspect | serve."""
+"""The command line: python -m local_servers up | status [--json] | down | reset | logs | transcripts | inspect | serve."""
 
 from __future__ import annotations
 
@@ -57,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     logs = sub.add_parser("logs", help="show the servers' log file")
     logs.add_argument("-n", "--lines", type=int, default=40, help="how many of the last lines (default 40)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl-C")
+
+    # -- wire (issue 11): transcripts
+    transcripts = sub.add_parser("transcripts", help="show the recorded dialogues of the latest connections")
+    transcripts.add_argument("service", nargs="?", metavar="SERVICE", help="only this service (e.g. smtp)")
+    transcripts.add_argument("--last", type=int, default=5, metavar="N", help="the last N sessions (default 5)")
+    transcripts.add_argument("--user", help="only sessions that logged in as this user")
+    transcripts.add_argument("-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C")
+    transcripts.add_argument("--json", action="store_true", help="print them as JSON (one session per line)")
 
     sub.add_parser("inspect", help="print the inspector's address (a web page of the servers' mail, files, "
                                    "news and sessions), with its token")
@@ -154,6 +162,19 @@ def main(argv: list[str] | None = None) -> int:
         what = ", ".join(args.services) or "all services"
         print(f"seeded data restored for {what}" + (f"; servers restarted (pid {handle.pid})" if handle
                                                       else " (seeded when the servers start)"))
+        return 0
+
+    if args.command == "transcripts":  # wire (issue 11)
+        from .wire import transcripts
+
+        if args.follow:
+            return transcripts.follow(state_dir, args.service, json_lines=args.json)
+        found = transcripts.sessions(state_dir, service=args.service, last=args.last, user=args.user)
+        if args.json:
+            for session in found:
+                print(json.dumps(session.to_dict(), ensure_ascii=False))
+        else:
+            print("\n\n".join("\n".join(s.lines(times=True)) for s in found) or "(no sessions recorded)")
         return 0
 
     if args.command == "inspect":

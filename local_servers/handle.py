@@ -159,6 +159,19 @@ class Handle:
     def load(cls, state_file: Path) -> "Handle":
         return cls.from_dict(json.loads(Path(state_file).read_text(encoding="utf-8")))
 
+    # -- wire (issue 11): transcripts ---------------------------------------------------------------
+
+    def transcripts(self, service: str | None = None, last: int | None = None, user: str | None = None):
+        """The recorded sessions, oldest first (live ones too): print them, or show them in a notebook.
+
+        ``servers.transcripts("smtp", last=1)`` is the dialogue of the last SMTP
+        connection: C: what the client sent, S: what the server answered,
+        passwords masked (local_servers/wire/transcripts.py).
+        """
+        from .wire.transcripts import sessions
+
+        return sessions(self.state_dir, service=service, last=last, user=user)
+
     # -- the inspector (issue 11) ------------------------------------------------------------------
 
     @property

@@ -17,6 +17,7 @@ import threading
 from collections import Counter
 
 from .service import Option
+from .wire.transcripts import on_off
 
 #: Defaults for every service (options <service>_max_connections and
 #: <service>_max_per_address change them). A course machine's clients all
@@ -30,6 +31,7 @@ MAX_PER_ADDRESS = 256
 OPTIONS = {
     "max_connections": Option(int, MAX_CONNECTIONS, "open connections at most (beyond: the busy reply)"),
     "max_per_address": Option(int, MAX_PER_ADDRESS, "open connections from one client address at most"),
+    "transcripts": Option(on_off, True, "on/off: record each connection's dialogue (wire/transcripts.py)"),
 }
 
 

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from . import half_close
 from ..limits import OPTIONS, ConnectionLimit
 from ..service import Option, Service, close_servers, listen
+from ..wire.transcripts import SILENT, open_transcript
 
 #: Stop reading from a client whose unprocessed input grows beyond this.
 READ_BUFFER_HIGH = 256 * 1024
@@ -117,6 +118,7 @@ class LineSession(asyncio.Protocol):
     max_line = 512  # octets with the CRLF
     encoding = "utf-8"  # what a command line must decode as
     state = ""  # matched against Command.states
+    transcript = SILENT  # the connection's dialogue (wire/transcripts.py), from connection_made on
 
     def __init__(self, service: "LineService", tls: bool):
         self.service, self.tls = service, tls
@@ -187,6 +189,7 @@ class LineSession(asyncio.Protocol):
         self.transport = transport
         self.peer = transport.get_extra_info("peername")
         self.address = self.peer[0] if self.peer else None
+        self.transcript = open_transcript(self.service, self.peer, self.tls)
         if not self.service.registry.admit(self):
             self.send(self.error("busy"))
             transport.close()
@@ -215,6 +218,7 @@ class LineSession(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         self.service.registry.leave(self)
+        self.transcript.close()
         if self.timer is not None:
             self.timer.cancel()
         self.transport = None
@@ -330,10 +334,12 @@ class LineSession(asyncio.Protocol):
 
     def received(self, line: bytes) -> None:
         """HOOK: every command line (and literal) in. Transcripts and fault injection go here."""
+        self.transcript.client(line)
 
     def send(self, reply: bytes | str | None) -> None:
         """HOOK: every reply out, whole, in one write. Transcripts and fault injection go here."""
         if reply and self.transport is not None and not self.transport.is_closing():
+            self.transcript.server(reply)
             self.transport.write(reply.encode("utf-8") if isinstance(reply, str) else reply)
 
     def dispatch(self, line: bytes) -> None:
@@ -495,6 +501,7 @@ class LineSession(asyncio.Protocol):
         if self.transport is None:
             return
         self.tls, self.busy, self.reading_paused = True, False, False
+        self.transcript.secure()
         if then is not None:
             then()
         self.process()  # commands that arrived during the handshake

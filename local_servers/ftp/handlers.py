@@ -37,6 +37,7 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -47,6 +48,8 @@ from pyftpdlib.handlers import TLS_FTPHandler
 from pyftpdlib.handlers.ftps.data import TLS_DTPHandler
 from pyftpdlib.log import logger
 from pyftpdlib.utils import is_ssl_sock
+
+from ..wire.transcripts import SILENT, open_transcript
 
 #: How long an upload waits, after its data connection closed cleanly, to
 #: see whether the control connection closes too. In stream mode the end of
@@ -186,9 +189,28 @@ class CourseDTPHandler(TLS_DTPHandler):
                 self.transfer_finished = False
                 if self._resp and self._resp[0].startswith("226"):
                     self._resp = ("426 Connection closed; transfer aborted.", logger.info)
+        if not self._closed:
+            self._note_transfer()
         super().close()
         if self._closed:
             self._unmap()
+
+    def _note_transfer(self):
+        """The data connection in the control connection's transcript: one note, not its bytes."""
+        name = getattr(self.file_obj, "name", None)
+        if name is None:
+            what = f"listing ({self.cmd or 'LIST'})"
+        else:
+            try:
+                shown = self.cmd_channel.fs.fs2ftp(name)
+            except Exception:  # a path outside the user's root: show its name only
+                shown = os.path.basename(name)
+            shown = _TEMP_NAME.sub(r"\1", shown)
+            what = f"{'upload' if self.receive else 'download'} {shown}"
+        done = "complete" if self.transfer_finished else "incomplete"
+        self.cmd_channel.transcript.note(
+            f"data connection: {what}, {self.get_transmitted_bytes()} bytes in {self.get_elapsed_time():.3f} s, "
+            f"{'TLS' if is_ssl_sock(self.socket) else 'plain'}, {done}")
 
     def _upload_settled(self):
         """The control connection is still there: the upload is complete."""
@@ -201,6 +223,10 @@ class CourseDTPHandler(TLS_DTPHandler):
         self.close()
 
 
+#: An upload's temporary name (see ftp_STOR) and the name it stands for.
+_TEMP_NAME = re.compile(r"\.([^/]+)\.[0-9a-f]{8}\.part$")
+
+
 class CourseFTPHandler(TLS_FTPHandler):
     """One control connection (one FTP session), with explicit FTPS (AUTH TLS).
 
@@ -211,8 +237,16 @@ class CourseFTPHandler(TLS_FTPHandler):
     dtp_handler = CourseDTPHandler
     auth_failed_timeout = 1  # seconds before "530 Authentication failed" (pyftpdlib: 3)
     max_login_attempts = 3
+    service = None  # the FTPService (server.py), for the transcripts
+    transcript = SILENT
 
     def __init__(self, conn, server, ioloop=None):
+        if self.service is not None:
+            try:
+                peer = conn.getpeername()
+            except OSError:
+                peer = None
+            self.transcript = open_transcript(self.service, peer)
         super().__init__(conn, server, ioloop)
         self._uploads: dict[str, str] = {}  # temporary file -> the name it gets when complete
         self._skipping_line = False  # inside an overlong command line, waiting for its CRLF
@@ -230,6 +264,7 @@ class CourseFTPHandler(TLS_FTPHandler):
         self._in_buffer.append(data)
         self._in_buffer_len += len(data)
         if self._in_buffer_len > MAX_LINE:
+            self.transcript.summary("C", f"[a command line of more than {MAX_LINE} bytes]", self._in_buffer_len)
             self._in_buffer, self._in_buffer_len = [], 0
             self._skipping_line = True
             self.respond_w_warning("500 Command line too long.")
@@ -239,7 +274,21 @@ class CourseFTPHandler(TLS_FTPHandler):
             self._skipping_line = False
             self._in_buffer, self._in_buffer_len = [], 0
             return
+        self.transcript.client(b"".join(self._in_buffer))  # HOOK: every command line in
         super().found_terminator()
+
+    def push(self, data):
+        """HOOK: every reply out (respond() and the multi-line replies of FEAT, HELP, STAT)."""
+        self.transcript.server(data)
+        super().push(data)
+
+    def handle_ssl_established(self):
+        self.transcript.secure()
+        super().handle_ssl_established()
+
+    def on_login(self, username):
+        self.transcript.login(username)
+        super().on_login(username)
 
     # --- OPTS UTF8 OFF: file names in GBK, the way many older Chinese servers send them
 
@@ -349,6 +398,7 @@ class CourseFTPHandler(TLS_FTPHandler):
 
     def close(self):
         super().close()
+        self.transcript.close()
         # An upload that never got its data connection leaves its temporary file.
         for temp in list(getattr(self, "_uploads", ())):
             self._remove(temp)

@@ -184,6 +184,7 @@ class FTPService(Service):
         cert, key = str(self.ctx.tls.cert_file), str(self.ctx.tls.key_file)
         handler = type("FTPHandler", (handlers.CourseFTPHandler,), {
             "banner": BANNER,
+            "service": self,
             "timeout": self.idle_timeout or None,
             "auth_failed_timeout": self.option("login_delay"),
             "authorizer": handlers.make_authorizer(str(self.data_dir / "public"), homes),

@@ -53,6 +53,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from ..limits import OPTIONS, ConnectionLimit
 from ..files import png
 from ..service import Option, Service, listen
+from ..wire.transcripts import HTTPMasker, open_transcript
 
 #: Limits, as httpbin has them, so that no request can make the server do much.
 MAX_BODY = 10 * 1024 * 1024  # larger request bodies get 413
@@ -149,6 +150,20 @@ class HeadClock(io.RawIOBase):
         return count
 
 
+class CountingWriter:
+    """The connection's writer, counting what is written (for the transcript's "[body: N bytes]")."""
+
+    def __init__(self, writer):
+        self.writer, self.sent = writer, 0
+
+    def write(self, data) -> int:
+        self.sent += len(data)
+        return self.writer.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.writer, name)
+
+
 class Handler(BaseHTTPRequestHandler):
     """One connection: http.server parses each request, dispatch() answers it."""
 
@@ -209,6 +224,15 @@ class Handler(BaseHTTPRequestHandler):
         self.rfile.close()  # read through the head clock instead
         self.clock = HeadClock(self.connection, self.server.idle_timeout, self.server.head_timeout)
         self.rfile = io.BufferedReader(self.clock)
+        self.transcript = open_transcript(self.server.service, self.client_address, self.server.ssl_context is not None,
+                                          HTTPMasker())
+        self.wfile = CountingWriter(self.wfile)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.transcript.close()
 
     def handle_one_request(self) -> None:
         """One request; a head that started but did not arrive in time gets 408 and the end."""
@@ -216,15 +240,29 @@ class Handler(BaseHTTPRequestHandler):
         super().handle_one_request()  # on a timeout it logs, sets close_connection and returns
         if self.clock.timed_out and self.clock.in_head and self.clock.head_started:
             self.send_bare(408, "Request Timeout")
+        if self.wfile.sent:  # the transcript tells a body's size, never its bytes
+            self.transcript.summary("S", f"[body: {self.wfile.sent} bytes]", self.wfile.sent)
+            self.wfile.sent = 0
 
     def parse_request(self) -> bool:
         ok = super().parse_request()  # the request line and headers are read (or refused) now
         self.clock.end_head()
+        headers = getattr(self, "headers", None) if ok else None  # HOOK: the request's head in
+        self.transcript.client(self.raw_requestline + b"".join(
+            f"{name}: {value}\r\n".encode("utf-8", "replace") for name, value in (headers or {}).items()))
         return ok
+
+    def flush_headers(self) -> None:
+        """HOOK: the status line and headers out (the body is counted by CountingWriter)."""
+        if getattr(self, "_headers_buffer", None):
+            self.transcript.server(b"".join(self._headers_buffer))
+        super().flush_headers()
+        self.wfile.sent = 0
 
     def send_bare(self, status: int, reason: str) -> None:
         """A reply to a request that was never read whole: status, no body, and the connection ends."""
         self.close_connection = True
+        self.transcript.server(f"HTTP/1.1 {status} {reason}")
         try:
             self.wfile.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                              .encode("ascii"))
@@ -242,6 +280,8 @@ class Handler(BaseHTTPRequestHandler):
         self.args = multidict(parse_qsl(self.query, keep_blank_values=True))
         try:
             self.body = self.read_body()
+            if self.body:
+                self.transcript.summary("C", f"[body: {len(self.body)} bytes]", len(self.body))
         except BodyError as exc:
             self.close_connection = True  # the rest of the stream cannot be trusted
             self.reply_error(exc.status, str(exc), [("Connection", "close")])
@@ -825,7 +865,7 @@ class Server(ThreadingHTTPServer):
         self.server_address = sock.getsockname()
         self.scheme = scheme
         self.ssl_context = ssl_context
-        self.log = service.log
+        self.log, self.service = service.log, service
         self.site_dir = service.data_dir / "site"
         self.idle_timeout = service.option("idle_timeout")
         self.handshake_timeout = service.option("handshake_timeout")

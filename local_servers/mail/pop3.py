@@ -231,6 +231,7 @@ class POP3Session(LineSession):
             return self.err("[IN-USE] the maildrop is already open in another session")
         self.service.locked.add(user)
         self.user = user
+        self.transcript.login(user)
         # Numbering a big maildrop reads a directory and sizes new files: in a thread, so
         # that the other sessions and services go on meanwhile (decision 0005).
         return self.in_thread(self.open_maildrop, user)

@@ -47,6 +47,7 @@ from . import mailstore
 from ..limits import OPTIONS, ConnectionLimit
 from .mail_service import MailService
 from ..service import close_servers, listen
+from ..wire.transcripts import SILENT, open_transcript
 
 #: Largest message accepted (RFC 1870 SIZE); bigger ones get 552.
 MAX_MESSAGE_SIZE = 10 * 1024 * 1024
@@ -93,11 +94,18 @@ class _InputEndsSession(asyncio.StreamReader):
     with "500" and read again, for ever.
     """
 
+    transcript = SILENT
+    data_lines = -1  # inside DATA: the lines of the message read so far (one event in the transcript)
+
     async def readuntil(self, separator=b"\n"):
         try:
-            return await super().readuntil(separator)
+            line = await super().readuntil(separator)
         except asyncio.IncompleteReadError:
             raise asyncio.CancelledError("the client closed its half of the connection") from None
+        self.transcript.client(line, more=self.data_lines > 0)  # HOOK: every line in (transcripts)
+        if self.data_lines >= 0:
+            self.data_lines = -1 if line == b".\r\n" else self.data_lines + 1
+        return line
 
 
 class CourseSMTP(SMTP):
@@ -108,17 +116,26 @@ class CourseSMTP(SMTP):
     client's delayed ACK: 40 ms.
     """
 
-    def __init__(self, handler, limit: ConnectionLimit, **kwargs):
+    def __init__(self, handler, limit: ConnectionLimit, service=None, **kwargs):
         super().__init__(handler, **kwargs)
-        self.limit = limit
+        self.limit, self.service = limit, service
         self.admitted_from: str | None = None  # the address counted in the limit
+        self.transcript = SILENT
+        self.reply_more = False  # the last reply line pushed was "NNN-": the next one continues it
         self._stream_reader.__class__ = _InputEndsSession
 
     def connection_made(self, transport) -> None:
         if self._original_transport is None and self.admitted_from is None:  # a new connection, not STARTTLS
-            address = (transport.get_extra_info("peername") or ("unknown",))[0]
+            peer = transport.get_extra_info("peername") or ("unknown",)
+            if self.service is not None:
+                self.transcript = self._stream_reader.transcript = open_transcript(
+                    self.service, peer, transport.get_extra_info("ssl_object") is not None)
+            address = peer[0]
             if not self.limit.admit(address):
-                transport.write(f"421 4.7.0 {HOSTNAME} Too many connections, try again later\r\n".encode())
+                busy = f"421 4.7.0 {HOSTNAME} Too many connections, try again later\r\n"
+                self.transcript.server(busy)
+                self.transcript.close()
+                transport.write(busy.encode())
                 transport.close()
                 return
             self.admitted_from = address
@@ -132,6 +149,7 @@ class CourseSMTP(SMTP):
             return  # refused in connection_made: aiosmtpd never saw it
         self.limit.release(self.admitted_from)
         self.admitted_from = None
+        self.transcript.close()
         super().connection_lost(error)
 
     def eof_received(self) -> bool:
@@ -162,6 +180,17 @@ class CourseSMTP(SMTP):
             raise
         except Exception as error:
             raise TLSSetupException() from error
+        self.transcript.secure()
+
+    async def push(self, status):
+        """HOOK: every reply line out (a multi-line reply is one event of the transcript)."""
+        line = status.encode("utf-8", "surrogateescape") if isinstance(status, str) else status
+        more_follows = line[3:4] == b"-"
+        self.transcript.server(line, more=self.reply_more, flush=not more_follows)
+        self.reply_more = more_follows
+        if line.startswith(b"354"):
+            self._reader.data_lines = 0
+        await super().push(status)
 
     # The commands whose argument ends up in a stored header: no CR, LF or NUL in it.
     smtp_HELO = _no_line_breakers(SMTP.smtp_HELO)
@@ -244,6 +273,7 @@ def check_password(server, session, envelope, mechanism: str, auth_data) -> Auth
         login = auth_data.login.decode("utf-8", "replace")
         user = config.check_login(mailstore.local_user(login) or login, auth_data.password.decode("utf-8", "replace"))
         if user is not None:
+            server.transcript.login(user)
             return AuthResult(success=True, auth_data=user)
     # handled=False: aiosmtpd answers 535 itself (handled=True would leave the client waiting)
     return AuthResult(success=False, handled=False)
@@ -267,7 +297,7 @@ class SMTPService(MailService):
         common = dict(hostname=HOSTNAME, ident=IDENT, data_size_limit=MAX_MESSAGE_SIZE, authenticator=check_password,
                       enable_SMTPUTF8=True,  # RFC 6531: non-ASCII addresses, as smtplib.send_message can send
                       auth_required=self.ctx.public, loop=loop,
-                      limit=ConnectionLimit.of(self))  # one count for both ports
+                      limit=ConnectionLimit.of(self), service=self)  # one count for both ports
         plain_sock, tls_sock = listen(self.ctx, "smtp"), listen(self.ctx, "smtps")
 
         def implicit_tls():  # on this port the connection is already encrypted: AUTH needs no STARTTLS

@@ -482,6 +482,7 @@ class NNTPSession(LineSession):
             self.answer("482 Authentication commands issued out of sequence (AUTHINFO USER first)")
         elif (name := check_login(self.pending_user, value)) is not None:
             self.user, self.pending_user = name, None
+            self.transcript.login(name)
             log.info("%s logged in from %s", self.user, self.peer)
             self.answer("281 Authentication accepted")
         else:

@@ -27,6 +27,7 @@ import time
 from ..limits import OPTIONS, ConnectionLimit
 from ..handle import ServiceInfo
 from ..service import PortInUseError, Service, listen
+from ..wire.transcripts import open_transcript
 
 
 def timestamp(data: bytes) -> bytes:
@@ -35,13 +36,18 @@ def timestamp(data: bytes) -> bytes:
 
 
 class _TCPReply(asyncio.Protocol):
-    def __init__(self, reply, limit: ConnectionLimit):
-        self.reply, self.limit, self.address = reply, limit, None
+    def __init__(self, reply, limit: ConnectionLimit, service: Service):
+        self.reply, self.limit, self.address, self.service = reply, limit, None, service
+        self.received = self.sent = 0  # the transcript tells these, not the bytes
 
     def connection_made(self, transport):
         self.transport = transport
-        address = (transport.get_extra_info("peername") or ("unknown",))[0]
+        peer = transport.get_extra_info("peername") or ("unknown",)
+        self.transcript = open_transcript(self.service, peer)
+        address = peer[0]
         if not self.limit.admit(address):
+            self.transcript.note("refused: one connection too many")
+            self.transcript.close()
             transport.close()  # one connection too many
             return
         self.address = address
@@ -50,9 +56,15 @@ class _TCPReply(asyncio.Protocol):
         if self.address is not None:
             self.limit.release(self.address)
             self.address = None
+            self.transcript.summary("C", f"[{self.received} bytes]", self.received)
+            self.transcript.summary("S", f"[{self.sent} bytes]", self.sent)
+            self.transcript.close()
 
     def data_received(self, data: bytes) -> None:
-        self.transport.write(self.reply(data))
+        reply = self.reply(data)
+        self.received += len(data)
+        self.sent += len(reply)
+        self.transport.write(reply)
 
     # Flow control: asyncio calls these when the outgoing buffer passes its high and low marks.
     def pause_writing(self) -> None:
@@ -96,7 +108,7 @@ class _TCPAndUDPService(Service):
                     raise  # a fixed port whose UDP twin is taken: say so
         self.port = port
         limit = ConnectionLimit.of(self)
-        self.tcp_server = await loop.create_server(lambda: _TCPReply(self.reply, limit), sock=tcp)
+        self.tcp_server = await loop.create_server(lambda: _TCPReply(self.reply, limit, self), sock=tcp)
         self.udp_transport, _ = await loop.create_datagram_endpoint(lambda: _UDPReply(self.reply), sock=udp)
 
     async def stop(self) -> None:

@@ -731,6 +731,7 @@ class Session(LineSession):
         if self.cleartext_refused:
             raise No("[PRIVACYREQUIRED] Use STARTTLS (or the imaps port) before sending a password")
         self.state, self.user = AUTHENTICATED, user
+        self.transcript.login(user)
         self.store = self.service.user_store(user)
         log.info("session %s: %s logged in", self.id, user)
         return f"[CAPABILITY {self.capabilities()}] Logged in"

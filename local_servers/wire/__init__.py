@@ -1,0 +1,1 @@
+"""Seeing the wire: transcripts, faults and provider profiles, shared by every service."""

@@ -1,0 +1,579 @@
+"""Transcripts: every connection's dialogue, as Wireshark's "Follow TCP Stream" shows it.
+
+The server process gives each connection a Transcript (``service.transcript``)
+and calls it at the one place where each protocol reads a command and writes a
+reply: ``client(data)``, ``server(data)``, ``note(text)`` for an event of the
+course itself ("TLS started", "fault: 451 injected"), ``login(user)`` and
+``close()``. Readers in other processes (the CLI, a notebook, the inspector)
+call ``sessions(state_dir, ...)``.
+
+What is kept, and what is not:
+
+- passwords and AUTH data are masked as they are recorded (USER/PASS, APOP's
+  digest, IMAP LOGIN, every line of an AUTH/AUTHENTICATE exchange and its
+  initial response, AUTHINFO PASS, HTTP Authorization and Cookie values):
+  the secret never reaches the disk;
+- one event keeps at most MAX_TEXT bytes of text, and says how many it left
+  out; a session keeps MAX_EVENTS events and counts the rest;
+- bodies are summarised where they are not the lesson: an FTP data
+  connection is one note (direction, file, bytes, seconds, TLS), an HTTP body
+  one line with its size, echo/time one line per direction;
+- on disk: JSON lines under ``<state dir>/wire/transcripts/``, one record
+  per event, appended as it happens (a reader sees a live session up to the
+  last reply its client got), in files of at most FILE_SESSIONS sessions or
+  FILE_BYTES bytes; only the newest KEEP_FILES files are kept (the oldest
+  sessions are dropped whole). Nothing grows in memory with the number of
+  sessions: a live session holds counters, not its events.
+
+Records (each a JSON array on one line): ``["o", id, service, peer, started,
+tls]`` opens a session, ``["e", id, t, who, text, size, tls, more]`` is one
+event (``more``: it continues the previous one, as a multi-line SMTP reply or
+a message's lines do), ``["u", id, user]`` a login, ``["x", id, ended,
+dropped]`` the end.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Bytes of one event's text that are kept (a longer line says how many were left out).
+MAX_TEXT = 2048
+#: Events kept per session; later ones are only counted.
+MAX_EVENTS = 300
+#: Sessions and bytes per file before the next file is started.
+FILE_SESSIONS = 500
+FILE_BYTES = 4 * 1024 * 1024
+#: Files kept: at most KEEP_FILES * FILE_SESSIONS sessions (3,000) and KEEP_FILES * FILE_BYTES on disk (24 MiB).
+KEEP_FILES = 6
+
+MASK = "****"
+FOLDER = "wire"
+
+
+def folder(state_dir: Path | str) -> Path:
+    """Where the transcripts of one state directory are."""
+    return Path(state_dir) / FOLDER / "transcripts"
+
+
+def on_off(value) -> bool:
+    """The type of the ``transcripts`` option: on/off (also true/false, 1/0, yes/no)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("on", "true", "1", "yes"):
+        return True
+    if text in ("off", "false", "0", "no"):
+        return False
+    raise ValueError(value)
+
+
+on_off.__name__ = "on/off"
+
+
+# -- masking -----------------------------------------------------------------------
+
+#: Commands whose argument is a secret: keep the verb (and the user name), mask the rest.
+_SECRET_ARGUMENT = re.compile(r"(?i)^((?:\S+ )?(?:PASS|ACCT|AUTHINFO PASS) ).+$")
+_APOP = re.compile(r"(?i)^(APOP \S+ ).+$")
+_LOGIN = re.compile(r'(?i)^(\S+ LOGIN )(?:("(?:[^"\\]|\\.)*"|[^\s{"]+) )?(.*)$')
+#: The start of an authentication exchange: mask the initial response, then every client line until the result.
+_AUTH = re.compile(r"(?i)^((?:\S+ )?(?:AUTH|AUTHENTICATE|AUTHINFO SASL) \S+)( .*)?$")
+#: One quick test that a line may hold a secret at all (most lines do not: one regex instead of four).
+_SUSPECT = re.compile(r"(?i)(?:\S+ )?(?:PASS|ACCT|APOP|AUTH|LOGIN|\S+ LOGIN)")
+_HTTP_SECRET = re.compile(r"(?im)^((?:proxy-)?authorization:[ \t]*(?:[A-Za-z0-9_-]+[ \t]+)?|cookie:[ \t]*)(\S.*?)(\r?)$")
+
+
+def _continuation(reply: str) -> bool:
+    """A server reply that asks the client for more of an exchange (IMAP/POP3 "+ ", SMTP 334, NNTP 383)."""
+    return reply == "+" or reply.startswith(("+ ", "334", "383"))
+
+
+class Masker:
+    """Masks the secrets in what a client sends; one per connection (an AUTH exchange spans lines)."""
+
+    def __init__(self):
+        self.secret = False  # inside an authentication exchange: every client line is a secret
+
+    def client(self, text: str) -> str:
+        if self.secret:
+            return MASK if text else text
+        if not _SUSPECT.match(text):
+            return text
+        if (match := _SECRET_ARGUMENT.match(text)) or (match := _APOP.match(text)):
+            return match.group(1) + MASK
+        if match := _LOGIN.match(text):
+            if match.group(2) is None or text.endswith("}"):  # a literal: its octets follow as lines of their own
+                self.secret = text.endswith("}")
+                return match.group(1) + MASK
+            return f"{match.group(1)}{match.group(2)} {MASK}"
+        if match := _AUTH.match(text):
+            self.secret = True
+            return match.group(1) + (" " + MASK if match.group(2) else "")
+        return text
+
+    def server(self, text: str) -> None:
+        if self.secret and not _continuation(text):
+            self.secret = False
+
+
+class HTTPMasker(Masker):
+    """HTTP: the values of Authorization, Proxy-Authorization and Cookie (the scheme stays)."""
+
+    def client(self, text: str) -> str:
+        return _HTTP_SECRET.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+
+    def server(self, text: str) -> None:
+        pass
+
+
+# -- recording (in the server process) ------------------------------------------------
+
+class Store:
+    """The rotating JSON-lines files of one state directory; every service's transcripts write here.
+
+    Each write is one os.write() of whole lines to a file opened for appending,
+    so the services' threads never interleave half lines.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        for mode_folder in (path.parent, path):
+            os.chmod(mode_folder, 0o700)
+        self.lock = threading.Lock()
+        self.prefix = f"{int(time.time() * 1000):x}"  # ids stay unique across restarts
+        self.ids = itertools.count(1)
+        numbers = [_number(p) for p in path.glob("transcripts-*.jsonl")]
+        self.number = max(numbers, default=0)
+        self.fd = None
+        self._next_file()
+
+    def _next_file(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+        self.number += 1
+        self.fd = os.open(self.path / f"transcripts-{self.number:08d}.jsonl",
+                          os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0), 0o600)
+        self.sessions = 0
+        self.written = 0
+        for old in sorted(self.path.glob("transcripts-*.jsonl"), key=_number)[:-KEEP_FILES]:
+            old.unlink(missing_ok=True)
+
+    def opened(self) -> None:
+        """One more session: start the next file when this one is full."""
+        with self.lock:
+            if self.sessions >= FILE_SESSIONS or self.written >= FILE_BYTES:
+                self._next_file()
+            self.sessions += 1
+
+    def write(self, lines: str) -> None:
+        data = lines.encode("utf-8", "surrogateescape")
+        with self.lock:
+            os.write(self.fd, data)
+            self.written += len(data)
+
+    def new_id(self) -> str:
+        return f"{self.prefix}.{next(self.ids)}"
+
+    def close(self) -> None:
+        with self.lock:
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
+
+
+def _number(path: Path) -> int:
+    try:
+        return int(path.stem.rpartition("-")[2])
+    except ValueError:
+        return 0
+
+
+_stores: dict[Path, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def store(state_dir: Path | str) -> Store:
+    """The one Store of a state directory in this process."""
+    path = folder(state_dir).resolve()
+    with _stores_lock:
+        if path not in _stores:
+            _stores[path] = Store(path)
+        return _stores[path]
+
+
+_quote = json.encoder.encode_basestring  # a str as a JSON string, in C: the hot path of recording
+_JSON = {True: "true", False: "false"}
+
+
+class Transcript:
+    """One connection's dialogue.
+
+    Records wait in ``pending`` and are written in one piece whenever the
+    server is about to send (a reply, a note): before the client can read a
+    reply, its transcript is on disk; between two replies, nothing is written.
+    The lines of a multi-part event (a message after 354) are joined in memory.
+    """
+
+    def __init__(self, store: Store, service: str, peer, tls: bool = False, masker: Masker | None = None):
+        self.store, self.tls = store, tls
+        self.id = store.new_id()
+        self.quoted_id = _quote(self.id)
+        self.masker = masker or Masker()
+        self.t0 = time.monotonic()
+        self.events = 0
+        self.dropped = 0
+        self.pending: list[str] = []
+        self.open_event: list | None = None  # [t, who, text parts, size, tls, more]: may still grow
+        self.run_left = 0  # bytes of the open event left out
+        self.run_kept = 0  # bytes of text kept in it
+        self.closed = False
+        peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer or "")
+        store.opened()
+        self.pending.append(f'["o",{self.quoted_id},{_quote(service)},{_quote(peer_text)},{time.time()},'
+                            f"{_JSON[bool(tls)]}]\n")
+
+    # what protocol code calls
+    def client(self, data: bytes, more: bool = False) -> None:
+        self._event("C", data, more, False)
+
+    def server(self, data: bytes | str, more: bool = False, flush: bool = True) -> None:
+        """A reply out; flush=False when more of it follows at once (SMTP's "250-" lines)."""
+        self._event("S", data, more, flush)
+
+    def note(self, text: str) -> None:
+        self._record("*", text, 0)
+        self.flush()
+
+    def summary(self, who: str, text: str, size: int) -> None:
+        """A part of the dialogue told, not shown: a body, a data connection ("[body: 1,234 bytes]")."""
+        self._record(who, text, size)
+
+    def login(self, user: str) -> None:
+        if not self.closed:
+            self._close_event()
+            self.pending.append(f'["u",{self.quoted_id},{_quote(user)}]\n')
+
+    def secure(self) -> None:
+        """The connection is now encrypted (after STARTTLS, STLS, AUTH TLS): later events are marked TLS."""
+        self.tls = True
+        self.note("TLS started")
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._close_event()
+        self.pending.append(f'["x",{self.quoted_id},{time.time()},{self.dropped}]\n')
+        self.flush()
+        self.closed = True
+
+    def flush(self) -> None:
+        """Write what is pending (the server calls this, by server(), before it sends)."""
+        self._close_event()
+        if self.pending:
+            self.store.write("".join(self.pending))
+            self.pending.clear()
+
+    # the recording
+    def _event(self, who: str, data: bytes | str, more: bool, flush: bool) -> None:
+        if self.closed:
+            return
+        raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+        size = len(raw)
+        if more and self.open_event is not None and self.open_event[1] == who:
+            if self.run_kept >= MAX_TEXT:  # only counted from here on
+                self.run_left += size
+                self.open_event[3] += size
+            else:
+                kept = raw[:MAX_TEXT - self.run_kept]
+                self.run_kept += len(kept)
+                self.run_left += size - len(kept)
+                text = kept.decode("utf-8", "replace").rstrip("\r\n")
+                if who == "C" and self.masker.secret:
+                    text = self.masker.client(text)
+                self.open_event[2].append(text)
+                self.open_event[3] += size
+        else:
+            kept = raw[:MAX_TEXT]
+            text = kept.decode("utf-8", "replace")
+            text = text.rstrip("\r\n") if text.endswith("\n") else text
+            if who == "C":
+                text = self.masker.client(text)
+            else:
+                self.masker.server(text)
+            if size > MAX_TEXT:
+                text += f" [... {size - MAX_TEXT} bytes left out]"
+            self._record(who, text, size, more)
+            self.run_kept = len(kept)
+        if flush:
+            self.flush()
+
+    def _record(self, who: str, text: str, size: int, more: bool = False) -> None:
+        if self.closed:
+            return
+        self._close_event()
+        if self.events >= MAX_EVENTS:
+            self.dropped += 1
+            return
+        self.events += 1
+        self.open_event = [round(time.monotonic() - self.t0, 4), who, [text], size, self.tls, more]
+
+    def _close_event(self) -> None:
+        """Format the open event (its parts joined) into a pending line."""
+        event = self.open_event
+        if event is None:
+            return
+        self.open_event = None
+        if self.run_left:
+            event[2].append(f"[... {self.run_left} bytes left out]")
+            self.run_left = 0
+        t, who, parts, size, tls, more = event
+        self.pending.append(f'["e",{self.quoted_id},{t},"{who}",{_quote(chr(10).join(parts))},{size},'
+                            f"{_JSON[tls]},{_JSON[more]}]\n")
+
+
+class Silent:
+    """What a connection records when transcripts are off: nothing, at no cost."""
+
+    id = None
+    tls = False
+
+    def client(self, data, more=False): pass
+    def server(self, data, more=False, flush=True): pass
+    def note(self, text): pass
+    def summary(self, who, text, size): pass
+    def login(self, user): pass
+    def secure(self): pass
+    def close(self): pass
+
+
+SILENT = Silent()
+
+
+def open_transcript(service, peer, tls: bool = False, masker: Masker | None = None):
+    """A new connection's transcript for a Service (local_servers.service), or SILENT if its option is off."""
+    if not service.option("transcripts"):
+        return SILENT
+    return Transcript(store(service.ctx.data_dir.parent), service.name, peer, tls, masker)
+
+
+# -- reading back (any process) ----------------------------------------------------------
+
+@dataclass
+class Event:
+    t: float  # seconds since the session started
+    who: str  # "C", "S" or "*" (a note of the course itself)
+    text: str
+    size: int
+    tls: bool
+
+    def to_dict(self) -> dict:
+        return {"t": self.t, "who": self.who, "text": self.text, "size": self.size, "tls": self.tls}
+
+
+@dataclass
+class Session:
+    id: str
+    service: str
+    peer: str
+    started: float  # seconds since the epoch
+    user: str | None = None
+    ended: float | None = None  # None while live
+    tls: bool = False  # any part went over TLS
+    events: list[Event] = field(default_factory=list)
+    dropped: int = 0  # events not kept (beyond MAX_EVENTS)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "service": self.service, "peer": self.peer, "user": self.user,
+                "started": self.started, "ended": self.ended, "tls": self.tls, "dropped": self.dropped,
+                "events": [e.to_dict() for e in self.events]}
+
+    def title(self) -> str:
+        """What a reader needs to know first, with nothing that differs from run to run."""
+        parts = [f"{self.service.upper()} session"]
+        if self.user:
+            parts.append(f"user {self.user}")
+        if self.events and self.events[0].tls:
+            parts.append("TLS from the start")
+        elif self.tls:
+            parts.append("upgraded to TLS")
+        return ", ".join(parts)
+
+    def lines(self, times: bool = False) -> list[str]:
+        """Plain lines: "C: ...", "S: ...", "*: ..." (a continuation line indented), TLS lines marked."""
+        out = [self.title() + (f" ({self.peer}, {_clock(self.started)})" if times else "")]
+        for event in self.events:
+            lock = "tls " if event.tls else "    "
+            stamp = f"{event.t:8.3f} " if times else ""
+            text = event.text if times or event.who != "*" else _SECONDS.sub("", event.text)
+            first, *rest = text.split("\n") or [""]
+            out.append(f"{stamp}{lock}{event.who}: {first.rstrip(chr(13))}")
+            out.extend(f"{' ' * len(stamp)}       {line.rstrip(chr(13))}" for line in rest)
+        if self.dropped:
+            out.append(f"    ... {self.dropped} more events not kept")
+        if self.ended is None:
+            out.append("    (still open)" if times else "")
+        return [line for line in out if line]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for event in self.events:
+            text = html.escape((event.text if event.who != "*" else _SECONDS.sub("", event.text)).replace("\r", ""))
+            lock = "&#128274;" if event.tls else ""
+            style = "white-space:pre-wrap;font-family:monospace;text-align:left;vertical-align:top"
+            if event.who == "*":
+                rows.append(f'<tr><td></td><td colspan="2" style="{style};font-style:italic;color:#666">{text}</td></tr>')
+            else:
+                client, server = (text, "") if event.who == "C" else ("", text)
+                rows.append(f'<tr><td>{lock}</td><td style="{style};color:#1a4f8b">{client}</td>'
+                            f'<td style="{style};color:#2b6b2b">{server}</td></tr>')
+        if self.dropped:
+            rows.append(f'<tr><td></td><td colspan="2">... {self.dropped} more events not kept</td></tr>')
+        return (f"<div><b>{html.escape(self.title())}</b><table>"
+                "<tr><th></th><th style=\"text-align:left\">C: client</th><th style=\"text-align:left\">S: server</th></tr>"
+                + "".join(rows) + "</table></div>")
+
+
+class Sessions(list):
+    """A list of sessions that prints and renders as their dialogues, one after the other."""
+
+    def to_dict(self) -> list[dict]:
+        return [s.to_dict() for s in self]
+
+    def __str__(self) -> str:
+        return "\n\n".join(str(s) for s in self) if self else "(no sessions)"
+
+    def _repr_html_(self) -> str:
+        return "".join(s._repr_html_() for s in self) if self else "<i>(no sessions)</i>"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+#: How long a data connection took (in a note): left out where the text must be the same on every run.
+_SECONDS = re.compile(r" in \d+\.\d+ s")
+
+
+def _clock(epoch: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+def _files(state_dir) -> list[Path]:
+    return sorted(folder(state_dir).glob("transcripts-*.jsonl"), key=_number)
+
+
+def _apply(found: dict, record: list) -> None:
+    kind, sid = record[0], record[1]
+    if kind == "o":
+        found[sid] = Session(id=sid, service=record[2], peer=record[3], started=record[4], tls=record[5])
+        return
+    session = found.get(sid)
+    if session is None:  # its start is in a file that was dropped
+        return
+    if kind == "e":
+        _, _, t, who, text, size, tls, more = record
+        session.tls = session.tls or tls
+        if more and session.events and session.events[-1].who == who:
+            last = session.events[-1]
+            last.text += "\n" + text
+            last.size += size
+        else:
+            session.events.append(Event(t, who, text, size, tls))
+    elif kind == "u":
+        session.user = record[2]
+    elif kind == "x":
+        session.ended, session.dropped = record[2], record[3]
+
+
+def _read(path: Path, found: dict) -> None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if not line.endswith("\n"):
+                    break  # the server is writing it right now
+                try:
+                    _apply(found, json.loads(line))
+                except (ValueError, IndexError, TypeError):
+                    continue
+    except FileNotFoundError:  # rotated away while we looked
+        pass
+
+
+def sessions(state_dir, service: str | None = None, last: int | None = None, user: str | None = None) -> Sessions:
+    """The recorded sessions, oldest first, live ones included; filtered by service and user, the last N."""
+    found: dict[str, Session] = {}
+    for path in _files(state_dir):
+        _read(path, found)
+    chosen = [s for s in found.values()
+              if (service is None or s.service == service) and (user is None or s.user == user)]
+    if last is not None:
+        chosen = chosen[-last:] if last > 0 else []
+    return Sessions(chosen)
+
+
+def follow(state_dir, service: str | None = None, json_lines: bool = False, poll: float = 0.2, stop=None) -> int:
+    """Print every new event as it is recorded (``transcripts --follow``), until Ctrl-C or stop() is true."""
+    services: dict[str, str] = {}  # session id -> service
+    positions: dict[Path, int] = {}
+    for path in _files(state_dir):  # learn the sessions that are open already, print nothing old
+        data = path.read_bytes()
+        positions[path] = data.rfind(b"\n") + 1
+        for line in data[:positions[path]].splitlines():
+            record = _parse(line)
+            if record and record[0] == "o":
+                services[record[1]] = record[2]
+    try:
+        while stop is None or not stop():
+            for path in _files(state_dir):
+                with open(path, "rb") as f:
+                    f.seek(positions.get(path, 0))
+                    data = f.read()
+                complete = data[:data.rfind(b"\n") + 1]
+                positions[path] = positions.get(path, 0) + len(complete)
+                for line in complete.splitlines():
+                    record = _parse(line)
+                    if record is None:
+                        continue
+                    if record[0] == "o":
+                        services[record[1]] = record[2]
+                    if service is not None and services.get(record[1]) != service:
+                        continue
+                    print(line.decode("utf-8") if json_lines else _describe(record, services), flush=True)
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _parse(line: bytes) -> list | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, list) and len(record) >= 2 else None
+
+
+def _describe(record: list, services: dict) -> str:
+    """One record as a terminal line: "smtp 1a2b.7  S: 250 OK"."""
+    kind, sid = record[0], record[1]
+    head = f"{services.get(sid, '?'):5} {sid}"
+    if kind == "o":
+        return f"{head}  --- connected from {record[3]}{' over TLS' if record[5] else ''}"
+    if kind == "u":
+        return f"{head}  --- logged in as {record[2]}"
+    if kind == "x":
+        return f"{head}  --- closed"
+    _, _, t, who, text, _size, tls, more = record
+    marker = "  " if more else f"{who}:"
+    return f"{head} {'tls' if tls else '   '} {marker} {text}"
