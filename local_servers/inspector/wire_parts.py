@@ -8,6 +8,9 @@ None ("not in this build") when its module is missing instead of failing the pag
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import threading
 from pathlib import Path
 
 
@@ -18,12 +21,64 @@ def _module(name: str):
         return None
 
 
-def sessions(state_dir: Path, last: int, user: str | None = None) -> list | None:
+class TranscriptReader:
+    """The transcripts' files read incrementally: each poll parses only the lines added since the last.
+
+    transcripts.sessions() parses every file (up to 24 MiB of JSON lines) at each call; the
+    sessions page polls every 2 s, in the server process, so that would cost the mail and news
+    servers a second of the interpreter now and then. This keeps what it read, and starts again
+    only when the transcript store drops its oldest file (every few hundred sessions).
+    """
+
+    def __init__(self, state_dir: Path, transcripts):
+        self.state_dir, self.transcripts = Path(state_dir), transcripts
+        self.lock = threading.Lock()
+        self.found: dict = {}
+        self.positions: dict[Path, int] = {}
+
+    def sessions(self, last: int | None, user: str | None) -> list:
+        with self.lock:
+            files = self.transcripts._files(self.state_dir)
+            if any(path not in files for path in self.positions):  # rotated: sessions began in a dropped file
+                self.found, self.positions = {}, {}
+            for path in files:
+                self._read(path)
+            chosen = [s for s in self.found.values() if user is None or s.user == user]
+        return chosen[-last:] if last else chosen
+
+    def _read(self, path: Path) -> None:
+        position = self.positions.get(path, 0)
+        try:
+            with open(path, "rb") as f:
+                if os.fstat(f.fileno()).st_size == position:
+                    return
+                f.seek(position)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        complete = data[:data.rfind(b"\n") + 1]  # a line being written is read next time
+        for line in complete.splitlines():
+            try:
+                self.transcripts._apply(self.found, json.loads(line))
+            except (ValueError, IndexError, TypeError):
+                continue
+        self.positions[path] = position + len(complete)
+
+
+_readers: dict[Path, TranscriptReader] = {}
+_readers_lock = threading.Lock()
+
+
+def sessions(state_dir: Path, last: int | None, user: str | None = None) -> list | None:
     """The last sessions, oldest first (live ones included), or None without transcripts."""
     transcripts = _module("transcripts")
     if transcripts is None:
         return None
-    return list(transcripts.sessions(state_dir, last=last, user=user))
+    if not (hasattr(transcripts, "_files") and hasattr(transcripts, "_apply")):  # another reader: its own API
+        return list(transcripts.sessions(state_dir, last=last, user=user))
+    with _readers_lock:
+        reader = _readers.setdefault(Path(state_dir), TranscriptReader(state_dir, transcripts))
+    return reader.sessions(last, user)
 
 
 def session(state_dir: Path, session_id: str, user: str | None = None):
