@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("inspect", help="print the inspector's address (a web page of the servers' mail, files, "
                                    "news and sessions), with its token")
 
+    _fault_parser(sub)
+
     serve = sub.add_parser("serve", help="run the servers in the foreground (what `up` runs in the background)")
     serve.add_argument("--host", default=config.DEFAULT_HOST)
     serve.add_argument("--ports", default="", metavar="NAME=PORT,...")
@@ -79,6 +81,61 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--only", default="")
     serve.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
     return parser
+
+
+def _fault_parser(sub) -> None:
+    """`fault add|list|clear`: make the servers fail on purpose (local_servers/wire/faults.py)."""
+    from .wire import faults
+
+    fault = sub.add_parser("fault", help="make a server fail on purpose: add, list or clear faults")
+    actions = fault.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add a fault (it lasts until cleared, --count hits or --seconds)")
+    add.add_argument("service", help=f"{', '.join(faults.SERVICES)} (or * for delay, drop, silent, cert)")
+    add.add_argument("kind", nargs="?", default="reply", help=f"{', '.join(faults.KINDS)} (default reply)")
+    add.add_argument("--code", help="reply: the code, e.g. 451 (SMTP), -ERR (POP3), NO (IMAP), 550 (FTP)")
+    add.add_argument("--text", help="reply: the text after the code (default: the usual one)")
+    add.add_argument("--stage", help=f"SMTP: {', '.join(faults.SMTP_STAGES)}; others: a command (RETR, FETCH) "
+                                     "or connect; default: any command")
+    add.add_argument("--account", help="only this account's connections (default: everyone's)")
+    add.add_argument("--count", type=int, help="spent after this many hits")
+    add.add_argument("--seconds", type=float, help="spent after this many seconds")
+    add.add_argument("--delay", type=float, help="delay: seconds before replies; greylist: before a retry passes")
+    add.add_argument("--after-bytes", type=int, help="drop: octets sent (or, SMTP DATA, received) before the cut")
+    add.add_argument("--cert", help=f"cert: {' or '.join(faults.CERTS)}")
+    listing = actions.add_parser("list", help="the faults in force")
+    listing.add_argument("--json", action="store_true")
+    clear = actions.add_parser("clear", help="remove one fault (by id) or all")
+    clear.add_argument("id", nargs="?")
+    for parser in (add, listing, clear):
+        parser.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def _fault_command(args, state_dir: Path) -> int:
+    from .wire import faults
+
+    if args.action == "add":
+        options = {name: getattr(args, name) for name in
+                   ("code", "text", "stage", "account", "count", "seconds", "delay", "after_bytes", "cert")
+                   if getattr(args, name) is not None}
+        try:
+            fault = faults.add(state_dir, args.service, args.kind, **options)
+        except faults.FaultError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"fault {fault.id}: {fault.describe()}")
+        return 0
+    if args.action == "list":
+        found = faults.active(state_dir)
+        if args.json:
+            print(json.dumps([f.to_dict() for f in found], indent=2))
+        for fault in [] if args.json else found:
+            print(f"{fault.id}  {fault.describe()}")
+        if not found and not args.json:
+            print("no faults")
+        return 0
+    removed = faults.clear(state_dir, args.id)
+    print(f"cleared {removed} fault(s)")
+    return 0 if removed or args.id is None else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         names = [n for n in args.only.split(",") if n] or None
         return serve.main(state_dir, args.host, ports, public=public, names=names,
                           options=_options(args.option), launch_id=args.launch_id)
+
+    if args.command == "fault":
+        return _fault_command(args, state_dir)
 
     from . import control
 

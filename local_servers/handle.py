@@ -30,6 +30,7 @@ document). The schema, version 1, is stable; new keys may be added:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 from dataclasses import dataclass, field
@@ -182,3 +183,33 @@ class Handle:
         info = self.services.get("inspector")
         token = read_token(self.state_dir) if info is not None else None
         return f"http://{info.host}:{info.port}/?token={token}" if token else None
+
+    # -- fault injection (local_servers/wire/faults.py) ----------------------------------
+
+    def fault(self, service: str, kind: str = "reply", **options):
+        """Make a server misbehave: servers.fault("smtp", "reply", code=451, stage="RCPT", count=1).
+
+        kind: reply (code=, text=), greylist (delay=), delay (delay=), drop
+        (after_bytes=), silent, cert (cert="expired" or "wrong-host"); scope with
+        stage= (an SMTP stage or a command, "connect" for the greeting) and
+        account=; limit with count= (hits) or seconds=. Returns the Fault; it
+        lasts until cleared: prefer the context manager faults().
+        """
+        from .wire import faults
+
+        return faults.add(self.state_dir, service, kind, **options)
+
+    @contextlib.contextmanager
+    def faults(self, service: str, kind: str = "reply", **options):
+        """``with servers.faults("pop3", "drop", stage="RETR", after_bytes=100) as fault:`` ... cleared on exit.
+
+        The same arguments as fault(); the fault is removed when the block
+        ends, also when it ends with an exception.
+        """
+        from .wire import faults
+
+        fault = faults.add(self.state_dir, service, kind, **options)
+        try:
+            yield fault
+        finally:
+            faults.clear(self.state_dir, fault.id)

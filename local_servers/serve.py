@@ -37,6 +37,7 @@ from .files import write_atomically
 from .handle import Handle
 from .service import Context, PortInUseError, Service, validate_options
 from .tls import ensure_certificates
+from .wire import faults
 
 #: Every service, in start order, as "module:Class" so that only what runs is imported.
 SERVICES: dict[str, str] = {
@@ -131,6 +132,7 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
     log.info("open-file limit: %d", raise_fd_limit())
     tls = ensure_certificates(home.tls, None if config.is_loopback(host) else host)
     seed_missing(state_dir, names)
+    faults.start(state_dir)  # the fault table the services consult (a restart clears it)
     ctx = Context(host=host, ports=ports, data_dir=home.data, tls=tls, public=public, options=options)
 
     stop_event = asyncio.Event()

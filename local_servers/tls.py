@@ -85,7 +85,30 @@ def _make_ca():
     return key, cert
 
 
-def _make_server_cert(ca_key, ca_cert, names: list[str]):
+def bad_certificate(tls_dir: Path, kind: str) -> tuple[Path, Path]:
+    """A leaf certificate that fails verification, signed by the course's CA (for fault injection).
+
+    "expired": for the loopback names, but its validity ended yesterday;
+    "wrong-host": valid, but for another host name. The CA is the one clients
+    trust, so the client's error is about the certificate, not about the CA.
+    Made once, on first use, and kept beside the good one.
+    """
+    cert_file, key_file = tls_dir / f"bad-{kind}.pem", tls_dir / f"bad-{kind}-key.pem"
+    if cert_file.exists() and key_file.exists():
+        return cert_file, key_file
+    ca_key, ca_cert = _load(tls_dir / "ca.pem", tls_dir / "ca-key.pem")
+    if kind == "expired":
+        key, cert = _make_server_cert(ca_key, ca_cert, list(LOOPBACK_NAMES), days=(-30, -1))
+    elif kind == "wrong-host":
+        key, cert = _make_server_cert(ca_key, ca_cert, ["wrong-host.example.test"])
+    else:
+        raise ValueError(f"no bad certificate {kind!r}; choose expired or wrong-host")
+    write_atomically(key_file, _key_pem(key), mode=0o600)
+    write_atomically(cert_file, _cert_pem(cert))
+    return cert_file, key_file
+
+
+def _make_server_cert(ca_key, ca_cert, names: list[str], days: tuple[int, int] = (-1, 825)):
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -101,12 +124,12 @@ def _make_server_cert(ca_key, ca_cert, names: list[str]):
     now = datetime.datetime.now(datetime.timezone.utc)
     builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=825))
+        .not_valid_before(now + datetime.timedelta(days=days[0]))
+        .not_valid_after(now + datetime.timedelta(days=days[1]))
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(

@@ -55,6 +55,7 @@ from . import half_close
 from ..limits import OPTIONS, ConnectionLimit
 from ..service import Option, Service, close_servers, listen
 from ..wire.transcripts import SILENT, open_transcript
+from ..wire import fault_hooks
 
 #: Stop reading from a client whose unprocessed input grows beyond this.
 READ_BUFFER_HIGH = 256 * 1024
@@ -201,7 +202,8 @@ class LineSession(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self.last_active = loop.time()
         self.timer = loop.call_later(self.service.idle_timeout, self._idle_check)
-        self.send(self.greeting())
+        if not fault_hooks.line_connect(self):  # a fault may answer, delay or withhold the greeting
+            self.send(self.greeting())
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -338,6 +340,7 @@ class LineSession(asyncio.Protocol):
 
     def send(self, reply: bytes | str | None) -> None:
         """HOOK: every reply out, whole, in one write. Transcripts and fault injection go here."""
+        reply = fault_hooks.line_send(self, reply)  # a fault may withhold it, or cut the connection in it
         if reply and self.transport is not None and not self.transport.is_closing():
             self.transcript.server(reply)
             self.transport.write(reply.encode("utf-8") if isinstance(reply, str) else reply)
@@ -372,6 +375,9 @@ class LineSession(asyncio.Protocol):
 
     def run(self, verb: str, method, *args) -> None:
         """Run a command method and send its reply, now or (an awaitable) when it is done."""
+        method = fault_hooks.line_command(self, verb, method)  # a fault may answer instead, or delay it
+        if method is None:
+            return
         try:
             reply = method(*args)
             if inspect.iscoroutine(reply):
@@ -535,7 +541,7 @@ class LineService(Service):
     async def start(self) -> None:
         self.idle_timeout = self.option("idle_timeout")
         self.registry = Registry(ConnectionLimit.of(self))
-        self.ssl_context = self.ctx.server_ssl_context()
+        self.ssl_context = fault_hooks.watch_tls(self.ctx.server_ssl_context(), self.name)
         self.opened()
         loop = asyncio.get_running_loop()
         plain, secure = self.listeners

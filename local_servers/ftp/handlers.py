@@ -50,6 +50,7 @@ from pyftpdlib.log import logger
 from pyftpdlib.utils import is_ssl_sock
 
 from ..wire.transcripts import SILENT, open_transcript
+from ..wire import fault_hooks
 
 #: How long an upload waits, after its data connection closed cleanly, to
 #: see whether the control connection closes too. In stream mode the end of
@@ -100,6 +101,7 @@ class CourseDTPHandler(TLS_DTPHandler):
     _upload_ok = False  # ... and its control connection outlived it: keep the file
     _mapped = _mmap = None  # a download's memory map (see push_with_producer)
     _sent_mapped = 0
+    _fault_cut = False  # an injected fault stops this download part-way (wire/fault_hooks.py)
 
     def __init__(self, sock, cmd_channel):
         super().__init__(sock, cmd_channel)
@@ -126,6 +128,11 @@ class CourseDTPHandler(TLS_DTPHandler):
         server's own uploads never change a file in place anyway: they rename
         a new file over it.
         """
+        cut = fault_hooks.ftp_cut(self.cmd_channel)
+        if cut is not None:  # send `cut` octets through the plain producer path, then close: 426
+            self._fault_cut = True
+            self.use_sendfile = lambda: False
+            return super().push_with_producer(fault_hooks.CutProducer(producer, cut))
         self._mapped = self._map_file(producer)
         if self._mapped is None:
             return super().push_with_producer(producer)
@@ -175,6 +182,14 @@ class CourseDTPHandler(TLS_DTPHandler):
             self._mmap = None
 
     # --- closing: the end of a listing, a download or an upload
+
+    def handle_close(self):
+        if self._fault_cut and not self._closed:  # cut short on purpose: the client must hear 426
+            self.transfer_finished = False
+            self._resp = ("426 Connection closed; transfer aborted.", logger.info)
+            self.close()
+            return
+        super().handle_close()
 
     def close(self):
         if self.receive and not self._closed:
@@ -311,7 +326,14 @@ class CourseFTPHandler(TLS_FTPHandler):
         if "\0" in line:
             self.respond("501 Syntax error: NUL byte in command line.")
             return
-        super().pre_process_command(line, cmd, arg)
+        go_on = lambda: super(CourseFTPHandler, self).pre_process_command(line, cmd, arg)  # noqa: E731
+        if not fault_hooks.ftp_command(self, cmd, go_on):  # an injected fault may answer instead
+            go_on()
+
+    def handle(self):
+        """The banner, unless an injected fault answers, delays or withholds it."""
+        if not fault_hooks.ftp_connect(self, super().handle):
+            super().handle()
 
     # --- data connections
 

@@ -173,6 +173,7 @@ class FTPService(Service):
         from pyftpdlib.servers import FTPServer
 
         from . import handlers
+        from ..wire import fault_hooks
 
         ftp_logger = logging.getLogger("pyftpdlib")
         ftp_logger.setLevel(logging.INFO)  # sessions, logins, transfers; DEBUG would log every command
@@ -188,7 +189,9 @@ class FTPService(Service):
             "timeout": self.idle_timeout or None,
             "auth_failed_timeout": self.option("login_delay"),
             "authorizer": handlers.make_authorizer(str(self.data_dir / "public"), homes),
-            "ssl_context": handlers.make_ssl_context(cert, key),
+            # bad certificates on demand (fault injection)
+            "ssl_context": fault_hooks.watch_ftp_tls(handlers.make_ssl_context(cert, key),
+                                                     handlers.make_ssl_context),
             "data_ssl_context": handlers.make_ssl_context(cert, key, newest=SSL.TLS1_2_VERSION),
         })
         ioloop = IOLoop.factory()

@@ -54,6 +54,7 @@ from ..limits import OPTIONS, ConnectionLimit
 from ..files import png
 from ..service import Option, Service, listen
 from ..wire.transcripts import HTTPMasker, open_transcript
+from ..wire import fault_hooks
 
 #: Limits, as httpbin has them, so that no request can make the server do much.
 MAX_BODY = 10 * 1024 * 1024  # larger request bodies get 413
@@ -990,8 +991,8 @@ class HTTPService(Service):
         sockets = [listen(self.ctx, "http")]
         try:
             sockets.append(listen(self.ctx, "https"))
-            self.servers = [Server(sockets[0], "http", self),
-                            Server(sockets[1], "https", self, self.ctx.server_ssl_context())]
+            tls = fault_hooks.watch_tls(self.ctx.server_ssl_context(), "http")  # bad certificates on demand
+            self.servers = [Server(sockets[0], "http", self), Server(sockets[1], "https", self, tls)]
         except BaseException:
             for sock in sockets:
                 sock.close()

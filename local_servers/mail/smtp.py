@@ -48,6 +48,7 @@ from ..limits import OPTIONS, ConnectionLimit
 from .mail_service import MailService
 from ..service import close_servers, listen
 from ..wire.transcripts import SILENT, open_transcript
+from ..wire import fault_hooks
 
 #: Largest message accepted (RFC 1870 SIZE); bigger ones get 552.
 MAX_MESSAGE_SIZE = 10 * 1024 * 1024
@@ -83,6 +84,20 @@ def _no_line_breakers(command):
         else:
             await command(self, arg)
     return checked
+
+
+def _faults_at(stage: str):
+    """aiosmtpd's `command`, but an injected fault (wire/fault_hooks.py) may answer, delay or cut it first."""
+    def wrap(command):
+        @functools.wraps(command)
+        async def checked(self, arg):
+            refusal = await fault_hooks.smtp_stage(self, stage, arg)
+            if refusal is None:
+                await command(self, arg)
+            else:
+                await self.push(refusal)
+        return checked
+    return wrap
 
 
 class _InputEndsSession(asyncio.StreamReader):
@@ -144,6 +159,17 @@ class CourseSMTP(SMTP):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
 
+    async def _handle_client(self) -> None:
+        refusal = await fault_hooks.smtp_stage(self, "connect")  # an injected fault instead of the greeting
+        if refusal is not None:
+            await self.push(refusal)
+            return
+        await super()._handle_client()
+
+    def data_received(self, data: bytes) -> None:
+        if not fault_hooks.smtp_incoming(self, data):  # a fault may cut the connection mid-DATA
+            super().data_received(data)
+
     def connection_lost(self, error) -> None:
         if self.admitted_from is None:
             return  # refused in connection_made: aiosmtpd never saw it
@@ -195,8 +221,9 @@ class CourseSMTP(SMTP):
     # The commands whose argument ends up in a stored header: no CR, LF or NUL in it.
     smtp_HELO = _no_line_breakers(SMTP.smtp_HELO)
     smtp_EHLO = _no_line_breakers(SMTP.smtp_EHLO)
-    smtp_MAIL = _no_line_breakers(SMTP.smtp_MAIL)
-    smtp_RCPT = _no_line_breakers(SMTP.smtp_RCPT)
+    smtp_MAIL = _faults_at("MAIL")(_no_line_breakers(SMTP.smtp_MAIL))
+    smtp_RCPT = _faults_at("RCPT")(_no_line_breakers(SMTP.smtp_RCPT))
+    smtp_DATA = _faults_at("DATA")(SMTP.smtp_DATA)
 
     def _getaddr(self, arg: str):
         """MAIL FROM/RCPT TO address and parameters, with a fast path for "<user@domain> ...".
@@ -234,6 +261,9 @@ class MailHandler:
 
     async def handle_DATA(self, server, session, envelope) -> str:
         """Store the message for every recipient; answer 250 only once it is on disk."""
+        refusal = await fault_hooks.smtp_stage(server, "EOD")  # an injected fault answers the data instead
+        if refusal is not None:
+            return refusal
         data = envelope.original_content
         when = time.time()
         local = sorted({mailstore.local_user(r) for r in envelope.rcpt_tos} - {None})
@@ -293,7 +323,7 @@ class SMTPService(MailService):
             mail_log.addFilter(_QuietNoise())
         warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
         handler = MailHandler(self.data_dir, self.log)
-        tls = self.ctx.server_ssl_context()
+        tls = fault_hooks.watch_tls(self.ctx.server_ssl_context(), self.name)
         common = dict(hostname=HOSTNAME, ident=IDENT, data_size_limit=MAX_MESSAGE_SIZE, authenticator=check_password,
                       enable_SMTPUTF8=True,  # RFC 6531: non-ASCII addresses, as smtplib.send_message can send
                       auth_required=self.ctx.public, loop=loop,
