@@ -231,7 +231,8 @@ def transcript(session_id: str, transcript_html: str) -> str:
 def faults_table(faults: list[dict], csrf: str | None) -> str:
     rows = []
     for fault in faults:
-        detail = ", ".join(f"{k}={v}" for k, v in fault.items() if k != "id")
+        detail = fault.get("what") or ", ".join(f"{k}={v}" for k, v in fault.items()
+                                                 if k != "id" and v not in (None, "", 0, 0.0))
         button = (f'<form method=post action="/faults/clear"><input type=hidden name=csrf value="{esc(csrf)}">'
                   f'<input type=hidden name=id value="{esc(fault.get("id", ""))}"><button>clear</button></form>'
                   if csrf is not None else "")

@@ -92,7 +92,13 @@ def faults(state_dir: Path) -> list[dict] | None:
     module = _module("faults")
     if module is None:
         return None
-    return [fault.to_dict() for fault in module.active(state_dir)]
+    found = []
+    for fault in module.active(state_dir):
+        item = fault.to_dict()
+        if hasattr(fault, "describe"):  # one line for people, as `fault list` prints it
+            item["what"] = fault.describe()
+        found.append(item)
+    return found
 
 
 def clear_faults(state_dir: Path, fault_id: str | None) -> bool:

@@ -186,3 +186,34 @@ def test_a_reset_from_the_overview(page, tmp_path_factory):
         assert inspector.wait_back(handle.pid) != handle.pid
     finally:
         factory.stop_all()
+
+
+@pytest.mark.skipif(not (has_module("local_servers.wire.faults") and has_module("local_servers.wire.transcripts")),
+                    reason="fault injection or transcripts are not in this build (branches faults, wire)")
+def test_a_fault_shows_live_and_is_cleared_from_the_page(page, inspector):
+    from local_servers.wire import faults
+
+    page.goto(inspector.url)
+    nav(page, "Faults")
+    assert "no active faults" in page.inner_text("main")
+    fault = faults.add(inspector.handle.state_dir, "smtp", "reply", code=451, stage="RCPT", count=1)
+    try:
+        page.wait_for_selector(f"table.faults td:text-is('{fault.id}')")  # no reload: the live fragment
+        assert page.inner_text("header .faults-count") == "1"
+        shot(page, "14-faults-active")
+        with smtplib.SMTP(*inspector.handle.smtp.address, timeout=30) as smtp:
+            with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+                smtp.sendmail("bob@example.test", ["alice@example.test"], b"Subject: x\r\n\r\nx\r\n")
+        assert refused.value.recipients["alice@example.test"][0] == 451
+        nav(page, "Sessions")
+        page.locator("table.sessions tbody tr").first.locator("a").first.click()
+        transcript = page.inner_text("table.transcript")
+        assert "fault" in transcript and "451" in transcript  # the injected reply and its note
+        shot(page, "15-transcript-with-fault")
+        fault = faults.add(inspector.handle.state_dir, "smtp", "reply", code=550, stage="MAIL")
+        nav(page, "Faults")
+        page.click("form[action='/faults/clear'] button:text('clear')")
+        page.wait_for_selector("text=no active faults")
+        assert faults.active(inspector.handle.state_dir) == []
+    finally:
+        faults.clear(inspector.handle.state_dir)

@@ -231,3 +231,21 @@ def test_the_inspector_stays_on_loopback_when_the_servers_are_public(servers_fac
     assert handle.ftp.host == "127.0.0.2"
     assert handle.inspector.host == "127.0.0.1"
     assert Inspector(handle).get("/ftp").status == 200
+
+
+def test_faults_are_listed_and_cleared_only_with_the_csrf_value(servers_factory):
+    faults = pytest.importorskip("local_servers.wire.faults", reason="fault injection is not in this build")
+    handle = servers_factory(names=["smtp", "inspector"])
+    inspector = Inspector(handle)
+    fault = faults.add(handle.state_dir, "smtp", "reply", code=451, stage="RCPT")
+    page = inspector.get("/faults").text
+    assert fault.id in page and "reply 451 on smtp at RCPT" in page
+    assert "faults: <b class=faults-count>1</b>" in inspector.get("/status?fragment=1").text
+    assert inspector.get("/faults", auth="alice:alice-pw").status == 200
+    assert inspector.post("/faults/clear", f"id={fault.id}&csrf={inspector.csrf}", auth="alice:alice-pw").status == 403
+    assert inspector.post("/faults/clear", f"id={fault.id}").status == 403
+    assert [f.id for f in faults.active(handle.state_dir)] == [fault.id]
+    reply = inspector.post("/faults/clear", f"id={fault.id}&csrf={inspector.csrf}")
+    assert reply.status == 303 and reply.headers["Location"] == "/faults"
+    assert faults.active(handle.state_dir) == []
+    assert "no active faults" in inspector.get("/faults").text
