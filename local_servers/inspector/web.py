@@ -42,8 +42,8 @@ STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; char
 PER_PAGE = 50
 THREADS_PER_PAGE = 30
 SESSIONS_SHOWN = 200
-#: Connections served at once: a page and its polls need a few; a runaway script does not get more.
-MAX_CONNECTIONS = 16
+#: Connections served at once: a browser opens up to six per tab; a runaway script gets no more.
+MAX_CONNECTIONS = 32
 #: The largest form a POST may send (a reset or a fault id).
 MAX_FORM = 4096
 
@@ -176,8 +176,14 @@ class Handler(BaseHTTPRequestHandler):
         self.handle_request(post=True)
 
     def handle_request(self, post: bool) -> None:
+        if post:
+            self.close_connection = True  # a refused POST leaves its body unread: never parse it as a request
         url = urlsplit(self.path)
-        self.query = {k: v[-1] for k, v in parse_qs(url.query, max_num_fields=20).items()}
+        try:
+            self.query = {k: v[-1] for k, v in parse_qs(url.query, max_num_fields=20).items()}
+        except ValueError:
+            self.fail(400, "too many query parameters")
+            return
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]").lower()
         if host not in config.LOOPBACK_HOSTS:
             self.fail(403, "the inspector answers only to localhost / 127.0.0.1 in the address")

@@ -249,3 +249,21 @@ def test_faults_are_listed_and_cleared_only_with_the_csrf_value(servers_factory)
     assert reply.status == 303 and reply.headers["Location"] == "/faults"
     assert faults.active(handle.state_dir) == []
     assert "no active faults" in inspector.get("/faults").text
+
+
+def test_a_refused_post_body_is_never_read_as_a_request(shared):
+    # The body of a POST refused before it is read must not be taken for the next request on the connection.
+    import socket
+
+    smuggled = b"GET /mail HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + shared.token.encode() + b"\r\n\r\n"
+    with socket.create_connection((shared.host, shared.port), timeout=30) as sock:
+        sock.sendall(b"POST /reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(smuggled)
+                     + smuggled)
+        replies = b""
+        while chunk := sock.recv(65536):
+            replies += chunk
+    assert replies.startswith(b"HTTP/1.1 401") and replies.count(b"HTTP/1.1 ") == 1
+
+
+def test_too_many_query_parameters_get_400(shared):
+    assert shared.get("/mail?" + "&".join(f"a{i}=1" for i in range(50))).status == 400
