@@ -222,8 +222,10 @@ def transcript_table(session) -> str:
             f"{esc(state)}</p>" + table(["t (s)", "", "text", "bytes", ""], rows, cls="transcript", empty="no events yet"))
 
 
-def transcript(session_id: str, transcript_html: str) -> str:
-    return (f'<div data-live="{esc(link("sessions", session_id))}?fragment=1">{transcript_html}</div>'
+def transcript(session_id: str, transcript_html: str, live: bool) -> str:
+    """A session's dialogue; while the session is open it refreshes itself."""
+    refresh = f' data-live="{esc(link("sessions", session_id))}?fragment=1"' if live else ""
+    return (f'<div{refresh}>{transcript_html}</div>'
             '<p class=note>C: the client, S: the server, *: a note of the course (TLS started, a fault). '
             'Passwords and AUTH data are masked.</p>')
 

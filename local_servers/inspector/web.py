@@ -349,7 +349,7 @@ class Handler(BaseHTTPRequestHandler):
         if fragment:
             self.send(200, table)
         else:
-            self.page(f"Session {session.id}", pages.transcript(str(session.id), table), "/sessions")
+            self.page(f"Session {session.id}", pages.transcript(str(session.id), table, session.ended is None), "/sessions")
 
     def view_faults(self, rest) -> None:
         faults = self._faults()

@@ -267,3 +267,23 @@ def test_a_refused_post_body_is_never_read_as_a_request(shared):
 
 def test_too_many_query_parameters_get_400(shared):
     assert shared.get("/mail?" + "&".join(f"a{i}=1" for i in range(50))).status == 400
+
+
+def test_a_hostile_command_is_escaped_in_its_transcript(shared):
+    pytest.importorskip("local_servers.wire.transcripts", reason="transcripts are not in this build (branch wire)")
+    import smtplib
+
+    with smtplib.SMTP(*shared.handle.smtp.address, timeout=30) as smtp:
+        code, _ = smtp.docmd("<script>window.__pwned=9</script>")
+        assert code == 500
+    listing = shared.get("/sessions").text
+    newest = re.search(r'href="/sessions/([^"]+)"', listing).group(1)
+    deadline = time.monotonic() + 30
+    while True:  # the server records the session's end once it has closed the connection
+        page = shared.get(f"/sessions/{newest}").text
+        if "session-state>smtp" in page and "· ended " in page or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert "&lt;script&gt;window.__pwned=9&lt;/script&gt;" in page
+    assert re.findall(r"<script[^>]*>", page, re.I) == ['<script src="/static/inspector.js" defer>']
+    assert "data-live" not in page.split("<main>", 1)[1]  # an ended session does not refresh itself
