@@ -107,8 +107,8 @@ def overview(counts: dict[str, str], resets: list[str], csrf: str | None) -> str
     return body
 
 
-def resetting(service: str) -> str:
-    return (f'<p id=resetting data-wait="/ping">Resetting {esc(service)}: the servers restart. '
+def resetting(service: str, pid: int) -> str:
+    return (f'<p id=resetting data-wait="/ping" data-pid="{pid}">Resetting {esc(service)}: the servers restart. '
             'This page returns to the overview when they are back.</p><p><a href="/">Overview</a></p>')
 
 

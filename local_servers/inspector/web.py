@@ -399,7 +399,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             self.app.reset(service)
             self.close_connection = True
-            self.page(f"Resetting {service}", pages.resetting(service), "/", status=202)
+            self.page(f"Resetting {service}", pages.resetting(service, os.getpid()), "/", status=202)
             return
         if segments == ["faults", "clear"]:
             if not wire_parts.clear_faults(self.app.state_dir, form.get("id")):

@@ -26,13 +26,18 @@ function tick() {
 }
 
 async function waitForRestart(element) {
-  await new Promise(resolve => setTimeout(resolve, 1500));  // let the old process stop first
+  // Back when a server process other than the one that took the reset answers (or after a minute).
+  const giveUp = Date.now() + 60000;
   for (;;) {
+    await new Promise(resolve => setTimeout(resolve, 500));
     try {
       const reply = await fetch(element.dataset.wait, {credentials: "same-origin", cache: "no-store"});
-      if (reply.ok) { window.location.assign("/"); return; }
-    } catch (error) { /* not back yet */ }
-    await new Promise(resolve => setTimeout(resolve, 500));
+      const state = reply.ok ? await reply.json() : null;
+      if ((state && String(state.pid) !== element.dataset.pid) || Date.now() > giveUp) {
+        window.location.assign("/");
+        return;
+      }
+    } catch (error) { /* between the two processes: nobody listens */ }
   }
 }
 
