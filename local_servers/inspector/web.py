@@ -88,8 +88,7 @@ class Inspector:
         name = RESET_AS.get(service, service)
         command = [sys.executable, "-m", "local_servers", "--state-dir", str(self.state_dir), "reset", name]
         kwargs = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {"start_new_session": True}
-        log_file = open(config.StateDir(self.state_dir).log_file, "ab")
-        with log_file:
+        with open(config.StateDir(self.state_dir).log_file, "ab") as log_file:
             subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                              close_fds=True, **kwargs)
         log.info("reset of %s requested from the inspector", name)
@@ -101,6 +100,7 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def server_activate(self) -> None:
+        """The socket listens already (service.listen): only the connection slots are made here."""
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
 
     def process_request(self, request, client_address) -> None:
@@ -334,12 +334,11 @@ class Handler(BaseHTTPRequestHandler):
         fragment = self.query.get("fragment") == "1"
         if not rest:
             found = wire_parts.sessions(app.state_dir, last=SESSIONS_SHOWN, user=user)
-            if found is None:
-                self.send(200, pages.missing("Transcripts", "transcripts.py")) if fragment else \
-                    self.page("Sessions", pages.missing("Transcripts", "transcripts.py"), "/sessions")
-                return
-            table = pages.sessions_table(found)
-            self.send(200, table) if fragment else self.page("Sessions", pages.sessions(table), "/sessions")
+            table = pages.missing("Transcripts", "transcripts.py") if found is None else pages.sessions_table(found)
+            if fragment:
+                self.send(200, table)
+            else:
+                self.page("Sessions", table if found is None else pages.sessions(table), "/sessions")
             return
         session = wire_parts.session(app.state_dir, rest[0], user=user) if len(rest) == 1 else None
         if session is None:
@@ -354,15 +353,11 @@ class Handler(BaseHTTPRequestHandler):
     def view_faults(self, rest) -> None:
         faults = self._faults()
         csrf = self.app.csrf if self.viewer.can_change else None
-        if faults is None:
-            body = pages.missing("Faults", "faults.py")
-            self.send(200, body) if self.query.get("fragment") == "1" else self.page("Faults", body, "/faults")
-            return
-        table = pages.faults_table(faults, csrf)
+        table = pages.missing("Faults", "faults.py") if faults is None else pages.faults_table(faults, csrf)
         if self.query.get("fragment") == "1":
             self.send(200, table)
         else:
-            self.page("Faults", pages.faults(table, csrf, bool(faults)), "/faults")
+            self.page("Faults", table if faults is None else pages.faults(table, csrf, bool(faults)), "/faults")
 
     # -- changes -----------------------------------------------------------------------------
 
