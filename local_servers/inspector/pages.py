@@ -210,8 +210,15 @@ def sessions_table(sessions) -> str:
                  empty="no sessions yet: connect to a server")
 
 
-def sessions(sessions_html: str) -> str:
-    return f'<p>Newest first; this list updates by itself.</p><div data-live="/sessions?fragment=1">{sessions_html}</div>'
+def sessions(sessions_html: str, services: list[str], chosen: str | None) -> str:
+    """The sessions list, newest first, of every service or one (links to choose), refreshing itself."""
+    choices = " ".join(
+        f"<b>{esc(label)}</b>" if name == chosen else f'<a href="/sessions{esc(query)}">{esc(label)}</a>'
+        for name, label, query in [(None, "all", "")] + [(n, n, f"?service={quote(n)}") for n in services
+                                                        if n != "inspector"])
+    live = "/sessions?fragment=1" + (f"&service={quote(chosen)}" if chosen else "")
+    return (f"<p class=filter>Service: {choices}</p><p>Newest first; this list updates by itself.</p>"
+            f'<div data-live="{esc(live)}">{sessions_html}</div>')
 
 
 def transcript_table(session) -> str:

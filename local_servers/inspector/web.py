@@ -333,12 +333,14 @@ class Handler(BaseHTTPRequestHandler):
         app, user = self.app, self.viewer.user
         fragment = self.query.get("fragment") == "1"
         if not rest:
-            found = wire_parts.sessions(app.state_dir, last=SESSIONS_SHOWN, user=user)
+            service = self.query.get("service") or None
+            found = wire_parts.sessions(app.state_dir, last=SESSIONS_SHOWN, user=user, service=service)
             table = pages.missing("Transcripts", "transcripts.py") if found is None else pages.sessions_table(found)
             if fragment:
                 self.send(200, table)
             else:
-                self.page("Sessions", table if found is None else pages.sessions(table), "/sessions")
+                body = table if found is None else pages.sessions(table, app.services, service)
+                self.page("Sessions", body, "/sessions")
             return
         session = wire_parts.session(app.state_dir, rest[0], user=user) if len(rest) == 1 else None
         if session is None:

@@ -36,14 +36,15 @@ class TranscriptReader:
         self.found: dict = {}
         self.positions: dict[Path, int] = {}
 
-    def sessions(self, last: int | None, user: str | None) -> list:
+    def sessions(self, last: int | None, user: str | None, service: str | None = None) -> list:
         with self.lock:
             files = self.transcripts._files(self.state_dir)
             if any(path not in files for path in self.positions):  # rotated: sessions began in a dropped file
                 self.found, self.positions = {}, {}
             for path in files:
                 self._read(path)
-            chosen = [s for s in self.found.values() if user is None or s.user == user]
+            chosen = [s for s in self.found.values()
+                      if (user is None or s.user == user) and (service is None or s.service == service)]
         return chosen[-last:] if last else chosen
 
     def _read(self, path: Path) -> None:
@@ -69,16 +70,16 @@ _readers: dict[Path, TranscriptReader] = {}
 _readers_lock = threading.Lock()
 
 
-def sessions(state_dir: Path, last: int | None, user: str | None = None) -> list | None:
+def sessions(state_dir: Path, last: int | None, user: str | None = None, service: str | None = None) -> list | None:
     """The last sessions, oldest first (live ones included), or None without transcripts."""
     transcripts = _module("transcripts")
     if transcripts is None:
         return None
     if not (hasattr(transcripts, "_files") and hasattr(transcripts, "_apply")):  # another reader: its own API
-        return list(transcripts.sessions(state_dir, last=last, user=user))
+        return list(transcripts.sessions(state_dir, service=service, last=last, user=user))
     with _readers_lock:
         reader = _readers.setdefault(Path(state_dir), TranscriptReader(state_dir, transcripts))
-    return reader.sessions(last, user)
+    return reader.sessions(last, user, service)
 
 
 def session(state_dir: Path, session_id: str, user: str | None = None):

@@ -287,3 +287,19 @@ def test_a_hostile_command_is_escaped_in_its_transcript(shared):
     assert "&lt;script&gt;window.__pwned=9&lt;/script&gt;" in page
     assert re.findall(r"<script[^>]*>", page, re.I) == ['<script src="/static/inspector.js" defer>']
     assert "data-live" not in page.split("<main>", 1)[1]  # an ended session does not refresh itself
+
+
+def test_sessions_can_be_shown_for_one_service(shared):
+    pytest.importorskip("local_servers.wire.transcripts", reason="transcripts are not in this build (branch wire)")
+    import poplib
+
+    client = poplib.POP3(*shared.handle.pop3.address, timeout=30)
+    client.user("carol")
+    client.pass_("carol-pw")
+    client.quit()
+    everything = shared.get("/sessions").text
+    assert "<td>smtp</td>" in everything and "<td>pop3</td>" in everything
+    only_pop3 = shared.get("/sessions?service=pop3").text
+    assert "<td>pop3</td>" in only_pop3 and "<td>smtp</td>" not in only_pop3
+    assert 'data-live="/sessions?fragment=1&amp;service=pop3"' in only_pop3
+    assert "<td>smtp</td>" not in shared.get("/sessions?fragment=1&service=pop3").text
