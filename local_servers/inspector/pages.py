@@ -130,8 +130,9 @@ def mailbox(user: str, folder: str, total: int, summaries: list[Summary], page: 
             + pager(link("mail", user, folder), page, pages))
 
 
-def message(headers: list[tuple[str, str, str]], parts: list[Part], raw: str, full_size: int, shown: int) -> str:
-    """headers: (name, as sent, decoded); parts: the MIME tree; raw: the source as text."""
+def message(headers: list[tuple[str, str, str]], parts: list[Part], raw: str, full_size: int, shown: int,
+            tree_cut: bool = False) -> str:
+    """headers: (name, as sent, decoded); parts: the MIME tree (of the message's start if tree_cut)."""
     head_rows = [[esc(name), f"<code>{esc(value)}</code>" + (f"<div class=decoded>{esc(decoded)}</div>"
                                                                if decoded != value else "")]
                  for name, value, decoded in headers]
@@ -153,7 +154,9 @@ def message(headers: list[tuple[str, str, str]], parts: list[Part], raw: str, fu
             f'<h2 id=headers>Headers</h2>{table(["field", "value"], head_rows, cls="headers")}'
             f'<h2 id=mime>MIME tree</h2><p class=note>HTML parts are shown as their source, never rendered.</p>'
             f'<ul class=mime-tree>{tree}</ul>'
-            f'<h2 id=raw>Raw source ({esc(size(full_size))})</h2>{cut}<pre class=raw>{esc(raw)}</pre>')
+            + ("<p class=note>(the tree shows the message's first parts only: it is larger or has more parts "
+               "than the inspector parses)</p>" if tree_cut else "")
+            + f'<h2 id=raw>Raw source ({esc(size(full_size))})</h2>{cut}<pre class=raw>{esc(raw)}</pre>')
 
 
 # -- FTP --------------------------------------------------------------------------------------------

@@ -30,8 +30,13 @@ HEAD_BYTES = 16 * 1024
 MAX_MESSAGE = 2 * 1024 * 1024
 #: Characters of one MIME part's text shown on the message page.
 MAX_PART_TEXT = 64 * 1024
-#: MIME parts shown (a message may nest thousands).
-MAX_PARTS = 200
+#: Bytes of a message given to the MIME parser, and the boundary lines ("--...") it may meet: Python's
+#: email parser takes seconds for thousands of parts or deep nesting (each level needs one such line).
+TREE_BYTES = 512 * 1024
+TREE_LINES = 10000
+MAX_PARTS = 100
+#: Header fields listed on a message's page (all of them are in its raw source).
+MAX_HEADERS = 500
 #: Entries of the FTP tree listed.
 MAX_TREE = 2000
 
@@ -218,9 +223,28 @@ class Part:
     truncated: bool = False
 
 
+def parseable(raw: bytes) -> tuple[bytes, bool]:
+    """The start of a message that the MIME parser may take in bounded time; True if it was cut.
+
+    At most TREE_BYTES and TREE_LINES, and cut before the line that would be the (MAX_PARTS + 1)th
+    boundary line: that bounds both the number of parts and how deep they nest.
+    """
+    data = raw[:TREE_BYTES]
+    boundaries = position = 0
+    for number, line in enumerate(data.splitlines(keepends=True)):
+        if number >= TREE_LINES:
+            return data[:position], True
+        if line.startswith(b"--"):
+            boundaries += 1
+            if boundaries > MAX_PARTS:
+                return data[:position], True
+        position += len(line)
+    return data, len(raw) > TREE_BYTES
+
+
 def mime_tree(raw: bytes) -> tuple[email.message.Message, list[Part]]:
-    """The parsed message and its MIME parts, depth first (at most MAX_PARTS)."""
-    message = email.message_from_bytes(raw)
+    """The parsed message and its MIME parts, depth first (of its first TREE_BYTES and MAX_PARTS parts)."""
+    message = email.message_from_bytes(parseable(raw)[0])
     parts: list[Part] = []
 
     def walk(node: email.message.Message, depth: int) -> None:

@@ -292,10 +292,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         raw, full_size = found
         message, parts = stores.mime_tree(raw)
-        headers = [(name, str(value), stores.decode_header(value)) for name, value in message.items()]
+        headers = [(name, str(value), stores.decode_header(value))
+                   for name, value in message.items()[:stores.MAX_HEADERS]]
         subject = stores.decode_header(message.get("Subject")) or "(no subject)"
         text = raw.decode("utf-8", "replace")
-        self.page(subject, pages.message(headers, parts, text, full_size, len(raw)), "/mail")
+        cut = stores.parseable(raw)[1] or len(raw) < full_size
+        self.page(subject, pages.message(headers, parts, text, full_size, len(raw), cut), "/mail")
 
     def view_ftp(self, rest) -> None:
         entries, cut = stores.ftp_tree(self.app.data_dir / "ftp", self.viewer.user)

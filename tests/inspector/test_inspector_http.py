@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 
-from local_servers.inspector import access
+from local_servers.inspector import access, stores
 from local_servers.mail import mailstore
 
 from inspector_client import HOSTILE_HTML, HOSTILE_NAME, HOSTILE_SUBJECT, Inspector, send_hostile
@@ -303,3 +303,22 @@ def test_sessions_can_be_shown_for_one_service(shared):
     assert "<td>pop3</td>" in only_pop3 and "<td>smtp</td>" not in only_pop3
     assert 'data-live="/sessions?fragment=1&amp;service=pop3"' in only_pop3
     assert "<td>smtp</td>" not in shared.get("/sessions?fragment=1&service=pop3").text
+
+
+def test_messages_built_to_be_slow_are_shown_in_part(servers_factory):
+    # Python's email parser takes seconds on thousands of nested or sibling parts: the page parses a bounded start.
+    handle = servers_factory(names=["smtp", "pop3", "imap", "inspector"])
+    inspector = Inspector(handle)
+    deep = b"Subject: deep\n" + b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\n\n--b%d\n' % (i, i)
+                                         for i in range(5000)) + b"Content-Type: text/plain\n\nhi\n"
+    wide = (b'Subject: wide\nContent-Type: multipart/mixed; boundary="b"\n\n'
+            + b"".join(b"--b\nContent-Type: text/plain\n\npart %d\n" % i for i in range(20000)) + b"--b--\n")
+    headers = b"Subject: headers\n" + b"".join(b"X-H%d: v\n" % i for i in range(60000)) + b"\nbody\n"
+    keys = {name: mailstore.deliver(mail_dir(handle), "bob", data)
+            for name, data in (("deep", deep), ("wide", wide), ("headers", headers))}
+    for name, key in keys.items():
+        page = inspector.get(f"/mail/bob/INBOX/{quote(key)}").text
+        assert "(the tree shows the message's first parts only" in page, name
+        tree = page.split("id=mime", 1)[1].split("id=raw", 1)[0]
+        assert tree.count("<li ") <= stores.MAX_PARTS, name
+        assert page.split("id=headers", 1)[1].split("id=mime", 1)[0].count("<tr>") <= stores.MAX_HEADERS + 1, name
