@@ -16,6 +16,7 @@ import email.header
 import email.message
 import email.parser
 import email.utils
+import itertools
 import os
 import re
 import threading
@@ -298,8 +299,9 @@ def ftp_tree(ftp_dir: Path, user: str | None = None) -> tuple[list[TreeEntry], b
     def walk(folder: Path, rel: str, depth: int) -> None:
         nonlocal cut
         try:
-            with os.scandir(folder) as it:
-                items = sorted(it, key=lambda e: (not e.is_dir(follow_symlinks=False), e.name))
+            with os.scandir(folder) as it:  # a folder of a million uploads: only the first MAX_TREE are read
+                items = sorted(itertools.islice(it, MAX_TREE + 1),
+                               key=lambda e: (not e.is_dir(follow_symlinks=False), e.name))
         except OSError:
             return
         for item in items:

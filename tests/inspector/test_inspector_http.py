@@ -322,3 +322,14 @@ def test_messages_built_to_be_slow_are_shown_in_part(servers_factory):
         tree = page.split("id=mime", 1)[1].split("id=raw", 1)[0]
         assert tree.count("<li ") <= stores.MAX_PARTS, name
         assert page.split("id=headers", 1)[1].split("id=mime", 1)[0].count("<tr>") <= stores.MAX_HEADERS + 1, name
+
+
+def test_the_ftp_tree_stops_at_its_bound(servers_factory):
+    handle = servers_factory(names=["ftp", "inspector"])
+    uploads = Path(handle.state_dir) / "data" / "ftp" / "home" / "carol" / "many"
+    uploads.mkdir()
+    for n in range(stores.MAX_TREE + 500):
+        (uploads / f"f{n:05d}").write_bytes(b"")
+    page = Inspector(handle).get("/ftp").text
+    assert "(the tree is longer: only its first entries are listed)" in page
+    assert page.count("<tr>") <= stores.MAX_TREE + 1
