@@ -436,6 +436,7 @@ def status(python: Path | None) -> int:
     code = servers(python, "status")
     if code == 0:  # which port block (several students on one machine each have their own)
         subprocess.call([str(python), "-m", "local_servers.ports"], cwd=ROOT)
+        subprocess.call([str(python), "-m", "local_servers", "inspect"], cwd=ROOT, stderr=subprocess.DEVNULL)
     labs = running_labs(python, workspace_dir())
     say(f"JupyterLab: {lab_url(labs[0])}" if labs else "JupyterLab: not running")
     return code

@@ -1,4 +1,4 @@
-"""The command line: python -m local_servers up | status [--json] | down | reset | logs | transcripts | serve."""
+"""The command line: python -m local_servers up | status [--json] | down | reset | logs | transcripts | inspect | serve."""
 
 from __future__ import annotations
 
@@ -65,7 +65,6 @@ def _parser() -> argparse.ArgumentParser:
     profile.add_argument("words", nargs="*", metavar="NAME | app-password ACCOUNT | refresh-token ACCOUNT",
                          help="a profile to switch to, or a credential to issue; nothing: show the current one")
     profile.add_argument("--off", action="store_true", help="back to the course's own behaviour (reseeds mail)")
-    _fault_parser(sub)
 
     # -- wire (issue 11): transcripts
     transcripts = sub.add_parser("transcripts", help="show the recorded dialogues of the latest connections")
@@ -74,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     transcripts.add_argument("--user", help="only sessions that logged in as this user")
     transcripts.add_argument("-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C")
     transcripts.add_argument("--json", action="store_true", help="print them as JSON (one session per line)")
+
+    sub.add_parser("inspect", help="print the inspector's address (a web page of the servers' mail, files, "
+                                   "news and sessions), with its token")
+
+    _fault_parser(sub)
 
     serve = sub.add_parser("serve", help="run the servers in the foreground (what `up` runs in the background)")
     serve.add_argument("--host", default=config.DEFAULT_HOST)
@@ -250,6 +254,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(session.to_dict(), ensure_ascii=False))
         else:
             print("\n\n".join("\n".join(s.lines(times=True)) for s in found) or "(no sessions recorded)")
+        return 0
+
+    if args.command == "inspect":
+        handle = control.find(state_dir)
+        url = handle.inspector_url if handle is not None else None
+        if url is None:
+            print("the inspector is not running (start the servers: python -m local_servers up)"
+                  if handle is None else "the inspector is not running (the servers were started without it)",
+                  file=sys.stderr)
+            return 3
+        print(f"Inspector: {url}")
         return 0
 
     if args.command == "logs":

@@ -37,6 +37,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "nntps": 10563,
     "imaps": 10993,
     "pop3s": 10995,
+    "inspector": 10888,  # the inspector's web page (always on 127.0.0.1); no standard port, so one that is free
 }
 
 #: The course's named accounts: the same users on every service.

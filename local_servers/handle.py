@@ -41,6 +41,9 @@ from pathlib import Path
 
 SCHEMA_VERSION = 1
 
+#: Services that are tools rather than protocols: left out of table() (`inspect` prints their address).
+TOOLS = ("inspector",)
+
 
 @dataclass(frozen=True)
 class ServiceInfo:
@@ -123,7 +126,7 @@ class Handle:
     def table(self) -> str:
         """A table for people: service, address, TLS variants, accounts (no paths, so it never varies)."""
         rows = [("service", "address", "TLS", "accounts")]
-        for name, svc in self.services.items():
+        for name, svc in self._protocols().items():
             tls = []
             if svc.starttls:
                 tls.append("STARTTLS")
@@ -145,9 +148,13 @@ class Handle:
             f"<tr><td>{html.escape(n)}</td><td>{html.escape(s.host)}:{s.port}</td>"
             f"<td>{html.escape(', '.join(['STARTTLS'] * s.starttls + [f'{k} :{v}' for k, v in s.tls_ports.items()]) or '-')}</td>"
             f"<td>{html.escape(', '.join(s.accounts) or '-')}</td></tr>"
-            for n, s in self.services.items())
+            for n, s in self._protocols().items())
         return ("<table><tr><th>service</th><th>address</th><th>TLS</th><th>accounts</th></tr>"
                 f"{cells}</table>")
+
+    def _protocols(self) -> dict[str, ServiceInfo]:
+        """The services the chapters talk to: the tables leave out the inspector (a page, not a protocol)."""
+        return {name: svc for name, svc in self.services.items() if name not in TOOLS}
 
     def to_dict(self) -> dict:
         return {"schema": SCHEMA_VERSION, "pid": self.pid, "host": self.host,
@@ -240,3 +247,14 @@ class Handle:
         from .wire.transcripts import sessions
 
         return sessions(self.state_dir, service=service, last=last, user=user)
+
+    # -- the inspector (issue 11) ------------------------------------------------------------------
+
+    @property
+    def inspector_url(self) -> str | None:
+        """The inspector's address with its token (None if it does not run): open it in a browser."""
+        from .inspector.access import read_token
+
+        info = self.services.get("inspector")
+        token = read_token(self.state_dir) if info is not None else None
+        return f"http://{info.host}:{info.port}/?token={token}" if token else None

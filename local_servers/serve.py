@@ -50,6 +50,7 @@ SERVICES: dict[str, str] = {
     "pop3": "local_servers.mail.pop3:POP3Service",
     "imap": "local_servers.mail.imap:IMAPService",
     "nntp": "local_servers.news.nntp:NNTPService",
+    "inspector": "local_servers.inspector.service:InspectorService",
 }
 
 #: The data folder of each service whose folder is not its own name (Service.data_name, declared

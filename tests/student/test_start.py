@@ -177,6 +177,7 @@ def test_status_and_stop_from_another_terminal(tmp_path):
                                 capture_output=True, text=True, timeout=120)
         assert status.returncode == 0 and "running (pid" in status.stdout
         assert f"/lab/tree/notebooks/00_start_here.ipynb?token={lab['token']}" in status.stdout
+        assert re.search(r"^Inspector: http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{64}$", status.stdout, re.M)
         stop = subprocess.run([sys.executable, str(sandbox.COURSE), "stop"], env=env, cwd=sandbox.ROOT,
                               capture_output=True, text=True, timeout=120)
         assert stop.returncode == 0, stop.stdout + stop.stderr
