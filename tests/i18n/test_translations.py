@@ -154,3 +154,15 @@ def test_check_fails_on_a_stale_build(copy):
     assert done.returncode == 1
     assert "stale: notebooks/zh/00_start_here.ipynb" in done.stdout
     assert run(copy, "build").returncode == 0 and run(copy, "check").returncode == 0
+
+
+@pytest.mark.parametrize("path", BUILT, ids=lambda p: p.name)
+def test_emphasis_renders(path):
+    """CommonMark does not open `**` between a letter and punctuation (欢迎学习**《...》**): Chinese text
+    must put the markers inside the punctuation, or readers see the asterisks. Rendered as the site does."""
+    markdown_it = pytest.importorskip("markdown_it")
+    render = markdown_it.MarkdownIt("commonmark").enable("table").render
+    for cell in cells(path):
+        if cell["cell_type"] == "markdown":
+            html = re.sub(r"<code>.*?</code>", "", render("".join(cell["source"])), flags=re.S)
+            assert "**" not in html, f"{path.name} {cell.get('id')}: unrendered ** in {html}"
