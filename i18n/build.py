@@ -16,7 +16,8 @@ from . import catalogs, notebooks, paragraphs
 
 #: notebooks/<dir>/ for each language: the folder a student opens.
 FOLDERS = {"zh_CN": "zh"}
-LINK = re.compile(r"\]\(([^()\s]+)\)")
+#: A markdown link's target; one level of parentheses inside it (#Delimiters:-makefile()-and-readline()).
+LINK = re.compile(r"\]\(((?:[^()\s]|\([^()\s]*\))+)\)")
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 LANGUAGE_NAMES = {"en": "English"}
 
