@@ -10,6 +10,7 @@ environment (.venv), so you never have to know where that is.
     python3 course.py check LAB    grade one lab of yours (sockets, ftp, nntp, smtp, mail, http)
     python3 course.py fresh PATH   a fresh copy of one chapter or lab (yours is kept in workspace/backups/)
     python3 course.py test [ARGS]  the course's test suite (extra words go to pytest)
+    python3 course.py book         build the course's website (English and Chinese) into _build/site
 
 Your work lives in workspace/ (your copies of the chapters, labs and solutions, made on the first start and
 never overwritten), so `git pull` brings course updates without touching it. See
@@ -451,7 +452,18 @@ def check(python: Path, rest: list[str]) -> int:
     return subprocess.call([str(python), "-m", GRADER, "check", *rest, *where])
 
 
-COMMANDS = ("start", "stop", "status", "reset", "logs", "check", "fresh", "test", "help")
+def book(python: Path, rest: list[str]) -> int:
+    """The course's website (python -m book): Sphinx and MyST-NB, the [book] extra, are installed on first use."""
+    if _run_quiet([str(python), "-c", "import sphinx, myst_nb"]).returncode != 0:
+        say("Installing the website's tools (Sphinx, MyST-NB) into the course's environment ...")
+        target, uv = f"{ROOT}[course,test,book]", _uv(venv_dir())
+        if not uv or subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(python),
+                                     "--editable", target]).returncode != 0:
+            _pip_install(python, target)
+    return subprocess.call([str(python), "-m", "book", *rest])
+
+
+COMMANDS = ("start", "stop", "status", "reset", "logs", "check", "fresh", "test", "book", "help")
 
 
 def main(argv: list[str]) -> int:
@@ -494,6 +506,8 @@ def main(argv: list[str]) -> int:
         return servers(python, "logs", *rest)
     if command == "check":
         return check(python, rest)
+    if command == "book":
+        return book(python, rest)
     return start(python, rest)
 
 
