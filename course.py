@@ -379,6 +379,26 @@ def lab_command(python: Path, root: Path, extra: list[str], runtime_dir: str) ->
     return command + extra
 
 
+#: JupyterLab's own interface in Chinese: the language pack (in the [course] extra) and its locale.
+LAB_LOCALE = {"@jupyterlab/translation-extension:plugin": {"locale": "zh_CN"}}
+
+
+def lab_language(root: Path) -> list[str]:
+    """Under --lang zh, JupyterLab's menus and dialogs in Chinese, for this workspace only.
+
+    The locale goes into settings overrides of the workspace's own (workspace/.jupyterlab-zh/settings/
+    overrides.json, given to this Lab as its app_settings_dir): the default of this Lab, not a change of the
+    student's user settings, so another JupyterLab (or an English start) stays as it was, and a language the
+    student picks in Settings > Language still wins.
+    """
+    if LANGUAGE != "zh":
+        return []
+    settings = root / ".jupyterlab-zh" / "settings"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "overrides.json").write_text(json.dumps(LAB_LOCALE, indent=1) + "\n", encoding="utf-8")
+    return [f"--LabApp.app_settings_dir={settings}"]
+
+
 def lab_environment() -> dict:
     paths = [str(JUPYTER_CONFIG), *filter(None, os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep))]
     return {**os.environ, "JUPYTER_CONFIG_PATH": os.pathsep.join(paths)}
@@ -456,7 +476,8 @@ def start(python: Path, extra: list[str]) -> int:
                     else {"start_new_session": True})
     # A token of our own: Jupyter then prints no URL of its own (one that lands on the Launcher).
     env = {**lab_environment(), "JUPYTER_TOKEN": os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)}
-    process = subprocess.Popen(lab_command(python, root, extra, runtime_dir), cwd=root, env=env, **popen_kwargs)
+    command = lab_command(python, root, lab_language(root) + extra, runtime_dir)
+    process = subprocess.Popen(command, cwd=root, env=env, **popen_kwargs)
     lab = None
     # Ctrl-C even when started from a script in the background (which starts us with SIGINT ignored),
     # and a closed terminal or a kill: each stops the Lab the same way.

@@ -6,10 +6,15 @@ installed), in a sandbox (fresh HOME, workspace and servers' state in a temporar
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 import venv
 from pathlib import Path
 
@@ -75,3 +80,46 @@ def test_check_with_lang_zh_grades_in_chinese_end_to_end(bare):
     english = course(env, "check ftp", timeout=300, LANG="C.UTF-8")
     assert english.stdout.startswith("ftp: 0/") and "hint: Log in, change to the folder" in english.stdout
     assert not CJK.search(english.stdout)
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as reply:
+        return json.loads(reply.read())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jupyterlab_language_pack_zh_CN") is None,
+                    reason="jupyterlab-language-pack-zh-CN is not installed (the course's [course] extra)")
+def test_start_lang_zh_gives_jupyterlab_a_chinese_interface_for_this_workspace_only(tmp_path):
+    """start --lang zh: JupyterLab's locale is zh_CN by the workspace's settings overrides, its pack answers."""
+    env = sandbox.environment(tmp_path)
+    process = subprocess.Popen([sys.executable, str(sandbox.COURSE), "start", "--lang", "zh", "--no-browser",
+                                "--ServerApp.port=0"], cwd=sandbox.ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output, url = "", None
+        deadline = time.monotonic() + 240
+        while url is None and time.monotonic() < deadline and process.poll() is None:
+            line = process.stdout.readline()
+            output += line
+            found = re.search(r"(http://\S+)/lab/tree/\S+\?token=(\w+)", line)
+            url = found and found.groups()
+        assert url, output
+        assert "JupyterLab 正在你的工作区上运行" in output, output
+        base, token = url
+        plugin = _get_json(f"{base}/lab/api/settings/@jupyterlab/translation-extension:plugin?token={token}")
+        assert plugin["schema"]["properties"]["locale"]["default"] == "zh_CN"
+        pack = _get_json(f"{base}/lab/api/translations/zh_CN?token={token}")
+        assert pack["data"], "the Chinese language pack has no data"
+        assert "帮助" in json.dumps(pack["data"], ensure_ascii=False)  # the Help menu, in Chinese
+        # set for this workspace's Lab, not in the student's user settings (another Lab stays as it was)
+        assert not list(Path(env["HOME"]).rglob("*translation-extension*")), "a user setting was written"
+        assert json.loads((tmp_path / "workspace" / ".jupyterlab-zh" / "settings" / "overrides.json")
+                          .read_text(encoding="utf-8")) == {"@jupyterlab/translation-extension:plugin": {"locale": "zh_CN"}}
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
