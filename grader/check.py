@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,14 +34,15 @@ class CheckResult:
 
     def _rows(self):
         for c in self.checks:
-            detail = "" if c["ok"] else (c["hint"] + (f" ({c['message']})" if c["message"] else ""))
+            detail = "" if c["ok"] else (_("detail", self.lang, hint=c["hint"], message=c["message"])
+                                         if c["message"] else c["hint"])
             yield _("passed" if c["ok"] else "failed", self.lang), c["name"], f"{_n(c['earned'])}/{_n(c['points'])}", detail
 
     def __repr__(self) -> str:
         lines = [self._title()]
         if self.note:
             lines.append(self.note)
-        lines += [f"  {status:<6}  {name}  {points}" + ("\n          " + _("hint", self.lang, detail=detail) if detail else "")
+        lines += [f"  {_pad(status, 6)}  {name}  {points}" + ("\n          " + _("hint", self.lang, detail=detail) if detail else "")
                   for status, name, points, detail in self._rows()]
         return "\n".join(lines)
 
@@ -58,6 +60,12 @@ class CheckResult:
 
     def _title(self) -> str:
         return _("points", self.lang, lab=self.lab, score=_n(self.score), max=_n(self.max_score))
+
+
+def _pad(text: str, width: int) -> str:
+    """text padded to width terminal columns: a Chinese character takes two."""
+    columns = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - columns)
 
 
 def _n(value):

@@ -22,6 +22,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "passed": ("passed", "通过"),
     "failed": ("FAILED", "未通过"),
     "hint": ("hint: {detail}", "提示：{detail}"),
+    "detail": ("{hint} ({message})", "{hint}（{message}）"),
     "col_check": ("check", "结果"),
     "col_test": ("test", "检查项"),
     "col_points": ("points", "得分"),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,6 +92,7 @@ def test_check_ftp_in_chinese_shows_chinese_hints(english_locale):
     assert table.startswith(f"ftp：0/{result.max_score:g} 分") and "未通过" in table and "提示：" in table
     assert "FAILED" not in table and "hint:" not in table and result.note.startswith("已检查 ")
     assert "<th>检查项</th>" in result._repr_html_()
+    assert "  未通过  test_download  0/1\n" in table and "（尚未编写）" in table  # aligned, Chinese brackets
 
 
 def test_check_ftp_is_english_by_default(english_locale):
@@ -118,3 +121,11 @@ def test_notes_in_chinese_and_english_by_default(english_locale, monkeypatch):
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")  # the gradebook's notes stay English on any locale
     assert report.notes(document) == ("ftp: 1 test(s) timed out (test_upload); run cut off, 2 test(s) not run; "
                                       "sandbox degraded: no user namespaces")
+
+
+def test_the_command_line_check_takes_lang(english_locale):
+    """python -m grader check ftp --lang zh (what course.py check runs) prints the Chinese table."""
+    done = subprocess.run([sys.executable, "-m", "grader", "check", "ftp", "--labs-dir", str(STARTERS), "--lang", "zh"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and done.stdout.startswith("ftp：0/"), done.stdout + done.stderr
+    assert "提示：登录，进入文件夹" in done.stdout
