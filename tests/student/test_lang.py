@@ -89,7 +89,7 @@ def _get_json(url: str) -> dict:
 
 @pytest.mark.skipif(importlib.util.find_spec("jupyterlab_language_pack_zh_CN") is None,
                     reason="jupyterlab-language-pack-zh-CN is not installed (the course's [course] extra)")
-def test_start_lang_zh_gives_jupyterlab_a_chinese_interface_for_this_workspace_only(tmp_path):
+def test_start_lang_zh_gives_jupyterlab_a_chinese_interface_through_its_own_overrides(tmp_path):
     """start --lang zh: JupyterLab's locale is zh_CN by the workspace's settings overrides, its pack answers."""
     env = sandbox.environment(tmp_path)
     process = subprocess.Popen([sys.executable, str(sandbox.COURSE), "start", "--lang", "zh", "--no-browser",
