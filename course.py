@@ -588,7 +588,10 @@ def main(argv: list[str]) -> int:
         return 1
     os.chdir(ROOT)
     if command == "test":
-        return subprocess.call([str(python), "-m", "pytest", *rest])
+        # The suite checks the English texts (the Chinese ones by tests that ask for them): a zh locale
+        # must not turn check()'s words Chinese under it.
+        env = {**os.environ, "COURSE_LANG": os.environ.get("COURSE_LANG") or "en"}
+        return subprocess.call([str(python), "-m", "pytest", *rest], env=env)
     if command == "reset":
         return servers(python, "reset", *rest)
     if command == "logs":

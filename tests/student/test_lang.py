@@ -123,3 +123,11 @@ def test_start_lang_zh_gives_jupyterlab_a_chinese_interface_through_its_own_over
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def test_the_suite_run_by_course_py_test_checks_english_texts_on_a_zh_locale(bare):
+    """course.py test on a zh locale: the tests that assert check()'s English words still pass."""
+    env, _ = bare
+    done = course(env, "test tests/grading/test_grading.py -q -p no:randomly -k table_with_hints", timeout=600,
+                  LANG="zh_CN.UTF-8")
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
