@@ -2,7 +2,8 @@
 
 Keyed by the English, so a hint whose English changes is shown in English until its Chinese is written again
 (never a translation of an older hint); tests/grading/test_i18n.py fails while one is missing. Terms as in
-docs/glossary.zh-CN.md; section names stay in English, as the chapters' headings read in both editions' code.
+docs/glossary.zh-CN.md. The sections a hint points to are named in English, as the English chapters title
+them; when the Chinese chapters' headings are settled, they can take their place here.
 """
 
 HINTS_ZH: dict[str, str] = {
