@@ -46,6 +46,8 @@ def arguments() -> argparse.ArgumentParser:
     one = commands.add_parser("check", help="run one lab's checks and print the table")
     one.add_argument("lab", choices=list(UNITS), help="a lab, or a chapter's exercises (ex02)")
     one.add_argument("--labs-dir", default=None, help="the labs folder (default: the course's labs/)")
+    one.add_argument("--lang", choices=("en", "zh"), default=None,
+                     help="the table's language (default: the locale's, or COURSE_LANG)")
     return parser
 
 
@@ -69,7 +71,7 @@ def main(argv=None) -> int:
         return 0
     from .check import check
 
-    result = check(args.lab, args.labs_dir)
+    result = check(args.lab, args.labs_dir, lang=args.lang)
     print(result)
     return 0 if result.passed else 1
 

@@ -201,5 +201,7 @@ def main(args) -> int:
     except FileNotFoundError as exc:  # the missing SUBMISSIONS (or hidden tests) folder: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"graded {len(rows)} submission(s) in {time.monotonic() - started:.1f} s: {args.out}")
+    from .i18n import text
+
+    print(text("batch_done", count=len(rows), seconds=time.monotonic() - started, out=args.out))
     return 0

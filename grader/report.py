@@ -55,24 +55,30 @@ def summarize(tests: list[dict]) -> dict[str, dict]:
     return labs
 
 
-def notes(report: dict) -> str:
-    """One short line saying what went wrong beyond plain failed checks."""
+def notes(report: dict, lang: str = "en") -> str:
+    """One short line saying what went wrong beyond plain failed checks.
+
+    English unless lang="zh" is asked for: the gradebook's CSV and JSON keep English notes on any locale
+    (shards graded on differently set machines must merge); check() asks for the student's language.
+    """
+    from .i18n import text as _
+
     parts = []
     for name, lab in report.get("labs", {}).items():
         if lab.get("import_error"):
             parts.append(f"{name}: {lab['import_error']}")
         if lab.get("timeouts"):
             hung = [t["name"] for t in report.get("tests", []) if t.get("lab") == name and t.get("reason") == "timeout"]
-            parts.append(f"{name}: {lab['timeouts']} test(s) timed out ({', '.join(hung)})")
+            parts.append(_("note_timeouts", lang, lab=name, count=lab["timeouts"], names=", ".join(hung)))
         if lab.get("errors"):
-            parts.append(f"{name}: {lab['errors']} grader error(s)")
+            parts.append(_("note_errors", lang, lab=name, count=lab["errors"]))
     if not report.get("complete", True):
         not_run = sum(lab.get("not_run", 0) for lab in report.get("labs", {}).values())
-        parts.append(f"run cut off, {not_run} test(s) not run")
+        parts.append(_("note_cut_off", lang, count=not_run))
     isolation = report.get("isolation", "")
     if isolation and isolation != "ok":
-        parts.append(f"sandbox degraded: {isolation}")
-    return "; ".join(parts)
+        parts.append(_("note_degraded", lang, why=isolation))
+    return ("；" if lang == "zh" else "; ").join(parts)
 
 
 def write_json(path: Path, report: dict) -> None:

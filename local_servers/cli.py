@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         handle = control.find(state_dir)
         url = handle.inspector_url if handle is not None else None
         if url is None:
-            print("the inspector is not running (start the servers: python -m local_servers up)"
+            print("the inspector is not running (start the servers: .venv/bin/python -m local_servers up)"
                   if handle is None else "the inspector is not running (the servers were started without it)",
                   file=sys.stderr)
             return 3
@@ -299,7 +299,7 @@ def _say_profile(state_dir: Path) -> None:
     name = profiles.current(state_dir)
     if name:
         print(f"provider profile on: {name} (the mail servers follow {profiles.PROFILES[name].title}'s rules; "
-              "python -m local_servers profile --off returns to the course's)")
+              ".venv/bin/python -m local_servers profile --off returns to the course's)")
 
 
 def _profile(state_dir: Path, args) -> int:

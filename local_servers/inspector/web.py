@@ -193,7 +193,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         viewer = access.from_request(self.app.token, self.headers, self.query.get("token"), self.app.port)
         if viewer is None:
-            self.fail(401, "Open the address that `python -m local_servers inspect` (or `course.py status`) "
+            self.fail(401, "Open the address that `.venv/bin/python -m local_servers inspect` (or `course.py status`) "
                            "prints, or sign in with an account's name and password.",
                       headers={"WWW-Authenticate": 'Basic realm="course inspector", charset="UTF-8"'})
             return

@@ -1,0 +1,87 @@
+"""`course.py start --lang zh` in a real browser: JupyterLab's own menus in Chinese, and kernels that answer
+check() in Chinese. Its screenshot is kept as artifacts/browser/jupyterlab-zh-CN.png (git-ignored).
+
+Needs Debian's chromium and Playwright for Python, like test_browser.py (skipped, with the reason, without them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sandbox
+
+CHROMIUM = os.environ.get("COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+if os.environ.get("CI") == "true":  # CI installs both (.ci/run): there, a missing one is a failure
+    assert CHROMIUM, "CI must install Debian's chromium (.ci/run)"
+    from playwright import sync_api
+else:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed "
+                                   "(pip install playwright into the course's .venv; .ci/run does)")
+pytest.importorskip("jupyterlab_language_pack_zh_CN", reason="jupyterlab-language-pack-zh-CN is not installed "
+                    "(the course's [course] extra)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install "
+                                "chromium); the browser tests need it")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = sandbox.ROOT / "artifacts" / "browser"
+URL = re.compile(r"(http://\S+)/lab/tree/notebooks/00_start_here\.ipynb\?token=(\w+)")
+
+#: Runs code in a new kernel of the page's JupyterLab and resolves with what it printed.
+RUN_IN_A_KERNEL = """async (code) => {
+  const kernel = await window.jupyterapp.serviceManager.kernels.startNew();
+  let printed = '';
+  const future = kernel.requestExecute({code});
+  future.onIOPub = (msg) => { if (msg.header.msg_type === 'stream') printed += msg.content.text; };
+  await future.done;
+  await kernel.shutdown();
+  return printed;
+}"""
+
+
+def test_start_lang_zh_shows_jupyterlab_in_chinese_and_its_kernels_check_in_chinese(tmp_path):
+    env = sandbox.environment(tmp_path)
+    log = open(tmp_path / "course.log", "w+")
+    process = subprocess.Popen([sys.executable, str(sandbox.COURSE), "start", "--lang", "zh", "--no-browser",
+                                "--ServerApp.port=0", "--LabApp.expose_app_in_browser=True"], cwd=sandbox.ROOT,
+                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output() -> str:
+        log.seek(0)
+        return log.read()
+
+    try:
+        sandbox.wait_until(lambda: URL.search(output()) or process.poll() is not None, 180, 0.5)
+        found = URL.search(output())
+        assert found, f"course.py start printed no URL:\n{output()}"
+        base, token = found.groups()
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            try:
+                page.goto(f"{base}/lab/tree/notebooks/00_start_here.ipynb?token={token}")
+                page.wait_for_selector(".lm-MenuBar-itemLabel >> text=帮助", timeout=120_000)
+                menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)  # the start notebook, for the picture
+            finally:
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "jupyterlab-zh-CN.png"))
+            assert "文件" in menus and "帮助" in menus and "File" not in menus, menus
+            printed = page.evaluate(RUN_IN_A_KERNEL, "import os; print(os.environ.get('COURSE_LANG'))")
+            assert printed.strip() == "zh", "the kernels do not inherit --lang zh (check() would answer in English)"
+            browser.close()
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: stops JupyterLab and the servers it started
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+        shutil.rmtree(Path(env["HOME"]).parent, ignore_errors=True)
