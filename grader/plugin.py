@@ -45,15 +45,12 @@ from pathlib import Path
 
 import pytest
 
-from . import linux
+from . import linux, servers
 from . import report as reports
 from .labs import LABS, UNITS, lab_of_file
 from .sandbox import LabImportError, RemoteModule, Sandbox, StudentCrash, StudentTimeout  # noqa: F401
 
-#: The batch grader puts the state directory of a shared, read-only server set here.
-SHARED_SERVERS_ENV = "LOCAL_SERVERS_GRADING_SERVERS"
-#: A folder of certificates and seeded data that the runs of one batch (or one kernel) share (run.py).
-SERVERS_TEMPLATE_ENV = "GRADER_SERVERS_TEMPLATE"
+from .servers import SERVER_OPTIONS, SHARED_SERVERS_ENV, service_names  # noqa: F401 (where they were)
 DEFAULT_TIMEOUT = 10.0
 _TIMEOUT_TEXT = "from pytest-timeout"
 BACKSTOP = 10  # pytest-timeout, for the test's own code, fires this long after the student's limit
@@ -195,70 +192,9 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-#: The grading servers' own settings: a refused FTP login answers at once (the course's servers wait
-#: a second to slow password guessing; a check that tries a wrong password should not wait).
-SERVER_OPTIONS = {"ftp_login_delay": 0.0}
-
-
-def _service_names(labs: list[str]) -> list[str]:
-    """The services the labs' tests use (one set per run serves both the reading and the writing tests)."""
-    from local_servers.serve import SERVICES
-
-    names = []
-    for lab in labs or list(LABS):
-        for name in (*UNITS[lab].read_only, *UNITS[lab].writable):
-            if name not in names and name in SERVICES:
-                names.append(name)
-    return names or ["echo"]
-
-
-def _template_items(names: list[str]) -> dict[str, Path]:
-    """What the servers' template (SERVERS_TEMPLATE_ENV) holds or will hold for these services."""
-    from local_servers import serve
-
-    template = os.environ.get(SERVERS_TEMPLATE_ENV)
-    if not template or not os.path.isdir(template):
-        return {}
-    items = [serve.TLS_DIR, *(f"{serve.DATA_DIR}/{folder}" for folder in serve.data_names(names))]
-    return {item: Path(template, item) for item in items}
-
-
-def _copy_items(template: dict[str, Path], servers_dir: Path) -> None:
-    """The template's certificates and seeded data into a new server set's folder (the servers then seed
-    only what is missing: the data is the same, seeding is deterministic)."""
-    for item, source in template.items():
-        if source.is_dir():
-            shutil.copytree(source, servers_dir / item, symlinks=True)
-
-
-def _keep_items(servers_dir: Path, template: dict[str, Path]) -> None:
-    """Keep what a server set just made (before any test changed it) for the next runs; first one wins."""
-    for item, target in template.items():
-        if target.exists() or not (servers_dir / item).is_dir():
-            continue
-        target.parent.mkdir(exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".new-", dir=target.parent))
-        try:
-            shutil.copytree(servers_dir / item, staging / "x", symlinks=True)
-            os.rename(staging / "x", target)
-        except OSError:  # another run kept it first
-            pass
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
 def _labs_of_args(config) -> list[str] | None:
     """The labs of the test files named on the command line (by their names), or None if one is unknown."""
-    labs = []
-    for arg in config.args:
-        path = Path(arg.split("::")[0]).resolve()
-        files = sorted(path.rglob("test_*.py")) if path.is_dir() else [path]
-        for file in files:
-            lab = lab_of_file(file)
-            if lab is None:
-                return None
-            labs.append(lab)
-    return list(dict.fromkeys(labs)) or None
+    return servers.labs_of_tests([Path(arg.split("::")[0]).resolve() for arg in config.args])
 
 
 def pytest_unconfigure(config):
@@ -333,7 +269,7 @@ class Grader:
                 item.add_marker(pytest.mark.timeout(timeout + BACKSTOP, method=method, func_only=True))
         if self.tests:
             self.write(complete=False)
-            needed = _service_names(self.labs())
+            needed = service_names(self.labs())
             started = getattr(self, "_servers_names", None)
             if started is not None and not set(needed) <= set(started):  # a marker named another lab
                 self.stop_servers()
@@ -349,7 +285,7 @@ class Grader:
             return
         labs = _labs_of_args(self.config)
         if labs:
-            self.start_servers(_service_names(labs))
+            self.start_servers(service_names(labs))
 
     def start_sandbox(self, session) -> None:
         """Start the student's process now, while the servers start, rather than in the first check's time."""
@@ -362,23 +298,21 @@ class Grader:
         self.sandbox.start()
 
     def start_servers(self, names: list[str] | None = None) -> None:
-        """Start this run's servers in the background while the tests are collected and the first set up."""
-        from local_servers import control
-
-        own = os.environ.get("GRADER_SERVERS_DIR")
-        root = Path(own) if own and os.path.isdir(own) else None
-        self._servers_dir = Path(tempfile.mkdtemp(prefix="grading-servers-", dir=root))
-        names = names or _service_names(self.labs())
+        """Start this run's servers in the background while the tests are collected and the first set up
+        (or take the set grader.isolate started before pytest even imported itself)."""
+        names = names or service_names(self.labs())
         self._servers_names = names
-        options = {key: value for key, value in SERVER_OPTIONS.items() if key.split("_")[0] in names}
 
         def start():
             try:
-                template = _template_items(names)
-                _copy_items(template, self._servers_dir)
-                self._servers_handle = control.start(self._servers_dir, ephemeral=True, names=names,
-                                                     options=options)
-                _keep_items(self._servers_dir, template)
+                early = servers.take_early(names)
+                if early is not None:
+                    self._servers_dir, self._servers_handle = early
+                    return
+                own = os.environ.get("GRADER_SERVERS_DIR")
+                root = Path(own) if own and os.path.isdir(own) else None
+                self._servers_dir = Path(tempfile.mkdtemp(prefix="grading-servers-", dir=root))
+                self._servers_handle = servers.start(self._servers_dir, names)
             except Exception as exc:  # reported by the fixture, as a grader error
                 self.servers_error = f"{type(exc).__name__}: {exc}"
 
@@ -403,8 +337,10 @@ class Grader:
             if final and os.getpid() == 1 and os.environ.get("GRADER_ISOLATION") == "ok":
                 return  # the run's PID namespace ends with this process: the kernel kills the servers, their
                 # tmpfs goes with the mount namespace (a polite stop cost ~0.05 CPU-s and up to 0.3 s)
-            control.stop(self._servers_dir)
-            shutil.rmtree(self._servers_dir, ignore_errors=True)
+            servers_dir = getattr(self, "_servers_dir", None)
+            if servers_dir is not None:
+                control.stop(servers_dir)
+                shutil.rmtree(servers_dir, ignore_errors=True)
 
     def _limited(self, item, phase: str):
         """Each phase of a graded test (set-up, the test, tear-down) holds the student's calls to the time limit.

@@ -31,7 +31,7 @@ from pathlib import Path
 
 
 from . import linux
-from .plugin import SERVERS_TEMPLATE_ENV, SHARED_SERVERS_ENV
+from .servers import SHARED_SERVERS_ENV, TEMPLATE_ENV, labs_of_tests
 
 #: The repository: its tests/labs/ holds the graded tests.
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +116,7 @@ def run(test_paths: list[Path], labs_dir: Path, report: Path, log_file: Path, *,
     env.pop("PYTEST_ADDOPTS", None)
     env.pop(SHARED_SERVERS_ENV, None)
     template = servers_template()
-    env[SERVERS_TEMPLATE_ENV] = str(template)
+    env[TEMPLATE_ENV] = str(template)
     if shared_servers is not None and not isolated:  # an isolated run cannot reach them: it starts its own
         env[SHARED_SERVERS_ENV] = str(shared_servers)
     if isolated:
@@ -130,7 +130,9 @@ def run(test_paths: list[Path], labs_dir: Path, report: Path, log_file: Path, *,
                              basetemp=basetemp, hide=[*hide, report.parent.resolve(), log_file.parent.resolve(), template])
     if isolated:
         carry = [str(labs_dir), *map(str, test_paths), str(ROOT), str(template)]
-        command = [sys.executable, "-m", "grader.isolate", *(x for c in carry for x in ("--carry", c)),
+        labs = labs_of_tests(test_paths)
+        early = ["--servers-for", ",".join(labs)] if labs else []  # they start while pytest imports itself
+        command = [sys.executable, "-m", "grader.isolate", *(x for c in carry for x in ("--carry", c)), *early,
                    "--", *command]
     kwargs: dict = {}
     if sys.platform == "win32":
