@@ -99,11 +99,13 @@ def _keep(state_dir: Path, template: dict[str, Path]) -> None:
 
 
 def start_early(root: str, labs: list[str]) -> None:
-    """In grader.isolate: start a set in a child process while the caller goes on to exec pytest.
+    """In grader.isolate: fork a child that becomes the run's server process, then go on to exec pytest.
 
-    The plugin (pytest is the same process after exec, so the child's parent)
-    waits for the child and takes the set (take_early); a child that failed
-    leaves no set, and the plugin starts one itself.
+    The child prepares the set's folder (template, or seeding) and serves in
+    the same interpreter: no second Python start-up and import of the
+    servers. The plugin (pytest is the same process after exec, so the
+    child's parent) takes the set once it is ready (take_early); a child
+    that failed leaves no set, and the plugin starts one itself.
     """
     state_dir = tempfile.mkdtemp(prefix="grading-servers-", dir=root)
     child = os.fork()
@@ -111,30 +113,60 @@ def start_early(root: str, labs: list[str]) -> None:
         code = 1
         try:
             os.closerange(3, 4096)  # not the report pipe: its reader waits for every writer to close it
-            start(Path(state_dir), service_names(labs))
-            code = 0
+            code = _serve_here(Path(state_dir), service_names(labs))
+        except BaseException:  # noqa: B036: whatever happens, this child never returns into isolate
+            import traceback
+
+            traceback.print_exc()
         finally:
             os._exit(code)
     os.environ[STARTED_ENV] = f"{child}:{state_dir}:{','.join(labs)}"
 
 
+def _serve_here(state_dir: Path, names: list[str]) -> int:
+    """What `python -m local_servers serve` does, in this process, after keeping the template."""
+    from local_servers import config, serve, tls
+    from local_servers.config import StateDir
+
+    template = _template_items(names)
+    for item, source in template.items():
+        if source.is_dir():
+            shutil.copytree(source, state_dir / item, symlinks=True)
+    serve.seed_missing(state_dir, names)
+    tls.ensure_certificates(StateDir(state_dir).tls)
+    _keep(state_dir, template)  # before any test can change the data
+    options = {key: value for key, value in SERVER_OPTIONS.items() if key.split("_")[0] in names}
+    return serve.main(state_dir, config.DEFAULT_HOST, config.ports(ephemeral=True), names=names, options=options)
+
+
 def take_early(names: list[str]):
-    """The set grader.isolate started, if it serves these services: (state folder, handle) or None."""
+    """The set grader.isolate started, once it is ready, if it serves these services: (folder, handle)."""
+    import time
+
     from local_servers import control
 
     value = os.environ.pop(STARTED_ENV, "")
     try:
         pid, state_dir, labs = value.split(":", 2)
-        pid = int(pid)
+        pid, state_dir = int(pid), Path(state_dir)
     except ValueError:
         return None
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:  # reaped already
-        pass
-    handle = control.find(Path(state_dir))
-    if handle is None or not set(names) <= set(service_names(labs.split(","))):
+    deadline = time.monotonic() + control.START_TIMEOUT
+    while True:
+        handle = control.find(state_dir)
         if handle is not None:
-            control.stop(Path(state_dir))
+            break
+        try:
+            ended = os.waitpid(pid, os.WNOHANG)[0] == pid
+        except ChildProcessError:
+            ended = True
+        if ended:
+            return None
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            return None
+        time.sleep(0.01)
+    if not set(names) <= set(service_names(labs.split(","))):
+        control.stop(state_dir)
         return None
-    return Path(state_dir), handle
+    return state_dir, handle
