@@ -17,8 +17,8 @@ tests (it is the student's error), never the grader's set-up.
 Servers: `lab_servers` (for tests that only read the seeded data) and
 `lab_writable` (for tests that change data: they use unique names, so
 they never depend on one another) are the same set, this run's own,
-started while pytest collects. They are isolated from the student's own
-servers and from every other run's.
+started before pytest collects (servers.py). They are isolated from the
+student's own servers and from every other run's.
 
 The student's code never runs in this process: `student` is a proxy to
 the student's process (sandbox.py), so nothing it does can patch pytest,
@@ -157,7 +157,7 @@ def student(request, labs_dir, _sandbox) -> RemoteModule:
 
 @pytest.fixture(scope="session")
 def _run_servers(request):
-    """This run's one set of servers, started while pytest collects (see Grader.start_servers)."""
+    """This run's one set of servers, started before pytest collects (see Grader.start_servers)."""
     grader = request.config.pluginmanager.get_plugin("local_servers_grader")
     handle = grader.servers()
     if handle is None:
