@@ -61,14 +61,23 @@ def start(state_dir: Path, names: list[str]):
     """Start a set in state_dir (a new folder), from the template when it has what they need."""
     from local_servers import control
 
-    options = {key: value for key, value in SERVER_OPTIONS.items() if key.split("_")[0] in names}
+    template = _from_template(state_dir, names)
+    handle = control.start(state_dir, ephemeral=True, names=names, options=_options(names))
+    _keep(state_dir, template)
+    return handle
+
+
+def _options(names: list[str]) -> dict:
+    return {key: value for key, value in SERVER_OPTIONS.items() if key.split("_")[0] in names}
+
+
+def _from_template(state_dir: Path, names: list[str]) -> dict[str, Path]:
+    """Copy what the template has for these services into state_dir; return all it should have."""
     template = _template_items(names)
     for item, source in template.items():
         if source.is_dir():
             shutil.copytree(source, state_dir / item, symlinks=True)
-    handle = control.start(state_dir, ephemeral=True, names=names, options=options)
-    _keep(state_dir, template)
-    return handle
+    return template
 
 
 def _template_items(names: list[str]) -> dict[str, Path]:
@@ -128,15 +137,12 @@ def _serve_here(state_dir: Path, names: list[str]) -> int:
     from local_servers import config, serve, tls
     from local_servers.config import StateDir
 
-    template = _template_items(names)
-    for item, source in template.items():
-        if source.is_dir():
-            shutil.copytree(source, state_dir / item, symlinks=True)
+    template = _from_template(state_dir, names)
     serve.seed_missing(state_dir, names)
     tls.ensure_certificates(StateDir(state_dir).tls)
     _keep(state_dir, template)  # before any test can change the data
-    options = {key: value for key, value in SERVER_OPTIONS.items() if key.split("_")[0] in names}
-    return serve.main(state_dir, config.DEFAULT_HOST, config.ports(ephemeral=True), names=names, options=options)
+    return serve.main(state_dir, config.DEFAULT_HOST, config.ports(ephemeral=True), names=names,
+                      options=_options(names))
 
 
 def take_early(names: list[str]):
