@@ -38,8 +38,9 @@ from . import shards as sharding
 from .labs import LABS
 
 #: Submissions graded at once per core: a run mostly waits (servers starting, sockets, time limits).
-#: Measured on 2 cores (bench/bench_grading.py, 100 submissions): 4 jobs 325 s, 8 jobs 126 s, 12 jobs 124 s.
-JOBS_PER_CORE = 4
+#: Measured on 2 cores (bench/bench_grading.py, 100 submissions): 4 jobs 325 s, 8 jobs 126 s, 12 jobs 124 s;
+#: after the speed work (issue 14): 8 jobs 130-147 s, 16 jobs 108 s, reference solutions 20/20 at 16.
+JOBS_PER_CORE = 8
 
 
 class SubmissionsNotFound(FileNotFoundError):

@@ -1,6 +1,6 @@
 """Start one grading run in namespaces of its own (Linux, as root), then exec pytest.
 
-    python -m grader.isolate [--carry PATH ...] [--tmp-size 256m] -- python -m pytest ...
+    python -m grader.isolate [--carry PATH ...] [--tmp-size 256m] [--servers-for LAB,...] -- python -m pytest ...
 
 - a network namespace with only loopback up: the run's servers and the
   student's process see each other and nothing else (not the course's
@@ -12,6 +12,9 @@
   fill, lives there and vanishes with the run. Folders under /tmp the run
   needs (--carry: the submission, hidden tests) are bind-mounted back at
   the same path.
+
+--servers-for: the server set these labs need starts here, in a child,
+while pytest imports itself (grader/servers.py); the plugin takes it.
 
 Anywhere else (not root, not Linux, or a call fails) it execs the command
 as it is and says why in GRADER_ISOLATION, which the report shows.
@@ -78,19 +81,25 @@ def isolate(carry: list[str], tmp_size: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    carry, tmp_size = [], "256m"
+    carry, tmp_size, servers = [], "256m", []
     while argv and argv[0] != "--":
         option = argv.pop(0)
         if option == "--carry":
             carry.append(argv.pop(0))
         elif option == "--tmp-size":
             tmp_size = argv.pop(0)
+        elif option == "--servers-for":
+            servers = [name for name in argv.pop(0).split(",") if name]
         else:
             print(f"isolate: unknown option {option}", file=sys.stderr)
             return 2
     command = argv[1:]
     missing = isolate(carry, tmp_size)
     os.environ[ISOLATION_ENV] = missing or "ok"
+    if servers and not missing:  # they start while pytest imports itself; the plugin takes them
+        from .servers import start_early
+
+        start_early(SERVERS_DIR, servers)
     os.execv(command[0], command)
     return 127
 

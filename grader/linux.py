@@ -8,7 +8,6 @@ Every function raises OSError on failure; callers decide how to degrade.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import socket
 import struct
@@ -37,7 +36,13 @@ def available() -> bool:
 def _c():
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The running program's own symbols include libc's. find_library("c") would run `ldconfig -p` in a
+        # subprocess, in every student's process that starts.
+        _libc = ctypes.CDLL(None, use_errno=True)
+        if not hasattr(_libc, "unshare"):
+            from ctypes.util import find_library
+
+            _libc = ctypes.CDLL(find_library("c") or "libc.so.6", use_errno=True)
     return _libc
 
 

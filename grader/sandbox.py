@@ -97,6 +97,7 @@ class Sandbox:
         self.flags: list[str] = []
         self.import_errors: dict[str, str] = {}
         self.starts = 0
+        self.closed = False
         self._answers: queue.Queue | None = None
         self._answered = 0
         self.folders: list[Path] = []  # the running test's tmp_path: handed to the student's uid before each call
@@ -219,6 +220,9 @@ class Sandbox:
             time.sleep(0.01)
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         self.stop()
         try:
             size = self.output.stat().st_size
@@ -320,9 +324,17 @@ class Sandbox:
         return wire.decode(data, lambda d: RemoteObject(self, d["$h"], d.get("t", "object"), d.get("f", False)),
                            self.rebuild)
 
+    def reach(self, obj: "RemoteObject") -> "Sandbox":
+        """The sandbox, if obj still lives in its process; a restarted process never had it."""
+        if self.process is None or object.__getattribute__(obj, "_generation") != self.starts:
+            raise StudentCrash(f"the student's {object.__getattribute__(obj, '_type')} is gone: its process was "
+                               "stopped after an earlier failure")
+        return self
+
     def encode(self, value):
         def handle(obj):
             if isinstance(obj, RemoteObject):
+                self.reach(obj)
                 return {"$h": object.__getattribute__(obj, "_id")}
             raise TypeError(f"a {type(obj).__name__} cannot be passed to the student's code")
         return wire.encode(value, handle)
@@ -444,21 +456,22 @@ class RemoteObject:
         object.__setattr__(self, "_sandbox", sandbox)
         object.__setattr__(self, "_id", ident)
         object.__setattr__(self, "_type", type_name)
+        object.__setattr__(self, "_generation", sandbox.starts)  # which start of the process holds it
 
     def __getattr__(self, name: str):
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
-        sandbox = object.__getattribute__(self, "_sandbox")
+        sandbox = object.__getattribute__(self, "_sandbox").reach(self)
         return sandbox.request({"op": "getattr", "target": object.__getattribute__(self, "_id"), "name": name},
                                f"{object.__getattribute__(self, '_type')}.{name}")
 
     def __setattr__(self, name: str, value) -> None:
-        sandbox = object.__getattribute__(self, "_sandbox")
+        sandbox = object.__getattribute__(self, "_sandbox").reach(self)
         sandbox.request({"op": "setattr", "target": object.__getattribute__(self, "_id"), "name": name,
                          "value": sandbox.encode(value)}, f"setting {name}")
 
     def __call__(self, *args, **kwargs):
-        sandbox = object.__getattribute__(self, "_sandbox")
+        sandbox = object.__getattribute__(self, "_sandbox").reach(self)
         return sandbox.request({"op": "call", "target": object.__getattribute__(self, "_id"),
                                 "args": sandbox.encode(list(args)), "kwargs": sandbox.encode(kwargs)},
                                f"{object.__getattribute__(self, '_type')}()")

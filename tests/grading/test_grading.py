@@ -323,6 +323,25 @@ def test_sandbox_without_namespaces_still_separates_and_times_out():
         box.close()
 
 
+def test_a_handle_of_a_stopped_process_fails_without_starting_another():
+    """A failed check stops the student's process; the test's tear-down still holds handles of it (a
+    served handler, a server). Using one fails at once: it used to start a fresh process that did not know
+    the handle, crashed on it, and started another (two needless starts per failed check)."""
+    from grader.sandbox import RemoteModule, Sandbox, StudentCrash
+
+    box = Sandbox({"sockets": LABS["sockets"].path(SOLUTIONS)}, isolate=False)
+    try:
+        server = RemoteModule(box, "sockets", "sockets_lab.py").start_tcp_server("127.0.0.1", 0)
+        assert isinstance(server.server_address, tuple)
+        box.stop()  # what a failed check that left a thread behind gets
+        starts = box.starts
+        with pytest.raises(StudentCrash, match="gone"):
+            server.close()
+        assert box.starts == starts and box.process is None, "a process was started for a handle it never had"
+    finally:
+        box.close()
+
+
 def test_a_failed_check_keeps_the_process_only_when_it_left_nothing_behind():
     """After a failure the next check may keep the student's process (a new one costs ~0.1 CPU-s) only when
     it holds no thread, open file, live object or process besides what a fresh one holds."""
