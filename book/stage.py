@@ -15,7 +15,8 @@ HERE = Path(__file__).resolve().parent
 
 #: Repository files the notebooks link to that are pages of the site too (globs, relative to ROOT).
 PAGES = ["notebooks/*.ipynb", "notebooks/README.md", "notebooks/zh/*.ipynb",
-         "labs/README.md", "labs/*/README.md", "docs/providers.md"]
+         "labs/README.md", "labs/*/README.md", "labs/README.zh-CN.md", "labs/*/README.zh-CN.md",
+         "docs/providers.md"]
 
 
 def stage(target: Path) -> list[str]:
