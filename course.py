@@ -36,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 MIN_PYTHON = (3, 10)
 START_NOTEBOOK = "notebooks/00_start_here.ipynb"
+#: The Chinese edition's start page (built from the English by python -m i18n), opened under --lang zh.
+START_NOTEBOOK_ZH = "notebooks/zh/00_start_here.ipynb"
 #: What the workspace copies from the course: the chapters, the labs and the reference solutions.
 COPIED = ("notebooks", "labs", "solutions")
 SKIPPED = ("__pycache__", ".ipynb_checkpoints")
@@ -354,13 +356,18 @@ def _answers(lab: dict) -> bool:
         return False
 
 
+def start_notebook() -> str:
+    """The page JupyterLab opens: the Chinese edition's under --lang zh (or a zh locale), else the English."""
+    return START_NOTEBOOK_ZH if LANGUAGE == "zh" and (ROOT / START_NOTEBOOK_ZH).exists() else START_NOTEBOOK
+
+
 def lab_url(lab: dict) -> str:
-    url = f"{lab['url'].rstrip('/')}/lab/tree/{START_NOTEBOOK}"
+    url = f"{lab['url'].rstrip('/')}/lab/tree/{start_notebook()}"
     return f"{url}?token={lab['token']}" if lab.get("token") else url
 
 
 def lab_command(python: Path, root: Path, extra: list[str], runtime_dir: str) -> list[str]:
-    command = [str(python), "-m", "jupyterlab", START_NOTEBOOK, f"--ServerApp.root_dir={root}",
+    command = [str(python), "-m", "jupyterlab", start_notebook(), f"--ServerApp.root_dir={root}",
                "--ServerApp.answer_yes=True",  # never "Shut down this Jupyter server (y/[n])?"
                "--ServerApp.log_level=WARN", "--LabApp.log_level=WARN"]
     if os.name == "posix" and len(runtime_dir.encode()) <= IPC_RUNTIME_DIR_MAX:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FREE_PORTS = ",".join(f"{name}=0" for name in (
-    "echo", "time", "ftp", "smtp", "http", "pop3", "nntp", "imap", "https", "smtps", "nntps", "imaps", "pop3s"))
+    "echo", "time", "ftp", "smtp", "http", "pop3", "nntp", "imap", "https", "smtps", "nntps", "imaps", "pop3s", "inspector"))
 URL = re.compile(r"(http://\S+/lab/tree/notebooks/00_start_here\.ipynb\?token=\w+)")
 MARKS = {"environment ready": re.compile(r"environment is ready"),
          "servers up": re.compile(r"CA file")}

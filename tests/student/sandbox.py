@@ -13,12 +13,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from local_servers.config import DEFAULT_PORTS
+
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "course.py"
 
 #: Every listener of the servers on a port the OS chooses (the notebooks read ports from the handle).
-FREE_PORTS = ",".join(f"{name}=0" for name in (
-    "echo", "time", "ftp", "smtp", "http", "pop3", "nntp", "imap", "https", "smtps", "nntps", "imaps", "pop3s"))
+FREE_PORTS = ",".join(f"{name}=0" for name in DEFAULT_PORTS)  # every listener, the inspector's too
 
 
 #: The short folders made for HOMEs, removed when the session ends (tests/student/conftest.py).

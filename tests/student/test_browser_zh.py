@@ -1,5 +1,5 @@
-"""`course.py start --lang zh` in a real browser: JupyterLab's own menus in Chinese, and kernels that answer
-check() in Chinese. Its screenshot is kept as artifacts/browser/jupyterlab-zh-CN.png (git-ignored).
+"""`course.py start --lang zh` in a real browser: the Chinese edition's start page, JupyterLab's own menus in
+Chinese, kernels that answer check() in Chinese, and a Chinese chapter run to its end. Its screenshot is kept as artifacts/browser/jupyterlab-zh-CN.png (git-ignored).
 
 Needs Debian's chromium and Playwright for Python, like test_browser.py (skipped, with the reason, without them).
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import sandbox
+from test_browser import errors, nbformat, open_notebook, run_all_and_save
 
 CHROMIUM = os.environ.get("COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 if os.environ.get("CI") == "true":  # CI installs both (.ci/run): there, a missing one is a failure
@@ -32,7 +33,9 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not instal
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = sandbox.ROOT / "artifacts" / "browser"
-URL = re.compile(r"(http://\S+)/lab/tree/notebooks/00_start_here\.ipynb\?token=(\w+)")
+URL = re.compile(r"(http://\S+)/lab/tree/notebooks/zh/00_start_here\.ipynb\?token=(\w+)")
+#: The Chinese chapter run in the browser (FTP: the chapter the class tests run too).
+CHAPTER = "notebooks/zh/02_ftp.ipynb"
 
 #: Runs code in a new kernel of the page's JupyterLab and resolves with what it printed.
 RUN_IN_A_KERNEL = """async (code) => {
@@ -66,7 +69,7 @@ def test_start_lang_zh_shows_jupyterlab_in_chinese_and_its_kernels_check_in_chin
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             try:
-                page.goto(f"{base}/lab/tree/notebooks/00_start_here.ipynb?token={token}")
+                page.goto(found.group(0))  # the address start printed: the Chinese start page
                 page.wait_for_selector(".lm-MenuBar-itemLabel >> text=帮助", timeout=120_000)
                 menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
                 page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)  # the start notebook, for the picture
@@ -76,6 +79,12 @@ def test_start_lang_zh_shows_jupyterlab_in_chinese_and_its_kernels_check_in_chin
             assert "文件" in menus and "帮助" in menus and "File" not in menus, menus
             printed = page.evaluate(RUN_IN_A_KERNEL, "import os; print(os.environ.get('COURSE_LANG'))")
             assert printed.strip() == "zh", "the kernels do not inherit --lang zh (check() would answer in English)"
+            open_notebook(page, base, token, CHAPTER)
+            state = run_all_and_save(page, CHAPTER)
+            page.screenshot(path=str(ARTIFACTS / "zh-02_ftp.png"))
+            nb = nbformat.read(Path(env["COURSE_WORKSPACE"]) / CHAPTER, as_version=4)
+            assert not errors(nb), f"{CHAPTER}: error output in the browser: {errors(nb)}"
+            assert all(c.execution_count is not None for c in nb.cells if c.cell_type == "code"), state
             browser.close()
     finally:
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: stops JupyterLab and the servers it started
