@@ -182,6 +182,63 @@ def chinese_folder_in_modified_utf7(handle):
     assert "已发送".encode("utf-7") == b"+XfJT0ZAB-"  # the same run, in standard UTF-7
 
 
+def utf8_accept_keeps_the_folder_names(handle):
+    with imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10) as imap:
+        imap.login("alice", "alice-pw")
+        assert "UTF8=ACCEPT" in imap.capabilities
+        assert imap.enable("UTF8=ACCEPT")[0] == "OK"  # imaplib now sends UTF-8 names as they are
+        assert b'(\\HasNoChildren) "." "&XfJT0ZAB-"' in imap.list()[1]
+        assert imap.select('"已发送"', readonly=True)[0] == "NO"
+        assert imap.select(CHINESE_SENT, readonly=True) == ("OK", [b"5"])
+
+
+def imap_helpers_of_5a_and_5b(handle):
+    def code(name: str) -> str:
+        cells = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+        return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "def send_to_alice(" in code("05a_pop3") and "def imap_login(" not in code("05a_pop3")
+    assert "def send_to_alice(" in code("05b_imap") and "def imap_login(" in code("05b_imap")
+
+
+def carols_reply_is_the_thread_of_5c(handle):
+    with imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10) as imap:
+        imap.login("alice", "alice-pw")
+        imap.select("INBOX", readonly=True)
+        assert imap.search(None, "HEADER", "In-Reply-To", "<seed-009@example.test>")[1] == [b"4"]
+        header = imap.fetch("4", "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])")[1][0][1]
+    assert b"Subject: Re: Project plan" in header and b"carol@" in header
+    assert 'Here the "Project plan" thread is downloaded' in markdown("05c_parsing")
+
+
+def body_sections_always_literals(handle):
+    with socket.create_connection(handle.imap.address, timeout=10) as conn:
+        replies = conn.makefile("rb")
+        replies.readline()
+        conn.sendall(b"a1 LOGIN alice alice-pw\r\na2 EXAMINE INBOX\r\n"
+                     b"a3 FETCH 1 (UID FLAGS BODY.PEEK[HEADER.FIELDS (X-NOT-THERE)])\r\na4 LOGOUT\r\n")
+        lines = []
+        while not lines or not lines[-1].startswith(b"a4 "):
+            lines.append(replies.readline())
+    fetch = next(line for line in lines if line.startswith(b"* 1 FETCH"))
+    assert fetch.endswith(b"{2}\r\n")  # two bytes, the empty line, and still a literal
+    assert re.match(rb"\* 1 FETCH \(UID \d+ FLAGS \([^)]*\) BODY\[HEADER\.FIELDS \(X-NOT-THERE\)\] \{2\}", fetch)
+
+
+def silent_store_still_ok(handle):
+    with imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10) as imap:
+        imap.login("bob", "bob-pw")  # bob's mail: alice's is what the other checks read
+        imap.select("INBOX")
+        seeded = imap.fetch("1", "(FLAGS)")[1][0]
+        try:
+            assert imap.store("1", "+FLAGS.SILENT", r"(\Flagged)") == ("OK", [None])
+            typ, data = imap.store("1", "-FLAGS", r"(\Flagged)")  # not silent: the new flags come back
+            assert typ == "OK" and re.fullmatch(rb"1 \(FLAGS \([^)]*\)\)", data[0]) and b"Flagged" not in data[0]
+            assert imap.store("1", "FLAGS.SILENT", r"(\Draft)") == ("OK", [None])
+            assert b"Draft" in imap.fetch("1", "(FLAGS)")[1][0]  # silent, and done all the same
+        finally:
+            imap.store("1", "FLAGS.SILENT", "(" + " ".join(f.decode() for f in imaplib.ParseFlags(seeded)) + ")")
+
+
 def chinese_sent(handle) -> list[EmailMessage]:
     with imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10) as imap:
         imap.login("alice", "alice-pw")
@@ -287,6 +344,15 @@ FACTS = [
          imap_capabilities_after_login),
     Fact("05b_imap", "alice has a fourth, `&XfJT0ZAB-`", chinese_folder_in_modified_utf7),
     Fact("05b_imap", "standard UTF-7 writes the same characters as `+XfJT0ZAB-`", chinese_folder_in_modified_utf7),
+    Fact("05b_imap", "The course's server offers `UTF8=ACCEPT`, but it keeps every folder under the name it was "
+         "created with: even after `ENABLE`, `list()` shows `&XfJT0ZAB-`, and `\"已发送\"` in UTF-8 names a folder "
+         "that does not exist", utf8_accept_keeps_the_folder_names),
+    Fact("05b_imap", "two helpers: a logged-in IMAP connection, new in this part, and, as in part 5a, a message that "
+         "bob sends to alice", imap_helpers_of_5a_and_5b),
+    Fact("05b_imap", "carol's, number 4, in the \"Project plan\" thread, which you will see again at the end of the "
+         "chapter, in [part 5c]", carols_reply_is_the_thread_of_5c),
+    Fact("05b_imap", "this one sends every `BODY[...]` as a literal, however short", body_sections_always_literals),
+    Fact("05b_imap", "the tagged `OK` still comes, and `store()` returns `[None]`", silent_store_still_ok),
     Fact("05c_parsing", "for a multipart message that is `None`", classic_processmsg_gets_none),
     Fact("05c_parsing", "`get_filename()` turned `filename*=utf-8''%E6%8A%A5%E5%91%8A.txt` into 报告.txt",
          gb2312_subjects_and_rfc2231_name),
