@@ -47,4 +47,4 @@ class InspectorService(Service):
 
     def extra_info(self) -> dict:
         return {"url": f"http://{LOOPBACK}:{self.ports['inspector']}/",
-                "how": ".venv/bin/python -m local_servers inspect prints the address with its token"}
+                "how": "`.venv/bin/python -m local_servers inspect` prints the address with its token"}
