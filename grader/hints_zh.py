@@ -67,6 +67,14 @@ HINTS_ZH: dict[str, str] = {
         '只建一个 SMTP_SSL(host, port, context=ssl.create_default_context(cafile=ca_file))，只登录一次，然后每封邮件调用一次 send_message；捕获 SMTPRecipientsRefused（所有收件人都被拒绝），保留它的 .recipients（见第 4b 章“Many messages over one connection”和“Refused recipients”两节）。',
     "Let SMTPAuthenticationError reach the caller, and verify the server's certificate against the CA file you were given (chapter 4b, 'Logging in: login()' and 'Encryption from the first byte: SMTP_SSL').":
         '让 SMTPAuthenticationError 传给调用者，并用给你的 CA 文件验证服务器的证书（见第 4b 章“Logging in: login()”和“Encryption from the first byte: SMTP_SSL”两节）。',
+    "A refusal of every recipient raises SMTPRecipientsRefused, whose .recipients holds a (code, text) per recipient; a 4xx code means: close, sleep, open a new connection and send again, doubling the sleep each time (chapter 4b, 'When the server says no: retry on 4xx, give up on 5xx').":
+        '所有收件人都被拒绝时会抛出 SMTPRecipientsRefused，它的 .recipients 为每个收件人保存一个（代码，文本）；4xx 代码的意思是：关闭连接，等待一会儿，再打开一个新连接重新发送，每次等待的时间加倍（见第 4b 章“When the server says no: retry on 4xx, give up on 5xx”一节）。',
+    "Count the attempts: when the last one is refused with a 4xx too, raise the library's exception to the caller instead of trying for ever (chapter 4b, 'When the server says no: retry on 4xx, give up on 5xx').":
+        '记下尝试的次数：最后一次也被 4xx 拒绝时，把库抛出的异常交给调用者，不要无休止地重试（见第 4b 章“When the server says no: retry on 4xx, give up on 5xx”一节）。',
+    "A 5xx is permanent: the same message will get the same answer, so raise at once without a second connection; look at the code in .recipients (or .smtp_code) before deciding (chapter 4b, 'When the server says no: retry on 4xx, give up on 5xx').":
+        '5xx 是永久性的失败：同一封邮件再发也会得到同样的回答，所以要立即抛出异常，不要再建第二个连接；做决定之前先看 .recipients（或 .smtp_code）里的代码（见第 4b 章“When the server says no: retry on 4xx, give up on 5xx”一节）。',
+    "Greylisting is a 451 too: the server accepts the same sender and recipient when they come back later, so backing off and retrying is all it takes (chapter 4b, 'Greylisting').":
+        '灰名单（greylisting）回复的也是 451：同一个发件人和收件人过一会儿再来时，服务器就会接受，所以只要退避后重试就够了（见第 4b 章“Greylisting”一节）。',
     # tests/exercises/checks/test_ex05.py
     "uidl() lists 'number uid' lines: retr only the numbers whose uid is new, join the lines with CRLF, and end with quit() without any dele (chapter 5a, 'Unique ids: uidl' and 'Deleting: dele, rset, and the UPDATE state').":
         'uidl() 列出“编号 uid”形式的行：只对 uid 是新的那些编号调用 retr，各行用 CRLF 连接，最后调用 quit()，不要 dele（见第 5a 章“Unique ids: uidl”和“Deleting: dele, rset, and the UPDATE state”两节）。',
