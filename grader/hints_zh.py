@@ -94,6 +94,10 @@ HINTS_ZH: dict[str, str] = {
         '先严格按声明的字符集解码，再依次尝试各个备选字符集；遇到 LookupError（未知的字符集名）或 UnicodeDecodeError 就换下一个（见第 5c 章“Mail in Chinese charsets: GBK and GB2312”和“When the charset is missing or wrong”两节）。',
     "When nothing decodes strictly, decode with errors='replace' so the caller still gets text (chapter 5c, 'When the charset is missing or wrong').":
         "如果没有一个字符集能严格解码，就用 errors='replace' 解码，让调用者仍然得到文本（见第 5c 章“When the charset is missing or wrong”一节）。",
+    "Keep a dict {uid: message} across sessions and put a message in it only once retr() returned it whole; when poplib raises error_proto or OSError, close() the broken connection, log in again, ask uidl() again and retr only the ids not in the dict yet (chapter 5a, 'When the connection drops mid-download: resume with UIDL').":
+        '在各个会话之间保留一个字典 {uid: 邮件}，只有在 retr() 完整返回一封邮件之后才把它放进去；poplib 抛出 error_proto 或 OSError 时，对断开的连接调用 close()，重新登录，再问一次 uidl()，只对还不在字典里的 id 调用 retr（见第 5a 章“When the connection drops mid-download: resume with UIDL”一节）。',
+    "Count the sessions: when the last one allowed breaks too, let its exception reach the caller rather than returning a mailbox with holes in it (chapter 5a, 'When the connection drops mid-download: resume with UIDL').":
+        '记下会话的次数：允许的最后一个会话也断开时，让它的异常传给调用者，而不是返回一个缺了邮件的邮箱（见第 5a 章“When the connection drops mid-download: resume with UIDL”一节）。',
     # tests/exercises/checks/test_ex06.py
     "urlopen follows redirects for you; an error status arrives as HTTPError (catch it before URLError, its base class) whose .code is the status (chapter 6, 'Errors: HTTPError, URLError and timeouts' and 'Redirects').":
         'urlopen 会替你跟随重定向；错误状态以 HTTPError 的形式出现（要在它的基类 URLError 之前捕获），其 .code 就是状态码（见第 6 章“Errors: HTTPError, URLError and timeouts”和“Redirects”两节）。',
