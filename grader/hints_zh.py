@@ -121,6 +121,15 @@ HINTS_ZH: dict[str, str] = {
         '每个网站一个 RobotFileParser，只读取一次并保存下来；GET 之前先调用 can_fetch(agent, url)，不允许时抛出 PermissionError（见第 6b 章“Rules for robots: urllib.robotparser”一节）。',
     "SimpleXMLRPCServer(('127.0.0.1', 0), logRequests=False), register_function for add and multiply, register_introspection_functions, serve_forever in a thread (chapter 6b, 'Remote procedure calls: xmlrpc').":
         "SimpleXMLRPCServer(('127.0.0.1', 0), logRequests=False)，用 register_function 注册 add 和 multiply，再调用 register_introspection_functions，在线程里 serve_forever（见第 6b 章“Remote procedure calls: xmlrpc”一节）。",
+    # tests/exercises/checks/test_ex07.py
+    "SMTP_SSL(host, port, context=ssl.create_default_context(cafile=ca_file)), then login(address, app_password) and send_message(msg): the app password takes the place of the account's password, nothing else changes (appendix, 'Gmail: an app password').":
+        'SMTP_SSL(host, port, context=ssl.create_default_context(cafile=ca_file))，然后 login(address, app_password)，再 send_message(msg)：应用专用密码代替账号的密码，其他什么都不用改（见附录“Gmail: an app password”一节）。',
+    "Do not catch SMTPAuthenticationError: its smtp_code and smtp_error are what tells the caller which problem it has (534 app password needed, 535 wrong password) (appendix, 'Gmail: the account's password is refused').":
+        "不要捕获 SMTPAuthenticationError：调用者要靠它的 smtp_code 和 smtp_error 才知道遇到的是哪种问题（534 表示需要应用专用密码，535 表示密码错误）（见附录“Gmail: the account's password is refused”一节）。",
+    "POST grant_type=refresh_token, refresh_token, client_id and client_secret as a form to token_url; its JSON reply holds access_token. Then imap.authenticate('XOAUTH2', lambda challenge: 'user=' + address + '\\x01auth=Bearer ' + token + '\\x01\\x01') (appendix, 'Gmail and Outlook: OAuth2 and XOAUTH2').":
+        "把 grant_type=refresh_token、refresh_token、client_id 和 client_secret 作为表单 POST 到 token_url；它的 JSON 回复里有 access_token。然后调用 imap.authenticate('XOAUTH2', lambda challenge: 'user=' + address + '\\x01auth=Bearer ' + token + '\\x01\\x01')（见附录“Gmail and Outlook: OAuth2 and XOAUTH2”一节）。",
+    'After login, send ID before SELECT: imaplib has no method for it, but imap.xatom(\'ID\', \'("name" "my-client")\') sends it; then select(\'INBOX\', readonly=True) answers OK with the number of messages (appendix, \'163 Mail: ID before SELECT\').':
+        '登录之后、SELECT 之前先发送 ID：imaplib 没有对应的方法，但 imap.xatom(\'ID\', \'("name" "my-client")\') 可以发送它；然后 select(\'INBOX\', readonly=True) 会回答 OK 和邮件的数目（见附录“163 Mail: ID before SELECT”一节）。',
     # tests/labs/test_ftp.py
     "Log in, change to the folder, RETR the file into a local file: see chapter 2, 'Downloading', and use the host and port you are given.":
         '登录，进入文件夹，用 RETR 把文件取到本地文件中：见第 2 章“Downloading”一节，并使用给你的主机和端口。',
