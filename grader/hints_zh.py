@@ -75,6 +75,8 @@ HINTS_ZH: dict[str, str] = {
         '5xx 是永久性的失败：同一封邮件再发也会得到同样的回答，所以要立即抛出异常，不要再建第二个连接；做决定之前先看 .recipients（或 .smtp_code）里的代码（见第 4b 章“When the server says no: retry on 4xx, give up on 5xx”一节）。',
     "Greylisting is a 451 too: the server accepts the same sender and recipient when they come back later, so backing off and retrying is all it takes (chapter 4b, 'Greylisting').":
         '灰名单（greylisting）回复的也是 451：同一个发件人和收件人过一会儿再来时，服务器就会接受，所以只要退避后重试就够了（见第 4b 章“Greylisting”一节）。',
+    "Each step starts with 'C: ' or 'S: ' after 4 columns ('tls ' or spaces); lines indented further continue the step above. A C: step that follows a 354 is the message, one that follows a 334 answers AUTH's challenge: neither is a command (chapter 4, 'Reading the transcript').":
+        "每一步在 4 列之后（'tls ' 或空格）以 'C: ' 或 'S: ' 开头；缩进更深的行是上一步的延续。紧跟在 354 之后的 C: 步是邮件本身，紧跟在 334 之后的是对 AUTH 质询的回答：两者都不是命令（见第 4 章“Reading the transcript”一节）。",
     # tests/exercises/checks/test_ex05.py
     "uidl() lists 'number uid' lines: retr only the numbers whose uid is new, join the lines with CRLF, and end with quit() without any dele (chapter 5a, 'Unique ids: uidl' and 'Deleting: dele, rset, and the UPDATE state').":
         'uidl() 列出“编号 uid”形式的行：只对 uid 是新的那些编号调用 retr，各行用 CRLF 连接，最后调用 quit()，不要 dele（见第 5a 章“Unique ids: uidl”和“Deleting: dele, rset, and the UPDATE state”两节）。',

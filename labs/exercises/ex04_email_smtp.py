@@ -53,3 +53,13 @@ def send_with_retry(host: str, port: int, msg: EmailMessage, attempts: int = 4, 
     raised at once (no second attempt); a 4xx on the last attempt is raised too.
     """
     raise NotImplementedError("TODO: exercise 4")
+
+
+def client_commands(transcript: str) -> list[str]:
+    """Exercise 5: the commands a client sent, as upper-case words, from the plain text of an SMTP transcript.
+
+    transcript is what print(servers.transcripts("smtp", last=1)) shows.
+    Only commands count: not the message after DATA (the step after a 354
+    reply), not the answers to an AUTH challenge (the steps after a 334).
+    """
+    raise NotImplementedError("TODO: exercise 5")

@@ -88,6 +88,30 @@ def send_with_retry(host: str, port: int, msg: EmailMessage, attempts: int = 4, 
     raise ValueError("attempts must be at least 1")
 
 
+def client_commands(transcript: str) -> list[str]:
+    """Exercise 5: the commands a client sent, as upper-case words, from the plain text of an SMTP transcript.
+
+    transcript is what print(servers.transcripts("smtp", last=1)) shows.
+    Only commands count: not the message after DATA (the step after a 354
+    reply), not the answers to an AUTH challenge (the steps after a 334).
+    """
+    commands = []
+    last_reply = ""
+    for line in transcript.splitlines():
+        # "tls C: ..." or "    C: ...": 4 columns for the TLS mark, then who; other lines are the
+        # title or continuation lines of a multi-line step (indented further)
+        who, text = line[4:5], line[7:]
+        if line[:4] not in ("tls ", "    ") or line[5:7] != ": ":
+            continue
+        if who == "S":
+            last_reply = text[:3]
+        elif who == "C":
+            if last_reply not in ("354", "334"):  # after 354 comes the message, after 334 an AUTH answer
+                commands.append(text.split(" ", 1)[0].upper())
+            last_reply = ""
+    return commands
+
+
 if __name__ == "__main__":
     import local_servers
 
@@ -111,3 +135,4 @@ if __name__ == "__main__":
 
     with servers.faults("smtp", "reply", code=451, stage="RCPT", count=2):
         print("sent at attempt", send_with_retry(smtp.host, smtp.port, note))
+    print(client_commands(str(servers.transcripts("smtp", last=1))))

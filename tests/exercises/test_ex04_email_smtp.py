@@ -167,3 +167,41 @@ def test_send_with_retry_gets_through_greylisting(mail, solution):
         attempt = solution.send_with_retry(mail.smtp.host, mail.smtp.port, msg, first_wait=0.2, attempts=6)
     assert attempt >= 2  # the first attempt of a new (client, sender, recipient) is always refused
     assert "<greylisted@example.test>" in {m["Message-ID"] for m in inbox(mail, "carol")}
+
+
+# --- 4b exercise 5: the commands in a transcript
+
+def test_client_commands_reads_a_real_transcript(mail, solution):
+    context = ssl.create_default_context(cafile=mail.ca_file)
+    with smtplib.SMTP(mail.smtp.host, mail.smtp.port, timeout=10) as client:
+        client.starttls(context=context)
+        client.login("alice", "alice-pw")
+        client.send_message(note("transcribed", "bob@example.test", Cc="carol@example.test"))
+    transcript = str(mail.transcripts("smtp", last=1))
+    assert "tls C: " in transcript and "    C: STARTTLS" in transcript  # the shape the exercise relies on
+    assert solution.client_commands(transcript) == ["EHLO", "STARTTLS", "EHLO", "AUTH", "MAIL", "RCPT", "RCPT",
+                                                    "DATA", "QUIT"]
+
+
+def test_client_commands_skips_data_and_auth_answers(solution):
+    transcript = "\n".join([
+        "SMTP session, user alice",
+        "    S: 220 mail.example.test ESMTP",
+        "    C: EHLO me",
+        "    S: 250-mail.example.test",
+        "       250 AUTH LOGIN",
+        "    C: AUTH LOGIN ****",
+        "    S: 334 UGFzc3dvcmQ6",
+        "    C: ****",
+        "    S: 235 2.7.0 Authentication successful",
+        "    C: MAIL FROM:<alice@example.test>",
+        "    S: 250 OK",
+        "    C: DATA",
+        "    S: 354 End data with <CR><LF>.<CR><LF>",
+        "    C: RCPT: not a command, the first line of a message",
+        "       S: neither is this",
+        "       .",
+        "    S: 250 OK",
+        "    *: the client closed the connection",
+    ])
+    assert solution.client_commands(transcript) == ["EHLO", "AUTH", "MAIL", "DATA"]

@@ -215,3 +215,32 @@ def test_send_with_retry_greylisting(student, lab_writable):
         f"the first attempt is always refused by greylisting; send_with_retry() gave {outcome!r}"
     assert connections == outcome, f"{outcome} attempts but {connections} connections"
     assert len(delivered(lab_writable, "carol", token)) == 1, "the message did not reach carol's mailbox once"
+
+
+@pytest.mark.points(2, hint="Each step starts with 'C: ' or 'S: ' after 4 columns ('tls ' or spaces); lines indented "
+                            "further continue the step above. A C: step that follows a 354 is the message, one "
+                            "that follows a 334 answers AUTH's challenge: neither is a command (chapter 4, "
+                            "'Reading the transcript').")
+def test_client_commands(student, lab_writable):
+    """client_commands() reads smtplib's commands from two real transcripts: STARTTLS, AUTH LOGIN, DATA."""
+    info = lab_writable.smtp
+    context = ssl.create_default_context(cafile=lab_writable.ca_file)
+    token = uuid.uuid4().hex
+    with smtplib.SMTP(info.host, info.port, timeout=10) as client:
+        client.starttls(context=context)
+        client.login("alice", "alice-pw")
+        client.send_message(note(token, "bob@example.test, carol@example.test"))
+    transcript = str(lab_writable.transcripts("smtp", last=1))
+    got = student.client_commands(transcript)
+    assert got == ["EHLO", "STARTTLS", "EHLO", "AUTH", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"], \
+        f"for this transcript client_commands() returned {got!r}:\n{transcript}"
+    with smtplib.SMTP(info.host, info.port, timeout=10) as client:
+        client.starttls(context=context)
+        client.ehlo()
+        client.user, client.password = "alice", "alice-pw"
+        client.auth("LOGIN", client.auth_login)  # a 334 challenge, answered
+        client.noop()
+    transcript = str(lab_writable.transcripts("smtp", last=1))
+    got = student.client_commands(transcript)
+    assert got == ["EHLO", "STARTTLS", "EHLO", "AUTH", "NOOP", "QUIT"], \
+        f"for this transcript client_commands() returned {got!r}:\n{transcript}"
