@@ -67,6 +67,16 @@ HINTS_ZH: dict[str, str] = {
         '只建一个 SMTP_SSL(host, port, context=ssl.create_default_context(cafile=ca_file))，只登录一次，然后每封邮件调用一次 send_message；捕获 SMTPRecipientsRefused（所有收件人都被拒绝），保留它的 .recipients（见第 4b 章“Many messages over one connection”和“Refused recipients”两节）。',
     "Let SMTPAuthenticationError reach the caller, and verify the server's certificate against the CA file you were given (chapter 4b, 'Logging in: login()' and 'Encryption from the first byte: SMTP_SSL').":
         '让 SMTPAuthenticationError 传给调用者，并用给你的 CA 文件验证服务器的证书（见第 4b 章“Logging in: login()”和“Encryption from the first byte: SMTP_SSL”两节）。',
+    "A refusal of every recipient raises SMTPRecipientsRefused, whose .recipients holds a (code, text) per recipient; a 4xx code means: close, sleep, open a new connection and send again, doubling the sleep each time (chapter 4b, 'When the server says no: retry on 4xx, give up on 5xx').":
+        '所有收件人都被拒绝时会抛出 SMTPRecipientsRefused，它的 .recipients 为每个收件人保存一个（代码，文本）；4xx 代码的意思是：关闭连接，等待一会儿，再打开一个新连接重新发送，每次等待的时间加倍（见第 4b 章“When the server says no: retry on 4xx, give up on 5xx”一节）。',
+    "Count the attempts: when the last one is refused with a 4xx too, raise the library's exception to the caller instead of trying for ever (chapter 4b, 'When the server says no: retry on 4xx, give up on 5xx').":
+        '记下尝试的次数：最后一次也被 4xx 拒绝时，把库抛出的异常交给调用者，不要无休止地重试（见第 4b 章“When the server says no: retry on 4xx, give up on 5xx”一节）。',
+    "A 5xx is permanent: the same message will get the same answer, so raise at once without a second connection; look at the code in .recipients (or .smtp_code) before deciding (chapter 4b, 'When the server says no: retry on 4xx, give up on 5xx').":
+        '5xx 是永久性的失败：同一封邮件再发也会得到同样的回答，所以要立即抛出异常，不要再建第二个连接；做决定之前先看 .recipients（或 .smtp_code）里的代码（见第 4b 章“When the server says no: retry on 4xx, give up on 5xx”一节）。',
+    "Greylisting is a 451 too: the server accepts the same sender and recipient when they come back later, so backing off and retrying is all it takes (chapter 4b, 'Greylisting').":
+        '灰名单（greylisting）回复的也是 451：同一个发件人和收件人过一会儿再来时，服务器就会接受，所以只要退避后重试就够了（见第 4b 章“Greylisting”一节）。',
+    "Each step starts with 'C: ' or 'S: ' after 4 columns ('tls ' or spaces); lines indented further continue the step above. A C: step that follows a 354 is the message, one that follows a 334 answers AUTH's challenge: neither is a command (chapter 4, 'Reading the transcript').":
+        "每一步在 4 列之后（'tls ' 或空格）以 'C: ' 或 'S: ' 开头；缩进更深的行是上一步的延续。紧跟在 354 之后的 C: 步是邮件本身，紧跟在 334 之后的是对 AUTH 质询的回答：两者都不是命令（见第 4 章“Reading the transcript”一节）。",
     # tests/exercises/checks/test_ex05.py
     "uidl() lists 'number uid' lines: retr only the numbers whose uid is new, join the lines with CRLF, and end with quit() without any dele (chapter 5a, 'Unique ids: uidl' and 'Deleting: dele, rset, and the UPDATE state').":
         'uidl() 列出“编号 uid”形式的行：只对 uid 是新的那些编号调用 retr，各行用 CRLF 连接，最后调用 quit()，不要 dele（见第 5a 章“Unique ids: uidl”和“Deleting: dele, rset, and the UPDATE state”两节）。',
@@ -86,6 +96,10 @@ HINTS_ZH: dict[str, str] = {
         '先严格按声明的字符集解码，再依次尝试各个备选字符集；遇到 LookupError（未知的字符集名）或 UnicodeDecodeError 就换下一个（见第 5c 章“Mail in Chinese charsets: GBK and GB2312”和“When the charset is missing or wrong”两节）。',
     "When nothing decodes strictly, decode with errors='replace' so the caller still gets text (chapter 5c, 'When the charset is missing or wrong').":
         "如果没有一个字符集能严格解码，就用 errors='replace' 解码，让调用者仍然得到文本（见第 5c 章“When the charset is missing or wrong”一节）。",
+    "Keep a dict {uid: message} across sessions and put a message in it only once retr() returned it whole; when poplib raises error_proto or OSError, close() the broken connection, log in again, ask uidl() again and retr only the ids not in the dict yet (chapter 5a, 'When the connection drops mid-download: resume with UIDL').":
+        '在各个会话之间保留一个字典 {uid: 邮件}，只有在 retr() 完整返回一封邮件之后才把它放进去；poplib 抛出 error_proto 或 OSError 时，对断开的连接调用 close()，重新登录，再问一次 uidl()，只对还不在字典里的 id 调用 retr（见第 5a 章“When the connection drops mid-download: resume with UIDL”一节）。',
+    "Count the sessions: when the last one allowed breaks too, let its exception reach the caller rather than returning a mailbox with holes in it (chapter 5a, 'When the connection drops mid-download: resume with UIDL').":
+        '记下会话的次数：允许的最后一个会话也断开时，让它的异常传给调用者，而不是返回一个缺了邮件的邮箱（见第 5a 章“When the connection drops mid-download: resume with UIDL”一节）。',
     # tests/exercises/checks/test_ex06.py
     "urlopen follows redirects for you; an error status arrives as HTTPError (catch it before URLError, its base class) whose .code is the status (chapter 6, 'Errors: HTTPError, URLError and timeouts' and 'Redirects').":
         'urlopen 会替你跟随重定向；错误状态以 HTTPError 的形式出现（要在它的基类 URLError 之前捕获），其 .code 就是状态码（见第 6 章“Errors: HTTPError, URLError and timeouts”和“Redirects”两节）。',
@@ -109,6 +123,15 @@ HINTS_ZH: dict[str, str] = {
         '每个网站一个 RobotFileParser，只读取一次并保存下来；GET 之前先调用 can_fetch(agent, url)，不允许时抛出 PermissionError（见第 6b 章“Rules for robots: urllib.robotparser”一节）。',
     "SimpleXMLRPCServer(('127.0.0.1', 0), logRequests=False), register_function for add and multiply, register_introspection_functions, serve_forever in a thread (chapter 6b, 'Remote procedure calls: xmlrpc').":
         "SimpleXMLRPCServer(('127.0.0.1', 0), logRequests=False)，用 register_function 注册 add 和 multiply，再调用 register_introspection_functions，在线程里 serve_forever（见第 6b 章“Remote procedure calls: xmlrpc”一节）。",
+    # tests/exercises/checks/test_ex07.py
+    "SMTP_SSL(host, port, context=ssl.create_default_context(cafile=ca_file)), then login(address, app_password) and send_message(msg): the app password takes the place of the account's password, nothing else changes (appendix, 'Gmail: an app password').":
+        'SMTP_SSL(host, port, context=ssl.create_default_context(cafile=ca_file))，然后 login(address, app_password)，再 send_message(msg)：应用专用密码代替账号的密码，其他什么都不用改（见附录“Gmail: an app password”一节）。',
+    "Do not catch SMTPAuthenticationError: its smtp_code and smtp_error are what tells the caller which problem it has (534 app password needed, 535 wrong password) (appendix, 'Gmail: the account's password is refused').":
+        "不要捕获 SMTPAuthenticationError：调用者要靠它的 smtp_code 和 smtp_error 才知道遇到的是哪种问题（534 表示需要应用专用密码，535 表示密码错误）（见附录“Gmail: the account's password is refused”一节）。",
+    "POST grant_type=refresh_token, refresh_token, client_id and client_secret as a form to token_url; its JSON reply holds access_token. Then imap.authenticate('XOAUTH2', lambda challenge: 'user=' + address + '\\x01auth=Bearer ' + token + '\\x01\\x01') (appendix, 'Gmail and Outlook: OAuth2 and XOAUTH2').":
+        "把 grant_type=refresh_token、refresh_token、client_id 和 client_secret 作为表单 POST 到 token_url；它的 JSON 回复里有 access_token。然后调用 imap.authenticate('XOAUTH2', lambda challenge: 'user=' + address + '\\x01auth=Bearer ' + token + '\\x01\\x01')（见附录“Gmail and Outlook: OAuth2 and XOAUTH2”一节）。",
+    'After login, send ID before SELECT: imaplib has no method for it, but imap.xatom(\'ID\', \'("name" "my-client")\') sends it; then select(\'INBOX\', readonly=True) answers OK with the number of messages (appendix, \'163 Mail: ID before SELECT\').':
+        '登录之后、SELECT 之前先发送 ID：imaplib 没有对应的方法，但 imap.xatom(\'ID\', \'("name" "my-client")\') 可以发送它；然后 select(\'INBOX\', readonly=True) 会回答 OK 和邮件的数目（见附录“163 Mail: ID before SELECT”一节）。',
     # tests/labs/test_ftp.py
     "Log in, change to the folder, RETR the file into a local file: see chapter 2, 'Downloading', and use the host and port you are given.":
         '登录，进入文件夹，用 RETR 把文件取到本地文件中：见第 2 章“Downloading”一节，并使用给你的主机和端口。',

@@ -51,6 +51,9 @@ EXERCISES: dict[str, Lab] = {unit.name: unit for unit in (
         (), ("smtp", "pop3", "imap")),
     Lab("ex06", "exercises", "ex06_http.py", "Chapter 6's exercises: statuses, links, servers, uploads, robots",
         ("http",)),
+    # The appendix's checks switch the run's mail servers to a provider's profile (it reseeds the mail store).
+    Lab("ex07", "exercises", "ex07_real_providers.py", "The appendix's exercises: app passwords, XOAUTH2, ID",
+        (), ("smtp", "imap", "http")),
 )}
 
 #: Everything check() can grade.

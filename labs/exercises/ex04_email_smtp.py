@@ -20,6 +20,7 @@ import contextlib  # noqa: F401
 import io  # noqa: F401
 import smtplib  # noqa: F401
 import ssl  # noqa: F401
+import time  # noqa: F401
 from email.message import EmailMessage  # noqa: F401
 from email.utils import format_datetime, localtime, make_msgid  # noqa: F401
 
@@ -42,3 +43,23 @@ def send_all(host: str, smtps_port: int, ca_file: str, user: str, password: str,
              messages: list[EmailMessage], timeout: float = 10.0) -> list[dict]:
     """Exercise 3: send every message over ONE SMTPS connection; one dict of refused recipients per message."""
     raise NotImplementedError("TODO: exercise 3")
+
+
+def send_with_retry(host: str, port: int, msg: EmailMessage, attempts: int = 4, first_wait: float = 0.2,
+                    timeout: float = 10.0) -> int:
+    """Exercise 4: send msg; after a 4xx refusal wait and try again, waiting twice as long each time.
+
+    Returns the number of the attempt that went through. A 5xx refusal is
+    raised at once (no second attempt); a 4xx on the last attempt is raised too.
+    """
+    raise NotImplementedError("TODO: exercise 4")
+
+
+def client_commands(transcript: str) -> list[str]:
+    """Exercise 5: the commands a client sent, as upper-case words, from the plain text of an SMTP transcript.
+
+    transcript is what print(servers.transcripts("smtp", last=1)) shows.
+    Only commands count: not the message after DATA (the step after a 354
+    reply), not the answers to an AUTH challenge (the steps after a 334).
+    """
+    raise NotImplementedError("TODO: exercise 5")

@@ -32,6 +32,18 @@ def download_new(host: str, port: int, user: str, password: str, known_uids: set
     raise NotImplementedError("TODO: exercise 1")
 
 
+def download_resuming(host: str, port: int, user: str, password: str, attempts: int = 3,
+                      timeout: float = 10.0) -> dict[str, bytes]:
+    """Exercise 7: every message of the mailbox as {uid: bytes}, surviving dropped connections.
+
+    When a session breaks (poplib.error_proto or OSError), open a new one, up
+    to `attempts` sessions in all, and fetch only the unique ids not saved
+    yet: no message is downloaded twice once it arrived whole. Deletes
+    nothing. If the last session breaks too, raise its exception.
+    """
+    raise NotImplementedError("TODO: exercise 7")
+
+
 def subjects(host: str, port: int, user: str, password: str, criteria: str,
              mailbox: str = "INBOX", timeout: float = 10.0) -> list[tuple[int, str]]:
     """Exercise 2: [(uid, decoded subject)] of the messages matching an IMAP search; changes no flag."""

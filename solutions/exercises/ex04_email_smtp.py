@@ -7,6 +7,7 @@ import contextlib
 import io
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 from email.utils import format_datetime, localtime, make_msgid
 
@@ -62,6 +63,55 @@ def send_all(host: str, smtps_port: int, ca_file: str, user: str, password: str,
     return results
 
 
+def send_with_retry(host: str, port: int, msg: EmailMessage, attempts: int = 4, first_wait: float = 0.2,
+                    timeout: float = 10.0) -> int:
+    """Exercise 4: send msg; after a 4xx refusal wait and try again, waiting twice as long each time.
+
+    Returns the number of the attempt that went through. A 5xx refusal is
+    raised at once (no second attempt); a 4xx on the last attempt is raised too.
+    """
+    wait = first_wait
+    for attempt in range(1, attempts + 1):
+        try:
+            with smtplib.SMTP(host, port, timeout=timeout) as client:
+                client.send_message(msg)
+            return attempt
+        except smtplib.SMTPRecipientsRefused as exc:  # every recipient refused: one (code, text) each
+            codes = [code for code, _ in exc.recipients.values()]
+            if any(code >= 500 for code in codes) or attempt == attempts:
+                raise
+        except smtplib.SMTPResponseException as exc:  # MAIL or DATA refused: SMTPSenderRefused, SMTPDataError
+            if exc.smtp_code >= 500 or attempt == attempts:
+                raise
+        time.sleep(wait)
+        wait *= 2
+    raise ValueError("attempts must be at least 1")
+
+
+def client_commands(transcript: str) -> list[str]:
+    """Exercise 5: the commands a client sent, as upper-case words, from the plain text of an SMTP transcript.
+
+    transcript is what print(servers.transcripts("smtp", last=1)) shows.
+    Only commands count: not the message after DATA (the step after a 354
+    reply), not the answers to an AUTH challenge (the steps after a 334).
+    """
+    commands = []
+    last_reply = ""
+    for line in transcript.splitlines():
+        # "tls C: ..." or "    C: ...": 4 columns for the TLS mark, then who; other lines are the
+        # title or continuation lines of a multi-line step (indented further)
+        who, text = line[4:5], line[7:]
+        if line[:4] not in ("tls ", "    ") or line[5:7] != ": ":
+            continue
+        if who == "S":
+            last_reply = text[:3]
+        elif who == "C":
+            if last_reply not in ("354", "334"):  # after 354 comes the message, after 334 an AUTH answer
+                commands.append(text.split(" ", 1)[0].upper())
+            last_reply = ""
+    return commands
+
+
 if __name__ == "__main__":
     import local_servers
 
@@ -82,3 +132,7 @@ if __name__ == "__main__":
                         '<p>Our logo: <img src="cid:logo"></p>\n', {"logo": picture})
     letter["Bcc"] = "alice@example.test"
     print(send_all(smtp.host, smtp.tls_ports["smtps"], servers.ca_file, "alice", "alice-pw", [letter]))
+
+    with servers.faults("smtp", "reply", code=451, stage="RCPT", count=2):
+        print("sent at attempt", send_with_retry(smtp.host, smtp.port, note))
+    print(client_commands(str(servers.transcripts("smtp", last=1))))

@@ -32,6 +32,34 @@ def download_new(host: str, port: int, user: str, password: str, known_uids: set
         box.quit()  # no DELE was sent, so the UPDATE state removes nothing
 
 
+def download_resuming(host: str, port: int, user: str, password: str, attempts: int = 3,
+                      timeout: float = 10.0) -> dict[str, bytes]:
+    """Exercise 7: every message of the mailbox as {uid: bytes}, surviving dropped connections.
+
+    When a session breaks (poplib.error_proto or OSError), open a new one, up
+    to `attempts` sessions in all, and fetch only the unique ids not saved
+    yet: no message is downloaded twice once it arrived whole. Deletes
+    nothing. If the last session breaks too, raise its exception.
+    """
+    saved: dict[str, bytes] = {}
+    for session in range(1, attempts + 1):
+        box = poplib.POP3(host, port, timeout=timeout)
+        try:
+            box.user(user)
+            box.pass_(password)
+            for line in box.uidl()[1]:
+                number, uid = line.decode().split(" ", 1)
+                if uid not in saved:
+                    saved[uid] = b"\r\n".join(box.retr(int(number))[1]) + b"\r\n"  # saved once whole
+            box.quit()
+            return saved
+        except (poplib.error_proto, OSError):
+            box.close()  # the connection is gone: no QUIT, so the server deleted nothing
+            if session == attempts:
+                raise
+    raise ValueError("attempts must be at least 1")
+
+
 def subjects(host: str, port: int, user: str, password: str, criteria: str,
              mailbox: str = "INBOX", timeout: float = 10.0) -> list[tuple[int, str]]:
     """Exercise 2: [(uid, decoded subject)] of the messages matching an IMAP search; changes no flag."""

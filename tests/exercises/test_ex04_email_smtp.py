@@ -7,6 +7,7 @@ import email.policy
 import poplib
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 
 import pytest
@@ -114,3 +115,93 @@ def test_send_all_checks_password_and_certificate(mail, servers, solution):
     # another set of servers has another CA: its file must not validate this server's certificate
     with pytest.raises(ssl.SSLCertVerificationError):
         solution.send_all(info.host, info.tls_ports["smtps"], servers.ca_file, "alice", "alice-pw", [])
+
+
+# --- 04b exercise 4: retry on 4xx with backoff, give up on 5xx
+
+def test_send_with_retry_backs_off_after_451(mail, solution):
+    with mail.faults("smtp", "reply", code=451, stage="RCPT", count=2):
+        started = time.monotonic()
+        attempt = solution.send_with_retry(mail.smtp.host, mail.smtp.port, note("retried", "bob@example.test"),
+                                           first_wait=0.1)
+        took = time.monotonic() - started
+    assert attempt == 3
+    assert took >= 0.1 + 0.2  # the two waits, the second twice the first
+    assert [m["Message-ID"] for m in inbox(mail, "bob")].count("<retried@example.test>") == 1
+
+
+def test_send_with_retry_raises_the_last_4xx(mail, solution):
+    with mail.faults("smtp", "reply", code=451, stage="RCPT", count=5):
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
+            solution.send_with_retry(mail.smtp.host, mail.smtp.port, note("late", "bob@example.test"),
+                                     attempts=3, first_wait=0.01)
+    assert [code for code, _ in caught.value.recipients.values()] == [451]
+    assert "<late@example.test>" not in {m["Message-ID"] for m in inbox(mail, "bob")}
+
+
+def test_send_with_retry_gives_up_on_550_at_once(mail, solution, monkeypatch):
+    connections = []
+    real_connect = smtplib.SMTP.connect
+    monkeypatch.setattr(smtplib.SMTP, "connect",
+                        lambda self, *args, **kwargs: connections.append(args) or real_connect(self, *args, **kwargs))
+    started = time.monotonic()
+    with mail.faults("smtp", "reply", code=550, stage="RCPT"):
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
+            solution.send_with_retry(mail.smtp.host, mail.smtp.port, note("refused", "bob@example.test"),
+                                     first_wait=1.0)
+    assert [code for code, _ in caught.value.recipients.values()] == [550]
+    assert len(connections) == 1 and time.monotonic() - started < 1.0  # no wait, no second attempt
+
+
+def test_send_with_retry_gives_up_on_a_refused_sender(mail, solution):
+    """A 5xx at MAIL is SMTPSenderRefused, not SMTPRecipientsRefused: it is final as well."""
+    with mail.faults("smtp", "reply", code=550, stage="MAIL"):
+        with pytest.raises(smtplib.SMTPSenderRefused):
+            solution.send_with_retry(mail.smtp.host, mail.smtp.port, note("sender", "bob@example.test"),
+                                     first_wait=5.0)
+
+
+def test_send_with_retry_gets_through_greylisting(mail, solution):
+    msg = note("greylisted", "carol@example.test")
+    with mail.faults("smtp", "greylist", delay=0.5):
+        attempt = solution.send_with_retry(mail.smtp.host, mail.smtp.port, msg, first_wait=0.2, attempts=6)
+    assert attempt >= 2  # the first attempt of a new (client, sender, recipient) is always refused
+    assert "<greylisted@example.test>" in {m["Message-ID"] for m in inbox(mail, "carol")}
+
+
+# --- 4b exercise 5: the commands in a transcript
+
+def test_client_commands_reads_a_real_transcript(mail, solution):
+    context = ssl.create_default_context(cafile=mail.ca_file)
+    with smtplib.SMTP(mail.smtp.host, mail.smtp.port, timeout=10) as client:
+        client.starttls(context=context)
+        client.login("alice", "alice-pw")
+        client.send_message(note("transcribed", "bob@example.test", Cc="carol@example.test"))
+    transcript = str(mail.transcripts("smtp", last=1))
+    assert "tls C: " in transcript and "    C: STARTTLS" in transcript  # the shape the exercise relies on
+    assert solution.client_commands(transcript) == ["EHLO", "STARTTLS", "EHLO", "AUTH", "MAIL", "RCPT", "RCPT",
+                                                    "DATA", "QUIT"]
+
+
+def test_client_commands_skips_data_and_auth_answers(solution):
+    transcript = "\n".join([
+        "SMTP session, user alice",
+        "    S: 220 mail.example.test ESMTP",
+        "    C: EHLO me",
+        "    S: 250-mail.example.test",
+        "       250 AUTH LOGIN",
+        "    C: AUTH LOGIN ****",
+        "    S: 334 UGFzc3dvcmQ6",
+        "    C: ****",
+        "    S: 235 2.7.0 Authentication successful",
+        "    C: MAIL FROM:<alice@example.test>",
+        "    S: 250 OK",
+        "    C: DATA",
+        "    S: 354 End data with <CR><LF>.<CR><LF>",
+        "    C: RCPT: not a command, the first line of a message",
+        "       S: neither is this",
+        "       .",
+        "    S: 250 OK",
+        "    *: the client closed the connection",
+    ])
+    assert solution.client_commands(transcript) == ["EHLO", "AUTH", "MAIL", "DATA"]

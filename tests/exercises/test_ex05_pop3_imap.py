@@ -60,6 +60,37 @@ def test_download_new_fetches_each_message_once_and_deletes_nothing(mail, soluti
     assert pop_count(mail) == 44  # nothing deleted, and the session was closed with QUIT (no [IN-USE])
 
 
+
+# --- 05a exercise 7: a download that survives a dropped connection
+
+def counting_retr(monkeypatch) -> list[int]:
+    """Record the message number of every retr() call poplib makes from now on."""
+    calls = []
+    real_retr = poplib.POP3.retr
+    monkeypatch.setattr(poplib.POP3, "retr", lambda self, which: calls.append(which) or real_retr(self, which))
+    return calls
+
+
+def test_download_resuming_fetches_the_rest_after_a_drop(mail, solution, monkeypatch):
+    expected = solution.download_new(mail.pop3.host, mail.pop3.port, "alice", "alice-pw", set())
+    retrs = counting_retr(monkeypatch)
+    with mail.faults("pop3", "drop", stage="RETR", after_bytes=1500, account="alice", count=1):
+        got = solution.download_resuming(mail.pop3.host, mail.pop3.port, "alice", "alice-pw")
+    assert got == expected
+    assert len(retrs) == len(expected) + 1  # only the interrupted message was asked for again
+    assert len(set(retrs)) == len(expected)
+    assert pop_count(mail) == len(expected)  # nothing deleted, the mailbox not left locked
+
+
+def test_download_resuming_raises_when_every_session_breaks(mail, solution, monkeypatch):
+    retrs = counting_retr(monkeypatch)
+    with mail.faults("pop3", "drop", stage="RETR", after_bytes=100, account="alice"):
+        with pytest.raises(poplib.error_proto):
+            solution.download_resuming(mail.pop3.host, mail.pop3.port, "alice", "alice-pw", attempts=2)
+    assert retrs == [1, 1]  # two sessions, each broken in its first message
+    assert pop_count(mail) == 43
+
+
 def test_subjects_decodes_and_changes_no_flag(servers, solution):
     args = (servers.imap.host, servers.imap.port, "alice", "alice-pw")
     before = unseen(servers)

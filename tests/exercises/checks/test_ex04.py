@@ -12,6 +12,7 @@ import os
 import shutil
 import smtplib
 import ssl
+import time
 import uuid
 from email.message import EmailMessage
 
@@ -138,3 +139,108 @@ def test_send_all_refused(student, lab_writable, tmp_path):
     if other_ca and os.path.isfile(other_ca):
         with pytest.raises(ssl.SSLError):
             student.send_all(info.host, info.tls_ports["smtps"], other_ca, "alice", "alice-pw", [])
+
+
+def retried(student, handle, msg: EmailMessage, **options):
+    """Call send_with_retry(); return (its result or the exception it raised, connections opened, seconds)."""
+    connects = spy(student, "smtplib.SMTP.connect")
+    started = time.monotonic()
+    try:
+        try:
+            outcome = student.send_with_retry(handle.smtp.host, handle.smtp.port, msg, **options)
+        except smtplib.SMTPException as exc:
+            outcome = exc
+        return outcome, len(connects.calls()), time.monotonic() - started
+    finally:
+        connects.restore()
+
+
+@pytest.mark.points(2, hint="A refusal of every recipient raises SMTPRecipientsRefused, whose .recipients holds a "
+                            "(code, text) per recipient; a 4xx code means: close, sleep, open a new connection and "
+                            "send again, doubling the sleep each time (chapter 4b, 'When the server says no: retry "
+                            "on 4xx, give up on 5xx').")
+def test_send_with_retry_4xx(student, lab_writable):
+    """451 twice, then accepted: the third attempt delivers the message once, after waits of 0.1 s and 0.2 s."""
+    token = uuid.uuid4().hex
+    with lab_writable.faults("smtp", "reply", code=451, stage="RCPT", count=2):
+        outcome, connections, took = retried(student, lab_writable, note(token, "bob@example.test"),
+                                             first_wait=0.1)
+    assert outcome == 3, f"the server refused twice with 451, then accepted; send_with_retry() gave {outcome!r}"
+    assert connections == 3, f"three attempts, one connection each; send_with_retry() opened {connections}"
+    assert took >= 0.3, f"the attempts came {took:.2f} s apart in all: wait first_wait, then twice that"
+    assert len(delivered(lab_writable, "bob", token)) == 1, "the message did not reach bob's mailbox once"
+
+
+@pytest.mark.points(1, hint="Count the attempts: when the last one is refused with a 4xx too, raise the library's "
+                            "exception to the caller instead of trying for ever (chapter 4b, 'When the server says "
+                            "no: retry on 4xx, give up on 5xx').")
+def test_send_with_retry_gives_up_in_the_end(student, lab_writable):
+    """451 on every attempt: send_with_retry(attempts=3) tries three times, then raises."""
+    token = uuid.uuid4().hex
+    with lab_writable.faults("smtp", "reply", code=451, stage="RCPT", count=5):
+        outcome, connections, _ = retried(student, lab_writable, note(token, "bob@example.test"), attempts=3,
+                                          first_wait=0.05)
+    assert isinstance(outcome, smtplib.SMTPRecipientsRefused), \
+        f"every attempt was refused with 451; send_with_retry() gave {outcome!r} instead of raising"
+    assert connections == 3, f"attempts=3, yet send_with_retry() opened {connections} connections"
+    assert not delivered(lab_writable, "bob", token), "a refused message reached bob's mailbox"
+
+
+@pytest.mark.points(2, hint="A 5xx is permanent: the same message will get the same answer, so raise at once "
+                            "without a second connection; look at the code in .recipients (or .smtp_code) before "
+                            "deciding (chapter 4b, 'When the server says no: retry on 4xx, give up on 5xx').")
+def test_send_with_retry_5xx(student, lab_writable):
+    """550: send_with_retry() raises SMTPRecipientsRefused after one attempt, without waiting."""
+    token = uuid.uuid4().hex
+    with lab_writable.faults("smtp", "reply", code=550, stage="RCPT"):
+        outcome, connections, _ = retried(student, lab_writable, note(token, "bob@example.test"), first_wait=0.1)
+    assert isinstance(outcome, smtplib.SMTPRecipientsRefused), \
+        f"the server refused with 550; send_with_retry() gave {outcome!r} instead of raising"
+    codes = [code for code, _ in outcome.recipients.values()]
+    assert codes == [550], f"the exception should carry the server's 550; it carries {codes}"
+    assert connections == 1, f"a 5xx is final; send_with_retry() opened {connections} connections"
+
+
+@pytest.mark.points(1, hint="Greylisting is a 451 too: the server accepts the same sender and recipient when they "
+                            "come back later, so backing off and retrying is all it takes (chapter 4b, "
+                            "'Greylisting').")
+def test_send_with_retry_greylisting(student, lab_writable):
+    """A greylisting server (retry accepted after 0.5 s): the message arrives, at a later attempt, once."""
+    token = uuid.uuid4().hex
+    msg = note(token, "carol@example.test")
+    msg.replace_header("From", f"{token}@example.test")  # a sender the greylist has never seen
+    with lab_writable.faults("smtp", "greylist", delay=0.5):
+        outcome, connections, _ = retried(student, lab_writable, msg, first_wait=0.2, attempts=6)
+    assert isinstance(outcome, int) and outcome > 1, \
+        f"the first attempt is always refused by greylisting; send_with_retry() gave {outcome!r}"
+    assert connections == outcome, f"{outcome} attempts but {connections} connections"
+    assert len(delivered(lab_writable, "carol", token)) == 1, "the message did not reach carol's mailbox once"
+
+
+@pytest.mark.points(2, hint="Each step starts with 'C: ' or 'S: ' after 4 columns ('tls ' or spaces); lines indented "
+                            "further continue the step above. A C: step that follows a 354 is the message, one "
+                            "that follows a 334 answers AUTH's challenge: neither is a command (chapter 4, "
+                            "'Reading the transcript').")
+def test_client_commands(student, lab_writable):
+    """client_commands() reads smtplib's commands from two real transcripts: STARTTLS, AUTH LOGIN, DATA."""
+    info = lab_writable.smtp
+    context = ssl.create_default_context(cafile=lab_writable.ca_file)
+    token = uuid.uuid4().hex
+    with smtplib.SMTP(info.host, info.port, timeout=10) as client:
+        client.starttls(context=context)
+        client.login("alice", "alice-pw")
+        client.send_message(note(token, "bob@example.test, carol@example.test"))
+    transcript = str(lab_writable.transcripts("smtp", last=1))
+    got = student.client_commands(transcript)
+    assert got == ["EHLO", "STARTTLS", "EHLO", "AUTH", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"], \
+        f"for this transcript client_commands() returned {got!r}:\n{transcript}"
+    with smtplib.SMTP(info.host, info.port, timeout=10) as client:
+        client.starttls(context=context)
+        client.ehlo()
+        client.user, client.password = "alice", "alice-pw"
+        client.auth("LOGIN", client.auth_login)  # a 334 challenge, answered
+        client.noop()
+    transcript = str(lab_writable.transcripts("smtp", last=1))
+    got = student.client_commands(transcript)
+    assert got == ["EHLO", "STARTTLS", "EHLO", "AUTH", "NOOP", "QUIT"], \
+        f"for this transcript client_commands() returned {got!r}:\n{transcript}"

@@ -21,6 +21,8 @@ from email.message import EmailMessage
 
 import pytest
 
+from grader.helpers import spy
+
 pytestmark = pytest.mark.lab("ex05")
 CHINESE_SENT = "&XfJT0ZAB-"  # alice's seeded 已发送
 
@@ -218,3 +220,68 @@ def test_text_of_never_fails(student):
     unknown = email.message_from_bytes(b"Content-Type: text/plain; charset=x-nothing\n\n\xff\n")
     got = student.text_of(unknown, fallbacks=("ascii",))
     assert got == ("\ufffd\n", "ascii"), f"text_of() with an unknown charset returned {got!r}"
+
+
+def pop_messages(handle, user: str = "alice") -> dict[str, bytes]:
+    """{uid: message} of a POP3 mailbox, read here, with "\n" line ends and no final one (to compare)."""
+    box = poplib.POP3(handle.pop3.host, handle.pop3.port, timeout=10)
+    try:
+        box.user(user)
+        box.pass_(f"{user}-pw")
+        return {uid: b"\n".join(box.retr(int(number))[1])
+                for number, uid in (line.decode().split(" ", 1) for line in box.uidl()[1])}
+    finally:
+        box.quit()
+
+
+def resumed(student, handle, **options):
+    """Call download_resuming() for alice; return (its result or the exception it raised, RETRs, sessions)."""
+    retrs, logins = spy(student, "poplib.POP3.retr"), spy(student, "poplib.POP3.user")
+    try:
+        try:
+            outcome = student.download_resuming(handle.pop3.host, handle.pop3.port, "alice", "alice-pw", **options)
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - what the student's code raised is the result here
+            outcome = exc
+        return outcome, len(retrs.calls()), len(logins.calls())
+    finally:
+        retrs.restore()
+        logins.restore()
+
+
+def same_messages(got, expected: dict[str, bytes]) -> bool:
+    normal = {uid: data.replace(b"\r\n", b"\n").rstrip(b"\n") for uid, data in got.items()}
+    return normal == expected
+
+
+@pytest.mark.points(3, hint="Keep a dict {uid: message} across sessions and put a message in it only once retr() "
+                            "returned it whole; when poplib raises error_proto or OSError, close() the broken "
+                            "connection, log in again, ask uidl() again and retr only the ids not in the dict yet "
+                            "(chapter 5a, 'When the connection drops mid-download: resume with UIDL').")
+def test_download_resuming(student, lab_writable):
+    """The connection drops mid-RETR once: a second session fetches the rest, and no message twice."""
+    expected = pop_messages(lab_writable)
+    with lab_writable.faults("pop3", "drop", stage="RETR", after_bytes=1500, account="alice", count=1):
+        outcome, retrs, sessions = resumed(student, lab_writable)
+    assert isinstance(outcome, dict), f"download_resuming() did not survive the dropped connection: {outcome!r}"
+    assert same_messages(outcome, expected), \
+        f"download_resuming() gave {len(outcome)} messages; the mailbox holds {len(expected)} (or some are not whole)"
+    assert sessions == 2, \
+        f"one dropped connection needs one more session; download_resuming() logged in {sessions} times"
+    assert retrs == len(expected) + 1, \
+        f"{len(expected)} messages and one interrupted: {len(expected) + 1} RETRs are enough; download_resuming() " \
+        f"sent {retrs}"
+    assert pop_messages(lab_writable) == expected, "messages were deleted (or the mailbox was left locked)"
+
+
+@pytest.mark.points(1, hint="Count the sessions: when the last one allowed breaks too, let its exception reach the "
+                            "caller rather than returning a mailbox with holes in it (chapter 5a, 'When the "
+                            "connection drops mid-download: resume with UIDL').")
+def test_download_resuming_gives_up(student, lab_writable):
+    """A connection that drops in every session: download_resuming(attempts=2) raises after two sessions."""
+    with lab_writable.faults("pop3", "drop", stage="RETR", after_bytes=100, account="alice"):  # every RETR breaks
+        outcome, _, sessions = resumed(student, lab_writable, attempts=2)
+    assert isinstance(outcome, (poplib.error_proto, OSError)), \
+        f"every session broke; download_resuming(attempts=2) gave {outcome!r:.200} instead of raising"
+    assert sessions == 2, f"attempts=2, yet download_resuming() logged in {sessions} times"
