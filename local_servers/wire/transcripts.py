@@ -111,14 +111,14 @@ class Masker:
             return text
         if (match := _SECRET_ARGUMENT.match(text)) or (match := _APOP.match(text)):
             return match.group(1) + MASK
+        if match := _AUTH.match(text):  # before LOGIN: SMTP's "AUTH LOGIN <user>" is an exchange, not IMAP's LOGIN
+            self.secret = True
+            return match.group(1) + (" " + MASK if match.group(2) else "")
         if match := _LOGIN.match(text):
             if match.group(2) is None or text.endswith("}"):  # a literal: its octets follow as lines of their own
                 self.secret = text.endswith("}")
                 return match.group(1) + MASK
             return f"{match.group(1)}{match.group(2)} {MASK}"
-        if match := _AUTH.match(text):
-            self.secret = True
-            return match.group(1) + (" " + MASK if match.group(2) else "")
         return text
 
     def server(self, text: str) -> None:

@@ -90,6 +90,17 @@ def test_masker_masks_every_line_of_an_auth_exchange_until_its_result():
     assert masker.client("MAIL FROM:<alice@example.test>") == "MAIL FROM:<alice@example.test>"
 
 
+def test_masker_masks_the_password_after_an_auth_login_with_its_initial_response():
+    """smtplib's auth("LOGIN") sends the user name on the AUTH line itself: the password still follows a 334.
+    (Failed before the fix: the line was taken for IMAP's "tag LOGIN user pass" and the exchange not followed.)"""
+    masker = Masker()
+    assert masker.client("AUTH LOGIN YWxpY2U=") == "AUTH LOGIN ****"
+    masker.server("334 UGFzc3dvcmQA")
+    assert masker.client("YWxpY2UtcHc=") == MASK
+    masker.server("235 2.7.0 Authentication successful")
+    assert masker.client("QUIT") == "QUIT"
+
+
 def test_masker_masks_an_imap_login_sent_as_literals():
     masker = Masker()
     assert masker.client("a1 LOGIN {5}") == "a1 LOGIN ****"
