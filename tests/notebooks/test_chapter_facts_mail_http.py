@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import email
 import imaplib
 import io
@@ -310,6 +311,12 @@ def plain_auth_is_base64(handle):
     assert base64.b64decode("AGFsaWNlAGFsaWNlLXB3") == b"\x00alice\x00alice-pw"
 
 
+def date_header_has_a_datetime(handle):
+    parsed = email.message_from_string("Date: Fri, 06 Mar 2026 09:30:00 +0100\n\n", policy=policy.default)
+    assert not isinstance(parsed["Date"], datetime.datetime)
+    assert isinstance(parsed["Date"].datetime, datetime.datetime)
+
+
 # ---------------------------------------------------------------------------
 # the statements, quoted from the chapters, and the check of each
 
@@ -363,6 +370,8 @@ FACTS = [
     Fact("06b_http_more", "The course's `/gzip` always answers compressed", gzip_always_and_identity_by_default),
     Fact("06b_http_more", "they send `Accept-Encoding: identity`", gzip_always_and_identity_by_default),
     Fact("06b_http_more", "the rules for `*` (every robot) forbid `/deny` and nothing else", robots_forbid_deny_only),
+    Fact("04_email_smtp", "the `Date` header is an object too, whose `.datetime` attribute is a `datetime`",
+         date_header_has_a_datetime),
 ]
 
 
