@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import email
 import imaplib
 import io
@@ -20,6 +21,7 @@ import re
 import smtplib
 import socket
 import ssl
+import sys
 import urllib.request
 from email import policy
 from email.header import Header
@@ -310,6 +312,30 @@ def plain_auth_is_base64(handle):
     assert base64.b64decode("AGFsaWNlAGFsaWNlLXB3") == b"\x00alice\x00alice-pw"
 
 
+def login_prompt_is_password_and_nul(handle):
+    with smtplib.SMTP(handle.smtp.host, handle.smtp.port, timeout=10) as client:
+        client.starttls(context=ssl.create_default_context(cafile=handle.ca_file))
+        client.ehlo()
+        code, prompt = client.docmd("AUTH", "LOGIN " + base64.b64encode(b"alice").decode())
+        assert (code, prompt) == (334, b"UGFzc3dvcmQA")   # one challenge: the user name came with the command
+        assert base64.b64decode(prompt) == b"Password\x00"
+        assert client.docmd("*")[0] == 501                 # cancel the exchange
+
+
+def smtplib_command_case(handle):
+    lines = smtp_dialogue(handle, message("alice@example.test", "bob@example.test", "case\n"))
+    words = [line[len("send: '"):].split("<")[0] for line in lines]
+    keywords = ["mail from:", "rcpt to:"] if sys.version_info >= (3, 13) else ["mail FROM:", "rcpt TO:"]
+    assert words[0].startswith("ehlo ") and keywords[0] in words and keywords[1] in words
+    assert "data\\r\\n'" in words and "QUIT\\r\\n'" in words
+
+
+def date_header_has_a_datetime(handle):
+    parsed = email.message_from_string("Date: Fri, 06 Mar 2026 09:30:00 +0100\n\n", policy=policy.default)
+    assert not isinstance(parsed["Date"], datetime.datetime)
+    assert isinstance(parsed["Date"].datetime, datetime.datetime)
+
+
 # ---------------------------------------------------------------------------
 # the statements, quoted from the chapters, and the check of each
 
@@ -363,6 +389,11 @@ FACTS = [
     Fact("06b_http_more", "The course's `/gzip` always answers compressed", gzip_always_and_identity_by_default),
     Fact("06b_http_more", "they send `Accept-Encoding: identity`", gzip_always_and_identity_by_default),
     Fact("06b_http_more", "the rules for `*` (every robot) forbid `/deny` and nothing else", robots_forbid_deny_only),
+    Fact("04b_smtp", "`UGFzc3dvcmQA` is base64 for `Password` followed by a NUL byte", login_prompt_is_password_and_nul),
+    Fact("04b_smtp", "`ehlo`, `mail FROM:`, `rcpt TO:`, `data` (since Python 3.13 the keywords too: `mail from:`, "
+         "`rcpt to:`), but the `QUIT` that the `with` block sends in upper case", smtplib_command_case),
+    Fact("04_email_smtp", "the `Date` header is an object too, whose `.datetime` attribute is a `datetime`",
+         date_header_has_a_datetime),
 ]
 
 
