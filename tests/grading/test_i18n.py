@@ -128,4 +128,4 @@ def test_the_command_line_check_takes_lang(english_locale):
     done = subprocess.run([sys.executable, "-m", "grader", "check", "ftp", "--labs-dir", str(STARTERS), "--lang", "zh"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1 and done.stdout.startswith("ftp：0/"), done.stdout + done.stderr
-    assert "提示：登录，进入文件夹" in done.stdout
+    assert "提示：登录，进入目录" in done.stdout

@@ -17,7 +17,7 @@ COMMAND_START = ("python3 ", "python ", ".venv/bin/", "conda ", "jupyter ", "py 
 #: The glossary's terms named by issue 13, each with its English.
 TERMS = {"套接字": "socket", "主动模式": "active mode", "被动模式": "passive mode", "回调函数": "callback",
          "信封": "envelope", "授权码": "authorization code", "数据连接": "data connection",
-         "控制连接": "control connection", "报头": "header", "多用途互联网邮件扩展": "MIME", "服务器": "server",
+         "控制连接": "control connection", "邮件头": "mail header", "头部": "header", "响应码": "reply code", "多用途互联网邮件扩展": "MIME", "服务器": "server",
          "客户端": "client", "端口": "port", "阻塞": "blocking", "超时": "timeout", "重定向": "redirect"}
 
 
