@@ -74,6 +74,12 @@ def no_secret_on_disk(handle):
     (f"AUTHINFO SASL PLAIN {PLAIN_B64}", "AUTHINFO SASL PLAIN ****"),
     ("AUTH LOGIN", "AUTH LOGIN"),
     ("NOOP", "NOOP"),
+    # the quick test before the rules (wire/transcripts.py, _suspect): any case, a tag before the verb
+    ("a7 login alice alice-pw", "a7 login alice ****"),
+    ("x PASS alice-pw", "x PASS ****"),
+    ("authinfo pass alice-pw", "authinfo pass ****"),
+    (f"a3 authenticate plain {PLAIN_B64}", "a3 authenticate plain ****"),
+    ("RETR /pub/README.txt", "RETR /pub/README.txt"),
 ])
 def test_masker_masks_each_kind_of_secret(line, shown):
     assert Masker().client(line) == shown
@@ -109,6 +115,8 @@ def test_http_masker_keeps_the_scheme_and_masks_credentials_and_cookies():
     assert "Authorization: Basic ****\r\n" in masked and "Cookie: ****\r\n" in masked
     assert "Proxy-Authorization: Bearer ****" in masked and "User-Agent: x" in masked
     assert "YWxp" not in masked and "s3cret" not in masked and "tok" not in masked
+    shouted = HTTPMasker().client("GET / HTTP/1.1\r\nAUTHORIZATION: Basic YWxpY2U6YWxpY2UtcHc=\r\ncookie: a=b\r\n")
+    assert "YWxp" not in shouted and "a=b" not in shouted  # header names in any case
 
 
 # -- every protocol, with the standard library's client --------------------------------------
@@ -223,6 +231,20 @@ def test_ftp_control_dialogue_with_data_connections_summarised(handle):
     assert "data connection: upload /note.txt, 1000 bytes, TLS, complete" in str(session)  # no seconds in print
     assert session.user == "alice"
     no_secret_on_disk(handle)
+
+
+def test_ftp_data_note_is_on_disk_when_the_transfer_call_returns(handle):
+    """The note is written with the 226 that follows it (one write, not two): still before the client has it."""
+    with ftplib.FTP() as client:
+        client.connect(handle.ftp.host, handle.ftp.port, timeout=10)
+        client.login()
+        client.retrlines("LIST /pub", lambda _: None)
+        session = last(handle, "ftp")  # the session is still open: no QUIT, no close yet
+        assert session.ended is None
+        notes = [e.text for e in session.events if e.who == "*"]
+        assert len(notes) == 1 and notes[0].startswith("data connection: listing (LIST), ")
+        assert session.events[-1].who == "S" and session.events[-1].text.startswith("226")
+        client.quit()
 
 
 def test_http_request_and_response_heads_bodies_by_size_credentials_masked(handle):
