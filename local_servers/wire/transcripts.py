@@ -431,7 +431,7 @@ class Silent:
 
     def client(self, data, more=False, size=None): pass
     def server(self, data, more=False, flush=True): pass
-    def note(self, text): pass
+    def note(self, text, flush=True): pass
     def summary(self, who, text, size): pass
     def login(self, user): pass
     def secure(self): pass

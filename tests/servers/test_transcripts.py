@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import ftplib
 import imaplib
+import inspect
 import io
 import json
 import poplib
@@ -22,6 +23,7 @@ import urllib.request
 import pytest
 
 from local_servers.wire import transcripts
+from local_servers.config import StateDir
 from local_servers.wire.transcripts import MASK, Masker, HTTPMasker
 
 try:
@@ -347,7 +349,10 @@ def test_the_option_turns_transcripts_off_per_service(servers_factory):
         ftp.connect(quiet.ftp.host, quiet.ftp.port, timeout=10)
         ftp.login()
         ftp.nlst("/pub")
+        ftp.retrbinary("RETR /pub/README.txt", lambda _: None)
     assert {s.service for s in quiet.transcripts()} <= {"echo"}
+    log = StateDir(quiet.state_dir).log_file
+    assert "Traceback" not in (log.read_text(errors="replace") if log.exists() else "")  # no hook failed
     with socket.create_connection((quiet.echo.host, quiet.echo.port), timeout=10) as sock:
         sock.sendall(b"x")
         sock.recv(10)
@@ -510,6 +515,11 @@ def test_imap_login_sent_as_literals_is_masked_literal_by_literal(handle):
 def test_the_silent_transcript_takes_every_call_a_transcript_takes():
     public = {name for name in vars(transcripts.Transcript) if not name.startswith("_")}
     assert public <= set(vars(transcripts.Silent)), public - set(vars(transcripts.Silent))
+    for name in public:  # with the same arguments (FTP's note(..., flush=False) must work with transcripts off)
+        method = getattr(transcripts.Transcript, name)
+        if callable(method):
+            assert (inspect.signature(getattr(transcripts.Silent, name)).parameters.keys()
+                    == inspect.signature(method).parameters.keys()), name
 
 
 def test_a_reply_sent_in_many_writes_is_one_event_and_costs_one(tmp_path):
