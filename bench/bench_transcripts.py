@@ -1,6 +1,9 @@
 """What transcripts cost: the server benches with transcripts on and off, in the same run (a script, not a test).
 
-    .venv/bin/python bench/bench_transcripts.py [--runs 5]
+    .venv/bin/python bench/bench_transcripts.py [--runs 36] [--only SMTP] [--pin]
+    .venv/bin/python bench/bench_transcripts.py --control        # A/A: on in both, the bench's own spread
+    git worktree add /tmp/before <commit> && \
+    .venv/bin/python bench/bench_transcripts.py --before /tmp/before  # before/after/off in one run
 
 Two server processes run side by side, the same services in each: one with
 transcripts on (the default), one with ``--option <service>_transcripts=off``

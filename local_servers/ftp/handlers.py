@@ -293,7 +293,7 @@ class CourseFTPHandler(TLS_FTPHandler):
 
     def push(self, data):
         """HOOK: every reply out (respond() and the multi-line replies of FEAT, HELP, STAT)."""
-        self.transcript.server(data)
+        self.transcript.server(data, last=data.startswith("221 ") and not self.data_channel)  # QUIT: end in one write
         super().push(data)
 
     def handle_ssl_established(self):

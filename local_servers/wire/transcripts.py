@@ -271,9 +271,14 @@ class Transcript:
         """What the client sent; size: its whole size when ``data`` is only its start (a long message)."""
         self._event("C", data, more, False, size)
 
-    def server(self, data: bytes | str, more: bool = False, flush: bool = True) -> None:
-        """A reply out; flush=False when more of it follows at once (SMTP's "250-" lines)."""
-        self._event("S", data, more, flush)
+    def server(self, data: bytes | str, more: bool = False, flush: bool = True, last: bool = False) -> None:
+        """A reply out; flush=False when more of it follows at once (SMTP's "250-" lines); last=True for
+        the reply after which the server closes (221 to QUIT): the session's end is in the same write."""
+        if last and not self.closed:
+            self._event("S", data, more, False)
+            self.close()
+        else:
+            self._event("S", data, more, flush)
 
     def note(self, text: str, flush: bool = True) -> None:
         """An event of the course itself; flush=False when a reply follows at once and writes it too
@@ -430,7 +435,7 @@ class Silent:
     tls = False
 
     def client(self, data, more=False, size=None): pass
-    def server(self, data, more=False, flush=True): pass
+    def server(self, data, more=False, flush=True, last=False): pass
     def note(self, text, flush=True): pass
     def summary(self, who, text, size): pass
     def login(self, user): pass

@@ -249,6 +249,19 @@ def test_ftp_data_note_is_on_disk_when_the_transfer_call_returns(handle):
         client.quit()
 
 
+def test_smtp_and_ftp_sessions_are_ended_as_soon_as_quit_returns(handle):
+    """The end is written with the 221 (one write fewer a session): no wait for the server to see the close."""
+    with smtplib.SMTP(handle.smtp.host, handle.smtp.port, timeout=10) as smtp:
+        smtp.noop()
+    smtp_session = last(handle, "smtp")
+    assert smtp_session.ended is not None and smtp_session.events[-1].text.startswith("221")
+    with ftplib.FTP() as client:
+        client.connect(handle.ftp.host, handle.ftp.port, timeout=10)
+        client.login()
+    ftp_session = last(handle, "ftp")
+    assert ftp_session.ended is not None and ftp_session.events[-1].text.startswith("221")
+
+
 def test_http_request_and_response_heads_bodies_by_size_credentials_masked(handle):
     request = urllib.request.Request(
         f"http://{handle.http.host}:{handle.http.port}/post", data=b"a" * 300, method="POST",
