@@ -139,6 +139,9 @@ def main() -> int:
                              "(e.g. `git worktree add /tmp/before <commit>`): before and after in the same run")
     parser.add_argument("--pin", action="store_true",
                         help="Linux: the server processes on CPU 0, this client on CPU 1 (the slots alike)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="new server processes for every repetition (one process can be 20 %% off another "
+                             "running the same code, for its whole life)")
     parser.add_argument("--only", help="only the workloads whose name contains this (e.g. FTP)")
     args = parser.parse_args()
     jobs = {name: job for name, job in workloads(args.n).items() if not args.only or args.only.lower() in name.lower()}
@@ -149,16 +152,26 @@ def main() -> int:
     cpu = {name: {slot: [] for slot in slots} for name in jobs}
     with tempfile.TemporaryDirectory() as tmp:
         handles = {}
-        try:
+
+        def start_all(generation: int) -> None:
             for slot, (transcripts, code) in slots.items():
-                handles[slot] = start(Path(tmp), slot, transcripts, code)
+                handles[slot] = start(Path(tmp) / str(generation), slot, transcripts, code)
             if args.pin:
                 for handle in handles.values():
                     for task in os.listdir(f"/proc/{handle.pid}/task"):  # threads made later inherit it
                         os.sched_setaffinity(int(task), {0})
                 os.sched_setaffinity(0, {1})
+
+        try:
+            (Path(tmp) / "0").mkdir()
+            start_all(0)
             names = list(slots)
             for rep in range(args.runs):
+                if args.fresh and rep:  # new processes: one instance's own bias (placement, layout) averages out
+                    for handle in handles.values():
+                        control.stop(handle.state_dir)
+                    (Path(tmp) / str(rep)).mkdir()
+                    start_all(rep)
                 order = names[rep % len(names):] + names[:rep % len(names)]  # each slot first in turn
                 if rep // len(names) % 2:
                     order.reverse()
@@ -175,7 +188,7 @@ def main() -> int:
             for handle in handles.values():
                 control.stop(handle.state_dir)
     print(f"\n{args.runs} runs, interleaved{' (control: on in both)' if args.control else ''}"
-          f"{', pinned' if args.pin else ''}; load average {os.getloadavg()[0]:.1f} at the end; "
+          f"{', pinned' if args.pin else ''}{', fresh processes each run' if args.fresh else ''}; load average {os.getloadavg()[0]:.1f} at the end; "
           f"transcripts on disk after the run: {len(files)} files, {disk / 2**20:.1f} MiB\n")
     compared = [slot for slot in slots if slot != "off"]
     print("| workload | server CPU per op, " + " / ".join(slots) + " (µs, medians) | "
