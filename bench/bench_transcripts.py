@@ -1,6 +1,9 @@
 """What transcripts cost: the server benches with transcripts on and off, in the same run (a script, not a test).
 
-    .venv/bin/python bench/bench_transcripts.py [--runs 5]
+    .venv/bin/python bench/bench_transcripts.py [--runs 36] [--only SMTP] [--pin]
+    .venv/bin/python bench/bench_transcripts.py --control        # A/A: on in both, the bench's own spread
+    git worktree add /tmp/before <commit> && \
+    .venv/bin/python bench/bench_transcripts.py --before /tmp/before  # before/after/off in one run
 
 Two server processes run side by side, the same services in each: one with
 transcripts on (the default), one with ``--option <service>_transcripts=off``
@@ -19,8 +22,16 @@ existing benches' own functions:
   slowloris test, not a throughput one, so this one is new).
 
 For each: operations per second (median and min-max over the runs) and the
-server process's CPU time per operation (utime + stime from /proc, Linux),
-then the cost: 1 - on/off of the medians. Target (issue 11): at most 10 %.
+server process's CPU time per operation, then the cost. The CPU time is the
+steadier figure on a loaded machine: wall-clock throughput swings with what
+the other programs do, while the server's own CPU per operation changes
+little, and (the client waits for each reply) the server's extra CPU per
+operation over its whole CPU per operation bounds the throughput lost when the
+server is the bottleneck. It is read from the process's CPU clock
+(clock_gettime of the clock id Linux gives every process: all its threads,
+ended ones included, in nanoseconds; /proc's 10 ms ticks elsewhere), and the
+cost is the median over the repetitions of on/off - 1 of each interleaved
+pair, with the pairs' min-max. Target (issue 11): at most 10 %.
 """
 
 from __future__ import annotations
@@ -47,7 +58,11 @@ TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def cpu_seconds(pid: int) -> float:
-    """The process's user + system CPU time so far (all its threads)."""
+    """The process's CPU time so far (all its threads, ended ones included), in ns steps on Linux."""
+    try:
+        return time.clock_gettime((~pid << 3) | 2)  # Linux: the process's CPU clock (CPUCLOCK_SCHED)
+    except OSError:
+        pass
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
@@ -97,50 +112,98 @@ def workloads(n: int) -> dict:
     }
 
 
-def start(root: Path, on: bool):
-    state_dir = root / ("on" if on else "off")
+def start(root: Path, slot: str, transcripts: bool, code: Path | None = None):
+    """One server process; code: the checkout whose local_servers it runs (default: this one)."""
+    state_dir = root / slot
     state_dir.mkdir()
     bench_imap.make_mailbox(state_dir)
-    options = {} if on else {f"{name}_transcripts": "off" for name in SERVICES}
-    return control.start(state_dir, ephemeral=True, names=SERVICES, options=options)
+    options = {} if transcripts else {f"{name}_transcripts": "off" for name in SERVICES}
+    if code is None:
+        return control.start(state_dir, ephemeral=True, names=SERVICES, options=options)
+    own = control.__file__  # control.start runs the package next to this file: point it at the other checkout
+    control.__file__ = str(code / "local_servers" / "control.py")
+    try:
+        return control.start(state_dir, ephemeral=True, names=SERVICES, options=options)
+    finally:
+        control.__file__ = own
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--n", type=int, default=300, help="messages / requests per workload (default 300)")
+    parser.add_argument("--control", action="store_true",
+                        help="A/A: transcripts on in both processes (the spread the bench has with no difference)")
+    parser.add_argument("--before", type=Path, metavar="CHECKOUT",
+                        help="a third process, transcripts on, running the local_servers of another checkout "
+                             "(e.g. `git worktree add /tmp/before <commit>`): before and after in the same run")
+    parser.add_argument("--pin", action="store_true",
+                        help="Linux: the server processes on CPU 0, this client on CPU 1 (the slots alike)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="new server processes for every repetition (one process can be 20 %% off another "
+                             "running the same code, for its whole life)")
+    parser.add_argument("--only", help="only the workloads whose name contains this (e.g. FTP)")
     args = parser.parse_args()
-    jobs = workloads(args.n)
-    results = {name: {True: [], False: []} for name in jobs}
-    cpu = {name: {True: [], False: []} for name in jobs}
+    jobs = {name: job for name, job in workloads(args.n).items() if not args.only or args.only.lower() in name.lower()}
+    slots = {"on": (True, None), "off": (args.control, None)}  # slot -> (transcripts, code)
+    if args.before:
+        slots["before"] = (True, args.before.resolve())
+    results = {name: {slot: [] for slot in slots} for name in jobs}
+    cpu = {name: {slot: [] for slot in slots} for name in jobs}
     with tempfile.TemporaryDirectory() as tmp:
-        handles = {True: start(Path(tmp), True), False: start(Path(tmp), False)}
+        handles = {}
+
+        def start_all(generation: int) -> None:
+            for slot, (transcripts, code) in slots.items():
+                handles[slot] = start(Path(tmp) / str(generation), slot, transcripts, code)
+            if args.pin:
+                for handle in handles.values():
+                    for task in os.listdir(f"/proc/{handle.pid}/task"):  # threads made later inherit it
+                        os.sched_setaffinity(int(task), {0})
+                os.sched_setaffinity(0, {1})
+
         try:
+            (Path(tmp) / "0").mkdir()
+            start_all(0)
+            names = list(slots)
             for rep in range(args.runs):
-                order = (True, False) if rep % 2 == 0 else (False, True)
+                if args.fresh and rep:  # new processes: one instance's own bias (placement, layout) averages out
+                    for handle in handles.values():
+                        control.stop(handle.state_dir)
+                    (Path(tmp) / str(rep)).mkdir()
+                    start_all(rep)
+                order = names[rep % len(names):] + names[:rep % len(names)]  # each slot first in turn
+                if rep // len(names) % 2:
+                    order.reverse()
                 for name, (_unit, ops, job) in jobs.items():
-                    for on in order:
-                        handle = handles[on]
+                    for slot in order:
+                        handle = handles[slot]
                         before = cpu_seconds(handle.pid)
-                        results[name][on].append(job(handle))
-                        cpu[name][on].append((cpu_seconds(handle.pid) - before) / ops * 1e6)
+                        results[name][slot].append(job(handle))
+                        cpu[name][slot].append((cpu_seconds(handle.pid) - before) / ops * 1e6)
                 print(f"run {rep + 1}/{args.runs} done", file=sys.stderr)
-            files = sorted((handles[True].state_dir / "wire" / "transcripts").glob("*.jsonl"))
+            files = sorted((handles["on"].state_dir / "wire" / "transcripts").glob("*.jsonl"))
             disk = sum(f.stat().st_size for f in files)
         finally:
             for handle in handles.values():
                 control.stop(handle.state_dir)
-    print(f"\n{args.runs} runs, interleaved; load average {os.getloadavg()[0]:.1f} at the end; "
+    print(f"\n{args.runs} runs, interleaved{' (control: on in both)' if args.control else ''}"
+          f"{', pinned' if args.pin else ''}{', fresh processes each run' if args.fresh else ''}; load average {os.getloadavg()[0]:.1f} at the end; "
           f"transcripts on disk after the run: {len(files)} files, {disk / 2**20:.1f} MiB\n")
-    print("| workload | on: median (min-max) | off: median (min-max) | cost | server CPU per op on / off (µs) |")
-    print("|---|---|---|---|---|")
+    compared = [slot for slot in slots if slot != "off"]
+    print("| workload | server CPU per op, " + " / ".join(slots) + " (µs, medians) | "
+          + " | ".join(f"CPU cost {slot}: median of pairs (min-max)" for slot in compared)
+          + " | throughput " + " / ".join(slots) + " (medians) | " + " | ".join(f"throughput cost {slot}" for slot in compared) + " |")
+    print("|---" * (3 + 2 * len(compared)) + "|")
     for name, (unit, _ops, _job) in jobs.items():
-        on, off = results[name][True], results[name][False]
-        cost = 1 - statistics.median(on) / statistics.median(off)
-        cpu_on, cpu_off = statistics.median(cpu[name][True]), statistics.median(cpu[name][False])
-        print(f"| {name} ({unit}) | {statistics.median(on):,.0f} ({min(on):,.0f}-{max(on):,.0f}) | "
-              f"{statistics.median(off):,.0f} ({min(off):,.0f}-{max(off):,.0f}) | {cost:+.1%} | "
-              f"{cpu_on:,.0f} / {cpu_off:,.0f} ({cpu_on / cpu_off - 1:+.0%}) |")
+        row = [name, " / ".join(f"{statistics.median(cpu[name][slot]):,.1f}" for slot in slots)]
+        for slot in compared:
+            pairs = [a / b - 1 for a, b in zip(cpu[name][slot], cpu[name]["off"])]
+            row.append(f"{statistics.median(pairs):+.1%} ({min(pairs):+.1%} to {max(pairs):+.1%})")
+        row.append(" / ".join(f"{statistics.median(results[name][slot]):,.0f}" for slot in slots) + f" {unit}")
+        off = statistics.median(results[name]["off"])
+        row += [f"{1 - statistics.median(results[name][slot]) / off:+.1%}" for slot in compared]
+        print("| " + " | ".join(row) + " |")
     return 0
 
 

@@ -221,9 +221,9 @@ class CourseDTPHandler(TLS_DTPHandler):
             shown = _TEMP_NAME.sub(r"\1", "/" + shown.replace(os.sep, "/").lstrip("/"))
             what = f"{'upload' if self.receive else 'download'} {shown}"
         done = "complete" if self.transfer_finished else "incomplete"
-        self.cmd_channel.transcript.note(
+        self.cmd_channel.transcript.note(  # written with the reply that follows (226, 426) or at the close
             f"data connection: {what}, {self.get_transmitted_bytes()} bytes in {self.get_elapsed_time():.3f} s, "
-            f"{'TLS' if is_ssl_sock(self.socket) else 'plain'}, {done}")
+            f"{'TLS' if is_ssl_sock(self.socket) else 'plain'}, {done}", flush=False)
 
     def _upload_settled(self):
         """The control connection is still there: the upload is complete."""
@@ -293,7 +293,7 @@ class CourseFTPHandler(TLS_FTPHandler):
 
     def push(self, data):
         """HOOK: every reply out (respond() and the multi-line replies of FEAT, HELP, STAT)."""
-        self.transcript.server(data)
+        self.transcript.server(data, last=data.startswith("221 ") and not self.data_channel)  # QUIT: end in one write
         super().push(data)
 
     def handle_ssl_established(self):

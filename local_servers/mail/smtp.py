@@ -231,7 +231,7 @@ class CourseSMTP(SMTP):
         """HOOK: every reply line out (a multi-line reply is one event of the transcript)."""
         line = status.encode("utf-8", "surrogateescape") if isinstance(status, str) else status
         more_follows = line[3:4] == b"-"
-        self.transcript.server(line, more=self.reply_more, flush=not more_follows)
+        self.transcript.server(line, more=self.reply_more, flush=not more_follows, last=line.startswith(b"221 "))
         self.reply_more = more_follows
         if line.startswith(b"354"):
             self._reader.data_lines, self._reader.data_size, self._reader.data_start = 0, 0, []

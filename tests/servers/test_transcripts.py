@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import ftplib
 import imaplib
+import inspect
 import io
 import json
 import poplib
@@ -22,6 +23,7 @@ import urllib.request
 import pytest
 
 from local_servers.wire import transcripts
+from local_servers.config import StateDir
 from local_servers.wire.transcripts import MASK, Masker, HTTPMasker
 
 try:
@@ -74,6 +76,12 @@ def no_secret_on_disk(handle):
     (f"AUTHINFO SASL PLAIN {PLAIN_B64}", "AUTHINFO SASL PLAIN ****"),
     ("AUTH LOGIN", "AUTH LOGIN"),
     ("NOOP", "NOOP"),
+    # the quick test before the rules (wire/transcripts.py, _suspect): any case, a tag before the verb
+    ("a7 login alice alice-pw", "a7 login alice ****"),
+    ("x PASS alice-pw", "x PASS ****"),
+    ("authinfo pass alice-pw", "authinfo pass ****"),
+    (f"a3 authenticate plain {PLAIN_B64}", "a3 authenticate plain ****"),
+    ("RETR /pub/README.txt", "RETR /pub/README.txt"),
 ])
 def test_masker_masks_each_kind_of_secret(line, shown):
     assert Masker().client(line) == shown
@@ -120,6 +128,8 @@ def test_http_masker_keeps_the_scheme_and_masks_credentials_and_cookies():
     assert "Authorization: Basic ****\r\n" in masked and "Cookie: ****\r\n" in masked
     assert "Proxy-Authorization: Bearer ****" in masked and "User-Agent: x" in masked
     assert "YWxp" not in masked and "s3cret" not in masked and "tok" not in masked
+    shouted = HTTPMasker().client("GET / HTTP/1.1\r\nAUTHORIZATION: Basic YWxpY2U6YWxpY2UtcHc=\r\ncookie: a=b\r\n")
+    assert "YWxp" not in shouted and "a=b" not in shouted  # header names in any case
 
 
 # -- every protocol, with the standard library's client --------------------------------------
@@ -236,6 +246,33 @@ def test_ftp_control_dialogue_with_data_connections_summarised(handle):
     no_secret_on_disk(handle)
 
 
+def test_ftp_data_note_is_on_disk_when_the_transfer_call_returns(handle):
+    """The note is written with the 226 that follows it (one write, not two): still before the client has it."""
+    with ftplib.FTP() as client:
+        client.connect(handle.ftp.host, handle.ftp.port, timeout=10)
+        client.login()
+        client.retrlines("LIST /pub", lambda _: None)
+        session = last(handle, "ftp")  # the session is still open: no QUIT, no close yet
+        assert session.ended is None
+        notes = [e.text for e in session.events if e.who == "*"]
+        assert len(notes) == 1 and notes[0].startswith("data connection: listing (LIST), ")
+        assert session.events[-1].who == "S" and session.events[-1].text.startswith("226")
+        client.quit()
+
+
+def test_smtp_and_ftp_sessions_are_ended_as_soon_as_quit_returns(handle):
+    """The end is written with the 221 (one write fewer a session): no wait for the server to see the close."""
+    with smtplib.SMTP(handle.smtp.host, handle.smtp.port, timeout=10) as smtp:
+        smtp.noop()
+    smtp_session = last(handle, "smtp")
+    assert smtp_session.ended is not None and smtp_session.events[-1].text.startswith("221")
+    with ftplib.FTP() as client:
+        client.connect(handle.ftp.host, handle.ftp.port, timeout=10)
+        client.login()
+    ftp_session = last(handle, "ftp")
+    assert ftp_session.ended is not None and ftp_session.events[-1].text.startswith("221")
+
+
 def test_http_request_and_response_heads_bodies_by_size_credentials_masked(handle):
     request = urllib.request.Request(
         f"http://{handle.http.host}:{handle.http.port}/post", data=b"a" * 300, method="POST",
@@ -336,7 +373,10 @@ def test_the_option_turns_transcripts_off_per_service(servers_factory):
         ftp.connect(quiet.ftp.host, quiet.ftp.port, timeout=10)
         ftp.login()
         ftp.nlst("/pub")
+        ftp.retrbinary("RETR /pub/README.txt", lambda _: None)
     assert {s.service for s in quiet.transcripts()} <= {"echo"}
+    log = StateDir(quiet.state_dir).log_file
+    assert "Traceback" not in (log.read_text(errors="replace") if log.exists() else "")  # no hook failed
     with socket.create_connection((quiet.echo.host, quiet.echo.port), timeout=10) as sock:
         sock.sendall(b"x")
         sock.recv(10)
@@ -499,6 +539,11 @@ def test_imap_login_sent_as_literals_is_masked_literal_by_literal(handle):
 def test_the_silent_transcript_takes_every_call_a_transcript_takes():
     public = {name for name in vars(transcripts.Transcript) if not name.startswith("_")}
     assert public <= set(vars(transcripts.Silent)), public - set(vars(transcripts.Silent))
+    for name in public:  # with the same arguments (FTP's note(..., flush=False) must work with transcripts off)
+        method = getattr(transcripts.Transcript, name)
+        if callable(method):
+            assert (inspect.signature(getattr(transcripts.Silent, name)).parameters.keys()
+                    == inspect.signature(method).parameters.keys()), name
 
 
 def test_a_reply_sent_in_many_writes_is_one_event_and_costs_one(tmp_path):
