@@ -76,7 +76,7 @@ def test_check_with_lang_zh_grades_in_chinese_end_to_end(bare):
     assert result.returncode == 1, result.stdout + result.stderr  # the starter fails its checks
     lines = result.stdout.splitlines()
     assert lines[0].startswith("ftp：0/") and lines[0].endswith(" 分"), result.stdout
-    assert "未通过" in result.stdout and "提示：登录，进入文件夹" in result.stdout and "FAILED" not in result.stdout
+    assert "未通过" in result.stdout and "提示：登录，进入目录" in result.stdout and "FAILED" not in result.stdout
     english = course(env, "check ftp", timeout=300, LANG="C.UTF-8")
     assert english.stdout.startswith("ftp: 0/") and "hint: Log in, change to the folder" in english.stdout
     assert not CJK.search(english.stdout)
