@@ -105,6 +105,10 @@ def test_views_show_the_data(shared):
     assert "comp.lang.python" in news and "course.test" in news
     group = shared.get("/news/comp.lang.python").text
     assert "class=thread" in group and "depth-1" in group  # replies are indented under their article
+    chinese = shared.get("/news/cn.comp.lang.python").text
+    assert "读取中文文件时出现乱码" in chinese and "李雷" in chinese  # GB2312 encoded-words, decoded
+    article = shared.get("/news/cn.comp.lang.python/1").text
+    assert "中文全变成了乱码" in article  # the GB2312 body, decoded with its declared charset
     message = shared.get(f"/mail/alice/INBOX/{quote(first_key(shared.handle))}").text
     for section in ("id=headers", "id=mime", "id=raw"):
         assert section in message
