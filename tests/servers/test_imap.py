@@ -514,6 +514,21 @@ def test_search_charset_utf8_non_ascii_subject(shared):
     client.logout()
 
 
+def test_the_chinese_mail_travels_in_the_encodings_chinese_mail_programs_write(shared):
+    """alice's last seeded message: GBK encoded-words, a GB18030 body, an RFC 2231 GBK file name."""
+    client = connect(shared)
+    client.select("INBOX", readonly=True)
+    raw = ok(client.fetch(str(SEED_INBOX), "(BODY.PEEK[])"))[0][1]
+    client.logout()
+    assert b"Subject: =?GBK?B?" in raw and b"From: =?GBK?B?" in raw
+    assert b'charset="GB18030"' in raw and b"filename*=GBK''%BE%DB%BB%E1%C3%FB%B5%A5.txt" in raw
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert (message["Subject"], str(message["From"])) == ("周六聚会的名单", "张伟 <zhangwei@example.cn>")
+    text, attachment = [part for part in message.walk() if not part.is_multipart()]
+    assert "漏掉的人" in text.get_content()
+    assert attachment.get_filename() == "聚会名单.txt" and "韩梅梅" in attachment.get_content()
+
+
 # --------------------------------------------------------------------------
 # STORE, UIDs, EXPUNGE, COPY, MOVE
 # --------------------------------------------------------------------------
