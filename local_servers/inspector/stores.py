@@ -64,6 +64,19 @@ def decode_text(data: bytes, charset: str | None) -> str:
     return data.decode("latin-1")
 
 
+def article_text(raw: bytes) -> str:
+    """A news article as stored: headers as sent (ASCII on the wire), the body in the charset its
+    Content-Type declares (GB2312 in cn.comp.lang.python), so it is not shown as UTF-8 mojibake."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return raw.decode("utf-8", "replace")
+    try:
+        charset = email.message_from_bytes(head + sep).get_content_charset()
+    except (ValueError, LookupError, UnicodeError, AssertionError):
+        charset = None
+    return head.decode("utf-8", "replace") + "\r\n\r\n" + decode_text(body, charset)
+
+
 # -- mail ---------------------------------------------------------------------------------------
 
 _MUTF7 = re.compile(r"&([A-Za-z0-9+,]*)-")

@@ -329,7 +329,7 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             self.fail(404, "the article's file is gone")
             return
-        self.page(article.subject or "(no subject)", pages.article(raw.decode("utf-8", "replace")), "/news")
+        self.page(article.subject or "(no subject)", pages.article(stores.article_text(raw)), "/news")
 
     def view_sessions(self, rest: list[str]) -> None:
         app, user = self.app, self.viewer.user

@@ -408,6 +408,32 @@ def _charset_mail() -> list[tuple[datetime.datetime, bytes]]:
     return [(start + datetime.timedelta(hours=n), data) for n, data in raw]
 
 
+def _chinese_inbox_mail() -> tuple[datetime.datetime, bytes]:
+    """A Chinese sender writes to alice, as Chinese mail programs write: From and Subject as GBK
+    encoded-words, a GB18030 body in base64, and an attachment whose Chinese file name is in
+    RFC 2231 form with its charset (filename*=GBK''...). Dated after the rest of alice's INBOX,
+    so it is her last message and the numbers of the others stay as they were."""
+    date = datetime.datetime(2026, 5, 5, 9, 30, tzinfo=_ZONE)
+    name = "聚会名单.txt"
+    guests = "周六聚会名单\n\n爱丽丝\n李雷\n韩梅梅\n张伟\n"
+    data = ("From: =?GBK?B?" + _b64("张伟", "gbk") + "?= <zhangwei@example.cn>\n"
+            "To: =?GBK?B?" + _b64("爱丽丝", "gbk") + "?= <alice@example.test>\n"
+            "Subject: =?GBK?B?" + _b64("周六聚会的名单", "gbk") + "?=\n"
+            f"Date: {format_datetime(date)}\n"
+            "Message-ID: <seed-201@example.cn>\n"
+            "MIME-Version: 1.0\n"
+            'Content-Type: multipart/mixed; boundary="==gb-201=="\n\n'
+            "--==gb-201==\n"
+            'Content-Type: text/plain; charset="GB18030"\nContent-Transfer-Encoding: base64\n\n'
+            + _b64("爱丽丝：\n\n附件是周六聚会的名单，请看看有没有漏掉的人。\n\n张伟\n", "gb18030") + "\n"
+            "--==gb-201==\n"
+            'Content-Type: text/plain; charset="GBK"\nContent-Transfer-Encoding: base64\n'
+            "Content-Disposition: attachment; filename*=GBK''"
+            + "".join(f"%{b:02X}" if b > 127 else chr(b) for b in name.encode("gbk")) + "\n\n"
+            + _b64(guests, "gbk") + "\n--==gb-201==--\n")
+    return date, data.encode("ascii")
+
+
 def seed(mail_dir: Path) -> None:
     """Create every account's Maildir, folders and the seeded messages.
 
@@ -430,3 +456,6 @@ def seed(mail_dir: Path) -> None:
     for j, (date, data) in enumerate(_charset_mail(), start=len(mail)):
         when = date.timestamp() + 60
         deliver(mail_dir, "alice", data, when=when, folder=CHINESE_SENT, flags="S", key=f"{int(when)}.S{j:04d}.seed")
+    date, data = _chinese_inbox_mail()
+    when, j = date.timestamp() + 60, len(mail) + len(_charset_mail())
+    deliver(mail_dir, "alice", data, when=when, flags="S", key=f"{int(when)}.S{j:04d}.seed")

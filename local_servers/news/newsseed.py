@@ -4,6 +4,10 @@
   a folded header, non-ASCII names and subjects in RFC 2047 encoded-words,
   a UTF-8 body, lines that begin with "." or end in spaces). Read-only, so a
   chapter that lists it prints the same thing every time.
+- cn.comp.lang.python: a short Python thread in Chinese, as the cn.* hierarchy
+  carried it: GB2312 (From and Subject as GB2312
+  encoded-words, GB2312 bodies) with one reply in UTF-8, whose body holds a
+  character GB2312 lacks. Read-only.
 - course.announce: course news, read-only (posting flag n).
 - course.test: where students post; it starts with the welcome article,
   which is cross-posted to course.announce too (see its Xref header).
@@ -14,6 +18,7 @@ Injection-Date, Xref) are added by NewsStore.post exactly as for any post.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import email.header
 import email.utils
@@ -28,6 +33,8 @@ GROUPS = [
     # name, posting flag, created, description
     ("comp.lang.python", "n", datetime.datetime(2024, 1, 10, tzinfo=UTC),
      "Discussion about the Python programming language (seeded, read-only)."),
+    ("cn.comp.lang.python", "n", datetime.datetime(2024, 3, 14, tzinfo=UTC),
+     "Python discussion in Chinese (seeded, read-only)."),
     ("course.announce", "n", datetime.datetime(2024, 2, 1, tzinfo=UTC), "Course announcements (read-only)."),
     ("course.test", "y", datetime.datetime(2024, 2, 1, 12, 0, tzinfo=UTC), "Post your test articles here."),
 ]
@@ -40,6 +47,9 @@ PEOPLE = {
     "renee": ("Renée Müller", f"renee@{MAIL_DOMAIN}"),  # non-ASCII: sent as an RFC 2047 encoded-word
     "lukasz": ("Łukasz Nowak", f"lukasz@{MAIL_DOMAIN}"),
     "staff": ("Course Staff", f"staff@{MAIL_DOMAIN}"),
+    "lilei": ("李雷", f"lilei@{MAIL_DOMAIN}"),
+    "hanmeimei": ("韩梅梅", f"hanmeimei@{MAIL_DOMAIN}"),
+    "wangfang": ("王芳", f"wangfang@{MAIL_DOMAIN}"),
 }
 
 # comp.lang.python: (key, parent key or None, author, "day hh:mm" in March 2024, subject of a thread start, body)
@@ -265,16 +275,67 @@ socket. "GROUP comp.lang.python", then "OVER 1-10", then "QUIT".
 """),
 ]
 
+# cn.comp.lang.python: (key, parent key or None, author, "day hh:mm" in March 2024, charset, subject of a
+# thread start, body). GB2312 is what Chinese newsreaders wrote for years; wangfang's newer reader writes
+# UTF-8, and her body needs it: GB2312 has no 喆.
+CN = [
+    ("c1a", None, "lilei", "14 09:00", "GB2312", "读取中文文件时出现乱码", """\
+大家好：
+
+我用 open("data.txt") 读一个从 Windows 拷来的文件，
+中文全变成了乱码，有时还抛出 UnicodeDecodeError。
+应该怎么办？
+
+李雷
+"""),
+    ("c1b", "c1a", "hanmeimei", "14 09:40", "GB2312", None, """\
+李雷 写道：
+> 我用 open("data.txt") 读一个从 Windows 拷来的文件，
+
+不写 encoding 时，open() 用的是系统的默认编码。
+文件是用 GBK 写的，就要明确说出来：
+
+    with open("data.txt", encoding="gbk") as f:
+        text = f.read()
+
+韩梅梅
+"""),
+    ("c1c", "c1b", "wangfang", "14 10:15", "utf-8", None, """\
+韩梅梅 写道：
+> 文件是用 GBK 写的，就要明确说出来：
+
+再补充一点：GB2312 只收了六千多个汉字，像“喆”这样的字它编不了码。
+新写的文件最好用 UTF-8；读旧文件时用 gb18030 比 gbk 更保险，
+它是 GBK 的超集，能表示所有的 Unicode 字符：
+
+    >>> "喆".encode("gb18030")
+    b'\\x86\\xb4'
+
+这篇文章本身就是 UTF-8 的，因为它里面有“喆”字。
+
+王芳
+"""),
+    ("c1d", "c1b", "lilei", "14 11:30", "GB2312", None, """\
+韩梅梅 写道：
+>     with open("data.txt", encoding="gbk") as f:
+
+加上 encoding 以后就正常了。谢谢！
+
+李雷
+"""),
+]
+
 ANNOUNCEMENTS = [
     # (key, "month-day hh:mm" in 2024, newsgroups, subject, body)
     ("welcome", "02-01 12:00", "course.announce,course.test", "Welcome to the course news server", """\
 Welcome!
 
-This server carries three groups:
+This server carries four groups:
 
-  comp.lang.python   a seeded Python discussion (read-only)
-  course.announce    course news (read-only)
-  course.test        post your own test articles here
+  comp.lang.python     a seeded Python discussion (read-only)
+  cn.comp.lang.python  a short one in Chinese (read-only)
+  course.announce      course news (read-only)
+  course.test          post your own test articles here
 
 This article is cross-posted to course.announce and course.test:
 look at its Xref header to see its number in each group.
@@ -292,21 +353,32 @@ encodings (like the "é" in this subject) go to course.test.
 ]
 
 
-def _address(key: str) -> str:
+def _gb_word(text: str, charset: str) -> str:
+    """One RFC 2047 B encoded-word, labelled as Chinese mail programs label it (the email
+    package would write Python's alias "eucgb2312_cn" instead of "gb2312")."""
+    return f"=?{charset}?B?{base64.b64encode(text.encode(charset)).decode('ascii')}?="
+
+
+def _address(key: str, charset: str = "utf-8") -> str:
     name, addr = PEOPLE[key]
-    return email.utils.formataddr((name, addr), charset="utf-8")
+    if charset == "utf-8":
+        return email.utils.formataddr((name, addr), charset="utf-8")
+    return f"{_gb_word(name, charset)} <{addr}>"
 
 
-def _encode(text: str) -> str:
-    """A header value, as an RFC 2047 encoded-word if it is not plain ASCII."""
+def _encode(text: str, charset: str = "utf-8") -> str:
+    """A header value, as an RFC 2047 encoded-word in charset if it is not plain ASCII."""
     if text.isascii():
         return text
-    return email.header.Header(text, "utf-8").encode(linesep="\r\n")
+    if charset != "utf-8":
+        return _gb_word(text, charset)
+    return email.header.Header(text, charset).encode(linesep="\r\n")
 
 
-def _article(headers: list[tuple[str, str]], body: str) -> bytes:
+def _article(headers: list[tuple[str, str]], body: str, charset: str = "utf-8") -> bytes:
+    """Headers (ASCII: encoded-words) and the body in charset, with CRLF line ends."""
     head = "".join(f"{name}: {value}\r\n" for name, value in headers)
-    return (head + "\r\n" + body.replace("\n", "\r\n")).encode("utf-8")
+    return head.encode("ascii") + b"\r\n" + body.replace("\n", "\r\n").encode(charset)
 
 
 def _fold_references(ids: list[str]) -> str:
@@ -338,6 +410,20 @@ def seed(data_dir: Path) -> None:
             headers.append(("References", _fold_references(references[key])))
         headers += [("Organization", "Python Internet Course")] + common
         store.post(_article(headers, body), now=date.timestamp(), allow_read_only=True)
+
+    for key, parent, author, when, charset, subject, body in CN:
+        date = datetime.datetime.strptime(f"2024-03-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        ids[key] = f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>"
+        subjects[key] = subject if parent is None else subjects[parent]
+        references[key] = [] if parent is None else references[parent] + [ids[parent]]
+        headers = [("From", _address(author, charset)), ("Newsgroups", "cn.comp.lang.python"),
+                   ("Subject", ("Re: " if parent else "") + _encode(subjects[key], charset)),
+                   ("Date", email.utils.format_datetime(date)), ("Message-ID", ids[key])]
+        if references[key]:
+            headers.append(("References", _fold_references(references[key])))
+        headers += [("MIME-Version", "1.0"), ("Content-Type", f"text/plain; charset={charset}"),
+                    ("Content-Transfer-Encoding", "8bit")]
+        store.post(_article(headers, body, charset), now=date.timestamp(), allow_read_only=True)
 
     for key, when, newsgroups, subject, body in ANNOUNCEMENTS:
         date = datetime.datetime.strptime(f"2024-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)

@@ -49,7 +49,7 @@ def unseen(handle, user="alice") -> bytes:
 def test_download_new_fetches_each_message_once_and_deletes_nothing(mail, solution):
     args = (mail.pop3.host, mail.pop3.port, "alice", "alice-pw")
     first = solution.download_new(*args, set())
-    assert len(first) == pop_count(mail) == 43
+    assert len(first) == pop_count(mail) == 44
     subjects = {email.message_from_bytes(data, policy=policy.default)["Subject"] for data in first.values()}
     assert "Café ☕ am Freitag — Grüße aus Köln" in subjects
     assert solution.download_new(*args, set(first)) == {}
@@ -57,7 +57,7 @@ def test_download_new_fetches_each_message_once_and_deletes_nothing(mail, soluti
     new = solution.download_new(*args, set(first))
     assert len(new) == 1
     assert email.message_from_bytes(next(iter(new.values())))["Subject"] == "one more"
-    assert pop_count(mail) == 44  # nothing deleted, and the session was closed with QUIT (no [IN-USE])
+    assert pop_count(mail) == 45  # nothing deleted, and the session was closed with QUIT (no [IN-USE])
 
 
 

@@ -98,13 +98,17 @@ def test_every_view_answers_with_the_token(shared):
 def test_views_show_the_data(shared):
     assert "已发送" in shared.get("/mail").text  # alice's modified UTF-7 folder, decoded
     inbox = shared.get("/mail/alice/INBOX").text
-    assert "43 message(s)" not in inbox or "older" in inbox  # a page, not all of them
+    assert "44 message(s)" not in inbox or "older" in inbox  # a page, not all of them
     ftp = shared.get("/ftp").text
     assert "welcome.txt" in ftp and "gradient.png" in ftp and re.search(r"\d+(\.\d)? (B|KiB|MiB)", ftp)
     news = shared.get("/news").text
     assert "comp.lang.python" in news and "course.test" in news
     group = shared.get("/news/comp.lang.python").text
     assert "class=thread" in group and "depth-1" in group  # replies are indented under their article
+    chinese = shared.get("/news/cn.comp.lang.python").text
+    assert "读取中文文件时出现乱码" in chinese and "李雷" in chinese  # GB2312 encoded-words, decoded
+    article = shared.get("/news/cn.comp.lang.python/1").text
+    assert "中文全变成了乱码" in article  # the GB2312 body, decoded with its declared charset
     message = shared.get(f"/mail/alice/INBOX/{quote(first_key(shared.handle))}").text
     for section in ("id=headers", "id=mime", "id=raw"):
         assert section in message

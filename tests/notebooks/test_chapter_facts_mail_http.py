@@ -146,7 +146,7 @@ def pop3_states_and_in_use(handle):
                 second.pass_("alice-pw")
         finally:
             second.quit()
-        assert first.stat()[0] == 43
+        assert first.stat()[0] == 44
     finally:
         first.quit()
 
@@ -165,7 +165,7 @@ def imap_literal_36(handle):
     assert fetch.endswith(b"{36}\r\n") and literal == b"Subject: Welcome to example.test\r\n\r\n"
     assert len(b"Subject: Welcome to example.test\r\n") == 34
     assert any(line.startswith(b"a2 OK [READ-ONLY]") for line in lines)
-    assert b"* 43 EXISTS\r\n" in lines
+    assert b"* 44 EXISTS\r\n" in lines
 
 
 def imap_capabilities_after_login(handle):
@@ -363,7 +363,7 @@ FACTS = [
          "(switch to TLS), `PIPELINING`", pop3_capa),
     Fact("05a_pop3", "after `stls()` the server no longer offers `STLS`", pop3_capa),
     Fact("05a_pop3", "a second login to the same mailbox is refused with `-ERR [IN-USE]`", pop3_states_and_in_use),
-    Fact("05a_pop3", "(43 seeded messages; mail of your own adds to them)", pop3_states_and_in_use),
+    Fact("05a_pop3", "(44 seeded messages; mail of your own adds to them)", pop3_states_and_in_use),
     Fact("05b_imap", "`{36}` announces 36 bytes of raw data", imap_literal_36),
     Fact("05b_imap", "`[READ-ONLY]` says that `EXAMINE` changes nothing anyway", imap_literal_36),
     Fact("05b_imap", "once logged in, the server no longer offers `STARTTLS` and `AUTH=PLAIN`",

@@ -20,7 +20,7 @@ from local_servers import control
 from local_servers.mail import mailstore
 from mailtest import Raw, curl, mail_dir
 
-SEED_INBOX = 43  # alice's seeded INBOX (mailstore.seed)
+SEED_INBOX = 44  # alice's seeded INBOX (mailstore.seed)
 
 
 # --------------------------------------------------------------------------
@@ -479,9 +479,9 @@ def test_search_keys(shared):
     assert numbers(ok(client.search(None, "TEXT", '"Thursday is fine"'))) == [3]
     assert numbers(ok(client.search(None, "CC", "carol"))) == numbers(ok(client.search(None, "HEADER", "CC", "carol")))
     assert numbers(ok(client.search(None, "TO", "alice"))) == list(range(1, SEED_INBOX + 1))
-    assert numbers(ok(client.search(None, "LARGER", "700"))) == [5, 6]  # html alternative, PNG attachment
+    assert numbers(ok(client.search(None, "LARGER", "700"))) == [5, 6, 44]  # HTML alternative, PNG, GBK attachment
     big = numbers(ok(client.search(None, "SMALLER", "700")))
-    assert 5 not in big and len(big) == SEED_INBOX - 2
+    assert 5 not in big and len(big) == SEED_INBOX - 3
     assert numbers(ok(client.search(None, "SENTON", "3-Mar-2026"))) == [2, 3, 4]
     assert numbers(ok(client.search(None, "SENTBEFORE", "3-Mar-2026"))) == [1]
     assert numbers(ok(client.search(None, "SENTSINCE", '"1-Apr-2026"', "SENTBEFORE", "5-Apr-2026")))
@@ -505,7 +505,28 @@ def test_search_charset_utf8_non_ascii_subject(shared):
     assert numbers(ok(client.search("UTF-8", "SUBJECT"))) == [7]
     client.literal = "Grüße, José".encode("utf-8")  # the body, quoted-printable or base64 on disk
     assert numbers(ok(client.search("UTF-8", "BODY"))) == [7]
+    client.literal = "聚会".encode("utf-8")  # a GBK encoded-word in the seeded mail from 张伟
+    assert numbers(ok(client.search("UTF-8", "SUBJECT"))) == [SEED_INBOX]
+    client.literal = "张伟".encode("utf-8")
+    assert numbers(ok(client.search("UTF-8", "FROM"))) == [SEED_INBOX]
+    client.literal = "漏掉的人".encode("utf-8")  # a GB18030 body in base64
+    assert numbers(ok(client.search("UTF-8", "BODY"))) == [SEED_INBOX]
     client.logout()
+
+
+def test_the_chinese_mail_travels_in_the_encodings_chinese_mail_programs_write(shared):
+    """alice's last seeded message: GBK encoded-words, a GB18030 body, an RFC 2231 GBK file name."""
+    client = connect(shared)
+    client.select("INBOX", readonly=True)
+    raw = ok(client.fetch(str(SEED_INBOX), "(BODY.PEEK[])"))[0][1]
+    client.logout()
+    assert b"Subject: =?GBK?B?" in raw and b"From: =?GBK?B?" in raw
+    assert b'charset="GB18030"' in raw and b"filename*=GBK''%BE%DB%BB%E1%C3%FB%B5%A5.txt" in raw
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert (message["Subject"], str(message["From"])) == ("周六聚会的名单", "张伟 <zhangwei@example.cn>")
+    text, attachment = [part for part in message.walk() if not part.is_multipart()]
+    assert "漏掉的人" in text.get_content()
+    assert attachment.get_filename() == "聚会名单.txt" and "韩梅梅" in attachment.get_content()
 
 
 # --------------------------------------------------------------------------

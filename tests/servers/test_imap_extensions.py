@@ -275,7 +275,7 @@ def test_list_extended_status_and_special_use(servers_factory):
             b'* LIST (\\HasChildren) "." "Proj" ("CHILDINFO" ("SUBSCRIBED"))']
         # several patterns, RETURN (CHILDREN SUBSCRIBED STATUS (...))
         assert _list_lines(conn.run(b"3", b'LIST "" ("Proj.%" "INBOX") RETURN (SUBSCRIBED STATUS (MESSAGES UIDNEXT))')) == [
-            b'* LIST (\\HasNoChildren \\Subscribed) "." "INBOX"', b'* STATUS "INBOX" (MESSAGES 43 UIDNEXT 44)',
+            b'* LIST (\\HasNoChildren \\Subscribed) "." "INBOX"', b'* STATUS "INBOX" (MESSAGES 44 UIDNEXT 45)',
             b'* LIST (\\HasNoChildren) "." "Proj.A"', b'* STATUS "Proj.A" (MESSAGES 0 UIDNEXT 1)',
             b'* LIST (\\HasChildren) "." "Proj.B"', b'* STATUS "Proj.B" (MESSAGES 0 UIDNEXT 1)']
         # SPECIAL-USE: the seeded Sent and Archive, as selection and as return option

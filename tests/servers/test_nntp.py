@@ -21,6 +21,7 @@ from local_servers import control
 from local_servers.pytest_plugin import ServersFactory
 
 CLP = "comp.lang.python"
+CN = "cn.comp.lang.python"
 DOTS_ID = "<20240312090000.t7a@example.test>"  # the seeded article with dot and space lines
 
 
@@ -86,7 +87,7 @@ def test_greeting_and_capabilities(news):
         for cap in ("READER", "POST", "HDR", "OVER", "NEWNEWS", "STARTTLS", "AUTHINFO"):
             assert cap in caps
         assert "OVERVIEW.FMT" in caps["LIST"] and "NEWSGROUPS" in caps["LIST"]
-    assert news.extra["groups"] == [CLP, "course.announce", "course.test"]
+    assert news.extra["groups"] == [CN, CLP, "course.announce", "course.test"]
 
 
 def test_group_stat_next_last(news):
@@ -166,14 +167,39 @@ def test_over_and_xhdr(news):
         assert s.xhdr("X-Not-There", "1")[1] == [("1", "")]
 
 
+def test_chinese_group_in_the_encodings_chinese_usenet_used(news):
+    """cn.comp.lang.python: GB2312 encoded-words and bodies as they travel, and one UTF-8 reply."""
+    with connect(news) as s:
+        assert s.group(CN)[1:4] == (4, 1, 4)
+        resp, overviews = s.over((1, 4))
+        over = dict(overviews)
+        assert over[1]["subject"].startswith("=?GB2312?B?") and over[1]["from"].startswith("=?GB2312?B?")
+        assert [nntplib.decode_header(over[n]["subject"]) for n in (1, 2, 3, 4)] == \
+            ["读取中文文件时出现乱码"] + ["Re: 读取中文文件时出现乱码"] * 3
+        assert nntplib.decode_header(over[1]["from"]) == "李雷 <lilei@example.test>"
+        assert over[3]["subject"].startswith("Re: =?utf-8?b?")
+        assert over[4]["references"].split() == [over[1]["message-id"], over[2]["message-id"]]
+        gb = s.body(1)[1].lines
+        assert "中文全变成了乱码，有时还抛出 UnicodeDecodeError。".encode("gb2312") in gb
+        with pytest.raises(UnicodeDecodeError):
+            b"\n".join(gb).decode("utf-8")  # the bytes are GB2312 on the wire, not re-encoded
+        head = s.head(1)[1].lines
+        assert b"Content-Type: text/plain; charset=GB2312" in head
+        utf8 = b"\n".join(s.body(3)[1].lines).decode("utf-8")
+        assert "喆" in utf8  # the character GB2312 lacks, why this reply is in UTF-8
+        with pytest.raises(UnicodeEncodeError):
+            "喆".encode("gb2312")
+
+
 def test_list_and_descriptions_with_wildmats(news):
     with connect(news) as s:
         groups = {g.group: g for g in s.list()[1]}
-        assert set(groups) == {CLP, "course.announce", "course.test"}
+        assert set(groups) == {CN, CLP, "course.announce", "course.test"}
         assert (groups[CLP].first, groups[CLP].last, groups[CLP].flag) == ("1", "30", "n")
         assert groups["course.test"].flag == "y"
         assert [g.group for g in s.list("course.*")[1]] == ["course.announce", "course.test"]
-        assert [g.group for g in s.list("*,!course.*,course.t?st")[1]] == [CLP, "course.test"]
+        assert [g.group for g in s.list("*,!course.*,course.t?st")[1]] == [CN, CLP, "course.test"]
+        assert (groups[CN].first, groups[CN].last, groups[CN].flag) == ("1", "4", "n")
         assert s.descriptions("comp.*")[1] == {CLP: "Discussion about the Python programming language "
                                                     "(seeded, read-only)."}
         assert s.description("course.test") == "Post your test articles here."
@@ -181,9 +207,11 @@ def test_list_and_descriptions_with_wildmats(news):
 
 def test_newgroups_newnews_date(news):
     with connect(news) as s:
-        assert [g.group for g in s.newgroups(datetime.date(2024, 1, 1))[1]] == [CLP, "course.announce",
+        assert [g.group for g in s.newgroups(datetime.date(2024, 1, 1))[1]] == [CN, CLP, "course.announce",
                                                                                "course.test"]
-        assert [g.group for g in s.newgroups(datetime.date(2024, 1, 20))[1]] == ["course.announce", "course.test"]
+        assert [g.group for g in s.newgroups(datetime.date(2024, 1, 20))[1]] == [CN, "course.announce",
+                                                                                "course.test"]
+        assert [g.group for g in s.newgroups(datetime.date(2024, 3, 1))[1]] == [CN]
         assert s.newnews(CLP, datetime.datetime(2024, 3, 13))[1] == [
             "<20240313150000.t8a@example.test>", "<20240313152000.t8b@example.test>",
             "<20240313160500.t8c@example.test>"]
@@ -207,9 +235,9 @@ def test_listgroup_hdr_list_headers_on_the_raw_socket(news):
         assert raw.cmd("LIST ACTIVE.TIMES course.test").startswith(b"215")
         assert raw.block() == [b"course.test 1706788800 news@example.test\r\n"]
         assert raw.cmd("NEWGROUPS 20240201 060000 GMT").startswith(b"231")
-        assert raw.block() == [b"course.test 1 1 y\r\n"]
+        assert raw.block() == [b"cn.comp.lang.python 4 1 n\r\n", b"course.test 1 1 y\r\n"]
         assert raw.cmd("NEWGROUPS 240201 060000 GMT").startswith(b"231")  # two-digit year: 2024
-        assert raw.block() == [b"course.test 1 1 y\r\n"]
+        assert raw.block() == [b"cn.comp.lang.python 4 1 n\r\n", b"course.test 1 1 y\r\n"]
         assert raw.cmd("list bogus").startswith(b"501")
         assert raw.cmd("LIST ACTIVE comp.[a-z]*").startswith(b"501")  # brackets are not RFC 3977 wildmats
         assert raw.cmd("HELP").startswith(b"100")
@@ -485,4 +513,4 @@ def test_seed_is_deterministic(tmp_path):
     NNTPService.seed(tmp_path / "two")
     one = files(tmp_path / "one")
     assert one == files(tmp_path / "two")
-    assert len([name for name in one if name.startswith("spool")]) == 33
+    assert len([name for name in one if name.startswith("spool")]) == 37  # 30 + 4 (cn.*) + 3: the cross-post is one file
