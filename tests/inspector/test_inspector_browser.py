@@ -12,29 +12,18 @@ download is not used, so it works offline). .ci/run installs both; elsewhere the
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-import shutil
 import smtplib
 import time
 from pathlib import Path
 
 import pytest
 
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, playwright_api
 from inspector_client import HOSTILE_SUBJECT, Inspector, send_hostile
 
-CHROMIUM = os.environ.get("COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-if os.environ.get("CI") == "true":  # CI installs both (.ci/run): there, a missing one is a failure
-    assert CHROMIUM, "CI must install Debian's chromium (.ci/run)"
-    from playwright import sync_api
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed "
-                                   "(pip install playwright into the course's .venv; .ci/run does)")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install "
-                                "chromium); the browser tests need it")
-# The flags tests/student/test_browser.py launches Chromium with (headless, no sandbox as root, quiet).
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+sync_api = playwright_api()
+pytestmark = NEEDS_CHROMIUM
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "inspector"
 SHOWN = ["ftp", "smtp", "pop3", "imap", "nntp", "inspector"]
 TIMEOUT_MS = 30_000  # generous: the machine may be busy; only liveness is checked with it

@@ -23,20 +23,12 @@ from pathlib import Path
 
 import pytest
 
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, playwright_api
 import sandbox
 
-CHROMIUM = os.environ.get("COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-if os.environ.get("CI") == "true":  # CI installs both (.ci/run): there, a missing one is a failure
-    assert CHROMIUM, "CI must install Debian's chromium (.ci/run)"
-    from playwright import sync_api
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed "
-                                   "(pip install playwright into the course's .venv; .ci/run does)")
+sync_api = playwright_api()
 nbformat = pytest.importorskip("nbformat")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install "
-                                "chromium); the browser tests need it")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = NEEDS_CHROMIUM
 CHAPTERS = sorted(p.name for p in (sandbox.ROOT / "notebooks").glob("*.ipynb"))
 ARTIFACTS = sandbox.ROOT / "artifacts" / "browser"
 #: How a student imports the grader's check() (the one place this test names the grader's module).

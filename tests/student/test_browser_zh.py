@@ -16,22 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, playwright_api
 import sandbox
 from test_browser import errors, nbformat, open_notebook, run_all_and_save
 
-CHROMIUM = os.environ.get("COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-if os.environ.get("CI") == "true":  # CI installs both (.ci/run): there, a missing one is a failure
-    assert CHROMIUM, "CI must install Debian's chromium (.ci/run)"
-    from playwright import sync_api
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed "
-                                   "(pip install playwright into the course's .venv; .ci/run does)")
+sync_api = playwright_api()
 pytest.importorskip("jupyterlab_language_pack_zh_CN", reason="jupyterlab-language-pack-zh-CN is not installed "
                     "(the course's [course] extra)")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install "
-                                "chromium); the browser tests need it")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = NEEDS_CHROMIUM
 ARTIFACTS = sandbox.ROOT / "artifacts" / "browser"
 URL = re.compile(r"(http://\S+)/lab/tree/notebooks/zh/00_start_here\.ipynb\?token=(\w+)")
 #: The Chinese chapter run in the browser (FTP: the chapter the class tests run too).
