@@ -391,6 +391,8 @@ def test_utf8_accept_append_and_names(server, box):
         assert conn.run(b"1", command)[-1].startswith(b"1 BAD")  # not before ENABLE
         assert conn.run(b"2", b"ENABLE UTF8=ACCEPT")[0] == b"* ENABLED UTF8=ACCEPT"
         assert conn.run(b"3", command)[-1].startswith(b"3 OK [APPENDUID")
+        plain_literal = command.replace(b"UTF8 (~{", b"UTF8 ({")  # RFC 6855 4: append-data is a literal8
+        assert conn.run(b"3b", plain_literal)[-1].startswith(b"3b BAD")
         assert conn.run(b"4", 'CREATE "Bücher"'.encode())[-1].startswith(b"4 OK")
         assert any("Bücher".encode() in line for line in conn.run(b"5", b'LIST "" "B*"'))
 

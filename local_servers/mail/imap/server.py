@@ -1013,8 +1013,10 @@ class Session(LineSession):
             if args.accept(b"CATENATE "):
                 data = self.catenate(args)
             elif args.accept(b"UTF8 ("):  # RFC 6855 4: a message with UTF-8 headers, once UTF8=ACCEPT is on
-                if "UTF8=ACCEPT" not in self.enabled:
+                if not self.utf8:
                     raise Bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
+                if args.peek() != ord("~"):
+                    raise Bad("APPEND UTF8 takes a literal8, ~{n}")
                 data = args.literal(binary=True)
                 args.expect(b")")
             elif args.peek() in (ord("{"), ord("~")):
