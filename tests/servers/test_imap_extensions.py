@@ -9,7 +9,7 @@ import pytest
 from mailtest import Raw
 
 from local_servers import control
-from local_servers.mail.imap import store, thread
+from local_servers.mail.imap import mutf7, store, thread
 
 from test_imap_compliance import box, login, ok, put, raw_session, server  # noqa: F401 (fixtures)
 
@@ -468,3 +468,19 @@ def test_utf8_accept_forbids_other_charsets_in_search_sort_thread(server, box):
         assert conn.run(b"7", b"SORT (DATE) UTF-8 ALL")[-1].startswith(b"7 OK")
         assert conn.run(b"8", b"THREAD REFERENCES US-ASCII ALL")[-1].startswith(b"8 BAD")
         assert conn.run(b"9", b"THREAD REFERENCES utf-8 ALL")[-1].startswith(b"9 OK")
+
+
+@pytest.mark.parametrize("text, wire", [
+    ("已发送", "&XfJT0ZAB-"), ("Entwürfe", "Entw&APw-rfe"), ("Tom & Jerry", "Tom &- Jerry"), ("&&", "&-&-"),
+    ("ü&ü", "&APw-&-&APw-"), ("😀", "&2D3eAA-"),
+    ("~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"),  # RFC 3501 5.1.3's own example
+])
+def test_modified_utf7_both_ways(text, wire):
+    assert mutf7.encode(text) == wire and mutf7.decode(wire) == text
+
+
+@pytest.mark.parametrize("wire", ["&", "Tom & Jerry", "&AGE-", "&APw-&APw-", "&APx-", "&AP-", "&APw", "&2D0-", "Bücher"])
+def test_modified_utf7_refuses_what_rfc_3501_rules_out(wire):
+    """Unterminated, printable ASCII in base64, two runs side by side, bits left over, a lone surrogate, 8-bit."""
+    with pytest.raises(ValueError):
+        mutf7.decode(wire)

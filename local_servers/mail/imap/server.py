@@ -32,10 +32,9 @@ import urllib.parse
 from ...engine import THREADS, LineService, LineSession
 from ..mail_service import MailService
 from ...service import Option
-from . import listing, mime, search, sort, thread
+from . import listing, mime, mutf7, search, sort, thread
 from .store import Folder, MailboxError, UserStore
 from ...wire import oauth, profiles
-from . import mutf7
 from .syntax import (LITERAL_AT_END, Args, BadMailboxName, LimitExceeded, ParseError, SavedSet, astring,
                      imap_datetime, literal, literal8, merged_ranges)
 
