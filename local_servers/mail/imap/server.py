@@ -32,11 +32,11 @@ import urllib.parse
 from ...engine import THREADS, LineService, LineSession
 from ..mail_service import MailService
 from ...service import Option
-from . import listing, mime, search, sort, thread
+from . import listing, mime, mutf7, search, sort, thread
 from .store import Folder, MailboxError, UserStore
 from ...wire import oauth, profiles
-from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, SavedSet, astring, imap_datetime, literal,
-                     literal8, merged_ranges)
+from .syntax import (LITERAL_AT_END, Args, BadMailboxName, LimitExceeded, ParseError, SavedSet, astring,
+                     imap_datetime, literal, literal8, merged_ranges)
 
 #: Longest command line (without literals) we read; longer ones get BAD.
 MAX_LINE = 64 * 1024
@@ -374,6 +374,7 @@ class Session(LineSession):
         """Run one command; its replies, ending with the tagged one."""
         method = COMMANDS[name][1]
         base = name.split()[-1]
+        args.utf8 = self.utf8  # as of this command: an ENABLE before it may have switched names to UTF-8
         if self.folder is not None:
             self.folder.scan()  # cheap: notices new, deleted and re-flagged messages
             self.announce_flags()
@@ -388,7 +389,7 @@ class Session(LineSession):
             status, text = "BAD", f"{base}: {exc}"
         except No as exc:
             status, text = "NO", str(exc)
-        except MailboxError as exc:
+        except (MailboxError, BadMailboxName) as exc:
             status, text = "NO", str(exc)
         except search.BadCharset:
             status, text = "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
@@ -614,6 +615,24 @@ class Session(LineSession):
             self.enabled.add("CONDSTORE")  # RFC 7162 3.2.3: QRESYNC implies CONDSTORE
         self.respond(b"* ENABLED" + b"".join(b" " + n.encode() for n in newly))
 
+    @property
+    def utf8(self) -> bool:
+        """RFC 6855: after ENABLE UTF8=ACCEPT mailbox names travel as UTF-8, and quoted strings may hold it."""
+        return "UTF8=ACCEPT" in self.enabled
+
+    def spelled(self, name: str) -> str:
+        """A stored (modified UTF-7) mailbox name as this session spells it: UTF-8 text if enabled."""
+        if self.utf8:
+            try:
+                return mutf7.decode(name)
+            except ValueError:
+                pass  # a folder made outside IMAP under a name that is no modified UTF-7: as it is
+        return name
+
+    def shown(self, name: str) -> bytes:
+        """A stored mailbox name as it goes to this session: quoted (UTF-8 in the quotes if enabled)."""
+        return astring(self.spelled(name), self.utf8)
+
     async def cmd_notify(self, tag, args):
         """RFC 5465: NOTIFY NONE, or NOTIFY SET [STATUS] (filter (events)) ...: STATUS lines for other mailboxes.
 
@@ -697,7 +716,7 @@ class Session(LineSession):
     def send_notify_status(self, name: str, folder, events: set[str]) -> None:
         items = [i for i in ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ")
                  if any(i in NOTIFY_EVENTS[e] for e in events)]
-        self.respond(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, items) + b")")
+        self.respond(b"* STATUS " + self.shown(name) + b" (" + self.status_values(folder, items) + b")")
 
     def report_watched(self) -> None:
         """NOTIFY: a STATUS line for each watched mailbox whose counts changed since last told."""
@@ -919,16 +938,18 @@ class Session(LineSession):
             return
         if request.status_items:
             self.status_values(None, request.status_items)  # unknown items: BAD before any output
-        subscribed = self.store.subscriptions()
-        special_use = None if self.profile is None else self.profile.folders
-        for name, attributes, childinfo in listing.listing(request, self.store.names(), subscribed, special_use):
+        # patterns are matched against the names as this session spells them (UTF-8 after ENABLE UTF8=ACCEPT)
+        stored = {self.spelled(n): n for n in self.store.names()}
+        subscribed = [self.spelled(n) for n in self.store.subscriptions()]
+        special_use = None if self.profile is None else {self.spelled(n): a for n, a in self.profile.folders.items()}
+        for name, attributes, childinfo in listing.listing(request, list(stored), subscribed, special_use):
             extra = b' ("CHILDINFO" ("SUBSCRIBED"))' if childinfo else b""
-            self.respond(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name) + extra)
+            self.respond(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name, self.utf8) + extra)
             if request.status_items and "\\NonExistent" not in attributes and "\\Noselect" not in attributes:
-                folder = self.store.folder(name)
+                folder = self.store.folder(stored.get(name, name))
                 if folder is not None:
-                    self.respond(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, request.status_items)
-                              + b")")
+                    self.respond(b"* STATUS " + astring(name, self.utf8) + b" ("
+                                 + self.status_values(folder, request.status_items) + b")")
 
     async def cmd_lsub(self, tag, args):
         return await self.cmd_list(tag, args, lsub=True)
@@ -950,7 +971,7 @@ class Session(LineSession):
         folder = self.store.folder(name)
         if folder is None:
             raise No("[NONEXISTENT] No such mailbox")
-        self.respond(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, items) + b")")
+        self.respond(b"* STATUS " + self.shown(name) + b" (" + self.status_values(folder, items) + b")")
 
     def status_values(self, folder, items: list[str]) -> bytes:
         """ "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; folder None only checks the item names."""
@@ -991,8 +1012,10 @@ class Session(LineSession):
             if args.accept(b"CATENATE "):
                 data = self.catenate(args)
             elif args.accept(b"UTF8 ("):  # RFC 6855 4: a message with UTF-8 headers, once UTF8=ACCEPT is on
-                if "UTF8=ACCEPT" not in self.enabled:
+                if not self.utf8:
                     raise Bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
+                if args.peek() != ord("~"):
+                    raise Bad("APPEND UTF8 takes a literal8, ~{n}")
                 data = args.literal(binary=True)
                 args.expect(b")")
             elif args.peek() in (ord("{"), ord("~")):
@@ -1154,6 +1177,8 @@ class Session(LineSession):
     async def cmd_search(self, tag, args, uid: bool = False):
         args.sp()
         options = _return_options(args)
+        if self.utf8 and args.data[args.pos:args.pos + 8].upper() == b"CHARSET ":
+            raise Bad("no CHARSET after ENABLE UTF8=ACCEPT: search strings are UTF-8 (RFC 6855 3)")
         found = await self.matching(args)
         numbers = [m.uid if uid else seq for seq, m in found]
         if options is not None and "UPDATE" in options:  # RFC 5267 4.2: keep the client's result current
@@ -1221,7 +1246,7 @@ class Session(LineSession):
         options = _return_options(args)
         keys = sort.parse_criteria(args)
         args.sp()
-        found = await self.matching(_with_charset(args))
+        found = await self.matching(_with_charset(args, self.utf8))
         headers = await self.read_headers(found) if sort.needs_headers(keys) else {}
         order = sort.sort_messages(self.folder, found, keys, headers)
         uids = [self.view[seq - 1] for seq in order]
@@ -1239,7 +1264,7 @@ class Session(LineSession):
         if algorithm not in thread.ALGORITHMS:
             raise Bad(f"unknown threading algorithm {algorithm}")
         args.sp()
-        found = await self.matching(_with_charset(args))
+        found = await self.matching(_with_charset(args, self.utf8))
         headers = await self.read_headers(found)
         if uid:
             found = [(m.uid, m) for _, m in found]
@@ -1502,9 +1527,14 @@ def _tag_of(command: bytes) -> str | None:
         return None
 
 
-def _with_charset(args: Args) -> Args:
-    """SORT and THREAD name the charset without the CHARSET keyword SEARCH uses: put it in."""
+def _with_charset(args: Args, utf8: bool) -> Args:
+    """SORT and THREAD name the charset without the CHARSET keyword SEARCH uses: put it in.
+
+    After ENABLE UTF8=ACCEPT only UTF-8 may be named (RFC 6855 3, erratum 4029).
+    """
     charset = args.astring().decode("ascii", "replace").upper()
+    if utf8 and charset != "UTF-8":
+        raise Bad(f"{charset[:20]} after ENABLE UTF8=ACCEPT: strings are UTF-8 (RFC 6855 3)")
     if charset not in search.CHARSETS:
         raise search.BadCharset(charset)
     return Args(b"CHARSET " + charset.encode() + args.data[args.pos:])
