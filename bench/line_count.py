@@ -145,9 +145,7 @@ ADDED = (
     ("local_servers/mail/imap/server.py", "COMMANDS['ENABLE']", I8B4, "ENABLE"),
     ("local_servers/mail/imap/server.py", "COMMANDS['NOTIFY']", I8B4, "NOTIFY"),
     ("local_servers/mail/imap/server.py", "COMMANDS['SORT']", I8B4, "SORT"),
-    ("local_servers/mail/imap/server.py", "COMMANDS['UID SORT']", I8B4, "SORT"),
     ("local_servers/mail/imap/server.py", "COMMANDS['THREAD']", I8B4, "THREAD"),
-    ("local_servers/mail/imap/server.py", "COMMANDS['UID THREAD']", I8B4, "THREAD"),
     ("local_servers/mail/imap/server.py", "COMMANDS['CANCELUPDATE']", I8B4, "CONTEXT"),
     # IMAP store, search, MIME, syntax, LIST: extension parts.
     ("local_servers/mail/imap/store.py", "Folder._load_modseqs", I8B4, "CONDSTORE MODSEQ"),

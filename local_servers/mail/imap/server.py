@@ -96,15 +96,9 @@ COMMANDS = {
     "STORE": ((SELECTED,), "cmd_store"),
     "COPY": ((SELECTED,), "cmd_copy"),
     "MOVE": ((SELECTED,), "cmd_move"),
-    "UID FETCH": ((SELECTED,), "cmd_fetch"),
-    "UID SEARCH": ((SELECTED,), "cmd_search"),
-    "UID SORT": ((SELECTED,), "cmd_sort"),
-    "UID THREAD": ((SELECTED,), "cmd_thread"),
-    "UID STORE": ((SELECTED,), "cmd_store"),
-    "UID COPY": ((SELECTED,), "cmd_copy"),
-    "UID MOVE": ((SELECTED,), "cmd_move"),
-    "UID EXPUNGE": ((SELECTED,), "cmd_expunge"),
 }
+COMMANDS.update({"UID " + name: COMMANDS[name]
+                 for name in ("FETCH", "SEARCH", "SORT", "THREAD", "STORE", "COPY", "MOVE", "EXPUNGE")})
 
 #: Commands during which EXPUNGE responses must not be sent (RFC 3501 7.4.1): the client
 #: may be relying on sequence numbers it just used.
@@ -378,22 +372,15 @@ class Session(LineSession):
             self.folder.scan()  # cheap: notices new, deleted and re-flagged messages
             self.announce_flags()
         try:
-            handler = getattr(self, method)
-            if name.startswith("UID "):
-                result = await handler(tag, args, uid=True)
-            else:
-                result = await handler(tag, args)
+            uid = {"uid": True} if name.startswith("UID ") else {}
+            result = await getattr(self, method)(tag, args, **uid)
             status, text = "OK", result or f"{base} completed"
         except (Bad, ParseError) as exc:
             status, text = "BAD", f"{base}: {exc}"
-        except No as exc:
-            status, text = "NO", str(exc)
-        except MailboxError as exc:
+        except (No, MailboxError, LimitExceeded) as exc:
             status, text = "NO", str(exc)
         except search.BadCharset:
             status, text = "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
-        except LimitExceeded as exc:
-            status, text = "NO", str(exc)
         except (ConnectionError, ssl.SSLError):
             self.close()
             return None
@@ -941,11 +928,7 @@ class Session(LineSession):
         args.sp()
         name = args.mailbox()
         args.sp()
-        args.expect(b"(")
-        items = [args.atom().upper()]
-        while not args.accept(b")"):
-            args.sp()
-            items.append(args.atom().upper())
+        items = listing._status_items(args)  # the item list LIST-STATUS reads too
         args.end()
         folder = self.store.folder(name)
         if folder is None:
