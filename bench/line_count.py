@@ -1,6 +1,6 @@
 """Lines of local_servers/ then and now, split into old and added behaviour (a script, not a test)
 
-    python3 bench/line_count.py [--base 8caf917] [--now WORKTREE|REV] [--detail]
+    python3 bench/line_count.py [--base 8caf917] [--now REV] [--detail] [--grown N]
 
 Issue 8's acceptance asks that "the line count of local_servers/ goes down,
 not up, for the same behaviour". Raw `wc -l` cannot say that: later issues
@@ -78,6 +78,22 @@ NOW_AREAS = (
     ("local_servers/ports.py", "issues 10-11 packages"),
     ("local_servers/", "process, CLI, sockets"),
 )
+
+# Where each file of the base lives now (the layout of issue 8 Build 3), for --grown.
+MOVED = {
+    "local_servers/imap/": "local_servers/mail/imap/",
+    "local_servers/pop3.py": "local_servers/mail/pop3.py",
+    "local_servers/smtp.py": "local_servers/mail/smtp.py",
+    "local_servers/mailstore.py": "local_servers/mail/mailstore.py",
+    "local_servers/mail_service.py": "local_servers/mail/mail_service.py",
+    "local_servers/nntp.py": "local_servers/news/nntp.py",
+    "local_servers/newsstore.py": "local_servers/news/newsstore.py",
+    "local_servers/newsseed.py": "local_servers/news/newsseed.py",
+    "local_servers/ftp.py": "local_servers/ftp/server.py",
+    "local_servers/ftp_handlers.py": "local_servers/ftp/handlers.py",
+    "local_servers/http.py": "local_servers/http/server.py",
+    "local_servers/sockets.py": "local_servers/sockets/server.py",
+}
 
 # What today's code does that 8caf917 did not: (path, item, issue and item, why).
 # path: a file, or a folder ending in "/" (every file in it). item: None for the
@@ -278,6 +294,37 @@ def spans(tree: ast.Module) -> dict[str, tuple[int, int]]:
     return found
 
 
+def now_path(base_path: str) -> str:
+    for old, new in MOVED.items():
+        if base_path.startswith(old):
+            return new + base_path[len(old):]
+    return base_path
+
+
+def grown(base: dict[str, str], now: dict[str, str], added: dict[str, set[int]], most: int) -> None:
+    """The functions and methods of the base that are longer now (their added lines left out)."""
+    rows = []
+    for path, text in base.items():
+        new_path = now_path(path)
+        if new_path not in now:
+            continue
+        before = spans(ast.parse(text))
+        after = spans(ast.parse(now[new_path]))
+        for name, (first, last) in after.items():
+            if name in before and not _has_inner(after, name):
+                same = sum(1 for n in range(first, last + 1) if n not in added.get(new_path, ()))
+                rows.append((same - (before[name][1] - before[name][0] + 1), new_path, name))
+    rows.sort(reverse=True)
+    print(f"\nThe {most} functions of the base that grew most (same behaviour, now minus then):")
+    for delta, path, name in rows[:most]:
+        print(f"  {delta:+5d}  {path.removeprefix('local_servers/')}  {name}")
+
+
+def _has_inner(found: dict, name: str) -> bool:
+    """A class (its methods are counted one by one)."""
+    return any(other.startswith(name + ".") for other in found)
+
+
 def added_lines(sources: dict[str, str]) -> tuple[dict[str, set[int]], list[tuple]]:
     """{path: line numbers that are added behaviour}, and ADDED's rows with their line counts."""
     added: dict[str, set[int]] = defaultdict(set)
@@ -311,6 +358,8 @@ def main() -> None:
     parser.add_argument("--base", default=BASE, help="the commit before issue 8 (default %(default)s)")
     parser.add_argument("--now", default=None, help="a commit to count instead of the work tree")
     parser.add_argument("--detail", action="store_true", help="list ADDED's rows with their lines")
+    parser.add_argument("--grown", type=int, default=0, metavar="N",
+                        help="also list the N functions of the base that grew most as same behaviour")
     args = parser.parse_args()
 
     base = {p: t for p, t in sources_at(args.base).items() if not p.startswith(EXCLUDED_AT_BASE)}
@@ -336,6 +385,8 @@ def main() -> None:
     b, same, new = totals
     print(f"| **total** | **{b:,}** | **{same:,}** | **{new:,}** | **{same - b:+,}** |")
 
+    if args.grown:
+        grown(base, now, added, args.grown)
     if args.detail:
         by_issue: dict[str, int] = defaultdict(int)
         print("\n| Path | item | issue | why | lines |")
