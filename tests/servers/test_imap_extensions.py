@@ -384,6 +384,19 @@ def test_notify_reports_other_mailboxes(server, box):
     client.logout()
 
 
+def test_notify_reads_a_mailbox_list_and_messagenew_fetch_items(server, box):
+    """RFC 5465's parenthesised forms: several mailboxes in one filter, MessageNew with fetch items."""
+    client = login(server)
+    put(client, box, "Subject: n0")
+    with raw_session(server) as conn:
+        lines = conn.run(b"1", b"NOTIFY SET STATUS (MAILBOXES (INBOX %s) (MessageNew (UID FLAGS) MessageExpunge))"
+                         % box.encode())
+        assert lines[-1].startswith(b"1 OK")
+        assert sorted(line.split()[2] for line in lines[:-1]) == sorted([b'"INBOX"', b'"%s"' % box.encode()])
+        assert conn.run(b"2", b"NOTIFY SET (MAILBOXES (INBOX) (MessageNew (UID NOSUCHITEM)))")[-1].startswith(b"2 BAD")
+    client.logout()
+
+
 def test_utf8_accept_append_and_names(server, box):
     message = "Subject: Grüße\r\nFrom: Jörg <j@x.org>\r\n\r\nbody\r\n".encode()
     with raw_session(server) as conn:

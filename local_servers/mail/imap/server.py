@@ -96,15 +96,9 @@ COMMANDS = {
     "STORE": ((SELECTED,), "cmd_store"),
     "COPY": ((SELECTED,), "cmd_copy"),
     "MOVE": ((SELECTED,), "cmd_move"),
-    "UID FETCH": ((SELECTED,), "cmd_fetch"),
-    "UID SEARCH": ((SELECTED,), "cmd_search"),
-    "UID SORT": ((SELECTED,), "cmd_sort"),
-    "UID THREAD": ((SELECTED,), "cmd_thread"),
-    "UID STORE": ((SELECTED,), "cmd_store"),
-    "UID COPY": ((SELECTED,), "cmd_copy"),
-    "UID MOVE": ((SELECTED,), "cmd_move"),
-    "UID EXPUNGE": ((SELECTED,), "cmd_expunge"),
 }
+COMMANDS.update({"UID " + name: COMMANDS[name]
+                 for name in ("FETCH", "SEARCH", "SORT", "THREAD", "STORE", "COPY", "MOVE", "EXPUNGE")})
 
 #: Commands during which EXPUNGE responses must not be sent (RFC 3501 7.4.1): the client
 #: may be relying on sequence numbers it just used.
@@ -173,14 +167,19 @@ _SIMPLE_ITEMS = {"ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER",
                  "BODY", "BODYSTRUCTURE", "UID", "MODSEQ"}
 
 
+def rest_of_list(args: Args, read) -> list:
+    """The rest of a parenthesized list whose "(" has been read: read() *(SP read()) ")"."""
+    items = [read()]
+    while not args.accept(b")"):
+        args.sp()
+        items.append(read())
+    return items
+
+
 def parse_fetch_items(args: Args) -> list[FetchItem]:
     """fetch-att list: a macro (ALL, FAST, FULL), one item, or a parenthesized list."""
     if args.accept(b"("):
-        items = [parse_fetch_item(args)]
-        while not args.accept(b")"):
-            args.sp()
-            items.append(parse_fetch_item(args))
-        return items
+        return rest_of_list(args, lambda: parse_fetch_item(args))
     start = args.pos
     word = args._run(_WORD, "a fetch item").decode().upper()
     if word in _MACROS and args.peek() != ord("["):
@@ -241,11 +240,7 @@ def parse_section(args: Args) -> tuple[tuple[int, ...], str, tuple[str, ...]]:
     if text.startswith("HEADER.FIELDS"):
         args.sp()
         args.expect(b"(")
-        found = [args.astring()]
-        while not args.accept(b")"):
-            args.sp()
-            found.append(args.astring())
-        names = tuple(n.decode("ascii", "replace").upper() for n in found)
+        names = tuple(n.decode("ascii", "replace").upper() for n in rest_of_list(args, args.astring))
     args.expect(b"]")
     return tuple(numbers), text, names
 
@@ -379,22 +374,15 @@ class Session(LineSession):
             self.folder.scan()  # cheap: notices new, deleted and re-flagged messages
             self.announce_flags()
         try:
-            handler = getattr(self, method)
-            if name.startswith("UID "):
-                result = await handler(tag, args, uid=True)
-            else:
-                result = await handler(tag, args)
+            uid = {"uid": True} if name.startswith("UID ") else {}
+            result = await getattr(self, method)(tag, args, **uid)
             status, text = "OK", result or f"{base} completed"
         except (Bad, ParseError) as exc:
             status, text = "BAD", f"{base}: {exc}"
-        except No as exc:
-            status, text = "NO", str(exc)
-        except (MailboxError, BadMailboxName) as exc:
+        except (No, MailboxError, BadMailboxName, LimitExceeded) as exc:
             status, text = "NO", str(exc)
         except search.BadCharset:
             status, text = "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
-        except LimitExceeded as exc:
-            status, text = "NO", str(exc)
         except (ConnectionError, ssl.SSLError):
             self.close()
             return None
@@ -657,13 +645,7 @@ class Session(LineSession):
             names: list[str] = []
             if kind in ("SUBTREE", "MAILBOXES"):
                 args.sp()
-                if args.accept(b"("):
-                    names.append(args.mailbox())
-                    while not args.accept(b")"):
-                        args.sp()
-                        names.append(args.mailbox())
-                else:
-                    names.append(args.mailbox())
+                names = rest_of_list(args, args.mailbox) if args.accept(b"(") else [args.mailbox()]
             args.sp()
             events: set[str] = set()
             if not args.accept(b"NONE"):
@@ -673,10 +655,7 @@ class Session(LineSession):
                         args.sp()
                     event = args.atom().upper()
                     if event == "MESSAGENEW" and args.accept(b" ("):  # fetch-att for MessageNew: not sent
-                        parse_fetch_item(args)
-                        while not args.accept(b")"):
-                            args.sp()
-                            parse_fetch_item(args)
+                        rest_of_list(args, lambda: parse_fetch_item(args))
                     events.add(event)
             args.expect(b")")
             unknown = events - set(NOTIFY_EVENTS) - {"MAILBOXNAME", "SUBSCRIPTIONCHANGE"}
@@ -962,11 +941,7 @@ class Session(LineSession):
         args.sp()
         name = args.mailbox()
         args.sp()
-        args.expect(b"(")
-        items = [args.atom().upper()]
-        while not args.accept(b")"):
-            args.sp()
-            items.append(args.atom().upper())
+        items = listing._status_items(args)  # the item list LIST-STATUS reads too
         args.end()
         folder = self.store.folder(name)
         if folder is None:
