@@ -1,6 +1,7 @@
 """The catalogs: one PO file per chapter and language, kept in step with the English notebook by Babel.
 
-`extract` reads a chapter's paragraphs into a template catalog; `update` merges it into the language's
+A catalog holds two kinds of entries: the paragraphs of the markdown cells (no msgctxt) and the comments
+of the code cells (msgctxt "code comment", comments.py). `extract` reads both into a template catalog; `update` merges it into the language's
 catalog as msgmerge does (Babel's Catalog.update): an unchanged paragraph keeps its translation, a changed
 one is matched to its old entry and marked fuzzy (with the old English kept as `#| msgid` so the
 translator sees what changed), a new one is added untranslated, and a removed one becomes obsolete (#~).
@@ -15,7 +16,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
-from . import notebooks, paragraphs
+from . import comments, notebooks, paragraphs
 
 PROJECT = "python-internet-course"
 #: Fixed header dates: a catalog's bytes change only when its entries do.
@@ -38,12 +39,62 @@ def markdown_paragraphs(chapter: str):
                 yield cell_id, number, block
 
 
+def code_comments(chapter: str):
+    """(cell id, Comment) for every translatable comment of a chapter's code cells."""
+    notebook = notebooks.read(notebooks.NOTEBOOKS / f"{chapter}.ipynb")
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] == "code":
+            for comment in comments.comments(notebooks.source(cell)):
+                yield cell.get("id", f"cell{index}"), comment
+
+
 def extract(chapter: str) -> Catalog:
-    """The template: every paragraph of the English chapter, located by cell id and paragraph number."""
+    """The template: every paragraph of the English chapter, located by cell id and paragraph number,
+    then every code comment, located by cell id and line, with its line's code shown to the translator."""
     template = Catalog(project=PROJECT, creation_date=EPOCH, revision_date=EPOCH, fuzzy=False)
     for cell_id, number, text in markdown_paragraphs(chapter):
         template.add(text, locations=[(f"{chapter}.ipynb#{cell_id}", number)])
+    for cell_id, comment in code_comments(chapter):
+        location = (f"{chapter}.ipynb#{cell_id}", comment.line)
+        known = template.get(comment.text, context=comments.CONTEXT)
+        if known is None:
+            template.add(comment.text, locations=[location], context=comments.CONTEXT,
+                         auto_comments=[f"code: {comment.code}"] if comment.code else [])
+        else:  # the same comment twice in a chapter: one entry, both places
+            known.locations.append(location)
+            if comment.code and f"code: {comment.code}" not in known.auto_comments:
+                known.auto_comments.append(f"code: {comment.code}")
     return template
+
+
+def merge(catalog: Catalog, template: Catalog) -> Catalog:
+    """msgmerge, one kind of entry at a time: a changed comment is matched only to an old comment and a
+    changed paragraph only to an old paragraph (Babel's fuzzy matching ignores msgctxt)."""
+    merged = Catalog(locale=catalog.locale, project=PROJECT, creation_date=EPOCH, revision_date=EPOCH,
+                     fuzzy=False)
+    merged.header_comment = catalog.header_comment
+    merged.mime_headers = catalog.mime_headers
+    parts = {}
+    for context in (None, comments.CONTEXT):
+        old = Catalog(locale=catalog.locale, fuzzy=False)
+        new = Catalog(fuzzy=False)
+        for message in catalog:
+            if message.id and message.context == context:
+                old[message.id] = message
+        for key, message in catalog.obsolete.items():
+            if message.context == context:
+                old.obsolete[key] = message
+        for message in template:
+            if message.id and message.context == context:
+                new[message.id] = message
+        old.update(new, update_creation_date=False)
+        parts[context] = old
+    for message in template:  # the English order: paragraphs, then comments
+        if message.id:
+            merged[message.id] = parts[message.context].get(message.id, context=message.context)
+    for part in parts.values():
+        merged.obsolete.update(part.obsolete)
+    return merged
 
 
 def load(lang: str, chapter: str) -> Catalog:
@@ -64,8 +115,7 @@ def dumps(catalog: Catalog) -> bytes:
 
 def update(lang: str, chapter: str) -> bool:
     """Merge the chapter's current paragraphs into its catalog; True if the file changed."""
-    catalog = load(lang, chapter)
-    catalog.update(extract(chapter), update_creation_date=False)
+    catalog = merge(load(lang, chapter), extract(chapter))
     path = catalog_path(lang, chapter)
     data = dumps(catalog)
     if path.exists() and path.read_bytes() == data:
@@ -76,17 +126,42 @@ def update(lang: str, chapter: str) -> bool:
 
 
 def problems(lang: str, chapter: str) -> list[str]:
-    """Every paragraph of the English chapter whose translation is missing or fuzzy, named for a person."""
+    """Every paragraph and code comment of the English chapter whose translation is missing or fuzzy, and
+    every translated comment that makes its line too wide, named for a person."""
     catalog = load(lang, chapter)
     found = []
-    for cell_id, number, text in markdown_paragraphs(chapter):
-        message = catalog.get(text)
+    entries = [(text, None, f"paragraph {number}", cell_id) for cell_id, number, text in markdown_paragraphs(chapter)]
+    entries += [(c.text, comments.CONTEXT, f"line {c.line} (code comment)", cell_id)
+                for cell_id, c in code_comments(chapter)]
+    seen = set()
+    for text, context, place, cell_id in entries:
+        if (text, context) in seen:
+            continue  # a comment repeated in the chapter is one entry: reported once
+        seen.add((text, context))
+        message = catalog.get(text, context=context)
         first_line = text.split("\n")[0]
-        where = f"notebooks/{chapter}.ipynb, cell {cell_id}, paragraph {number}: {first_line[:60]!r}"
+        where = f"notebooks/{chapter}.ipynb, cell {cell_id}, {place}: {first_line[:60]!r}"
         if message is None:
             found.append(f"missing: {where} (run `python -m i18n update`, then translate it)")
         elif message.fuzzy:
             found.append(f"fuzzy: {where} (the English changed: check the translation, then remove `#, fuzzy`)")
         elif not message.string:
             found.append(f"untranslated: {where}")
+    found += too_wide(chapter, catalog)
+    return found
+
+
+def too_wide(chapter: str, catalog: Catalog) -> list[str]:
+    """Lines that a translated comment makes wider than comments.WIDTH columns and than the English."""
+    found = []
+    for cell_id, comment in code_comments(chapter):
+        message = catalog.get(comment.text, context=comments.CONTEXT)
+        if message is None or not message.string or message.fuzzy:
+            continue
+        english = comment.english_line
+        translated = comment.before + comment.translated(message.string)
+        if comments.too_wide(english, translated):
+            found.append(f"too wide: notebooks/{chapter}.ipynb, cell {cell_id}, line {comment.line} (code comment): "
+                         f"{comments.width(translated)} columns, more than {comments.WIDTH} and the English "
+                         f"({comments.width(english)}): shorten {message.string!r}")
     return found

@@ -4,16 +4,18 @@ that its code cannot drift, that the committed build is the build, and that a st
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import pytest
 
-from i18n import build, catalogs, notebooks
+from i18n import build, catalogs, comments, notebooks
 
 ROOT = Path(__file__).resolve().parents[2]
 LANG = "zh_CN"
@@ -31,14 +33,90 @@ def test_declared_chapters_are_built():
     assert [path.stem for path in BUILT] == sorted(declared)
 
 
+def code_tokens(source: str) -> tuple[list[tuple], list[tokenize.TokenInfo]] | None:
+    """A cell's tokens without its comments (type, text, row, and column but where a comment's length
+    moves it: the end of a line), and its comments; None for a cell Python cannot tokenize."""
+    try:
+        found = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    code = [(t.type, t.string, t.start[0], None if t.type in (tokenize.NL, tokenize.NEWLINE) else t.start[1])
+            for t in found if t.type != tokenize.COMMENT]
+    return code, [t for t in found if t.type == tokenize.COMMENT]
+
+
+def source_text(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
 @pytest.mark.parametrize("path", BUILT, ids=lambda p: p.name)
 def test_code_cells_equal_the_english(path):
-    """Same cells in the same order; every code cell (source, outputs, counts) identical to the English."""
+    """Same cells in the same order; every code cell's outputs, counts and metadata identical to the
+    English, and its code identical once comments are removed (the same tokens at the same places)."""
     english, chinese = cells(ROOT / "notebooks" / path.name), cells(path)
     assert [(c["cell_type"], c.get("id")) for c in chinese] == [(c["cell_type"], c.get("id")) for c in english]
     for en, zh in zip(english, chinese):
-        if en["cell_type"] == "code":
-            assert zh == en, f"{path.name} {en.get('id')}: the code cell differs from the English"
+        if en["cell_type"] != "code":
+            continue
+        where = f"{path.name} {en.get('id')}"
+        assert {k: v for k, v in zh.items() if k != "source"} == {k: v for k, v in en.items() if k != "source"}, \
+            f"{where}: outputs, execution count or metadata differ from the English"
+        en_tokens, zh_tokens = code_tokens(source_text(en)), code_tokens(source_text(zh))
+        if en_tokens is None:
+            assert zh["source"] == en["source"], f"{where}: a cell Python cannot read must be copied as it is"
+            continue
+        assert zh_tokens is not None, f"{where}: the Chinese cell no longer tokenizes"
+        assert zh_tokens[0] == en_tokens[0], f"{where}: the code differs from the English, not only its comments"
+        assert len(zh_tokens[1]) == len(en_tokens[1])
+        for en_comment, zh_comment in zip(en_tokens[1], zh_tokens[1]):
+            assert en_comment.start == zh_comment.start
+            kept = re.match(r"#\s*(nbval-[a-z-]+:?\s*)?", en_comment.string).group(0)
+            assert zh_comment.string.startswith(kept), f"{where}: {zh_comment.string!r} lost {kept!r}"
+            if not re.search(r"[^\W\d_]", en_comment.string[len(kept):]) or en_comment.string.startswith("#!"):
+                assert zh_comment.string == en_comment.string, f"{where}: a comment without words changed"
+
+
+@pytest.mark.parametrize("path", BUILT, ids=lambda p: p.name)
+def test_comments_are_translated(path):
+    """Every English comment with words is Chinese in the built notebook, or kept on purpose (a msgstr
+    equal to its msgid, such as `socket() + connect()`); no line is made too wide by a translation."""
+    english, chinese = cells(ROOT / "notebooks" / path.name), cells(path)
+    kept_on_purpose = {m.id for m in catalogs.load(LANG, path.stem)
+                       if m.context == comments.CONTEXT and m.string == m.id}
+    seen = 0
+    for en, zh in zip(english, chinese):
+        if en["cell_type"] != "code":
+            continue
+        en_lines, zh_lines = source_text(en).split("\n"), source_text(zh).split("\n")
+        for comment in comments.comments(source_text(en)):
+            seen += 1
+            translated = zh_lines[comment.line - 1]
+            if comment.text in kept_on_purpose:
+                assert translated == en_lines[comment.line - 1]
+            else:
+                assert re.search(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]", translated[comment.column:]), \
+                    f"{path.name} {en.get('id')} line {comment.line}: comment not translated: {translated}"
+            assert comments.width(translated) <= max(comments.WIDTH, comments.width(en_lines[comment.line - 1]))
+    if path.stem != "00_start_here":
+        assert seen, f"{path.name}: no comment found: the extraction is broken"
+
+
+def test_comment_extraction():
+    """Markers, shebangs and comments without letters stay; a `#` inside a string is no comment; an
+    nbval marker that explains itself keeps the marker and offers the explanation."""
+    source = ("#!/usr/bin/env python3\n"
+              "# nbval-ignore-output: it varies, because of the clock\n"
+              "import os  # noqa: F401\n"
+              "x = '# not a comment'   # the first value  \n"
+              "for i in range(3):  # 0 .. 2\n"
+              "    pass  # type: ignore\n")
+    found = comments.comments(source)
+    assert [(c.line, c.kept, c.text) for c in found] == [
+        (2, "# nbval-ignore-output: ", "it varies, because of the clock"), (4, "# ", "the first value")]
+    out = comments.translate(source, {"the first value": "第一个值", "it varies, because of the clock": "随时钟而变"})
+    assert out == source.replace("# the first value  ", "# 第一个值  ").replace(
+        "it varies, because of the clock", "随时钟而变")
+    assert comments.translate("print(1)  # a\n(\n", {"a": "甲"}) == "print(1)  # a\n(\n"  # unreadable: as it is
 
 
 @pytest.mark.parametrize("path", BUILT, ids=lambda p: p.name)
@@ -66,11 +144,14 @@ def test_check_passes_on_the_committed_catalogs():
 
 
 def test_catalogs_are_up_to_date():
-    """Every catalog holds exactly the current English paragraphs (`python -m i18n update` changes nothing)."""
+    """Every catalog holds exactly the current English paragraphs and code comments (`python -m i18n update`
+    changes nothing)."""
     for chapter in notebooks.translated_chapters(LANG):
         catalog = catalogs.load(LANG, chapter)
-        ids = {message.id for message in catalog if message.id}
-        assert ids == {text for _, _, text in catalogs.markdown_paragraphs(chapter)}, chapter
+        keys = {(message.id, message.context) for message in catalog if message.id}
+        expected = {(text, None) for _, _, text in catalogs.markdown_paragraphs(chapter)}
+        expected |= {(comment.text, comments.CONTEXT) for _, comment in catalogs.code_comments(chapter)}
+        assert keys == expected, chapter
 
 
 def link_targets(markdown: str) -> list[str]:
@@ -160,8 +241,47 @@ def test_check_fails_on_a_missing_entry(copy):
     assert "missing: notebooks/00_start_here.ipynb, cell cell-07, paragraph 1" in done.stdout
 
 
+def test_update_changes_nothing_on_the_committed_catalogs(copy):
+    po = {path.name: path.read_bytes() for path in (copy / "locale" / LANG / "LC_MESSAGES").glob("*.po")}
+    done = run(copy, "update")
+    assert done.returncode == 0 and done.stdout == "", done.stdout
+    assert po == {path.name: path.read_bytes() for path in (copy / "locale" / LANG / "LC_MESSAGES").glob("*.po")}
+
+
+def test_check_fails_on_a_changed_english_comment(copy):
+    """A changed comment is caught like a paragraph: missing, then fuzzy (matched to the old comment, not to
+    a paragraph), and the build shows the new English comment until it is translated again."""
+    edit_paragraph(copy, "02_ftp", "# the raw reply behind pwd()", "# the raw reply behind ftp.pwd()")
+    before_update = run(copy, "check")
+    assert before_update.returncode == 1
+    assert "missing: notebooks/02_ftp.ipynb, cell cell-19, line 8 (code comment)" in before_update.stdout
+    assert run(copy, "update").returncode == 0
+    po = (copy / "locale" / LANG / "LC_MESSAGES" / "02_ftp.po").read_text(encoding="utf-8")
+    entry = po[po.index("#: 02_ftp.ipynb#cell-19:8"):].split("\n\n")[0]
+    assert "#, fuzzy" in entry and '#| msgid "the raw reply behind pwd()"' in entry, entry
+    assert 'msgctxt "code comment"' in entry and "pwd() 背后的原始响应" in entry, entry
+    after_update = run(copy, "check")
+    assert after_update.returncode == 1
+    assert "fuzzy: notebooks/02_ftp.ipynb, cell cell-19, line 8 (code comment)" in after_update.stdout
+    assert after_update.stdout.count("fuzzy:") == 1, after_update.stdout  # no paragraph touched
+    assert run(copy, "build").returncode == 0
+    built = (copy / "notebooks" / "zh" / "02_ftp.ipynb").read_text(encoding="utf-8")
+    assert "# the raw reply behind ftp.pwd()" in built and "# 会话的状态，有好几行" in built
+
+
+def test_check_fails_on_a_too_wide_comment(copy):
+    po_path = copy / "locale" / LANG / "LC_MESSAGES" / "02_ftp.po"
+    po = po_path.read_text(encoding="utf-8")
+    assert 'msgstr "pwd() 背后的原始响应"' in po
+    po_path.write_text(po.replace('msgstr "pwd() 背后的原始响应"', 'msgstr "' + "很长的注释" * 8 + '"'),
+                       encoding="utf-8")
+    done = run(copy, "check")
+    assert done.returncode == 1
+    assert "too wide: notebooks/02_ftp.ipynb, cell cell-19, line 8 (code comment)" in done.stdout
+
+
 def test_check_fails_on_a_stale_build(copy):
-    edit_paragraph(copy, "00_start_here", "print(servers.ftp.address)", "print(servers.ftp.address)  # changed")
+    edit_paragraph(copy, "00_start_here", "print(servers.ftp.address)", "print((servers.ftp.address))")
     done = run(copy, "check")
     assert done.returncode == 1
     assert "stale: notebooks/zh/00_start_here.ipynb" in done.stdout
