@@ -12,7 +12,7 @@ import copy
 import re
 from pathlib import Path
 
-from . import catalogs, comments, notebooks, paragraphs
+from . import catalogs, comments, notebooks, paragraphs, printed
 
 #: notebooks/<dir>/ for each language: the folder a student opens.
 FOLDERS = {"zh_CN": "zh"}
@@ -40,12 +40,15 @@ def translations(lang: str, chapter: str, context: str | None = None) -> dict[st
             if message.id and message.string and not message.fuzzy and message.context == context}
 
 
-def translate_code(cell: dict, table: dict[str, str]) -> None:
-    """Replace the comments of a code cell that have a translation; an unchanged cell keeps its bytes."""
+def translate_code(cell: dict, comment_table: dict[str, str], label_table: dict[str, str]) -> None:
+    """Replace the comments of a code cell that have a translation, and its printed labels in the code and
+    in the output together; an unchanged cell keeps its bytes."""
     english = notebooks.source(cell)
-    translated = comments.translate(english, table)
+    translated = comments.translate(english, comment_table)
+    translated, done = printed.translate_source(translated, label_table)
     if translated != english:
         cell["source"] = notebooks.as_lines(translated)
+    printed.translate_outputs(cell.get("outputs", []), done)
 
 
 def translate_cell(text: str, table: dict[str, str]) -> str:
@@ -91,6 +94,7 @@ def build_language(lang: str) -> dict[str, str]:
         notebook = notebooks.read(notebooks.NOTEBOOKS / f"{chapter}.ipynb")
         table = translations(lang, chapter)
         comment_table = translations(lang, chapter, comments.CONTEXT)
+        label_table = translations(lang, chapter, printed.CONTEXT)
         out = copy.deepcopy(notebook)
         anchors[chapter] = {}
         for cell in out["cells"]:
@@ -100,7 +104,7 @@ def build_language(lang: str) -> dict[str, str]:
                 anchors[chapter].update(heading_anchors(english, translated))
                 cell["source"] = translated
             elif cell["cell_type"] == "code":
-                translate_code(cell, comment_table)
+                translate_code(cell, comment_table, label_table)
         out["metadata"]["course_translation"] = {"lang": lang, "source": f"../{chapter}.ipynb"}
         drafts[chapter] = out
     files = {}

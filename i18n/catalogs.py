@@ -1,7 +1,8 @@
 """The catalogs: one PO file per chapter and language, kept in step with the English notebook by Babel.
 
-A catalog holds two kinds of entries: the paragraphs of the markdown cells (no msgctxt) and the comments
-of the code cells (msgctxt "code comment", comments.py). `extract` reads both into a template catalog; `update` merges it into the language's
+A catalog holds three kinds of entries: the paragraphs of the markdown cells (no msgctxt), the comments
+of the code cells (msgctxt "code comment", comments.py) and their printed labels (msgctxt "printed text",
+printed.py). `extract` reads both into a template catalog; `update` merges it into the language's
 catalog as msgmerge does (Babel's Catalog.update): an unchanged paragraph keeps its translation, a changed
 one is matched to its old entry and marked fuzzy (with the old English kept as `#| msgid` so the
 translator sees what changed), a new one is added untranslated, and a removed one becomes obsolete (#~).
@@ -16,7 +17,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
-from . import comments, notebooks, paragraphs
+from . import comments, notebooks, paragraphs, printed
 
 PROJECT = "python-internet-course"
 #: Fixed header dates: a catalog's bytes change only when its entries do.
@@ -48,22 +49,39 @@ def code_comments(chapter: str):
                 yield cell.get("id", f"cell{index}"), comment
 
 
+def printed_labels(chapter: str):
+    """(cell id, Label) for every printed label of a chapter's code cells."""
+    notebook = notebooks.read(notebooks.NOTEBOOKS / f"{chapter}.ipynb")
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] == "code":
+            for label in printed.labels(notebooks.source(cell)):
+                yield cell.get("id", f"cell{index}"), label
+
+
+def code_entries(chapter: str):
+    """(cell id, context, line, text, code) for every comment and printed label, in the chapter's order."""
+    for cell_id, comment in code_comments(chapter):
+        yield cell_id, comments.CONTEXT, comment.line, comment.text, comment.code
+    for cell_id, label in printed_labels(chapter):
+        yield cell_id, printed.CONTEXT, label.line, label.text, label.code
+
+
 def extract(chapter: str) -> Catalog:
     """The template: every paragraph of the English chapter, located by cell id and paragraph number,
     then every code comment, located by cell id and line, with its line's code shown to the translator."""
     template = Catalog(project=PROJECT, creation_date=EPOCH, revision_date=EPOCH, fuzzy=False)
     for cell_id, number, text in markdown_paragraphs(chapter):
         template.add(text, locations=[(f"{chapter}.ipynb#{cell_id}", number)])
-    for cell_id, comment in code_comments(chapter):
-        location = (f"{chapter}.ipynb#{cell_id}", comment.line)
-        known = template.get(comment.text, context=comments.CONTEXT)
+    for cell_id, context, line, text, code in code_entries(chapter):
+        location = (f"{chapter}.ipynb#{cell_id}", line)
+        known = template.get(text, context=context)
         if known is None:
-            template.add(comment.text, locations=[location], context=comments.CONTEXT,
-                         auto_comments=[f"code: {comment.code}"] if comment.code else [])
-        else:  # the same comment twice in a chapter: one entry, both places
+            template.add(text, locations=[location], context=context,
+                         auto_comments=[f"code: {code}"] if code else [])
+        else:  # the same text twice in a chapter: one entry, every place
             known.locations.append(location)
-            if comment.code and f"code: {comment.code}" not in known.auto_comments:
-                known.auto_comments.append(f"code: {comment.code}")
+            if code and f"code: {code}" not in known.auto_comments:
+                known.auto_comments.append(f"code: {code}")
     return template
 
 
@@ -75,7 +93,7 @@ def merge(catalog: Catalog, template: Catalog) -> Catalog:
     merged.header_comment = catalog.header_comment
     merged.mime_headers = catalog.mime_headers
     parts = {}
-    for context in (None, comments.CONTEXT):
+    for context in (None, comments.CONTEXT, printed.CONTEXT):
         old = Catalog(locale=catalog.locale, fuzzy=False)
         new = Catalog(fuzzy=False)
         for message in catalog:
@@ -131,8 +149,8 @@ def problems(lang: str, chapter: str) -> list[str]:
     catalog = load(lang, chapter)
     found = []
     entries = [(text, None, f"paragraph {number}", cell_id) for cell_id, number, text in markdown_paragraphs(chapter)]
-    entries += [(c.text, comments.CONTEXT, f"line {c.line} (code comment)", cell_id)
-                for cell_id, c in code_comments(chapter)]
+    entries += [(text, context, f"line {line} ({context})", cell_id)
+                for cell_id, context, line, text, _ in code_entries(chapter)]
     seen = set()
     for text, context, place, cell_id in entries:
         if (text, context) in seen:
@@ -147,6 +165,9 @@ def problems(lang: str, chapter: str) -> list[str]:
             found.append(f"fuzzy: {where} (the English changed: check the translation, then remove `#, fuzzy`)")
         elif not message.string:
             found.append(f"untranslated: {where}")
+        elif context == printed.CONTEXT and not printed.usable(message.string):
+            found.append(f"unusable: {where}: a printed label's translation cannot hold quotes, backslashes "
+                         f"or line breaks ({message.string!r})")
     found += too_wide(chapter, catalog)
     return found
 

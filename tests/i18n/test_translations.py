@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from i18n import build, catalogs, comments, notebooks
+from i18n import build, catalogs, comments, notebooks, printed
 
 ROOT = Path(__file__).resolve().parents[2]
 LANG = "zh_CN"
@@ -49,31 +49,78 @@ def source_text(cell: dict) -> str:
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
+def label_table(chapter: str) -> dict[str, str]:
+    """The printed labels the catalog translates (English -> Chinese): the only strings that may differ."""
+    return {m.id: m.string for m in catalogs.load(LANG, chapter)
+            if m.context == printed.CONTEXT and m.string and not m.fuzzy and m.string != m.id}
+
+
+def same_token(en: tuple, zh: tuple, labels: dict[str, str]) -> bool:
+    """Equal, or a string literal the catalog lists, translated between the same quotes."""
+    if en[:2] == zh[:2]:
+        return True
+    quote = en[1][:1]
+    return (en[0] == zh[0] == tokenize.STRING and quote in "'\"" and en[1][-1:] == quote
+            and labels.get(en[1][1:-1]) is not None and zh[1] == quote + labels[en[1][1:-1]] + quote)
+
+
+def same_output_line(en: str, zh: str, labels: dict[str, str]) -> bool:
+    """A line that a label translated in the cell's code starts (alone or followed by a space) has only the
+    label replaced; every other line is the English one."""
+    for label in sorted(labels, key=len, reverse=True):
+        if en == label or en.startswith(label + " "):
+            return zh == labels[label] + en[len(label):]
+    return zh == en
+
+
+def stdout_lines(cell: dict) -> list[str]:
+    return ["".join(o["text"]) if isinstance(o["text"], list) else o["text"]
+            for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stdout"]
+
+
 @pytest.mark.parametrize("path", BUILT, ids=lambda p: p.name)
 def test_code_cells_equal_the_english(path):
-    """Same cells in the same order; every code cell's outputs, counts and metadata identical to the
-    English, and its code identical once comments are removed (the same tokens at the same places)."""
+    """Same cells in the same order. Every code cell's code is the English once comments are removed (the
+    same tokens on the same lines, at the same columns where no label was translated), but for the printed
+    labels the catalog lists; its outputs are the English ones but for those labels at the start of a
+    printed line; execution counts and metadata are identical."""
     english, chinese = cells(ROOT / "notebooks" / path.name), cells(path)
     assert [(c["cell_type"], c.get("id")) for c in chinese] == [(c["cell_type"], c.get("id")) for c in english]
+    labels = label_table(path.stem)
     for en, zh in zip(english, chinese):
         if en["cell_type"] != "code":
             continue
         where = f"{path.name} {en.get('id')}"
-        assert {k: v for k, v in zh.items() if k != "source"} == {k: v for k, v in en.items() if k != "source"}, \
-            f"{where}: outputs, execution count or metadata differ from the English"
+        assert {k: v for k, v in zh.items() if k not in ("source", "outputs")} == \
+            {k: v for k, v in en.items() if k not in ("source", "outputs")}, f"{where}: counts or metadata differ"
         en_tokens, zh_tokens = code_tokens(source_text(en)), code_tokens(source_text(zh))
         if en_tokens is None:
-            assert zh["source"] == en["source"], f"{where}: a cell Python cannot read must be copied as it is"
+            assert zh == en, f"{where}: a cell Python cannot read must be copied as it is"
             continue
         assert zh_tokens is not None, f"{where}: the Chinese cell no longer tokenizes"
-        assert zh_tokens[0] == en_tokens[0], f"{where}: the code differs from the English, not only its comments"
+        assert len(zh_tokens[0]) == len(en_tokens[0]), f"{where}: the code differs from the English"
+        moved = {e[2] for e, z in zip(en_tokens[0], zh_tokens[0]) if e[:2] != z[:2]}
+        translated = {e[1][1:-1]: z[1][1:-1] for e, z in zip(en_tokens[0], zh_tokens[0]) if e[:2] != z[:2]}
+        for e, z in zip(en_tokens[0], zh_tokens[0]):
+            assert same_token(e, z, labels), f"{where}: the code differs from the English: {e} / {z}"
+            assert e[2] == z[2] and (e[2] in moved or e[3] == z[3]), f"{where}: {z} moved"
         assert len(zh_tokens[1]) == len(en_tokens[1])
         for en_comment, zh_comment in zip(en_tokens[1], zh_tokens[1]):
-            assert en_comment.start == zh_comment.start
+            assert en_comment.start[0] == zh_comment.start[0]
+            assert en_comment.start[1] == zh_comment.start[1] or en_comment.start[0] in moved
             kept = re.match(r"#\s*(nbval-[a-z-]+:?\s*)?", en_comment.string).group(0)
             assert zh_comment.string.startswith(kept), f"{where}: {zh_comment.string!r} lost {kept!r}"
             if not re.search(r"[^\W\d_]", en_comment.string[len(kept):]) or en_comment.string.startswith("#!"):
                 assert zh_comment.string == en_comment.string, f"{where}: a comment without words changed"
+        assert [o.get("output_type") for o in zh["outputs"]] == [o.get("output_type") for o in en["outputs"]]
+        for en_out, zh_out in zip(en["outputs"], zh["outputs"]):
+            if not (en_out.get("output_type") == "stream" and en_out.get("name") == "stdout"):
+                assert zh_out == en_out, f"{where}: an output other than printed text differs"
+        for en_text, zh_text in zip(stdout_lines(en), stdout_lines(zh)):
+            en_lines, zh_lines = en_text.split("\n"), zh_text.split("\n")
+            assert len(en_lines) == len(zh_lines), f"{where}: the printed output has other lines"
+            for a, b in zip(en_lines, zh_lines):
+                assert same_output_line(a, b, translated), f"{where}: printed {b!r} where the English printed {a!r}"
 
 
 @pytest.mark.parametrize("path", BUILT, ids=lambda p: p.name)
@@ -88,15 +135,17 @@ def test_comments_are_translated(path):
         if en["cell_type"] != "code":
             continue
         en_lines, zh_lines = source_text(en).split("\n"), source_text(zh).split("\n")
+        zh_comments = {token.start[0]: token.string for token in code_tokens(source_text(zh))[1]}
         for comment in comments.comments(source_text(en)):
             seen += 1
-            translated = zh_lines[comment.line - 1]
+            translated = zh_comments[comment.line]
             if comment.text in kept_on_purpose:
-                assert translated == en_lines[comment.line - 1]
+                assert translated == comment.token
             else:
-                assert re.search(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]", translated[comment.column:]), \
+                assert re.search(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]", translated), \
                     f"{path.name} {en.get('id')} line {comment.line}: comment not translated: {translated}"
-            assert comments.width(translated) <= max(comments.WIDTH, comments.width(en_lines[comment.line - 1]))
+            line = zh_lines[comment.line - 1]
+            assert comments.width(line) <= max(comments.WIDTH, comments.width(en_lines[comment.line - 1])), line
     if path.stem != "00_start_here":
         assert seen, f"{path.name}: no comment found: the extraction is broken"
 
@@ -144,13 +193,14 @@ def test_check_passes_on_the_committed_catalogs():
 
 
 def test_catalogs_are_up_to_date():
-    """Every catalog holds exactly the current English paragraphs and code comments (`python -m i18n update`
-    changes nothing)."""
+    """Every catalog holds exactly the current English paragraphs, code comments and printed labels
+    (`python -m i18n update` changes nothing)."""
     for chapter in notebooks.translated_chapters(LANG):
         catalog = catalogs.load(LANG, chapter)
         keys = {(message.id, message.context) for message in catalog if message.id}
         expected = {(text, None) for _, _, text in catalogs.markdown_paragraphs(chapter)}
         expected |= {(comment.text, comments.CONTEXT) for _, comment in catalogs.code_comments(chapter)}
+        expected |= {(label.text, printed.CONTEXT) for _, label in catalogs.printed_labels(chapter)}
         assert keys == expected, chapter
 
 
@@ -278,6 +328,66 @@ def test_check_fails_on_a_too_wide_comment(copy):
     done = run(copy, "check")
     assert done.returncode == 1
     assert "too wide: notebooks/02_ftp.ipynb, cell cell-19, line 8 (code comment)" in done.stdout
+
+
+def test_printed_label_extraction():
+    """Only a plain label printed first, by a call with default sep/end outside any function, whose other
+    arguments print no words; code and protocol text are not labels."""
+    source = ("print('refused:', exc)\n"
+              "print(\"received:\", n, \"of\", total, \"bytes\")\n"
+              "print('Content-Type:', kind)\n"
+              "print('stat() now:', box.stat(), '|')\n"
+              "print('tab:\\t', x)\n"
+              "print('ended:', x, end='')\n"
+              "def show():\n"
+              "    print('inside:', 1)\n"
+              "for n in range(2):\n"
+              "    print('round', n)\n")
+    assert [(label.line, label.text) for label in printed.labels(source)] == [
+        (1, "refused:"), (4, "stat() now:"), (10, "round")]
+    code, done = printed.translate_source(source, {"refused:": "被拒绝：", "round": "第几轮", "tab:": "制表符"})
+    assert done == {"refused:": "被拒绝：", "round": "第几轮"}
+    assert code == source.replace("'refused:'", "'被拒绝：'").replace("'round'", "'第几轮'")
+    outputs = [{"output_type": "stream", "name": "stdout", "text": ["refused: ConnectionRefusedError\n",
+                                                                   "round 0\n", "round 1\n", "rounds 2\n"]},
+               {"output_type": "stream", "name": "stderr", "text": "round 9\n"}]
+    printed.translate_outputs(outputs, done)
+    assert outputs[0]["text"] == ["被拒绝： ConnectionRefusedError\n", "第几轮 0\n", "第几轮 1\n", "rounds 2\n"]
+    assert outputs[1]["text"] == "round 9\n"
+
+
+def test_check_fails_on_a_changed_printed_label(copy):
+    """A changed label is caught like a paragraph; until it is translated again, the build prints it in
+    English, in the code and in the output alike."""
+    edit_paragraph(copy, "01a_sockets", 'print(\\"timed out:\\", type(exc).__name__)',
+                   'print(\\"timed out again:\\", type(exc).__name__)')
+    edit_paragraph(copy, "01a_sockets", '"timed out: TimeoutError', '"timed out again: TimeoutError')
+    before_update = run(copy, "check")
+    assert before_update.returncode == 1
+    assert "missing: notebooks/01a_sockets.ipynb, cell cell-50, line 8 (printed text)" in before_update.stdout
+    assert run(copy, "update").returncode == 0
+    po = (copy / "locale" / LANG / "LC_MESSAGES" / "01a_sockets.po").read_text(encoding="utf-8")
+    entry = next(entry for entry in po.split("\n\n") if 'msgid "timed out again:"' in entry)
+    assert "#, fuzzy" in entry and '#| msgid "timed out:"' in entry and 'msgctxt "printed text"' in entry, entry
+    after_update = run(copy, "check")
+    assert "fuzzy: notebooks/01a_sockets.ipynb, cell cell-50, line 8 (printed text)" in after_update.stdout
+    assert run(copy, "build").returncode == 0
+    built = (copy / "notebooks" / "zh" / "01a_sockets.ipynb").read_text(encoding="utf-8")
+    assert 'print(\\"timed out again:\\"' in built and '"timed out again: TimeoutError' in built
+    assert '"超时： TimeoutError' not in built and '\\"超时：\\"' not in built
+
+
+def test_check_fails_on_an_unusable_label(copy):
+    po_path = copy / "locale" / LANG / "LC_MESSAGES" / "01a_sockets.po"
+    po = po_path.read_text(encoding="utf-8")
+    assert 'msgstr "被拒绝："' in po
+    po_path.write_text(po.replace('msgstr "被拒绝："', 'msgstr "被\\"拒绝\\"："'), encoding="utf-8")
+    done = run(copy, "check")
+    assert done.returncode == 1
+    assert "unusable: notebooks/01a_sockets.ipynb, cell cell-46, line 8 (printed text)" in done.stdout
+    assert run(copy, "build").returncode == 0  # the build keeps the English label in code and output
+    built = (copy / "notebooks" / "zh" / "01a_sockets.ipynb").read_text(encoding="utf-8")
+    assert '"refused: ConnectionRefusedError' in built
 
 
 def test_check_fails_on_a_stale_build(copy):
