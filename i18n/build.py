@@ -1,7 +1,8 @@
 """Building a language's notebooks: the English notebook's cells, its prose replaced from the catalog.
 
 Code cells are copied with their outputs and execution counts; only the text of their comments is
-replaced by its translation (comments.py), so the two editions can never run different code. Relative links are rewritten for the notebooks/<dir>/ folder: a link to a chapter that
+replaced by its translation (comments.py), and their printed labels in the code and in the output
+together (printed.py), so the two editions run the same program. Relative links are rewritten for the notebooks/<dir>/ folder: a link to a chapter that
 this language has points to its translation (with the anchor of its translated heading), any other link
 goes back to the English folder.
 """
