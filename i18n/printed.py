@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import ast
 import re
+import tokenize
 from dataclasses import dataclass
+
+from . import comments
 
 #: The msgctxt of printed labels.
 CONTEXT = "printed text"
@@ -98,8 +101,10 @@ def labels(source: str) -> list[Label]:
 
 
 def translate_source(source: str, table: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """The cell's source with its labels replaced, and the labels it replaced (English -> translation)."""
+    """The cell's source with its labels replaced, and the labels it replaced (English -> translation).
+    An end-of-line comment after a replaced label keeps its screen column, as far as spaces allow."""
     lines = source.split("\n")
+    english = list(lines)
     done = {}
     for label in reversed(labels(source)):  # right to left: earlier columns stay valid
         translation = table.get(label.text)
@@ -108,7 +113,23 @@ def translate_source(source: str, table: dict[str, str]) -> tuple[str, dict[str,
             end = label.column + len(label.literal)
             lines[label.line - 1] = line[:label.column] + label.replaced(translation) + line[end:]
             done[label.text] = translation
+    for token in comments.tokens(source) or []:
+        row, column = token.start
+        if token.type == tokenize.COMMENT and lines[row - 1] != english[row - 1]:
+            lines[row - 1] = keep_comment_column(english[row - 1], lines[row - 1], column)
     return "\n".join(lines), done
+
+
+def keep_comment_column(english: str, translated: str, column: int) -> str:
+    """The translated line with the spaces before its comment (at `column` in the English line) widened or
+    narrowed so that the comment starts in the same screen column (at least two spaces stay)."""
+    start = column + len(translated) - len(english)  # the comment, after every replacement on the line
+    code = translated[:start]
+    before = code.rstrip(" ")
+    if len(code) - len(before) < 2:
+        return translated
+    spaces = len(code) - len(before) + comments.width(english[:column]) - comments.width(code)
+    return before + " " * max(2, spaces) + translated[start:]
 
 
 def translate_line(line: str, done: dict[str, str]) -> str:

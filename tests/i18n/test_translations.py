@@ -351,6 +351,8 @@ def test_printed_label_extraction():
     outputs = [{"output_type": "stream", "name": "stdout", "text": ["refused: ConnectionRefusedError\n",
                                                                    "round 0\n", "round 1\n", "rounds 2\n"]},
                {"output_type": "stream", "name": "stderr", "text": "round 9\n"}]
+    aligned, _ = printed.translate_source("print('listening on', addr)    # the port\n", {"listening on": "正在监听"})
+    assert aligned == "print('正在监听', addr)        # the port\n"  # the comment stays in its screen column
     printed.translate_outputs(outputs, done)
     assert outputs[0]["text"] == ["被拒绝： ConnectionRefusedError\n", "第几轮 0\n", "第几轮 1\n", "rounds 2\n"]
     assert outputs[1]["text"] == "round 9\n"
