@@ -165,7 +165,7 @@ def problems(lang: str, chapter: str) -> list[str]:
             found.append(f"fuzzy: {where} (the English changed: check the translation, then remove `#, fuzzy`)")
         elif not message.string:
             found.append(f"untranslated: {where}")
-        elif context == printed.CONTEXT and not printed.usable(message.string):
+        elif context == printed.CONTEXT and not printed.usable(message.string, text):
             found.append(f"unusable: {where}: a printed label's translation cannot hold quotes, backslashes "
                          f"or line breaks ({message.string!r})")
     found += too_wide(chapter, catalog)

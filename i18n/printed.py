@@ -34,7 +34,7 @@ CONTEXT = "printed text"
 CODE_WORD = re.compile(r"[_().\[\]/\\\d<>=@]|^[A-Z0-9-]+:?$|[a-z][A-Z]")
 PLAIN_WORD = re.compile(r"[a-z][a-z'-]*[:,;]?")
 #: A plain string token: quotes and the text, nothing the text would have to escape.
-SIMPLE = re.compile(r"""^(['"])([^'"\\\n]*)\1$""")
+SIMPLE = re.compile(r"""^(?:'[^'\\\n]*'|"[^"\\\n]*")$""")
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,11 @@ def has_words(node: ast.AST) -> bool:
     return False
 
 
-def usable(translation: str) -> bool:
-    """A translation the build can write between the same quotes without escaping anything."""
-    return not re.search(r"""['"\\\n]""", translation)
+def usable(translation: str, english: str) -> bool:
+    """A translation the build can write between the same quotes without escaping anything: no backslash,
+    no line break, and no quote character that the English label does not have itself."""
+    forbidden = set("\\\n\"'") - set(english)
+    return not forbidden & set(translation)
 
 
 def labels(source: str) -> list[Label]:
@@ -108,7 +110,7 @@ def translate_source(source: str, table: dict[str, str]) -> tuple[str, dict[str,
     done = {}
     for label in reversed(labels(source)):  # right to left: earlier columns stay valid
         translation = table.get(label.text)
-        if translation and usable(translation):
+        if translation and usable(translation, label.text):
             line = lines[label.line - 1]
             end = label.column + len(label.literal)
             lines[label.line - 1] = line[:label.column] + label.replaced(translation) + line[end:]

@@ -342,9 +342,12 @@ def test_printed_label_extraction():
               "def show():\n"
               "    print('inside:', 1)\n"
               "for n in range(2):\n"
-              "    print('round', n)\n")
+              "    print('round', n)\n"
+              "print(\"alice's home:\", home)\n")
     assert [(label.line, label.text) for label in printed.labels(source)] == [
-        (1, "refused:"), (4, "stat() now:"), (10, "round")]
+        (1, "refused:"), (4, "stat() now:"), (10, "round"), (11, "alice's home:")]
+    assert printed.usable("alice 的主目录：", "alice's home:") and printed.usable("「她的」", "refused:")
+    assert not printed.usable('她的"家"', "alice's home:") and not printed.usable("她's", "refused:")
     code, done = printed.translate_source(source, {"refused:": "被拒绝：", "round": "第几轮", "tab:": "制表符"})
     assert done == {"refused:": "被拒绝：", "round": "第几轮"}
     assert code == source.replace("'refused:'", "'被拒绝：'").replace("'round'", "'第几轮'")
