@@ -11,11 +11,12 @@ translator sees what changed), a new one is added untranslated, and a removed on
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import read_po, unescape, write_po
 
 from . import comments, notebooks, paragraphs, printed
 
@@ -105,7 +106,11 @@ def merge(catalog: Catalog, template: Catalog) -> Catalog:
         for message in template:
             if message.id and message.context == context:
                 new[message.id] = message
+        previous = {key: message.previous_id for key, message in old._messages.items() if message.previous_id}
         old.update(new, update_creation_date=False)
+        for key, message in old._messages.items():  # still fuzzy: still show what changed
+            if message.fuzzy and not message.previous_id and key in previous:
+                message.previous_id = previous[key]
         parts[context] = old
     for message in template:  # the English order: paragraphs, then comments
         if message.id:
@@ -120,7 +125,24 @@ def load(lang: str, chapter: str) -> Catalog:
     if not path.exists():
         return Catalog(locale=lang, project=PROJECT, creation_date=EPOCH, revision_date=EPOCH, fuzzy=False)
     with path.open("rb") as handle:
-        return read_po(handle, locale=lang)
+        catalog = read_po(handle, locale=lang)
+    for message in catalog:
+        read_previous(message)
+    return catalog
+
+
+def read_previous(message) -> None:
+    """Babel writes the old English of a fuzzy entry (`#| msgid "..."`, wrapped at 76 columns) but reads it
+    back as translator comments (`| ...`), which the next `update` would keep as `# | ...`: turn them back
+    into the entry's previous msgid, so that `update` twice gives the same file and the translator still
+    sees what changed. (The wrapping split the text at spaces: joined with one space again.)"""
+    kept, lines = [], []
+    for comment in message.user_comments:
+        (lines if comment.startswith("| ") else kept).append(comment[2:] if comment.startswith("| ") else comment)
+    if lines and lines[0].startswith("msgid "):
+        quoted = re.findall(r'"(?:[^"\\]|\\.)*"', " ".join(lines)[len("msgid "):])
+        message.previous_id = ["".join(unescape(piece) for piece in quoted)]
+        message.user_comments = kept
 
 
 def dumps(catalog: Catalog) -> bytes:

@@ -259,6 +259,16 @@ def edit_paragraph(root: Path, chapter: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+def assert_update_is_stable(root: Path, chapter: str) -> None:
+    """A second `update` before the translator has looked changes nothing: the fuzzy entry keeps its
+    `#| msgid` (Babel reads it back as a translator comment, which became `# | msgid`)."""
+    path = root / "locale" / LANG / "LC_MESSAGES" / f"{chapter}.po"
+    before = path.read_bytes()
+    assert run(root, "update").returncode == 0
+    assert path.read_bytes() == before
+    assert b"\n# | " not in before
+
+
 def test_check_fails_on_a_changed_english_paragraph(copy):
     assert run(copy, "check").returncode == 0, "the copy should start clean"
     edit_paragraph(copy, "01a_sockets", "This is the lesson most network bugs come from.",
@@ -270,6 +280,7 @@ def test_check_fails_on_a_changed_english_paragraph(copy):
     po = (copy / "locale" / LANG / "LC_MESSAGES" / "01a_sockets.po").read_text(encoding="utf-8")
     entry = po[po.index("#: 01a_sockets.ipynb#cell-11:2"):].split("\n\n")[0]
     assert "#, fuzzy" in entry and "#| msgid" in entry, entry  # the old English shown to the translator
+    assert_update_is_stable(copy, "01a_sockets")
     after_update = run(copy, "check")
     assert after_update.returncode == 1
     assert "fuzzy: notebooks/01a_sockets.ipynb, cell cell-11, paragraph 2" in after_update.stdout
@@ -310,6 +321,7 @@ def test_check_fails_on_a_changed_english_comment(copy):
     entry = po[po.index("#: 02_ftp.ipynb#cell-19:8"):].split("\n\n")[0]
     assert "#, fuzzy" in entry and '#| msgid "the raw reply behind pwd()"' in entry, entry
     assert 'msgctxt "code comment"' in entry and "pwd() 背后的原始响应" in entry, entry
+    assert_update_is_stable(copy, "02_ftp")
     after_update = run(copy, "check")
     assert after_update.returncode == 1
     assert "fuzzy: notebooks/02_ftp.ipynb, cell cell-19, line 8 (code comment)" in after_update.stdout
