@@ -150,6 +150,16 @@ def test_comments_are_translated(path):
         assert seen, f"{path.name}: no comment found: the extraction is broken"
 
 
+@pytest.mark.parametrize("path", BUILT, ids=lambda p: p.name)
+def test_translated_code_lines_are_not_wider(path):
+    """No code line is made wider on screen by a translated comment or label (beyond 100 columns and the
+    English line's width; a Chinese character takes two columns)."""
+    for en, zh in zip(cells(ROOT / "notebooks" / path.name), cells(path)):
+        if en["cell_type"] == "code":
+            for a, b in zip(source_text(en).split("\n"), source_text(zh).split("\n")):
+                assert comments.width(b) <= max(comments.WIDTH, comments.width(a)), f"{path.name}: {b}"
+
+
 def test_comment_extraction():
     """Markers, shebangs and comments without letters stay; a `#` inside a string is no comment; an
     nbval marker that explains itself keeps the marker and offers the explanation."""
