@@ -11,7 +11,8 @@ from . import build, catalogs, notebooks
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m i18n", description=__doc__)
     parser.add_argument("command", choices=["update", "build", "check"],
-                        help="update: extract the English paragraphs and merge them into the catalogs; "
+                        help="update: extract the English paragraphs, code comments and printed labels and merge them "
+                             "into the catalogs; "
                              "build: write notebooks/<lang>/ from the catalogs; "
                              "check: fail on missing or fuzzy entries of the chapters declared translated")
     parser.add_argument("--lang", action="append", help="a language (default: every one under locale/)")

@@ -1,7 +1,8 @@
 """Building a language's notebooks: the English notebook's cells, its prose replaced from the catalog.
 
-Code cells (source, outputs, execution counts) are copied verbatim, so the two editions can never run
-different code. Relative links are rewritten for the notebooks/<dir>/ folder: a link to a chapter that
+Code cells are copied with their outputs and execution counts; only the text of their comments is
+replaced by its translation (comments.py), and their printed labels in the code and in the output
+together (printed.py), so the two editions run the same program. Relative links are rewritten for the notebooks/<dir>/ folder: a link to a chapter that
 this language has points to its translation (with the anchor of its translated heading), any other link
 goes back to the English folder.
 """
@@ -12,7 +13,7 @@ import copy
 import re
 from pathlib import Path
 
-from . import catalogs, notebooks, paragraphs
+from . import catalogs, comments, notebooks, paragraphs, printed
 
 #: notebooks/<dir>/ for each language: the folder a student opens.
 FOLDERS = {"zh_CN": "zh"}
@@ -33,10 +34,22 @@ def anchor(heading_text: str) -> str:
     return shown.replace(" ", "-")
 
 
-def translations(lang: str, chapter: str) -> dict[str, str]:
-    """msgid -> msgstr for the entries a build may use: translated and not fuzzy."""
+def translations(lang: str, chapter: str, context: str | None = None) -> dict[str, str]:
+    """msgid -> msgstr for the entries of one kind (paragraphs: no context) a build may use: translated
+    and not fuzzy."""
     return {message.id: message.string for message in catalogs.load(lang, chapter)
-            if message.id and message.string and not message.fuzzy}
+            if message.id and message.string and not message.fuzzy and message.context == context}
+
+
+def translate_code(cell: dict, comment_table: dict[str, str], label_table: dict[str, str]) -> None:
+    """Replace the comments of a code cell that have a translation, and its printed labels in the code and
+    in the output together; an unchanged cell keeps its bytes."""
+    english = notebooks.source(cell)
+    translated = comments.translate(english, comment_table)
+    translated, done = printed.translate_source(translated, label_table)
+    if translated != english:
+        cell["source"] = notebooks.as_lines(translated)
+    printed.translate_outputs(cell.get("outputs", []), done)
 
 
 def translate_cell(text: str, table: dict[str, str]) -> str:
@@ -81,6 +94,8 @@ def build_language(lang: str) -> dict[str, str]:
     for chapter in chapters:
         notebook = notebooks.read(notebooks.NOTEBOOKS / f"{chapter}.ipynb")
         table = translations(lang, chapter)
+        comment_table = translations(lang, chapter, comments.CONTEXT)
+        label_table = translations(lang, chapter, printed.CONTEXT)
         out = copy.deepcopy(notebook)
         anchors[chapter] = {}
         for cell in out["cells"]:
@@ -89,6 +104,8 @@ def build_language(lang: str) -> dict[str, str]:
                 translated = translate_cell(english, table)
                 anchors[chapter].update(heading_anchors(english, translated))
                 cell["source"] = translated
+            elif cell["cell_type"] == "code":
+                translate_code(cell, comment_table, label_table)
         out["metadata"]["course_translation"] = {"lang": lang, "source": f"../{chapter}.ipynb"}
         drafts[chapter] = out
     files = {}
