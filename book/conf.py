@@ -15,6 +15,7 @@ from pathlib import Path
 
 from docutils import nodes
 from sphinx import addnodes
+from sphinx.search.zh import SearchChinese
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging as sphinx_logging
 
@@ -169,7 +170,17 @@ class CrossEditionLinks(SphinxPostTransform):
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
+class ChineseSearch(SearchChinese):
+    """Sphinx's Chinese search, its script naming the stemmer it ships. Chinese search stems Latin words with
+    the English stemmer, but Sphinx 9.0 names it after the language (window.Stemmer = ChineseStemmer), so
+    the search page stops at "ChineseStemmer is not defined" and finds nothing (sphinx-doc/sphinx#14229,
+    fixed by #14416 in a later release; this name is right with the fix too)."""
+
+    language_name = "English"
+
+
 def setup(app):
+    app.add_search_language(ChineseSearch)
     app.connect("config-inited", configure_edition)
     app.connect("html-page-context", language_switch)
     app.connect("env-updated", write_anchors)

@@ -8,14 +8,19 @@ one edition from a copy of its staged pages.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
+import threading
 from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
+
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, playwright_api
 
 pytest.importorskip("sphinx")
 pytest.importorskip("myst_nb")
@@ -147,6 +152,54 @@ def test_chinese_search_finds_a_glossary_term(site):
     assert sockets in found, found
     english = json.loads((out / "searchindex.js").read_text(encoding="utf-8")[len("Search.setIndex("):-1])
     assert "notebooks/zh/01a_sockets" not in english["docnames"] and "套接字" not in english["terms"]
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def served(site):
+    """The built site over HTTP on 127.0.0.1, as a reader gets it (search fetches each found page for its
+    summary, which a browser refuses from file:// addresses)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site[2])))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+@NEEDS_CHROMIUM
+@pytest.mark.parametrize("edition, query, first, summary", [
+    ("zh", "套接字", "notebooks/zh/01a_sockets.html", "搜索完成"),
+    ("en", "socket", "notebooks/01a_sockets.html", "Search finished"),
+])
+def test_search_in_a_browser_finds_the_chapter(served, edition, query, first, summary):
+    """The search page, run by Chromium, lists pages of its own edition only, the chapter on the word among
+    them, and says so in the edition's language. (Sphinx 9.0's Chinese search page failed with
+    "ChineseStemmer is not defined" and never listed anything: book/conf.py's ChineseSearch.)"""
+    sync_api = playwright_api()
+    folder = EDITIONS[edition].folder
+    errors = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{served}/{folder + '/' if folder else ''}search.html?q={quote(query)}")
+            page.wait_for_function("document.querySelector('#search-results .search-summary')"
+                                   "?.textContent.length > 0", timeout=60_000)  # liveness only: generous
+            found = page.eval_on_selector_all("#search-results ul.search li a",
+                                              "links => links.map(link => link.getAttribute('href'))")
+            said = page.text_content("#search-results .search-summary")
+        finally:
+            browser.close()
+    assert errors == []
+    assert first in found and said.startswith(summary), (found, said)
+    assert all(not href.startswith(("../", "/", "zh/", "http")) for href in found), found  # its own edition's
 
 
 def as_list(value) -> list:
