@@ -116,9 +116,10 @@ def language_switch(app, pagename, templatename, context, doctree):
 
 def write_anchors(app, env):
     """This edition's pages and heading anchors, for the other edition's build to check links against."""
-    anchors = {doc: sorted({slug for slug in env.metadata[doc].get("myst_slugs", {})}
-                           | {entry[1] for entry in env.metadata[doc].get("myst_slugs", {}).values()})
-               for doc in env.found_docs}
+    anchors = {}
+    for doc in env.found_docs:
+        slugs = env.metadata[doc].get("myst_slugs", {})  # slug -> (level, the section's id, its text)
+        anchors[doc] = sorted(set(slugs) | {entry[1] for entry in slugs.values()})
     path = Path(app.srcdir).parent / ANCHORS.format(app.course_edition)
     path.write_text(json.dumps(anchors, ensure_ascii=False, indent=0), encoding="utf-8")
 
