@@ -553,8 +553,8 @@ def check(python: Path, rest: list[str]) -> int:
 
 def book(python: Path, rest: list[str]) -> int:
     """The course's website (python -m book): Sphinx and MyST-NB, the [book] extra, are installed on first use."""
-    if _run_quiet([str(python), "-c", "import sphinx, myst_nb"]).returncode != 0:
-        say("Installing the website's tools (Sphinx, MyST-NB) into the course's environment ...")
+    if _run_quiet([str(python), "-c", "import sphinx, myst_nb, jieba"]).returncode != 0:
+        say("Installing the website's tools (Sphinx, MyST-NB, jieba) into the course's environment ...")
         target, uv = f"{ROOT}[course,test,book]", _uv(venv_dir())
         if not uv or subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(python),
                                      "--editable", target]).returncode != 0:

@@ -4,24 +4,35 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .stage import HERE, ROOT, stage
+from .stage import EDITIONS, HERE, ROOT, stage
 
 DEFAULT_OUT = ROOT / "_build" / "site"
 
 
-def sphinx(source: Path, out: Path) -> subprocess.CompletedProcess:
-    """Build staged pages. -W: every warning fails the build (a link to a missing page or heading anchor is
-    one); -n: unresolved references too; -E: no stale pages from an earlier build. Only local links are
-    checked: no external link is ever fetched (Sphinx's linkcheck builder is not used)."""
-    command = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", "-E", "-q",
-               "-c", str(HERE), str(source), str(out)]
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # conf.py names book.anchors
-    return subprocess.run(command, env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True)
+def sphinx(source: Path, out: Path, editions=tuple(EDITIONS)) -> subprocess.CompletedProcess:
+    """Build the staged editions (book/stage.py), the English into out and the Chinese into out/zh, in that
+    order: the Chinese build checks its links into the English pages against the anchors the English build
+    wrote. -W: every warning fails the build (a link to a missing page or heading anchor is one); -n:
+    unresolved references too; -E: no stale pages from an earlier build. Only local links are checked: no
+    external link is ever fetched (Sphinx's linkcheck builder is not used). The result joins both builds'
+    output; its return code is the first failure's."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # conf.py imports book
+    runs = []
+    for edition in (EDITIONS[name] for name in editions):
+        command = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", "-E", "-q",
+                   "-c", str(HERE), "-D", f"language={edition.language}",
+                   "-d", str(source / f"doctrees-{edition.name}"),  # not in the published site
+                   str(source / edition.name), str(out / edition.folder)]
+        runs.append(subprocess.run(command, env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True))
+    failed = [run.returncode for run in runs if run.returncode]
+    return subprocess.CompletedProcess([run.args for run in runs], failed[0] if failed else 0,
+                                       "".join(run.stdout for run in runs), "".join(run.stderr for run in runs))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     source = args.out.parent / (args.out.name + "-pages")
+    if (args.out / ".buildinfo").is_file():  # an earlier site (Sphinx's mark): no page of it may linger
+        shutil.rmtree(args.out)
     stage(source)
     done = sphinx(source, args.out)
     sys.stdout.write(done.stdout)
@@ -38,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"The site did not build: every warning above is an error. Pages staged in {source}.")
         return 1
     print(f"The site is built ({time.monotonic() - started:.0f} s). Open {(args.out / 'index.html').as_uri()}"
-          f" (简体中文: {(args.out / 'index_zh.html').as_uri()})")
+          f" (简体中文: {(args.out / 'zh' / 'index.html').as_uri()})")
     return 0
 
 

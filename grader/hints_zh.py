@@ -2,8 +2,10 @@
 
 Keyed by the English, so a hint whose English changes is shown in English until its Chinese is written again
 (never a translation of an older hint); tests/grading/test_i18n.py fails while one is missing. Terms as in
-docs/glossary.zh-CN.md. The sections a hint points to are named in English, as the English chapters title
-them; when the Chinese chapters' headings are settled, they can take their place here.
+docs/glossary.zh-CN.md. The sections a hint points to are written here with their English titles, exactly
+as the English hint names them (第 2 章“Anonymous and named logins”一节): hint() shows the Chinese edition's
+heading in their place, read from notebooks/zh/ (grader/sections.py), so a retitled Chinese heading needs no
+edit here. tests/grading/test_hint_sections.py checks that each names a heading of both editions.
 """
 
 HINTS_ZH: dict[str, str] = {
@@ -37,8 +39,8 @@ HINTS_ZH: dict[str, str] = {
         '以追加方式打开本地文件，并按练习的要求让服务器从该文件的大小处开始传输（REST；见第 2 章“Downloading: retrlines, retrbinary, and callbacks”一节）。',
     "No local file means an offset of 0: fetch it all (chapter 2, 'Downloading: retrlines, retrbinary, and callbacks').":
         '本地没有这个文件，偏移量就是 0：整个文件都要下载（见第 2 章“Downloading: retrlines, retrbinary, and callbacks”一节）。',
-    "mkd each folder (a 550 for one that exists is fine), storbinary each file (chapter 2, 'Uploading: storbinary and storlines' and 'Managing files and folders').":
-        '用 mkd 创建每个目录（已存在的目录得到 550 响应，可以忽略），用 storbinary 上传每个文件（见第 2 章“Uploading: storbinary and storlines”和“Managing files and folders”两节）。',
+    "mkd each folder (a 550 for one that exists is fine), storbinary each file (chapter 2, 'Uploading: storbinary and storlines' and 'Managing files and folders: rename, delete, mkd, rmd').":
+        '用 mkd 创建每个目录（已存在的目录得到 550 响应，可以忽略），用 storbinary 上传每个文件（见第 2 章“Uploading: storbinary and storlines”和“Managing files and folders: rename, delete, mkd, rmd”两节）。',
     "Anonymous users may not write: let the server's 550 reach the caller as ftplib.error_perm (chapter 2, 'Anonymous and named logins').":
         '匿名用户不能写入：让服务器的 550 以 ftplib.error_perm 的形式传给调用者（见第 2 章“Anonymous and named logins”一节）。',
     "ftplib decodes the control connection from the greeting on: give the encoding when you make the FTP object (chapter 2, 'File names in GBK: FTP(encoding=...)').":
@@ -133,26 +135,26 @@ HINTS_ZH: dict[str, str] = {
     'After login, send ID before SELECT: imaplib has no method for it, but imap.xatom(\'ID\', \'("name" "my-client")\') sends it; then select(\'INBOX\', readonly=True) answers OK with the number of messages (appendix, \'163 Mail: ID before SELECT\').':
         '登录之后、SELECT 之前先发送 ID：imaplib 没有对应的方法，但 imap.xatom(\'ID\', \'("name" "my-client")\') 可以发送它；然后 select(\'INBOX\', readonly=True) 会回答 OK 和邮件的数目（见附录“163 Mail: ID before SELECT”一节）。',
     # tests/labs/test_ftp.py
-    "Log in, change to the folder, RETR the file into a local file: see chapter 2, 'Downloading', and use the host and port you are given.":
-        '登录，进入目录，用 RETR 把文件取到本地文件中：见第 2 章“Downloading”一节，并使用给你的主机和端口。',
-    "A file that is not text must be transferred in binary mode (TYPE I), bytes written as they come: see chapter 2, 'Downloading: retrlines, retrbinary'.":
-        '不是文本的文件必须用二进制模式（TYPE I）传输，字节收到多少就写入多少：见第 2 章“Downloading: retrlines, retrbinary”一节。',
+    "Log in, change to the folder, RETR the file into a local file: see chapter 2, 'Downloading: retrlines, retrbinary, and callbacks', and use the host and port you are given.":
+        '登录，进入目录，用 RETR 把文件取到本地文件中：见第 2 章“Downloading: retrlines, retrbinary, and callbacks”一节，并使用给你的主机和端口。',
+    "A file that is not text must be transferred in binary mode (TYPE I), bytes written as they come: see chapter 2, 'Downloading: retrlines, retrbinary, and callbacks'.":
+        '不是文本的文件必须用二进制模式（TYPE I）传输，字节收到多少就写入多少：见第 2 章“Downloading: retrlines, retrbinary, and callbacks”一节。',
     "connect() fails with an OSError when nothing listens: raise DownloadError('connect', ...) (see chapter 2, 'The classic download function').":
         "没有程序在监听时，connect() 会抛出 OSError：这时抛出 DownloadError('connect', ...)（见第 2 章“The classic download function”一节）。",
-    "A server that never answers makes connect() time out: TimeoutError is an OSError too, and the timeout you are given must be used (see chapter 1, 'The errors a client meets').":
-        '服务器始终不响应，connect() 就会超时：TimeoutError 也是一种 OSError，而且必须使用给你的超时时间（见第 1 章“The errors a client meets”一节）。',
-    "A host name that does not resolve raises socket.gaierror, an OSError as well: catch the OSError family, not one of its members (see chapter 1, 'The errors a client meets').":
-        '无法解析的主机名会引发 socket.gaierror，它同样是 OSError：要捕获整个 OSError 家族，而不是其中某一个成员（见第 1 章“The errors a client meets”一节）。',
+    "A server that never answers makes connect() time out: TimeoutError is an OSError too, and the timeout you are given must be used (see chapter 1a, 'The errors a client meets').":
+        '服务器始终不响应，connect() 就会超时：TimeoutError 也是一种 OSError，而且必须使用给你的超时时间（见第 1a 章“The errors a client meets”一节）。',
+    "A host name that does not resolve raises socket.gaierror, an OSError as well: catch the OSError family, not one of its members (see chapter 1a, 'The errors a client meets').":
+        '无法解析的主机名会引发 socket.gaierror，它同样是 OSError：要捕获整个 OSError 家族，而不是其中某一个成员（见第 1a 章“The errors a client meets”一节）。',
     "A refused login is a 530 reply, which ftplib raises as error_perm (see chapter 2, 'Anonymous and named logins').":
         '登录被拒绝时服务器以 530 响应，ftplib 把它作为 error_perm 抛出（见第 2 章“Anonymous and named logins”一节）。',
-    "Change to the folder before asking for the file: the reply to CWD says whether the folder exists (see chapter 2, 'Where am I? pwd, cwd').":
-        '先进入目录，再请求文件：CWD 的响应会告诉你这个目录是否存在（见第 2 章“Where am I? pwd, cwd”一节）。',
+    "Change to the folder before asking for the file: the reply to CWD says whether the folder exists (see chapter 2, 'Where am I? pwd, cwd, and raw commands').":
+        '先进入目录，再请求文件：CWD 的响应会告诉你这个目录是否存在（见第 2 章“Where am I? pwd, cwd, and raw commands”一节）。',
     "RETR of a missing file is refused with a 550 reply; a local file opened before it must not stay behind (see chapter 2, 'The classic download function').":
         'RETR 一个不存在的文件会得到 550 响应；在此之前打开的本地文件不能留下来（见第 2 章“The classic download function”一节）。',
     "MLSD tells files from folders ('type' fact): walk the folders recursively and make the local ones as you go (see chapter 2, 'Listing folders: nlst, dir and mlsd').":
         "MLSD 能区分文件和目录（'type' 事实）：递归地遍历各个目录，一边遍历一边在本地创建对应的文件夹（见第 2 章“Listing folders: nlst, dir and mlsd”一节）。",
-    "Binary files in a mirror too: retrbinary, not retrlines (see chapter 2, 'Downloading: retrlines, retrbinary').":
-        '镜像中的二进制文件也一样：用 retrbinary，而不是 retrlines（见第 2 章“Downloading: retrlines, retrbinary”一节）。',
+    "Binary files in a mirror too: retrbinary, not retrlines (see chapter 2, 'Downloading: retrlines, retrbinary, and callbacks').":
+        '镜像中的二进制文件也一样：用 retrbinary，而不是 retrlines（见第 2 章“Downloading: retrlines, retrbinary, and callbacks”一节）。',
     "REST tells the server where to start the next transfer; what arrives is appended to what you have (see chapter 2, 'Downloading: retrlines, retrbinary, and callbacks').":
         'REST 告诉服务器下一次传输从哪里开始；收到的数据追加到已有的内容之后（见第 2 章“Downloading: retrlines, retrbinary, and callbacks”一节）。',
     "Upload in binary mode, to the server and account you are given (see chapter 2, 'Uploading: storbinary and storlines').":
@@ -166,42 +168,42 @@ HINTS_ZH: dict[str, str] = {
         '服务器可能无休止地重定向：要数一数重定向的次数，达到文档字符串规定的上限就停下（见第 6 章“Redirects”一节）。',
     "A status of 400 or more is an answer, not an exception of http.client: look at response.status (see chapter 6, 'Other methods, and statuses that are not 200').":
         '400 及以上的状态码是一个回答，而不是 http.client 的异常：请查看 response.status（见第 6 章“Other methods, and statuses that are not 200”一节）。',
-    "A JSON body is bytes, announced by its Content-Type header (see chapter 6, 'http.client: a JSON POST').":
-        'JSON 正文是字节，并由 Content-Type 头声明其类型（见第 6 章“http.client: a JSON POST”一节）。',
+    "A JSON body is bytes, announced by its Content-Type header (see chapter 6, 'http.client: a JSON POST, on the same connection').":
+        'JSON 正文是字节，并由 Content-Type 头声明其类型（见第 6 章“http.client: a JSON POST, on the same connection”一节）。',
     "urllib follows redirects itself; the response knows the URL it ended at (see chapter 6, 'Redirects').":
         'urllib 会自己跟随重定向；响应对象知道它最终到达的 URL（见第 6 章“Redirects”一节）。',
     "Giving urllib.request.Request data makes it a POST; say what the body is with a Content-Type header (see chapter 6, 'Request: sending data').":
         '给 urllib.request.Request 传入 data，它就成了 POST 请求；用 Content-Type 头说明正文是什么（见第 6 章“Request: sending data”一节）。',
     "urlopen raises HTTPError for a status of 400 or more; it carries the code (see chapter 6, 'Errors: HTTPError, URLError and timeouts').":
         '状态码在 400 及以上时 urlopen 会抛出 HTTPError，其中带有状态码（见第 6 章“Errors: HTTPError, URLError and timeouts”一节）。',
-    "The query string is in self.path after '?': split the URL and parse the query; send the status, the headers (Content-Type, Content-Length), a blank line, then the body (see chapter 6, 'http.server: a handler of your own').":
-        "查询字符串在 self.path 的 '?' 之后：拆开 URL 并解析查询部分；依次发送状态行、响应头（Content-Type、Content-Length）、一个空行，然后是正文（见第 6 章“http.server: a handler of your own”一节）。",
-    "A path the API does not have is 404, with a JSON error body (see chapter 6, 'http.server: a handler of your own').":
-        'API 中没有的路径返回 404，并带一个 JSON 格式的错误正文（见第 6 章“http.server: a handler of your own”一节）。',
-    "Read exactly Content-Length bytes of body from self.rfile, then decode the JSON (see chapter 6, 'http.server: a handler of your own').":
-        '从 self.rfile 中恰好读取 Content-Length 个字节的正文，再解码 JSON（见第 6 章“http.server: a handler of your own”一节）。',
-    "A body that is not what the API expects is the client's error: 400 with a JSON error, and the server keeps serving (see chapter 6, 'http.server').":
-        '正文不符合 API 的要求，是客户端的错误：返回 400 和一个 JSON 错误，服务器继续正常服务（见第 6 章“http.server”一节）。',
-    "POST has its own paths: one the API does not have is 404 too (see chapter 6, 'http.server: a handler of your own').":
-        'POST 有它自己的路径：API 中没有的路径同样返回 404（见第 6 章“http.server: a handler of your own”一节）。',
+    "The query string is in self.path after '?': split the URL and parse the query; send the status, the headers (Content-Type, Content-Length), a blank line, then the body (see chapter 6b, 'http.server: a handler of your own').":
+        "查询字符串在 self.path 的 '?' 之后：拆开 URL 并解析查询部分；依次发送状态行、响应头（Content-Type、Content-Length）、一个空行，然后是正文（见第 6b 章“http.server: a handler of your own”一节）。",
+    "A path the API does not have is 404, with a JSON error body (see chapter 6b, 'http.server: a handler of your own').":
+        'API 中没有的路径返回 404，并带一个 JSON 格式的错误正文（见第 6b 章“http.server: a handler of your own”一节）。',
+    "Read exactly Content-Length bytes of body from self.rfile, then decode the JSON (see chapter 6b, 'http.server: a handler of your own').":
+        '从 self.rfile 中恰好读取 Content-Length 个字节的正文，再解码 JSON（见第 6b 章“http.server: a handler of your own”一节）。',
+    "A body that is not what the API expects is the client's error: 400 with a JSON error, and the server keeps serving (see chapter 6b, 'http.server: serving a folder').":
+        '正文不符合 API 的要求，是客户端的错误：返回 400 和一个 JSON 错误，服务器继续正常服务（见第 6b 章“http.server: serving a folder”一节）。',
+    "POST has its own paths: one the API does not have is 404 too (see chapter 6b, 'http.server: a handler of your own').":
+        'POST 有它自己的路径：API 中没有的路径同样返回 404（见第 6b 章“http.server: a handler of your own”一节）。',
     # tests/labs/test_mail.py
-    "STAT answers with the number of messages and their size in octets: see chapter 5, 'The mailbox at a glance: stat and list', and use the server you are given.":
-        'STAT 的回答是邮件的数量和它们以八位组计的总大小：见第 5 章“The mailbox at a glance: stat and list”一节，并使用给你的服务器。',
-    "Read only the headers (TOP n 0) and keep the address of From, in lower case (email.utils.parseaddr): see chapter 5, 'A quick look: top'.":
-        '只读取邮件头（TOP n 0），保留 From 中的地址，并转成小写（email.utils.parseaddr）：见第 5 章“A quick look: top”一节。',
-    "A report only reads: no DELE, and QUIT at the end so the session closes cleanly (see chapter 5, 'Deleting: dele, rset, and the UPDATE state').":
-        '统计报告只读不写：不要 DELE，最后发送 QUIT，让会话正常结束（见第 5 章“Deleting: dele, rset, and the UPDATE state”一节）。',
-    "Give the message an id of its own, then look for that id in the POP3 mailbox: see chapter 5, 'The round trip: send with SMTP, receive with POP3'.":
-        '给邮件一个独有的 id，然后在 POP3 邮箱里查找这个 id：见第 5 章“The round trip: send with SMTP, receive with POP3”一节。',
-    "Poll until a deadline computed from the caller's wait, then give up with RuntimeError (see chapter 5, 'The round trip').":
-        '按调用者给的等待时间算出截止时刻，在此之前反复轮询，到时仍未收到就抛出 RuntimeError（见第 5 章“The round trip”一节）。',
-    "The criteria go to the server as given, quotes included: a quoted string may hold spaces. Copy by UID, then mark \\Deleted and expunge (see chapter 5, 'Searching on the server' and 'Folders: create, copy, move').":
-        '搜索条件原样交给服务器，引号也保留：带引号的字符串可以包含空格。按 UID 复制，然后标记 \\Deleted 并 expunge（见第 5 章“Searching on the server”和“Folders: create, copy, move”两节）。',
-    "CREATE answers NO when the folder exists: that is fine, go on (see chapter 5, 'Folders: create, copy, move, status').":
-        '文件夹已存在时 CREATE 的响应是 NO：这没有关系，继续往下做（见第 5 章“Folders: create, copy, move, status”一节）。',
+    "STAT answers with the number of messages and their size in octets: see chapter 5a, 'The mailbox at a glance: stat and list', and use the server you are given.":
+        'STAT 的回答是邮件的数量和它们以八位组计的总大小：见第 5a 章“The mailbox at a glance: stat and list”一节，并使用给你的服务器。',
+    "Read only the headers (TOP n 0) and keep the address of From, in lower case (email.utils.parseaddr): see chapter 5a, 'A quick look: top'.":
+        '只读取邮件头（TOP n 0），保留 From 中的地址，并转成小写（email.utils.parseaddr）：见第 5a 章“A quick look: top”一节。',
+    "A report only reads: no DELE, and QUIT at the end so the session closes cleanly (see chapter 5a, 'Deleting: dele, rset, and the UPDATE state').":
+        '统计报告只读不写：不要 DELE，最后发送 QUIT，让会话正常结束（见第 5a 章“Deleting: dele, rset, and the UPDATE state”一节）。',
+    "Give the message an id of its own, then look for that id in the POP3 mailbox: see chapter 5a, 'The round trip: send with SMTP, receive with POP3'.":
+        '给邮件一个独有的 id，然后在 POP3 邮箱里查找这个 id：见第 5a 章“The round trip: send with SMTP, receive with POP3”一节。',
+    "Poll until a deadline computed from the caller's wait, then give up with RuntimeError (see chapter 5a, 'The round trip: send with SMTP, receive with POP3').":
+        '按调用者给的等待时间算出截止时刻，在此之前反复轮询，到时仍未收到就抛出 RuntimeError（见第 5a 章“The round trip: send with SMTP, receive with POP3”一节）。',
+    "The criteria go to the server as given, quotes included: a quoted string may hold spaces. Copy by UID, then mark \\Deleted and expunge (see chapter 5b, 'Searching on the server: search' and 'Folders: create, copy, move, status').":
+        '搜索条件原样交给服务器，引号也保留：带引号的字符串可以包含空格。按 UID 复制，然后标记 \\Deleted 并 expunge（见第 5b 章“Searching on the server: search”和“Folders: create, copy, move, status”两节）。',
+    "CREATE answers NO when the folder exists: that is fine, go on (see chapter 5b, 'Folders: create, copy, move, status').":
+        '文件夹已存在时 CREATE 的响应是 NO：这没有关系，继续往下做（见第 5b 章“Folders: create, copy, move, status”一节）。',
     # tests/labs/test_nntp.py
-    "GROUP gives the first and last article numbers; ask the overview (OVER) for the last n only, newest first, and decode the encoded-words: see chapter 3, 'Listing a group: over' and 'Decoding encoded subjects'.":
-        'GROUP 给出第一篇和最后一篇文章的编号；只向概览（OVER）请求最后 n 篇，最新的在前，并解码其中的编码字（encoded-word）：见第 3 章“Listing a group: over”和“Decoding encoded subjects”两节。',
+    "GROUP gives the first and last article numbers; ask the overview (OVER) for the last n only, newest first, and decode the encoded-words: see chapter 3, 'Listing a group: over' and 'Decoding encoded subjects: decode_header'.":
+        'GROUP 给出第一篇和最后一篇文章的编号；只向概览（OVER）请求最后 n 篇，最新的在前，并解码其中的编码字（encoded-word）：见第 3 章“Listing a group: over”和“Decoding encoded subjects: decode_header”两节。',
     "A group may hold fewer articles than asked for: never ask for numbers below its first (see chapter 3, 'Selecting a group: GROUP and its reply').":
         '新闻组里的文章可能比要求的少：不要请求比第一篇编号更小的文章（见第 3 章“Selecting a group: GROUP and its reply”一节）。',
     "Compare decoded values (decode_header) in one case (lower()), and turn the article numbers into Message-IDs: see chapter 3, 'One header of many articles: xhdr'.":
@@ -215,51 +217,51 @@ HINTS_ZH: dict[str, str] = {
     "A long header is folded over several lines (a continuation line starts with white space): unfold it before reading its value (see chapter 3, 'Threads: the References header').":
         '长的头部字段会折叠成多行（续行以空白字符开头）：读取它的值之前先展开（见第 3 章“Threads: the References header”一节）。',
     # tests/labs/test_smtp.py
-    "The body is multipart/mixed holding a multipart/alternative (plain text first, then HTML) and the attachment: see chapter 4, 'Text and HTML together' and 'An image attachment'.":
-        '正文是 multipart/mixed，其中包含一个 multipart/alternative（先纯文本，后 HTML）和附件：见第 4 章“Text and HTML together”和“An image attachment”两节。',
+    "The body is multipart/mixed holding a multipart/alternative (plain text first, then HTML) and the attachment: see chapter 4, 'Text and HTML together: multipart/alternative' and 'An image attachment'.":
+        '正文是 multipart/mixed，其中包含一个 multipart/alternative（先纯文本，后 HTML）和附件：见第 4 章“Text and HTML together: multipart/alternative”和“An image attachment”两节。',
     "An attachment keeps its bytes (base64 transfer encoding), its file name (Content-Disposition) and a type guessed from the name: see chapter 4, 'An image attachment'.":
         '附件要保持原有的字节（base64 传输编码）、文件名（Content-Disposition）以及根据文件名推测出的类型：见第 4 章“An image attachment”一节。',
-    "From and To are addresses: every recipient in one To header, joined with commas (see chapter 4, 'The anatomy of a message').":
-        'From 和 To 都是地址：所有收件人放在同一个 To 头里，用逗号分隔（见第 4 章“The anatomy of a message”一节）。',
-    "A non-ASCII subject travels as an encoded-word; Date and Message-ID come from email.utils (see chapter 4, 'Non-ASCII text' and 'The anatomy of a message').":
-        '非 ASCII 的主题以编码字（encoded-word）的形式传送；Date 和 Message-ID 由 email.utils 生成（见第 4 章“Non-ASCII text”和“The anatomy of a message”两节）。',
-    "One connection to the host and port you are given, one message with every recipient in its envelope: see chapter 4, 'The envelope and Bcc'.":
-        '只向给你的主机和端口建立一个连接，发一封邮件，信封里包含所有收件人：见第 4 章“The envelope and Bcc”一节。',
-    "The server refuses some RCPT TO with 550 and accepts the others: smtplib returns the refused ones with their code (see chapter 4, 'Refused recipients').":
-        '服务器用 550 拒绝部分 RCPT TO，接受其余的：smtplib 会返回被拒绝的收件人及其响应码（见第 4 章“Refused recipients”一节）。',
-    "When every RCPT TO is refused smtplib raises SMTPRecipientsRefused, whose recipients attribute holds them all (see chapter 4, 'Refused recipients').":
-        '所有 RCPT TO 都被拒绝时，smtplib 抛出 SMTPRecipientsRefused，它的 recipients 属性包含全部收件人（见第 4 章“Refused recipients”一节）。',
+    "From and To are addresses: every recipient in one To header, joined with commas (see chapter 4, 'The anatomy of a message (RFC 5322)').":
+        'From 和 To 都是地址：所有收件人放在同一个 To 头里，用逗号分隔（见第 4 章“The anatomy of a message (RFC 5322)”一节）。',
+    "A non-ASCII subject travels as an encoded-word; Date and Message-ID come from email.utils (see chapter 4, 'Non-ASCII text: encoded-words and transfer encodings' and 'The anatomy of a message (RFC 5322)').":
+        '非 ASCII 的主题以编码字（encoded-word）的形式传送；Date 和 Message-ID 由 email.utils 生成（见第 4 章“Non-ASCII text: encoded-words and transfer encodings”和“The anatomy of a message (RFC 5322)”两节）。',
+    "One connection to the host and port you are given, one message with every recipient in its envelope: see chapter 4b, 'The envelope and Bcc'.":
+        '只向给你的主机和端口建立一个连接，发一封邮件，信封里包含所有收件人：见第 4b 章“The envelope and Bcc”一节。',
+    "The server refuses some RCPT TO with 550 and accepts the others: smtplib returns the refused ones with their code (see chapter 4b, 'Refused recipients').":
+        '服务器用 550 拒绝部分 RCPT TO，接受其余的：smtplib 会返回被拒绝的收件人及其响应码（见第 4b 章“Refused recipients”一节）。',
+    "When every RCPT TO is refused smtplib raises SMTPRecipientsRefused, whose recipients attribute holds them all (see chapter 4b, 'Refused recipients').":
+        '所有 RCPT TO 都被拒绝时，smtplib 抛出 SMTPRecipientsRefused，它的 recipients 属性包含全部收件人（见第 4b 章“Refused recipients”一节）。',
     # tests/labs/test_sockets.py
-    "The reply is the ctime in square brackets, a space, then the line's bytes unchanged: see chapter 1, 'A first TCP server'.":
-        '响应是方括号中的 ctime、一个空格，然后是原样不变的该行字节：见第 1 章“A first TCP server”一节。',
-    "Answer every line with timestamp_reply(line) until recv() returns b'', and listen on the port you are given: see chapter 1, 'A first TCP server'.":
-        "对每一行都用 timestamp_reply(line) 作答，直到 recv() 返回 b''，并在给你的端口上监听：见第 1 章“A first TCP server”一节。",
-    "TCP is a byte stream, not a sequence of messages: see chapter 1, 'Framing'. A line may arrive in many recv()s and a UTF-8 character may be cut between two: keep the bytes until b'\\n' arrives, and never decode a piece.":
-        "TCP 是字节流，不是一条条消息：见第 1 章“Framing”一节。一行可能分成多次 recv() 才到齐，一个 UTF-8 字符也可能被切成两半：先保存字节，直到收到 b'\\n'，不要解码其中的片段。",
-    "TCP is a byte stream, not a sequence of messages: see chapter 1, 'Framing'. One recv() may hold two lines: answer each whole line in the buffer.":
-        'TCP 是字节流，不是一条条消息：见第 1 章“Framing”一节。一次 recv() 可能包含两行：缓冲区中的每个完整行都要回答。',
-    "The data is bytes, not necessarily text: send it back as it came, without decoding (see chapter 1, 'Framing').":
-        '数据是字节，不一定是文本：原样发回，不要解码（见第 1 章“Framing”一节）。',
-    "A server that serves one client at a time keeps the others waiting: give each connection a thread of its own (see chapter 1, 'socketserver').":
-        '一次只服务一个客户端的服务器会让其他客户端一直等待：给每个连接一个自己的线程（见第 1 章“socketserver”一节）。',
-    "close() must also end the connections of clients still connected, whose threads wait in recv(): shut their sockets down (see chapter 1, 'socketserver').":
-        'close() 还必须结束仍然连着的客户端的连接，它们的线程正阻塞在 recv() 上：关闭（shutdown）这些套接字（见第 1 章“socketserver”一节）。',
-    "close() must close the listening socket, so the port is free for the next server (see chapter 1, 'Server methods').":
-        'close() 必须关闭监听套接字，让下一个服务器可以使用这个端口（见第 1 章“Server methods”一节）。',
-    "close() must stop serve_forever() and wait for the threads it started (shutdown(), then join them): see chapter 1, 'socketserver'.":
-        'close() 必须停止 serve_forever() 并等待它启动的线程结束（先 shutdown()，再逐个 join）：见第 1 章“socketserver”一节。',
-    "TCP is a byte stream, not a sequence of messages: see chapter 1, 'Framing'. A reply may come in several pieces: keep reading until its b'\\n', and connect to the host and port you are given.":
-        "TCP 是字节流，不是一条条消息：见第 1 章“Framing”一节。响应可能分成几块到达：一直读到它的 b'\\n'，并连接到给你的主机和端口。",
-    "Nothing listens there: let the OSError (ConnectionRefusedError) reach the caller (see chapter 1, 'The errors a client meets').":
-        '那里没有程序在监听：让 OSError（ConnectionRefusedError）传给调用者（见第 1 章“The errors a client meets”一节）。',
-    "A server that never answers: the timeout given must apply to every recv() (settimeout), and its TimeoutError reach the caller (see chapter 1, 'Blocking, non-blocking, and timeouts').":
-        '服务器始终不响应：给定的超时必须作用于每一次 recv()（settimeout），并让其 TimeoutError 传给调用者（见第 1 章“Blocking, non-blocking, and timeouts”一节）。',
-    "Each datagram is a whole message: answer it with sendto(reply, client_address), bytes unchanged, on the port you are given (see chapter 1, 'UDP').":
-        '每个数据报都是一条完整的消息：用 sendto(reply, client_address) 回答，字节原样不变，并在给你的端口上服务（见第 1 章“UDP”一节）。',
-    "close() must stop the serving thread and close the socket, so the port is free again (see chapter 1, 'UDP').":
-        'close() 必须停止服务线程并关闭套接字，让这个端口重新空出来（见第 1 章“UDP”一节）。',
-    "One SOCK_DGRAM socket: sendto() each message to the address you are given, recvfrom() its reply (see chapter 1, 'UDP').":
-        '只用一个 SOCK_DGRAM 套接字：用 sendto() 把每条消息发往给你的地址，用 recvfrom() 接收它的响应（见第 1 章“UDP”一节）。',
-    "UDP may lose a datagram: with settimeout(timeout), recvfrom() raises TimeoutError; let it reach the caller (see chapter 1, 'UDP').":
-        'UDP 可能丢失数据报：设置 settimeout(timeout) 后，recvfrom() 会抛出 TimeoutError；让它传给调用者（见第 1 章“UDP”一节）。',
+    "The reply is the ctime in square brackets, a space, then the line's bytes unchanged: see chapter 1a, 'Server methods: bind, listen, accept'.":
+        '响应是方括号中的 ctime、一个空格，然后是原样不变的该行字节：见第 1a 章“Server methods: bind, listen, accept”一节。',
+    "Answer every line with timestamp_reply(line) until recv() returns b'', and listen on the port you are given: see chapter 1a, 'Server methods: bind, listen, accept'.":
+        "对每一行都用 timestamp_reply(line) 作答，直到 recv() 返回 b''，并在给你的端口上监听：见第 1a 章“Server methods: bind, listen, accept”一节。",
+    "TCP is a byte stream, not a sequence of messages: see chapter 1a, 'TCP is a byte stream, not a series of messages'. A line may arrive in many recv()s and a UTF-8 character may be cut between two: keep the bytes until b'\\n' arrives, and never decode a piece.":
+        "TCP 是字节流，不是一条条消息：见第 1a 章“TCP is a byte stream, not a series of messages”一节。一行可能分成多次 recv() 才到齐，一个 UTF-8 字符也可能被切成两半：先保存字节，直到收到 b'\\n'，不要解码其中的片段。",
+    "TCP is a byte stream, not a sequence of messages: see chapter 1a, 'TCP is a byte stream, not a series of messages'. One recv() may hold two lines: answer each whole line in the buffer.":
+        'TCP 是字节流，不是一条条消息：见第 1a 章“TCP is a byte stream, not a series of messages”一节。一次 recv() 可能包含两行：缓冲区中的每个完整行都要回答。',
+    "The data is bytes, not necessarily text: send it back as it came, without decoding (see chapter 1a, 'TCP is a byte stream, not a series of messages').":
+        '数据是字节，不一定是文本：原样发回，不要解码（见第 1a 章“TCP is a byte stream, not a series of messages”一节）。',
+    "A server that serves one client at a time keeps the others waiting: give each connection a thread of its own (see chapter 1b, 'socketserver: the accept loop, written for you').":
+        '一次只服务一个客户端的服务器会让其他客户端一直等待：给每个连接一个自己的线程（见第 1b 章“socketserver: the accept loop, written for you”一节）。',
+    "close() must also end the connections of clients still connected, whose threads wait in recv(): shut their sockets down (see chapter 1b, 'socketserver: the accept loop, written for you').":
+        'close() 还必须结束仍然连着的客户端的连接，它们的线程正阻塞在 recv() 上：关闭（shutdown）这些套接字（见第 1b 章“socketserver: the accept loop, written for you”一节）。',
+    "close() must close the listening socket, so the port is free for the next server (see chapter 1a, 'Server methods: bind, listen, accept').":
+        'close() 必须关闭监听套接字，让下一个服务器可以使用这个端口（见第 1a 章“Server methods: bind, listen, accept”一节）。',
+    "close() must stop serve_forever() and wait for the threads it started (shutdown(), then join them): see chapter 1b, 'socketserver: the accept loop, written for you'.":
+        'close() 必须停止 serve_forever() 并等待它启动的线程结束（先 shutdown()，再逐个 join）：见第 1b 章“socketserver: the accept loop, written for you”一节。',
+    "TCP is a byte stream, not a sequence of messages: see chapter 1a, 'TCP is a byte stream, not a series of messages'. A reply may come in several pieces: keep reading until its b'\\n', and connect to the host and port you are given.":
+        "TCP 是字节流，不是一条条消息：见第 1a 章“TCP is a byte stream, not a series of messages”一节。响应可能分成几块到达：一直读到它的 b'\\n'，并连接到给你的主机和端口。",
+    "Nothing listens there: let the OSError (ConnectionRefusedError) reach the caller (see chapter 1a, 'The errors a client meets').":
+        '那里没有程序在监听：让 OSError（ConnectionRefusedError）传给调用者（见第 1a 章“The errors a client meets”一节）。',
+    "A server that never answers: the timeout given must apply to every recv() (settimeout), and its TimeoutError reach the caller (see chapter 1a, 'Blocking, non-blocking, and timeouts').":
+        '服务器始终不响应：给定的超时必须作用于每一次 recv()（settimeout），并让其 TimeoutError 传给调用者（见第 1a 章“Blocking, non-blocking, and timeouts”一节）。',
+    "Each datagram is a whole message: answer it with sendto(reply, client_address), bytes unchanged, on the port you are given (see chapter 1a, 'UDP: datagrams, no connection').":
+        '每个数据报都是一条完整的消息：用 sendto(reply, client_address) 回答，字节原样不变，并在给你的端口上服务（见第 1a 章“UDP: datagrams, no connection”一节）。',
+    "close() must stop the serving thread and close the socket, so the port is free again (see chapter 1a, 'UDP: datagrams, no connection').":
+        'close() 必须停止服务线程并关闭套接字，让这个端口重新空出来（见第 1a 章“UDP: datagrams, no connection”一节）。',
+    "One SOCK_DGRAM socket: sendto() each message to the address you are given, recvfrom() its reply (see chapter 1a, 'UDP: datagrams, no connection').":
+        '只用一个 SOCK_DGRAM 套接字：用 sendto() 把每条消息发往给你的地址，用 recvfrom() 接收它的响应（见第 1a 章“UDP: datagrams, no connection”一节）。',
+    "UDP may lose a datagram: with settimeout(timeout), recvfrom() raises TimeoutError; let it reach the caller (see chapter 1a, 'UDP: datagrams, no connection').":
+        'UDP 可能丢失数据报：设置 settimeout(timeout) 后，recvfrom() 会抛出 TimeoutError；让它传给调用者（见第 1a 章“UDP: datagrams, no connection”一节）。',
 }

@@ -8,6 +8,7 @@ POSIX's order of precedence), or COURSE_LANG=zh, which `course.py --lang zh` set
 The hints themselves stay in the tests, in English (tests/labs, tests/exercises/checks); their Chinese is
 in hints_zh.py, keyed by the English text, so a changed English hint has no Chinese until it is translated
 again (tests/grading/test_i18n.py fails on it) and is shown in English meanwhile, never a stale translation.
+The chapter sections a Chinese hint names are shown by the Chinese edition's headings (sections.py).
 """
 
 from __future__ import annotations
@@ -71,5 +72,6 @@ def hint(english: str, lang: str | None = None) -> str:
     if language(lang) != "zh":
         return english
     from .hints_zh import HINTS_ZH
+    from .sections import in_chinese
 
-    return HINTS_ZH.get(english, english)
+    return in_chinese(HINTS_ZH[english]) if english in HINTS_ZH else english

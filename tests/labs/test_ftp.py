@@ -90,7 +90,8 @@ def raised(info) -> str:
 
 
 @pytest.mark.points(1, hint="Log in, change to the folder, RETR the file into a local file: see chapter 2, "
-                            "'Downloading', and use the host and port you are given.")
+                            "'Downloading: retrlines, retrbinary, and callbacks', and use the host and port you are "
+                            "given.")
 def test_download(student, lab_writable, tmp_path):
     """download() copies a text file from the server it is given and returns its size."""
     name = put_public(lab_writable, f"pub/data/notes-{token()}.txt", "line one\nzwei: ü\n".encode())
@@ -103,7 +104,7 @@ def test_download(student, lab_writable, tmp_path):
 
 
 @pytest.mark.points(2, hint="A file that is not text must be transferred in binary mode (TYPE I), bytes written "
-                            "as they come: see chapter 2, 'Downloading: retrlines, retrbinary'.")
+                            "as they come: see chapter 2, 'Downloading: retrlines, retrbinary, and callbacks'.")
 def test_download_binary(student, lab_writable, tmp_path):
     """download() copies a binary file byte for byte."""
     data = bytes(range(256)) * 8 + b"\r\n\n\r\xff\x00"
@@ -133,7 +134,7 @@ def test_download_refused(student, lab_writable, closed_port, tmp_path):
 
 
 @pytest.mark.points(1, hint="A server that never answers makes connect() time out: TimeoutError is an OSError "
-                            "too, and the timeout you are given must be used (see chapter 1, 'The errors a "
+                            "too, and the timeout you are given must be used (see chapter 1a, 'The errors a "
                             "client meets').")
 def test_download_silent_server(student, tmp_path):
     """A server that accepts but never greets gives DownloadError "connect" after the timeout given."""
@@ -158,7 +159,7 @@ def test_download_silent_server(student, tmp_path):
 
 
 @pytest.mark.points(1, hint="A host name that does not resolve raises socket.gaierror, an OSError as well: catch "
-                            "the OSError family, not one of its members (see chapter 1, 'The errors a client meets').")
+                            "the OSError family, not one of its members (see chapter 1a, 'The errors a client meets').")
 def test_download_unknown_host(student, lab_writable, tmp_path):
     """A host name that does not exist gives DownloadError with reason "connect"."""
     download_works(student, lab_writable, tmp_path)
@@ -189,7 +190,7 @@ def test_download_login_refused(student, lab_writable, tmp_path):
 
 
 @pytest.mark.points(2, hint="Change to the folder before asking for the file: the reply to CWD says whether the "
-                            "folder exists (see chapter 2, 'Where am I? pwd, cwd').")
+                            "folder exists (see chapter 2, 'Where am I? pwd, cwd, and raw commands').")
 def test_download_missing_folder(student, lab_writable, tmp_path):
     """A missing folder gives DownloadError with reason "folder", and no local file."""
     download_works(student, lab_writable, tmp_path)
@@ -240,7 +241,7 @@ def test_mirror(student, lab_writable, tmp_path):
 
 
 @pytest.mark.points(1, hint="Binary files in a mirror too: retrbinary, not retrlines (see chapter 2, 'Downloading: "
-                            "retrlines, retrbinary').")
+                            "retrlines, retrbinary, and callbacks').")
 def test_mirror_binary_files(student, lab_writable, tmp_path):
     """mirror() copies binary files byte for byte."""
     folder = own_tree(lab_writable, BINARY_TREE)

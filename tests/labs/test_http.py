@@ -77,7 +77,7 @@ def test_get_json_errors(student, lab_servers):
 
 
 @pytest.mark.points(2, hint="A JSON body is bytes, announced by its Content-Type header (see chapter 6, "
-                            "'http.client: a JSON POST').")
+                            "'http.client: a JSON POST, on the same connection').")
 def test_post_json(student, lab_servers):
     """post_json() sends JSON with its Content-Type to the server it is given; /post echoes it back."""
     payload = {"name": "Ada", "tags": ["x", "ü"], "n": 3}
@@ -165,7 +165,7 @@ def check_json(status, kind, length, data, expected_status):
 
 @pytest.mark.points(2, hint="The query string is in self.path after '?': split the URL and parse the query; send "
                             "the status, the headers (Content-Type, Content-Length), a blank line, then the body "
-                            "(see chapter 6, 'http.server: a handler of your own').")
+                            "(see chapter 6b, 'http.server: a handler of your own').")
 def test_handler_get(student, own_server):
     """GET /hello greets by name (default "world") with JSON and its Content-Length."""
     server = own_server()
@@ -175,7 +175,7 @@ def test_handler_get(student, own_server):
     assert answer == {"greeting": "Hello, world!"}, f"GET /hello answered {answer!r}"
 
 
-@pytest.mark.points(1, hint="A path the API does not have is 404, with a JSON error body (see chapter 6, "
+@pytest.mark.points(1, hint="A path the API does not have is 404, with a JSON error body (see chapter 6b, "
                             "'http.server: a handler of your own').")
 def test_handler_get_unknown_path(student, own_server):
     """GET of an unknown path gets 404 with a JSON error."""
@@ -184,7 +184,7 @@ def test_handler_get_unknown_path(student, own_server):
 
 
 @pytest.mark.points(2, hint="Read exactly Content-Length bytes of body from self.rfile, then decode the JSON "
-                            "(see chapter 6, 'http.server: a handler of your own').")
+                            "(see chapter 6b, 'http.server: a handler of your own').")
 def test_handler_post(student, own_server):
     """POST /reverse reverses the text."""
     answer = check_json(*ask(own_server(), "POST", "/reverse", json.dumps({"text": "héllo"}).encode(),
@@ -193,7 +193,7 @@ def test_handler_post(student, own_server):
 
 
 @pytest.mark.points(1, hint="A body that is not what the API expects is the client's error: 400 with a JSON "
-                            "error, and the server keeps serving (see chapter 6, 'http.server').")
+                            "error, and the server keeps serving (see chapter 6b, 'http.server: serving a folder').")
 def test_handler_post_bad_body(student, own_server):
     """A body that is not JSON, or whose text is not a string, gets 400 with an error."""
     server = own_server()
@@ -202,7 +202,7 @@ def test_handler_post_bad_body(student, own_server):
     check_json(*ask(server, "POST", "/reverse", json.dumps({"text": 5}).encode()), 400)
 
 
-@pytest.mark.points(1, hint="POST has its own paths: one the API does not have is 404 too (see chapter 6, "
+@pytest.mark.points(1, hint="POST has its own paths: one the API does not have is 404 too (see chapter 6b, "
                             "'http.server: a handler of your own').")
 def test_handler_post_unknown_path(student, own_server):
     """POST to an unknown path gets 404 with a JSON error."""

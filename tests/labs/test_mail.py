@@ -79,7 +79,7 @@ def send(handle, to_user, subject, body="hello\n", sender="alice@example.test"):
         smtp.send_message(message)
 
 
-@pytest.mark.points(2, hint="STAT answers with the number of messages and their size in octets: see chapter 5, "
+@pytest.mark.points(2, hint="STAT answers with the number of messages and their size in octets: see chapter 5a, "
                             "'The mailbox at a glance: stat and list', and use the server you are given.")
 def test_mailbox_report_count_size(student, lab_writable):
     """mailbox_report() gives the count and size of STAT, from the server it is given."""
@@ -93,7 +93,7 @@ def test_mailbox_report_count_size(student, lab_writable):
 
 
 @pytest.mark.points(1, hint="Read only the headers (TOP n 0) and keep the address of From, in lower case "
-                            "(email.utils.parseaddr): see chapter 5, 'A quick look: top'.")
+                            "(email.utils.parseaddr): see chapter 5a, 'A quick look: top'.")
 def test_mailbox_report_senders(student, lab_writable):
     """mailbox_report() counts the messages per sender address."""
     send(lab_writable, "bob", f"hello {uuid.uuid4().hex}", sender="Ünal Test <Unal.Test@Example.test>")
@@ -104,7 +104,7 @@ def test_mailbox_report_senders(student, lab_writable):
 
 
 @pytest.mark.points(1, hint="A report only reads: no DELE, and QUIT at the end so the session closes cleanly "
-                            "(see chapter 5, 'Deleting: dele, rset, and the UPDATE state').")
+                            "(see chapter 5a, 'Deleting: dele, rset, and the UPDATE state').")
 def test_mailbox_report_deletes_nothing(student, lab_writable):
     """Making the report leaves the mailbox as it was."""
     send(lab_writable, "carol", f"only on this server {uuid.uuid4().hex}")
@@ -117,7 +117,7 @@ def test_mailbox_report_deletes_nothing(student, lab_writable):
 
 
 @pytest.mark.points(3, hint="Give the message an id of its own, then look for that id in the POP3 mailbox: see "
-                            "chapter 5, 'The round trip: send with SMTP, receive with POP3'.")
+                            "chapter 5a, 'The round trip: send with SMTP, receive with POP3'.")
 def test_round_trip(student, lab_writable):
     """round_trip() sends a message, finds it in the POP3 mailbox, and leaves it there."""
     s, p = lab_writable.smtp, lab_writable.pop3
@@ -132,7 +132,7 @@ def test_round_trip(student, lab_writable):
 
 @pytest.mark.timeout(30)  # a round_trip() that ignores its wait must fail on the clock below, not time out
 @pytest.mark.points(1, hint="Poll until a deadline computed from the caller's wait, then give up with "
-                            "RuntimeError (see chapter 5, 'The round trip').")
+                            "RuntimeError (see chapter 5a, 'The round trip: send with SMTP, receive with POP3').")
 def test_round_trip_never_arrives(student, lab_writable):
     """round_trip() raises RuntimeError once its wait is over when the message goes elsewhere."""
     s, p = lab_writable.smtp, lab_writable.pop3
@@ -161,8 +161,8 @@ def mailbox_counts(imap, folder):
 
 
 @pytest.mark.points(3, hint="The criteria go to the server as given, quotes included: a quoted string may hold "
-                            "spaces. Copy by UID, then mark \\Deleted and expunge (see chapter 5, 'Searching on "
-                            "the server' and 'Folders: create, copy, move').")
+                            "spaces. Copy by UID, then mark \\Deleted and expunge (see chapter 5b, 'Searching on "
+                            "the server: search' and 'Folders: create, copy, move, status').")
 def test_move_matching(student, lab_writable):
     """move_matching() moves exactly the messages matching a quoted search with spaces into a new folder."""
     token = uuid.uuid4().hex[:12]
@@ -186,7 +186,7 @@ def test_move_matching(student, lab_writable):
     assert moved == 3, observed
 
 
-@pytest.mark.points(1, hint="CREATE answers NO when the folder exists: that is fine, go on (see chapter 5, "
+@pytest.mark.points(1, hint="CREATE answers NO when the folder exists: that is fine, go on (see chapter 5b, "
                             "'Folders: create, copy, move, status').")
 def test_move_matching_into_existing_folder(student, lab_writable):
     """move_matching() moves into a folder that exists already, and returns 0 when nothing matches."""

@@ -59,7 +59,7 @@ def head_fields(handle, message_id) -> tuple[dict, str]:
 
 @pytest.mark.points(3, hint="GROUP gives the first and last article numbers; ask the overview (OVER) for the last "
                             "n only, newest first, and decode the encoded-words: see chapter 3, 'Listing a group: "
-                            "over' and 'Decoding encoded subjects'.")
+                            "over' and 'Decoding encoded subjects: decode_header'.")
 def test_newest_subjects(student, lab_writable):
     """newest_subjects() lists the n newest subjects of the server it is given, newest first, decoded."""
     token = uuid.uuid4().hex[:8]

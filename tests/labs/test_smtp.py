@@ -108,7 +108,8 @@ def relay(lab_writable):
 
 
 @pytest.mark.points(2, hint="The body is multipart/mixed holding a multipart/alternative (plain text first, then "
-                            "HTML) and the attachment: see chapter 4, 'Text and HTML together' and 'An image "
+                            "HTML) and the attachment: see chapter 4, 'Text and HTML together: multipart/alternative' "
+                            "and 'An image "
                             "attachment'.")
 def test_message_structure(student, attachment):
     """build_message() makes multipart/mixed = [multipart/alternative: text, html] + the attachment."""
@@ -137,7 +138,7 @@ def test_message_attachment(student, attachment):
 
 
 @pytest.mark.points(1, hint="From and To are addresses: every recipient in one To header, joined with commas "
-                            "(see chapter 4, 'The anatomy of a message').")
+                            "(see chapter 4, 'The anatomy of a message (RFC 5322)').")
 def test_message_addresses(student, attachment):
     """build_message() sets From and a To with every recipient."""
     recipients = ["bob@example.test", "carol@example.test"]
@@ -149,7 +150,8 @@ def test_message_addresses(student, attachment):
 
 
 @pytest.mark.points(1, hint="A non-ASCII subject travels as an encoded-word; Date and Message-ID come from "
-                            "email.utils (see chapter 4, 'Non-ASCII text' and 'The anatomy of a message').")
+                            "email.utils (see chapter 4, 'Non-ASCII text: encoded-words and transfer encodings' and "
+                            "'The anatomy of a message (RFC 5322)').")
 def test_message_subject_date_id(student, attachment):
     """build_message() sets a non-ASCII Subject, a Date and a Message-ID."""
     message = built(student, attachment, "Minutes ünd more", ["bob@example.test"])
@@ -159,7 +161,7 @@ def test_message_subject_date_id(student, attachment):
 
 
 @pytest.mark.points(3, hint="One connection to the host and port you are given, one message with every "
-                            "recipient in its envelope: see chapter 4, 'The envelope and Bcc'.")
+                            "recipient in its envelope: see chapter 4b, 'The envelope and Bcc'.")
 def test_send_to_all(student, lab_writable, relay):
     """send_to_all() delivers to every recipient over one connection and returns {}."""
     token = uuid.uuid4().hex
@@ -172,7 +174,7 @@ def test_send_to_all(student, lab_writable, relay):
 
 
 @pytest.mark.points(2, hint="The server refuses some RCPT TO with 550 and accepts the others: smtplib returns "
-                            "the refused ones with their code (see chapter 4, 'Refused recipients').")
+                            "the refused ones with their code (see chapter 4b, 'Refused recipients').")
 def test_some_recipients_refused(student, lab_writable, relay):
     """Refused recipients are returned with their code; the others still get the message."""
     token = uuid.uuid4().hex
@@ -185,7 +187,7 @@ def test_some_recipients_refused(student, lab_writable, relay):
 
 
 @pytest.mark.points(1, hint="When every RCPT TO is refused smtplib raises SMTPRecipientsRefused, whose "
-                            "recipients attribute holds them all (see chapter 4, 'Refused recipients').")
+                            "recipients attribute holds them all (see chapter 4b, 'Refused recipients').")
 def test_all_recipients_refused(student, relay):
     """When every recipient is refused, all of them are returned, not raised."""
     recipients = ["ghost@example.test", "nobody@example.test"]

@@ -20,7 +20,8 @@ from grader.helpers import student_threads
 pytestmark = pytest.mark.lab("sockets")
 
 STAMP = re.compile(rb"^\[(\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4})\] (.*)$", re.S)
-FRAMING = "TCP is a byte stream, not a sequence of messages: see chapter 1, 'Framing'"
+FRAMING = ("TCP is a byte stream, not a sequence of messages: see chapter 1a, 'TCP is a byte stream, not a series "
+           "of messages'")
 
 
 def stamped(reply: bytes, data: bytes) -> bool:
@@ -82,7 +83,7 @@ def started(student, host="127.0.0.1", port=0, udp=False):
 # ---------------------------------------------------------------- timestamp_reply
 
 @pytest.mark.points(1, hint="The reply is the ctime in square brackets, a space, then the line's bytes unchanged: "
-                            "see chapter 1, 'A first TCP server'.")
+                            "see chapter 1a, 'Server methods: bind, listen, accept'.")
 def test_timestamp_reply(student):
     """timestamp_reply() puts the current time.ctime() in brackets before the line."""
     reply = student.timestamp_reply(b"hello\n")
@@ -92,7 +93,7 @@ def test_timestamp_reply(student):
 # ---------------------------------------------------------------- the TCP server
 
 @pytest.mark.points(2, hint="Answer every line with timestamp_reply(line) until recv() returns b'', and listen on "
-                            "the port you are given: see chapter 1, 'A first TCP server'.")
+                            "the port you are given: see chapter 1a, 'Server methods: bind, listen, accept'.")
 def test_tcp_server_answers_lines(student):
     """The TCP server, on the port it is given, answers each line of a client with its timestamped copy."""
     server = started(student)
@@ -145,7 +146,7 @@ def test_tcp_server_two_lines_at_once(student):
 
 
 @pytest.mark.points(1, hint="The data is bytes, not necessarily text: send it back as it came, without "
-                            "decoding (see chapter 1, 'Framing').")
+                            "decoding (see chapter 1a, 'TCP is a byte stream, not a series of messages').")
 def test_tcp_server_binary_line(student):
     """A line of bytes that are not UTF-8 comes back unchanged."""
     line = b"\xff\xfe\x00\x80 raw \xc3\n"
@@ -160,7 +161,8 @@ def test_tcp_server_binary_line(student):
 
 
 @pytest.mark.points(3, hint="A server that serves one client at a time keeps the others waiting: give each "
-                            "connection a thread of its own (see chapter 1, 'socketserver').")
+                            "connection a thread of its own (see chapter 1b, 'socketserver: the accept loop, written "
+                            "for you').")
 def test_tcp_server_serves_clients_at_once(student):
     """Five clients connected at once are all answered, the last one first."""
     server = started(student)
@@ -181,7 +183,8 @@ def test_tcp_server_serves_clients_at_once(student):
 
 
 @pytest.mark.points(1, hint="close() must also end the connections of clients still connected, whose threads "
-                            "wait in recv(): shut their sockets down (see chapter 1, 'socketserver').")
+                            "wait in recv(): shut their sockets down (see chapter 1b, 'socketserver: the accept loop, "
+                            "written for you').")
 def test_tcp_server_close_disconnects_clients(student):
     """close() returns within 2 s with a client still connected, and that client is disconnected."""
     server = started(student)
@@ -206,7 +209,7 @@ def test_tcp_server_close_disconnects_clients(student):
 
 
 @pytest.mark.points(1, hint="close() must close the listening socket, so the port is free for the next server "
-                            "(see chapter 1, 'Server methods').")
+                            "(see chapter 1a, 'Server methods: bind, listen, accept').")
 def test_tcp_server_close_frees_port(student):
     """After close(), a new server can listen on the same port."""
     server = started(student)
@@ -226,7 +229,8 @@ def test_tcp_server_close_frees_port(student):
 
 
 @pytest.mark.points(1, hint="close() must stop serve_forever() and wait for the threads it started "
-                            "(shutdown(), then join them): see chapter 1, 'socketserver'.")
+                            "(shutdown(), then join them): see chapter 1b, 'socketserver: the accept loop, written for "
+                            "you'.")
 def test_tcp_server_close_stops_threads(student):
     """After close(), no thread of the server is left running."""
     before = student_threads(student)
@@ -314,7 +318,7 @@ def test_tcp_client(student):
 
 
 @pytest.mark.points(1, hint="Nothing listens there: let the OSError (ConnectionRefusedError) reach the caller "
-                            "(see chapter 1, 'The errors a client meets').")
+                            "(see chapter 1a, 'The errors a client meets').")
 def test_tcp_client_refused(student, closed_port):
     """tcp_client() raises an OSError when nothing listens at the address (and only then)."""
     server = PieceServer()  # first the same client where a server listens: it must get through
@@ -329,7 +333,7 @@ def test_tcp_client_refused(student, closed_port):
 
 
 @pytest.mark.points(1, hint="A server that never answers: the timeout given must apply to every recv() "
-                            "(settimeout), and its TimeoutError reach the caller (see chapter 1, 'Blocking, "
+                            "(settimeout), and its TimeoutError reach the caller (see chapter 1a, 'Blocking, "
                             "non-blocking, and timeouts').")
 def test_tcp_client_timeout(student):
     """tcp_client() gives up with an OSError (timeout) after its timeout when the server stays silent."""
@@ -350,7 +354,8 @@ def test_tcp_client_timeout(student):
 # ---------------------------------------------------------------- UDP
 
 @pytest.mark.points(1, hint="Each datagram is a whole message: answer it with sendto(reply, client_address), "
-                            "bytes unchanged, on the port you are given (see chapter 1, 'UDP').")
+                            "bytes unchanged, on the port you are given (see chapter 1a, 'UDP: datagrams, no "
+                            "connection').")
 def test_udp_server_answers(student):
     """The UDP server, on the port it is given, answers every datagram (text or not) to its sender."""
     server = started(student, udp=True)
@@ -369,7 +374,7 @@ def test_udp_server_answers(student):
 
 
 @pytest.mark.points(1, hint="close() must stop the serving thread and close the socket, so the port is free "
-                            "again (see chapter 1, 'UDP').")
+                            "again (see chapter 1a, 'UDP: datagrams, no connection').")
 def test_udp_server_close_frees_port(student):
     """After close(), the UDP port can be bound again."""
     server = started(student, udp=True)
@@ -384,7 +389,7 @@ def test_udp_server_close_frees_port(student):
 
 
 @pytest.mark.points(1, hint="One SOCK_DGRAM socket: sendto() each message to the address you are given, "
-                            "recvfrom() its reply (see chapter 1, 'UDP').")
+                            "recvfrom() its reply (see chapter 1a, 'UDP: datagrams, no connection').")
 def test_udp_client(student):
     """udp_client() sends one datagram per message to the address it is given and returns each reply."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
@@ -416,7 +421,7 @@ def test_udp_client(student):
 
 
 @pytest.mark.points(1, hint="UDP may lose a datagram: with settimeout(timeout), recvfrom() raises TimeoutError; "
-                            "let it reach the caller (see chapter 1, 'UDP').")
+                            "let it reach the caller (see chapter 1a, 'UDP: datagrams, no connection').")
 def test_udp_client_lost_reply(student):
     """udp_client() raises a timeout (OSError) when no reply comes."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # bound, never answers

@@ -74,7 +74,8 @@ def test_resume_download_from_nothing(student, lab_servers, tmp_path):
 
 
 @pytest.mark.points(2, hint="mkd each folder (a 550 for one that exists is fine), storbinary each file "
-                            "(chapter 2, 'Uploading: storbinary and storlines' and 'Managing files and folders').")
+                            "(chapter 2, 'Uploading: storbinary and storlines' and 'Managing files and folders: "
+                            "rename, delete, mkd, rmd').")
 def test_upload_tree(student, lab_writable, tmp_path):
     """upload_tree() recreates folders and files in carol's home, and can run again over them."""
     tree = {"a.txt": b"alpha\n", "sub/b.bin": bytes(range(256)), "sub/deeper/\u00e7.txt": "\u00e7a va\n".encode()}
