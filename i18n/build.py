@@ -21,6 +21,8 @@ FOLDERS = {"zh_CN": "zh"}
 LINK = re.compile(r"\]\(((?:[^()\s]|\([^()\s]*\))+)\)")
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 LANGUAGE_NAMES = {"en": "English"}
+#: A translated Markdown page sits beside the English one: README.md -> README.zh-CN.md.
+PAGE_SUFFIXES = {"zh_CN": "zh-CN"}
 
 
 def folder(lang: str) -> Path:
@@ -67,7 +69,17 @@ def heading_anchors(english: str, translated: str) -> dict[str, str]:
     return pairs
 
 
-def rewrite_links(text: str, chapter: str, built: set[str], anchors: dict[str, dict[str, str]]) -> str:
+def translated_page(path: str, lang: str) -> str:
+    """A Markdown page's translation beside it (labs/02_ftp/README.zh-CN.md), if there is one, else path."""
+    suffix = PAGE_SUFFIXES.get(lang)
+    if not suffix or not path.endswith(".md"):
+        return path
+    translation = f"{path[:-3]}.{suffix}.md"
+    return translation if (notebooks.NOTEBOOKS / translation).exists() else path
+
+
+def rewrite_links(text: str, chapter: str, built: set[str], anchors: dict[str, dict[str, str]],
+                  lang: str = "") -> str:
     def target(match: re.Match) -> str:
         link = match.group(1)
         if re.match(r"^[a-z][a-z0-9+.-]*:", link):  # http:, mailto: ... unchanged
@@ -77,6 +89,8 @@ def rewrite_links(text: str, chapter: str, built: set[str], anchors: dict[str, d
             path_out, chapter_to = "", chapter
         elif "/" not in path and path.endswith(".ipynb") and path[:-6] in built:
             path_out, chapter_to = path, path[:-6]
+        elif not fragment:  # a page's anchors are its own language's: only a whole page is swapped
+            return f"](../{translated_page(path, lang)})"
         else:
             return f"](../{link})"
         if fragment:
@@ -114,7 +128,7 @@ def build_language(lang: str) -> dict[str, str]:
         for cell in out["cells"]:
             if cell["cell_type"] != "markdown":
                 continue
-            text = rewrite_links(cell["source"], chapter, built, anchors)
+            text = rewrite_links(cell["source"], chapter, built, anchors, lang)
             if first:  # the language switch: every translated chapter links to its English original
                 text += f"\n\n[{LANGUAGE_NAMES['en']}](../{chapter}.ipynb)"
                 first = False

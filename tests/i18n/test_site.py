@@ -224,9 +224,9 @@ def rebuild_with(site, tmp_path, edition, changes):
 BREAKAGES = [
     ("zh", "notebooks/zh/01a_sockets.ipynb", "00_start_here.ipynb#", "00_start_here.ipynb#No-such-heading-",
      "No-such-heading-"),  # an anchor into a page of the same edition
-    ("zh", "notebooks/zh/00_start_here.ipynb", "../../labs/README.md", "../../labs/NO_SUCH_FILE.md",
+    ("zh", "notebooks/zh/00_start_here.ipynb", "../../labs/README.zh-CN.md", "../../labs/NO_SUCH_FILE.md",
      "NO_SUCH_FILE"),  # a page no edition has
-    ("zh", "notebooks/zh/02_ftp.ipynb", "../../labs/02_ftp/README.md", "../../labs/02_ftp/README.md#No-such-lab",
+    ("zh", "notebooks/zh/02_ftp.ipynb", "../../labs/02_ftp/README.zh-CN.md", "../../labs/02_ftp/README.md#No-such-lab",
      "No-such-lab"),  # an anchor into the other edition
     ("en", "notebooks/01a_sockets.ipynb", "00_start_here.ipynb#", "00_start_here.ipynb#No-such-heading-",
      "No-such-heading-"),
@@ -249,6 +249,6 @@ def test_a_link_into_the_english_edition_with_its_anchor_builds(site, tmp_path):
     pages, _, out = site
     anchor = sorted(json.loads((pages / "en.anchors.json").read_text(encoding="utf-8"))["labs/README"])[0]
     assert anchor in Page(out / "labs/README.html").ids
-    done = rebuild_with(site, tmp_path, "zh", [("notebooks/zh/00_start_here.ipynb", "../../labs/README.md",
+    done = rebuild_with(site, tmp_path, "zh", [("notebooks/zh/00_start_here.ipynb", "../../labs/README.zh-CN.md",
                                                  f"../../labs/README.md#{anchor}")])
     assert done.returncode == 0, done.stdout + done.stderr

@@ -244,6 +244,15 @@ def test_internal_links_resolve(path):
                 assert fragment in headings, f"{path.name}: anchor #{fragment} not in {file.name}"
 
 
+def test_links_to_a_page_with_a_translation_lead_to_the_translation():
+    """A Chinese chapter's link to a lab's README goes to README.zh-CN.md, which exists for every lab."""
+    links = [link for path in BUILT for cell in cells(path) if cell["cell_type"] == "markdown"
+             for link in link_targets("".join(cell["source"])) if "labs/" in link and link.endswith(".md")]
+    assert links, "no Chinese chapter links to a lab README any more"
+    english = [link for link in links if (ROOT / "labs" / link.split("labs/", 1)[1]).with_suffix(".zh-CN.md").exists()]
+    assert not english, f"links to English pages that have a Chinese translation: {sorted(set(english))}"
+
+
 # --- the check catches a stale translation: run the real command on a copy of the checkout ------------
 
 @pytest.fixture()
