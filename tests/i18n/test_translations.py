@@ -257,13 +257,16 @@ def test_links_to_a_page_with_a_translation_lead_to_the_translation():
 
 @pytest.fixture()
 def copy(tmp_path):
-    """i18n/, the English notebooks, the catalogs and notebooks/zh/, copied: the command works on the copy."""
+    """i18n/, the English notebooks, the catalogs, notebooks/zh/ and the labs' Chinese pages, copied: the command works on the copy."""
     shutil.copytree(ROOT / "i18n", tmp_path / "i18n", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "locale", tmp_path / "locale")
     (tmp_path / "notebooks").mkdir()
     for path in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(path, tmp_path / "notebooks")
     shutil.copytree(ZH, tmp_path / "notebooks" / "zh")
+    for page in ROOT.glob("labs/**/*.zh-CN.md"):  # the build links to a page's translation if it exists
+        (tmp_path / page.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(page, tmp_path / page.relative_to(ROOT))
     return tmp_path
 
 
