@@ -41,22 +41,26 @@ def markdown_paragraphs(chapter: str):
                 yield cell_id, number, block
 
 
-def code_comments(chapter: str):
-    """(cell id, Comment) for every translatable comment of a chapter's code cells."""
+def _code_cells(chapter: str):
+    """(cell id, source) of a chapter's code cells."""
     notebook = notebooks.read(notebooks.NOTEBOOKS / f"{chapter}.ipynb")
     for index, cell in enumerate(notebook["cells"]):
         if cell["cell_type"] == "code":
-            for comment in comments.comments(notebooks.source(cell)):
-                yield cell.get("id", f"cell{index}"), comment
+            yield cell.get("id", f"cell{index}"), notebooks.source(cell)
+
+
+def code_comments(chapter: str):
+    """(cell id, Comment) for every translatable comment of a chapter's code cells."""
+    for cell_id, source in _code_cells(chapter):
+        for comment in comments.comments(source):
+            yield cell_id, comment
 
 
 def printed_labels(chapter: str):
     """(cell id, Label) for every printed label of a chapter's code cells."""
-    notebook = notebooks.read(notebooks.NOTEBOOKS / f"{chapter}.ipynb")
-    for index, cell in enumerate(notebook["cells"]):
-        if cell["cell_type"] == "code":
-            for label in printed.labels(notebooks.source(cell)):
-                yield cell.get("id", f"cell{index}"), label
+    for cell_id, source in _code_cells(chapter):
+        for label in printed.labels(source):
+            yield cell_id, label
 
 
 def code_entries(chapter: str):
