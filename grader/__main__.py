@@ -58,16 +58,17 @@ def main(argv=None) -> int:
 
         return batch_module.main(args)
     if args.command == "merge":
+        from .i18n import text
         from .shards import ShardError, merge as merge_shards
 
         try:
             rows, missing = merge_shards(args.out, args.shards)
         except ShardError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(text("error", message=exc), file=sys.stderr)
             return 2
-        print(f"merged {len(args.shards)} shard(s), {len(rows)} submission(s): {args.out}")
+        print(text("merged", shards=len(args.shards), count=len(rows), out=args.out))
         if missing:
-            print(f"no details JSON written: {', '.join(map(str, missing))} missing (bring them beside the CSVs)")
+            print(text("merge_no_details", missing=", ".join(map(str, missing))))
         return 0
     from .check import check
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from . import report as reports
 from . import run as runner
 from . import shards as sharding
+from .i18n import text
 from .labs import LABS
 
 #: Submissions graded at once per core: a run mostly waits (servers starting, sockets, time limits).
@@ -55,7 +56,7 @@ def submissions_in(folder: Path) -> list[Path]:
     """The student folders, sorted by name in code-point order (the same on every OS: the CSV's row order)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise SubmissionsNotFound(f"no submissions folder at {folder}")
+        raise SubmissionsNotFound(text("no_submissions", folder=folder))
     return sorted((p for p in folder.iterdir()
                    if p.is_dir() and not p.name.startswith((".", "_")) and p.name != "__pycache__"),
                   key=lambda p: p.name)
@@ -80,7 +81,7 @@ def test_paths(labs: list[str] | None, hidden_tests: Path | None) -> list[Path]:
     if hidden_tests is not None:
         hidden = Path(hidden_tests).resolve()
         if not hidden.is_dir():
-            raise FileNotFoundError(f"hidden tests folder not found: {hidden}")
+            raise FileNotFoundError(text("no_hidden_tests", folder=hidden))
         paths.append(hidden)
     return paths
 
@@ -120,7 +121,7 @@ def grade(submissions: Path, out: Path, *, hidden_tests: Path | None = None, job
         chosen = set(shard.select(everyone))
         students = [folder for folder in students if folder.name in chosen]
         if progress and not students:
-            progress(f"shard {shard} has no submissions ({len(everyone)} in all, {shard.count} shards)")
+            progress(text("batch_shard_empty", shard=shard, everyone=len(everyone), shards=shard.count))
     reports_dir = Path(reports_dir).resolve() if reports_dir else out.with_name(out.stem + "-reports")
     reports_dir.mkdir(parents=True, exist_ok=True)
     jobs = max(1, jobs or default_jobs())
@@ -142,8 +143,9 @@ def grade(submissions: Path, out: Path, *, hidden_tests: Path | None = None, job
                                 wall_timeout=submission_timeout, hide=hide)
             row = row_for(folder.name, result, submission_timeout)
             if progress:
-                progress(f"[{index + 1}/{len(students)}] {folder.name}: {row['total']:g}/{row['max']:g} "
-                         f"({result.duration:.1f} s){'  ' + row['note'] if row['note'] else ''}")
+                progress(text("batch_progress", number=index + 1, count=len(students), student=folder.name,
+                              total=row["total"], max=row["max"], seconds=result.duration,
+                              note="  " + row["note"] if row["note"] else ""))
             return row
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -200,9 +202,7 @@ def main(args) -> int:
                      labs=args.labs.split(",") if args.labs else None, shard=args.shard,
                      progress=lambda line: print(line, file=sys.stderr, flush=True))
     except FileNotFoundError as exc:  # the missing SUBMISSIONS (or hidden tests) folder: one line, no traceback
-        print(f"error: {exc}", file=sys.stderr)
+        print(text("error", message=exc), file=sys.stderr)
         return 2
-    from .i18n import text
-
     print(text("batch_done", count=len(rows), seconds=time.monotonic() - started, out=args.out))
     return 0

@@ -44,7 +44,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # the batch grader's console lines (instructors)
     "batch_done": ("graded {count} submission(s) in {seconds:.1f} s: {out}",
                    "已评分 {count} 份作业，用时 {seconds:.1f} 秒：{out}"),
+    "batch_progress": ("[{number}/{count}] {student}: {total:g}/{max:g} ({seconds:.1f} s){note}",
+                       "[{number}/{count}] {student}：{total:g}/{max:g} 分（{seconds:.1f} 秒）{note}"),
+    "batch_shard_empty": ("shard {shard} has no submissions ({everyone} in all, {shards} shards)",
+                          "分片 {shard} 中没有作业（共 {everyone} 份，分为 {shards} 片）"),
+    "no_submissions": ("no submissions folder at {folder}", "找不到作业文件夹：{folder}"),
+    "no_hidden_tests": ("hidden tests folder not found: {folder}", "找不到隐藏测试的文件夹：{folder}"),
+    "error": ("error: {message}", "错误：{message}"),
+    "merged": ("merged {shards} shard(s), {count} submission(s): {out}",
+               "已合并 {shards} 个分片，共 {count} 份作业：{out}"),
+    "merge_no_details": ("no details JSON written: {missing} missing (bring them beside the CSVs)",
+                         "未写出详情 JSON：缺少 {missing}（请把它们放在 CSV 文件旁边）"),
 }
+#: The batch grader's CSV and its notes stay English whatever the console speaks: a data file that shards
+#: graded on machines with different locales merge into byte for byte (grader/shards.py).
 
 
 def language(lang: str | None = None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,3 +83,26 @@ def test_rows_are_recomputed_from_the_tests_never_from_claimed_scores():
     row = report.csv_row(claimed)
     assert row["total"] == 2 and row["labs"] == {"ftp": 2} and row["max"] == 5
     assert row["failed"] == ["ftp:test_a", "ftp:test_c"]
+
+
+def _chinese(*args, cwd):
+    env = {key: value for key, value in os.environ.items() if key not in ("LC_ALL", "LC_MESSAGES", "LANG")}
+    env.update(PYTHONPATH=str(ROOT), COURSE_LANG="zh")
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+def test_the_console_speaks_chinese_and_the_csv_stays_english(tmp_path):
+    """An instructor with COURSE_LANG=zh (or a zh locale) reads progress, errors and the summary in Chinese;
+    the CSV is data that shards graded under other locales must merge into, so its words stay English."""
+    missing = _chinese("batch", "no-such-folder", "--out", "grades.csv", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"错误：找不到作业文件夹：{tmp_path / 'no-such-folder'}", missing.stderr
+    shutil.copytree(STARTERS / LABS[LAB].folder, tmp_path / "subs" / "untouched" / LABS[LAB].folder)
+    done = _chinese("batch", "subs", "--out", "grades.csv", "--labs", LAB, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "[1/1] untouched：0/" in done.stderr and "秒）" in done.stderr, done.stderr
+    assert done.stdout.startswith("已评分 1 份作业"), done.stdout
+    rows = {row["student"]: row for row in csv.DictReader((tmp_path / "grades.csv").open(encoding="utf-8"))}
+    assert "sockets:test_timestamp_reply" in rows["untouched"]["failed"]
+    assert not re.search(r"[\u4e00-\u9fff]", (tmp_path / "grades.csv").read_text(encoding="utf-8"))
