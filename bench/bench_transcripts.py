@@ -170,7 +170,12 @@ def counted(root: Path, slot: str, transcripts: bool, code: Path | None, job, ca
             job(handle)
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(300)
+        try:
+            server.wait(300)
+        except subprocess.TimeoutExpired:  # seen once (a server under valgrind that did not finish stopping)
+            server.kill()
+            server.wait()
+            raise RuntimeError(f"the server under valgrind did not stop in 300 s, no counts ({state_dir})") from None
     return int(re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.M).group(1))
 
 
