@@ -250,7 +250,7 @@ class Transcript:
     call is (a command line; a one-line reply written at once; the next line
     of a multi-line reply) and hand everything else to ``_event()``. A note or
     a summary is formatted at once (nothing continues it). The cost is Python
-    work per event, not the disk: about 13,000 instructions per call in the
+    work per event, not the disk: about 18,000 instructions per call in the
     real FTP server before these paths (bench/README.md, "Transcripts").
     """
 
