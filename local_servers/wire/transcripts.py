@@ -92,11 +92,6 @@ _AUTH = re.compile(r"(?i)^((?:\S+ )?(?:AUTH|AUTHENTICATE|AUTHINFO SASL) \S+)( .*
 _SECRET_VERBS = frozenset({"PASS", "ACCT", "APOP", "AUTH", "AUTHENTICATE", "AUTHINFO", "LOGIN"})
 
 
-def _suspect(text: str) -> bool:
-    """One quick test that a line may hold a secret at all (most lines do not): a set lookup of its
-    first two words, 0.3 µs, where a regex that allows a tag before the verb took 1.7 µs a line."""
-    words = text.split(" ", 2)
-    return words[0].upper() in _SECRET_VERBS or (len(words) > 1 and words[1].upper() in _SECRET_VERBS)
 _HTTP_SECRET = re.compile(r"(?im)^((?:proxy-)?authorization:[ \t]*(?:[A-Za-z0-9_-]+[ \t]+)?|cookie:[ \t]*)(\S.*?)(\r?)$")
 
 
@@ -113,7 +108,10 @@ class Masker:
     def client(self, text: str) -> str:
         if self.secret:
             return MASK if text else text
-        if not _suspect(text):
+        # One quick test that the line may hold a secret at all (most lines do not): a set lookup of its
+        # first two words, 0.3 µs, where a regex that allows a tag before the verb took 1.7 µs a line.
+        words = text.split(" ", 2)
+        if not (words[0].upper() in _SECRET_VERBS or (len(words) > 1 and words[1].upper() in _SECRET_VERBS)):
             return text
         if (match := _SECRET_ARGUMENT.match(text)) or (match := _APOP.match(text)):
             return match.group(1) + MASK
@@ -236,6 +234,7 @@ def store(state_dir: Path | str) -> Store:
 
 _quote = json.encoder.encode_basestring  # a str as a JSON string, in C: the hot path of recording
 _JSON = {True: "true", False: "false"}
+_TAIL = {tls: f",{_JSON[tls]},false]\n" for tls in (True, False)}
 
 
 class Transcript:
@@ -256,6 +255,7 @@ class Transcript:
 
     def __init__(self, store: Store, service: str, peer, tls: bool = False, masker: Masker | None = None):
         self.store, self.tls = store, tls
+        self.tail = _TAIL[bool(tls)]  # how an event record ends: its TLS flag and "does not continue"
         self.events = 0
         self.dropped = 0
         self.open_event: list | None = None  # [t, who, text parts, size, tls, more]: may still grow
@@ -288,7 +288,7 @@ class Transcript:
         self.events += 1
         self.run_kept, self.last_who = len(data), "C"
         self.pending += (f"{self.head}{time.monotonic() - self.t0:.4f},\"C\",{_quote(self.masker.client(text))},"
-                         f"{len(data)},{_JSON[self.tls]},false]\n")
+                         f"{len(data)}{self.tail}")
 
     def server(self, data: bytes | str, more: bool = False, flush: bool = True, last: bool = False) -> None:
         """A reply out; flush=False when more of it follows at once (SMTP's "250-" lines); last=True for
@@ -309,7 +309,7 @@ class Transcript:
             self.events += 1
             self.run_kept, self.last_who = len(data), "S"
             self.store.write(f"{self.pending}{self.head}{time.monotonic() - self.t0:.4f},\"S\",{_quote(text)},"
-                             f"{len(data)},{_JSON[self.tls]},false]\n")
+                             f"{len(data)}{self.tail}")
             self.pending = ""
             return
         event = self.open_event
@@ -350,7 +350,7 @@ class Transcript:
 
     def secure(self) -> None:
         """The connection is now encrypted (after STARTTLS, STLS, AUTH TLS): later events are marked TLS."""
-        self.tls = True
+        self.tls, self.tail = True, _TAIL[True]
         self.note("TLS started")
 
     def close(self) -> None:
@@ -427,8 +427,7 @@ class Transcript:
             self.dropped += 1
             return
         self.events += 1
-        self.pending += (f'{self.head}{time.monotonic() - self.t0:.4f},"{who}",{_quote(text)},{size},'
-                         f"{_JSON[self.tls]},false]\n")
+        self.pending += f'{self.head}{time.monotonic() - self.t0:.4f},"{who}",{_quote(text)},{size}{self.tail}'
 
     def _record(self, who: str, text: str, size: int, more: bool = False) -> None:
         if self.closed:

@@ -76,7 +76,7 @@ def no_secret_on_disk(handle):
     (f"AUTHINFO SASL PLAIN {PLAIN_B64}", "AUTHINFO SASL PLAIN ****"),
     ("AUTH LOGIN", "AUTH LOGIN"),
     ("NOOP", "NOOP"),
-    # the quick test before the rules (wire/transcripts.py, _suspect): any case, a tag before the verb
+    # the quick test before the rules (wire/transcripts.py, Masker.client): any case, a tag before the verb
     ("a7 login alice alice-pw", "a7 login alice ****"),
     ("x PASS alice-pw", "x PASS ****"),
     ("authinfo pass alice-pw", "authinfo pass ****"),
