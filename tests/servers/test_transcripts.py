@@ -76,7 +76,7 @@ def no_secret_on_disk(handle):
     (f"AUTHINFO SASL PLAIN {PLAIN_B64}", "AUTHINFO SASL PLAIN ****"),
     ("AUTH LOGIN", "AUTH LOGIN"),
     ("NOOP", "NOOP"),
-    # the quick test before the rules (wire/transcripts.py, _suspect): any case, a tag before the verb
+    # the quick test before the rules (wire/transcripts.py, Masker.client): any case, a tag before the verb
     ("a7 login alice alice-pw", "a7 login alice ****"),
     ("x PASS alice-pw", "x PASS ****"),
     ("authinfo pass alice-pw", "authinfo pass ****"),
@@ -562,3 +562,34 @@ def test_a_reply_sent_in_many_writes_is_one_event_and_costs_one(tmp_path):
     files = list(transcripts.folder(tmp_path).glob("*.jsonl"))
     # a record per write only until MAX_TEXT bytes are kept (about 30 here), then none: not 1,000
     assert sum(1 for f in files for _ in f.open()) <= transcripts.MAX_TEXT // 68 + 10
+
+
+def test_the_bench_runs_the_other_checkout_it_is_given(tmp_path, monkeypatch):
+    """bench_transcripts.py --before CHECKOUT must run CHECKOUT's local_servers, not this one's.
+
+    It once ran this checkout's code whenever it was started from this checkout (`python -m`
+    puts the working directory first on sys.path), so every "before" figure measured the
+    current code. The copy here differs in one visible way: where it keeps its transcripts.
+    """
+    import shutil
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    other = tmp_path / "other"
+    shutil.copytree(root / "local_servers", other / "local_servers", ignore=shutil.ignore_patterns("__pycache__"))
+    module = other / "local_servers" / "wire" / "transcripts.py"
+    module.write_text(module.read_text(encoding="utf-8").replace('FOLDER = "wire"', 'FOLDER = "wire-other"'),
+                      encoding="utf-8")
+    monkeypatch.chdir(root)  # where the bench is usually started from
+    monkeypatch.syspath_prepend(str(root / "bench"))
+    import bench_transcripts
+    from local_servers import control
+    (tmp_path / "run").mkdir()
+    handle = bench_transcripts.start(tmp_path / "run", "before", True, other)
+    try:
+        client = poplib.POP3(handle.pop3.host, handle.pop3.port, timeout=30)
+        client.quit()
+        assert (handle.state_dir / "wire-other" / "transcripts").is_dir()
+        assert not (handle.state_dir / "wire" / "transcripts").exists()
+    finally:
+        control.stop(handle.state_dir)
+    assert Path.cwd() == root
