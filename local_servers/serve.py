@@ -58,8 +58,7 @@ SERVICES: dict[str, str] = {
 SHARED_DATA = {"smtp": "mail", "pop3": "mail", "imap": "mail"}
 
 # The state directory's file names (config.StateDir), as other modules know them.
-STATE_FILE, ERROR_FILE, LOG_FILE, DATA_DIR, TLS_DIR = (StateDir.STATE, StateDir.ERROR, StateDir.LOG,
-                                                      StateDir.DATA, StateDir.TLS)
+STATE_FILE, DATA_DIR, TLS_DIR = StateDir.STATE, StateDir.DATA, StateDir.TLS
 
 log = logging.getLogger("local_servers")
 

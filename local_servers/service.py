@@ -182,8 +182,7 @@ class Service:
 
     def option(self, name: str):
         """The typed value of one of this service's options (its default if not given)."""
-        declared = self.options[name]
-        return self.ctx.options.get(f"{self.name}_{name}", declared.default)
+        return self.ctx.options.get(f"{self.name}_{name}", self.options[name].default)
 
     @property
     def ports(self) -> dict[str, int]:

@@ -10,7 +10,6 @@ news server's `active` file changes.
 
 from __future__ import annotations
 
-import base64
 import email
 import email.header
 import email.message
@@ -18,12 +17,12 @@ import email.parser
 import email.utils
 import itertools
 import os
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..mail import mailstore
+from ..mail.imap import mutf7
 
 #: Bytes of a message file read for its list entry (its headers, nearly always).
 HEAD_BYTES = 16 * 1024
@@ -79,20 +78,15 @@ def article_text(raw: bytes) -> str:
 
 # -- mail ---------------------------------------------------------------------------------------
 
-_MUTF7 = re.compile(r"&([A-Za-z0-9+,]*)-")
-
-
 def folder_name(name: str) -> str:
-    """An IMAP folder name as a person reads it: modified UTF-7 (RFC 3501 §5.1.3) decoded, "&XfJT0ZAB-" is 已发送."""
-    def decode(match: re.Match) -> str:
-        if not match.group(1):
-            return "&"
-        data = match.group(1).replace(",", "/")
-        try:
-            return base64.b64decode(data + "=" * (-len(data) % 4)).decode("utf-16-be")
-        except (ValueError, UnicodeDecodeError):
-            return match.group(0)
-    return _MUTF7.sub(decode, name)
+    """An IMAP folder name as a person reads it: modified UTF-7 (RFC 3501 §5.1.3) decoded, "&XfJT0ZAB-" is 已发送.
+
+    A name the IMAP server would not have stored that way is shown as it is on disk.
+    """
+    try:
+        return mutf7.decode(name)
+    except ValueError:
+        return name
 
 
 @dataclass

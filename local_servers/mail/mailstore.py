@@ -34,7 +34,7 @@ API (mail_dir is ``<data_dir>/mail``)::
     write_message(folder_path, key, data, when, info=None)  the one atomic file write (IMAP APPEND uses it too)
     messages(path)                          -> [Entry(key, path, mtime, flags, size)] in arrival order
     split_name(file_name)                   -> (key, flags)
-    is_local(address), local_user(address)  -> address helpers for SMTP
+    local_user(address)                     -> 'Alice@example.test' -> 'alice' (SMTP)
     seed(mail_dir)                          the course's deterministic mail
 """
 
@@ -212,10 +212,6 @@ def local_user(address: str) -> str | None:
     if not at or domain.lower() not in LOCAL_DOMAINS:
         return None
     return local.lower()
-
-
-def is_local(address: str) -> bool:
-    return local_user(address) is not None
 
 
 # --------------------------------------------------------------------------

@@ -388,43 +388,35 @@ def _fold_references(ids: list[str]) -> str:
     return "\r\n ".join(ids)
 
 
+def _post_threads(store: NewsStore, group: str, rows, extra: list[tuple[str, str]] = ()) -> None:
+    """Post a group's threads; rows as CN's. A reply takes its thread's subject and References chain."""
+    ids: dict[str, str] = {}
+    subjects: dict[str, str] = {}
+    references: dict[str, list[str]] = {}
+    for key, parent, author, when, charset, subject, body in rows:
+        date = datetime.datetime.strptime(f"2024-03-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        ids[key] = f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>"
+        subjects[key] = subject if parent is None else subjects[parent]  # the thread's subject
+        references[key] = [] if parent is None else references[parent] + [ids[parent]]
+        headers = [("From", _address(author, charset)), ("Newsgroups", group),
+                   ("Subject", ("Re: " if parent else "") + _encode(subjects[key], charset)),
+                   ("Date", email.utils.format_datetime(date)), ("Message-ID", ids[key])]
+        if references[key]:
+            headers.append(("References", _fold_references(references[key])))
+        headers += [*extra, ("MIME-Version", "1.0"), ("Content-Type", f"text/plain; charset={charset}"),
+                    ("Content-Transfer-Encoding", "8bit")]
+        store.post(_article(headers, body, charset), now=date.timestamp(), allow_read_only=True)
+
 def seed(data_dir: Path) -> None:
     store = NewsStore(data_dir)
     for name, posting, created, description in GROUPS:
         store.create_group(name, description, posting, created=int(created.timestamp()))
 
+    _post_threads(store, "comp.lang.python", [(k, p, a, w, "utf-8", s, b) for k, p, a, w, s, b in CLP],
+                  [("Organization", "Python Internet Course")])
+    _post_threads(store, "cn.comp.lang.python", CN)
     common = [("MIME-Version", "1.0"), ("Content-Type", "text/plain; charset=utf-8"),
               ("Content-Transfer-Encoding", "8bit")]
-    ids: dict[str, str] = {}
-    subjects: dict[str, str] = {}
-    references: dict[str, list[str]] = {}
-    for key, parent, author, when, subject, body in CLP:
-        date = datetime.datetime.strptime(f"2024-03-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
-        ids[key] = f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>"
-        subjects[key] = subject if parent is None else subjects[parent]  # the thread's subject
-        references[key] = [] if parent is None else references[parent] + [ids[parent]]
-        headers = [("From", _address(author)), ("Newsgroups", "comp.lang.python"),
-                   ("Subject", ("Re: " if parent else "") + _encode(subjects[key])), ("Date", email.utils.format_datetime(date)),
-                   ("Message-ID", ids[key])]
-        if references[key]:
-            headers.append(("References", _fold_references(references[key])))
-        headers += [("Organization", "Python Internet Course")] + common
-        store.post(_article(headers, body), now=date.timestamp(), allow_read_only=True)
-
-    for key, parent, author, when, charset, subject, body in CN:
-        date = datetime.datetime.strptime(f"2024-03-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
-        ids[key] = f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>"
-        subjects[key] = subject if parent is None else subjects[parent]
-        references[key] = [] if parent is None else references[parent] + [ids[parent]]
-        headers = [("From", _address(author, charset)), ("Newsgroups", "cn.comp.lang.python"),
-                   ("Subject", ("Re: " if parent else "") + _encode(subjects[key], charset)),
-                   ("Date", email.utils.format_datetime(date)), ("Message-ID", ids[key])]
-        if references[key]:
-            headers.append(("References", _fold_references(references[key])))
-        headers += [("MIME-Version", "1.0"), ("Content-Type", f"text/plain; charset={charset}"),
-                    ("Content-Transfer-Encoding", "8bit")]
-        store.post(_article(headers, body, charset), now=date.timestamp(), allow_read_only=True)
-
     for key, when, newsgroups, subject, body in ANNOUNCEMENTS:
         date = datetime.datetime.strptime(f"2024-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
         headers = [("From", _address("staff")), ("Newsgroups", newsgroups), ("Subject", _encode(subject)),

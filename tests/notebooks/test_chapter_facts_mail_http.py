@@ -184,13 +184,24 @@ def chinese_folder_in_modified_utf7(handle):
     assert "已发送".encode("utf-7") == b"+XfJT0ZAB-"  # the same run, in standard UTF-7
 
 
-def utf8_accept_keeps_the_folder_names(handle):
+def utf8_accept_spells_the_folder_in_utf8(handle):
     with imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10) as imap:
         imap.login("alice", "alice-pw")
         assert "UTF8=ACCEPT" in imap.capabilities
-        assert imap.enable("UTF8=ACCEPT")[0] == "OK"  # imaplib now sends UTF-8 names as they are
+        assert imap.enable("UTF8=ACCEPT")[0] == "OK" and imap.utf8_enabled  # imaplib now sends str as UTF-8
+        listed = imap.list()[1]
+        assert '(\\HasNoChildren) "." "已发送"'.encode() in listed and not any(b"&" in n for n in listed)
+        assert imap.select('"已发送"', readonly=True) == ("OK", [b"5"])  # the five messages of &XfJT0ZAB-
+        with pytest.raises(imaplib.IMAP4.error, match="charset not valid in UTF8 mode"):
+            imap.search("UTF-8", "ALL")  # imaplib refuses a charset itself, and the server too:
+        with pytest.raises(imaplib.IMAP4.error, match="SEARCH command error: BAD"):
+            imap._simple_command("SEARCH", "CHARSET", "UTF-8", "ALL")
+        assert imap.search(None, "ALL") == ("OK", [b"1 2 3 4 5"])
+        with pytest.raises(imaplib.IMAP4.error, match="EXAMINE command error: BAD"):  # a bare 8-bit atom
+            imap.select("已发送", readonly=True)
+    with imaplib.IMAP4(handle.imap.host, handle.imap.port, timeout=10) as imap:  # no ENABLE: modified UTF-7
+        imap.login("alice", "alice-pw")
         assert b'(\\HasNoChildren) "." "&XfJT0ZAB-"' in imap.list()[1]
-        assert imap.select('"已发送"', readonly=True)[0] == "NO"
         assert imap.select(CHINESE_SENT, readonly=True) == ("OK", [b"5"])
 
 
@@ -370,9 +381,12 @@ FACTS = [
          imap_capabilities_after_login),
     Fact("05b_imap", "alice has a fourth, `&XfJT0ZAB-`", chinese_folder_in_modified_utf7),
     Fact("05b_imap", "standard UTF-7 writes the same characters as `+XfJT0ZAB-`", chinese_folder_in_modified_utf7),
-    Fact("05b_imap", "The course's server offers `UTF8=ACCEPT`, but it keeps every folder under the name it was "
-         "created with: even after `ENABLE`, `list()` shows `&XfJT0ZAB-`, and `\"已发送\"` in UTF-8 names a folder "
-         "that does not exist", utf8_accept_keeps_the_folder_names),
+    Fact("05b_imap", "after `enable()` the folder is listed as `\"已发送\"`, in UTF-8 between the quotes, and that "
+         "`select('\"已发送\"')` opens the same five messages as `&XfJT0ZAB-` above", utf8_accept_spells_the_folder_in_utf8),
+    Fact("05b_imap", "A bare `已发送` is an atom, and atoms are ASCII only: the server answers `BAD`",
+         utf8_accept_spells_the_folder_in_utf8),
+    Fact("05b_imap", "a connection without `ENABLE` still sees `&XfJT0ZAB-`", utf8_accept_spells_the_folder_in_utf8),
+    Fact("05b_imap", "After `ENABLE UTF8=ACCEPT`, `search()` takes no charset", utf8_accept_spells_the_folder_in_utf8),
     Fact("05b_imap", "two helpers: a logged-in IMAP connection, new in this part, and, as in part 5a, a message that "
          "bob sends to alice", imap_helpers_of_5a_and_5b),
     Fact("05b_imap", "carol's, number 4, in the \"Project plan\" thread, which you will see again at the end of the "

@@ -9,7 +9,7 @@ import pytest
 from mailtest import Raw
 
 from local_servers import control
-from local_servers.mail.imap import store, thread
+from local_servers.mail.imap import mutf7, store, thread
 
 from test_imap_compliance import box, login, ok, put, raw_session, server  # noqa: F401 (fixtures)
 
@@ -384,6 +384,19 @@ def test_notify_reports_other_mailboxes(server, box):
     client.logout()
 
 
+def test_notify_reads_a_mailbox_list_and_messagenew_fetch_items(server, box):
+    """RFC 5465's parenthesised forms: several mailboxes in one filter, MessageNew with fetch items."""
+    client = login(server)
+    put(client, box, "Subject: n0")
+    with raw_session(server) as conn:
+        lines = conn.run(b"1", b"NOTIFY SET STATUS (MAILBOXES (INBOX %s) (MessageNew (UID FLAGS) MessageExpunge))"
+                         % box.encode())
+        assert lines[-1].startswith(b"1 OK")
+        assert sorted(line.split()[2] for line in lines[:-1]) == sorted([b'"INBOX"', b'"%s"' % box.encode()])
+        assert conn.run(b"2", b"NOTIFY SET (MAILBOXES (INBOX) (MessageNew (UID NOSUCHITEM)))")[-1].startswith(b"2 BAD")
+    client.logout()
+
+
 def test_utf8_accept_append_and_names(server, box):
     message = "Subject: Grüße\r\nFrom: Jörg <j@x.org>\r\n\r\nbody\r\n".encode()
     with raw_session(server) as conn:
@@ -391,5 +404,96 @@ def test_utf8_accept_append_and_names(server, box):
         assert conn.run(b"1", command)[-1].startswith(b"1 BAD")  # not before ENABLE
         assert conn.run(b"2", b"ENABLE UTF8=ACCEPT")[0] == b"* ENABLED UTF8=ACCEPT"
         assert conn.run(b"3", command)[-1].startswith(b"3 OK [APPENDUID")
+        plain_literal = command.replace(b"UTF8 (~{", b"UTF8 ({")  # RFC 6855 4: append-data is a literal8
+        assert conn.run(b"3b", plain_literal)[-1].startswith(b"3b BAD")
         assert conn.run(b"4", 'CREATE "Bücher"'.encode())[-1].startswith(b"4 OK")
         assert any("Bücher".encode() in line for line in conn.run(b"5", b'LIST "" "B*"'))
+
+
+def _listed(client: imaplib.IMAP4, pattern: str) -> list[bytes]:
+    return [line for line in ok(client.list('""', pattern)) if line is not None]
+
+
+def test_utf8_accept_names_travel_as_utf8_and_the_mailbox_is_stored_once(server):
+    """RFC 6855 3: after ENABLE UTF8=ACCEPT names are UTF-8 both ways; other sessions keep modified UTF-7."""
+    utf8 = login(server)
+    ok(utf8.enable("UTF8=ACCEPT"))
+    assert utf8.utf8_enabled  # imaplib now sends str arguments as UTF-8
+    name, renamed = "Entwürfe 草稿", "Archiv 归档"
+    ok(utf8.create(f'"{name}"'))  # quoted: 8-bit characters travel in a quoted string, not an atom
+    assert _listed(utf8, '"Entw*"') == [f'(\\HasNoChildren) "." "{name}"'.encode()]  # quoted UTF-8, no literal
+    assert ok(utf8.select(f'"{name}"'))[0] == b"0"
+    ok(utf8.append(f'"{name}"', None, None, b"Subject: hi\r\n\r\nbody\r\n"))
+    assert ok(utf8.status(f'"{name}"', "(MESSAGES)")) == [f'"{name}" (MESSAGES 1)'.encode()]
+    typ, data = utf8._simple_command("LIST", '""', '"Entw*"', "RETURN", "(STATUS (MESSAGES))")
+    assert typ == "OK" and utf8.untagged_responses.pop("STATUS") == [f'"{name}" (MESSAGES 1)'.encode()]
+    assert utf8.untagged_responses.pop("LIST") == [f'(\\HasNoChildren) "." "{name}"'.encode()]
+
+    plain = login(server)  # no ENABLE: the same mailbox by its modified UTF-7 name, and no 8-bit octet
+    wire = "Entw&APw-rfe &g0l6Pw-"
+    assert _listed(plain, '"Entw*"') == [f'(\\HasNoChildren) "." "{wire}"'.encode()]
+    assert ok(plain.select(f'"{wire}"', readonly=True))[0] == b"1"
+    assert ok(plain.status(f'"{wire}"', "(MESSAGES)")) == [f'"{wire}" (MESSAGES 1)'.encode()]
+
+    ok(utf8.rename(f'"{name}"', f'"{renamed}"'))
+    assert _listed(utf8, '"Entw*"') == [] and _listed(utf8, '"Archiv *"') == [
+        f'(\\HasNoChildren) "." "{renamed}"'.encode()]
+    assert _listed(plain, '"Archiv *"') == [b'(\\HasNoChildren) "." "Archiv &X1JoYw-"']
+    # the seeded 163-style folder: 已发送 to the UTF-8 session, &XfJT0ZAB- to the other, the same messages
+    assert b'(\\HasNoChildren) "." "\xe5\xb7\xb2\xe5\x8f\x91\xe9\x80\x81"' in _listed(utf8, "*")
+    assert b'(\\HasNoChildren) "." "&XfJT0ZAB-"' in _listed(plain, "*")
+    assert ok(utf8.select('"已发送"', readonly=True)) == ok(plain.select("&XfJT0ZAB-", readonly=True))
+    assert utf8.select("&XfJT0ZAB-")[0] == "NO"  # to a UTF-8 session that is the name "&XfJT0ZAB-"
+    ok(utf8.delete(f'"{renamed}"'))
+    assert _listed(plain, '"Archiv *"') == []
+    utf8.logout()
+    plain.logout()
+
+
+def test_mailbox_names_not_valid_for_the_session_are_refused(server):
+    """Without UTF8=ACCEPT names are modified UTF-7 (RFC 3501 5.1.3), with it UTF-8: anything else gets NO."""
+    with raw_session(server) as conn:
+        assert conn.run(b"1", b'CREATE "Tom & Jerry"')[-1] == b"1 NO Mailbox name is not valid mUTF-7"
+        assert conn.run(b"2", 'CREATE "Bücher"'.encode())[-1] == b"2 NO Mailbox name is not valid mUTF-7"
+        assert conn.run(b"3", b'SELECT "&APx-"')[-1] == b"3 NO Mailbox name is not valid mUTF-7"  # bits left
+        assert conn.run(b"4", b"ENABLE UTF8=ACCEPT")[0] == b"* ENABLED UTF8=ACCEPT"
+        assert conn.run(b"5", b'CREATE "B\xfccher"')[-1] == b"5 NO Mailbox name is not valid UTF-8"  # Latin-1
+        assert conn.run(b"6", b'SELECT "\xed\xa0\x80"')[-1] == b"6 NO Mailbox name is not valid UTF-8"  # surrogate
+        assert conn.run(b"7", 'CREATE "a\u0085b"'.encode())[-1].startswith(b"7 NO [CANNOT]")  # a C1 control
+        assert conn.run(b"8", 'CREATE "a\u2028b"'.encode())[-1].startswith(b"8 NO [CANNOT]")  # LINE SEPARATOR
+        assert conn.run(b"9", "SELECT Bücher".encode())[-1].startswith(b"9 BAD")  # 8-bit only when quoted
+        assert conn.run(b"10", b'CREATE "Tom & Jerry"')[-1].startswith(b"10 OK")  # "&" is just "&" in UTF-8
+    client = login(server)
+    assert _listed(client, '"Tom*"') == [b'(\\HasNoChildren) "." "Tom &- Jerry"']
+    ok(client.delete('"Tom &- Jerry"'))
+    client.logout()
+
+
+def test_utf8_accept_forbids_other_charsets_in_search_sort_thread(server, box):
+    """RFC 6855 3 and its erratum 4029: after ENABLE no SEARCH CHARSET, and SORT/THREAD name UTF-8 only."""
+    with raw_session(server, box) as conn:
+        assert conn.run(b"1", b"SEARCH CHARSET UTF-8 ALL")[-1].startswith(b"1 OK")  # before ENABLE: fine
+        assert conn.run(b"2", b"ENABLE UTF8=ACCEPT")[0] == b"* ENABLED UTF8=ACCEPT"
+        assert conn.run(b"3", b"SEARCH CHARSET UTF-8 ALL")[-1].startswith(b"3 BAD")
+        assert conn.run(b"4", b"UID SEARCH RETURN (COUNT) charset us-ascii ALL")[-1].startswith(b"4 BAD")
+        assert conn.run(b"5", 'SEARCH SUBJECT "Grüße"'.encode())[-1].startswith(b"5 OK")
+        assert conn.run(b"6", b"SORT (DATE) US-ASCII ALL")[-1].startswith(b"6 BAD")
+        assert conn.run(b"7", b"SORT (DATE) UTF-8 ALL")[-1].startswith(b"7 OK")
+        assert conn.run(b"8", b"THREAD REFERENCES US-ASCII ALL")[-1].startswith(b"8 BAD")
+        assert conn.run(b"9", b"THREAD REFERENCES utf-8 ALL")[-1].startswith(b"9 OK")
+
+
+@pytest.mark.parametrize("text, wire", [
+    ("已发送", "&XfJT0ZAB-"), ("Entwürfe", "Entw&APw-rfe"), ("Tom & Jerry", "Tom &- Jerry"), ("&&", "&-&-"),
+    ("ü&ü", "&APw-&-&APw-"), ("😀", "&2D3eAA-"),
+    ("~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"),  # RFC 3501 5.1.3's own example
+])
+def test_modified_utf7_both_ways(text, wire):
+    assert mutf7.encode(text) == wire and mutf7.decode(wire) == text
+
+
+@pytest.mark.parametrize("wire", ["&", "Tom & Jerry", "&AGE-", "&APw-&APw-", "&APx-", "&AP-", "&APw", "&2D0-", "Bücher"])
+def test_modified_utf7_refuses_what_rfc_3501_rules_out(wire):
+    """Unterminated, printable ASCII in base64, two runs side by side, bits left over, a lone surrogate, 8-bit."""
+    with pytest.raises(ValueError):
+        mutf7.decode(wire)

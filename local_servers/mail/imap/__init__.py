@@ -3,6 +3,7 @@
 Read it in this order:
 
 - syntax.py  how commands are taken apart and strings are written back;
+- mutf7.py   mailbox names: stored in modified UTF-7, UTF-8 for a session with UTF8=ACCEPT;
 - server.py  the session: the command table and one cmd_<name> method per command;
 - store.py   mailboxes, UIDs and flags on top of the shared Maildir store;
 - mime.py    ENVELOPE, BODYSTRUCTURE and BODY[section] from a message's octets;

@@ -124,8 +124,6 @@ def decode_header(value: bytes) -> str:
     return text
 
 
-
-
 def sequence_test(ranges, uid: bool):
     """A test for "number in this sequence set": bisect over the merged ranges, "*" being the last number.
 

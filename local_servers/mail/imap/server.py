@@ -32,11 +32,11 @@ import urllib.parse
 from ...engine import THREADS, LineService, LineSession
 from ..mail_service import MailService
 from ...service import Option
-from . import listing, mime, search, sort, thread
+from . import listing, mime, mutf7, search, sort, thread
 from .store import Folder, MailboxError, UserStore
 from ...wire import oauth, profiles
-from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, SavedSet, astring, imap_datetime, literal,
-                     literal8, merged_ranges)
+from .syntax import (LITERAL_AT_END, Args, BadMailboxName, LimitExceeded, ParseError, SavedSet, astring,
+                     imap_datetime, literal, literal8, merged_ranges)
 
 #: Longest command line (without literals) we read; longer ones get BAD.
 MAX_LINE = 64 * 1024
@@ -96,15 +96,9 @@ COMMANDS = {
     "STORE": ((SELECTED,), "cmd_store"),
     "COPY": ((SELECTED,), "cmd_copy"),
     "MOVE": ((SELECTED,), "cmd_move"),
-    "UID FETCH": ((SELECTED,), "cmd_fetch"),
-    "UID SEARCH": ((SELECTED,), "cmd_search"),
-    "UID SORT": ((SELECTED,), "cmd_sort"),
-    "UID THREAD": ((SELECTED,), "cmd_thread"),
-    "UID STORE": ((SELECTED,), "cmd_store"),
-    "UID COPY": ((SELECTED,), "cmd_copy"),
-    "UID MOVE": ((SELECTED,), "cmd_move"),
-    "UID EXPUNGE": ((SELECTED,), "cmd_expunge"),
 }
+COMMANDS.update({"UID " + name: COMMANDS[name]
+                 for name in ("FETCH", "SEARCH", "SORT", "THREAD", "STORE", "COPY", "MOVE", "EXPUNGE")})
 
 #: Commands during which EXPUNGE responses must not be sent (RFC 3501 7.4.1): the client
 #: may be relying on sequence numbers it just used.
@@ -173,14 +167,19 @@ _SIMPLE_ITEMS = {"ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER",
                  "BODY", "BODYSTRUCTURE", "UID", "MODSEQ"}
 
 
+def rest_of_list(args: Args, read) -> list:
+    """The rest of a parenthesized list whose "(" has been read: read() *(SP read()) ")"."""
+    items = [read()]
+    while not args.accept(b")"):
+        args.sp()
+        items.append(read())
+    return items
+
+
 def parse_fetch_items(args: Args) -> list[FetchItem]:
     """fetch-att list: a macro (ALL, FAST, FULL), one item, or a parenthesized list."""
     if args.accept(b"("):
-        items = [parse_fetch_item(args)]
-        while not args.accept(b")"):
-            args.sp()
-            items.append(parse_fetch_item(args))
-        return items
+        return rest_of_list(args, lambda: parse_fetch_item(args))
     start = args.pos
     word = args._run(_WORD, "a fetch item").decode().upper()
     if word in _MACROS and args.peek() != ord("["):
@@ -241,11 +240,7 @@ def parse_section(args: Args) -> tuple[tuple[int, ...], str, tuple[str, ...]]:
     if text.startswith("HEADER.FIELDS"):
         args.sp()
         args.expect(b"(")
-        found = [args.astring()]
-        while not args.accept(b")"):
-            args.sp()
-            found.append(args.astring())
-        names = tuple(n.decode("ascii", "replace").upper() for n in found)
+        names = tuple(n.decode("ascii", "replace").upper() for n in rest_of_list(args, args.astring))
     args.expect(b"]")
     return tuple(numbers), text, names
 
@@ -374,26 +369,20 @@ class Session(LineSession):
         """Run one command; its replies, ending with the tagged one."""
         method = COMMANDS[name][1]
         base = name.split()[-1]
+        args.utf8 = self.utf8  # as of this command: an ENABLE before it may have switched names to UTF-8
         if self.folder is not None:
             self.folder.scan()  # cheap: notices new, deleted and re-flagged messages
             self.announce_flags()
         try:
-            handler = getattr(self, method)
-            if name.startswith("UID "):
-                result = await handler(tag, args, uid=True)
-            else:
-                result = await handler(tag, args)
+            uid = {"uid": True} if name.startswith("UID ") else {}
+            result = await getattr(self, method)(tag, args, **uid)
             status, text = "OK", result or f"{base} completed"
         except (Bad, ParseError) as exc:
             status, text = "BAD", f"{base}: {exc}"
-        except No as exc:
-            status, text = "NO", str(exc)
-        except MailboxError as exc:
+        except (No, MailboxError, BadMailboxName, LimitExceeded) as exc:
             status, text = "NO", str(exc)
         except search.BadCharset:
             status, text = "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
-        except LimitExceeded as exc:
-            status, text = "NO", str(exc)
         except (ConnectionError, ssl.SSLError):
             self.close()
             return None
@@ -614,6 +603,24 @@ class Session(LineSession):
             self.enabled.add("CONDSTORE")  # RFC 7162 3.2.3: QRESYNC implies CONDSTORE
         self.respond(b"* ENABLED" + b"".join(b" " + n.encode() for n in newly))
 
+    @property
+    def utf8(self) -> bool:
+        """RFC 6855: after ENABLE UTF8=ACCEPT mailbox names travel as UTF-8, and quoted strings may hold it."""
+        return "UTF8=ACCEPT" in self.enabled
+
+    def spelled(self, name: str) -> str:
+        """A stored (modified UTF-7) mailbox name as this session spells it: UTF-8 text if enabled."""
+        if self.utf8:
+            try:
+                return mutf7.decode(name)
+            except ValueError:
+                pass  # a folder made outside IMAP under a name that is no modified UTF-7: as it is
+        return name
+
+    def shown(self, name: str) -> bytes:
+        """A stored mailbox name as it goes to this session: quoted (UTF-8 in the quotes if enabled)."""
+        return astring(self.spelled(name), self.utf8)
+
     async def cmd_notify(self, tag, args):
         """RFC 5465: NOTIFY NONE, or NOTIFY SET [STATUS] (filter (events)) ...: STATUS lines for other mailboxes.
 
@@ -638,13 +645,7 @@ class Session(LineSession):
             names: list[str] = []
             if kind in ("SUBTREE", "MAILBOXES"):
                 args.sp()
-                if args.accept(b"("):
-                    names.append(args.mailbox())
-                    while not args.accept(b")"):
-                        args.sp()
-                        names.append(args.mailbox())
-                else:
-                    names.append(args.mailbox())
+                names = rest_of_list(args, args.mailbox) if args.accept(b"(") else [args.mailbox()]
             args.sp()
             events: set[str] = set()
             if not args.accept(b"NONE"):
@@ -654,10 +655,7 @@ class Session(LineSession):
                         args.sp()
                     event = args.atom().upper()
                     if event == "MESSAGENEW" and args.accept(b" ("):  # fetch-att for MessageNew: not sent
-                        parse_fetch_item(args)
-                        while not args.accept(b")"):
-                            args.sp()
-                            parse_fetch_item(args)
+                        rest_of_list(args, lambda: parse_fetch_item(args))
                     events.add(event)
             args.expect(b")")
             unknown = events - set(NOTIFY_EVENTS) - {"MAILBOXNAME", "SUBSCRIPTIONCHANGE"}
@@ -697,7 +695,7 @@ class Session(LineSession):
     def send_notify_status(self, name: str, folder, events: set[str]) -> None:
         items = [i for i in ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ")
                  if any(i in NOTIFY_EVENTS[e] for e in events)]
-        self.respond(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, items) + b")")
+        self.respond(b"* STATUS " + self.shown(name) + b" (" + self.status_values(folder, items) + b")")
 
     def report_watched(self) -> None:
         """NOTIFY: a STATUS line for each watched mailbox whose counts changed since last told."""
@@ -919,16 +917,18 @@ class Session(LineSession):
             return
         if request.status_items:
             self.status_values(None, request.status_items)  # unknown items: BAD before any output
-        subscribed = self.store.subscriptions()
-        special_use = None if self.profile is None else self.profile.folders
-        for name, attributes, childinfo in listing.listing(request, self.store.names(), subscribed, special_use):
+        # patterns are matched against the names as this session spells them (UTF-8 after ENABLE UTF8=ACCEPT)
+        stored = {self.spelled(n): n for n in self.store.names()}
+        subscribed = [self.spelled(n) for n in self.store.subscriptions()]
+        special_use = None if self.profile is None else {self.spelled(n): a for n, a in self.profile.folders.items()}
+        for name, attributes, childinfo in listing.listing(request, list(stored), subscribed, special_use):
             extra = b' ("CHILDINFO" ("SUBSCRIBED"))' if childinfo else b""
-            self.respond(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name) + extra)
+            self.respond(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name, self.utf8) + extra)
             if request.status_items and "\\NonExistent" not in attributes and "\\Noselect" not in attributes:
-                folder = self.store.folder(name)
+                folder = self.store.folder(stored.get(name, name))
                 if folder is not None:
-                    self.respond(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, request.status_items)
-                              + b")")
+                    self.respond(b"* STATUS " + astring(name, self.utf8) + b" ("
+                                 + self.status_values(folder, request.status_items) + b")")
 
     async def cmd_lsub(self, tag, args):
         return await self.cmd_list(tag, args, lsub=True)
@@ -941,16 +941,12 @@ class Session(LineSession):
         args.sp()
         name = args.mailbox()
         args.sp()
-        args.expect(b"(")
-        items = [args.atom().upper()]
-        while not args.accept(b")"):
-            args.sp()
-            items.append(args.atom().upper())
+        items = listing._status_items(args)  # the item list LIST-STATUS reads too
         args.end()
         folder = self.store.folder(name)
         if folder is None:
             raise No("[NONEXISTENT] No such mailbox")
-        self.respond(b"* STATUS " + astring(name) + b" (" + self.status_values(folder, items) + b")")
+        self.respond(b"* STATUS " + self.shown(name) + b" (" + self.status_values(folder, items) + b")")
 
     def status_values(self, folder, items: list[str]) -> bytes:
         """ "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; folder None only checks the item names."""
@@ -991,8 +987,10 @@ class Session(LineSession):
             if args.accept(b"CATENATE "):
                 data = self.catenate(args)
             elif args.accept(b"UTF8 ("):  # RFC 6855 4: a message with UTF-8 headers, once UTF8=ACCEPT is on
-                if "UTF8=ACCEPT" not in self.enabled:
+                if not self.utf8:
                     raise Bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
+                if args.peek() != ord("~"):
+                    raise Bad("APPEND UTF8 takes a literal8, ~{n}")
                 data = args.literal(binary=True)
                 args.expect(b")")
             elif args.peek() in (ord("{"), ord("~")):
@@ -1154,6 +1152,8 @@ class Session(LineSession):
     async def cmd_search(self, tag, args, uid: bool = False):
         args.sp()
         options = _return_options(args)
+        if self.utf8 and args.data[args.pos:args.pos + 8].upper() == b"CHARSET ":
+            raise Bad("no CHARSET after ENABLE UTF8=ACCEPT: search strings are UTF-8 (RFC 6855 3)")
         found = await self.matching(args)
         numbers = [m.uid if uid else seq for seq, m in found]
         if options is not None and "UPDATE" in options:  # RFC 5267 4.2: keep the client's result current
@@ -1221,7 +1221,7 @@ class Session(LineSession):
         options = _return_options(args)
         keys = sort.parse_criteria(args)
         args.sp()
-        found = await self.matching(_with_charset(args))
+        found = await self.matching(_with_charset(args, self.utf8))
         headers = await self.read_headers(found) if sort.needs_headers(keys) else {}
         order = sort.sort_messages(self.folder, found, keys, headers)
         uids = [self.view[seq - 1] for seq in order]
@@ -1239,7 +1239,7 @@ class Session(LineSession):
         if algorithm not in thread.ALGORITHMS:
             raise Bad(f"unknown threading algorithm {algorithm}")
         args.sp()
-        found = await self.matching(_with_charset(args))
+        found = await self.matching(_with_charset(args, self.utf8))
         headers = await self.read_headers(found)
         if uid:
             found = [(m.uid, m) for _, m in found]
@@ -1502,9 +1502,14 @@ def _tag_of(command: bytes) -> str | None:
         return None
 
 
-def _with_charset(args: Args) -> Args:
-    """SORT and THREAD name the charset without the CHARSET keyword SEARCH uses: put it in."""
+def _with_charset(args: Args, utf8: bool) -> Args:
+    """SORT and THREAD name the charset without the CHARSET keyword SEARCH uses: put it in.
+
+    After ENABLE UTF8=ACCEPT only UTF-8 may be named (RFC 6855 3, erratum 4029).
+    """
     charset = args.astring().decode("ascii", "replace").upper()
+    if utf8 and charset != "UTF-8":
+        raise Bad(f"{charset[:20]} after ENABLE UTF8=ACCEPT: strings are UTF-8 (RFC 6855 3)")
     if charset not in search.CHARSETS:
         raise search.BadCharset(charset)
     return Args(b"CHARSET " + charset.encode() + args.data[args.pos:])

@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime
 import re
 
+from . import mutf7
+
 # --------------------------------------------------------------------------
 # Character classes of the grammar
 # --------------------------------------------------------------------------
@@ -52,12 +54,21 @@ class LimitExceeded(Exception):
     """Well-formed, but beyond what this server does in one command: NO [LIMIT] (RFC 5530)."""
 
 
-class Args:
-    """The tokens of one command, consumed left to right."""
+class BadMailboxName(Exception):
+    """A mailbox name that is not valid in the session's naming (mUTF-7 or UTF-8): the reply is NO."""
 
-    def __init__(self, data: bytes):
+
+class Args:
+    """The tokens of one command, consumed left to right.
+
+    utf8: the session has sent ENABLE UTF8=ACCEPT, so mailbox names arrive as
+    UTF-8 rather than modified UTF-7 (RFC 6855 3).
+    """
+
+    def __init__(self, data: bytes, utf8: bool = False):
         self.data = data
         self.pos = 0
+        self.utf8 = utf8
 
     # -- looking ----------------------------------------------------------
     def peek(self) -> int | None:
@@ -179,15 +190,33 @@ class Args:
         return self._run(LIST_CHARS, "a mailbox pattern")
 
     def mailbox(self) -> str:
-        """mailbox = "INBOX" / astring, INBOX in any case meaning the inbox (and Inbox.x meaning INBOX.x)."""
+        """mailbox = "INBOX" / astring, as the server stores it: modified UTF-7.
+
+        INBOX in any case means the inbox (and Inbox.x means INBOX.x). Without
+        UTF8=ACCEPT the client sends the stored form itself and it must be valid
+        modified UTF-7 (RFC 3501 5.1.3); with it, UTF-8 text (RFC 6855 3), which
+        is converted, so both kinds of session reach the same mailbox.
+        """
+        if (self.peek() or 0) >= 0x80:
+            raise ParseError("a mailbox name with 8-bit characters travels as a quoted string or a literal")
         raw = self.astring()
-        try:
-            name = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ParseError("mailbox names are 7-bit (modified UTF-7) or UTF-8") from None
-        if name.upper() == "INBOX" or name.upper().startswith("INBOX."):
-            name = "INBOX" + name[5:]  # INBOX, and so its own hierarchy, in any case
-        return name
+        if (self.peek() or 0) >= 0x80:
+            raise ParseError("a mailbox name with 8-bit characters travels as a quoted string or a literal")
+        if self.utf8:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadMailboxName("Mailbox name is not valid UTF-8") from None
+        else:
+            try:
+                text = mutf7.decode(raw.decode("ascii"))
+            except ValueError:
+                raise BadMailboxName("Mailbox name is not valid mUTF-7") from None
+        if mutf7.FORBIDDEN.search(text):
+            raise BadMailboxName("[CANNOT] Mailbox names hold no control characters")
+        if text.upper() == "INBOX" or text.upper().startswith("INBOX."):
+            text = "INBOX" + text[5:]  # INBOX, and so its own hierarchy, in any case
+        return mutf7.encode(text)
 
     def flag_list(self) -> list[str]:
         """flag-list = "(" [flag *(SP flag)] ")"."""
@@ -300,6 +329,7 @@ def merged_ranges(ranges, last: int) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------
 
 _QUOTABLE = re.compile(rb'[\x01-\x09\x0b\x0c\x0e-\x7f]*')
+_QUOTABLE_UTF8 = re.compile(rb'[^\x00\r\n]*')  # RFC 6855 3: quoted strings may hold UTF-8 once enabled
 
 
 def literal(data: bytes) -> bytes:
@@ -311,9 +341,9 @@ def literal8(data: bytes) -> bytes:
     return (b"~" if b"\0" in data else b"") + literal(data)
 
 
-def string(data: bytes) -> bytes:
-    """A quoted string when the octets allow it (7-bit, no CR/LF/NUL), else a literal."""
-    if len(data) < 1024 and _QUOTABLE.fullmatch(data):
+def string(data: bytes, utf8: bool = False) -> bytes:
+    """A quoted string when the octets allow it (7-bit, or UTF-8 if utf8; no CR/LF/NUL), else a literal."""
+    if len(data) < 1024 and (_QUOTABLE_UTF8 if utf8 else _QUOTABLE).fullmatch(data):
         return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
     return literal(data)
 
@@ -323,9 +353,9 @@ def nstring(data: bytes | None) -> bytes:
     return b"NIL" if data is None else string(data)
 
 
-def astring(text: str) -> bytes:
-    """A mailbox name or similar: always quoted (or a literal for 8-bit names)."""
-    return string(text.encode("utf-8"))
+def astring(text: str, utf8: bool = False) -> bytes:
+    """A mailbox name or similar: quoted; 8-bit text as a literal, or quoted if the client takes UTF-8."""
+    return string(text.encode("utf-8"), utf8)
 
 
 def plist(items) -> bytes:
