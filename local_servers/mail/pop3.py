@@ -26,6 +26,7 @@ import hmac
 import itertools
 import os
 import time
+from pathlib import Path
 
 from .. import config
 from . import mailstore
@@ -113,6 +114,7 @@ class Maildrop:
         entries: mailstore.messages() of the INBOX if the caller listed it already."""
         self.box = mailstore.open_box(mail_dir, user, create=True)
         self.keys: list[str] = []
+        self.paths: list[Path] = []  # each message's file as listed at login (see read())
         self.sizes: list[int] = []
         if entries is None:
             entries = mailstore.messages(mailstore.user_dir(mail_dir, user))
@@ -120,10 +122,11 @@ class Maildrop:
             size = known_sizes.get(entry.key)
             if size is None:
                 try:
-                    size = len(to_wire(self.box.get_bytes(entry.key)))
+                    size = len(to_wire(self.read(entry.path, entry.key)))
                 except (KeyError, OSError):  # removed by an IMAP client meanwhile
                     continue
             self.keys.append(entry.key)
+            self.paths.append(entry.path)
             self.sizes.append(size)
         known_sizes.clear()  # keep only what is still there
         known_sizes.update(zip(self.keys, self.sizes))
@@ -146,9 +149,22 @@ class Maildrop:
         numbers = self.numbers()
         return len(numbers), sum(self.size(n) for n in numbers)
 
+    def read(self, path: Path, key: str) -> bytes:
+        """A message's octets: the file listed at login, or, if IMAP has renamed it since (a flag,
+        new/ to cur/), the file its key names now (KeyError if it is gone).
+
+        A message never changes, so the listed file is read without asking the box: a fresh
+        mailbox.Maildir lists the whole maildrop again on its first look-up (0.15 ms for 40
+        messages, more for more), and RETR runs while the session holds the maildrop lock.
+        """
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return self.box.get_bytes(key)
+
     def wire(self, n: int) -> bytes:
-        """Message n with CRLF line endings (looked up by key: IMAP may have renamed its file)."""
-        return to_wire(self.box.get_bytes(self.keys[n - 1]))
+        """Message n with CRLF line endings."""
+        return to_wire(self.read(self.paths[n - 1], self.keys[n - 1]))
 
     def expunge(self) -> int:
         """The UPDATE state: remove the marked messages; return how many could not be removed."""

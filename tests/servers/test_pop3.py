@@ -404,3 +404,35 @@ def test_a_small_maildrop_opens_at_once_a_big_one_in_a_thread(pop3_here):
     assert logs_in("bob", SMALL_MAILDROP + 1) == 1  # too many files to list on the loop
     assert logs_in("carol", 2) == 1  # a big message not seen before: its size means reading it
     assert logs_in("carol", 2) == 0  # now its size is known
+
+
+def test_retr_reads_the_file_listed_at_login_without_listing_the_maildrop_again(pop3_here, monkeypatch):
+    """RETR runs while the session holds the maildrop lock: it reads the message's file, found when the
+    maildrop was numbered, instead of having mailbox.Maildir list the whole maildrop again (its first
+    look-up does); a message whose file an IMAP client renamed since is still found by its key."""
+    import mailbox
+
+    service, mail = pop3_here, pop3_here.data_dir
+    mail.mkdir(parents=True)
+    for n in range(3):
+        mailstore.deliver(mail, "alice", f"Subject: {n}\n\nbody {n}\n".encode())
+    listings = []
+    refresh = mailbox.Maildir._refresh
+    monkeypatch.setattr(mailbox.Maildir, "_refresh", lambda box: (listings.append(box), refresh(box))[1])
+
+    def login() -> poplib.POP3:
+        client = poplib.POP3("127.0.0.1", service.ports["pop3"], timeout=30)
+        client.user("alice")
+        client.pass_("alice-pw")
+        return client
+
+    login().quit()  # the first login learns the sizes; later ones read no message to number the maildrop
+    listings.clear()
+    client = login()
+    assert b"body 0" in b"\n".join(client.retr(1)[1])
+    assert listings == []
+    # An IMAP client sets \Seen on message 2: its file moves from new/ to cur/ under a new name.
+    entry = mailstore.messages(mailstore.user_dir(mail, "alice"))[1]
+    entry.path.rename(entry.path.parent.parent / "cur" / f"{entry.key}{mailstore.COLON}2,S")
+    assert b"body 1" in b"\n".join(client.retr(2)[1])
+    client.quit()
