@@ -190,6 +190,29 @@ def test_second_session_gets_in_use_until_the_first_ends(mail):
     login(mail, "bob").quit()  # other users were never locked
 
 
+@pytest.mark.parametrize("implicit", [False, True], ids=["pop3", "pop3s"])
+def test_the_maildrop_is_free_as_soon_as_quit_is_answered(mail, implicit):
+    """QUIT ends the session (RFC 1939 section 6): the next login gets the maildrop at once,
+    without a retry, although the first client has not closed its connection yet."""
+    pop3 = mail.pop3
+
+    def connect() -> poplib.POP3:
+        if implicit:
+            return poplib.POP3_SSL(pop3.host, pop3.tls_ports["pop3s"], context=pop3.ssl_context(), timeout=10)
+        return poplib.POP3(pop3.host, pop3.port, timeout=10)
+
+    for _ in range(5):
+        first = connect()
+        first.user("carol")
+        first.pass_("carol-pw")
+        assert first._shortcmd("QUIT").startswith(b"+OK")  # QUIT answered; our side still open
+        second = connect()
+        second.user("carol")
+        assert second.pass_("carol-pw").startswith(b"+OK")  # not -ERR [IN-USE]
+        second.quit()
+        first.close()
+
+
 def _can_login(handle, user) -> bool:
     try:
         login(handle, user).quit()
@@ -316,3 +339,100 @@ def test_arguments_are_checked_as_rfc_1939_defines_them(mail):
             pass
         assert raw.command(b"LIST 1").startswith(b"+OK 1 ")
         assert raw.command(b"QUIT").startswith(b"+OK")
+
+
+@pytest.fixture
+def pop3_here(tmp_path, monkeypatch):
+    """A POP3 service in this process (its loop in a thread), whose hand-offs to a worker thread
+    are counted in `service.handed_off`."""
+    import asyncio
+    import threading
+
+    from local_servers.mail.pop3 import POP3Service, POP3Session
+    from local_servers.service import Context
+    from local_servers.tls import ensure_certificates
+
+    ctx = Context(host="127.0.0.1", ports={"pop3": 0, "pop3s": 0}, data_dir=tmp_path / "data",
+                  tls=ensure_certificates(tmp_path / "tls"))
+    service = POP3Service(ctx)
+    service.handed_off = 0
+    in_thread = POP3Session.in_thread
+
+    def counted(session, function, *args):
+        session.service.handed_off += 1
+        return in_thread(session, function, *args)
+
+    monkeypatch.setattr(POP3Session, "in_thread", counted)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(service.start(), loop).result(10)
+    yield service
+    asyncio.run_coroutine_threadsafe(service.stop(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+def test_a_small_maildrop_opens_at_once_a_big_one_in_a_thread(pop3_here):
+    """The lock is held from PASS to QUIT, so opening a small maildrop must not wait for a worker
+    thread (that kept it three times as long with 100 sessions queuing: bench/README.md); numbering
+    a big one still goes to a thread, so that the other sessions go on meanwhile (decision 0005)."""
+    from local_servers.mail.pop3 import BIG_MESSAGE, SMALL_MAILDROP
+
+    service, mail = pop3_here, pop3_here.data_dir
+    mail.mkdir(parents=True)
+    small = b"Subject: small\n\nhello\n"
+    for n in range(3):
+        mailstore.deliver(mail, "alice", small)
+    for n in range(SMALL_MAILDROP + 1):
+        mailstore.deliver(mail, "bob", small)
+    mailstore.deliver(mail, "carol", small)
+    mailstore.deliver(mail, "carol", b"Subject: big\n\n" + (b"x" * 76 + b"\n") * (BIG_MESSAGE // 77 + 1))
+
+    def logs_in(user: str, messages: int) -> int:
+        """Log in and QUIT; how many times the session handed work to a thread."""
+        before = service.handed_off
+        client = poplib.POP3("127.0.0.1", service.ports["pop3"], timeout=30)
+        client.user(user)
+        client.pass_(f"{user}-pw")
+        assert client.stat()[0] == messages
+        client.quit()
+        return service.handed_off - before
+
+    assert logs_in("alice", 3) == 0
+    assert logs_in("bob", SMALL_MAILDROP + 1) == 1  # too many files to list on the loop
+    assert logs_in("carol", 2) == 1  # a big message not seen before: its size means reading it
+    assert logs_in("carol", 2) == 0  # now its size is known
+
+
+def test_retr_reads_the_file_listed_at_login_without_listing_the_maildrop_again(pop3_here, monkeypatch):
+    """RETR runs while the session holds the maildrop lock: it reads the message's file, found when the
+    maildrop was numbered, instead of having mailbox.Maildir list the whole maildrop again (its first
+    look-up does); a message whose file an IMAP client renamed since is still found by its key."""
+    import mailbox
+
+    service, mail = pop3_here, pop3_here.data_dir
+    mail.mkdir(parents=True)
+    for n in range(3):
+        mailstore.deliver(mail, "alice", f"Subject: {n}\n\nbody {n}\n".encode())
+    listings = []
+    refresh = mailbox.Maildir._refresh
+    monkeypatch.setattr(mailbox.Maildir, "_refresh", lambda box: (listings.append(box), refresh(box))[1])
+
+    def login() -> poplib.POP3:
+        client = poplib.POP3("127.0.0.1", service.ports["pop3"], timeout=30)
+        client.user("alice")
+        client.pass_("alice-pw")
+        return client
+
+    login().quit()  # the first login learns the sizes; later ones read no message to number the maildrop
+    listings.clear()
+    client = login()
+    assert b"body 0" in b"\n".join(client.retr(1)[1])
+    assert listings == []
+    # An IMAP client sets \Seen on message 2: its file moves from new/ to cur/ under a new name.
+    entry = mailstore.messages(mailstore.user_dir(mail, "alice"))[1]
+    entry.path.rename(entry.path.parent.parent / "cur" / f"{entry.key}{mailstore.COLON}2,S")
+    assert b"body 1" in b"\n".join(client.retr(2)[1])
+    client.quit()
