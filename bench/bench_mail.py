@@ -82,13 +82,16 @@ def smtp_session(handle, i: int) -> int:
     return 0
 
 
-def pop3_session(handle, i: int) -> int:
-    """One POP3 session; returns how many times it was told [IN-USE] first."""
+def pop3_session(handle, i: int, steps: list[dict] | None = None) -> int:
+    """One POP3 session; returns how many times it was told [IN-USE] first.
+
+    steps: if given, the session that got in appends the seconds of each step (bench/pop3_lock.py)."""
     user = USERS[i % 3]
     for retries in range(200):
         client = poplib.POP3(handle.pop3.host, handle.pop3.port, timeout=30)
         try:
             client.user(user)
+            start = time.perf_counter()
             client.pass_(f"{user}-pw")
         except poplib.error_proto as exc:
             client.close()
@@ -96,9 +99,16 @@ def pop3_session(handle, i: int) -> int:
                 raise
             time.sleep(0.005)
             continue
+        logged_in = time.perf_counter()
         client.stat()
+        stat = time.perf_counter()
         client.retr(1)
+        retr = time.perf_counter()
         client.quit()
+        end = time.perf_counter()
+        if steps is not None:
+            steps.append({"pass": logged_in - start, "stat": stat - logged_in, "retr": retr - stat,
+                          "quit": end - retr, "held": end - start})
         return retries
     raise RuntimeError("still [IN-USE] after 200 tries")
 
