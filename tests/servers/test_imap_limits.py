@@ -43,6 +43,23 @@ def test_list_wildcards_cost_linear_time(server):
         assert b'"INBOX"' in b"".join(conn.run(b"5", b'LIST "" inB%'))  # ... and under wildcards
 
 
+def test_an_overlong_mailbox_name_gets_no_limit_not_a_server_error(server):
+    """A folder is one directory named after it: a name longer than a file name may be gets NO [LIMIT]
+    (it was NO [SERVERBUG], the file system's ENAMETOOLONG), in every command that takes a name."""
+    with bounded_session(server) as conn:
+        long_name = b"x" * 300
+        assert conn.run(b"1", b'CREATE "' + long_name + b'"')[-1].startswith(b"1 NO [LIMIT]")
+        assert conn.run(b"2", b'CREATE "Work.' + long_name + b'"')[-1].startswith(b"2 NO [LIMIT]")
+        assert conn.run(b"3", b'SELECT "' + long_name + b'"')[-1].startswith(b"3 NO")
+        assert conn.run(b"4", b'RENAME "Sent" "' + long_name + b'"')[-1].startswith(b"4 NO [LIMIT]")
+        assert conn.run(b"5", b'STATUS "' + long_name + b'" (MESSAGES)')[-1].startswith(b"5 NO")
+        assert conn.run(b"6", b"ENABLE UTF8=ACCEPT")[-1].startswith(b"6 OK")
+        chinese = ("已发送" * 30).encode()  # 90 characters: 244 bytes in modified UTF-7
+        assert conn.run(b"7", b'CREATE "' + chinese + b'"')[-1].startswith(b"7 NO [LIMIT]")
+        assert conn.run(b"8", b'CREATE "' + chinese[:60] + b'"')[-1].startswith(b"8 OK")
+        assert not any(b"SERVERBUG" in line for line in conn.run(b"9", b'LIST "" "*"'))
+
+
 def test_sequence_sets_merge_and_have_a_limit(server):
     with bounded_session(server, "INBOX") as conn:
         lines = conn.run(b"1", b"UID FETCH " + b",".join([b"1:*"] * 9_000) + b" UID")

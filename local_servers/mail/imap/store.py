@@ -434,10 +434,26 @@ class MailboxError(Exception):
 _BAD_NAME = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*%]')
 
 
+#: A folder is one directory ("." + its whole name), and file systems allow 255 bytes in one: this leaves room.
+MAX_NAME_BYTES = 200
+
+
 def valid_name(name: str) -> bool:
     """A folder name that is safe as a Maildir++ directory name (INBOX aside)."""
     return not (not name or _BAD_NAME.search(name.replace("/", "")) or name.startswith(".") or ".." in name or name.endswith(".")
-                or name.endswith(" ") or name.startswith("imap-"))  # ".imap-..." are this server's own files
+                or name.endswith(" ") or name.startswith("imap-")  # ".imap-..." are this server's own files
+                or too_long(name))
+
+
+def too_long(name: str) -> bool:
+    return len(mailstore.folder_file_name(name).encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES
+
+
+def invalid(name: str) -> MailboxError:
+    """The NO for a name valid_name() refuses: [LIMIT] if only its length is wrong (RFC 5530)."""
+    if too_long(name):
+        return MailboxError(f"[LIMIT] Mailbox name too long (at most {MAX_NAME_BYTES} bytes as stored)")
+    return MailboxError("[CANNOT] Invalid mailbox name")
 
 
 class UserStore:
@@ -454,7 +470,7 @@ class UserStore:
         if name == "INBOX":
             return self.root
         if not valid_name(name):  # never let a name like "../bob" leave the user's folder
-            raise MailboxError("[CANNOT] Invalid mailbox name")
+            raise invalid(name)
         return self.root / mailstore.folder_file_name(name)
 
     def exists(self, name: str) -> bool:
@@ -485,7 +501,7 @@ class UserStore:
         """A name we can keep on disk; a trailing "." (hierarchy delimiter) is dropped."""
         name = name[:-1] if name.endswith(".") else name
         if not valid_name(name):
-            raise MailboxError("[CANNOT] Invalid mailbox name")
+            raise invalid(name)
         if name.upper() == "INBOX":
             raise MailboxError("[ALREADYEXISTS] INBOX always exists")
         return name
