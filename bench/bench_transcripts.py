@@ -134,16 +134,11 @@ def start(root: Path, slot: str, transcripts: bool, code: Path | None = None):
     options = {} if transcripts else {f"{name}_transcripts": "off" for name in SERVICES}
     if code is None:
         return control.start(state_dir, ephemeral=True, names=SERVICES, options=options)
-    own = control.__file__  # control.start runs the package next to this file: point it at the other checkout
-    control.__file__ = str(code / "local_servers" / "control.py")
-    # ... and start it there: `python -m` puts the working directory first on sys.path, before the
-    # PYTHONPATH that control.start sets, so from this checkout the child imported this checkout's code
-    here = os.getcwd()
-    os.chdir(code)
+    own = control.__file__  # control.start runs the package next to this file, from its folder:
+    control.__file__ = str(code / "local_servers" / "control.py")  # point it at the other checkout
     try:
         return control.start(state_dir, ephemeral=True, names=SERVICES, options=options)
     finally:
-        os.chdir(here)
         control.__file__ = own
 
 

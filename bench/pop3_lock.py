@@ -10,9 +10,8 @@ each step of every successful session on the client: PASS (the lock is taken
 here), STAT, RETR 1, QUIT (released before its reply), and "held", from
 sending PASS to QUIT's reply, the client's view of the lock.
 
-Run it from the checkout it should measure (the server process imports
-``local_servers`` from the current directory first):
-    cd <checkout> && python bench/pop3_lock.py [--runs 3] [--option pop3_transcripts=off ...]
+Each checkout's copy measures that checkout's servers:
+    python <checkout>/bench/pop3_lock.py [--runs 3] [--option pop3_transcripts=off ...]
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
     home.state_file.unlink(missing_ok=True)
     home.error_file.unlink(missing_ok=True)
     launch_id = uuid.uuid4().hex
-    cmd = [sys.executable, "-m", "local_servers", "serve", "--state-dir", str(state_dir), "--host", host,
+    cmd = [sys.executable, "-m", "local_servers", "serve", "--state-dir", str(Path(state_dir).resolve()), "--host", host,
            "--ports", ",".join(f"{k}={v}" for k, v in ports.items()), "--detach", "--launch-id", launch_id]
     if public:
         cmd.append("--public")
@@ -115,7 +115,9 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
     for key, value in options.items():
         cmd += ["--option", f"{key}={value}"]
     env = dict(os.environ)
-    # The child must import this very package, even when it is not installed.
+    # The child must import this very package, even when it is not installed, and not a local_servers
+    # folder where the caller happens to be (`python -m` puts the working directory first on sys.path):
+    # it runs in the package's parent folder.
     package_parent = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
     kwargs: dict = {}
@@ -126,7 +128,7 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
         kwargs["start_new_session"] = True  # Ctrl-C in the terminal or notebook does not reach it
     with open(home.log_file, "ab") as log:
         child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                 env=env, close_fds=True, **kwargs)
+                                 env=env, cwd=package_parent, close_fds=True, **kwargs)
     detaches = hasattr(os, "fork")  # on POSIX the child forks the real server and exits at once
     if not detaches:
         _children[child.pid] = child

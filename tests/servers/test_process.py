@@ -240,3 +240,26 @@ def test_reset_needs_no_server_module_and_each_service_seeds_its_declared_folder
     for name in serve.SERVICES:
         cls = serve.service_class(name)
         assert serve.data_names([name]) == {cls.data_name or cls.name: name}
+
+
+def test_the_server_imports_this_package_wherever_it_is_started_from(tmp_path):
+    """`python -m local_servers` puts the working directory first on sys.path: started from a folder that
+    holds another local_servers (an old copy, another checkout), the server process used to run that one.
+    It runs in this package's parent folder now; a relative state directory still means the caller's."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "local_servers").mkdir(parents=True)
+    (elsewhere / "local_servers" / "__init__.py").write_text("")
+    (elsewhere / "local_servers" / "__main__.py").write_text("raise SystemExit('the wrong local_servers ran')\n")
+    script = tmp_path / "start.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(local_servers.__file__).resolve().parent.parent)!r})\n"
+        "from local_servers import control\n"
+        "handle = control.start('state', ephemeral=True, names=['echo'])\n"
+        "print(handle.echo.port)\n"
+        "control.stop('state')\n")
+    done = subprocess.run([sys.executable, str(script)], cwd=elsewhere, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert int(done.stdout.split()[0]) > 0
+    assert (elsewhere / "state" / "server.log").is_file()  # the caller's relative state directory
