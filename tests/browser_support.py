@@ -7,6 +7,7 @@ path. Where either is missing the tests skip with the reason; in CI (`CI=true`),
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -30,3 +31,15 @@ def playwright_api():
         return sync_api
     return pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed "
                                "(pip install playwright into the course's .venv; .ci/run does)")
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium, headless, launched by Playwright; closed (with Playwright) on the way out."""
+    sync_api = playwright_api()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

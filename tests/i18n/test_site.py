@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, playwright_api
+from browser_support import NEEDS_CHROMIUM, chromium
 
 pytest.importorskip("sphinx")
 pytest.importorskip("myst_nb")
@@ -181,22 +181,17 @@ def test_search_in_a_browser_finds_the_chapter(served, edition, query, first, su
     """The search page, run by Chromium, lists pages of its own edition only, the chapter on the word among
     them, and says so in the edition's language. (Sphinx 9.0's Chinese search page failed with
     "ChineseStemmer is not defined" and never listed anything: book/conf.py's ChineseSearch.)"""
-    sync_api = playwright_api()
     folder = EDITIONS[edition].folder
     errors = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{served}/{folder + '/' if folder else ''}search.html?q={quote(query)}")
-            page.wait_for_function("document.querySelector('#search-results .search-summary')"
-                                   "?.textContent.length > 0", timeout=60_000)  # liveness only: generous
-            found = page.eval_on_selector_all("#search-results ul.search li a",
-                                              "links => links.map(link => link.getAttribute('href'))")
-            said = page.text_content("#search-results .search-summary")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{served}/{folder + '/' if folder else ''}search.html?q={quote(query)}")
+        page.wait_for_function("document.querySelector('#search-results .search-summary')"
+                               "?.textContent.length > 0", timeout=60_000)  # liveness only: generous
+        found = page.eval_on_selector_all("#search-results ul.search li a",
+                                          "links => links.map(link => link.getAttribute('href'))")
+        said = page.text_content("#search-results .search-summary")
     assert errors == []
     assert first in found and said.startswith(summary), (found, said)
     assert all(not href.startswith(("../", "/", "zh/", "http")) for href in found), found  # its own edition's

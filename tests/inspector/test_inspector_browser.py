@@ -14,15 +14,14 @@ from __future__ import annotations
 import importlib.util
 import re
 import smtplib
-import time
 from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, playwright_api
+from browser_support import NEEDS_CHROMIUM, chromium, playwright_api
 from inspector_client import HOSTILE_SUBJECT, Inspector, send_hostile
 
-sync_api = playwright_api()
+playwright_api()  # skips this module, with the reason, without Playwright
 pytestmark = NEEDS_CHROMIUM
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "inspector"
 SHOWN = ["ftp", "smtp", "pop3", "imap", "nntp", "inspector"]
@@ -42,10 +41,8 @@ def inspector(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -6,8 +6,13 @@ real workspace/, the student's servers, the default ports or ~/.local/share/jupy
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -94,3 +99,32 @@ def wait_until(predicate, timeout: float, step: float = 0.2):
             return value
         time.sleep(step)
     return predicate()
+
+
+@contextlib.contextmanager
+def course_started(tmp: Path, url: re.Pattern, *args: str, timeout: float = 180):
+    """`course.py start --no-browser ARGS` in a sandbox (port 0 for the Lab, the app object exposed so a test
+    can read the notebook model): yields (the printed URL's match, env, output()); stopped with Ctrl-C."""
+    env = environment(tmp)
+    log = open(tmp / "course.log", "w+")
+    process = subprocess.Popen([sys.executable, str(COURSE), "start", *args, "--no-browser", "--ServerApp.port=0",
+                                "--LabApp.expose_app_in_browser=True"], cwd=ROOT, env=env,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output() -> str:
+        log.seek(0)
+        return log.read()
+
+    try:
+        wait_until(lambda: url.search(output()) or process.poll() is not None, timeout, 0.5)
+        found = url.search(output())
+        assert found, f"course.py start printed no URL:\n{output()}"
+        yield found, env, output
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: stops JupyterLab and the servers it started
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+        shutil.rmtree(Path(env["HOME"]).parent, ignore_errors=True)

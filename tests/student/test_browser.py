@@ -11,19 +11,13 @@ is not used, so it works offline). .ci/run installs both.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, playwright_api
+from browser_support import NEEDS_CHROMIUM, chromium, playwright_api
 import sandbox
 
 sync_api = playwright_api()
@@ -40,39 +34,14 @@ CHAPTER_TIMEOUT = 240  # seconds for one chapter to run to its end
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """`course.py start` in a sandbox (its own servers on free ports, a fresh HOME): (base URL, token, workspace)."""
-    tmp = tmp_path_factory.mktemp("browser")
-    env = sandbox.environment(tmp)
-    log = open(tmp / "course.log", "w+")
-    # the app object in the page lets the test read the notebook model (run state, kernel status)
-    process = subprocess.Popen([sys.executable, str(sandbox.COURSE), "start", "--no-browser", "--ServerApp.port=0",
-                                "--LabApp.expose_app_in_browser=True"], cwd=sandbox.ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def output() -> str:
-        log.seek(0)
-        return log.read()
-
-    try:
-        found = sandbox.wait_until(lambda: URL.search(output()) or process.poll() is not None, 180, 0.5)
-        found = URL.search(output())
-        assert found, f"course.py start printed no URL:\n{output()}"
+    with sandbox.course_started(tmp_path_factory.mktemp("browser"), URL) as (found, env, _):
         yield found.group(1), found.group(2), Path(env["COURSE_WORKSPACE"])
-    finally:
-        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: stops JupyterLab and the servers it started
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
-        shutil.rmtree(Path(env["HOME"]).parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

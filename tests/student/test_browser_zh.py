@@ -6,21 +6,16 @@ Needs Debian's chromium and Playwright for Python, like test_browser.py (skipped
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, playwright_api
+from browser_support import NEEDS_CHROMIUM, chromium, playwright_api
 import sandbox
 from test_browser import errors, nbformat, open_notebook, run_all_and_save
 
-sync_api = playwright_api()
+playwright_api()  # skips this module, with the reason, without Playwright
 pytest.importorskip("jupyterlab_language_pack_zh_CN", reason="jupyterlab-language-pack-zh-CN is not installed "
                     "(the course's [course] extra)")
 pytestmark = NEEDS_CHROMIUM
@@ -42,47 +37,23 @@ RUN_IN_A_KERNEL = """async (code) => {
 
 
 def test_start_lang_zh_shows_jupyterlab_in_chinese_and_its_kernels_check_in_chinese(tmp_path):
-    env = sandbox.environment(tmp_path)
-    log = open(tmp_path / "course.log", "w+")
-    process = subprocess.Popen([sys.executable, str(sandbox.COURSE), "start", "--lang", "zh", "--no-browser",
-                                "--ServerApp.port=0", "--LabApp.expose_app_in_browser=True"], cwd=sandbox.ROOT,
-                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def output() -> str:
-        log.seek(0)
-        return log.read()
-
-    try:
-        sandbox.wait_until(lambda: URL.search(output()) or process.poll() is not None, 180, 0.5)
-        found = URL.search(output())
-        assert found, f"course.py start printed no URL:\n{output()}"
+    with sandbox.course_started(tmp_path, URL, "--lang", "zh") as (found, env, _), chromium() as browser:
         base, token = found.groups()
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            try:
-                page.goto(found.group(0))  # the address start printed: the Chinese start page
-                page.wait_for_selector(".lm-MenuBar-itemLabel >> text=帮助", timeout=120_000)
-                menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
-                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)  # the start notebook, for the picture
-            finally:
-                ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / "jupyterlab-zh-CN.png"))
-            assert "文件" in menus and "帮助" in menus and "File" not in menus, menus
-            printed = page.evaluate(RUN_IN_A_KERNEL, "import os; print(os.environ.get('COURSE_LANG'))")
-            assert printed.strip() == "zh", "the kernels do not inherit --lang zh (check() would answer in English)"
-            open_notebook(page, base, token, CHAPTER)
-            state = run_all_and_save(page, CHAPTER)
-            page.screenshot(path=str(ARTIFACTS / "zh-02_ftp.png"))
-            nb = nbformat.read(Path(env["COURSE_WORKSPACE"]) / CHAPTER, as_version=4)
-            assert not errors(nb), f"{CHAPTER}: error output in the browser: {errors(nb)}"
-            assert all(c.execution_count is not None for c in nb.cells if c.cell_type == "code"), state
-            browser.close()
-    finally:
-        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: stops JupyterLab and the servers it started
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
         try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
-        shutil.rmtree(Path(env["HOME"]).parent, ignore_errors=True)
+            page.goto(found.group(0))  # the address start printed: the Chinese start page
+            page.wait_for_selector(".lm-MenuBar-itemLabel >> text=帮助", timeout=120_000)
+            menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)  # the start notebook, for the picture
+        finally:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "jupyterlab-zh-CN.png"))
+        assert "文件" in menus and "帮助" in menus and "File" not in menus, menus
+        printed = page.evaluate(RUN_IN_A_KERNEL, "import os; print(os.environ.get('COURSE_LANG'))")
+        assert printed.strip() == "zh", "the kernels do not inherit --lang zh (check() would answer in English)"
+        open_notebook(page, base, token, CHAPTER)
+        state = run_all_and_save(page, CHAPTER)
+        page.screenshot(path=str(ARTIFACTS / "zh-02_ftp.png"))
+        nb = nbformat.read(Path(env["COURSE_WORKSPACE"]) / CHAPTER, as_version=4)
+        assert not errors(nb), f"{CHAPTER}: error output in the browser: {errors(nb)}"
+        assert all(c.execution_count is not None for c in nb.cells if c.cell_type == "code"), state
