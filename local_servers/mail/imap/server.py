@@ -22,6 +22,7 @@ import asyncio
 import base64
 import binascii
 import bisect
+import functools
 import itertools
 import logging
 import re
@@ -59,43 +60,15 @@ NOT_AUTHENTICATED, AUTHENTICATED, SELECTED = "not authenticated", "authenticated
 ANY = (NOT_AUTHENTICATED, AUTHENTICATED, SELECTED)
 AUTH = (AUTHENTICATED, SELECTED)
 
-#: Every command: the states it is valid in, and the method that runs it.
-#: "UID FETCH" and friends run the same method with uid=True.
+#: Every command and the states it is valid in; it runs as cmd_<name>, "UID FETCH" and friends as
+#: cmd_fetch ... with uid=True. The groups follow RFC 3501 section 6.
 COMMANDS = {
-    "CAPABILITY": (ANY, "cmd_capability"),
-    "ID": (ANY, "cmd_id"),
-    "ENABLE": (AUTH, "cmd_enable"),
-    "NOTIFY": (AUTH, "cmd_notify"),
-    "NOOP": (ANY, "cmd_noop"),
-    "LOGOUT": (ANY, "cmd_logout"),
-    "STARTTLS": ((NOT_AUTHENTICATED,), "cmd_starttls"),
-    "LOGIN": ((NOT_AUTHENTICATED,), "cmd_login"),
-    "AUTHENTICATE": ((NOT_AUTHENTICATED,), "cmd_authenticate"),
-    "SELECT": (AUTH, "cmd_select"),
-    "EXAMINE": (AUTH, "cmd_examine"),
-    "CREATE": (AUTH, "cmd_create"),
-    "DELETE": (AUTH, "cmd_delete"),
-    "RENAME": (AUTH, "cmd_rename"),
-    "SUBSCRIBE": (AUTH, "cmd_subscribe"),
-    "UNSUBSCRIBE": (AUTH, "cmd_unsubscribe"),
-    "LIST": (AUTH, "cmd_list"),
-    "LSUB": (AUTH, "cmd_lsub"),
-    "NAMESPACE": (AUTH, "cmd_namespace"),
-    "STATUS": (AUTH, "cmd_status"),
-    "APPEND": (AUTH, "cmd_append"),
-    "IDLE": (AUTH, "cmd_idle"),
-    "CHECK": ((SELECTED,), "cmd_check"),
-    "CLOSE": ((SELECTED,), "cmd_close"),
-    "UNSELECT": ((SELECTED,), "cmd_unselect"),
-    "EXPUNGE": ((SELECTED,), "cmd_expunge"),
-    "SEARCH": ((SELECTED,), "cmd_search"),
-    "SORT": ((SELECTED,), "cmd_sort"),
-    "CANCELUPDATE": ((SELECTED,), "cmd_cancelupdate"),
-    "THREAD": ((SELECTED,), "cmd_thread"),
-    "FETCH": ((SELECTED,), "cmd_fetch"),
-    "STORE": ((SELECTED,), "cmd_store"),
-    "COPY": ((SELECTED,), "cmd_copy"),
-    "MOVE": ((SELECTED,), "cmd_move"),
+    **dict.fromkeys(("CAPABILITY", "ID", "NOOP", "LOGOUT"), ANY),
+    **dict.fromkeys(("STARTTLS", "LOGIN", "AUTHENTICATE"), (NOT_AUTHENTICATED,)),
+    **dict.fromkeys(("ENABLE", "NOTIFY", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE",
+                     "UNSUBSCRIBE", "LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE"), AUTH),
+    **dict.fromkeys(("CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "SORT", "CANCELUPDATE", "THREAD", "FETCH",
+                     "STORE", "COPY", "MOVE"), (SELECTED,)),
 }
 COMMANDS.update({"UID " + name: COMMANDS[name]
                  for name in ("FETCH", "SEARCH", "SORT", "THREAD", "STORE", "COPY", "MOVE", "EXPUNGE")})
@@ -133,29 +106,23 @@ class FetchItem:
                  partial: tuple | None = None, peek: bool = False):
         self.name, self.numbers, self.text, self.names = name, numbers, text, names
         self.partial, self.peek = partial, peek
-        self._label: bytes | None = None
 
     @property
     def sets_seen(self) -> bool:
         """Reading a body without .PEEK marks the message \\Seen (RFC822.HEADER does not)."""
         return (self.name in ("BODY[]", "BINARY[]") and not self.peek) or self.name in ("RFC822", "RFC822.TEXT")
 
+    @functools.cached_property
     def label(self) -> bytes:
         """How the response names this item: BODY[1.HEADER.FIELDS (FROM)]<0>, BINARY.SIZE[2] (made once)."""
-        if self._label is None:
-            self._label = self._make_label()
-        return self._label
-
-    def _make_label(self) -> bytes:
+        origin = f"<{self.partial[0]}>" if self.partial else ""
         if self.name in ("BINARY[]", "BINARY.SIZE[]"):
-            origin = f"<{self.partial[0]}>" if self.partial else ""
             return f"{self.name[:-2]}[{'.'.join(str(n) for n in self.numbers)}]{origin}".encode()
         if self.name != "BODY[]":
             return self.name.encode()
         spec = ".".join([str(n) for n in self.numbers] + ([self.text] if self.text else []))
         if self.names:
             spec += " (" + " ".join(self.names) + ")"
-        origin = f"<{self.partial[0]}>" if self.partial else ""
         return f"BODY[{spec}]{origin}".encode()
 
 
@@ -192,31 +159,36 @@ def parse_fetch_item(args: Args) -> FetchItem:
     word = args._run(_WORD, "a fetch item").decode().upper()
     if word in ("BODY", "BODY.PEEK") and args.peek() == ord("["):
         numbers, text, names = parse_section(args)
-        partial = None
-        if args.accept(b"<"):
-            offset = args.number()
-            args.expect(b".")
-            partial = (offset, args.nz_number())
-            args.expect(b">")
-        return FetchItem("BODY[]", numbers, text, names, partial, peek=word == "BODY.PEEK")
+        return FetchItem("BODY[]", numbers, text, names, _partial(args), peek=word == "BODY.PEEK")
     if word in ("BINARY", "BINARY.PEEK", "BINARY.SIZE") and args.peek() == ord("["):
-        args.expect(b"[")  # section-binary: part numbers only (RFC 3516)
-        numbers = []
-        while not args.accept(b"]"):
-            if numbers:
-                args.expect(b".")
-            numbers.append(args.nz_number())
-        partial = None
-        if word != "BINARY.SIZE" and args.accept(b"<"):
-            offset = args.number()
-            args.expect(b".")
-            partial = (offset, args.nz_number())
-            args.expect(b">")
-        name = "BINARY.SIZE[]" if word == "BINARY.SIZE" else "BINARY[]"
-        return FetchItem(name, tuple(numbers), partial=partial, peek=word == "BINARY.PEEK")
+        return _binary_item(args, word)
     if word in _SIMPLE_ITEMS:
         return FetchItem(word)
     raise ParseError(f"unknown fetch item {word}")
+
+
+def _partial(args: Args) -> tuple[int, int] | None:
+    """The optional "<offset.count>" after a section: the octets wanted."""
+    if not args.accept(b"<"):
+        return None
+    offset = args.number()
+    args.expect(b".")
+    count = args.nz_number()
+    args.expect(b">")
+    return offset, count
+
+
+def _binary_item(args: Args, word: str) -> FetchItem:
+    """BINARY[1.2]<0.100>, BINARY.PEEK[...], BINARY.SIZE[...] (RFC 3516): part numbers only."""
+    args.expect(b"[")
+    numbers = []
+    while not args.accept(b"]"):
+        if numbers:
+            args.expect(b".")
+        numbers.append(args.nz_number())
+    partial = None if word == "BINARY.SIZE" else _partial(args)
+    name = "BINARY.SIZE[]" if word == "BINARY.SIZE" else "BINARY[]"
+    return FetchItem(name, tuple(numbers), partial=partial, peek=word == "BINARY.PEEK")
 
 
 def parse_section(args: Args) -> tuple[tuple[int, ...], str, tuple[str, ...]]:
@@ -353,11 +325,11 @@ class Session(LineSession):
         except ParseError:
             self.send(f"{tag} BAD Missing command\r\n")
             return
-        entry = COMMANDS.get(name)
-        if entry is None:
+        states = COMMANDS.get(name)
+        if states is None:
             self.send(f"{tag} BAD Unknown command {name[:30]}\r\n")
             return
-        if self.state not in entry[0]:
+        if self.state not in states:
             self.send(f"{tag} BAD {name} is not allowed in the {self.state} state\r\n")
             return
         if name == "STARTTLS":  # answered at once: the engine then reads the TLS handshake
@@ -367,7 +339,6 @@ class Session(LineSession):
 
     async def execute(self, tag: str, name: str, args: Args) -> bytes | None:
         """Run one command; its replies, ending with the tagged one."""
-        method = COMMANDS[name][1]
         base = name.split()[-1]
         args.utf8 = self.utf8  # as of this command: an ENABLE before it may have switched names to UTF-8
         if self.folder is not None:
@@ -375,7 +346,7 @@ class Session(LineSession):
             self.announce_flags()
         try:
             uid = {"uid": True} if name.startswith("UID ") else {}
-            result = await getattr(self, method)(tag, args, **uid)
+            result = await getattr(self, "cmd_" + base.lower())(tag, args, **uid)
             status, text = "OK", result or f"{base} completed"
         except (Bad, ParseError) as exc:
             status, text = "BAD", f"{base}: {exc}"
@@ -821,25 +792,7 @@ class Session(LineSession):
     async def cmd_select(self, tag, args, readonly: bool = False):
         args.sp()
         name = args.mailbox()
-        qresync = None
-        if args.accept(b" (CONDSTORE)"):  # RFC 7162 3.1.8
-            self.enabled.add("CONDSTORE")
-        elif args.accept(b" (QRESYNC ("):  # RFC 7162 3.2.5: uidvalidity modseq [known-uids]
-            if "QRESYNC" not in self.enabled:
-                raise Bad("ENABLE QRESYNC first")
-            validity = args.nz_number()
-            args.sp()
-            since = args.nz_number()
-            known = None
-            if args.accept(b" "):
-                known = args.sequence_set()
-                if args.accept(b" ("):  # the sequence match data only saves work: skipped over
-                    args.sequence_set()
-                    args.sp()
-                    args.sequence_set()
-                    args.expect(b")")
-            args.expect(b"))")
-            qresync = (validity, since, known)
+        qresync = self.select_parameters(args)
         args.end()
         if self.profile is not None and self.profile.id_before_select and not self.identified:
             raise No(f"{'EXAMINE' if readonly else 'SELECT'} {self.profile.select_refused}")  # 163: ID first
@@ -864,11 +817,38 @@ class Session(LineSession):
         self.untagged(f"OK [UIDNEXT {folder.uidnext}] Predicted next UID")
         permanent = "" if readonly else f"{flags} \\*"
         self.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags permitted")
-        if "CONDSTORE" in self.enabled:
-            self.untagged(f"OK [HIGHESTMODSEQ {folder.modseq}] Highest")
-        if qresync is not None and qresync[0] == folder.uidvalidity:
-            self.resync(qresync[1], qresync[2])
+        self.condstore_select(qresync)
         return f"[{'READ-ONLY' if readonly else 'READ-WRITE'}] {'EXAMINE' if readonly else 'SELECT'} completed"
+
+    def select_parameters(self, args: Args) -> tuple | None:
+        """SELECT's " (CONDSTORE)" (RFC 7162 3.1.8) or " (QRESYNC (uidvalidity modseq [known-uids]))" (3.2.5)."""
+        if args.accept(b" (CONDSTORE)"):
+            self.enabled.add("CONDSTORE")
+            return None
+        if not args.accept(b" (QRESYNC ("):
+            return None
+        if "QRESYNC" not in self.enabled:
+            raise Bad("ENABLE QRESYNC first")
+        validity = args.nz_number()
+        args.sp()
+        since = args.nz_number()
+        known = None
+        if args.accept(b" "):
+            known = args.sequence_set()
+            if args.accept(b" ("):  # the sequence match data only saves work: skipped over
+                args.sequence_set()
+                args.sp()
+                args.sequence_set()
+                args.expect(b")")
+        args.expect(b"))")
+        return validity, since, known
+
+    def condstore_select(self, qresync: tuple | None) -> None:
+        """After SELECT with CONDSTORE on, HIGHESTMODSEQ; with QRESYNC's parameters, what changed since."""
+        if "CONDSTORE" in self.enabled:
+            self.untagged(f"OK [HIGHESTMODSEQ {self.folder.modseq}] Highest")
+        if qresync is not None and qresync[0] == self.folder.uidvalidity:
+            self.resync(qresync[1], qresync[2])
 
     async def cmd_examine(self, tag, args):
         return await self.cmd_select(tag, args, readonly=True)
@@ -1259,27 +1239,12 @@ class Session(LineSession):
         ranges = args.sequence_set()
         args.sp()
         items = parse_fetch_items(args)
-        changed_since = None
-        vanished = False
-        if args.accept(b" (CHANGEDSINCE "):  # RFC 7162 3.1.4: only what changed after that MODSEQ
-            changed_since = args.number()
-            vanished = args.accept(b" VANISHED")  # 3.2.6, UID FETCH with QRESYNC enabled only
-            if vanished and not (uid and "QRESYNC" in self.enabled):
-                raise Bad("VANISHED needs UID FETCH and ENABLE QRESYNC")
-            args.expect(b")")
+        changed_since, vanished = _fetch_modifiers(args, uid and "QRESYNC" in self.enabled)
         args.end()
-        if vanished:
-            top = self.folder.uidnext - 1
-            gone = [u for lo, hi in merged_ranges(ranges, top) for u in range(lo, min(hi, top) + 1)
-                    if u not in self.folder.by_uid]
-            if gone:
-                self.respond(b"* VANISHED (EARLIER) " + sequence_string(gone).encode())
         if uid and not any(i.name == "UID" for i in items):
             items.insert(0, FetchItem("UID"))
         if changed_since is not None or any(i.name == "MODSEQ" for i in items):
-            self.enable_condstore()
-            if not any(i.name == "MODSEQ" for i in items):
-                items.append(FetchItem("MODSEQ"))
+            self.condstore_fetch(ranges, items, vanished)
         chosen = self.messages(ranges, uid)
         if changed_since is not None:
             chosen = [(seq, msg) for seq, msg in chosen if msg.modseq > changed_since]
@@ -1292,6 +1257,18 @@ class Session(LineSession):
             elif clock() >= until:  # one loop serves every service: let the others run
                 await asyncio.sleep(0)
                 until = clock() + SLICE
+
+    def condstore_fetch(self, ranges, items: list[FetchItem], vanished: bool) -> None:
+        """RFC 7162: MODSEQ in every response (CONDSTORE on); with VANISHED first the UIDs expunged from the set."""
+        if vanished:
+            top = self.folder.uidnext - 1
+            gone = [u for lo, hi in merged_ranges(ranges, top) for u in range(lo, min(hi, top) + 1)
+                    if u not in self.folder.by_uid]
+            if gone:
+                self.respond(b"* VANISHED (EARLIER) " + sequence_string(gone).encode())
+        self.enable_condstore()
+        if not any(i.name == "MODSEQ" for i in items):
+            items.append(FetchItem("MODSEQ"))
 
     def fetch_one(self, msg, items: list[FetchItem]) -> bytes:
         """The data items of one message's FETCH response."""
@@ -1317,8 +1294,7 @@ class Session(LineSession):
             else:
                 if raw is None:
                     raw = folder.read(msg) or b""
-                if name in ("ENVELOPE", "BODY", "BODYSTRUCTURE") or (name == "BODY[]" and (item.numbers or item.text)) \
-                        or (name.startswith("BINARY") and item.numbers):
+                if name in ("ENVELOPE", "BODY", "BODYSTRUCTURE") or (name == "BODY[]" and (item.numbers or item.text)):
                     part = part or mime.Part(raw)
                 if name == "ENVELOPE":
                     out.append(b"ENVELOPE " + mime.envelope(part))
@@ -1331,27 +1307,31 @@ class Session(LineSession):
                 elif name == "RFC822.TEXT":
                     out.append(b"RFC822.TEXT " + literal(mime.split_header(raw)[1]))
                 elif name in ("BINARY[]", "BINARY.SIZE[]"):
-                    try:
-                        data = mime.binary_data(part, item.numbers) if item.numbers else raw
-                    except ValueError:
-                        raise No("[UNKNOWN-CTE] Cannot decode this part's Content-Transfer-Encoding") from None
-                    if data is None:
-                        raise No("[NONEXISTENT] No such body part")
-                    if name == "BINARY.SIZE[]":
-                        out.append(item.label() + b" %d" % len(data))
-                        continue
-                    if item.partial:
-                        offset, count = item.partial
-                        data = data[offset:offset + count]
-                    out.append(item.label() + b" " + literal8(data))
+                    out.append(self.binary_item(item, raw))
                 else:
                     data = raw if not (item.numbers or item.text) else mime.section_data(
                         part, item.numbers, item.text, item.names)
                     if data is not None and item.partial:
                         offset, count = item.partial
                         data = data[offset:offset + count]
-                    out.append(item.label() + b" " + (b"NIL" if data is None else literal(data)))
+                    out.append(item.label + b" " + (b"NIL" if data is None else literal(data)))
         return b" ".join(out)
+
+    @staticmethod
+    def binary_item(item: FetchItem, raw: bytes) -> bytes:
+        """BINARY[...] and BINARY.SIZE[...] (RFC 3516): a part with its transfer encoding undone."""
+        try:
+            data = mime.binary_data(mime.Part(raw), item.numbers) if item.numbers else raw
+        except ValueError:
+            raise No("[UNKNOWN-CTE] Cannot decode this part's Content-Transfer-Encoding") from None
+        if data is None:
+            raise No("[NONEXISTENT] No such body part")
+        if item.name == "BINARY.SIZE[]":
+            return item.label + b" %d" % len(data)
+        if item.partial:
+            offset, count = item.partial
+            data = data[offset:offset + count]
+        return item.label + b" " + literal8(data)
 
     async def cmd_store(self, tag, args, uid: bool = False):
         args.sp()
@@ -1489,6 +1469,18 @@ def _partial_range(args: Args) -> tuple[int, int]:
     args.expect(b":")
     second = args.nz_number()
     return min(first, second), max(first, second)
+
+
+def _fetch_modifiers(args: Args, vanished_allowed: bool) -> tuple[int | None, bool]:
+    """FETCH's " (CHANGEDSINCE n [VANISHED])" (RFC 7162 3.1.4, 3.2.6): the MODSEQ, and whether VANISHED came."""
+    if not args.accept(b" (CHANGEDSINCE "):
+        return None, False
+    changed_since = args.number()
+    vanished = args.accept(b" VANISHED")  # UID FETCH with QRESYNC enabled only
+    if vanished and not vanished_allowed:
+        raise Bad("VANISHED needs UID FETCH and ENABLE QRESYNC")
+    args.expect(b")")
+    return changed_since, vanished
 
 
 def _tag_of(command: bytes) -> str | None:
