@@ -20,6 +20,22 @@ _RUN = re.compile(r"&([A-Za-z0-9+,]*)-")
 FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+class BadMailboxName(Exception):
+    """A mailbox name that is not valid in the session's naming (mUTF-7 or UTF-8): the reply is NO."""
+
+
+def from_client(raw: bytes, utf8: bool) -> str:
+    """A mailbox name as the client sent it -> text: UTF-8 after ENABLE UTF8=ACCEPT (RFC 6855 3), else the
+    stored form itself, which must be valid modified UTF-7 (RFC 3501 5.1.3); never control characters."""
+    try:
+        text = raw.decode("utf-8") if utf8 else decode(raw.decode("ascii"))
+    except ValueError:  # UnicodeDecodeError too
+        raise BadMailboxName(f"Mailbox name is not valid {'UTF-8' if utf8 else 'mUTF-7'}") from None
+    if FORBIDDEN.search(text):
+        raise BadMailboxName("[CANNOT] Mailbox names hold no control characters")
+    return text
+
+
 def encode(text: str) -> str:
     """Text -> modified UTF-7: encode("已发送") == "&XfJT0ZAB-", encode("Tom & Jerry") == "Tom &- Jerry"."""
     out = []

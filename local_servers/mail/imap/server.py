@@ -36,7 +36,7 @@ from ...service import Option
 from . import listing, mime, mutf7, search, sort, thread
 from .store import Folder, MailboxError, UserStore
 from ...wire import oauth, profiles
-from .syntax import (LITERAL_AT_END, Args, BadMailboxName, LimitExceeded, ParseError, SavedSet, astring,
+from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, SavedSet, astring,
                      imap_datetime, literal, literal8, merged_ranges)
 
 #: Longest command line (without literals) we read; longer ones get BAD.
@@ -350,7 +350,7 @@ class Session(LineSession):
             status, text = "OK", result or f"{base} completed"
         except (Bad, ParseError) as exc:
             status, text = "BAD", f"{base}: {exc}"
-        except (No, MailboxError, BadMailboxName, LimitExceeded) as exc:
+        except (No, MailboxError, mutf7.BadMailboxName, LimitExceeded) as exc:
             status, text = "NO", str(exc)
         except search.BadCharset:
             status, text = "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
@@ -964,30 +964,31 @@ class Session(LineSession):
             if args.peek() == ord('"'):
                 when = args.date_time().timestamp()
                 args.sp()
-            if args.accept(b"CATENATE "):
-                data = self.catenate(args)
-            elif args.accept(b"UTF8 ("):  # RFC 6855 4: a message with UTF-8 headers, once UTF8=ACCEPT is on
-                if not self.utf8:
-                    raise Bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
-                if args.peek() != ord("~"):
-                    raise Bad("APPEND UTF8 takes a literal8, ~{n}")
-                data = args.literal(binary=True)
-                args.expect(b")")
-            elif args.peek() in (ord("{"), ord("~")):
-                data = args.literal(binary=True)  # RFC 3516: a literal8 may carry NULs
-            else:
-                data = args.string()
-            try:
-                data = mime.storable(data)
-            except ValueError:
-                raise No("[UNKNOWN-CTE] NUL octets are kept only in the body of a single-part message") from None
-            batch.append((flags, when, data))
+            data = args.string() if args.peek() in (ord("{"), ord('"')) else self.extended_message(args)
+            batch.append((flags, when, _storable(data)))
             if args.at_end():
                 break
         prepared = [(self.flags_for_store(folder, flags), when, data) for flags, when, data in batch]
         uids = [folder.add(data, stored, when, save=False).uid for stored, when, data in prepared]
         folder.save_uids()  # once for the whole batch
         return f"[APPENDUID {folder.uidvalidity} {sequence_string(uids)}] APPEND completed"
+
+    def extended_message(self, args: Args) -> bytes:
+        """APPEND's message as extensions send it: CATENATE (...) (RFC 4469), UTF8 (~{n}...) (RFC 6855 4)
+        or a literal8 ~{n}, which may carry NULs (RFC 3516)."""
+        if args.accept(b"CATENATE "):
+            return self.catenate(args)
+        if args.accept(b"UTF8 ("):
+            if not self.utf8:
+                raise Bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
+            if args.peek() != ord("~"):
+                raise Bad("APPEND UTF8 takes a literal8, ~{n}")
+            data = args.literal(binary=True)
+            args.expect(b")")
+            return data
+        if args.peek() == ord("~"):
+            return args.literal(binary=True)
+        raise ParseError("expected a quoted string or a literal")
 
     def catenate(self, args: Args) -> bytes:
         """CATENATE (RFC 4469): a message built from TEXT literals and URLs of (parts of) stored messages."""
@@ -1337,11 +1338,7 @@ class Session(LineSession):
         args.sp()
         ranges = args.sequence_set()
         args.sp()
-        unchanged_since = None
-        if args.accept(b"(UNCHANGEDSINCE "):  # RFC 7162 3.1.3: change only what nobody changed since
-            unchanged_since = args.number()
-            args.expect(b") ")
-            self.enable_condstore()
+        unchanged_since = self.store_modifier(args)
         action = args.atom().upper()
         match = re.fullmatch(r"([+-]?)FLAGS(\.SILENT)?", action)
         if not match:
@@ -1361,11 +1358,8 @@ class Session(LineSession):
         chosen = self.messages(ranges, uid)
         given = self.flags_for_store(self.folder, flags, create=mode != "-")
         self.announce_flags()
-        modified = []
+        chosen, modified = _unchanged(chosen, unchanged_since, uid)
         for seq, msg in chosen:
-            if unchanged_since is not None and msg.modseq > unchanged_since:
-                modified.append(msg.uid if uid else seq)
-                continue
             if mode == "+":
                 new = msg.flags | given
             elif mode == "-":
@@ -1378,6 +1372,15 @@ class Session(LineSession):
                 self.respond(b"* %d FETCH (%s%sFLAGS %s)" % (seq, uid_part, self.modseq_item(msg), self.flags_of(msg)))
         if modified:
             return f"[MODIFIED {sequence_string(modified)}] Conditional STORE failed for some messages"
+
+    def store_modifier(self, args: Args) -> int | None:
+        """STORE's "(UNCHANGEDSINCE n) " (RFC 7162 3.1.3): change only what nobody changed since MODSEQ n."""
+        if not args.accept(b"(UNCHANGEDSINCE "):
+            return None
+        unchanged_since = args.number()
+        args.expect(b") ")
+        self.enable_condstore()
+        return unchanged_since
 
     async def cmd_copy(self, tag, args, uid: bool = False, move: bool = False):
         args.sp()
@@ -1481,6 +1484,22 @@ def _fetch_modifiers(args: Args, vanished_allowed: bool) -> tuple[int | None, bo
         raise Bad("VANISHED needs UID FETCH and ENABLE QRESYNC")
     args.expect(b")")
     return changed_since, vanished
+
+
+def _storable(data: bytes) -> bytes:
+    """An APPENDed message with NUL octets (a literal8) stored with its body in base64 (mime.storable)."""
+    try:
+        return mime.storable(data)
+    except ValueError:
+        raise No("[UNKNOWN-CTE] NUL octets are kept only in the body of a single-part message") from None
+
+
+def _unchanged(chosen: list, unchanged_since: int | None, uid: bool) -> tuple[list, list[int]]:
+    """UNCHANGEDSINCE: the messages STORE may change, and the numbers of those changed since (MODIFIED)."""
+    if unchanged_since is None:
+        return chosen, []
+    modified = [msg.uid if uid else seq for seq, msg in chosen if msg.modseq > unchanged_since]
+    return [(seq, msg) for seq, msg in chosen if msg.modseq <= unchanged_since], modified
 
 
 def _tag_of(command: bytes) -> str | None:

@@ -3,7 +3,7 @@
 Reading: a client command is one line, except that any string may be sent
 as a *literal*: ``{5}`` at the end of a line announces 5 octets that follow
 the line break verbatim, then the command line goes on. The session reads
-the literals (see server.read_command) and hands the whole command,
+the literals (the engine, engine/line.py) and hands the whole command,
 literals included in their ``{n}\\r\\n...`` form, to an Args object, which
 takes it apart token by token the way the grammar says: atoms, quoted
 strings, literals, parenthesized lists, sequence sets, dates.
@@ -54,16 +54,8 @@ class LimitExceeded(Exception):
     """Well-formed, but beyond what this server does in one command: NO [LIMIT] (RFC 5530)."""
 
 
-class BadMailboxName(Exception):
-    """A mailbox name that is not valid in the session's naming (mUTF-7 or UTF-8): the reply is NO."""
-
-
 class Args:
-    """The tokens of one command, consumed left to right.
-
-    utf8: the session has sent ENABLE UTF8=ACCEPT, so mailbox names arrive as
-    UTF-8 rather than modified UTF-7 (RFC 6855 3).
-    """
+    """The tokens of one command, consumed left to right (utf8: mailbox names arrive as UTF-8, mutf7.py)."""
 
     def __init__(self, data: bytes, utf8: bool = False):
         self.data = data
@@ -156,8 +148,8 @@ class Args:
 
     def literal(self, binary: bool = False) -> bytes:
         """{n}CRLF followed by n octets (the session has already read them); ~{n} (literal8) if binary."""
-        if binary and self.accept(b"~"):
-            pass  # RFC 3516: a literal8 may hold NUL octets
+        if binary:
+            self.accept(b"~")  # RFC 3516: a literal8 may hold NUL octets
         match = _LITERAL.match(self.data, self.pos)
         if not match:
             raise ParseError("malformed literal")
@@ -190,30 +182,14 @@ class Args:
         return self._run(LIST_CHARS, "a mailbox pattern")
 
     def mailbox(self) -> str:
-        """mailbox = "INBOX" / astring, as the server stores it: modified UTF-7.
+        """mailbox = "INBOX" / astring, as the server stores it (modified UTF-7; mutf7.from_client checks it).
 
-        INBOX in any case means the inbox (and Inbox.x means INBOX.x). Without
-        UTF8=ACCEPT the client sends the stored form itself and it must be valid
-        modified UTF-7 (RFC 3501 5.1.3); with it, UTF-8 text (RFC 6855 3), which
-        is converted, so both kinds of session reach the same mailbox.
+        INBOX in any case means the inbox (and Inbox.x means INBOX.x).
         """
-        if (self.peek() or 0) >= 0x80:
+        raw = self.astring() if (self.peek() or 0) < 0x80 else b""
+        if (self.peek() or 0) >= 0x80:  # an 8-bit atom, before or after the 7-bit part
             raise ParseError("a mailbox name with 8-bit characters travels as a quoted string or a literal")
-        raw = self.astring()
-        if (self.peek() or 0) >= 0x80:
-            raise ParseError("a mailbox name with 8-bit characters travels as a quoted string or a literal")
-        if self.utf8:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise BadMailboxName("Mailbox name is not valid UTF-8") from None
-        else:
-            try:
-                text = mutf7.decode(raw.decode("ascii"))
-            except ValueError:
-                raise BadMailboxName("Mailbox name is not valid mUTF-7") from None
-        if mutf7.FORBIDDEN.search(text):
-            raise BadMailboxName("[CANNOT] Mailbox names hold no control characters")
+        text = mutf7.from_client(raw, self.utf8)
         if text.upper() == "INBOX" or text.upper().startswith("INBOX."):
             text = "INBOX" + text[5:]  # INBOX, and so its own hierarchy, in any case
         return mutf7.encode(text)
