@@ -191,6 +191,8 @@ ADDED = (
     ("local_servers/mail/imap/listing.py", "_status_items", I8B4, "LIST-STATUS (RFC 5819)"),
     ("local_servers/mail/imap/listing.py", "ListRequest.extended", I8B4, "LIST-EXTENDED (RFC 5258)"),
     ("local_servers/mail/imap/listing.py", "superiors", I8B4, "LIST-EXTENDED RECURSIVEMATCH"),
+    ("local_servers/mail/imap/listing.py", "_selection", I8B4, "LIST-EXTENDED selection options (RFC 5258)"),
+    ("local_servers/mail/imap/listing.py", "_returns", I8B4, "LIST-EXTENDED RETURN options (RFC 5258, 5819)"),
     # SMTP.
     ("local_servers/mail/smtp.py", "_no_line_breakers", I8B6, "a lone CR in a command: 501"),
     ("local_servers/mail/smtp.py", "_InputEndsSession", I8B6, "replies after a half-close"),

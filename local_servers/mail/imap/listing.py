@@ -83,39 +83,41 @@ class ListRequest:
 def _status_items(args: Args) -> list[str]:
     """LIST-STATUS (RFC 5819): the "(MESSAGES UNSEEN)" after RETURN (... STATUS."""
     args.expect(b"(")
-    items = [args.atom().upper()]
-    while not args.accept(b")"):
-        args.sp()
-        items.append(args.atom().upper())
-    return items
+    return args.rest_of_list(lambda: args.atom().upper())
 
 
 def parse(args: Args, lsub: bool) -> ListRequest:
     """[SP "(" select-opts ")"] SP reference SP (pattern / "(" patterns ")") [SP RETURN "(" opts ")"]."""
     args.sp()
-    select: set[str] = set()
-    if not lsub and args.peek() == ord("("):
-        select = set(args.option_list(SELECT_OPTIONS, "LIST selection"))
-        args.sp()
-        if "RECURSIVEMATCH" in select and not select - {"RECURSIVEMATCH", "REMOTE"}:
-            raise ParseError("RECURSIVEMATCH needs another selection option (RFC 5258 3)")
+    select = set() if lsub else _selection(args)
     reference = args.astring().decode("utf-8", "replace")
     args.sp()
-    if not lsub and args.peek() == ord("("):
-        args.expect(b"(")
-        patterns = [args.list_mailbox().decode("utf-8", "replace")]
-        while not args.accept(b")"):
-            args.sp()
-            patterns.append(args.list_mailbox().decode("utf-8", "replace"))
+    if not lsub and args.accept(b"("):
+        patterns = args.rest_of_list(args.list_mailbox)
     else:
-        patterns = [args.list_mailbox().decode("utf-8", "replace")]
-    returns: set[str] = set()
-    status: list[str] = []
-    if not lsub and args.accept(b" RETURN "):
-        options = args.option_list(RETURN_OPTIONS, "LIST return", {"STATUS": _status_items})
-        returns, status = set(options), options.get("STATUS") or []
+        patterns = [args.list_mailbox()]
+    returns, status = (set(), []) if lsub else _returns(args)
     args.end()
-    return ListRequest(lsub, reference, patterns, select, returns, status)
+    return ListRequest(lsub, reference, [p.decode("utf-8", "replace") for p in patterns], select, returns, status)
+
+
+def _selection(args: Args) -> set[str]:
+    """LIST-EXTENDED's selection options, "(SUBSCRIBED RECURSIVEMATCH) " before the reference."""
+    if args.peek() != ord("("):
+        return set()
+    select = set(args.option_list(SELECT_OPTIONS, "LIST selection"))
+    args.sp()
+    if "RECURSIVEMATCH" in select and not select - {"RECURSIVEMATCH", "REMOTE"}:
+        raise ParseError("RECURSIVEMATCH needs another selection option (RFC 5258 3)")
+    return select
+
+
+def _returns(args: Args) -> tuple[set[str], list[str]]:
+    """LIST-EXTENDED's " RETURN (CHILDREN STATUS (MESSAGES))" after the patterns: the options and STATUS items."""
+    if not args.accept(b" RETURN "):
+        return set(), []
+    options = args.option_list(RETURN_OPTIONS, "LIST return", {"STATUS": _status_items})
+    return set(options), options.get("STATUS") or []
 
 
 def superiors(name: str) -> list[str]:
@@ -139,11 +141,8 @@ def listing(request: ListRequest, existing: list[str], subscribed: list[str],
         names = existing
     listed = set(names)
     candidates = set(names)
-    if not request.select or request.lsub:  # superior names that do not exist themselves: \Noselect
-        for name in names:
-            candidates.update(superiors(name))
-    if "RECURSIVEMATCH" in request.select:  # parents of subscribed mailboxes may be reported (CHILDINFO)
-        for name in names:
+    if not request.select or request.lsub or "RECURSIVEMATCH" in request.select:
+        for name in names:  # superior names that do not exist themselves: \Noselect (RECURSIVEMATCH: CHILDINFO)
             candidates.update(superiors(name))
     matching = {n for n in candidates if request.matches(n)}
     result = []

@@ -244,11 +244,7 @@ def parse_key(args: Args, budget: _Budget):
     if c == ord("("):
         args.expect(b"(")
         with _deeper(budget):
-            keys = [parse_key(args, budget)]
-            while not args.accept(b")"):
-                args.sp()
-                keys.append(parse_key(args, budget))
-        return _all(keys)
+            return _all(args.rest_of_list(lambda: parse_key(args, budget)))
     if c is not None and (chr(c).isdigit() or c in b"*$"):
         return sequence_test(args.sequence_set(), uid=False)
     word = args.atom().upper()

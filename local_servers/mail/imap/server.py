@@ -134,19 +134,10 @@ _SIMPLE_ITEMS = {"ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER",
                  "BODY", "BODYSTRUCTURE", "UID", "MODSEQ"}
 
 
-def rest_of_list(args: Args, read) -> list:
-    """The rest of a parenthesized list whose "(" has been read: read() *(SP read()) ")"."""
-    items = [read()]
-    while not args.accept(b")"):
-        args.sp()
-        items.append(read())
-    return items
-
-
 def parse_fetch_items(args: Args) -> list[FetchItem]:
     """fetch-att list: a macro (ALL, FAST, FULL), one item, or a parenthesized list."""
     if args.accept(b"("):
-        return rest_of_list(args, lambda: parse_fetch_item(args))
+        return args.rest_of_list(lambda: parse_fetch_item(args))
     start = args.pos
     word = args._run(_WORD, "a fetch item").decode().upper()
     if word in _MACROS and args.peek() != ord("["):
@@ -212,7 +203,7 @@ def parse_section(args: Args) -> tuple[tuple[int, ...], str, tuple[str, ...]]:
     if text.startswith("HEADER.FIELDS"):
         args.sp()
         args.expect(b"(")
-        names = tuple(n.decode("ascii", "replace").upper() for n in rest_of_list(args, args.astring))
+        names = tuple(n.decode("ascii", "replace").upper() for n in args.rest_of_list(args.astring))
     args.expect(b"]")
     return tuple(numbers), text, names
 
@@ -616,7 +607,7 @@ class Session(LineSession):
             names: list[str] = []
             if kind in ("SUBTREE", "MAILBOXES"):
                 args.sp()
-                names = rest_of_list(args, args.mailbox) if args.accept(b"(") else [args.mailbox()]
+                names = args.rest_of_list(args.mailbox) if args.accept(b"(") else [args.mailbox()]
             args.sp()
             events: set[str] = set()
             if not args.accept(b"NONE"):
@@ -626,7 +617,7 @@ class Session(LineSession):
                         args.sp()
                     event = args.atom().upper()
                     if event == "MESSAGENEW" and args.accept(b" ("):  # fetch-att for MessageNew: not sent
-                        rest_of_list(args, lambda: parse_fetch_item(args))
+                        args.rest_of_list(lambda: parse_fetch_item(args))
                     events.add(event)
             args.expect(b")")
             unknown = events - set(NOTIFY_EVENTS) - {"MAILBOXNAME", "SUBSCRIPTIONCHANGE"}

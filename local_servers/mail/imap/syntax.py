@@ -204,6 +204,14 @@ class Args:
             flags.append(self.flag())
         return flags
 
+    def rest_of_list(self, read) -> list:
+        """The rest of a parenthesized list whose "(" has been read: read() *(SP read()) ")"."""
+        items = [read()]
+        while not self.accept(b")"):
+            self.sp()
+            items.append(read())
+        return items
+
     def option_list(self, allowed: tuple[str, ...], what: str, arguments: dict | None = None) -> dict:
         """ "(" option *(SP option) ")", each a word of `allowed`: {option: its argument or None}.
 
