@@ -154,6 +154,11 @@ class _Budget:
         self.keys, self.depth = MAX_KEYS, 0
         self.modseq = False  # a MODSEQ key makes the answer name the highest MODSEQ found
 
+    def spend_key(self) -> None:
+        self.keys -= 1
+        if self.keys < 0:
+            raise LimitExceeded(f"[LIMIT] A search may have at most {MAX_KEYS} keys")
+
 
 class Program(NamedTuple):
     charset: str
@@ -237,9 +242,7 @@ _ADDRESS_HEADERS = {"FROM": "from", "TO": "to", "CC": "cc", "BCC": "bcc"}
 
 def parse_key(args: Args, budget: _Budget):
     """One search-key, with its arguments, as a test function (nesting and count bounded by budget)."""
-    budget.keys -= 1
-    if budget.keys < 0:
-        raise LimitExceeded(f"[LIMIT] A search may have at most {MAX_KEYS} keys")
+    budget.spend_key()
     c = args.peek()
     if c == ord("("):
         args.expect(b"(")
@@ -288,24 +291,8 @@ def parse_key(args: Args, budget: _Budget):
         if sent:
             return lambda m: (lambda d: d is not None and compare(d))(m.sent_date())
         return lambda m: compare(m.internal_date())
-    if word == "MODSEQ":  # RFC 7162 3.1.5: changed at or after that MODSEQ (per-flag entries: any flag)
-        args.sp()
-        if args.peek() == ord('"'):
-            args.quoted()
-            args.sp()
-            kind = args.atom().lower()
-            if kind not in ("priv", "shared", "all"):
-                raise ParseError("expected priv, shared or all")
-            args.sp()
-        since = args.number()
-        budget.modseq = True
-        return lambda m: m.msg.modseq >= since
-    if word in ("OLDER", "YOUNGER"):  # RFC 5032 WITHIN: INTERNALDATE more / at most n seconds ago
-        args.sp()
-        seconds = args.nz_number()
-        if word == "OLDER":
-            return lambda m: time.time() - m.folder.mtime(m.msg) > seconds
-        return lambda m: time.time() - m.folder.mtime(m.msg) <= seconds
+    if word in ("MODSEQ", "OLDER", "YOUNGER"):
+        return _extension_key(word, args, budget)
     if word == "NOT":
         args.sp()
         with _deeper(budget):
@@ -322,3 +309,24 @@ def parse_key(args: Args, budget: _Budget):
         args.sp()
         return sequence_test(args.sequence_set(), uid=True)
     raise ParseError(f"unknown search key {word}")
+
+
+def _extension_key(word: str, args: Args, budget: _Budget):
+    """MODSEQ n (RFC 7162 3.1.5: changed at or after MODSEQ n; per-flag entries mean any flag), and
+    OLDER / YOUNGER n (RFC 5032 WITHIN: INTERNALDATE more / at most n seconds ago)."""
+    args.sp()
+    if word in ("OLDER", "YOUNGER"):
+        seconds = args.nz_number()
+        if word == "OLDER":
+            return lambda m: time.time() - m.folder.mtime(m.msg) > seconds
+        return lambda m: time.time() - m.folder.mtime(m.msg) <= seconds
+    if args.peek() == ord('"'):
+        args.quoted()
+        args.sp()
+        kind = args.atom().lower()
+        if kind not in ("priv", "shared", "all"):
+            raise ParseError("expected priv, shared or all")
+        args.sp()
+    since = args.number()
+    budget.modseq = True
+    return lambda m: m.msg.modseq >= since

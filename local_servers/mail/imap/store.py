@@ -117,11 +117,10 @@ class Folder:
             self.keywords = []
         self._load_modseqs()
 
-    # -- MODSEQ (RFC 7162 CONDSTORE) --------------------------------------------
-    # Each change appends "uid modseq" to a journal BEFORE the change is made, so a
-    # crash can cost an unneeded increase but never a change a client misses. The
-    # journal is rewritten (atomically) when it has grown well beyond the mailbox.
     def _load_modseqs(self) -> None:
+        """MODSEQ (RFC 7162 CONDSTORE): each change appends "uid modseq" to a journal BEFORE the change
+        is made, so a crash can cost an unneeded increase but never a change a client misses. The
+        journal is rewritten (atomically) when it has grown well beyond the mailbox."""
         try:
             text = (self.path / MODSEQ_FILE).read_text(encoding="utf-8")
         except OSError:
@@ -297,14 +296,18 @@ class Folder:
         msg.flags = self._parse_info(msg, name)
         self.by_key[key] = msg
         self.by_uid[uid] = msg
-        known = self._saved_modseq.get(uid)
+        self._first_modseq(msg)
+        return msg
+
+    def _first_modseq(self, msg: Msg) -> None:
+        """A message met in a scan: its MODSEQ from the journal, 1 if older than MODSEQs, else the next one."""
+        known = self._saved_modseq.get(msg.uid)
         if known is not None:
             msg.modseq = known
-        elif uid < self.uidnext:
+        elif msg.uid < self.uidnext:
             msg.modseq = 1  # known before MODSEQs were kept, or unchanged since
         else:
             self.bump(msg)  # new: above every MODSEQ a client has seen
-        return msg
 
     # -- reading ------------------------------------------------------------------
     def file(self, msg: Msg) -> str:
