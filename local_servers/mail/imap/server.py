@@ -30,7 +30,7 @@ import ssl
 import time
 import urllib.parse
 
-from ...engine import THREADS, LineService, LineSession
+from ...engine import LineService, LineSession
 from ..mail_service import MailService
 from ...service import Option
 from . import listing, mime, mutf7, search, sort, thread
@@ -238,7 +238,13 @@ class Session(LineSession):
         self.view: list[int] = []  # the UIDs of messages 1..n as this client knows them
         self.recent: set[int] = set()  # \Recent for this session
         self.seen_modseq = 0
-        self.known_flags: list[str] = []  # the FLAGS this client was last told
+        self.out = bytearray()
+        self.closing = False
+        self.extension_state()
+
+    def extension_state(self) -> None:
+        """What the extensions (and a provider's profile) remember about a session."""
+        self.known_flags: list[str] = []  # the FLAGS this client was last told (RFC 3501 7.2.6)
         self.enabled: set[str] = set()  # extensions switched on by ENABLE
         self.saved: set[int] = set()  # UIDs of the last SEARCH RETURN (SAVE): "$" (RFC 5182)
         self.search_modseq = False  # the last search had a MODSEQ key
@@ -247,9 +253,7 @@ class Session(LineSession):
         self.update_modseq = 0
         self.watching: list[tuple[str, list[str], set[str]]] = []  # NOTIFY: (filter, mailboxes, events)
         self.watched: dict[str, tuple] = {}  # mailbox -> (messages, uidnext, modseq) last reported
-        self.out = bytearray()
-        self.closing = False
-        self.profile = profiles.for_service(service)  # a provider's rules (wire/profiles.py), or None
+        self.profile = profiles.for_service(self.service)  # a provider's rules (wire/profiles.py), or None
         self.identified = False  # the client sent ID (163 wants it before SELECT)
 
     # -- what the engine asks of a protocol ---------------------------------------
@@ -704,11 +708,7 @@ class Session(LineSession):
         return f"[CAPABILITY {self.capabilities()}] Logged in"
 
     async def cmd_login(self, tag, args):
-        args.sp()
-        user = args.astring().decode("utf-8", "replace")
-        args.sp()
-        password = args.astring().decode("utf-8", "replace")
-        args.end()
+        user, password = (text.decode("utf-8", "replace") for text in args.rest(args.astring, args.astring))
         if self.cleartext_refused:  # LOGINDISABLED: refused before the password is even looked at
             raise No("[PRIVACYREQUIRED] Use STARTTLS (or the imaps port) before sending a password")
         name, verdict = profiles.check_login(self.profile, self.service.ctx.data_dir.parent, user, password)
@@ -845,33 +845,23 @@ class Session(LineSession):
         return await self.cmd_select(tag, args, readonly=True)
 
     async def cmd_create(self, tag, args):
-        args.sp()
-        name = args.mailbox()
-        args.end()
+        [name] = args.rest(args.mailbox)
         if name == "INBOX":
             raise No("[ALREADYEXISTS] INBOX always exists")
         self.store.create(name)
 
     async def cmd_delete(self, tag, args):
-        args.sp()
-        name = args.mailbox()
-        args.end()
+        [name] = args.rest(args.mailbox)
         if self.folder is not None and self.folder.name == name:
             self.deselect()
         self.store.delete(name)
 
     async def cmd_rename(self, tag, args):
-        args.sp()
-        old = args.mailbox()
-        args.sp()
-        new = args.mailbox()
-        args.end()
+        old, new = args.rest(args.mailbox, args.mailbox)
         self.store.rename(old, new)
 
     async def cmd_subscribe(self, tag, args, on: bool = True):
-        args.sp()
-        name = args.mailbox()
-        args.end()
+        [name] = args.rest(args.mailbox)
         if on and not self.store.exists(name):
             raise No("[NONEXISTENT] No such mailbox")
         self.store.set_subscribed(name, on)
@@ -909,11 +899,7 @@ class Session(LineSession):
         self.untagged('NAMESPACE (("" ".")) NIL NIL')
 
     async def cmd_status(self, tag, args):
-        args.sp()
-        name = args.mailbox()
-        args.sp()
-        items = listing._status_items(args)  # the item list LIST-STATUS reads too
-        args.end()
+        name, items = args.rest(args.mailbox, lambda: listing._status_items(args))  # LIST-STATUS reads them too
         folder = self.store.folder(name)
         if folder is None:
             raise No("[NONEXISTENT] No such mailbox")
@@ -1100,20 +1086,17 @@ class Session(LineSession):
         if program.uses_modseq:
             self.enable_condstore()
         self.search_modseq = program.uses_modseq
-        present, recent = self.folder.by_uid, self.recent
-        candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0, self.saved)
+        folder, recent = self.folder, self.recent
+        candidate = search.Candidate(folder, len(self.view), self.view[-1] if self.view else 0, self.saved)
         found = []
         pause = _Pause()
-        folder = self.folder
         for seq, u in enumerate(list(self.view), 1):
-            msg = present.get(u)
+            msg = folder.by_uid.get(u)
             if msg is None:
                 continue
             candidate.reset(msg, seq, u in recent)
-            if folder.stored_size(msg) > SEARCH_IN_THREAD:
-                # One big message can take seconds (1,000 BODY keys over 50 MiB): test it in a worker
-                # thread, so the loop, which switches with it every few ms, keeps serving the others.
-                matched = await asyncio.get_running_loop().run_in_executor(THREADS, test, candidate)
+            if folder.stored_size(msg) > SEARCH_IN_THREAD:  # 1,000 BODY keys over 50 MiB take seconds:
+                matched = await self.in_thread(test, candidate)  # the loop serves the others meanwhile
             else:
                 matched = test(candidate)
             if matched:
@@ -1374,11 +1357,7 @@ class Session(LineSession):
         return unchanged_since
 
     async def cmd_copy(self, tag, args, uid: bool = False, move: bool = False):
-        args.sp()
-        ranges = args.sequence_set()
-        args.sp()
-        name = args.mailbox()
-        args.end()
+        ranges, name = args.rest(args.sequence_set, args.mailbox)
         target = self.store.folder(name)
         if target is None:
             raise No("[TRYCREATE] No such mailbox")

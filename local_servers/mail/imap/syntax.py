@@ -197,12 +197,16 @@ class Args:
     def flag_list(self) -> list[str]:
         """flag-list = "(" [flag *(SP flag)] ")"."""
         self.expect(b"(")
-        flags = []
-        while not self.accept(b")"):
-            if flags:
-                self.sp()
-            flags.append(self.flag())
-        return flags
+        return [] if self.accept(b")") else self.rest_of_list(self.flag)
+
+    def rest(self, *readers) -> list:
+        """The command's last arguments, SP before each, each read by its reader: rest(args.mailbox)."""
+        values = []
+        for read in readers:
+            self.sp()
+            values.append(read())
+        self.end()
+        return values
 
     def rest_of_list(self, read) -> list:
         """The rest of a parenthesized list whose "(" has been read: read() *(SP read()) ")"."""
