@@ -72,12 +72,8 @@ class Candidate:
         return (cache if cache is not None else self.headers()).get(name, ())
 
     def addresses(self, name: str) -> list[str]:
-        """An address header as the envelope reads it (RFC 3501 6.4.4: FROM etc. match the address).
-
-        Each address becomes "display name <mailbox@host>" and each group its
-        name, so "user@domain.org" is found however the header wrote it
-        (with comments, routes or folded lines), and a display name too.
-        """
+        """An address header as the envelope reads it (RFC 3501 6.4.4: FROM etc. match the address): each
+        address as "display name <mailbox@host>", each group as its name, however the header wrote them."""
         key = "@" + name
         cache = self.headers()
         found = cache.get(key)
@@ -125,11 +121,8 @@ def decode_header(value: bytes) -> str:
 
 
 def sequence_test(ranges, uid: bool):
-    """A test for "number in this sequence set": bisect over the merged ranges, "*" being the last number.
-
-    RFC 3501: "*" is the largest number in use, and 5:* matches it even when 5 > last.
-    "$" (RFC 5182) is the saved result of an earlier search, kept as UIDs.
-    """
+    """A test for "number in this sequence set" (bisect over the merged ranges). "*" is the largest number
+    in use, and 5:* matches it even when 5 > last (RFC 3501); "$" is a saved result, as UIDs (RFC 5182)."""
     if isinstance(ranges, SavedSet):
         return lambda c: c.msg.uid in c.saved
     cache: dict[int, tuple[list[int], list[int]]] = {}

@@ -218,12 +218,8 @@ def sequence_string(numbers: list[int]) -> str:
 
 
 class Session(LineSession):
-    """One client connection, from greeting to LOGOUT.
-
-    The engine (engine.LineSession) reads the lines and literals, keeps the
-    autologout timer, switches to TLS and ends the session; this class parses
-    each whole command and runs it.
-    """
+    """One client connection, from greeting to LOGOUT: the engine (engine.LineSession) reads lines and
+    literals, keeps the autologout timer and switches to TLS; this class parses each command and runs it."""
 
     max_line = MAX_LINE
 
@@ -504,11 +500,8 @@ class Session(LineSession):
         self.state = AUTHENTICATED if self.state == SELECTED else self.state
 
     def messages(self, ranges, uid: bool, strict: bool = True) -> list[tuple[int, object]]:
-        """(sequence number, Msg) for a sequence set or UID set, skipping messages deleted meanwhile.
-
-        The set is merged first (syntax.merged_ranges), so the work is one pass
-        over the messages chosen, however many ranges overlap.
-        """
+        """(sequence number, Msg) for a sequence set or UID set, skipping messages deleted meanwhile;
+        the set is merged first (syntax.merged_ranges): one pass, however many ranges overlap."""
         present, view = self.folder.by_uid, self.view
         indexes: list[range] = []
         if isinstance(ranges, SavedSet):  # "$": the last saved search result (RFC 5182)

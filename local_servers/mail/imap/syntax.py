@@ -292,11 +292,8 @@ class Args:
 
 
 def merged_ranges(ranges, last: int) -> list[tuple[int, int]]:
-    """A sequence set as sorted, disjoint (lo, hi) pairs, "*" being last: linear to walk, bisectable.
-
-    "5:2,1,3:*" with last=9 -> [(1, 9)]. Overlapping and repeated ranges cost
-    nothing more than one, so "1:*,1:*,..." cannot multiply the work.
-    """
+    """A sequence set as sorted, disjoint (lo, hi) pairs, "*" being last: "5:2,1,3:*" with last=9 -> [(1, 9)].
+    Linear to walk, bisectable; repeated ranges ("1:*,1:*,...") cost no more than one."""
     spans = []
     for first, second in ranges:
         lo, hi = (last if first is None else first), (last if second is None else second)
