@@ -172,6 +172,7 @@ ADDED = (
     ("local_servers/mail/imap/server.py", "SEARCH_IN_THREAD", I8B5, "big messages searched in a worker thread"),
     ("local_servers/mail/imap/server.py", "SLICE", I8B5, "long commands give the loop back"),
     ("local_servers/mail/imap/server.py", "Session.extension_state", "8 Build 4 / 11", "what ENABLE, SEARCHRES, CONTEXT, NOTIFY, flag tracking and a profile remember per session"),
+    ("local_servers/mail/imap/server.py", "Session.list_status", I8B4, "LIST-STATUS (RFC 5819)"),
     ("local_servers/mail/imap/server.py", "Session.authenticate_oauth2", I11, "XOAUTH2 for provider profiles"),
     ("local_servers/mail/imap/server.py", "Session.login_refused", I11, "a provider profile's refusal text"),
     ("local_servers/mail/imap/server.py", "ENABLEABLE", I8B4, "ENABLE"),

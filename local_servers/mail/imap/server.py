@@ -397,10 +397,7 @@ class Session(LineSession):
         present = folder.by_uid
         self.announce_flags()
         if expunge_ok:
-            gone = [i for i, uid in enumerate(self.view) if uid not in present]
-            if gone and self.updates:
-                self.update_searches(gone=gone)
-            self.announce_expunged(gone)
+            self.announce_expunged([i for i, uid in enumerate(self.view) if uid not in present])
         known = len(self.view)  # messages new to the client get EXISTS, not FETCH
         last = self.view[-1] if self.view else 0
         if folder.uids and folder.uids[-1] > last:
@@ -452,6 +449,8 @@ class Session(LineSession):
         """EXPUNGE per message, highest number first (so each number is still right when sent),
         or one VANISHED with their UIDs once QRESYNC is enabled (RFC 7162 3.2.10)."""
         indexes = sorted(set(indexes))
+        if indexes and self.updates:
+            self.update_searches(gone=indexes)  # REMOVEFROM before the EXPUNGEs (RFC 5267 4.2)
         if indexes and "QRESYNC" in self.enabled:
             self.respond(b"* VANISHED " + sequence_string(sorted(self.view[i] for i in indexes)).encode())
         for i in reversed(indexes):
@@ -878,11 +877,15 @@ class Session(LineSession):
         for name, attributes, childinfo in listing.listing(request, list(stored), subscribed, special_use):
             extra = b' ("CHILDINFO" ("SUBSCRIBED"))' if childinfo else b""
             self.respond(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name, self.utf8) + extra)
-            if request.status_items and "\\NonExistent" not in attributes and "\\Noselect" not in attributes:
-                folder = self.store.folder(stored.get(name, name))
-                if folder is not None:
-                    self.respond(b"* STATUS " + astring(name, self.utf8) + b" ("
-                                 + self.status_values(folder, request.status_items) + b")")
+            if request.status_items:
+                self.list_status(stored.get(name, name), name, attributes, request.status_items)
+
+    def list_status(self, stored_name: str, name: str, attributes: list[str], items: list[str]) -> None:
+        """LIST-STATUS (RFC 5819): after a selectable mailbox's LIST line, its STATUS."""
+        if "\\NonExistent" not in attributes and "\\Noselect" not in attributes:
+            folder = self.store.folder(stored_name)
+            if folder is not None:
+                self.respond(b"* STATUS " + astring(name, self.utf8) + b" (" + self.status_values(folder, items) + b")")
 
     async def cmd_lsub(self, tag, args):
         return await self.cmd_list(tag, args, lsub=True)
@@ -1068,8 +1071,6 @@ class Session(LineSession):
         doomed = [(seq, m) for seq, m in self.messages([(1, None)], uid=False, strict=False)
                   if "\\Deleted" in m.flags and (allowed is None or m.uid in allowed)]
         self.folder.expunge([m for _, m in doomed])
-        if self.updates:
-            self.update_searches(gone=[seq - 1 for seq, _ in doomed])
         self.announce_expunged([seq - 1 for seq, _ in doomed])
 
     async def matching(self, args: Args) -> list[tuple[int, object]]:
@@ -1378,8 +1379,6 @@ class Session(LineSession):
         if not move:
             return f"{copyuid} COPY completed"
         self.untagged(f"OK {copyuid} Moved")  # RFC 6851: COPYUID comes before the EXPUNGEs
-        if self.updates:
-            self.update_searches(gone=[seq - 1 for seq, _, _ in pairs])
         self.announce_expunged([seq - 1 for seq, _, _ in pairs])
         return "MOVE completed"
 

@@ -92,8 +92,6 @@ class Folder:
         self.modseq = 1  # HIGHESTMODSEQ (RFC 7162): grows with every change of flags or new message
         self.keywords: list[str] = []
         self._saved: dict[str, int] = {}
-        self._saved_modseq: dict[int, int] = {}  # uid -> modseq from the journal
-        self._journal_lines = 0
         self._stamps: tuple | None = None  # mtimes of new/ and cur/ at the last listing
         self._settled = False
         self.uidvalidity, self.uidnext = 0, 1
@@ -125,6 +123,7 @@ class Folder:
             text = (self.path / MODSEQ_FILE).read_text(encoding="utf-8")
         except OSError:
             text = ""
+        self._saved_modseq: dict[int, int] = {}  # uid -> modseq from the journal
         self._torn = bool(text) and not text.endswith("\n")  # a crash mid-line: start the next one afresh
         lines = text.splitlines()
         for line in lines:
