@@ -132,7 +132,6 @@ def listing(request: ListRequest, existing: list[str], subscribed: list[str],
     special_use: a provider profile's folders (wire/profiles.py), whose attributes every LIST
     shows, as the providers do; by default the course's, shown when asked for (RFC 6154).
     """
-    uses, always = (SPECIAL_USE, False) if special_use is None else (special_use, True)
     exists, subs = set(existing), set(subscribed)
     by_subscription = "SUBSCRIBED" in request.select or request.lsub
     if by_subscription:
@@ -165,11 +164,18 @@ def listing(request: ListRequest, existing: list[str], subscribed: list[str],
         if not request.lsub and "\\NonExistent" not in attributes:
             children = any(o.startswith(name + DELIMITER) for o in exists)
             attributes.append("\\HasChildren" if children else "\\HasNoChildren")
-        if (by_subscription and not request.lsub or "SUBSCRIBED" in request.returns) and name in subs:
-            attributes.append("\\Subscribed")
-        if (always or {"SPECIAL-USE"} & (request.select | request.returns)) and name in uses:
-            attributes.append(uses[name])
-        if "SPECIAL-USE" in request.select and name not in uses:
-            continue  # RFC 6154: LIST (SPECIAL-USE) lists only the special mailboxes
-        result.append((name, attributes, childinfo))
+        extras = _extension_attributes(request, name, subs, special_use)
+        if extras is not None:
+            result.append((name, attributes + extras, childinfo))
     return result
+
+
+def _extension_attributes(request: ListRequest, name: str, subs: set[str], special_use: dict | None):
+    """\\Subscribed (LIST-EXTENDED) and the special-use attribute (RFC 6154) of a listed name; None if it
+    is not listed after all: LIST (SPECIAL-USE) lists only the special mailboxes."""
+    uses, always = (SPECIAL_USE, False) if special_use is None else (special_use, True)
+    if "SPECIAL-USE" in request.select and name not in uses:
+        return None
+    wanted = request.select | request.returns
+    extras = ["\\Subscribed"] if "SUBSCRIBED" in wanted and name in subs else []
+    return extras + ([uses[name]] if (always or "SPECIAL-USE" in wanted) and name in uses else [])

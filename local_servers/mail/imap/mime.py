@@ -264,6 +264,15 @@ def addresses(value: bytes | None) -> bytes:
 _ROUTE = re.compile(r"<\s*(@[^<>:\"]*):")
 
 
+def _source_route(address: str) -> tuple[str, str]:
+    """(route, address without it): parseaddr drops an obsolete source route (<@relay:user@host>,
+    RFC 5322 4.4), which ENVELOPE reports as the address's adl (RFC 3501 7.4.2), so it goes first."""
+    routed = _ROUTE.search(address)
+    if not routed:
+        return "", address
+    return re.sub(r"\s+", "", routed.group(1)), address[:routed.start()] + "<" + address[routed.end():]
+
+
 def parse_address_list(text: str) -> list[tuple]:
     """Split an address list at top-level commas; "name: a, b;" is a group.
 
@@ -271,9 +280,7 @@ def parse_address_list(text: str) -> list[tuple]:
     ("end",). Quotes, comments and <angle brackets> are skipped over; each
     single address is then read by email.utils.parseaddr, which keeps the
     display name as it is (RFC 2047 encoded words stay encoded, as ENVELOPE
-    wants). parseaddr drops an obsolete source route (<@relay:user@host>,
-    RFC 5322 4.4), which ENVELOPE reports as the address's adl: we take it
-    off first.
+    wants).
     """
     out: list[tuple] = []
     chunk: list[str] = []
@@ -284,11 +291,7 @@ def parse_address_list(text: str) -> list[tuple]:
         piece = "".join(chunk).strip()
         chunk.clear()
         if piece:
-            route = ""
-            routed = _ROUTE.search(piece)
-            if routed:
-                route = re.sub(r"\s+", "", routed.group(1))
-                piece = piece[:routed.start()] + "<" + piece[routed.end():]
+            route, piece = _source_route(piece)
             name, addr = email.utils.parseaddr(piece)
             if addr or name:
                 mailbox, at, host = addr.rpartition("@")
