@@ -213,7 +213,7 @@ ADDED = (
     ("local_servers/mail/imap/listing.py", "_status_items", I8B4, "LIST-STATUS (RFC 5819)"),
     ("local_servers/mail/imap/listing.py", "ListRequest.extended", I8B4, "LIST-EXTENDED (RFC 5258)"),
     ("local_servers/mail/imap/listing.py", "superiors", I8B4, "LIST-EXTENDED RECURSIVEMATCH"),
-    ("local_servers/mail/imap/listing.py", "_extension_attributes", I8B4, "\\Subscribed, special-use (RFC 5258, 6154; profiles 11)"),
+    ("local_servers/mail/imap/listing.py", "_extension_attributes", I8B4, "\\Subscribed, special-use (RFC 5258, 6154)"),
     ("local_servers/mail/imap/listing.py", "_selection", I8B4, "LIST-EXTENDED selection options (RFC 5258)"),
     ("local_servers/mail/imap/listing.py", "_returns", I8B4, "LIST-EXTENDED RETURN options (RFC 5258, 5819)"),
     # SMTP.

@@ -19,7 +19,6 @@ import datetime
 import email.header
 import email.utils
 import time
-from typing import Callable, NamedTuple
 
 from .mime import Part, decoded_text, field_value, header_fields, parse_address_list, split_header
 from .syntax import Args, LimitExceeded, ParseError, SavedSet, merged_ranges
@@ -153,15 +152,8 @@ class _Budget:
             raise LimitExceeded(f"[LIMIT] A search may have at most {MAX_KEYS} keys")
 
 
-class Program(NamedTuple):
-    charset: str
-    test: Callable
-    uses_modseq: bool
-
-
 def parse_program(args: Args):
-    """[CHARSET name SP] key *(SP key) -> (charset, test)."""
-    charset = "US-ASCII"
+    """[CHARSET name SP] key *(SP key) -> (test, whether a MODSEQ key came: RFC 7162 3.1.5)."""
     if args.accept(b"CHARSET "):
         charset = args.astring().decode("ascii", "replace").upper()
         if charset not in CHARSETS:
@@ -172,7 +164,7 @@ def parse_program(args: Args):
     while not args.at_end():
         args.sp()
         keys.append(parse_key(args, budget))
-    return Program(charset, _all(keys), budget.modseq)
+    return _all(keys), budget.modseq
 
 
 @contextlib.contextmanager

@@ -1075,11 +1075,10 @@ class Session(LineSession):
 
     async def matching(self, args: Args) -> list[tuple[int, object]]:
         """(seq, Msg) of the messages that match the search program args hold (SEARCH, SORT, THREAD)."""
-        program = search.parse_program(args)
-        test = self.last_test = program.test
-        if program.uses_modseq:
+        test, self.search_modseq = search.parse_program(args)
+        self.last_test = test
+        if self.search_modseq:
             self.enable_condstore()
-        self.search_modseq = program.uses_modseq
         folder, recent = self.folder, self.recent
         candidate = search.Candidate(folder, len(self.view), self.view[-1] if self.view else 0, self.saved)
         found = []

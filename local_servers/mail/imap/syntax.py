@@ -69,9 +69,6 @@ class Args:
     def at_end(self) -> bool:
         return self.pos >= len(self.data)
 
-    def startswith(self, text: bytes) -> bool:
-        return self.data.startswith(text, self.pos)
-
     def end(self) -> None:
         """Nothing may follow the last argument."""
         if not self.at_end():
