@@ -257,7 +257,7 @@ class Session(LineSession):
         return b"* OK [CAPABILITY " + self.capabilities().encode() + b"] IMAP4rev1 server ready\r\n"
 
     def error(self, kind: str, verb: str = "", syntax: str = "", limit: int = 0) -> bytes:
-        tag = _tag_of(self.line_start) or "*"  # so that a client waiting for its tagged reply gets one
+        tag = Args(bytes(self.line_start[:200])).command_tag() or "*"  # a client waiting for its tag gets it
         text = {
             "too_long": f"{tag} BAD line too long (at most {limit} octets)",
             "not_text": f"{tag} BAD a command line is text; octets outside it go in a literal",
@@ -302,10 +302,8 @@ class Session(LineSession):
     def dispatch(self, command: bytes) -> None:
         """Parse a whole command (literals inline), check its state, and run it."""
         args = Args(command)
-        try:
-            tag = args.tag()
-            args.sp()
-        except ParseError:
+        tag = args.command_tag()
+        if tag is None:
             self.send(b"* BAD Missing or invalid tag\r\n")
             return
         try:
@@ -1461,17 +1459,6 @@ def _unchanged(chosen: list, unchanged_since: int | None, uid: bool) -> tuple[li
         return chosen, []
     modified = [msg.uid if uid else seq for seq, msg in chosen if msg.modseq > unchanged_since]
     return [(seq, msg) for seq, msg in chosen if msg.modseq <= unchanged_since], modified
-
-
-def _tag_of(command: bytes) -> str | None:
-    """The tag a command line starts with, if it has a well-formed one."""
-    try:
-        args = Args(bytes(command[:200]))
-        tag = args.tag()
-        args.sp()
-        return tag
-    except ParseError:
-        return None
 
 
 def _with_charset(args: Args, utf8: bool) -> Args:

@@ -105,6 +105,15 @@ class Args:
     def tag(self) -> str:
         return self._run(_TAG_CHARS, "a tag").decode("ascii")
 
+    def command_tag(self) -> str | None:
+        """The tag a command starts with, and the SP after it; None if it has no well-formed one."""
+        try:
+            tag = self.tag()
+            self.sp()
+            return tag
+        except ParseError:
+            return None
+
     def atom(self) -> str:
         return self._run(ATOM_CHARS, "an atom").decode("ascii")
 
