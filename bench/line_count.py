@@ -176,6 +176,7 @@ ADDED = (
     ("local_servers/mail/imap/server.py", "Session.list_status", I8B4, "LIST-STATUS (RFC 5819)"),
     ("local_servers/mail/imap/server.py", "Session.authenticate_oauth2", I11, "XOAUTH2 for provider profiles"),
     ("local_servers/mail/imap/server.py", "Session.login_refused", I11, "a provider profile's refusal text"),
+    ("local_servers/mail/imap/server.py", "EXTENSIONS", I8B4, "the extensions' capability names"),
     ("local_servers/mail/imap/server.py", "ENABLEABLE", I8B4, "ENABLE"),
     ("local_servers/mail/imap/server.py", "SERVER_ID", I8B4, "ID"),
     ("local_servers/mail/imap/server.py", "_Pause", I8B5, "long commands give the loop back (unsure: FETCH in pieces too)"),
