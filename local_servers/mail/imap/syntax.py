@@ -188,10 +188,8 @@ class Args:
         return self._run(LIST_CHARS, "a mailbox pattern")
 
     def mailbox(self) -> str:
-        """mailbox = "INBOX" / astring, as the server stores it (modified UTF-7; mutf7.from_client checks it).
-
-        INBOX in any case means the inbox (and Inbox.x means INBOX.x).
-        """
+        """mailbox = "INBOX" / astring, INBOX in any case meaning the inbox (and Inbox.x meaning INBOX.x);
+        returned as stored: modified UTF-7 (mutf7.from_client checks and converts what the client sent)."""
         raw = self.astring() if (self.peek() or 0) < 0x80 else b""
         if (self.peek() or 0) >= 0x80:  # an 8-bit atom, before or after the 7-bit part
             raise ParseError("a mailbox name with 8-bit characters travels as a quoted string or a literal")
