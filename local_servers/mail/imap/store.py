@@ -352,16 +352,13 @@ class Folder:
         if flags == msg.flags and msg.subdir == "cur":
             return False
         name = f"{msg.key}{COLON}{self._info_for(msg, flags)}"
-        changed = flags != msg.flags
-        if changed:
+        if flags != msg.flags:
             self.bump(msg, session_id)  # before the rename: a crash between them costs nothing
         try:
             os.rename(self.file(msg), self.path / "cur" / name)
         except OSError:
             return False  # deleted meanwhile; the next scan notices
-        msg.subdir, msg.name = "cur", name
-        if changed:
-            msg.flags = set(flags)
+        msg.subdir, msg.name, msg.flags = "cur", name, set(flags)
         return True
 
     def claim_recent(self) -> set[int]:
