@@ -11,6 +11,7 @@ SPECIAL-USE, and RFC 5819's STATUS (...), which LIST-STATUS adds).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .syntax import Args, ParseError
@@ -30,12 +31,8 @@ def list_match(pattern: str, name: str, delimiter: str = DELIMITER) -> bool:
     the pattern is run as a set of positions reached so far, one step per
     character of the name: the cost is at most len(name) x len(pattern).
     """
-    tokens: list[str] = []
-    for c in pattern:  # a run of wildcards is one wildcard: "*" if it holds a "*", else "%"
-        if c in "*%" and tokens and tokens[-1] in "*%":
-            tokens[-1] = "*" if "*" in (c, tokens[-1]) else "%"
-        else:
-            tokens.append(c)
+    # a run of wildcards is one wildcard: "*" if it holds a "*", else "%"
+    tokens = re.sub(r"[*%]+", lambda run: "*" if "*" in run.group() else "%", pattern)
     end = len(tokens)
 
     def closure(states: set[int]) -> set[int]:
