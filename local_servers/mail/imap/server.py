@@ -414,9 +414,13 @@ class Session(LineSession):
                 if msg is not None and msg.modseq > self.seen_modseq and msg.changed_by != self.id:
                     self.respond(b"* %d FETCH (UID %d %sFLAGS %s)" % (seq, uid, self.modseq_item(msg), self.flags_of(msg)))
             self.seen_modseq = folder.modseq
-        if self.updates and (folder.modseq > self.update_modseq or len(self.view) > known):
+        self.refresh_searches(known)
+
+    def refresh_searches(self, known: int) -> None:
+        """CONTEXT=SEARCH: the updating searches run again once flags changed or messages came (RFC 5267 4.2)."""
+        if self.updates and (self.folder.modseq > self.update_modseq or len(self.view) > known):
             self.update_searches()
-        self.update_modseq = folder.modseq
+        self.update_modseq = self.folder.modseq
 
     def update_searches(self, gone: list[int] | None = None) -> None:
         """RFC 5267 4.2: ESEARCH ADDTO / REMOVEFROM for each SEARCH RETURN (UPDATE) still active.
@@ -445,18 +449,25 @@ class Session(LineSession):
             result.update(self.view[i] for i in added)
 
     def announce_expunged(self, indexes: list[int]) -> None:
-        """EXPUNGE per message, highest number first (so each number is still right when sent),
-        or one VANISHED with their UIDs once QRESYNC is enabled (RFC 7162 3.2.10)."""
+        """EXPUNGE per message, highest number first (so each number is still right when sent)."""
         indexes = sorted(set(indexes))
-        if indexes and self.updates:
-            self.update_searches(gone=indexes)  # REMOVEFROM before the EXPUNGEs (RFC 5267 4.2)
-        if indexes and "QRESYNC" in self.enabled:
-            self.respond(b"* VANISHED " + sequence_string(sorted(self.view[i] for i in indexes)).encode())
+        vanished = self.vanished(indexes)
         for i in reversed(indexes):
-            if "QRESYNC" not in self.enabled:
+            if not vanished:
                 self.respond(b"* %d EXPUNGE" % (i + 1))
             self.recent.discard(self.view[i])
             del self.view[i]
+
+    def vanished(self, indexes: list[int]) -> bool:
+        """Before messages go: CONTEXT's REMOVEFROM (RFC 5267 4.2); once QRESYNC is enabled one VANISHED
+        with their UIDs, which replaces the EXPUNGEs (RFC 7162 3.2.10): True then."""
+        if indexes and self.updates:
+            self.update_searches(gone=indexes)
+        if "QRESYNC" not in self.enabled:
+            return False
+        if indexes:
+            self.respond(b"* VANISHED " + sequence_string(sorted(self.view[i] for i in indexes)).encode())
+        return True
 
     def resync(self, since: int, known) -> None:
         """QRESYNC: what changed since MODSEQ `since` among the UIDs `known`: VANISHED (EARLIER), then FETCH.
@@ -1098,18 +1109,25 @@ class Session(LineSession):
 
     async def cmd_search(self, tag, args, uid: bool = False):
         args.sp()
+        options = self.search_options(args)
+        found = await self.matching(args)
+        if options is not None:
+            return self.search_return(tag, options, found, uid)
+        modseq = b" (MODSEQ %d)" % max(m.modseq for _, m in found) if self.search_modseq and found else b""
+        self.respond(b"* SEARCH" + b"".join(b" %d" % (m.uid if uid else seq) for seq, m in found) + modseq)
+
+    def search_options(self, args: Args) -> set | None:
+        """SEARCH's RETURN (...) options (RFC 4731); after ENABLE UTF8=ACCEPT no CHARSET (RFC 6855 3)."""
         options = _return_options(args)
         if self.utf8 and args.data[args.pos:args.pos + 8].upper() == b"CHARSET ":
             raise Bad("no CHARSET after ENABLE UTF8=ACCEPT: search strings are UTF-8 (RFC 6855 3)")
-        found = await self.matching(args)
-        numbers = [m.uid if uid else seq for seq, m in found]
-        if options is not None and "UPDATE" in options:  # RFC 5267 4.2: keep the client's result current
+        return options
+
+    def search_return(self, tag: str, options: set, found: list, uid: bool) -> None:
+        """SEARCH RETURN (...): one ESEARCH response; with UPDATE the result is kept current (RFC 5267 4.2)."""
+        if "UPDATE" in options:
             self.updates[tag] = (self.last_test, uid, {m.uid for _, m in found})
-        if options is None:
-            modseq = b" (MODSEQ %d)" % max(m.modseq for _, m in found) if self.search_modseq and found else b""
-            self.respond(b"* SEARCH" + b"".join(b" %d" % n for n in numbers) + modseq)
-        else:
-            self.esearch(tag, options, numbers, [m.uid for _, m in found], uid)
+        self.esearch(tag, options, [m.uid if uid else seq for seq, m in found], [m.uid for _, m in found], uid)
 
     def esearch(self, tag: str, options: set, numbers: list[int], uids: list[int], uid: bool,
                 sorted_result: bool = False) -> None:
