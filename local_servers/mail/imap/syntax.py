@@ -243,9 +243,7 @@ class Args:
 
     def flag(self) -> str:
         """flag = "\\" atom (system or extension flag) / atom (keyword)."""
-        if self.accept(b"\\"):
-            return "\\" + self.atom()
-        return self.atom()
+        return "\\" + self.atom() if self.accept(b"\\") else self.atom()
 
     def sequence_set(self) -> list[tuple[int | None, int | None]]:
         """sequence-set: "1:4,7,9:*" -> [(1, 4), (7, 7), (9, None)]; None is "*". "$" -> SavedSet()."""
@@ -254,19 +252,14 @@ class Args:
         ranges = []
         while True:
             first = self._seq_number()
-            second = first
-            if self.accept(b":"):
-                second = self._seq_number()
-            ranges.append((first, second))
+            ranges.append((first, self._seq_number() if self.accept(b":") else first))
             if len(ranges) > MAX_SET_RANGES:
                 raise LimitExceeded(f"[LIMIT] A sequence set may hold at most {MAX_SET_RANGES} ranges")
             if not self.accept(b","):
                 return ranges
 
     def _seq_number(self) -> int | None:
-        if self.accept(b"*"):
-            return None
-        return self.nz_number()
+        return None if self.accept(b"*") else self.nz_number()
 
     def date(self) -> datetime.date:
         """date = date-text / DQUOTE date-text DQUOTE, e.g. 1-Feb-1994."""
