@@ -512,25 +512,18 @@ class Session(LineSession):
         """(sequence number, Msg) for a sequence set or UID set, skipping messages deleted meanwhile;
         the set is merged first (syntax.merged_ranges): one pass, however many ranges overlap."""
         present, view = self.folder.by_uid, self.view
-        indexes: list[range] = []
         if isinstance(ranges, SavedSet):  # "$": the last saved search result (RFC 5182)
             return [(i, present[u]) for i, u in enumerate(view, 1) if u in self.saved and u in present]
         if uid:
-            for lo, hi in merged_ranges(ranges, view[-1] if view else 0):
-                indexes.append(range(bisect.bisect_left(view, lo), bisect.bisect_right(view, hi)))
+            spans = merged_ranges(ranges, view[-1] if view else 0)
+            indexes = [range(bisect.bisect_left(view, lo), bisect.bisect_right(view, hi)) for lo, hi in spans]
         else:
             count = len(view)
             spans = merged_ranges(ranges, count)
             if strict and spans and (spans[0][0] < 1 or spans[-1][1] > count):
                 raise Bad("Invalid message sequence number (the mailbox has %d messages)" % count)
             indexes = [range(max(lo, 1) - 1, min(hi, count)) for lo, hi in spans]
-        chosen: list[tuple[int, object]] = []
-        for span in indexes:
-            for i in span:
-                msg = present.get(view[i])
-                if msg is not None:
-                    chosen.append((i + 1, msg))
-        return chosen
+        return [(i + 1, present[view[i]]) for span in indexes for i in span if view[i] in present]
 
     # =====================================================================================
     # Any state

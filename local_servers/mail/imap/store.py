@@ -439,8 +439,8 @@ MAX_NAME_BYTES = 200
 
 def valid_name(name: str) -> bool:
     """A folder name that is safe as a Maildir++ directory name (INBOX aside)."""
-    return not (not name or _BAD_NAME.search(name.replace("/", "")) or name.startswith(".") or ".." in name or name.endswith(".")
-                or name.endswith(" ") or name.startswith("imap-")  # ".imap-..." are this server's own files
+    return not (not name or _BAD_NAME.search(name.replace("/", "")) or name.startswith(".") or ".." in name
+                or name.endswith(".") or name.endswith(" ") or name.startswith("imap-")  # ".imap-..." are ours
                 or too_long(name))
 
 
