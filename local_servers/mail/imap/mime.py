@@ -73,10 +73,7 @@ class Part:
     def get(self, name: str) -> bytes | None:
         """The first field of that name, unfolded, or None."""
         name = name.lower()
-        for field_name, raw in self.fields:
-            if field_name == name:
-                return field_value(raw)
-        return None
+        return next((field_value(raw) for field_name, raw in self.fields if field_name == name), None)
 
     # -- Content-Type ---------------------------------------------------------
     @property

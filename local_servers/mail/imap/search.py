@@ -222,9 +222,6 @@ _SIMPLE = {
     "NEW": lambda c: c.recent and "\\Seen" not in c.msg.flags,
 }
 
-_ADDRESS_HEADERS = {"FROM": "from", "TO": "to", "CC": "cc", "BCC": "bcc"}
-
-
 def parse_key(args: Args, budget: _Budget):
     """One search-key, with its arguments, as a test function (nesting and count bounded by budget)."""
     budget.spend_key()
@@ -238,8 +235,8 @@ def parse_key(args: Args, budget: _Budget):
     word = args.atom().upper()
     if word in _SIMPLE:
         return _SIMPLE[word]
-    if word in _ADDRESS_HEADERS:
-        name, needle = _ADDRESS_HEADERS[word], _text(args)
+    if word in ("FROM", "TO", "CC", "BCC"):
+        name, needle = word.lower(), _text(args)
         return lambda m: _has(m.addresses(name), needle)
     if word == "SUBJECT":
         needle = _text(args)
