@@ -135,8 +135,7 @@ def listing(request: ListRequest, existing: list[str], subscribed: list[str],
         names = [n for n in subscribed if n in exists] if request.lsub else list(subscribed)
     else:
         names = existing
-    listed = set(names)
-    candidates = set(names)
+    listed, candidates = set(names), set(names)
     if not request.select or request.lsub or "RECURSIVEMATCH" in request.select:
         for name in names:  # superior names that do not exist themselves: \Noselect (RECURSIVEMATCH: CHILDINFO)
             candidates.update(superiors(name))
@@ -144,20 +143,18 @@ def listing(request: ListRequest, existing: list[str], subscribed: list[str],
     result = []
     for name in sorted(matching, key=lambda n: (n != "INBOX", n)):
         childinfo = False
-        if name not in listed:
-            if "RECURSIVEMATCH" in request.select:
-                # a parent is reported only for a selected descendant the patterns do not show themselves
-                childinfo = any(o.startswith(name + DELIMITER) and o not in matching for o in listed)
-                if not childinfo:
-                    continue
-                attributes = [] if name in exists else ["\\NonExistent"]
-            else:
-                # only when no listed descendant matches too (so "*" shows just the real names)
-                if any(o.startswith(name + DELIMITER) and o in matching for o in listed):
-                    continue
-                attributes = ["\\Noselect"]
-        else:
+        if name in listed:
             attributes = [] if name in exists else ["\\NonExistent"]
+        elif "RECURSIVEMATCH" in request.select:
+            # a parent is reported only for a selected descendant the patterns do not show themselves
+            childinfo = any(o.startswith(name + DELIMITER) and o not in matching for o in listed)
+            if not childinfo:
+                continue
+            attributes = [] if name in exists else ["\\NonExistent"]
+        elif any(o.startswith(name + DELIMITER) and o in matching for o in listed):
+            continue  # a superior only when no listed descendant matches too (so "*" shows just the real names)
+        else:
+            attributes = ["\\Noselect"]
         if not request.lsub and "\\NonExistent" not in attributes:
             children = any(o.startswith(name + DELIMITER) for o in exists)
             attributes.append("\\HasChildren" if children else "\\HasNoChildren")
