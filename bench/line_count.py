@@ -167,7 +167,7 @@ ADDED = (
     ("local_servers/mail/imap/server.py", "_unchanged", I8B4, "STORE (UNCHANGEDSINCE): MODIFIED"),
     ("local_servers/mail/imap/server.py", "Session.utf8", I8B4, "UTF8=ACCEPT (RFC 6855)"),
     ("local_servers/mail/imap/server.py", "Session.spelled", I8B4, "UTF8=ACCEPT: names as this session spells them"),
-    ("local_servers/mail/imap/server.py", "Session.shown", I8B4, "UTF8=ACCEPT: names as this session spells them"),
+    ("local_servers/mail/imap/server.py", "Session.shown", I8B4, "UTF8=ACCEPT: spelled names (unsure: also quotes)"),
     ("local_servers/mail/imap/server.py", "MAX_PREAUTH_COMMAND", I8B5, "literals before login bounded"),
     ("local_servers/mail/imap/server.py", "SEARCH_IN_THREAD", I8B5, "big messages searched in a worker thread"),
     ("local_servers/mail/imap/server.py", "SLICE", I8B5, "long commands give the loop back"),
