@@ -1,12 +1,9 @@
-"""LIST and LSUB: which mailbox names a pattern selects, and what is said about each.
+"""LIST and LSUB: which mailbox names a pattern selects (list_match), and what is said about each.
 
-RFC 3501 6.3.8 gives the basics: "*" matches anything, "%" anything but
-the hierarchy delimiter ("."), and a superior name that does not exist
-itself ("Work" above "Work.Reports") is listed as \\Noselect. RFC 5258
-(LIST-EXTENDED) adds selection options before the reference (SUBSCRIBED,
-REMOTE, RECURSIVEMATCH, and RFC 6154's SPECIAL-USE), several patterns in
-parentheses, and RETURN options after them (SUBSCRIBED, CHILDREN,
-SPECIAL-USE, and RFC 5819's STATUS (...), which LIST-STATUS adds).
+RFC 3501 6.3.8: a superior name that does not exist itself ("Work" above "Work.Reports") is listed
+as \\Noselect. RFC 5258 (LIST-EXTENDED) adds selection options before the reference, several
+patterns in parentheses and RETURN options after them (SELECT_OPTIONS, RETURN_OPTIONS below; with
+RFC 6154's SPECIAL-USE and RFC 5819's STATUS (...), which LIST-STATUS adds).
 """
 
 from __future__ import annotations
@@ -124,11 +121,8 @@ def superiors(name: str) -> list[str]:
 
 def listing(request: ListRequest, existing: list[str], subscribed: list[str],
             special_use: dict | None = None) -> list[tuple[str, list[str], bool]]:
-    """(name, attributes, has CHILDINFO) for each mailbox the request selects, INBOX first.
-
-    special_use: a provider profile's folders (wire/profiles.py), whose attributes every LIST
-    shows, as the providers do; by default the course's, shown when asked for (RFC 6154).
-    """
+    """(name, attributes, has CHILDINFO) for each mailbox the request selects, INBOX first
+    (special_use: see _extension_attributes)."""
     exists, subs = set(existing), set(subscribed)
     by_subscription = "SUBSCRIBED" in request.select or request.lsub
     if by_subscription:
@@ -166,7 +160,11 @@ def listing(request: ListRequest, existing: list[str], subscribed: list[str],
 
 def _extension_attributes(request: ListRequest, name: str, subs: set[str], special_use: dict | None):
     """\\Subscribed (LIST-EXTENDED) and the special-use attribute (RFC 6154) of a listed name; None if it
-    is not listed after all: LIST (SPECIAL-USE) lists only the special mailboxes."""
+    is not listed after all: LIST (SPECIAL-USE) lists only the special mailboxes.
+
+    special_use: a provider profile's folders (wire/profiles.py), whose attributes every LIST
+    shows, as the providers do; by default the course's, shown when asked for (RFC 6154).
+    """
     uses, always = (SPECIAL_USE, False) if special_use is None else (special_use, True)
     if "SPECIAL-USE" in request.select and name not in uses:
         return None
