@@ -273,11 +273,10 @@ def _source_route(address: str) -> tuple[str, str]:
 def parse_address_list(text: str) -> list[tuple]:
     """Split an address list at top-level commas; "name: a, b;" is a group.
 
-    Yields ("group", name), ("addr", display name, mailbox, host, route) and
-    ("end",). Quotes, comments and <angle brackets> are skipped over; each
-    single address is then read by email.utils.parseaddr, which keeps the
-    display name as it is (RFC 2047 encoded words stay encoded, as ENVELOPE
-    wants).
+    Yields ("group", name), ("addr", display name, mailbox, host, route) and ("end",). Quotes,
+    comments and <angle brackets> are skipped over; each single address is then read by
+    email.utils.parseaddr, which keeps the display name as it is (RFC 2047 encoded words stay
+    encoded, as ENVELOPE wants).
     """
     out: list[tuple] = []
     chunk: list[str] = []
