@@ -215,7 +215,7 @@ ADDED = (
     ("local_servers/mail/imap/syntax.py", "LimitExceeded", I8B5, "NO [LIMIT] (RFC 5530)"),
     ("local_servers/mail/imap/syntax.py", "Args.option_list", I8B4, "LIST-EXTENDED and RETURN options"),
     ("local_servers/mail/imap/syntax.py", "literal8", I8B4, "BINARY"),
-    ("local_servers/mail/imap/listing.py", "_status_items", I8B4, "LIST-STATUS (unsure: STATUS reads its items with it)"),
+    ("local_servers/mail/imap/listing.py", "_status_items", I8B4, "LIST-STATUS (unsure: STATUS uses it too)"),
     ("local_servers/mail/imap/listing.py", "ListRequest.extended", I8B4, "LIST-EXTENDED (RFC 5258)"),
     ("local_servers/mail/imap/listing.py", "superiors", I8B4, "RECURSIVEMATCH (unsure: \\Noselect uses it too)"),
     ("local_servers/mail/imap/listing.py", "_extension_attributes", I8B4, "\\Subscribed, special-use (RFC 5258, 6154)"),
