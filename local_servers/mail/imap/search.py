@@ -18,6 +18,7 @@ import contextlib
 import datetime
 import email.header
 import email.utils
+import operator
 import time
 
 from .mime import Part, decoded_text, field_value, header_fields, parse_address_list, split_header
@@ -187,10 +188,7 @@ def contains(text: str, needle: str) -> bool:
 
 
 def _has(values, needle: str) -> bool:
-    for value in values:
-        if needle in value:
-            return True
-    return False
+    return any(needle in value for value in values)
 
 
 def _all(keys):
@@ -260,10 +258,8 @@ def parse_key(args: Args, budget: _Budget):
         return lambda m: any(f.lower() == keyword for f in m.msg.flags) == present
     if word in ("LARGER", "SMALLER"):
         args.sp()
-        size = args.number()
-        if word == "LARGER":
-            return lambda m: m.folder.size(m.msg) > size
-        return lambda m: m.folder.size(m.msg) < size
+        size, compare = args.number(), operator.gt if word == "LARGER" else operator.lt
+        return lambda m: compare(m.folder.size(m.msg), size)
     if word in ("BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"):
         args.sp()
         day = args.date()
@@ -298,10 +294,8 @@ def _extension_key(word: str, args: Args, budget: _Budget):
     OLDER / YOUNGER n (RFC 5032 WITHIN: INTERNALDATE more / at most n seconds ago)."""
     args.sp()
     if word in ("OLDER", "YOUNGER"):
-        seconds = args.nz_number()
-        if word == "OLDER":
-            return lambda m: time.time() - m.folder.mtime(m.msg) > seconds
-        return lambda m: time.time() - m.folder.mtime(m.msg) <= seconds
+        seconds, compare = args.nz_number(), operator.gt if word == "OLDER" else operator.le
+        return lambda m: compare(time.time() - m.folder.mtime(m.msg), seconds)
     if args.peek() == ord('"'):
         args.quoted()
         args.sp()

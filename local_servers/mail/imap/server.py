@@ -836,8 +836,7 @@ class Session(LineSession):
         if qresync is not None and qresync[0] == self.folder.uidvalidity:
             self.resync(qresync[1], qresync[2])
 
-    async def cmd_examine(self, tag, args):
-        return await self.cmd_select(tag, args, readonly=True)
+    cmd_examine = functools.partialmethod(cmd_select, readonly=True)
 
     async def cmd_create(self, tag, args):
         [name] = args.rest(args.mailbox)
@@ -861,8 +860,7 @@ class Session(LineSession):
             raise No("[NONEXISTENT] No such mailbox")
         self.store.set_subscribed(name, on)
 
-    async def cmd_unsubscribe(self, tag, args):
-        return await self.cmd_subscribe(tag, args, on=False)
+    cmd_unsubscribe = functools.partialmethod(cmd_subscribe, on=False)
 
     async def cmd_list(self, tag, args, lsub: bool = False):
         """LIST / LSUB, with LIST-EXTENDED's options, SPECIAL-USE and LIST-STATUS (see listing.py)."""
@@ -890,8 +888,7 @@ class Session(LineSession):
             if folder is not None:
                 self.respond(b"* STATUS " + astring(name, self.utf8) + b" (" + self.status_values(folder, items) + b")")
 
-    async def cmd_lsub(self, tag, args):
-        return await self.cmd_list(tag, args, lsub=True)
+    cmd_lsub = functools.partialmethod(cmd_list, lsub=True)
 
     async def cmd_namespace(self, tag, args):
         args.end()
@@ -1125,26 +1122,21 @@ class Session(LineSession):
     def esearch(self, tag: str, options: set, numbers: list[int], uids: list[int], uid: bool,
                 sorted_result: bool = False) -> None:
         """RFC 4731 ESEARCH: MIN, MAX, COUNT, ALL (as a sequence set) of a result; RFC 5182 SAVE keeps it for $.
-
-        With sorted_result (ESORT, RFC 5267) numbers are in SORT's order, and MIN
-        and MAX are its first and last.
-        """
+        With sorted_result (ESORT, RFC 5267) numbers are in SORT's order, and MIN and MAX are its first and last."""
+        ordered = numbers if sorted_result else sorted(numbers)
+        in_order = uids if sorted_result else sorted(uids)
+        ends = (in_order[:1] if "MIN" in options else []) + (in_order[-1:] if "MAX" in options else [])
         if "SAVE" in options:
-            if uids and options & {"MIN", "MAX"} and not options & {"ALL", "COUNT"}:
-                first, last = (uids[0], uids[-1]) if sorted_result else (min(uids), max(uids))
-                self.saved = ({first} if "MIN" in options else set()) | ({last} if "MAX" in options else set())
-            else:
-                self.saved = set(uids)
+            self.saved = set(ends) if ends and not options & {"ALL", "COUNT"} else set(uids)
             if options == {"SAVE"}:
                 return  # SAVE alone: no ESEARCH response (RFC 5182 2.4)
         if not options - QUIET_OPTIONS:
             options = options | ({"ALL"} if options <= {"SAVE", "CONTEXT"} else set())
-        ordered = numbers if sorted_result else sorted(numbers)
         parts = [b"* ESEARCH (TAG " + astring(tag) + b")"] + ([b"UID"] if uid else [])
         if "MIN" in options and ordered:
-            parts.append(b"MIN %d" % (ordered[0] if sorted_result else min(ordered)))
+            parts.append(b"MIN %d" % ordered[0])
         if "MAX" in options and ordered:
-            parts.append(b"MAX %d" % (ordered[-1] if sorted_result else max(ordered)))
+            parts.append(b"MAX %d" % ordered[-1])
         if "ALL" in options and ordered:
             parts.append(b"ALL " + sequence_string(ordered).encode())
         if "COUNT" in options:
@@ -1153,12 +1145,8 @@ class Session(LineSession):
             window = ordered[first - 1:last]
             parts.append(b"PARTIAL (%d:%d %s)" % (first, last, sequence_string(window).encode() if window else b"NIL"))
         if self.search_modseq and uids:  # RFC 7162 3.1.5: the highest MODSEQ of what was returned
+            shown = uids if options & {"ALL", "COUNT"} else ends
             present = self.folder.by_uid
-            if options & {"ALL", "COUNT"}:
-                shown = uids
-            else:
-                shown = [uids[0] if sorted_result else min(uids)] if "MIN" in options else []
-                shown += [uids[-1] if sorted_result else max(uids)] if "MAX" in options else []
             parts.append(b"MODSEQ %d" % max((present[u].modseq for u in shown if u in present), default=0))
         self.respond(b" ".join(parts))
 
@@ -1391,8 +1379,7 @@ class Session(LineSession):
         self.announce_expunged([seq - 1 for seq, _, _ in pairs])
         return "MOVE completed"
 
-    async def cmd_move(self, tag, args, uid: bool = False):
-        return await self.cmd_copy(tag, args, uid=uid, move=True)
+    cmd_move = functools.partialmethod(cmd_copy, move=True)
 
 
 class _Pause:

@@ -25,6 +25,7 @@ Messages already in cur/ when the server first meets them are not recent.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -238,14 +239,11 @@ class Folder:
                             found[entry.name.partition(COLON)[0]] = (sub, entry.name)
             except OSError:
                 continue
-        changed = False
-        for key in [k for k in self.by_key if k not in found]:  # deleted by POP3, another session, ...
-            msg = self.by_key.pop(key)
-            del self.by_uid[msg.uid]
-            self.recent_pool.discard(msg.uid)
-            changed = True
-        if changed:
+        gone = [msg for key, msg in self.by_key.items() if key not in found]  # deleted by POP3, another session
+        if gone:
             self.bump_expunged()
+        self._drop(gone)
+        changed = bool(gone)
         fresh = []
         for key, (sub, name) in found.items():
             msg = self.by_key.get(key)
@@ -402,26 +400,27 @@ class Folder:
 
     def forget(self, msg: Msg) -> None:
         self.bump_expunged()
-        self.by_key.pop(msg.key, None)
-        if self.by_uid.pop(msg.uid, None) is not None:
+        self._drop([msg])
+        if msg.uid in self.uids:
             self.uids.remove(msg.uid)
-        self.recent_pool.discard(msg.uid)
 
     def expunge(self, msgs: list[Msg]) -> None:
         """Delete the files of these messages for good."""
         if msgs:
             self.bump_expunged()
         for msg in msgs:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.file(msg))
-            except FileNotFoundError:
-                pass
+        self._drop(msgs)
         gone = {m.uid for m in msgs}
+        self.uids = [u for u in self.uids if u not in gone]
+
+    def _drop(self, msgs: list[Msg]) -> None:
+        """Forget messages whose files are gone (the caller fixes self.uids)."""
         for msg in msgs:
             self.by_key.pop(msg.key, None)
             self.by_uid.pop(msg.uid, None)
             self.recent_pool.discard(msg.uid)
-        self.uids = [u for u in self.uids if u not in gone]
 
 
 class MailboxError(Exception):
@@ -488,11 +487,9 @@ class UserStore:
 
     def names(self) -> list[str]:
         """Every mailbox: INBOX and the folders."""
-        folders = []
         with os.scandir(self.root) as entries:
-            for entry in entries:
-                if entry.name.startswith(".") and entry.is_dir() and os.path.isdir(os.path.join(entry.path, "cur")):
-                    folders.append(mailstore.folder_name(entry.name))
+            folders = [mailstore.folder_name(entry.name) for entry in entries if entry.name.startswith(".")
+                       and entry.is_dir() and os.path.isdir(os.path.join(entry.path, "cur"))]
         return ["INBOX"] + sorted(folders)
 
     @staticmethod
