@@ -22,12 +22,9 @@ SPECIAL_USE = {"Sent": "\\Sent", "Archive": "\\Archive", "Drafts": "\\Drafts", "
 
 
 def list_match(pattern: str, name: str, delimiter: str = DELIMITER) -> bool:
-    """LIST's wildcards: "*" matches anything, "%" anything but the delimiter.
-
-    A regex like "[^.]*[^.]*..." backtracks exponentially on "%%%%...". Here
-    the pattern is run as a set of positions reached so far, one step per
-    character of the name: the cost is at most len(name) x len(pattern).
-    """
+    """LIST's wildcards: "*" matches anything, "%" anything but the delimiter. A regex like "[^.]*[^.]*..."
+    backtracks exponentially on "%%%%..."; here the pattern runs as the set of positions reached so far, one
+    step per character of the name: the cost is at most len(name) x len(pattern)."""
     # a run of wildcards is one wildcard: "*" if it holds a "*", else "%"
     tokens = re.sub(r"[*%]+", lambda run: "*" if "*" in run.group() else "%", pattern)
     end = len(tokens)
@@ -160,11 +157,9 @@ def listing(request: ListRequest, existing: list[str], subscribed: list[str],
 
 def _extension_attributes(request: ListRequest, name: str, subs: set[str], special_use: dict | None):
     """\\Subscribed (LIST-EXTENDED) and the special-use attribute (RFC 6154) of a listed name; None if it
-    is not listed after all: LIST (SPECIAL-USE) lists only the special mailboxes.
-
-    special_use: a provider profile's folders (wire/profiles.py), whose attributes every LIST
-    shows, as the providers do; by default the course's, shown when asked for (RFC 6154).
-    """
+    is not listed after all: LIST (SPECIAL-USE) lists only the special mailboxes. special_use: a provider
+    profile's folders (wire/profiles.py), whose attributes every LIST shows, as the providers do; by default
+    the course's, shown when asked for (RFC 6154)."""
     uses, always = (SPECIAL_USE, False) if special_use is None else (special_use, True)
     if "SPECIAL-USE" in request.select and name not in uses:
         return None

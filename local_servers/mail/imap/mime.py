@@ -271,13 +271,9 @@ def _source_route(address: str) -> tuple[str, str]:
 
 
 def parse_address_list(text: str) -> list[tuple]:
-    """Split an address list at top-level commas; "name: a, b;" is a group.
-
-    Yields ("group", name), ("addr", display name, mailbox, host, route) and ("end",). Quotes,
-    comments and <angle brackets> are skipped over; each single address is then read by
-    email.utils.parseaddr, which keeps the display name as it is (RFC 2047 encoded words stay
-    encoded, as ENVELOPE wants).
-    """
+    """Split an address list at top-level commas ("name: a, b;" is a group) into ("group", name), ("addr",
+    display name, mailbox, host, route) and ("end",). Quotes, comments and <angle brackets> are skipped over;
+    email.utils.parseaddr reads each address, keeping RFC 2047 encoded words encoded, as ENVELOPE wants."""
     out: list[tuple] = []
     chunk: list[str] = []
     in_group = False
@@ -410,11 +406,8 @@ def _language(part: Part) -> bytes:
 # --------------------------------------------------------------------------
 
 def find_part(root: Part, numbers: tuple[int, ...]) -> Part | None:
-    """Follow a part number like 4.2.1; None if the message has no such part.
-
-    A message that is not multipart has one part, number 1 (its body). A
-    message/rfc822 part's sub-parts are those of the message inside it.
-    """
+    """Follow a part number like 4.2.1 (None if there is no such part): a message that is not multipart has
+    one part, number 1 (its body); a message/rfc822 part's sub-parts are those of the message inside it."""
     node = root
     for depth, number in enumerate(numbers):
         container = node
@@ -435,11 +428,8 @@ def find_part(root: Part, numbers: tuple[int, ...]) -> Part | None:
 
 
 def binary_data(root: Part, numbers: tuple[int, ...]) -> bytes | None:
-    """BINARY[numbers] (RFC 3516): the part's body with its Content-Transfer-Encoding undone.
-
-    BINARY[] is the whole message as stored. None for a part that does not
-    exist; ValueError for an encoding we cannot undo (the reply is [UNKNOWN-CTE]).
-    """
+    """BINARY[numbers] (RFC 3516): the part's body with its Content-Transfer-Encoding undone (BINARY[]: the
+    message as stored); None for a part that does not exist, ValueError for an encoding we cannot undo."""
     if not numbers:
         return root.raw
     part = find_part(root, numbers)
@@ -469,12 +459,8 @@ def decode_qp(body: bytes) -> bytes:
 
 
 def storable(raw: bytes) -> bytes:
-    """A message with NUL octets (APPENDed as a literal8, RFC 3516) made 7-bit: its body in base64.
-
-    IMAP literals may not carry NUL, so BODY[] could not show such a body;
-    in base64 it can, and BINARY[1] still returns the original octets. A
-    multipart with a NUL somewhere raises ValueError ([UNKNOWN-CTE]).
-    """
+    """A message with NUL octets (APPENDed as a literal8, RFC 3516) with its body in base64, which BODY[] can show
+    (literals may not carry NUL) and BINARY[1] decodes back; ValueError if a NUL is outside a single-part body."""
     if b"\0" not in raw:
         return raw
     end = raw.find(b"\r\n\r\n")

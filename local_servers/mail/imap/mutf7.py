@@ -63,12 +63,9 @@ def _encode_run(run: str) -> str:
 
 
 def decode(name: str) -> str:
-    """Modified UTF-7 -> text; ValueError unless name is exactly what encode() would write.
-
-    Checking the round trip rejects everything the RFC rules out at once:
-    8-bit octets, an unterminated or empty-but-for-padding run, bits left over,
-    a lone surrogate, printable ASCII written in base64, two runs side by side.
-    """
+    """Modified UTF-7 -> text; ValueError unless name is exactly what encode() would write. The round trip rejects
+    all the RFC rules out at once: 8-bit octets, an unterminated or empty-but-for-padding run, bits left over,
+    a lone surrogate, printable ASCII written in base64, two runs side by side."""
     if not name.isascii():
         raise ValueError("8-bit characters in a modified UTF-7 name")
 

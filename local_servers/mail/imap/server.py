@@ -423,11 +423,8 @@ class Session(LineSession):
         self.update_modseq = self.folder.modseq
 
     def update_searches(self, gone: list[int] | None = None) -> None:
-        """RFC 5267 4.2: ESEARCH ADDTO / REMOVEFROM for each SEARCH RETURN (UPDATE) still active.
-
-        gone: indexes in the view about to be expunged (REMOVEFROM comes before their EXPUNGE).
-        Otherwise each search runs again over the view and the difference is sent.
-        """
+        """RFC 5267 4.2: ESEARCH REMOVEFROM for `gone` (view indexes about to be expunged, before their EXPUNGE);
+        without it each SEARCH RETURN (UPDATE) runs again and ADDTO / REMOVEFROM send the difference."""
         present = self.folder.by_uid
         for tag, (test, uid, result) in self.updates.items():
             if gone is not None:
@@ -471,10 +468,7 @@ class Session(LineSession):
 
     def resync(self, since: int, known) -> None:
         """QRESYNC: what changed since MODSEQ `since` among the UIDs `known`: VANISHED (EARLIER), then FETCH.
-
-        Expunged UIDs are not kept, so VANISHED lists every known UID that is not
-        there now (RFC 7162 3.2.5.1 allows a superset); clients drop what they lack.
-        """
+        Expunged UIDs are not kept: VANISHED lists every known UID not there now (RFC 7162 3.2.5.1 allows it)."""
         top = self.folder.uidnext - 1
         spans = merged_ranges(known if known is not None and not isinstance(known, SavedSet) else [(1, None)], top)
         present = self.folder.by_uid
@@ -583,11 +577,8 @@ class Session(LineSession):
         return astring(self.spelled(name), self.utf8)
 
     async def cmd_notify(self, tag, args):
-        """RFC 5465: NOTIFY NONE, or NOTIFY SET [STATUS] (filter (events)) ...: STATUS lines for other mailboxes.
-
-        They go out with the next command's reply or during IDLE (this server does
-        not write between commands otherwise).
-        """
+        """RFC 5465: NOTIFY NONE, or NOTIFY SET [STATUS] (filter (events)) ...: STATUS lines for other mailboxes,
+        sent with the next command's reply or during IDLE (this server does not write between commands otherwise)."""
         args.sp()
         if args.accept(b"NONE"):
             args.end()
@@ -750,11 +741,8 @@ class Session(LineSession):
         return self.authenticated(name)
 
     async def authenticate_oauth2(self, mechanism: str, initial: bytes):
-        """XOAUTH2 / OAUTHBEARER (RFC 7628): an access token from the course's token endpoint (wire/oauth.py).
-
-        A bad or expired token: Gmail first sends the error as a challenge (base64 JSON), which
-        the client answers with an empty line, then NO; others say NO at once.
-        """
+        """XOAUTH2 / OAUTHBEARER (RFC 7628): an access token from the course's token endpoint (wire/oauth.py). A bad
+        token gets NO; from Gmail only after the error sent as a challenge (base64 JSON) and an empty answer."""
         try:
             parsed = oauth.parse_sasl(mechanism, base64.b64decode(initial, validate=True))
         except binascii.Error:
@@ -1383,11 +1371,8 @@ class Session(LineSession):
 
 
 class _Pause:
-    """await pause() in a long loop: gives the event loop back once every SLICE seconds.
-
-    Every service of the process shares one asyncio loop, so a command that
-    computes for a second would silence all of them for that second.
-    """
+    """await pause() in a long loop gives the event loop back every SLICE seconds: every service of the process
+    shares the loop, so a command that computes for a second would silence all of them for that second."""
 
     def __init__(self):
         self.until = time.monotonic() + SLICE
@@ -1461,10 +1446,8 @@ def _unchanged(chosen: list, unchanged_since: int | None, uid: bool) -> tuple[li
 
 
 def _with_charset(args: Args, utf8: bool) -> Args:
-    """SORT and THREAD name the charset without the CHARSET keyword SEARCH uses: put it in.
-
-    After ENABLE UTF8=ACCEPT only UTF-8 may be named (RFC 6855 3, erratum 4029).
-    """
+    """SORT and THREAD name the charset without SEARCH's CHARSET keyword: put it in. After ENABLE UTF8=ACCEPT
+    only UTF-8 may be named (RFC 6855 3, erratum 4029)."""
     charset = args.astring().decode("ascii", "replace").upper()
     if utf8 and charset != "UTF-8":
         raise Bad(f"{charset[:20]} after ENABLE UTF8=ACCEPT: strings are UTF-8 (RFC 6855 3)")

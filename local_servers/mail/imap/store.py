@@ -213,14 +213,10 @@ class Folder:
 
     # -- noticing changes ---------------------------------------------------------
     def scan(self) -> None:
-        """List new/ and cur/ and bring the in-memory state up to date (cheap: no file is read).
-
-        Two stat() calls decide whether listing is needed at all: a directory's
-        mtime changes whenever a file is added, removed or renamed in it. The
-        mtime has a coarse clock, though, so a change in the same tick as our
-        last listing would go unnoticed: only an mtime at least two seconds
-        older than that listing is trusted (mailbox.Maildir reasons the same way).
-        """
+        """List new/ and cur/ and bring the in-memory state up to date (cheap: no file is read). Two stat() calls
+        decide whether to list at all: a directory's mtime changes with every file added, removed or renamed in
+        it, but its clock is coarse, so a change in the tick of our last listing would go unnoticed: only an mtime
+        two seconds older than that listing is trusted (mailbox.Maildir reasons the same way)."""
         try:
             stamps = (os.stat(self.path / "new").st_mtime_ns, os.stat(self.path / "cur").st_mtime_ns)
         except OSError:

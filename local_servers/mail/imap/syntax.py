@@ -221,12 +221,8 @@ class Args:
         return items
 
     def option_list(self, allowed: tuple[str, ...], what: str, arguments: dict | None = None) -> dict:
-        """ "(" option *(SP option) ")", each a word of `allowed`: {option: its argument or None}.
-
-        The one reader of LIST's selection and return options (RFC 5258) and
-        SEARCH/SORT's RETURN options (RFC 4731). arguments: the options that
-        take an argument (after a SP), each with the function that reads it.
-        """
+        """ "(" option *(SP option) ")", each a word of `allowed` (LIST's options, RFC 5258; SEARCH and SORT's
+        RETURN, RFC 4731): {option: its argument or None}; `arguments` maps the options that take one to a reader."""
         self.expect(b"(")
         options: dict = {}
         while not self.accept(b")"):
