@@ -15,6 +15,7 @@ see thread.py) with its original.
 from __future__ import annotations
 
 import email.utils
+import operator
 import re
 
 from .mime import Part, parse_address_list
@@ -33,9 +34,7 @@ def casemap(text: str) -> str:
 
 def parse_criteria(args: Args) -> list[tuple[str, bool]]:
     """sort-criteria = "(" sort-criterion *(SP sort-criterion) ")", each [REVERSE SP] key."""
-    args.expect(b"(")
-    keys = []
-    while True:
+    def criterion() -> tuple[str, bool]:
         word = args.atom().upper()
         reverse = word == "REVERSE"
         if reverse:
@@ -43,10 +42,10 @@ def parse_criteria(args: Args) -> list[tuple[str, bool]]:
             word = args.atom().upper()
         if word not in KEYS:
             raise ParseError(f"unknown sort key {word}")
-        keys.append((word, reverse))
-        if args.accept(b")"):
-            return keys
-        args.sp()
+        return word, reverse
+
+    args.expect(b"(")
+    return args.rest_of_list(criterion)
 
 
 # --------------------------------------------------------------------------
@@ -136,31 +135,14 @@ def key_value(key: str, folder, msg, part: Part):
     return first_address(part.get(key[7:].lower()), display=True)  # DISPLAYFROM, DISPLAYTO
 
 
-class _Reversed:
-    """Wraps a key value so that it sorts the other way round."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
-
-    def __lt__(self, other):
-        return other.value < self.value
-
-    def __eq__(self, other):
-        return self.value == other.value
-
-
 def sort_messages(folder, found: list[tuple[int, object]], keys: list[tuple[str, bool]],
                   headers: dict[int, Part]) -> list[int]:
-    """The sequence numbers of found [(seq, msg)] in the order the keys give; headers: Part by UID."""
-    decorated = []
-    for seq, msg in found:
-        part = headers.get(msg.uid)
-        values = [key_value(k, folder, msg, part) for k, _ in keys]
-        decorated.append(([_Reversed(v) if rev else v for v, (_, rev) in zip(values, keys)], seq))
-    decorated.sort(key=lambda item: (item[0], item[1]))
-    return [seq for _, seq in decorated]
+    """The sequence numbers of found [(seq, msg)], which come in sequence order, in the order the keys give
+    (headers: Part by UID): one stable sort per key, the last key first, so ties stay in sequence order."""
+    rows = [[key_value(k, folder, msg, headers.get(msg.uid)) for k, _ in keys] + [seq] for seq, msg in found]
+    for i in reversed(range(len(keys))):
+        rows.sort(key=operator.itemgetter(i), reverse=keys[i][1])  # reverse=True keeps ties in order too
+    return [row[-1] for row in rows]
 
 
 def needs_headers(keys: list[tuple[str, bool]]) -> bool:

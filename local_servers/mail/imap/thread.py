@@ -123,12 +123,7 @@ def _references(folder, found, headers: dict[int, Part]) -> list[Node]:
 
 
 def _unique(nodes: list[Node]) -> list[Node]:
-    seen, out = set(), []
-    for node in nodes:
-        if id(node) not in seen:
-            seen.add(id(node))
-            out.append(node)
-    return out
+    return list({id(node): node for node in nodes}.values())
 
 
 def _prune(roots: list[Node]) -> list[Node]:
@@ -192,15 +187,13 @@ def _merge_by_subject(roots: list[Node]) -> list[Node]:
             _link(node, keeper)
         else:
             dummy = Node()
-            index = result.index(keeper) if keeper in result else None
-            keeper_parent_list = result if index is not None else None
+            if keeper in result:
+                result[result.index(keeper)] = dummy
+            else:
+                result.append(dummy)
             _link(keeper, dummy)
             _link(node, dummy)
             table[subject] = dummy
-            if keeper_parent_list is not None:
-                result[index] = dummy
-            else:
-                result.append(dummy)
     return [n for n in result if n.parent is None]
 
 
