@@ -79,19 +79,15 @@ class Part:
     @property
     def content_type(self) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
         """(type, subtype, [(attribute, value)]), with RFC 2045's defaults."""
-        value = self.get("content-type")
-        if value:
-            main, params = _split_params(value)
-            maintype, slash, subtype = main.partition(b"/")
-            if slash and maintype.strip() and subtype.strip():
-                if self.depth >= MAX_DEPTH and maintype.strip().lower() in (b"multipart", b"message"):
-                    return b"application", b"octet-stream", []  # too deep to take apart
-                return maintype.strip(), subtype.strip(), params
-        if self.depth >= MAX_DEPTH and self._default_type == ("message", "rfc822"):
-            return b"application", b"octet-stream", []
-        if self._default_type == ("message", "rfc822"):
-            return b"message", b"rfc822", []
-        return b"text", b"plain", [(b"charset", b"us-ascii")]
+        main, params = _split_params(self.get("content-type") or b"")
+        maintype, slash, subtype = (text.strip() for text in main.partition(b"/"))
+        if not (slash and maintype and subtype):  # none, or unreadable
+            maintype, subtype, params = b"text", b"plain", [(b"charset", b"us-ascii")]
+            if self._default_type == ("message", "rfc822"):  # a part of a multipart/digest
+                maintype, subtype, params = b"message", b"rfc822", []
+        if self.depth >= MAX_DEPTH and maintype.lower() in (b"multipart", b"message"):
+            return b"application", b"octet-stream", []  # too deep to take apart
+        return maintype, subtype, params
 
     @property
     def is_multipart(self) -> bool:
@@ -173,12 +169,8 @@ def _split_params(value: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
         else:
             current.append(c)
     items.append(bytes(current))
-    params = []
-    for item in items[1:]:
-        name, eq, val = item.partition(b"=")
-        if eq and name.strip():
-            params.append((name.strip(), val.strip()))
-    return items[0].strip(), params
+    pairs = [item.partition(b"=") for item in items[1:]]
+    return items[0].strip(), [(name.strip(), val.strip()) for name, eq, val in pairs if eq and name.strip()]
 
 
 def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:

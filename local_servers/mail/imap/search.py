@@ -98,12 +98,10 @@ class Candidate:
     def sent_date(self) -> datetime.date | None:
         values = self.header("date")
         parsed = email.utils.parsedate_tz(values[0]) if values else None
-        if not parsed:
-            return None
-        try:
-            return datetime.date(parsed[0], parsed[1], parsed[2])
-        except ValueError:
-            return None
+        if parsed:
+            with contextlib.suppress(ValueError):  # a day the calendar lacks
+                return datetime.date(parsed[0], parsed[1], parsed[2])
+        return None
 
     def internal_date(self) -> datetime.date:
         return datetime.datetime.fromtimestamp(self.folder.mtime(self.msg)).date()

@@ -265,8 +265,6 @@ class Folder:
             uid = self._saved.pop(key, None)
             if uid is not None and uid not in self.by_uid and uid < self.uidnext:
                 self._add(uid, key, sub, name)
-                if sub == "new":
-                    self.recent_pool.add(uid)
             else:
                 try:
                     mtime = os.stat(self.path / sub / name).st_mtime
@@ -276,8 +274,6 @@ class Folder:
         for mtime, key, sub, name in sorted(newcomers):
             msg = self._add(self.uidnext, key, sub, name)
             msg._mtime = mtime
-            if sub == "new":  # Maildir's "not yet seen by any mail reader"
-                self.recent_pool.add(msg.uid)
             self.uidnext += 1
             assigned = True
         if assigned:
@@ -290,6 +286,8 @@ class Folder:
         self.by_key[key] = msg
         self.by_uid[uid] = msg
         self._first_modseq(msg)
+        if sub == "new":  # Maildir's "not yet seen by any mail reader"
+            self.recent_pool.add(uid)
         return msg
 
     def _first_modseq(self, msg: Msg) -> None:

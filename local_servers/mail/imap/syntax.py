@@ -31,7 +31,7 @@ LIST_CHARS = ATOM_CHARS | {ord("%"), ord("*"), ord("]")}
 _TAG_CHARS = ASTRING_CHARS - {ord("+")}
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTH_NUMBER = {m.lower(): i + 1 for i, m in enumerate(MONTHS)}
+_MONTH_NUMBER = {m.lower().encode(): i + 1 for i, m in enumerate(MONTHS)}
 
 #: A line that ends announcing a literal: {n} (synchronizing) or {n+} (LITERAL+).
 LITERAL_AT_END = re.compile(rb"\{(\d{1,10})(\+?)\}$")
@@ -261,11 +261,10 @@ class Args:
         """date = date-text / DQUOTE date-text DQUOTE, e.g. 1-Feb-1994."""
         text = self.quoted() if self.peek() == 0x22 else self._run(ATOM_CHARS, "a date")
         match = re.fullmatch(rb"(\d{1,2})-([A-Za-z]{3})-(\d{4})", text)
-        if not match or match.group(2).decode().lower() not in _MONTH_NUMBER:
+        if not match or match.group(2).lower() not in _MONTH_NUMBER:
             raise ParseError(f"bad date {text!r}: expected e.g. 1-Feb-1994")
         try:
-            return datetime.date(int(match.group(3)), _MONTH_NUMBER[match.group(2).decode().lower()],
-                                 int(match.group(1)))
+            return datetime.date(int(match.group(3)), _MONTH_NUMBER[match.group(2).lower()], int(match.group(1)))
         except ValueError:
             raise ParseError(f"bad date {text!r}") from None
 
@@ -273,13 +272,13 @@ class Args:
         """date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE."""
         text = self.quoted()
         match = re.fullmatch(rb"([ \d]\d)-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)", text)
-        if not match or match.group(2).decode().lower() not in _MONTH_NUMBER:
+        if not match or match.group(2).lower() not in _MONTH_NUMBER:
             raise ParseError(f"bad date-time {text!r}: expected e.g. \"17-Jul-1996 02:44:25 -0700\"")
-        day, _, year, hh, mm, ss, sign, zh, zm = match.groups()
+        day, month, year, hh, mm, ss, sign, zh, zm = match.groups()
         offset = datetime.timedelta(hours=int(zh), minutes=int(zm)) * (-1 if sign == b"-" else 1)
         try:
-            return datetime.datetime(int(year), _MONTH_NUMBER[match.group(2).decode().lower()], int(day),
-                                     int(hh), int(mm), int(ss), tzinfo=datetime.timezone(offset))
+            return datetime.datetime(int(year), _MONTH_NUMBER[month.lower()], int(day), int(hh), int(mm), int(ss),
+                                     tzinfo=datetime.timezone(offset))
         except ValueError:
             raise ParseError(f"bad date-time {text!r}") from None
 
@@ -344,10 +343,4 @@ def plist(items) -> bytes:
 def imap_datetime(timestamp: float) -> bytes:
     """INTERNALDATE form, e.g. "17-Jul-1996 02:44:25 -0700", in the server's local zone."""
     moment = datetime.datetime.fromtimestamp(timestamp).astimezone()
-    offset = moment.utcoffset() or datetime.timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    minutes = abs(minutes)
-    text = (f"{moment.day:2d}-{MONTHS[moment.month - 1]}-{moment.year:04d} "
-            f"{moment:%H:%M:%S} {sign}{minutes // 60:02d}{minutes % 60:02d}")
-    return b'"' + text.encode("ascii") + b'"'
+    return f'"{moment.day:2d}-{MONTHS[moment.month - 1]}-{moment.year:04d} {moment:%H:%M:%S %z}"'.encode("ascii")

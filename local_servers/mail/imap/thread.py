@@ -223,13 +223,12 @@ def render(roots: list[Node]) -> bytes:
             emit(item)
             continue
         node = item
-        while True:
+        if node.seq is not None:
+            emit(str(node.seq))
+        while len(node.children) == 1 and node.seq is not None:  # a single reply continues the line
+            node = node.children[0]
             if node.seq is not None:
                 emit(str(node.seq))
-            if len(node.children) == 1 and node.seq is not None:
-                node = node.children[0]
-                continue
-            break
         for child in reversed(node.children):
             stack += [")", child, "("]
     return "".join(out).encode()
