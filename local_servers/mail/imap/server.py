@@ -25,6 +25,7 @@ import bisect
 import functools
 import itertools
 import logging
+import operator
 import re
 import ssl
 import time
@@ -363,10 +364,7 @@ class Session(LineSession):
     def capabilities(self) -> str:
         caps = CAPABILITIES
         if self.state == NOT_AUTHENTICATED:
-            if self.tls:
-                caps += " AUTH=PLAIN"
-            else:
-                caps += " STARTTLS" + (" LOGINDISABLED" if self.cleartext_refused else " AUTH=PLAIN")
+            caps += ("" if self.tls else " STARTTLS") + (" LOGINDISABLED" if self.cleartext_refused else " AUTH=PLAIN")
             if self.profile is not None and self.profile.oauth and not self.cleartext_refused:
                 caps += " AUTH=XOAUTH2 AUTH=OAUTHBEARER"
         return caps
@@ -528,18 +526,17 @@ class Session(LineSession):
 
     async def cmd_id(self, tag, args):
         """RFC 2971: the client may say who it is; we say who we are (some servers require this)."""
+        def field() -> None:  # "name" SP nstring: read over, not kept
+            args.string()
+            args.sp()
+            if not args.accept(b"NIL"):
+                args.string()
+
         args.sp()
         if not args.accept(b"NIL"):
             args.expect(b"(")
-            pairs = 0
-            while not args.accept(b")"):
-                if pairs:
-                    args.sp()
-                args.string()
-                args.sp()
-                if not args.accept(b"NIL"):
-                    args.string()
-                pairs += 1
+            if not args.accept(b")"):
+                args.rest_of_list(field)
         args.end()
         self.respond(b"* ID (" + b" ".join(astring(k) + b" " + astring(v) for k, v in SERVER_ID) + b")")
         self.identified = True
@@ -721,13 +718,7 @@ class Session(LineSession):
         if self.cleartext_refused:
             raise No("[PRIVACYREQUIRED] Use STARTTLS (or the imaps port) before sending a password")
         if initial is None:
-            self.respond(b"+ ")
-            await self.flush()
-            initial = await self.read_line()  # the engine hands us the next line
-            if initial is None:
-                raise ConnectionError
-            if initial.strip() == b"*":
-                raise Bad("authentication cancelled")
+            initial = await self.challenge(b"")
         if oauth2:
             return await self.authenticate_oauth2(mechanism, initial)
         try:
@@ -751,14 +742,19 @@ class Session(LineSession):
         if parsed is not None and oauth.check_access_token(state_dir, parsed[1], parsed[0]) == "ok":
             return self.authenticated(oauth.account(parsed[0]))
         if self.profile.oauth_challenge:
-            self.respond(b"+ " + base64.b64encode(oauth.ERROR_JSON.encode()))
-            await self.flush()
-            answer = await self.read_line()
-            if answer is None:
-                raise ConnectionError
-            if answer.strip() == b"*":
-                raise Bad("authentication cancelled")
+            await self.challenge(base64.b64encode(oauth.ERROR_JSON.encode()))
         raise No(self.profile.reply("imap", "failed"))
+
+    async def challenge(self, data: bytes) -> bytes:
+        """A SASL challenge "+ data" and the client's answer; "*" cancels (RFC 3501 6.2.2)."""
+        self.respond(b"+ " + data)
+        await self.flush()
+        answer = await self.read_line()  # the engine hands us the next line
+        if answer is None:
+            raise ConnectionError
+        if answer.strip() == b"*":
+            raise Bad("authentication cancelled")
+        return answer
 
     # =====================================================================================
     # Authenticated
@@ -974,9 +970,7 @@ class Session(LineSession):
     def url_data(self, url: str) -> bytes:
         """The octets an IMAP URL (RFC 5092) names in this user's mailboxes: /box;UIDVALIDITY=v/;UID=n/;SECTION=s."""
         match = _IMAP_URL.fullmatch(url)
-        folder = None
-        if match:
-            folder = self.store.folder(urllib.parse.unquote(match.group("mailbox")))
+        folder = self.store.folder(urllib.parse.unquote(match.group("mailbox"))) if match else None
         msg = folder.by_uid.get(int(match.group("uid"))) if folder is not None else None
         if msg is None or (match.group("uidvalidity") and int(match.group("uidvalidity")) != folder.uidvalidity):
             raise No(f"[BADURL {url[:200]}] No such message")
@@ -1308,18 +1302,13 @@ class Session(LineSession):
         if self.readonly:
             raise No("[READ-ONLY] The mailbox is read-only")
         mode, silent = match.group(1), bool(match.group(2))
+        combine = {"+": operator.or_, "-": operator.sub}.get(mode)  # add, remove, or (no sign) replace
         chosen = self.messages(ranges, uid)
         given = self.flags_for_store(self.folder, flags, create=mode != "-")
         self.announce_flags()
         chosen, modified = _unchanged(chosen, unchanged_since, uid)
         for seq, msg in chosen:
-            if mode == "+":
-                new = msg.flags | given
-            elif mode == "-":
-                new = msg.flags - given
-            else:
-                new = set(given)
-            changed = self.folder.set_flags(msg, new, self.id)
+            changed = self.folder.set_flags(msg, combine(msg.flags, given) if combine else given, self.id)
             if not silent or (changed and "CONDSTORE" in self.enabled):  # 3.1.3: MODSEQ even if .SILENT
                 uid_part = b"UID %d " % msg.uid if uid else b""
                 self.respond(b"* %d FETCH (%s%sFLAGS %s)" % (seq, uid_part, self.modseq_item(msg), self.flags_of(msg)))
