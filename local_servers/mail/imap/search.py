@@ -159,10 +159,7 @@ def parse_program(args: Args):
             raise BadCharset(charset)
         args.sp()
     budget = _Budget()
-    keys = [parse_key(args, budget)]
-    while not args.at_end():
-        args.sp()
-        keys.append(parse_key(args, budget))
+    keys = [parse_key(args, budget), *args.spaced(lambda: parse_key(args, budget))]
     return _all(keys), budget.modseq
 
 

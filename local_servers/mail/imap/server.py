@@ -188,15 +188,12 @@ def parse_section(args: Args) -> tuple[tuple[int, ...], str, tuple[str, ...]]:
     """section = "[" [section-spec] "]", e.g. [], [TEXT], [1.2.MIME], [HEADER.FIELDS (From To)]."""
     args.expect(b"[")
     numbers: list[int] = []
-    text = ""
-    while args.peek() is not None and chr(args.peek()).isdigit():
+    dotted = True  # a part number ends with "." when a text part (1.HEADER, 2.MIME) follows
+    while dotted and args.peek() is not None and chr(args.peek()).isdigit():
         numbers.append(args.nz_number())
-        if not args.accept(b"."):
-            break
-        if args.peek() is None or not chr(args.peek()).isdigit():
-            text = "?"
-            break
-    if text == "?" or (not numbers and args.peek() != ord("]")):
+        dotted = args.accept(b".")
+    text = ""
+    if (numbers and dotted) or (not numbers and args.peek() != ord("]")):
         text = args._run(_WORD, "a section").decode().upper()
         allowed = {"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT"} | ({"MIME"} if numbers else set())
         if text not in allowed:
@@ -543,10 +540,7 @@ class Session(LineSession):
 
     async def cmd_enable(self, tag, args):
         """RFC 5161: switch on extensions that change what the server sends; list those that are now on."""
-        names = []
-        while not args.at_end():
-            args.sp()
-            names.append(args.atom().upper())
+        names = [name.upper() for name in args.spaced(args.atom)]
         if not names:
             raise Bad("ENABLE needs at least one capability")
         newly = [n for n in dict.fromkeys(names) if n in ENABLEABLE and n not in self.enabled]
@@ -1134,10 +1128,7 @@ class Session(LineSession):
 
     async def cmd_cancelupdate(self, tag, args):
         """RFC 5267 4.3: stop ADDTO/REMOVEFROM for the searches with these tags."""
-        tags = []
-        while not args.at_end():
-            args.sp()
-            tags.append(args.string().decode("ascii", "replace"))
+        tags = [tag.decode("ascii", "replace") for tag in args.spaced(args.string)]
         if not tags:
             raise Bad("CANCELUPDATE needs a tag")
         for name in tags:
@@ -1291,13 +1282,7 @@ class Session(LineSession):
         if not match:
             raise Bad("expected FLAGS, +FLAGS or -FLAGS (optionally .SILENT)")
         args.sp()
-        if args.peek() == ord("("):
-            flags = args.flag_list()
-        else:
-            flags = [args.flag()]
-            while not args.at_end():
-                args.sp()
-                flags.append(args.flag())
+        flags = args.flag_list() if args.peek() == ord("(") else [args.flag(), *args.spaced(args.flag)]
         args.end()
         if self.readonly:
             raise No("[READ-ONLY] The mailbox is read-only")

@@ -212,6 +212,14 @@ class Args:
         self.end()
         return values
 
+    def spaced(self, read) -> list:
+        """*(SP read()) to the end of the command."""
+        items = []
+        while not self.at_end():
+            self.sp()
+            items.append(read())
+        return items
+
     def rest_of_list(self, read) -> list:
         """The rest of a parenthesized list whose "(" has been read: read() *(SP read()) ")"."""
         items = [read()]
