@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import re
 
-_PRINTABLE = re.compile(r"[\x20-\x25\x27-\x7e]+")  # printable ASCII but "&"
+_OTHER = re.compile(r"[^\x20-\x25\x27-\x7e]+")  # a run that does not stand for itself: not printable ASCII, or "&"
 _RUN = re.compile(r"&([A-Za-z0-9+,]*)-")
 
 #: What RFC 6855 section 3 says a mailbox name must never hold, after Net-Unicode (RFC 5198):
@@ -38,20 +38,11 @@ def from_client(raw: bytes, utf8: bool) -> str:
 
 def encode(text: str) -> str:
     """Text -> modified UTF-7: encode("已发送") == "&XfJT0ZAB-", encode("Tom & Jerry") == "Tom &- Jerry"."""
-    out = []
-    pos = 0
-    for match in _PRINTABLE.finditer(text):
-        out.append(_encode_run(text[pos:match.start()]))
-        out.append(match.group())
-        pos = match.end()
-    out.append(_encode_run(text[pos:]))
-    return "".join(out)
+    return _OTHER.sub(lambda run: _encode_run(run.group()), text)
 
 
 def _encode_run(run: str) -> str:
     """A run of characters that do not stand for themselves; "&" alone is "&-"."""
-    if not run:
-        return ""
     pieces = []
     for part in re.split("(&+)", run):  # each "&" is "&-"; the characters between are base64
         if part.startswith("&"):

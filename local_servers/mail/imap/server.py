@@ -1239,12 +1239,9 @@ class Session(LineSession):
                     out.append(b"ENVELOPE " + mime.envelope(part))
                 elif name in ("BODY", "BODYSTRUCTURE"):
                     out.append(name.encode() + b" " + mime.bodystructure(part, extended=name == "BODYSTRUCTURE"))
-                elif name == "RFC822":
-                    out.append(b"RFC822 " + literal(raw))
-                elif name == "RFC822.HEADER":
-                    out.append(b"RFC822.HEADER " + literal(mime.split_header(raw)[0]))
-                elif name == "RFC822.TEXT":
-                    out.append(b"RFC822.TEXT " + literal(mime.split_header(raw)[1]))
+                elif name.startswith("RFC822"):  # the older names of BODY[], BODY[HEADER] and BODY[TEXT]
+                    header, text = mime.split_header(raw)
+                    out.append(item.label + b" " + literal({"RFC822": raw, "RFC822.HEADER": header}.get(name, text)))
                 elif name in ("BINARY[]", "BINARY.SIZE[]"):
                     out.append(self.binary_item(item, raw))
                 else:

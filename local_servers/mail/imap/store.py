@@ -110,10 +110,8 @@ class Folder:
         except (OSError, IndexError, ValueError):
             self.uidvalidity, self.uidnext, self._saved = new_uidvalidity(), 1, {}
             self.save_uids()
-        try:
+        with contextlib.suppress(OSError):  # none yet
             self.keywords = (self.path / KEYWORDS_FILE).read_text(encoding="utf-8").split()
-        except OSError:
-            self.keywords = []
         self._load_modseqs()
 
     def _load_modseqs(self) -> None:
