@@ -262,6 +262,10 @@ def _source_route(address: str) -> tuple[str, str]:
     return re.sub(r"\s+", "", routed.group(1)), address[:routed.start()] + "<" + address[routed.end():]
 
 
+#: A quoted string (backslash escapes a character) or an <angle address>, each to the end if unclosed.
+_QUOTED_OR_ANGLE = re.compile(r'"(?:\\.|[^"\\])*"?|<[^>]*>?', re.DOTALL)
+
+
 def parse_address_list(text: str) -> list[tuple]:
     """Split an address list at top-level commas ("name: a, b;" is a group) into ("group", name), ("addr",
     display name, mailbox, host, route) and ("end",). Quotes, comments and <angle brackets> are skipped over;
@@ -278,19 +282,15 @@ def parse_address_list(text: str) -> list[tuple]:
             route, piece = _source_route(piece)
             name, addr = email.utils.parseaddr(piece)
             if addr or name:
-                mailbox, at, host = addr.rpartition("@")
-                if not at:
-                    mailbox, host = addr, ""
+                mailbox, _, host = addr.rpartition("@") if "@" in addr else (addr, "", "")
                 out.append(("addr", name, mailbox, host, route))
 
     while i < n:
         c = text[i]
-        if c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            chunk.append(text[i:j + 1])
-            i = j + 1
+        if c in '"<':  # a quoted string or an <address> is taken whole: a "," or ":" in it does not count
+            j = _QUOTED_OR_ANGLE.match(text, i).end()
+            chunk.append(text[i:j])
+            i = j
             continue
         if c == "(":
             depth, j = 0, i
@@ -302,12 +302,6 @@ def parse_address_list(text: str) -> list[tuple]:
                 j += 1
                 if depth == 0:
                     break
-            chunk.append(text[i:j])
-            i = j
-            continue
-        if c == "<":
-            j = text.find(">", i)
-            j = n if j < 0 else j + 1
             chunk.append(text[i:j])
             i = j
             continue
