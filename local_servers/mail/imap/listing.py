@@ -64,11 +64,9 @@ class ListRequest:
 
     def matches(self, name: str) -> bool:
         """INBOX matches in any case; other names exactly."""
-        for pattern in self.patterns:
-            full = self.reference + pattern
-            if list_match(full.upper(), name) if name.upper() == "INBOX" else list_match(full, name):
-                return True
-        return False
+        inbox = name.upper() == "INBOX"
+        return any(list_match((self.reference + pattern).upper() if inbox else self.reference + pattern, name)
+                   for pattern in self.patterns)
 
 
 def _status_items(args: Args) -> list[str]:

@@ -211,24 +211,19 @@ def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
 
 def envelope(msg: Part) -> bytes:
     """(date subject from sender reply-to to cc bcc in-reply-to message-id), header values raw."""
-    sender_default = addresses(msg.get("from"))
-    fields = [
+    sender_default = addresses(msg.get("from"))  # Sender and Reply-To default to From (values come stripped)
+    return plist([
         nstring(msg.get("date")),
         nstring(msg.get("subject")),
         sender_default,
-        addresses(msg.get("sender")) if _present(msg.get("sender")) else sender_default,
-        addresses(msg.get("reply-to")) if _present(msg.get("reply-to")) else sender_default,
+        addresses(msg.get("sender")) if msg.get("sender") else sender_default,
+        addresses(msg.get("reply-to")) if msg.get("reply-to") else sender_default,
         addresses(msg.get("to")),
         addresses(msg.get("cc")),
         addresses(msg.get("bcc")),
         nstring(msg.get("in-reply-to")),
         nstring(msg.get("message-id")),
-    ]
-    return plist(fields)
-
-
-def _present(value: bytes | None) -> bool:
-    return bool(value and value.strip())
+    ])
 
 
 def addresses(value: bytes | None) -> bytes:

@@ -676,8 +676,7 @@ class Session(LineSession):
         self.start_tls(f"{tag} OK Begin TLS negotiation now\r\n")
 
     def authenticated(self, user: str) -> str:
-        if self.cleartext_refused:
-            raise No("[PRIVACYREQUIRED] Use STARTTLS (or the imaps port) before sending a password")
+        """Logged in (LOGIN and AUTHENTICATE have refused a password in the clear before they checked it)."""
         self.state, self.user = AUTHENTICATED, user
         self.transcript.login(user)
         self.store = self.service.user_store(user)
