@@ -205,9 +205,7 @@ def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
     return parts
 
 
-# --------------------------------------------------------------------------
-# ENVELOPE (RFC 3501 7.4.2)
-# --------------------------------------------------------------------------
+# -- ENVELOPE (RFC 3501 7.4.2) ---------------------------------------------------------
 
 def envelope(msg: Part) -> bytes:
     """(date subject from sender reply-to to cc bcc in-reply-to message-id), header values raw."""
@@ -320,9 +318,7 @@ def parse_address_list(text: str) -> list[tuple]:
     return out
 
 
-# --------------------------------------------------------------------------
-# BODY and BODYSTRUCTURE (RFC 3501 7.4.2)
-# --------------------------------------------------------------------------
+# -- BODY and BODYSTRUCTURE (RFC 3501 7.4.2) -------------------------------------------
 
 def bodystructure(part: Part, extended: bool = True) -> bytes:
     """BODYSTRUCTURE (extended=True) or BODY (extended=False) of a message or part."""
@@ -382,9 +378,7 @@ def _language(part: Part) -> bytes:
     return plist([string(t) for t in tags]) if tags else b"NIL"
 
 
-# --------------------------------------------------------------------------
-# BODY[section] (RFC 3501 6.4.5)
-# --------------------------------------------------------------------------
+# -- BODY[section] (RFC 3501 6.4.5) ----------------------------------------------------
 
 def find_part(root: Part, numbers: tuple[int, ...]) -> Part | None:
     """Follow a part number like 4.2.1 (None if there is no such part): a message that is not multipart has

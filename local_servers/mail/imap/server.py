@@ -407,7 +407,7 @@ class Session(LineSession):
             for seq, uid in enumerate(self.view[:known], 1):
                 msg = present.get(uid)
                 if msg is not None and msg.modseq > self.seen_modseq and msg.changed_by != self.id:
-                    self.respond(b"* %d FETCH (UID %d %sFLAGS %s)" % (seq, uid, self.modseq_item(msg), self.flags_of(msg)))
+                    self.flags_response(seq, msg)
             self.seen_modseq = folder.modseq
         self.refresh_searches(known)
 
@@ -473,7 +473,12 @@ class Session(LineSession):
         for seq, uid in enumerate(self.view, 1):
             msg = present.get(uid)
             if msg is not None and msg.modseq > since:
-                self.respond(b"* %d FETCH (UID %d MODSEQ (%d) FLAGS %s)" % (seq, uid, msg.modseq, self.flags_of(msg)))
+                self.flags_response(seq, msg)  # with MODSEQ: QRESYNC is on, so CONDSTORE is
+
+    def flags_response(self, seq: int, msg, uid: bool = True) -> None:
+        """An untagged FETCH with a message's flags, after its UID and (once CONDSTORE is on) MODSEQ."""
+        uid_part = b"UID %d " % msg.uid if uid else b""
+        self.respond(b"* %d FETCH (%s%sFLAGS %s)" % (seq, uid_part, self.modseq_item(msg), self.flags_of(msg)))
 
     def modseq_item(self, msg) -> bytes:
         """ "MODSEQ (n) " in FETCH responses once the client has enabled CONDSTORE."""
@@ -514,9 +519,7 @@ class Session(LineSession):
             indexes = [range(max(lo, 1) - 1, min(hi, count)) for lo, hi in spans]
         return [(i + 1, present[view[i]]) for span in indexes for i in span if view[i] in present]
 
-    # =====================================================================================
-    # Any state
-    # =====================================================================================
+    # -- Any state -------------------------------------------------------------------------
     async def cmd_capability(self, tag, args):
         args.end()
         self.untagged("CAPABILITY " + self.capabilities())
@@ -659,9 +662,7 @@ class Session(LineSession):
         self.respond(b"* BYE Logging out")
         self.closing = True
 
-    # =====================================================================================
-    # Not authenticated
-    # =====================================================================================
+    # -- Not authenticated -----------------------------------------------------------------
     def starttls(self, tag, args) -> None:
         """RFC 3501 6.2.1. What the client sent after STARTTLS in the clear must not count as sent
         over TLS (the "STARTTLS command injection" attack): the engine drops it."""
@@ -694,7 +695,9 @@ class Session(LineSession):
 
     def login_refused(self, verdict: str) -> str:
         """The NO text for a failed login: the course's, or the provider's (wire/profiles.py)."""
-        return "[AUTHENTICATIONFAILED] Invalid credentials" if self.profile is None else self.profile.reply("imap", verdict)
+        if self.profile is None:
+            return "[AUTHENTICATIONFAILED] Invalid credentials"
+        return self.profile.reply("imap", verdict)
 
     async def cmd_authenticate(self, tag, args):
         args.sp()
@@ -749,9 +752,7 @@ class Session(LineSession):
             raise Bad("authentication cancelled")
         return answer
 
-    # =====================================================================================
-    # Authenticated
-    # =====================================================================================
+    # -- Authenticated ---------------------------------------------------------------------
     async def cmd_select(self, tag, args, readonly: bool = False):
         args.sp()
         name = args.mailbox()
@@ -1019,9 +1020,7 @@ class Session(LineSession):
             raise Bad("expected DONE")
         return "IDLE terminated"
 
-    # =====================================================================================
-    # Selected
-    # =====================================================================================
+    # -- Selected --------------------------------------------------------------------------
     async def cmd_check(self, tag, args):
         args.end()
 
@@ -1291,8 +1290,7 @@ class Session(LineSession):
         for seq, msg in chosen:
             changed = self.folder.set_flags(msg, combine(msg.flags, given) if combine else given, self.id)
             if not silent or (changed and "CONDSTORE" in self.enabled):  # 3.1.3: MODSEQ even if .SILENT
-                uid_part = b"UID %d " % msg.uid if uid else b""
-                self.respond(b"* %d FETCH (%s%sFLAGS %s)" % (seq, uid_part, self.modseq_item(msg), self.flags_of(msg)))
+                self.flags_response(seq, msg, uid)
         if modified:
             return f"[MODIFIED {sequence_string(modified)}] Conditional STORE failed for some messages"
 

@@ -48,9 +48,7 @@ def parse_criteria(args: Args) -> list[tuple[str, bool]]:
     return args.rest_of_list(criterion)
 
 
-# --------------------------------------------------------------------------
-# Base subject (RFC 5256 2.1)
-# --------------------------------------------------------------------------
+# -- Base subject (RFC 5256 2.1) -------------------------------------------------------
 
 _BLOB = r"\[[^\[\]]*\][ \t]*"
 _REFWD = re.compile(r"(?:" + _BLOB + r")*(?:re|fwd?)[ \t]*(?:" + _BLOB + r")?:", re.IGNORECASE)
@@ -86,9 +84,7 @@ def base_subject(raw: bytes | None) -> tuple[str, bool]:
         return text.strip(" \t"), was_reply
 
 
-# --------------------------------------------------------------------------
-# What each key compares
-# --------------------------------------------------------------------------
+# -- What each key compares ------------------------------------------------------------
 
 def first_address(value: bytes | None, display: bool) -> str:
     """addr-mailbox of the first address (RFC 5256), or its display form (RFC 5957)."""

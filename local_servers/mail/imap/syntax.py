@@ -19,9 +19,7 @@ import re
 
 from . import mutf7
 
-# --------------------------------------------------------------------------
-# Character classes of the grammar
-# --------------------------------------------------------------------------
+# -- Character classes of the grammar --------------------------------------------------
 
 #: atom-specials: "(" / ")" / "{" / SP / CTL / list-wildcards / quoted-specials / resp-specials
 _ATOM_SPECIALS = frozenset(b'(){ %*"\\]') | frozenset(range(0x20)) | {0x7F}
@@ -309,9 +307,7 @@ def merged_ranges(ranges, last: int) -> list[tuple[int, int]]:
     return merged
 
 
-# --------------------------------------------------------------------------
-# Writing: how strings travel in responses
-# --------------------------------------------------------------------------
+# -- Writing: how strings travel in responses ------------------------------------------
 
 _QUOTABLE = re.compile(rb'[\x01-\x09\x0b\x0c\x0e-\x7f]*')
 _QUOTABLE_UTF8 = re.compile(rb'[^\x00\r\n]*')  # RFC 6855 3: quoted strings may hold UTF-8 once enabled
