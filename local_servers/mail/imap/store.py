@@ -237,7 +237,6 @@ class Folder:
         if gone:
             self.bump_expunged()
         self._drop(gone)
-        changed = bool(gone)
         fresh = []
         for key, (sub, name) in found.items():
             msg = self.by_key.get(key)
@@ -251,13 +250,11 @@ class Folder:
                     self.bump(msg)
         if fresh:
             self._adopt(fresh)
-            changed = True
-        if changed:
+        if gone or fresh:
             self.uids = sorted(self.by_uid)
 
     def _adopt(self, fresh: list[tuple[str, str, str]]) -> None:
         """Give UIDs to messages seen for the first time: known ones keep theirs, new ones in arrival order."""
-        assigned = False
         newcomers = []
         for key, sub, name in fresh:
             uid = self._saved.pop(key, None)
@@ -273,8 +270,7 @@ class Folder:
             msg = self._add(self.uidnext, key, sub, name)
             msg._mtime = mtime
             self.uidnext += 1
-            assigned = True
-        if assigned:
+        if newcomers:
             self.uids = sorted(self.by_uid)
             self.save_uids()
 
