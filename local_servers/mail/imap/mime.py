@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
+import functools
 import re
 
 from .syntax import nstring, plist, string
@@ -67,8 +68,6 @@ class Part:
         self.header, self.body = split_header(raw)
         self.fields = header_fields(self.header)
         self._default_type = default_type
-        self._children: list[Part] | None = None
-        self._message: Part | None = None
 
     def get(self, name: str) -> bytes | None:
         """The first field of that name, unfolded, or None."""
@@ -98,26 +97,22 @@ class Part:
         maintype, subtype, _ = self.content_type
         return maintype.lower() == b"message" and subtype.lower() == b"rfc822"
 
-    @property
+    @functools.cached_property
     def children(self) -> list["Part"]:
         """The parts of a multipart body (empty for other types)."""
-        if self._children is None:
-            self._children = []
-            if self.is_multipart:
-                _, subtype, params = self.content_type
-                boundary = dict((k.lower(), v) for k, v in params).get(b"boundary")
-                default = ("message", "rfc822") if subtype.lower() == b"digest" else ("text", "plain")
-                if boundary:
-                    self._children = [Part(raw, default, self.depth + 1)
-                                      for raw in split_multipart(self.body, boundary)]
-        return self._children
+        if not self.is_multipart:
+            return []
+        _, subtype, params = self.content_type
+        boundary = dict((k.lower(), v) for k, v in params).get(b"boundary")
+        default = ("message", "rfc822") if subtype.lower() == b"digest" else ("text", "plain")
+        if not boundary:
+            return []
+        return [Part(raw, default, self.depth + 1) for raw in split_multipart(self.body, boundary)]
 
-    @property
+    @functools.cached_property
     def message(self) -> "Part":
         """The message inside a message/rfc822 part."""
-        if self._message is None:
-            self._message = Part(self.body, depth=self.depth + 1)
-        return self._message
+        return Part(self.body, depth=self.depth + 1)
 
 
 def decoded_text(root: Part) -> str:

@@ -117,15 +117,13 @@ class FetchItem:
     @functools.cached_property
     def label(self) -> bytes:
         """How the response names this item: BODY[1.HEADER.FIELDS (FROM)]<0>, BINARY.SIZE[2] (made once)."""
-        origin = f"<{self.partial[0]}>" if self.partial else ""
-        if self.name in ("BINARY[]", "BINARY.SIZE[]"):
-            return f"{self.name[:-2]}[{'.'.join(str(n) for n in self.numbers)}]{origin}".encode()
-        if self.name != "BODY[]":
+        if self.name not in ("BODY[]", "BINARY[]", "BINARY.SIZE[]"):
             return self.name.encode()
         spec = ".".join([str(n) for n in self.numbers] + ([self.text] if self.text else []))
         if self.names:
             spec += " (" + " ".join(self.names) + ")"
-        return f"BODY[{spec}]{origin}".encode()
+        origin = f"<{self.partial[0]}>" if self.partial else ""
+        return f"{self.name[:-2]}[{spec}]{origin}".encode()
 
 
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.")
