@@ -14,6 +14,7 @@ see thread.py) with its original.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import operator
 import re
@@ -62,11 +63,8 @@ def base_subject(raw: bytes | None) -> tuple[str, bool]:
     text = re.sub(r"[ \t\r\n]+", " ", text).strip()  # (1) one space for any run of white space
     was_reply = False
     while True:
-        while True:  # (2) trailing "(fwd)"
-            stripped = _TRAILER.sub("", text)
-            if stripped == text:
-                break
-            text, was_reply = stripped, True
+        while _TRAILER.search(text):  # (2) trailing "(fwd)"
+            text, was_reply = _TRAILER.sub("", text), True
         while True:  # (3)-(5): leading "Re:", "Fwd: ", "[blob] re:", white space, and a lone blob
             before = text
             text = text.lstrip(" \t")
@@ -97,9 +95,7 @@ def first_address(value: bytes | None, display: bool) -> str:
             name, mailbox, host, _ = data
             if display:
                 name = decode_header(name.encode("latin-1")).strip()
-                if name:
-                    return casemap(name)
-                return casemap(f"{mailbox}@{host}" if host else mailbox)
+                return casemap(name or (f"{mailbox}@{host}" if host else mailbox))
             return casemap(mailbox)
     return ""
 
@@ -107,13 +103,10 @@ def first_address(value: bytes | None, display: bool) -> str:
 def sent_date(part: Part, internal: float) -> float:
     """The Date: header in UTC seconds; the INTERNALDATE when it is missing or unreadable."""
     value = part.get("date")
-    if value:
-        parsed = email.utils.parsedate_tz(value.decode("latin-1"))
-        if parsed:
-            try:
-                return email.utils.mktime_tz(parsed)
-            except (OverflowError, ValueError):
-                pass
+    parsed = email.utils.parsedate_tz(value.decode("latin-1")) if value else None
+    if parsed:
+        with contextlib.suppress(OverflowError, ValueError):
+            return email.utils.mktime_tz(parsed)
     return internal
 
 

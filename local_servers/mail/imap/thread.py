@@ -181,9 +181,7 @@ def _merge_by_subject(roots: list[Node]) -> list[Node]:
         if keeper.seq is None and node.seq is None:
             for child in list(node.children):
                 _link(child, keeper)
-        elif keeper.seq is None:
-            _link(node, keeper)
-        elif not _subject_of(keeper)[1] and is_reply:
+        elif keeper.seq is None or (not _subject_of(keeper)[1] and is_reply):
             _link(node, keeper)
         else:
             dummy = Node()
