@@ -350,9 +350,7 @@ def _lines(body: bytes) -> int:
 
 
 def _params(params: list[tuple[bytes, bytes]]) -> bytes:
-    if not params:
-        return b"NIL"
-    return plist([string(x) for pair in params for x in pair])
+    return plist([string(x) for pair in params for x in pair]) if params else b"NIL"
 
 
 def _disposition(part: Part) -> bytes:
@@ -364,10 +362,7 @@ def _disposition(part: Part) -> bytes:
 
 
 def _language(part: Part) -> bytes:
-    value = part.get("content-language")
-    if not value:
-        return b"NIL"
-    tags = [t.strip() for t in value.split(b",") if t.strip()]
+    tags = [t.strip() for t in (part.get("content-language") or b"").split(b",") if t.strip()]
     if len(tags) == 1:
         return string(tags[0])
     return plist([string(t) for t in tags]) if tags else b"NIL"
