@@ -135,6 +135,7 @@ ADDED = (
     ("local_servers/mail/imap/server.py", "Session.watched_mailboxes", I8B4, "NOTIFY"),
     ("local_servers/mail/imap/server.py", "Session.send_notify_status", I8B4, "NOTIFY"),
     ("local_servers/mail/imap/server.py", "Session.report_watched", I8B4, "NOTIFY"),
+    ("local_servers/mail/imap/server.py", "_notify_event", I8B4, "NOTIFY: one event of NOTIFY SET (was in cmd_notify)"),
     ("local_servers/mail/imap/server.py", "NOTIFY_EVENTS", I8B4, "NOTIFY"),
     ("local_servers/mail/imap/server.py", "NOTIFY_FILTERS", I8B4, "NOTIFY"),
     ("local_servers/mail/imap/server.py", "Session.cmd_sort", I8B4, "SORT"),

@@ -532,9 +532,7 @@ class Session(LineSession):
 
         args.sp()
         if not args.accept(b"NIL"):
-            args.expect(b"(")
-            if not args.accept(b")"):
-                args.rest_of_list(field)
+            args.list_of(field)
         args.end()
         self.respond(b"* ID (" + b" ".join(astring(k) + b" " + astring(v) for k, v in SERVER_ID) + b")")
         self.identified = True
@@ -591,16 +589,7 @@ class Session(LineSession):
                 args.sp()
                 names = args.rest_of_list(args.mailbox) if args.accept(b"(") else [args.mailbox()]
             args.sp()
-            events: set[str] = set()
-            if not args.accept(b"NONE"):
-                args.expect(b"(")
-                while not args.accept(b")"):
-                    if events:
-                        args.sp()
-                    event = args.atom().upper()
-                    if event == "MESSAGENEW" and args.accept(b" ("):  # fetch-att for MessageNew: not sent
-                        args.rest_of_list(lambda: parse_fetch_item(args))
-                    events.add(event)
+            events = set() if args.accept(b"NONE") else set(args.list_of(lambda: _notify_event(args)))
             args.expect(b")")
             unknown = events - set(NOTIFY_EVENTS) - {"MAILBOXNAME", "SUBSCRIPTIONCHANGE"}
             if unknown:
@@ -908,7 +897,7 @@ class Session(LineSession):
             flags: list[str] = []
             when = None
             if args.peek() == ord("("):
-                flags = args.flag_list()
+                flags = args.list_of(args.flag)
                 args.sp()
             if args.peek() == ord('"'):
                 when = args.date_time().timestamp()
@@ -1275,7 +1264,7 @@ class Session(LineSession):
         if not match:
             raise Bad("expected FLAGS, +FLAGS or -FLAGS (optionally .SILENT)")
         args.sp()
-        flags = args.flag_list() if args.peek() == ord("(") else [args.flag(), *args.spaced(args.flag)]
+        flags = args.list_of(args.flag) if args.peek() == ord("(") else [args.flag(), *args.spaced(args.flag)]
         args.end()
         if self.readonly:
             raise No("[READ-ONLY] The mailbox is read-only")
@@ -1363,6 +1352,14 @@ NOTIFY_FILTERS = ("SELECTED", "SELECTED-DELAYED", "INBOXES", "PERSONAL", "SUBSCR
 RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE", "UPDATE", "CONTEXT", "PARTIAL")
 #: RETURN options that ask for no data in the ESEARCH response itself.
 QUIET_OPTIONS = {"SAVE", "UPDATE", "CONTEXT"}
+
+
+def _notify_event(args: Args) -> str:
+    """One event of NOTIFY SET; MessageNew's fetch-att list is read and ignored (we send no FETCH)."""
+    event = args.atom().upper()
+    if event == "MESSAGENEW" and args.accept(b" ("):
+        args.rest_of_list(lambda: parse_fetch_item(args))
+    return event
 
 
 def _return_options(args: Args) -> set | None:

@@ -196,10 +196,10 @@ class Args:
             text = "INBOX" + text[5:]  # INBOX, and so its own hierarchy, in any case
         return mutf7.encode(text)
 
-    def flag_list(self) -> list[str]:
-        """flag-list = "(" [flag *(SP flag)] ")"."""
+    def list_of(self, read) -> list:
+        """ "(" [read() *(SP read())] ")", e.g. flag-list = "(" [flag *(SP flag)] ")": list_of(args.flag)."""
         self.expect(b"(")
-        return [] if self.accept(b")") else self.rest_of_list(self.flag)
+        return [] if self.accept(b")") else self.rest_of_list(read)
 
     def rest(self, *readers) -> list:
         """The command's last arguments, SP before each, each read by its reader: rest(args.mailbox)."""
@@ -229,19 +229,16 @@ class Args:
     def option_list(self, allowed: tuple[str, ...], what: str, arguments: dict | None = None) -> dict:
         """ "(" option *(SP option) ")", each a word of `allowed` (LIST's options, RFC 5258; SEARCH and SORT's
         RETURN, RFC 4731): {option: its argument or None}; `arguments` maps the options that take one to a reader."""
-        self.expect(b"(")
-        options: dict = {}
-        while not self.accept(b")"):
-            if options:
-                self.sp()
+        def option() -> tuple:
             word = self.atom().upper()
             if word not in allowed:
                 raise ParseError(f"unknown {what} option {word}")
             read = (arguments or {}).get(word)
             if read is not None:
                 self.sp()
-            options[word] = read(self) if read is not None else None
-        return options
+            return word, read(self) if read is not None else None
+
+        return dict(self.list_of(option))
 
     def flag(self) -> str:
         """flag = "\\" atom (system or extension flag) / atom (keyword)."""
