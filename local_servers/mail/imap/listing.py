@@ -119,11 +119,10 @@ def listing(request: ListRequest, existing: list[str], subscribed: list[str],
     """(name, attributes, has CHILDINFO) for each mailbox the request selects, INBOX first
     (special_use: see _extension_attributes)."""
     exists, subs = set(existing), set(subscribed)
-    by_subscription = "SUBSCRIBED" in request.select or request.lsub
-    if by_subscription:
-        names = [n for n in subscribed if n in exists] if request.lsub else list(subscribed)
+    if request.lsub:
+        names = [n for n in subscribed if n in exists]
     else:
-        names = existing
+        names = list(subscribed) if "SUBSCRIBED" in request.select else existing
     listed, candidates = set(names), set(names)
     if not request.select or request.lsub or "RECURSIVEMATCH" in request.select:
         for name in names:  # superior names that do not exist themselves: \Noselect (RECURSIVEMATCH: CHILDINFO)

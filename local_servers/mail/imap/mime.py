@@ -452,12 +452,8 @@ def section_data(root: Part, numbers: tuple[int, ...], text: str, names: tuple[s
         if not part.is_message:
             return None
         target = part.message
-    if text == "":
-        return target.raw
-    if text == "HEADER":
-        return target.header
-    if text == "TEXT":
-        return target.body
+    if text in ("", "HEADER", "TEXT"):
+        return {"": target.raw, "HEADER": target.header, "TEXT": target.body}[text]
     wanted = {n.lower() for n in names}
     keep = text == "HEADER.FIELDS"
     return b"".join(raw for name, raw in target.fields if (name in wanted) == keep) + CRLF

@@ -1297,10 +1297,9 @@ class Session(LineSession):
             raise No("[TRYCREATE] No such mailbox")
         if move and self.readonly:
             raise No("[READ-ONLY] The mailbox is read-only")
-        chosen = self.messages(ranges, uid)
         source = self.folder
         pairs = []
-        for seq, msg in chosen:
+        for seq, msg in self.messages(ranges, uid):
             if move:
                 new = target.move_in(source, msg, save=False)
             else:
