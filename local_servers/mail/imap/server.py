@@ -359,7 +359,8 @@ class Session(LineSession):
     def capabilities(self) -> str:
         caps = CAPABILITIES
         if self.state == NOT_AUTHENTICATED:
-            caps += ("" if self.tls else " STARTTLS") + (" LOGINDISABLED" if self.cleartext_refused else " AUTH=PLAIN")
+            caps += "" if self.tls else " STARTTLS"
+            caps += " LOGINDISABLED" if self.cleartext_refused else " AUTH=PLAIN"  # never refused over TLS
             if self.profile is not None and self.profile.oauth and not self.cleartext_refused:
                 caps += " AUTH=XOAUTH2 AUTH=OAUTHBEARER"
         return caps
