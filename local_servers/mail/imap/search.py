@@ -258,12 +258,10 @@ def parse_key(args: Args, budget: _Budget):
     if word in ("BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"):
         args.sp()
         day = args.date()
-        sent = word.startswith("SENT")
-        compare = {"BEFORE": lambda d: d < day, "ON": lambda d: d == day,
-                   "SINCE": lambda d: d >= day}[word[4:] if sent else word]
-        if sent:
-            return lambda m: (lambda d: d is not None and compare(d))(m.sent_date())
-        return lambda m: compare(m.internal_date())
+        compare = {"BEFORE": operator.lt, "ON": operator.eq, "SINCE": operator.ge}[word.removeprefix("SENT")]
+        if word.startswith("SENT"):
+            return lambda m: (lambda d: d is not None and compare(d, day))(m.sent_date())
+        return lambda m: compare(m.internal_date(), day)
     if word in ("MODSEQ", "OLDER", "YOUNGER"):
         return _extension_key(word, args, budget)
     if word == "NOT":

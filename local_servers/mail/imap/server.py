@@ -597,12 +597,7 @@ class Session(LineSession):
                 raise No(f"[BADEVENT ({' '.join(sorted(NOTIFY_EVENTS))})] Unsupported event {min(unknown)}")
             watching.append((kind, names, events))
         self.watching, self.watched = watching, {}
-        for name, events in self.watched_mailboxes():
-            folder = self.store.folder(name)
-            if folder is not None:
-                self.watched[name] = (len(folder.uids), folder.uidnext, folder.modseq)
-                if status:
-                    self.send_notify_status(name, folder, events)
+        self.report_watched(every=status)  # what is watched starts from now: STATUS for each if asked
 
     def watched_mailboxes(self) -> list[tuple[str, set[str]]]:
         """The mailboxes NOTIFY watches (the selected one aside: it is reported the usual way)."""
@@ -631,14 +626,14 @@ class Session(LineSession):
                  if any(i in NOTIFY_EVENTS[e] for e in events)]
         self.respond(b"* STATUS " + self.shown(name) + b" (" + self.status_values(folder, items) + b")")
 
-    def report_watched(self) -> None:
-        """NOTIFY: a STATUS line for each watched mailbox whose counts changed since last told."""
+    def report_watched(self, every: bool = False) -> None:
+        """NOTIFY: a STATUS line for each watched mailbox whose counts changed since last told (every: for each)."""
         for name, events in self.watched_mailboxes():
             folder = self.store.folder(name)
             if folder is None:
                 continue
             now = (len(folder.uids), folder.uidnext, folder.modseq)
-            if self.watched.get(name, now) != now:
+            if every or self.watched.get(name, now) != now:
                 self.send_notify_status(name, folder, events)
             self.watched[name] = now
 
