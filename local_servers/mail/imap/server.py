@@ -1004,8 +1004,7 @@ class Session(LineSession):
         return "IDLE terminated"
 
     # -- Selected --------------------------------------------------------------------------
-    async def cmd_check(self, tag, args):
-        args.end()
+    cmd_check = cmd_noop  # RFC 3501 6.4.1: a checkpoint; every change is on disk already
 
     async def cmd_close(self, tag, args):
         args.end()
