@@ -1,16 +1,14 @@
-"""LIST and LSUB: which mailbox names a pattern selects, and what is said about each.
+"""LIST and LSUB: which mailbox names a pattern selects (list_match), and what is said about each.
 
-RFC 3501 6.3.8 gives the basics: "*" matches anything, "%" anything but
-the hierarchy delimiter ("."), and a superior name that does not exist
-itself ("Work" above "Work.Reports") is listed as \\Noselect. RFC 5258
-(LIST-EXTENDED) adds selection options before the reference (SUBSCRIBED,
-REMOTE, RECURSIVEMATCH, and RFC 6154's SPECIAL-USE), several patterns in
-parentheses, and RETURN options after them (SUBSCRIBED, CHILDREN,
-SPECIAL-USE, and RFC 5819's STATUS (...), which LIST-STATUS adds).
+RFC 3501 6.3.8: a superior name that does not exist itself ("Work" above "Work.Reports") is listed
+as \\Noselect. RFC 5258 (LIST-EXTENDED) adds selection options before the reference, several
+patterns in parentheses and RETURN options after them (SELECT_OPTIONS, RETURN_OPTIONS below; with
+RFC 6154's SPECIAL-USE and RFC 5819's STATUS (...), which LIST-STATUS adds).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .syntax import Args, ParseError
@@ -24,18 +22,11 @@ SPECIAL_USE = {"Sent": "\\Sent", "Archive": "\\Archive", "Drafts": "\\Drafts", "
 
 
 def list_match(pattern: str, name: str, delimiter: str = DELIMITER) -> bool:
-    """LIST's wildcards: "*" matches anything, "%" anything but the delimiter.
-
-    A regex like "[^.]*[^.]*..." backtracks exponentially on "%%%%...". Here
-    the pattern is run as a set of positions reached so far, one step per
-    character of the name: the cost is at most len(name) x len(pattern).
-    """
-    tokens: list[str] = []
-    for c in pattern:  # a run of wildcards is one wildcard: "*" if it holds a "*", else "%"
-        if c in "*%" and tokens and tokens[-1] in "*%":
-            tokens[-1] = "*" if "*" in (c, tokens[-1]) else "%"
-        else:
-            tokens.append(c)
+    """LIST's wildcards: "*" matches anything, "%" anything but the delimiter. A regex like "[^.]*[^.]*..."
+    backtracks exponentially on "%%%%..."; here the pattern runs as the set of positions reached so far, one
+    step per character of the name: the cost is at most len(name) x len(pattern)."""
+    # a run of wildcards is one wildcard: "*" if it holds a "*", else "%"
+    tokens = re.sub(r"[*%]+", lambda run: "*" if "*" in run.group() else "%", pattern)
     end = len(tokens)
 
     def closure(states: set[int]) -> set[int]:
@@ -73,49 +64,49 @@ class ListRequest:
 
     def matches(self, name: str) -> bool:
         """INBOX matches in any case; other names exactly."""
-        for pattern in self.patterns:
-            full = self.reference + pattern
-            if list_match(full.upper(), name) if name.upper() == "INBOX" else list_match(full, name):
-                return True
-        return False
+        inbox = name.upper() == "INBOX"
+        return any(list_match((self.reference + pattern).upper() if inbox else self.reference + pattern, name)
+                   for pattern in self.patterns)
 
 
 def _status_items(args: Args) -> list[str]:
     """LIST-STATUS (RFC 5819): the "(MESSAGES UNSEEN)" after RETURN (... STATUS."""
     args.expect(b"(")
-    items = [args.atom().upper()]
-    while not args.accept(b")"):
-        args.sp()
-        items.append(args.atom().upper())
-    return items
+    return args.rest_of_list(lambda: args.atom().upper())
 
 
 def parse(args: Args, lsub: bool) -> ListRequest:
     """[SP "(" select-opts ")"] SP reference SP (pattern / "(" patterns ")") [SP RETURN "(" opts ")"]."""
     args.sp()
-    select: set[str] = set()
-    if not lsub and args.peek() == ord("("):
-        select = set(args.option_list(SELECT_OPTIONS, "LIST selection"))
-        args.sp()
-        if "RECURSIVEMATCH" in select and not select - {"RECURSIVEMATCH", "REMOTE"}:
-            raise ParseError("RECURSIVEMATCH needs another selection option (RFC 5258 3)")
+    select = set() if lsub else _selection(args)
     reference = args.astring().decode("utf-8", "replace")
     args.sp()
-    if not lsub and args.peek() == ord("("):
-        args.expect(b"(")
-        patterns = [args.list_mailbox().decode("utf-8", "replace")]
-        while not args.accept(b")"):
-            args.sp()
-            patterns.append(args.list_mailbox().decode("utf-8", "replace"))
+    if not lsub and args.accept(b"("):
+        patterns = args.rest_of_list(args.list_mailbox)
     else:
-        patterns = [args.list_mailbox().decode("utf-8", "replace")]
-    returns: set[str] = set()
-    status: list[str] = []
-    if not lsub and args.accept(b" RETURN "):
-        options = args.option_list(RETURN_OPTIONS, "LIST return", {"STATUS": _status_items})
-        returns, status = set(options), options.get("STATUS") or []
+        patterns = [args.list_mailbox()]
+    returns, status = (set(), []) if lsub else _returns(args)
     args.end()
-    return ListRequest(lsub, reference, patterns, select, returns, status)
+    return ListRequest(lsub, reference, [p.decode("utf-8", "replace") for p in patterns], select, returns, status)
+
+
+def _selection(args: Args) -> set[str]:
+    """LIST-EXTENDED's selection options, "(SUBSCRIBED RECURSIVEMATCH) " before the reference."""
+    if args.peek() != ord("("):
+        return set()
+    select = set(args.option_list(SELECT_OPTIONS, "LIST selection"))
+    args.sp()
+    if "RECURSIVEMATCH" in select and not select - {"RECURSIVEMATCH", "REMOTE"}:
+        raise ParseError("RECURSIVEMATCH needs another selection option (RFC 5258 3)")
+    return select
+
+
+def _returns(args: Args) -> tuple[set[str], list[str]]:
+    """LIST-EXTENDED's " RETURN (CHILDREN STATUS (MESSAGES))" after the patterns: the options and STATUS items."""
+    if not args.accept(b" RETURN "):
+        return set(), []
+    options = args.option_list(RETURN_OPTIONS, "LIST return", {"STATUS": _status_items})
+    return set(options), options.get("STATUS") or []
 
 
 def superiors(name: str) -> list[str]:
@@ -125,52 +116,50 @@ def superiors(name: str) -> list[str]:
 
 def listing(request: ListRequest, existing: list[str], subscribed: list[str],
             special_use: dict | None = None) -> list[tuple[str, list[str], bool]]:
-    """(name, attributes, has CHILDINFO) for each mailbox the request selects, INBOX first.
-
-    special_use: a provider profile's folders (wire/profiles.py), whose attributes every LIST
-    shows, as the providers do; by default the course's, shown when asked for (RFC 6154).
-    """
-    uses, always = (SPECIAL_USE, False) if special_use is None else (special_use, True)
+    """(name, attributes, has CHILDINFO) for each mailbox the request selects, INBOX first
+    (special_use: see _extension_attributes)."""
     exists, subs = set(existing), set(subscribed)
-    by_subscription = "SUBSCRIBED" in request.select or request.lsub
-    if by_subscription:
-        names = [n for n in subscribed if n in exists] if request.lsub else list(subscribed)
+    if request.lsub:
+        names = [n for n in subscribed if n in exists]
     else:
-        names = existing
-    listed = set(names)
-    candidates = set(names)
-    if not request.select or request.lsub:  # superior names that do not exist themselves: \Noselect
-        for name in names:
-            candidates.update(superiors(name))
-    if "RECURSIVEMATCH" in request.select:  # parents of subscribed mailboxes may be reported (CHILDINFO)
-        for name in names:
+        names = list(subscribed) if "SUBSCRIBED" in request.select else existing
+    listed, candidates = set(names), set(names)
+    if not request.select or request.lsub or "RECURSIVEMATCH" in request.select:
+        for name in names:  # superior names that do not exist themselves: \Noselect (RECURSIVEMATCH: CHILDINFO)
             candidates.update(superiors(name))
     matching = {n for n in candidates if request.matches(n)}
     result = []
     for name in sorted(matching, key=lambda n: (n != "INBOX", n)):
         childinfo = False
-        if name not in listed:
-            if "RECURSIVEMATCH" in request.select:
-                # a parent is reported only for a selected descendant the patterns do not show themselves
-                childinfo = any(o.startswith(name + DELIMITER) and o not in matching for o in listed)
-                if not childinfo:
-                    continue
-                attributes = [] if name in exists else ["\\NonExistent"]
-            else:
-                # only when no listed descendant matches too (so "*" shows just the real names)
-                if any(o.startswith(name + DELIMITER) and o in matching for o in listed):
-                    continue
-                attributes = ["\\Noselect"]
-        else:
+        if name in listed:
             attributes = [] if name in exists else ["\\NonExistent"]
+        elif "RECURSIVEMATCH" in request.select:
+            # a parent is reported only for a selected descendant the patterns do not show themselves
+            childinfo = any(o.startswith(name + DELIMITER) and o not in matching for o in listed)
+            if not childinfo:
+                continue
+            attributes = [] if name in exists else ["\\NonExistent"]
+        elif any(o.startswith(name + DELIMITER) and o in matching for o in listed):
+            continue  # a superior only when no listed descendant matches too (so "*" shows just the real names)
+        else:
+            attributes = ["\\Noselect"]
         if not request.lsub and "\\NonExistent" not in attributes:
             children = any(o.startswith(name + DELIMITER) for o in exists)
             attributes.append("\\HasChildren" if children else "\\HasNoChildren")
-        if (by_subscription and not request.lsub or "SUBSCRIBED" in request.returns) and name in subs:
-            attributes.append("\\Subscribed")
-        if (always or {"SPECIAL-USE"} & (request.select | request.returns)) and name in uses:
-            attributes.append(uses[name])
-        if "SPECIAL-USE" in request.select and name not in uses:
-            continue  # RFC 6154: LIST (SPECIAL-USE) lists only the special mailboxes
-        result.append((name, attributes, childinfo))
+        extras = _extension_attributes(request, name, subs, special_use)
+        if extras is not None:
+            result.append((name, attributes + extras, childinfo))
     return result
+
+
+def _extension_attributes(request: ListRequest, name: str, subs: set[str], special_use: dict | None):
+    """\\Subscribed (LIST-EXTENDED) and the special-use attribute (RFC 6154) of a listed name; None if it
+    is not listed after all: LIST (SPECIAL-USE) lists only the special mailboxes. special_use: a provider
+    profile's folders (wire/profiles.py), whose attributes every LIST shows, as the providers do; by default
+    the course's, shown when asked for (RFC 6154)."""
+    uses, always = (SPECIAL_USE, False) if special_use is None else (special_use, True)
+    if "SPECIAL-USE" in request.select and name not in uses:
+        return None
+    wanted = request.select | request.returns
+    extras = ["\\Subscribed"] if "SUBSCRIBED" in wanted and name in subs else []
+    return extras + ([uses[name]] if (always or "SPECIAL-USE" in wanted) and name in uses else [])

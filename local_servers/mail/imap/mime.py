@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
+import functools
 import re
 
 from .syntax import nstring, plist, string
@@ -67,34 +68,25 @@ class Part:
         self.header, self.body = split_header(raw)
         self.fields = header_fields(self.header)
         self._default_type = default_type
-        self._children: list[Part] | None = None
-        self._message: Part | None = None
 
     def get(self, name: str) -> bytes | None:
         """The first field of that name, unfolded, or None."""
         name = name.lower()
-        for field_name, raw in self.fields:
-            if field_name == name:
-                return field_value(raw)
-        return None
+        return next((field_value(raw) for field_name, raw in self.fields if field_name == name), None)
 
     # -- Content-Type ---------------------------------------------------------
     @property
     def content_type(self) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
         """(type, subtype, [(attribute, value)]), with RFC 2045's defaults."""
-        value = self.get("content-type")
-        if value:
-            main, params = _split_params(value)
-            maintype, slash, subtype = main.partition(b"/")
-            if slash and maintype.strip() and subtype.strip():
-                if self.depth >= MAX_DEPTH and maintype.strip().lower() in (b"multipart", b"message"):
-                    return b"application", b"octet-stream", []  # too deep to take apart
-                return maintype.strip(), subtype.strip(), params
-        if self.depth >= MAX_DEPTH and self._default_type == ("message", "rfc822"):
-            return b"application", b"octet-stream", []
-        if self._default_type == ("message", "rfc822"):
-            return b"message", b"rfc822", []
-        return b"text", b"plain", [(b"charset", b"us-ascii")]
+        main, params = _split_params(self.get("content-type") or b"")
+        maintype, slash, subtype = (text.strip() for text in main.partition(b"/"))
+        if not (slash and maintype and subtype):  # none, or unreadable
+            maintype, subtype, params = b"text", b"plain", [(b"charset", b"us-ascii")]
+            if self._default_type == ("message", "rfc822"):  # a part of a multipart/digest
+                maintype, subtype, params = b"message", b"rfc822", []
+        if self.depth >= MAX_DEPTH and maintype.lower() in (b"multipart", b"message"):
+            return b"application", b"octet-stream", []  # too deep to take apart
+        return maintype, subtype, params
 
     @property
     def is_multipart(self) -> bool:
@@ -105,26 +97,22 @@ class Part:
         maintype, subtype, _ = self.content_type
         return maintype.lower() == b"message" and subtype.lower() == b"rfc822"
 
-    @property
+    @functools.cached_property
     def children(self) -> list["Part"]:
         """The parts of a multipart body (empty for other types)."""
-        if self._children is None:
-            self._children = []
-            if self.is_multipart:
-                _, subtype, params = self.content_type
-                boundary = dict((k.lower(), v) for k, v in params).get(b"boundary")
-                default = ("message", "rfc822") if subtype.lower() == b"digest" else ("text", "plain")
-                if boundary:
-                    self._children = [Part(raw, default, self.depth + 1)
-                                      for raw in split_multipart(self.body, boundary)]
-        return self._children
+        if not self.is_multipart:
+            return []
+        _, subtype, params = self.content_type
+        boundary = dict((k.lower(), v) for k, v in params).get(b"boundary")
+        default = ("message", "rfc822") if subtype.lower() == b"digest" else ("text", "plain")
+        if not boundary:
+            return []
+        return [Part(raw, default, self.depth + 1) for raw in split_multipart(self.body, boundary)]
 
-    @property
+    @functools.cached_property
     def message(self) -> "Part":
         """The message inside a message/rfc822 part."""
-        if self._message is None:
-            self._message = Part(self.body, depth=self.depth + 1)
-        return self._message
+        return Part(self.body, depth=self.depth + 1)
 
 
 def decoded_text(root: Part) -> str:
@@ -176,12 +164,8 @@ def _split_params(value: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
         else:
             current.append(c)
     items.append(bytes(current))
-    params = []
-    for item in items[1:]:
-        name, eq, val = item.partition(b"=")
-        if eq and name.strip():
-            params.append((name.strip(), val.strip()))
-    return items[0].strip(), params
+    pairs = [item.partition(b"=") for item in items[1:]]
+    return items[0].strip(), [(name.strip(), val.strip()) for name, eq, val in pairs if eq and name.strip()]
 
 
 def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
@@ -216,30 +200,23 @@ def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
     return parts
 
 
-# --------------------------------------------------------------------------
-# ENVELOPE (RFC 3501 7.4.2)
-# --------------------------------------------------------------------------
+# -- ENVELOPE (RFC 3501 7.4.2) ---------------------------------------------------------
 
 def envelope(msg: Part) -> bytes:
     """(date subject from sender reply-to to cc bcc in-reply-to message-id), header values raw."""
-    sender_default = addresses(msg.get("from"))
-    fields = [
+    sender_default = addresses(msg.get("from"))  # Sender and Reply-To default to From (values come stripped)
+    return plist([
         nstring(msg.get("date")),
         nstring(msg.get("subject")),
         sender_default,
-        addresses(msg.get("sender")) if _present(msg.get("sender")) else sender_default,
-        addresses(msg.get("reply-to")) if _present(msg.get("reply-to")) else sender_default,
+        addresses(msg.get("sender")) if msg.get("sender") else sender_default,
+        addresses(msg.get("reply-to")) if msg.get("reply-to") else sender_default,
         addresses(msg.get("to")),
         addresses(msg.get("cc")),
         addresses(msg.get("bcc")),
         nstring(msg.get("in-reply-to")),
         nstring(msg.get("message-id")),
-    ]
-    return plist(fields)
-
-
-def _present(value: bytes | None) -> bool:
-    return bool(value and value.strip())
+    ])
 
 
 def addresses(value: bytes | None) -> bytes:
@@ -264,17 +241,23 @@ def addresses(value: bytes | None) -> bytes:
 _ROUTE = re.compile(r"<\s*(@[^<>:\"]*):")
 
 
-def parse_address_list(text: str) -> list[tuple]:
-    """Split an address list at top-level commas; "name: a, b;" is a group.
+def _source_route(address: str) -> tuple[str, str]:
+    """(route, address without it): parseaddr drops an obsolete source route (<@relay:user@host>,
+    RFC 5322 4.4), which ENVELOPE reports as the address's adl (RFC 3501 7.4.2), so it goes first."""
+    routed = _ROUTE.search(address)
+    if not routed:
+        return "", address
+    return re.sub(r"\s+", "", routed.group(1)), address[:routed.start()] + "<" + address[routed.end():]
 
-    Yields ("group", name), ("addr", display name, mailbox, host, route) and
-    ("end",). Quotes, comments and <angle brackets> are skipped over; each
-    single address is then read by email.utils.parseaddr, which keeps the
-    display name as it is (RFC 2047 encoded words stay encoded, as ENVELOPE
-    wants). parseaddr drops an obsolete source route (<@relay:user@host>,
-    RFC 5322 4.4), which ENVELOPE reports as the address's adl: we take it
-    off first.
-    """
+
+#: A quoted string (backslash escapes a character) or an <angle address>, each to the end if unclosed.
+_QUOTED_OR_ANGLE = re.compile(r'"(?:\\.|[^"\\])*"?|<[^>]*>?', re.DOTALL)
+
+
+def parse_address_list(text: str) -> list[tuple]:
+    """Split an address list at top-level commas ("name: a, b;" is a group) into ("group", name), ("addr",
+    display name, mailbox, host, route) and ("end",). Quotes, comments and <angle brackets> are skipped over;
+    email.utils.parseaddr reads each address, keeping RFC 2047 encoded words encoded, as ENVELOPE wants."""
     out: list[tuple] = []
     chunk: list[str] = []
     in_group = False
@@ -284,26 +267,18 @@ def parse_address_list(text: str) -> list[tuple]:
         piece = "".join(chunk).strip()
         chunk.clear()
         if piece:
-            route = ""
-            routed = _ROUTE.search(piece)
-            if routed:
-                route = re.sub(r"\s+", "", routed.group(1))
-                piece = piece[:routed.start()] + "<" + piece[routed.end():]
+            route, piece = _source_route(piece)
             name, addr = email.utils.parseaddr(piece)
             if addr or name:
-                mailbox, at, host = addr.rpartition("@")
-                if not at:
-                    mailbox, host = addr, ""
+                mailbox, _, host = addr.rpartition("@") if "@" in addr else (addr, "", "")
                 out.append(("addr", name, mailbox, host, route))
 
     while i < n:
         c = text[i]
-        if c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            chunk.append(text[i:j + 1])
-            i = j + 1
+        if c in '"<':  # a quoted string or an <address> is taken whole: a "," or ":" in it does not count
+            j = _QUOTED_OR_ANGLE.match(text, i).end()
+            chunk.append(text[i:j])
+            i = j
             continue
         if c == "(":
             depth, j = 0, i
@@ -315,12 +290,6 @@ def parse_address_list(text: str) -> list[tuple]:
                 j += 1
                 if depth == 0:
                     break
-            chunk.append(text[i:j])
-            i = j
-            continue
-        if c == "<":
-            j = text.find(">", i)
-            j = n if j < 0 else j + 1
             chunk.append(text[i:j])
             i = j
             continue
@@ -344,9 +313,7 @@ def parse_address_list(text: str) -> list[tuple]:
     return out
 
 
-# --------------------------------------------------------------------------
-# BODY and BODYSTRUCTURE (RFC 3501 7.4.2)
-# --------------------------------------------------------------------------
+# -- BODY and BODYSTRUCTURE (RFC 3501 7.4.2) -------------------------------------------
 
 def bodystructure(part: Part, extended: bool = True) -> bytes:
     """BODYSTRUCTURE (extended=True) or BODY (extended=False) of a message or part."""
@@ -383,9 +350,7 @@ def _lines(body: bytes) -> int:
 
 
 def _params(params: list[tuple[bytes, bytes]]) -> bytes:
-    if not params:
-        return b"NIL"
-    return plist([string(x) for pair in params for x in pair])
+    return plist([string(x) for pair in params for x in pair]) if params else b"NIL"
 
 
 def _disposition(part: Part) -> bytes:
@@ -397,25 +362,17 @@ def _disposition(part: Part) -> bytes:
 
 
 def _language(part: Part) -> bytes:
-    value = part.get("content-language")
-    if not value:
-        return b"NIL"
-    tags = [t.strip() for t in value.split(b",") if t.strip()]
+    tags = [t.strip() for t in (part.get("content-language") or b"").split(b",") if t.strip()]
     if len(tags) == 1:
         return string(tags[0])
     return plist([string(t) for t in tags]) if tags else b"NIL"
 
 
-# --------------------------------------------------------------------------
-# BODY[section] (RFC 3501 6.4.5)
-# --------------------------------------------------------------------------
+# -- BODY[section] (RFC 3501 6.4.5) ----------------------------------------------------
 
 def find_part(root: Part, numbers: tuple[int, ...]) -> Part | None:
-    """Follow a part number like 4.2.1; None if the message has no such part.
-
-    A message that is not multipart has one part, number 1 (its body). A
-    message/rfc822 part's sub-parts are those of the message inside it.
-    """
+    """Follow a part number like 4.2.1 (None if there is no such part): a message that is not multipart has
+    one part, number 1 (its body); a message/rfc822 part's sub-parts are those of the message inside it."""
     node = root
     for depth, number in enumerate(numbers):
         container = node
@@ -436,11 +393,8 @@ def find_part(root: Part, numbers: tuple[int, ...]) -> Part | None:
 
 
 def binary_data(root: Part, numbers: tuple[int, ...]) -> bytes | None:
-    """BINARY[numbers] (RFC 3516): the part's body with its Content-Transfer-Encoding undone.
-
-    BINARY[] is the whole message as stored. None for a part that does not
-    exist; ValueError for an encoding we cannot undo (the reply is [UNKNOWN-CTE]).
-    """
+    """BINARY[numbers] (RFC 3516): the part's body with its Content-Transfer-Encoding undone (BINARY[]: the
+    message as stored); None for a part that does not exist, ValueError for an encoding we cannot undo."""
     if not numbers:
         return root.raw
     part = find_part(root, numbers)
@@ -470,12 +424,8 @@ def decode_qp(body: bytes) -> bytes:
 
 
 def storable(raw: bytes) -> bytes:
-    """A message with NUL octets (APPENDed as a literal8, RFC 3516) made 7-bit: its body in base64.
-
-    IMAP literals may not carry NUL, so BODY[] could not show such a body;
-    in base64 it can, and BINARY[1] still returns the original octets. A
-    multipart with a NUL somewhere raises ValueError ([UNKNOWN-CTE]).
-    """
+    """A message with NUL octets (APPENDed as a literal8, RFC 3516) with its body in base64, which BODY[] can show
+    (literals may not carry NUL) and BINARY[1] decodes back; ValueError if a NUL is outside a single-part body."""
     if b"\0" not in raw:
         return raw
     end = raw.find(b"\r\n\r\n")
@@ -502,12 +452,8 @@ def section_data(root: Part, numbers: tuple[int, ...], text: str, names: tuple[s
         if not part.is_message:
             return None
         target = part.message
-    if text == "":
-        return target.raw
-    if text == "HEADER":
-        return target.header
-    if text == "TEXT":
-        return target.body
+    if text in ("", "HEADER", "TEXT"):
+        return {"": target.raw, "HEADER": target.header, "TEXT": target.body}[text]
     wanted = {n.lower() for n in names}
     keep = text == "HEADER.FIELDS"
     return b"".join(raw for name, raw in target.fields if (name in wanted) == keep) + CRLF

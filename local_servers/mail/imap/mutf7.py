@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import re
 
-_PRINTABLE = re.compile(r"[\x20-\x25\x27-\x7e]+")  # printable ASCII but "&"
+_OTHER = re.compile(r"[^\x20-\x25\x27-\x7e]+")  # a run that does not stand for itself: not printable ASCII, or "&"
 _RUN = re.compile(r"&([A-Za-z0-9+,]*)-")
 
 #: What RFC 6855 section 3 says a mailbox name must never hold, after Net-Unicode (RFC 5198):
@@ -20,22 +20,29 @@ _RUN = re.compile(r"&([A-Za-z0-9+,]*)-")
 FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+class BadMailboxName(Exception):
+    """A mailbox name that is not valid in the session's naming (mUTF-7 or UTF-8): the reply is NO."""
+
+
+def from_client(raw: bytes, utf8: bool) -> str:
+    """A mailbox name as the client sent it -> text: UTF-8 after ENABLE UTF8=ACCEPT (RFC 6855 3), else the
+    stored form itself, which must be valid modified UTF-7 (RFC 3501 5.1.3); never control characters."""
+    try:
+        text = raw.decode("utf-8") if utf8 else decode(raw.decode("ascii"))
+    except ValueError:  # UnicodeDecodeError too
+        raise BadMailboxName(f"Mailbox name is not valid {'UTF-8' if utf8 else 'mUTF-7'}") from None
+    if FORBIDDEN.search(text):
+        raise BadMailboxName("[CANNOT] Mailbox names hold no control characters")
+    return text
+
+
 def encode(text: str) -> str:
     """Text -> modified UTF-7: encode("已发送") == "&XfJT0ZAB-", encode("Tom & Jerry") == "Tom &- Jerry"."""
-    out = []
-    pos = 0
-    for match in _PRINTABLE.finditer(text):
-        out.append(_encode_run(text[pos:match.start()]))
-        out.append(match.group())
-        pos = match.end()
-    out.append(_encode_run(text[pos:]))
-    return "".join(out)
+    return _OTHER.sub(lambda run: _encode_run(run.group()), text)
 
 
 def _encode_run(run: str) -> str:
     """A run of characters that do not stand for themselves; "&" alone is "&-"."""
-    if not run:
-        return ""
     pieces = []
     for part in re.split("(&+)", run):  # each "&" is "&-"; the characters between are base64
         if part.startswith("&"):
@@ -47,12 +54,9 @@ def _encode_run(run: str) -> str:
 
 
 def decode(name: str) -> str:
-    """Modified UTF-7 -> text; ValueError unless name is exactly what encode() would write.
-
-    Checking the round trip rejects everything the RFC rules out at once:
-    8-bit octets, an unterminated or empty-but-for-padding run, bits left over,
-    a lone surrogate, printable ASCII written in base64, two runs side by side.
-    """
+    """Modified UTF-7 -> text; ValueError unless name is exactly what encode() would write. The round trip rejects
+    all the RFC rules out at once: 8-bit octets, an unterminated or empty-but-for-padding run, bits left over,
+    a lone surrogate, printable ASCII written in base64, two runs side by side."""
     if not name.isascii():
         raise ValueError("8-bit characters in a modified UTF-7 name")
 

@@ -18,8 +18,8 @@ import contextlib
 import datetime
 import email.header
 import email.utils
+import operator
 import time
-from typing import Callable, NamedTuple
 
 from .mime import Part, decoded_text, field_value, header_fields, parse_address_list, split_header
 from .syntax import Args, LimitExceeded, ParseError, SavedSet, merged_ranges
@@ -72,12 +72,8 @@ class Candidate:
         return (cache if cache is not None else self.headers()).get(name, ())
 
     def addresses(self, name: str) -> list[str]:
-        """An address header as the envelope reads it (RFC 3501 6.4.4: FROM etc. match the address).
-
-        Each address becomes "display name <mailbox@host>" and each group its
-        name, so "user@domain.org" is found however the header wrote it
-        (with comments, routes or folded lines), and a display name too.
-        """
+        """An address header as the envelope reads it (RFC 3501 6.4.4: FROM etc. match the address): each
+        address as "display name <mailbox@host>", each group as its name, however the header wrote them."""
         key = "@" + name
         cache = self.headers()
         found = cache.get(key)
@@ -102,12 +98,10 @@ class Candidate:
     def sent_date(self) -> datetime.date | None:
         values = self.header("date")
         parsed = email.utils.parsedate_tz(values[0]) if values else None
-        if not parsed:
-            return None
-        try:
-            return datetime.date(parsed[0], parsed[1], parsed[2])
-        except ValueError:
-            return None
+        if parsed:
+            with contextlib.suppress(ValueError):  # a day the calendar lacks
+                return datetime.date(parsed[0], parsed[1], parsed[2])
+        return None
 
     def internal_date(self) -> datetime.date:
         return datetime.datetime.fromtimestamp(self.folder.mtime(self.msg)).date()
@@ -125,11 +119,8 @@ def decode_header(value: bytes) -> str:
 
 
 def sequence_test(ranges, uid: bool):
-    """A test for "number in this sequence set": bisect over the merged ranges, "*" being the last number.
-
-    RFC 3501: "*" is the largest number in use, and 5:* matches it even when 5 > last.
-    "$" (RFC 5182) is the saved result of an earlier search, kept as UIDs.
-    """
+    """A test for "number in this sequence set" (bisect over the merged ranges). "*" is the largest number
+    in use, and 5:* matches it even when 5 > last (RFC 3501); "$" is a saved result, as UIDs (RFC 5182)."""
     if isinstance(ranges, SavedSet):
         return lambda c: c.msg.uid in c.saved
     cache: dict[int, tuple[list[int], list[int]]] = {}
@@ -154,27 +145,22 @@ class _Budget:
         self.keys, self.depth = MAX_KEYS, 0
         self.modseq = False  # a MODSEQ key makes the answer name the highest MODSEQ found
 
-
-class Program(NamedTuple):
-    charset: str
-    test: Callable
-    uses_modseq: bool
+    def spend_key(self) -> None:
+        self.keys -= 1
+        if self.keys < 0:
+            raise LimitExceeded(f"[LIMIT] A search may have at most {MAX_KEYS} keys")
 
 
 def parse_program(args: Args):
-    """[CHARSET name SP] key *(SP key) -> (charset, test)."""
-    charset = "US-ASCII"
+    """[CHARSET name SP] key *(SP key) -> (test, whether a MODSEQ key came: RFC 7162 3.1.5)."""
     if args.accept(b"CHARSET "):
         charset = args.astring().decode("ascii", "replace").upper()
         if charset not in CHARSETS:
             raise BadCharset(charset)
         args.sp()
     budget = _Budget()
-    keys = [parse_key(args, budget)]
-    while not args.at_end():
-        args.sp()
-        keys.append(parse_key(args, budget))
-    return Program(charset, _all(keys), budget.modseq)
+    keys = [parse_key(args, budget), *args.spaced(lambda: parse_key(args, budget))]
+    return _all(keys), budget.modseq
 
 
 @contextlib.contextmanager
@@ -197,7 +183,7 @@ def contains(text: str, needle: str) -> bool:
 
 
 def _has(values, needle: str) -> bool:
-    for value in values:
+    for value in values:  # a loop, not any(): this runs once per message and key, and is faster
         if needle in value:
             return True
     return False
@@ -232,30 +218,21 @@ _SIMPLE = {
     "NEW": lambda c: c.recent and "\\Seen" not in c.msg.flags,
 }
 
-_ADDRESS_HEADERS = {"FROM": "from", "TO": "to", "CC": "cc", "BCC": "bcc"}
-
-
 def parse_key(args: Args, budget: _Budget):
     """One search-key, with its arguments, as a test function (nesting and count bounded by budget)."""
-    budget.keys -= 1
-    if budget.keys < 0:
-        raise LimitExceeded(f"[LIMIT] A search may have at most {MAX_KEYS} keys")
+    budget.spend_key()
     c = args.peek()
     if c == ord("("):
         args.expect(b"(")
         with _deeper(budget):
-            keys = [parse_key(args, budget)]
-            while not args.accept(b")"):
-                args.sp()
-                keys.append(parse_key(args, budget))
-        return _all(keys)
+            return _all(args.rest_of_list(lambda: parse_key(args, budget)))
     if c is not None and (chr(c).isdigit() or c in b"*$"):
         return sequence_test(args.sequence_set(), uid=False)
     word = args.atom().upper()
     if word in _SIMPLE:
         return _SIMPLE[word]
-    if word in _ADDRESS_HEADERS:
-        name, needle = _ADDRESS_HEADERS[word], _text(args)
+    if word in ("FROM", "TO", "CC", "BCC"):
+        name, needle = word.lower(), _text(args)
         return lambda m: _has(m.addresses(name), needle)
     if word == "SUBJECT":
         needle = _text(args)
@@ -279,37 +256,17 @@ def parse_key(args: Args, budget: _Budget):
         return lambda m: any(f.lower() == keyword for f in m.msg.flags) == present
     if word in ("LARGER", "SMALLER"):
         args.sp()
-        size = args.number()
-        if word == "LARGER":
-            return lambda m: m.folder.size(m.msg) > size
-        return lambda m: m.folder.size(m.msg) < size
+        size, compare = args.number(), operator.gt if word == "LARGER" else operator.lt
+        return lambda m: compare(m.folder.size(m.msg), size)
     if word in ("BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"):
         args.sp()
         day = args.date()
-        sent = word.startswith("SENT")
-        compare = {"BEFORE": lambda d: d < day, "ON": lambda d: d == day,
-                   "SINCE": lambda d: d >= day}[word[4:] if sent else word]
-        if sent:
-            return lambda m: (lambda d: d is not None and compare(d))(m.sent_date())
-        return lambda m: compare(m.internal_date())
-    if word == "MODSEQ":  # RFC 7162 3.1.5: changed at or after that MODSEQ (per-flag entries: any flag)
-        args.sp()
-        if args.peek() == ord('"'):
-            args.quoted()
-            args.sp()
-            kind = args.atom().lower()
-            if kind not in ("priv", "shared", "all"):
-                raise ParseError("expected priv, shared or all")
-            args.sp()
-        since = args.number()
-        budget.modseq = True
-        return lambda m: m.msg.modseq >= since
-    if word in ("OLDER", "YOUNGER"):  # RFC 5032 WITHIN: INTERNALDATE more / at most n seconds ago
-        args.sp()
-        seconds = args.nz_number()
-        if word == "OLDER":
-            return lambda m: time.time() - m.folder.mtime(m.msg) > seconds
-        return lambda m: time.time() - m.folder.mtime(m.msg) <= seconds
+        compare = {"BEFORE": operator.lt, "ON": operator.eq, "SINCE": operator.ge}[word.removeprefix("SENT")]
+        if word.startswith("SENT"):
+            return lambda m: (lambda d: d is not None and compare(d, day))(m.sent_date())
+        return lambda m: compare(m.internal_date(), day)
+    if word in ("MODSEQ", "OLDER", "YOUNGER"):
+        return _extension_key(word, args, budget)
     if word == "NOT":
         args.sp()
         with _deeper(budget):
@@ -326,3 +283,22 @@ def parse_key(args: Args, budget: _Budget):
         args.sp()
         return sequence_test(args.sequence_set(), uid=True)
     raise ParseError(f"unknown search key {word}")
+
+
+def _extension_key(word: str, args: Args, budget: _Budget):
+    """MODSEQ n (RFC 7162 3.1.5: changed at or after MODSEQ n; per-flag entries mean any flag), and
+    OLDER / YOUNGER n (RFC 5032 WITHIN: INTERNALDATE more / at most n seconds ago)."""
+    args.sp()
+    if word in ("OLDER", "YOUNGER"):
+        seconds, compare = args.nz_number(), operator.gt if word == "OLDER" else operator.le
+        return lambda m: compare(time.time() - m.folder.mtime(m.msg), seconds)
+    if args.peek() == ord('"'):
+        args.quoted()
+        args.sp()
+        kind = args.atom().lower()
+        if kind not in ("priv", "shared", "all"):
+            raise ParseError("expected priv, shared or all")
+        args.sp()
+    since = args.number()
+    budget.modseq = True
+    return lambda m: m.msg.modseq >= since

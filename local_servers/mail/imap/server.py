@@ -22,20 +22,22 @@ import asyncio
 import base64
 import binascii
 import bisect
+import functools
 import itertools
 import logging
+import operator
 import re
 import ssl
 import time
 import urllib.parse
 
-from ...engine import THREADS, LineService, LineSession
+from ...engine import LineService, LineSession
 from ..mail_service import MailService
 from ...service import Option
 from . import listing, mime, mutf7, search, sort, thread
 from .store import Folder, MailboxError, UserStore
 from ...wire import oauth, profiles
-from .syntax import (LITERAL_AT_END, Args, BadMailboxName, LimitExceeded, ParseError, SavedSet, astring,
+from .syntax import (LITERAL_AT_END, Args, LimitExceeded, ParseError, SavedSet, astring,
                      imap_datetime, literal, literal8, merged_ranges)
 
 #: Longest command line (without literals) we read; longer ones get BAD.
@@ -59,43 +61,15 @@ NOT_AUTHENTICATED, AUTHENTICATED, SELECTED = "not authenticated", "authenticated
 ANY = (NOT_AUTHENTICATED, AUTHENTICATED, SELECTED)
 AUTH = (AUTHENTICATED, SELECTED)
 
-#: Every command: the states it is valid in, and the method that runs it.
-#: "UID FETCH" and friends run the same method with uid=True.
+#: Every command and the states it is valid in; it runs as cmd_<name>, "UID FETCH" and friends as
+#: cmd_fetch ... with uid=True. The groups follow RFC 3501 section 6.
 COMMANDS = {
-    "CAPABILITY": (ANY, "cmd_capability"),
-    "ID": (ANY, "cmd_id"),
-    "ENABLE": (AUTH, "cmd_enable"),
-    "NOTIFY": (AUTH, "cmd_notify"),
-    "NOOP": (ANY, "cmd_noop"),
-    "LOGOUT": (ANY, "cmd_logout"),
-    "STARTTLS": ((NOT_AUTHENTICATED,), "cmd_starttls"),
-    "LOGIN": ((NOT_AUTHENTICATED,), "cmd_login"),
-    "AUTHENTICATE": ((NOT_AUTHENTICATED,), "cmd_authenticate"),
-    "SELECT": (AUTH, "cmd_select"),
-    "EXAMINE": (AUTH, "cmd_examine"),
-    "CREATE": (AUTH, "cmd_create"),
-    "DELETE": (AUTH, "cmd_delete"),
-    "RENAME": (AUTH, "cmd_rename"),
-    "SUBSCRIBE": (AUTH, "cmd_subscribe"),
-    "UNSUBSCRIBE": (AUTH, "cmd_unsubscribe"),
-    "LIST": (AUTH, "cmd_list"),
-    "LSUB": (AUTH, "cmd_lsub"),
-    "NAMESPACE": (AUTH, "cmd_namespace"),
-    "STATUS": (AUTH, "cmd_status"),
-    "APPEND": (AUTH, "cmd_append"),
-    "IDLE": (AUTH, "cmd_idle"),
-    "CHECK": ((SELECTED,), "cmd_check"),
-    "CLOSE": ((SELECTED,), "cmd_close"),
-    "UNSELECT": ((SELECTED,), "cmd_unselect"),
-    "EXPUNGE": ((SELECTED,), "cmd_expunge"),
-    "SEARCH": ((SELECTED,), "cmd_search"),
-    "SORT": ((SELECTED,), "cmd_sort"),
-    "CANCELUPDATE": ((SELECTED,), "cmd_cancelupdate"),
-    "THREAD": ((SELECTED,), "cmd_thread"),
-    "FETCH": ((SELECTED,), "cmd_fetch"),
-    "STORE": ((SELECTED,), "cmd_store"),
-    "COPY": ((SELECTED,), "cmd_copy"),
-    "MOVE": ((SELECTED,), "cmd_move"),
+    **dict.fromkeys(("CAPABILITY", "ID", "NOOP", "LOGOUT"), ANY),
+    **dict.fromkeys(("STARTTLS", "LOGIN", "AUTHENTICATE"), (NOT_AUTHENTICATED,)),
+    **dict.fromkeys(("ENABLE", "NOTIFY", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE",
+                     "UNSUBSCRIBE", "LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE"), AUTH),
+    **dict.fromkeys(("CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "SORT", "CANCELUPDATE", "THREAD", "FETCH",
+                     "STORE", "COPY", "MOVE"), (SELECTED,)),
 }
 COMMANDS.update({"UID " + name: COMMANDS[name]
                  for name in ("FETCH", "SEARCH", "SORT", "THREAD", "STORE", "COPY", "MOVE", "EXPUNGE")})
@@ -104,11 +78,12 @@ COMMANDS.update({"UID " + name: COMMANDS[name]
 #: may be relying on sequence numbers it just used.
 NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 
-CAPABILITIES = ("IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN ID ENABLE "
-                "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN "
-                "CONTEXT=SEARCH BINARY MULTIAPPEND CATENATE CONDSTORE QRESYNC NOTIFY "
-                "LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE UTF8=ACCEPT "
-                f"APPENDLIMIT={MAX_LITERAL}")
+#: The extensions of decision 0004, after RFC 3501's own and the first few.
+EXTENSIONS = ("ID ENABLE SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESEARCH ESORT SEARCHRES WITHIN "
+              "CONTEXT=SEARCH BINARY MULTIAPPEND CATENATE CONDSTORE QRESYNC NOTIFY "
+              "LIST-EXTENDED LIST-STATUS SPECIAL-USE STATUS=SIZE UTF8=ACCEPT "
+              f"APPENDLIMIT={MAX_LITERAL}")
+CAPABILITIES = "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN " + EXTENSIONS
 #: What ENABLE (RFC 5161) can switch on.
 ENABLEABLE = ("UTF8=ACCEPT", "CONDSTORE", "QRESYNC")
 #: ID (RFC 2971): what the server says about itself.
@@ -133,30 +108,22 @@ class FetchItem:
                  partial: tuple | None = None, peek: bool = False):
         self.name, self.numbers, self.text, self.names = name, numbers, text, names
         self.partial, self.peek = partial, peek
-        self._label: bytes | None = None
 
     @property
     def sets_seen(self) -> bool:
         """Reading a body without .PEEK marks the message \\Seen (RFC822.HEADER does not)."""
         return (self.name in ("BODY[]", "BINARY[]") and not self.peek) or self.name in ("RFC822", "RFC822.TEXT")
 
+    @functools.cached_property
     def label(self) -> bytes:
         """How the response names this item: BODY[1.HEADER.FIELDS (FROM)]<0>, BINARY.SIZE[2] (made once)."""
-        if self._label is None:
-            self._label = self._make_label()
-        return self._label
-
-    def _make_label(self) -> bytes:
-        if self.name in ("BINARY[]", "BINARY.SIZE[]"):
-            origin = f"<{self.partial[0]}>" if self.partial else ""
-            return f"{self.name[:-2]}[{'.'.join(str(n) for n in self.numbers)}]{origin}".encode()
-        if self.name != "BODY[]":
+        if self.name not in ("BODY[]", "BINARY[]", "BINARY.SIZE[]"):
             return self.name.encode()
         spec = ".".join([str(n) for n in self.numbers] + ([self.text] if self.text else []))
         if self.names:
             spec += " (" + " ".join(self.names) + ")"
         origin = f"<{self.partial[0]}>" if self.partial else ""
-        return f"BODY[{spec}]{origin}".encode()
+        return f"{self.name[:-2]}[{spec}]{origin}".encode()
 
 
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.")
@@ -167,19 +134,10 @@ _SIMPLE_ITEMS = {"ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER",
                  "BODY", "BODYSTRUCTURE", "UID", "MODSEQ"}
 
 
-def rest_of_list(args: Args, read) -> list:
-    """The rest of a parenthesized list whose "(" has been read: read() *(SP read()) ")"."""
-    items = [read()]
-    while not args.accept(b")"):
-        args.sp()
-        items.append(read())
-    return items
-
-
 def parse_fetch_items(args: Args) -> list[FetchItem]:
     """fetch-att list: a macro (ALL, FAST, FULL), one item, or a parenthesized list."""
     if args.accept(b"("):
-        return rest_of_list(args, lambda: parse_fetch_item(args))
+        return args.rest_of_list(lambda: parse_fetch_item(args))
     start = args.pos
     word = args._run(_WORD, "a fetch item").decode().upper()
     if word in _MACROS and args.peek() != ord("["):
@@ -192,46 +150,48 @@ def parse_fetch_item(args: Args) -> FetchItem:
     word = args._run(_WORD, "a fetch item").decode().upper()
     if word in ("BODY", "BODY.PEEK") and args.peek() == ord("["):
         numbers, text, names = parse_section(args)
-        partial = None
-        if args.accept(b"<"):
-            offset = args.number()
-            args.expect(b".")
-            partial = (offset, args.nz_number())
-            args.expect(b">")
-        return FetchItem("BODY[]", numbers, text, names, partial, peek=word == "BODY.PEEK")
+        return FetchItem("BODY[]", numbers, text, names, _partial(args), peek=word == "BODY.PEEK")
     if word in ("BINARY", "BINARY.PEEK", "BINARY.SIZE") and args.peek() == ord("["):
-        args.expect(b"[")  # section-binary: part numbers only (RFC 3516)
-        numbers = []
-        while not args.accept(b"]"):
-            if numbers:
-                args.expect(b".")
-            numbers.append(args.nz_number())
-        partial = None
-        if word != "BINARY.SIZE" and args.accept(b"<"):
-            offset = args.number()
-            args.expect(b".")
-            partial = (offset, args.nz_number())
-            args.expect(b">")
-        name = "BINARY.SIZE[]" if word == "BINARY.SIZE" else "BINARY[]"
-        return FetchItem(name, tuple(numbers), partial=partial, peek=word == "BINARY.PEEK")
+        return _binary_item(args, word)
     if word in _SIMPLE_ITEMS:
         return FetchItem(word)
     raise ParseError(f"unknown fetch item {word}")
+
+
+def _partial(args: Args) -> tuple[int, int] | None:
+    """The optional "<offset.count>" after a section: the octets wanted."""
+    if not args.accept(b"<"):
+        return None
+    offset = args.number()
+    args.expect(b".")
+    count = args.nz_number()
+    args.expect(b">")
+    return offset, count
+
+
+def _binary_item(args: Args, word: str) -> FetchItem:
+    """BINARY[1.2]<0.100>, BINARY.PEEK[...], BINARY.SIZE[...] (RFC 3516): part numbers only."""
+    args.expect(b"[")
+    numbers = []
+    while not args.accept(b"]"):
+        if numbers:
+            args.expect(b".")
+        numbers.append(args.nz_number())
+    partial = None if word == "BINARY.SIZE" else _partial(args)
+    name = "BINARY.SIZE[]" if word == "BINARY.SIZE" else "BINARY[]"
+    return FetchItem(name, tuple(numbers), partial=partial, peek=word == "BINARY.PEEK")
 
 
 def parse_section(args: Args) -> tuple[tuple[int, ...], str, tuple[str, ...]]:
     """section = "[" [section-spec] "]", e.g. [], [TEXT], [1.2.MIME], [HEADER.FIELDS (From To)]."""
     args.expect(b"[")
     numbers: list[int] = []
-    text = ""
-    while args.peek() is not None and chr(args.peek()).isdigit():
+    dotted = True  # a part number ends with "." when a text part (1.HEADER, 2.MIME) follows
+    while dotted and args.peek() is not None and chr(args.peek()).isdigit():
         numbers.append(args.nz_number())
-        if not args.accept(b"."):
-            break
-        if args.peek() is None or not chr(args.peek()).isdigit():
-            text = "?"
-            break
-    if text == "?" or (not numbers and args.peek() != ord("]")):
+        dotted = args.accept(b".")
+    text = ""
+    if (numbers and dotted) or (not numbers and args.peek() != ord("]")):
         text = args._run(_WORD, "a section").decode().upper()
         allowed = {"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT"} | ({"MIME"} if numbers else set())
         if text not in allowed:
@@ -240,7 +200,7 @@ def parse_section(args: Args) -> tuple[tuple[int, ...], str, tuple[str, ...]]:
     if text.startswith("HEADER.FIELDS"):
         args.sp()
         args.expect(b"(")
-        names = tuple(n.decode("ascii", "replace").upper() for n in rest_of_list(args, args.astring))
+        names = tuple(n.decode("ascii", "replace").upper() for n in args.rest_of_list(args.astring))
     args.expect(b"]")
     return tuple(numbers), text, names
 
@@ -255,12 +215,8 @@ def sequence_string(numbers: list[int]) -> str:
 
 
 class Session(LineSession):
-    """One client connection, from greeting to LOGOUT.
-
-    The engine (engine.LineSession) reads the lines and literals, keeps the
-    autologout timer, switches to TLS and ends the session; this class parses
-    each whole command and runs it.
-    """
+    """One client connection, from greeting to LOGOUT: the engine (engine.LineSession) reads lines and
+    literals, keeps the autologout timer and switches to TLS; this class parses each command and runs it."""
 
     max_line = MAX_LINE
 
@@ -275,7 +231,13 @@ class Session(LineSession):
         self.view: list[int] = []  # the UIDs of messages 1..n as this client knows them
         self.recent: set[int] = set()  # \Recent for this session
         self.seen_modseq = 0
-        self.known_flags: list[str] = []  # the FLAGS this client was last told
+        self.out = bytearray()
+        self.closing = False
+        self.extension_state()
+
+    def extension_state(self) -> None:
+        """What the extensions (and a provider's profile) remember about a session."""
+        self.known_flags: list[str] = []  # the FLAGS this client was last told (RFC 3501 7.2.6)
         self.enabled: set[str] = set()  # extensions switched on by ENABLE
         self.saved: set[int] = set()  # UIDs of the last SEARCH RETURN (SAVE): "$" (RFC 5182)
         self.search_modseq = False  # the last search had a MODSEQ key
@@ -284,9 +246,7 @@ class Session(LineSession):
         self.update_modseq = 0
         self.watching: list[tuple[str, list[str], set[str]]] = []  # NOTIFY: (filter, mailboxes, events)
         self.watched: dict[str, tuple] = {}  # mailbox -> (messages, uidnext, modseq) last reported
-        self.out = bytearray()
-        self.closing = False
-        self.profile = profiles.for_service(service)  # a provider's rules (wire/profiles.py), or None
+        self.profile = profiles.for_service(self.service)  # a provider's rules (wire/profiles.py), or None
         self.identified = False  # the client sent ID (163 wants it before SELECT)
 
     # -- what the engine asks of a protocol ---------------------------------------
@@ -294,7 +254,7 @@ class Session(LineSession):
         return b"* OK [CAPABILITY " + self.capabilities().encode() + b"] IMAP4rev1 server ready\r\n"
 
     def error(self, kind: str, verb: str = "", syntax: str = "", limit: int = 0) -> bytes:
-        tag = _tag_of(self.line_start) or "*"  # so that a client waiting for its tagged reply gets one
+        tag = Args(bytes(self.line_start[:200])).command_tag() or "*"  # a client waiting for its tag gets it
         text = {
             "too_long": f"{tag} BAD line too long (at most {limit} octets)",
             "not_text": f"{tag} BAD a command line is text; octets outside it go in a literal",
@@ -339,10 +299,8 @@ class Session(LineSession):
     def dispatch(self, command: bytes) -> None:
         """Parse a whole command (literals inline), check its state, and run it."""
         args = Args(command)
-        try:
-            tag = args.tag()
-            args.sp()
-        except ParseError:
+        tag = args.command_tag()
+        if tag is None:
             self.send(b"* BAD Missing or invalid tag\r\n")
             return
         try:
@@ -353,11 +311,11 @@ class Session(LineSession):
         except ParseError:
             self.send(f"{tag} BAD Missing command\r\n")
             return
-        entry = COMMANDS.get(name)
-        if entry is None:
+        states = COMMANDS.get(name)
+        if states is None:
             self.send(f"{tag} BAD Unknown command {name[:30]}\r\n")
             return
-        if self.state not in entry[0]:
+        if self.state not in states:
             self.send(f"{tag} BAD {name} is not allowed in the {self.state} state\r\n")
             return
         if name == "STARTTLS":  # answered at once: the engine then reads the TLS handshake
@@ -367,7 +325,6 @@ class Session(LineSession):
 
     async def execute(self, tag: str, name: str, args: Args) -> bytes | None:
         """Run one command; its replies, ending with the tagged one."""
-        method = COMMANDS[name][1]
         base = name.split()[-1]
         args.utf8 = self.utf8  # as of this command: an ENABLE before it may have switched names to UTF-8
         if self.folder is not None:
@@ -375,11 +332,11 @@ class Session(LineSession):
             self.announce_flags()
         try:
             uid = {"uid": True} if name.startswith("UID ") else {}
-            result = await getattr(self, method)(tag, args, **uid)
+            result = await getattr(self, "cmd_" + base.lower())(tag, args, **uid)
             status, text = "OK", result or f"{base} completed"
         except (Bad, ParseError) as exc:
             status, text = "BAD", f"{base}: {exc}"
-        except (No, MailboxError, BadMailboxName, LimitExceeded) as exc:
+        except (No, MailboxError, mutf7.BadMailboxName, LimitExceeded) as exc:
             status, text = "NO", str(exc)
         except search.BadCharset:
             status, text = "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
@@ -402,10 +359,8 @@ class Session(LineSession):
     def capabilities(self) -> str:
         caps = CAPABILITIES
         if self.state == NOT_AUTHENTICATED:
-            if self.tls:
-                caps += " AUTH=PLAIN"
-            else:
-                caps += " STARTTLS" + (" LOGINDISABLED" if self.cleartext_refused else " AUTH=PLAIN")
+            caps += "" if self.tls else " STARTTLS"
+            caps += " LOGINDISABLED" if self.cleartext_refused else " AUTH=PLAIN"  # never refused over TLS
             if self.profile is not None and self.profile.oauth and not self.cleartext_refused:
                 caps += " AUTH=XOAUTH2 AUTH=OAUTHBEARER"
         return caps
@@ -435,10 +390,7 @@ class Session(LineSession):
         present = folder.by_uid
         self.announce_flags()
         if expunge_ok:
-            gone = [i for i, uid in enumerate(self.view) if uid not in present]
-            if gone and self.updates:
-                self.update_searches(gone=gone)
-            self.announce_expunged(gone)
+            self.announce_expunged([i for i, uid in enumerate(self.view) if uid not in present])
         known = len(self.view)  # messages new to the client get EXISTS, not FETCH
         last = self.view[-1] if self.view else 0
         if folder.uids and folder.uids[-1] > last:
@@ -454,18 +406,19 @@ class Session(LineSession):
             for seq, uid in enumerate(self.view[:known], 1):
                 msg = present.get(uid)
                 if msg is not None and msg.modseq > self.seen_modseq and msg.changed_by != self.id:
-                    self.respond(b"* %d FETCH (UID %d %sFLAGS %s)" % (seq, uid, self.modseq_item(msg), self.flags_of(msg)))
+                    self.flags_response(seq, msg)
             self.seen_modseq = folder.modseq
-        if self.updates and (folder.modseq > self.update_modseq or len(self.view) > known):
+        self.refresh_searches(known)
+
+    def refresh_searches(self, known: int) -> None:
+        """CONTEXT=SEARCH: the updating searches run again once flags changed or messages came (RFC 5267 4.2)."""
+        if self.updates and (self.folder.modseq > self.update_modseq or len(self.view) > known):
             self.update_searches()
-        self.update_modseq = folder.modseq
+        self.update_modseq = self.folder.modseq
 
     def update_searches(self, gone: list[int] | None = None) -> None:
-        """RFC 5267 4.2: ESEARCH ADDTO / REMOVEFROM for each SEARCH RETURN (UPDATE) still active.
-
-        gone: indexes in the view about to be expunged (REMOVEFROM comes before their EXPUNGE).
-        Otherwise each search runs again over the view and the difference is sent.
-        """
+        """RFC 5267 4.2: ESEARCH REMOVEFROM for `gone` (view indexes about to be expunged, before their EXPUNGE);
+        without it each SEARCH RETURN (UPDATE) runs again and ADDTO / REMOVEFROM send the difference."""
         present = self.folder.by_uid
         for tag, (test, uid, result) in self.updates.items():
             if gone is not None:
@@ -487,23 +440,29 @@ class Session(LineSession):
             result.update(self.view[i] for i in added)
 
     def announce_expunged(self, indexes: list[int]) -> None:
-        """EXPUNGE per message, highest number first (so each number is still right when sent),
-        or one VANISHED with their UIDs once QRESYNC is enabled (RFC 7162 3.2.10)."""
+        """EXPUNGE per message, highest number first (so each number is still right when sent)."""
         indexes = sorted(set(indexes))
-        if indexes and "QRESYNC" in self.enabled:
-            self.respond(b"* VANISHED " + sequence_string(sorted(self.view[i] for i in indexes)).encode())
+        vanished = self.vanished(indexes)
         for i in reversed(indexes):
-            if "QRESYNC" not in self.enabled:
+            if not vanished:
                 self.respond(b"* %d EXPUNGE" % (i + 1))
             self.recent.discard(self.view[i])
             del self.view[i]
 
+    def vanished(self, indexes: list[int]) -> bool:
+        """Before messages go: CONTEXT's REMOVEFROM (RFC 5267 4.2); once QRESYNC is enabled one VANISHED
+        with their UIDs, which replaces the EXPUNGEs (RFC 7162 3.2.10): True then."""
+        if indexes and self.updates:
+            self.update_searches(gone=indexes)
+        if "QRESYNC" not in self.enabled:
+            return False
+        if indexes:
+            self.respond(b"* VANISHED " + sequence_string(sorted(self.view[i] for i in indexes)).encode())
+        return True
+
     def resync(self, since: int, known) -> None:
         """QRESYNC: what changed since MODSEQ `since` among the UIDs `known`: VANISHED (EARLIER), then FETCH.
-
-        Expunged UIDs are not kept, so VANISHED lists every known UID that is not
-        there now (RFC 7162 3.2.5.1 allows a superset); clients drop what they lack.
-        """
+        Expunged UIDs are not kept: VANISHED lists every known UID not there now (RFC 7162 3.2.5.1 allows it)."""
         top = self.folder.uidnext - 1
         spans = merged_ranges(known if known is not None and not isinstance(known, SavedSet) else [(1, None)], top)
         present = self.folder.by_uid
@@ -513,7 +472,12 @@ class Session(LineSession):
         for seq, uid in enumerate(self.view, 1):
             msg = present.get(uid)
             if msg is not None and msg.modseq > since:
-                self.respond(b"* %d FETCH (UID %d MODSEQ (%d) FLAGS %s)" % (seq, uid, msg.modseq, self.flags_of(msg)))
+                self.flags_response(seq, msg)  # with MODSEQ: QRESYNC is on, so CONDSTORE is
+
+    def flags_response(self, seq: int, msg, uid: bool = True) -> None:
+        """An untagged FETCH with a message's flags, after its UID and (once CONDSTORE is on) MODSEQ."""
+        uid_part = b"UID %d " % msg.uid if uid else b""
+        self.respond(b"* %d FETCH (%s%sFLAGS %s)" % (seq, uid_part, self.modseq_item(msg), self.flags_of(msg)))
 
     def modseq_item(self, msg) -> bytes:
         """ "MODSEQ (n) " in FETCH responses once the client has enabled CONDSTORE."""
@@ -538,63 +502,45 @@ class Session(LineSession):
         self.state = AUTHENTICATED if self.state == SELECTED else self.state
 
     def messages(self, ranges, uid: bool, strict: bool = True) -> list[tuple[int, object]]:
-        """(sequence number, Msg) for a sequence set or UID set, skipping messages deleted meanwhile.
-
-        The set is merged first (syntax.merged_ranges), so the work is one pass
-        over the messages chosen, however many ranges overlap.
-        """
+        """(sequence number, Msg) for a sequence set or UID set, skipping messages deleted meanwhile;
+        the set is merged first (syntax.merged_ranges): one pass, however many ranges overlap."""
         present, view = self.folder.by_uid, self.view
-        indexes: list[range] = []
         if isinstance(ranges, SavedSet):  # "$": the last saved search result (RFC 5182)
             return [(i, present[u]) for i, u in enumerate(view, 1) if u in self.saved and u in present]
         if uid:
-            for lo, hi in merged_ranges(ranges, view[-1] if view else 0):
-                indexes.append(range(bisect.bisect_left(view, lo), bisect.bisect_right(view, hi)))
+            spans = merged_ranges(ranges, view[-1] if view else 0)
+            indexes = [range(bisect.bisect_left(view, lo), bisect.bisect_right(view, hi)) for lo, hi in spans]
         else:
             count = len(view)
             spans = merged_ranges(ranges, count)
             if strict and spans and (spans[0][0] < 1 or spans[-1][1] > count):
                 raise Bad("Invalid message sequence number (the mailbox has %d messages)" % count)
             indexes = [range(max(lo, 1) - 1, min(hi, count)) for lo, hi in spans]
-        chosen: list[tuple[int, object]] = []
-        for span in indexes:
-            for i in span:
-                msg = present.get(view[i])
-                if msg is not None:
-                    chosen.append((i + 1, msg))
-        return chosen
+        return [(i + 1, present[view[i]]) for span in indexes for i in span if view[i] in present]
 
-    # =====================================================================================
-    # Any state
-    # =====================================================================================
+    # -- Any state -------------------------------------------------------------------------
     async def cmd_capability(self, tag, args):
         args.end()
         self.untagged("CAPABILITY " + self.capabilities())
 
     async def cmd_id(self, tag, args):
         """RFC 2971: the client may say who it is; we say who we are (some servers require this)."""
+        def field() -> None:  # "name" SP nstring: read over, not kept
+            args.string()
+            args.sp()
+            if not args.accept(b"NIL"):
+                args.string()
+
         args.sp()
         if not args.accept(b"NIL"):
-            args.expect(b"(")
-            pairs = 0
-            while not args.accept(b")"):
-                if pairs:
-                    args.sp()
-                args.string()
-                args.sp()
-                if not args.accept(b"NIL"):
-                    args.string()
-                pairs += 1
+            args.list_of(field)
         args.end()
         self.respond(b"* ID (" + b" ".join(astring(k) + b" " + astring(v) for k, v in SERVER_ID) + b")")
         self.identified = True
 
     async def cmd_enable(self, tag, args):
         """RFC 5161: switch on extensions that change what the server sends; list those that are now on."""
-        names = []
-        while not args.at_end():
-            args.sp()
-            names.append(args.atom().upper())
+        names = [name.upper() for name in args.spaced(args.atom)]
         if not names:
             raise Bad("ENABLE needs at least one capability")
         newly = [n for n in dict.fromkeys(names) if n in ENABLEABLE and n not in self.enabled]
@@ -622,11 +568,8 @@ class Session(LineSession):
         return astring(self.spelled(name), self.utf8)
 
     async def cmd_notify(self, tag, args):
-        """RFC 5465: NOTIFY NONE, or NOTIFY SET [STATUS] (filter (events)) ...: STATUS lines for other mailboxes.
-
-        They go out with the next command's reply or during IDLE (this server does
-        not write between commands otherwise).
-        """
+        """RFC 5465: NOTIFY NONE, or NOTIFY SET [STATUS] (filter (events)) ...: STATUS lines for other mailboxes,
+        sent with the next command's reply or during IDLE (this server does not write between commands otherwise)."""
         args.sp()
         if args.accept(b"NONE"):
             args.end()
@@ -645,30 +588,16 @@ class Session(LineSession):
             names: list[str] = []
             if kind in ("SUBTREE", "MAILBOXES"):
                 args.sp()
-                names = rest_of_list(args, args.mailbox) if args.accept(b"(") else [args.mailbox()]
+                names = args.rest_of_list(args.mailbox) if args.accept(b"(") else [args.mailbox()]
             args.sp()
-            events: set[str] = set()
-            if not args.accept(b"NONE"):
-                args.expect(b"(")
-                while not args.accept(b")"):
-                    if events:
-                        args.sp()
-                    event = args.atom().upper()
-                    if event == "MESSAGENEW" and args.accept(b" ("):  # fetch-att for MessageNew: not sent
-                        rest_of_list(args, lambda: parse_fetch_item(args))
-                    events.add(event)
+            events = set() if args.accept(b"NONE") else set(args.list_of(lambda: _notify_event(args)))
             args.expect(b")")
             unknown = events - set(NOTIFY_EVENTS) - {"MAILBOXNAME", "SUBSCRIPTIONCHANGE"}
             if unknown:
                 raise No(f"[BADEVENT ({' '.join(sorted(NOTIFY_EVENTS))})] Unsupported event {min(unknown)}")
             watching.append((kind, names, events))
         self.watching, self.watched = watching, {}
-        for name, events in self.watched_mailboxes():
-            folder = self.store.folder(name)
-            if folder is not None:
-                self.watched[name] = (len(folder.uids), folder.uidnext, folder.modseq)
-                if status:
-                    self.send_notify_status(name, folder, events)
+        self.report_watched(every=status)  # what is watched starts from now: STATUS for each if asked
 
     def watched_mailboxes(self) -> list[tuple[str, set[str]]]:
         """The mailboxes NOTIFY watches (the selected one aside: it is reported the usual way)."""
@@ -697,14 +626,14 @@ class Session(LineSession):
                  if any(i in NOTIFY_EVENTS[e] for e in events)]
         self.respond(b"* STATUS " + self.shown(name) + b" (" + self.status_values(folder, items) + b")")
 
-    def report_watched(self) -> None:
-        """NOTIFY: a STATUS line for each watched mailbox whose counts changed since last told."""
+    def report_watched(self, every: bool = False) -> None:
+        """NOTIFY: a STATUS line for each watched mailbox whose counts changed since last told (every: for each)."""
         for name, events in self.watched_mailboxes():
             folder = self.store.folder(name)
             if folder is None:
                 continue
             now = (len(folder.uids), folder.uidnext, folder.modseq)
-            if self.watched.get(name, now) != now:
+            if every or self.watched.get(name, now) != now:
                 self.send_notify_status(name, folder, events)
             self.watched[name] = now
 
@@ -716,9 +645,7 @@ class Session(LineSession):
         self.respond(b"* BYE Logging out")
         self.closing = True
 
-    # =====================================================================================
-    # Not authenticated
-    # =====================================================================================
+    # -- Not authenticated -----------------------------------------------------------------
     def starttls(self, tag, args) -> None:
         """RFC 3501 6.2.1. What the client sent after STARTTLS in the clear must not count as sent
         over TLS (the "STARTTLS command injection" attack): the engine drops it."""
@@ -733,8 +660,7 @@ class Session(LineSession):
         self.start_tls(f"{tag} OK Begin TLS negotiation now\r\n")
 
     def authenticated(self, user: str) -> str:
-        if self.cleartext_refused:
-            raise No("[PRIVACYREQUIRED] Use STARTTLS (or the imaps port) before sending a password")
+        """Logged in (LOGIN and AUTHENTICATE have refused a password in the clear before they checked it)."""
         self.state, self.user = AUTHENTICATED, user
         self.transcript.login(user)
         self.store = self.service.user_store(user)
@@ -742,11 +668,7 @@ class Session(LineSession):
         return f"[CAPABILITY {self.capabilities()}] Logged in"
 
     async def cmd_login(self, tag, args):
-        args.sp()
-        user = args.astring().decode("utf-8", "replace")
-        args.sp()
-        password = args.astring().decode("utf-8", "replace")
-        args.end()
+        user, password = (text.decode("utf-8", "replace") for text in args.rest(args.astring, args.astring))
         if self.cleartext_refused:  # LOGINDISABLED: refused before the password is even looked at
             raise No("[PRIVACYREQUIRED] Use STARTTLS (or the imaps port) before sending a password")
         name, verdict = profiles.check_login(self.profile, self.service.ctx.data_dir.parent, user, password)
@@ -756,7 +678,9 @@ class Session(LineSession):
 
     def login_refused(self, verdict: str) -> str:
         """The NO text for a failed login: the course's, or the provider's (wire/profiles.py)."""
-        return "[AUTHENTICATIONFAILED] Invalid credentials" if self.profile is None else self.profile.reply("imap", verdict)
+        if self.profile is None:
+            return "[AUTHENTICATIONFAILED] Invalid credentials"
+        return self.profile.reply("imap", verdict)
 
     async def cmd_authenticate(self, tag, args):
         args.sp()
@@ -773,13 +697,7 @@ class Session(LineSession):
         if self.cleartext_refused:
             raise No("[PRIVACYREQUIRED] Use STARTTLS (or the imaps port) before sending a password")
         if initial is None:
-            self.respond(b"+ ")
-            await self.flush()
-            initial = await self.read_line()  # the engine hands us the next line
-            if initial is None:
-                raise ConnectionError
-            if initial.strip() == b"*":
-                raise Bad("authentication cancelled")
+            initial = await self.challenge(b"")
         if oauth2:
             return await self.authenticate_oauth2(mechanism, initial)
         try:
@@ -793,11 +711,8 @@ class Session(LineSession):
         return self.authenticated(name)
 
     async def authenticate_oauth2(self, mechanism: str, initial: bytes):
-        """XOAUTH2 / OAUTHBEARER (RFC 7628): an access token from the course's token endpoint (wire/oauth.py).
-
-        A bad or expired token: Gmail first sends the error as a challenge (base64 JSON), which
-        the client answers with an empty line, then NO; others say NO at once.
-        """
+        """XOAUTH2 / OAUTHBEARER (RFC 7628): an access token from the course's token endpoint (wire/oauth.py). A bad
+        token gets NO; from Gmail only after the error sent as a challenge (base64 JSON) and an empty answer."""
         try:
             parsed = oauth.parse_sasl(mechanism, base64.b64decode(initial, validate=True))
         except binascii.Error:
@@ -806,40 +721,25 @@ class Session(LineSession):
         if parsed is not None and oauth.check_access_token(state_dir, parsed[1], parsed[0]) == "ok":
             return self.authenticated(oauth.account(parsed[0]))
         if self.profile.oauth_challenge:
-            self.respond(b"+ " + base64.b64encode(oauth.ERROR_JSON.encode()))
-            await self.flush()
-            answer = await self.read_line()
-            if answer is None:
-                raise ConnectionError
-            if answer.strip() == b"*":
-                raise Bad("authentication cancelled")
+            await self.challenge(base64.b64encode(oauth.ERROR_JSON.encode()))
         raise No(self.profile.reply("imap", "failed"))
 
-    # =====================================================================================
-    # Authenticated
-    # =====================================================================================
+    async def challenge(self, data: bytes) -> bytes:
+        """A SASL challenge "+ data" and the client's answer; "*" cancels (RFC 3501 6.2.2)."""
+        self.respond(b"+ " + data)
+        await self.flush()
+        answer = await self.read_line()  # the engine hands us the next line
+        if answer is None:
+            raise ConnectionError
+        if answer.strip() == b"*":
+            raise Bad("authentication cancelled")
+        return answer
+
+    # -- Authenticated ---------------------------------------------------------------------
     async def cmd_select(self, tag, args, readonly: bool = False):
         args.sp()
         name = args.mailbox()
-        qresync = None
-        if args.accept(b" (CONDSTORE)"):  # RFC 7162 3.1.8
-            self.enabled.add("CONDSTORE")
-        elif args.accept(b" (QRESYNC ("):  # RFC 7162 3.2.5: uidvalidity modseq [known-uids]
-            if "QRESYNC" not in self.enabled:
-                raise Bad("ENABLE QRESYNC first")
-            validity = args.nz_number()
-            args.sp()
-            since = args.nz_number()
-            known = None
-            if args.accept(b" "):
-                known = args.sequence_set()
-                if args.accept(b" ("):  # the sequence match data only saves work: skipped over
-                    args.sequence_set()
-                    args.sp()
-                    args.sequence_set()
-                    args.expect(b")")
-            args.expect(b"))")
-            qresync = (validity, since, known)
+        qresync = self.select_parameters(args)
         args.end()
         if self.profile is not None and self.profile.id_before_select and not self.identified:
             raise No(f"{'EXAMINE' if readonly else 'SELECT'} {self.profile.select_refused}")  # 163: ID first
@@ -864,49 +764,64 @@ class Session(LineSession):
         self.untagged(f"OK [UIDNEXT {folder.uidnext}] Predicted next UID")
         permanent = "" if readonly else f"{flags} \\*"
         self.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags permitted")
-        if "CONDSTORE" in self.enabled:
-            self.untagged(f"OK [HIGHESTMODSEQ {folder.modseq}] Highest")
-        if qresync is not None and qresync[0] == folder.uidvalidity:
-            self.resync(qresync[1], qresync[2])
+        self.condstore_select(qresync)
         return f"[{'READ-ONLY' if readonly else 'READ-WRITE'}] {'EXAMINE' if readonly else 'SELECT'} completed"
 
-    async def cmd_examine(self, tag, args):
-        return await self.cmd_select(tag, args, readonly=True)
+    def select_parameters(self, args: Args) -> tuple | None:
+        """SELECT's " (CONDSTORE)" (RFC 7162 3.1.8) or " (QRESYNC (uidvalidity modseq [known-uids]))" (3.2.5)."""
+        if args.accept(b" (CONDSTORE)"):
+            self.enabled.add("CONDSTORE")
+            return None
+        if not args.accept(b" (QRESYNC ("):
+            return None
+        if "QRESYNC" not in self.enabled:
+            raise Bad("ENABLE QRESYNC first")
+        validity = args.nz_number()
+        args.sp()
+        since = args.nz_number()
+        known = None
+        if args.accept(b" "):
+            known = args.sequence_set()
+            if args.accept(b" ("):  # the sequence match data only saves work: skipped over
+                args.sequence_set()
+                args.sp()
+                args.sequence_set()
+                args.expect(b")")
+        args.expect(b"))")
+        return validity, since, known
+
+    def condstore_select(self, qresync: tuple | None) -> None:
+        """After SELECT with CONDSTORE on, HIGHESTMODSEQ; with QRESYNC's parameters, what changed since."""
+        if "CONDSTORE" in self.enabled:
+            self.untagged(f"OK [HIGHESTMODSEQ {self.folder.modseq}] Highest")
+        if qresync is not None and qresync[0] == self.folder.uidvalidity:
+            self.resync(qresync[1], qresync[2])
+
+    cmd_examine = functools.partialmethod(cmd_select, readonly=True)
 
     async def cmd_create(self, tag, args):
-        args.sp()
-        name = args.mailbox()
-        args.end()
+        [name] = args.rest(args.mailbox)
         if name == "INBOX":
             raise No("[ALREADYEXISTS] INBOX always exists")
         self.store.create(name)
 
     async def cmd_delete(self, tag, args):
-        args.sp()
-        name = args.mailbox()
-        args.end()
+        [name] = args.rest(args.mailbox)
         if self.folder is not None and self.folder.name == name:
             self.deselect()
         self.store.delete(name)
 
     async def cmd_rename(self, tag, args):
-        args.sp()
-        old = args.mailbox()
-        args.sp()
-        new = args.mailbox()
-        args.end()
+        old, new = args.rest(args.mailbox, args.mailbox)
         self.store.rename(old, new)
 
     async def cmd_subscribe(self, tag, args, on: bool = True):
-        args.sp()
-        name = args.mailbox()
-        args.end()
+        [name] = args.rest(args.mailbox)
         if on and not self.store.exists(name):
             raise No("[NONEXISTENT] No such mailbox")
         self.store.set_subscribed(name, on)
 
-    async def cmd_unsubscribe(self, tag, args):
-        return await self.cmd_subscribe(tag, args, on=False)
+    cmd_unsubscribe = functools.partialmethod(cmd_subscribe, on=False)
 
     async def cmd_list(self, tag, args, lsub: bool = False):
         """LIST / LSUB, with LIST-EXTENDED's options, SPECIAL-USE and LIST-STATUS (see listing.py)."""
@@ -924,25 +839,24 @@ class Session(LineSession):
         for name, attributes, childinfo in listing.listing(request, list(stored), subscribed, special_use):
             extra = b' ("CHILDINFO" ("SUBSCRIBED"))' if childinfo else b""
             self.respond(f'* {kind} ({" ".join(attributes)}) "." '.encode() + astring(name, self.utf8) + extra)
-            if request.status_items and "\\NonExistent" not in attributes and "\\Noselect" not in attributes:
-                folder = self.store.folder(stored.get(name, name))
-                if folder is not None:
-                    self.respond(b"* STATUS " + astring(name, self.utf8) + b" ("
-                                 + self.status_values(folder, request.status_items) + b")")
+            if request.status_items:
+                self.list_status(stored.get(name, name), name, attributes, request.status_items)
 
-    async def cmd_lsub(self, tag, args):
-        return await self.cmd_list(tag, args, lsub=True)
+    def list_status(self, stored_name: str, name: str, attributes: list[str], items: list[str]) -> None:
+        """LIST-STATUS (RFC 5819): after a selectable mailbox's LIST line, its STATUS."""
+        if "\\NonExistent" not in attributes and "\\Noselect" not in attributes:
+            folder = self.store.folder(stored_name)
+            if folder is not None:
+                self.respond(b"* STATUS " + astring(name, self.utf8) + b" (" + self.status_values(folder, items) + b")")
+
+    cmd_lsub = functools.partialmethod(cmd_list, lsub=True)
 
     async def cmd_namespace(self, tag, args):
         args.end()
         self.untagged('NAMESPACE (("" ".")) NIL NIL')
 
     async def cmd_status(self, tag, args):
-        args.sp()
-        name = args.mailbox()
-        args.sp()
-        items = listing._status_items(args)  # the item list LIST-STATUS reads too
-        args.end()
+        name, items = args.rest(args.mailbox, lambda: listing._status_items(args))  # LIST-STATUS reads them too
         folder = self.store.folder(name)
         if folder is None:
             raise No("[NONEXISTENT] No such mailbox")
@@ -979,35 +893,36 @@ class Session(LineSession):
             flags: list[str] = []
             when = None
             if args.peek() == ord("("):
-                flags = args.flag_list()
+                flags = args.list_of(args.flag)
                 args.sp()
             if args.peek() == ord('"'):
                 when = args.date_time().timestamp()
                 args.sp()
-            if args.accept(b"CATENATE "):
-                data = self.catenate(args)
-            elif args.accept(b"UTF8 ("):  # RFC 6855 4: a message with UTF-8 headers, once UTF8=ACCEPT is on
-                if not self.utf8:
-                    raise Bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
-                if args.peek() != ord("~"):
-                    raise Bad("APPEND UTF8 takes a literal8, ~{n}")
-                data = args.literal(binary=True)
-                args.expect(b")")
-            elif args.peek() in (ord("{"), ord("~")):
-                data = args.literal(binary=True)  # RFC 3516: a literal8 may carry NULs
-            else:
-                data = args.string()
-            try:
-                data = mime.storable(data)
-            except ValueError:
-                raise No("[UNKNOWN-CTE] NUL octets are kept only in the body of a single-part message") from None
-            batch.append((flags, when, data))
+            data = args.string() if args.peek() in (ord("{"), ord('"')) else self.extended_message(args)
+            batch.append((flags, when, _storable(data)))
             if args.at_end():
                 break
         prepared = [(self.flags_for_store(folder, flags), when, data) for flags, when, data in batch]
         uids = [folder.add(data, stored, when, save=False).uid for stored, when, data in prepared]
         folder.save_uids()  # once for the whole batch
         return f"[APPENDUID {folder.uidvalidity} {sequence_string(uids)}] APPEND completed"
+
+    def extended_message(self, args: Args) -> bytes:
+        """APPEND's message as extensions send it: CATENATE (...) (RFC 4469), UTF8 (~{n}...) (RFC 6855 4)
+        or a literal8 ~{n}, which may carry NULs (RFC 3516)."""
+        if args.accept(b"CATENATE "):
+            return self.catenate(args)
+        if args.accept(b"UTF8 ("):
+            if not self.utf8:
+                raise Bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
+            if args.peek() != ord("~"):
+                raise Bad("APPEND UTF8 takes a literal8, ~{n}")
+            data = args.literal(binary=True)
+            args.expect(b")")
+            return data
+        if args.peek() == ord("~"):
+            return args.literal(binary=True)
+        raise ParseError("expected a quoted string or a literal")
 
     def catenate(self, args: Args) -> bytes:
         """CATENATE (RFC 4469): a message built from TEXT literals and URLs of (parts of) stored messages."""
@@ -1032,9 +947,7 @@ class Session(LineSession):
     def url_data(self, url: str) -> bytes:
         """The octets an IMAP URL (RFC 5092) names in this user's mailboxes: /box;UIDVALIDITY=v/;UID=n/;SECTION=s."""
         match = _IMAP_URL.fullmatch(url)
-        folder = None
-        if match:
-            folder = self.store.folder(urllib.parse.unquote(match.group("mailbox")))
+        folder = self.store.folder(urllib.parse.unquote(match.group("mailbox"))) if match else None
         msg = folder.by_uid.get(int(match.group("uid"))) if folder is not None else None
         if msg is None or (match.group("uidvalidity") and int(match.group("uidvalidity")) != folder.uidvalidity):
             raise No(f"[BADURL {url[:200]}] No such message")
@@ -1090,11 +1003,8 @@ class Session(LineSession):
             raise Bad("expected DONE")
         return "IDLE terminated"
 
-    # =====================================================================================
-    # Selected
-    # =====================================================================================
-    async def cmd_check(self, tag, args):
-        args.end()
+    # -- Selected --------------------------------------------------------------------------
+    cmd_check = cmd_noop  # RFC 3501 6.4.1: a checkpoint; every change is on disk already
 
     async def cmd_close(self, tag, args):
         args.end()
@@ -1117,31 +1027,25 @@ class Session(LineSession):
         doomed = [(seq, m) for seq, m in self.messages([(1, None)], uid=False, strict=False)
                   if "\\Deleted" in m.flags and (allowed is None or m.uid in allowed)]
         self.folder.expunge([m for _, m in doomed])
-        if self.updates:
-            self.update_searches(gone=[seq - 1 for seq, _ in doomed])
         self.announce_expunged([seq - 1 for seq, _ in doomed])
 
     async def matching(self, args: Args) -> list[tuple[int, object]]:
         """(seq, Msg) of the messages that match the search program args hold (SEARCH, SORT, THREAD)."""
-        program = search.parse_program(args)
-        test = self.last_test = program.test
-        if program.uses_modseq:
+        test, self.search_modseq = search.parse_program(args)
+        self.last_test = test
+        if self.search_modseq:
             self.enable_condstore()
-        self.search_modseq = program.uses_modseq
-        present, recent = self.folder.by_uid, self.recent
-        candidate = search.Candidate(self.folder, len(self.view), self.view[-1] if self.view else 0, self.saved)
+        folder, recent = self.folder, self.recent
+        candidate = search.Candidate(folder, len(self.view), self.view[-1] if self.view else 0, self.saved)
         found = []
         pause = _Pause()
-        folder = self.folder
         for seq, u in enumerate(list(self.view), 1):
-            msg = present.get(u)
+            msg = folder.by_uid.get(u)
             if msg is None:
                 continue
             candidate.reset(msg, seq, u in recent)
-            if folder.stored_size(msg) > SEARCH_IN_THREAD:
-                # One big message can take seconds (1,000 BODY keys over 50 MiB): test it in a worker
-                # thread, so the loop, which switches with it every few ms, keeps serving the others.
-                matched = await asyncio.get_running_loop().run_in_executor(THREADS, test, candidate)
+            if folder.stored_size(msg) > SEARCH_IN_THREAD:  # 1,000 BODY keys over 50 MiB take seconds:
+                matched = await self.in_thread(test, candidate)  # the loop serves the others meanwhile
             else:
                 matched = test(candidate)
             if matched:
@@ -1151,42 +1055,44 @@ class Session(LineSession):
 
     async def cmd_search(self, tag, args, uid: bool = False):
         args.sp()
+        options = self.search_options(args)
+        found = await self.matching(args)
+        if options is not None:
+            return self.search_return(tag, options, found, uid)
+        modseq = b" (MODSEQ %d)" % max(m.modseq for _, m in found) if self.search_modseq and found else b""
+        self.respond(b"* SEARCH" + b"".join(b" %d" % (m.uid if uid else seq) for seq, m in found) + modseq)
+
+    def search_options(self, args: Args) -> set | None:
+        """SEARCH's RETURN (...) options (RFC 4731); after ENABLE UTF8=ACCEPT no CHARSET (RFC 6855 3)."""
         options = _return_options(args)
         if self.utf8 and args.data[args.pos:args.pos + 8].upper() == b"CHARSET ":
             raise Bad("no CHARSET after ENABLE UTF8=ACCEPT: search strings are UTF-8 (RFC 6855 3)")
-        found = await self.matching(args)
-        numbers = [m.uid if uid else seq for seq, m in found]
-        if options is not None and "UPDATE" in options:  # RFC 5267 4.2: keep the client's result current
+        return options
+
+    def search_return(self, tag: str, options: set, found: list, uid: bool) -> None:
+        """SEARCH RETURN (...): one ESEARCH response; with UPDATE the result is kept current (RFC 5267 4.2)."""
+        if "UPDATE" in options:
             self.updates[tag] = (self.last_test, uid, {m.uid for _, m in found})
-        if options is None:
-            modseq = b" (MODSEQ %d)" % max(m.modseq for _, m in found) if self.search_modseq and found else b""
-            self.respond(b"* SEARCH" + b"".join(b" %d" % n for n in numbers) + modseq)
-        else:
-            self.esearch(tag, options, numbers, [m.uid for _, m in found], uid)
+        self.esearch(tag, options, [m.uid if uid else seq for seq, m in found], [m.uid for _, m in found], uid)
 
     def esearch(self, tag: str, options: set, numbers: list[int], uids: list[int], uid: bool,
                 sorted_result: bool = False) -> None:
         """RFC 4731 ESEARCH: MIN, MAX, COUNT, ALL (as a sequence set) of a result; RFC 5182 SAVE keeps it for $.
-
-        With sorted_result (ESORT, RFC 5267) numbers are in SORT's order, and MIN
-        and MAX are its first and last.
-        """
+        With sorted_result (ESORT, RFC 5267) numbers are in SORT's order, and MIN and MAX are its first and last."""
+        ordered = numbers if sorted_result else sorted(numbers)
+        in_order = uids if sorted_result else sorted(uids)
+        ends = (in_order[:1] if "MIN" in options else []) + (in_order[-1:] if "MAX" in options else [])
         if "SAVE" in options:
-            if uids and options & {"MIN", "MAX"} and not options & {"ALL", "COUNT"}:
-                first, last = (uids[0], uids[-1]) if sorted_result else (min(uids), max(uids))
-                self.saved = ({first} if "MIN" in options else set()) | ({last} if "MAX" in options else set())
-            else:
-                self.saved = set(uids)
+            self.saved = set(ends) if ends and not options & {"ALL", "COUNT"} else set(uids)
             if options == {"SAVE"}:
                 return  # SAVE alone: no ESEARCH response (RFC 5182 2.4)
         if not options - QUIET_OPTIONS:
             options = options | ({"ALL"} if options <= {"SAVE", "CONTEXT"} else set())
-        ordered = numbers if sorted_result else sorted(numbers)
         parts = [b"* ESEARCH (TAG " + astring(tag) + b")"] + ([b"UID"] if uid else [])
         if "MIN" in options and ordered:
-            parts.append(b"MIN %d" % (ordered[0] if sorted_result else min(ordered)))
+            parts.append(b"MIN %d" % ordered[0])
         if "MAX" in options and ordered:
-            parts.append(b"MAX %d" % (ordered[-1] if sorted_result else max(ordered)))
+            parts.append(b"MAX %d" % ordered[-1])
         if "ALL" in options and ordered:
             parts.append(b"ALL " + sequence_string(ordered).encode())
         if "COUNT" in options:
@@ -1195,21 +1101,14 @@ class Session(LineSession):
             window = ordered[first - 1:last]
             parts.append(b"PARTIAL (%d:%d %s)" % (first, last, sequence_string(window).encode() if window else b"NIL"))
         if self.search_modseq and uids:  # RFC 7162 3.1.5: the highest MODSEQ of what was returned
+            shown = uids if options & {"ALL", "COUNT"} else ends
             present = self.folder.by_uid
-            if options & {"ALL", "COUNT"}:
-                shown = uids
-            else:
-                shown = [uids[0] if sorted_result else min(uids)] if "MIN" in options else []
-                shown += [uids[-1] if sorted_result else max(uids)] if "MAX" in options else []
             parts.append(b"MODSEQ %d" % max((present[u].modseq for u in shown if u in present), default=0))
         self.respond(b" ".join(parts))
 
     async def cmd_cancelupdate(self, tag, args):
         """RFC 5267 4.3: stop ADDTO/REMOVEFROM for the searches with these tags."""
-        tags = []
-        while not args.at_end():
-            args.sp()
-            tags.append(args.string().decode("ascii", "replace"))
+        tags = [tag.decode("ascii", "replace") for tag in args.spaced(args.string)]
         if not tags:
             raise Bad("CANCELUPDATE needs a tag")
         for name in tags:
@@ -1259,27 +1158,12 @@ class Session(LineSession):
         ranges = args.sequence_set()
         args.sp()
         items = parse_fetch_items(args)
-        changed_since = None
-        vanished = False
-        if args.accept(b" (CHANGEDSINCE "):  # RFC 7162 3.1.4: only what changed after that MODSEQ
-            changed_since = args.number()
-            vanished = args.accept(b" VANISHED")  # 3.2.6, UID FETCH with QRESYNC enabled only
-            if vanished and not (uid and "QRESYNC" in self.enabled):
-                raise Bad("VANISHED needs UID FETCH and ENABLE QRESYNC")
-            args.expect(b")")
+        changed_since, vanished = _fetch_modifiers(args, uid and "QRESYNC" in self.enabled)
         args.end()
-        if vanished:
-            top = self.folder.uidnext - 1
-            gone = [u for lo, hi in merged_ranges(ranges, top) for u in range(lo, min(hi, top) + 1)
-                    if u not in self.folder.by_uid]
-            if gone:
-                self.respond(b"* VANISHED (EARLIER) " + sequence_string(gone).encode())
         if uid and not any(i.name == "UID" for i in items):
             items.insert(0, FetchItem("UID"))
         if changed_since is not None or any(i.name == "MODSEQ" for i in items):
-            self.enable_condstore()
-            if not any(i.name == "MODSEQ" for i in items):
-                items.append(FetchItem("MODSEQ"))
+            self.condstore_fetch(ranges, items, vanished)
         chosen = self.messages(ranges, uid)
         if changed_since is not None:
             chosen = [(seq, msg) for seq, msg in chosen if msg.modseq > changed_since]
@@ -1292,6 +1176,18 @@ class Session(LineSession):
             elif clock() >= until:  # one loop serves every service: let the others run
                 await asyncio.sleep(0)
                 until = clock() + SLICE
+
+    def condstore_fetch(self, ranges, items: list[FetchItem], vanished: bool) -> None:
+        """RFC 7162: MODSEQ in every response (CONDSTORE on); with VANISHED first the UIDs expunged from the set."""
+        if vanished:
+            top = self.folder.uidnext - 1
+            gone = [u for lo, hi in merged_ranges(ranges, top) for u in range(lo, min(hi, top) + 1)
+                    if u not in self.folder.by_uid]
+            if gone:
+                self.respond(b"* VANISHED (EARLIER) " + sequence_string(gone).encode())
+        self.enable_condstore()
+        if not any(i.name == "MODSEQ" for i in items):
+            items.append(FetchItem("MODSEQ"))
 
     def fetch_one(self, msg, items: list[FetchItem]) -> bytes:
         """The data items of one message's FETCH response."""
@@ -1317,103 +1213,88 @@ class Session(LineSession):
             else:
                 if raw is None:
                     raw = folder.read(msg) or b""
-                if name in ("ENVELOPE", "BODY", "BODYSTRUCTURE") or (name == "BODY[]" and (item.numbers or item.text)) \
-                        or (name.startswith("BINARY") and item.numbers):
+                if name in ("ENVELOPE", "BODY", "BODYSTRUCTURE") or (name == "BODY[]" and (item.numbers or item.text)):
                     part = part or mime.Part(raw)
                 if name == "ENVELOPE":
                     out.append(b"ENVELOPE " + mime.envelope(part))
                 elif name in ("BODY", "BODYSTRUCTURE"):
                     out.append(name.encode() + b" " + mime.bodystructure(part, extended=name == "BODYSTRUCTURE"))
-                elif name == "RFC822":
-                    out.append(b"RFC822 " + literal(raw))
-                elif name == "RFC822.HEADER":
-                    out.append(b"RFC822.HEADER " + literal(mime.split_header(raw)[0]))
-                elif name == "RFC822.TEXT":
-                    out.append(b"RFC822.TEXT " + literal(mime.split_header(raw)[1]))
+                elif name.startswith("RFC822"):  # the older names of BODY[], BODY[HEADER] and BODY[TEXT]
+                    header, text = mime.split_header(raw)
+                    out.append(item.label + b" " + literal({"RFC822": raw, "RFC822.HEADER": header}.get(name, text)))
                 elif name in ("BINARY[]", "BINARY.SIZE[]"):
-                    try:
-                        data = mime.binary_data(part, item.numbers) if item.numbers else raw
-                    except ValueError:
-                        raise No("[UNKNOWN-CTE] Cannot decode this part's Content-Transfer-Encoding") from None
-                    if data is None:
-                        raise No("[NONEXISTENT] No such body part")
-                    if name == "BINARY.SIZE[]":
-                        out.append(item.label() + b" %d" % len(data))
-                        continue
-                    if item.partial:
-                        offset, count = item.partial
-                        data = data[offset:offset + count]
-                    out.append(item.label() + b" " + literal8(data))
+                    out.append(self.binary_item(item, raw))
                 else:
                     data = raw if not (item.numbers or item.text) else mime.section_data(
                         part, item.numbers, item.text, item.names)
                     if data is not None and item.partial:
                         offset, count = item.partial
                         data = data[offset:offset + count]
-                    out.append(item.label() + b" " + (b"NIL" if data is None else literal(data)))
+                    out.append(item.label + b" " + (b"NIL" if data is None else literal(data)))
         return b" ".join(out)
+
+    @staticmethod
+    def binary_item(item: FetchItem, raw: bytes) -> bytes:
+        """BINARY[...] and BINARY.SIZE[...] (RFC 3516): a part with its transfer encoding undone."""
+        try:
+            data = mime.binary_data(mime.Part(raw), item.numbers) if item.numbers else raw
+        except ValueError:
+            raise No("[UNKNOWN-CTE] Cannot decode this part's Content-Transfer-Encoding") from None
+        if data is None:
+            raise No("[NONEXISTENT] No such body part")
+        if item.name == "BINARY.SIZE[]":
+            return item.label + b" %d" % len(data)
+        if item.partial:
+            offset, count = item.partial
+            data = data[offset:offset + count]
+        return item.label + b" " + literal8(data)
 
     async def cmd_store(self, tag, args, uid: bool = False):
         args.sp()
         ranges = args.sequence_set()
         args.sp()
-        unchanged_since = None
-        if args.accept(b"(UNCHANGEDSINCE "):  # RFC 7162 3.1.3: change only what nobody changed since
-            unchanged_since = args.number()
-            args.expect(b") ")
-            self.enable_condstore()
+        unchanged_since = self.store_modifier(args)
         action = args.atom().upper()
         match = re.fullmatch(r"([+-]?)FLAGS(\.SILENT)?", action)
         if not match:
             raise Bad("expected FLAGS, +FLAGS or -FLAGS (optionally .SILENT)")
         args.sp()
-        if args.peek() == ord("("):
-            flags = args.flag_list()
-        else:
-            flags = [args.flag()]
-            while not args.at_end():
-                args.sp()
-                flags.append(args.flag())
+        flags = args.list_of(args.flag) if args.peek() == ord("(") else [args.flag(), *args.spaced(args.flag)]
         args.end()
         if self.readonly:
             raise No("[READ-ONLY] The mailbox is read-only")
         mode, silent = match.group(1), bool(match.group(2))
+        combine = {"+": operator.or_, "-": operator.sub}.get(mode)  # add, remove, or (no sign) replace
         chosen = self.messages(ranges, uid)
         given = self.flags_for_store(self.folder, flags, create=mode != "-")
         self.announce_flags()
-        modified = []
+        chosen, modified = _unchanged(chosen, unchanged_since, uid)
         for seq, msg in chosen:
-            if unchanged_since is not None and msg.modseq > unchanged_since:
-                modified.append(msg.uid if uid else seq)
-                continue
-            if mode == "+":
-                new = msg.flags | given
-            elif mode == "-":
-                new = msg.flags - given
-            else:
-                new = set(given)
-            changed = self.folder.set_flags(msg, new, self.id)
+            changed = self.folder.set_flags(msg, combine(msg.flags, given) if combine else given, self.id)
             if not silent or (changed and "CONDSTORE" in self.enabled):  # 3.1.3: MODSEQ even if .SILENT
-                uid_part = b"UID %d " % msg.uid if uid else b""
-                self.respond(b"* %d FETCH (%s%sFLAGS %s)" % (seq, uid_part, self.modseq_item(msg), self.flags_of(msg)))
+                self.flags_response(seq, msg, uid)
         if modified:
             return f"[MODIFIED {sequence_string(modified)}] Conditional STORE failed for some messages"
 
+    def store_modifier(self, args: Args) -> int | None:
+        """STORE's "(UNCHANGEDSINCE n) " (RFC 7162 3.1.3): change only what nobody changed since MODSEQ n."""
+        if not args.accept(b"(UNCHANGEDSINCE "):
+            return None
+        unchanged_since = args.number()
+        args.expect(b") ")
+        self.enable_condstore()
+        return unchanged_since
+
     async def cmd_copy(self, tag, args, uid: bool = False, move: bool = False):
-        args.sp()
-        ranges = args.sequence_set()
-        args.sp()
-        name = args.mailbox()
-        args.end()
+        ranges, name = args.rest(args.sequence_set, args.mailbox)
         target = self.store.folder(name)
         if target is None:
             raise No("[TRYCREATE] No such mailbox")
         if move and self.readonly:
             raise No("[READ-ONLY] The mailbox is read-only")
-        chosen = self.messages(ranges, uid)
         source = self.folder
         pairs = []
-        for seq, msg in chosen:
+        for seq, msg in self.messages(ranges, uid):
             if move:
                 new = target.move_in(source, msg, save=False)
             else:
@@ -1432,21 +1313,15 @@ class Session(LineSession):
         if not move:
             return f"{copyuid} COPY completed"
         self.untagged(f"OK {copyuid} Moved")  # RFC 6851: COPYUID comes before the EXPUNGEs
-        if self.updates:
-            self.update_searches(gone=[seq - 1 for seq, _, _ in pairs])
         self.announce_expunged([seq - 1 for seq, _, _ in pairs])
         return "MOVE completed"
 
-    async def cmd_move(self, tag, args, uid: bool = False):
-        return await self.cmd_copy(tag, args, uid=uid, move=True)
+    cmd_move = functools.partialmethod(cmd_copy, move=True)
 
 
 class _Pause:
-    """await pause() in a long loop: gives the event loop back once every SLICE seconds.
-
-    Every service of the process shares one asyncio loop, so a command that
-    computes for a second would silence all of them for that second.
-    """
+    """await pause() in a long loop gives the event loop back every SLICE seconds: every service of the process
+    shares the loop, so a command that computes for a second would silence all of them for that second."""
 
     def __init__(self):
         self.until = time.monotonic() + SLICE
@@ -1473,6 +1348,14 @@ RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE", "UPDATE", "CONTEXT", "PA
 QUIET_OPTIONS = {"SAVE", "UPDATE", "CONTEXT"}
 
 
+def _notify_event(args: Args) -> str:
+    """One event of NOTIFY SET; MessageNew's fetch-att list is read and ignored (we send no FETCH)."""
+    event = args.atom().upper()
+    if event == "MESSAGENEW" and args.accept(b" ("):
+        args.rest_of_list(lambda: parse_fetch_item(args))
+    return event
+
+
 def _return_options(args: Args) -> set | None:
     """ "RETURN (MIN COUNT) " before the search criteria: the options (PARTIAL's range as a tuple);
     None if the command has none."""
@@ -1491,22 +1374,37 @@ def _partial_range(args: Args) -> tuple[int, int]:
     return min(first, second), max(first, second)
 
 
-def _tag_of(command: bytes) -> str | None:
-    """The tag a command line starts with, if it has a well-formed one."""
+def _fetch_modifiers(args: Args, vanished_allowed: bool) -> tuple[int | None, bool]:
+    """FETCH's " (CHANGEDSINCE n [VANISHED])" (RFC 7162 3.1.4, 3.2.6): the MODSEQ, and whether VANISHED came."""
+    if not args.accept(b" (CHANGEDSINCE "):
+        return None, False
+    changed_since = args.number()
+    vanished = args.accept(b" VANISHED")  # UID FETCH with QRESYNC enabled only
+    if vanished and not vanished_allowed:
+        raise Bad("VANISHED needs UID FETCH and ENABLE QRESYNC")
+    args.expect(b")")
+    return changed_since, vanished
+
+
+def _storable(data: bytes) -> bytes:
+    """An APPENDed message with NUL octets (a literal8) stored with its body in base64 (mime.storable)."""
     try:
-        args = Args(bytes(command[:200]))
-        tag = args.tag()
-        args.sp()
-        return tag
-    except ParseError:
-        return None
+        return mime.storable(data)
+    except ValueError:
+        raise No("[UNKNOWN-CTE] NUL octets are kept only in the body of a single-part message") from None
+
+
+def _unchanged(chosen: list, unchanged_since: int | None, uid: bool) -> tuple[list, list[int]]:
+    """UNCHANGEDSINCE: the messages STORE may change, and the numbers of those changed since (MODIFIED)."""
+    if unchanged_since is None:
+        return chosen, []
+    modified = [msg.uid if uid else seq for seq, msg in chosen if msg.modseq > unchanged_since]
+    return [(seq, msg) for seq, msg in chosen if msg.modseq <= unchanged_since], modified
 
 
 def _with_charset(args: Args, utf8: bool) -> Args:
-    """SORT and THREAD name the charset without the CHARSET keyword SEARCH uses: put it in.
-
-    After ENABLE UTF8=ACCEPT only UTF-8 may be named (RFC 6855 3, erratum 4029).
-    """
+    """SORT and THREAD name the charset without SEARCH's CHARSET keyword: put it in. After ENABLE UTF8=ACCEPT
+    only UTF-8 may be named (RFC 6855 3, erratum 4029)."""
     charset = args.astring().decode("ascii", "replace").upper()
     if utf8 and charset != "UTF-8":
         raise Bad(f"{charset[:20]} after ENABLE UTF8=ACCEPT: strings are UTF-8 (RFC 6855 3)")

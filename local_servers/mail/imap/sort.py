@@ -14,7 +14,9 @@ see thread.py) with its original.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import operator
 import re
 
 from .mime import Part, parse_address_list
@@ -33,9 +35,7 @@ def casemap(text: str) -> str:
 
 def parse_criteria(args: Args) -> list[tuple[str, bool]]:
     """sort-criteria = "(" sort-criterion *(SP sort-criterion) ")", each [REVERSE SP] key."""
-    args.expect(b"(")
-    keys = []
-    while True:
+    def criterion() -> tuple[str, bool]:
         word = args.atom().upper()
         reverse = word == "REVERSE"
         if reverse:
@@ -43,15 +43,13 @@ def parse_criteria(args: Args) -> list[tuple[str, bool]]:
             word = args.atom().upper()
         if word not in KEYS:
             raise ParseError(f"unknown sort key {word}")
-        keys.append((word, reverse))
-        if args.accept(b")"):
-            return keys
-        args.sp()
+        return word, reverse
+
+    args.expect(b"(")
+    return args.rest_of_list(criterion)
 
 
-# --------------------------------------------------------------------------
-# Base subject (RFC 5256 2.1)
-# --------------------------------------------------------------------------
+# -- Base subject (RFC 5256 2.1) -------------------------------------------------------
 
 _BLOB = r"\[[^\[\]]*\][ \t]*"
 _REFWD = re.compile(r"(?:" + _BLOB + r")*(?:re|fwd?)[ \t]*(?:" + _BLOB + r")?:", re.IGNORECASE)
@@ -65,11 +63,8 @@ def base_subject(raw: bytes | None) -> tuple[str, bool]:
     text = re.sub(r"[ \t\r\n]+", " ", text).strip()  # (1) one space for any run of white space
     was_reply = False
     while True:
-        while True:  # (2) trailing "(fwd)"
-            stripped = _TRAILER.sub("", text)
-            if stripped == text:
-                break
-            text, was_reply = stripped, True
+        while _TRAILER.search(text):  # (2) trailing "(fwd)"
+            text, was_reply = _TRAILER.sub("", text), True
         while True:  # (3)-(5): leading "Re:", "Fwd: ", "[blob] re:", white space, and a lone blob
             before = text
             text = text.lstrip(" \t")
@@ -87,9 +82,7 @@ def base_subject(raw: bytes | None) -> tuple[str, bool]:
         return text.strip(" \t"), was_reply
 
 
-# --------------------------------------------------------------------------
-# What each key compares
-# --------------------------------------------------------------------------
+# -- What each key compares ------------------------------------------------------------
 
 def first_address(value: bytes | None, display: bool) -> str:
     """addr-mailbox of the first address (RFC 5256), or its display form (RFC 5957)."""
@@ -102,9 +95,7 @@ def first_address(value: bytes | None, display: bool) -> str:
             name, mailbox, host, _ = data
             if display:
                 name = decode_header(name.encode("latin-1")).strip()
-                if name:
-                    return casemap(name)
-                return casemap(f"{mailbox}@{host}" if host else mailbox)
+                return casemap(name or (f"{mailbox}@{host}" if host else mailbox))
             return casemap(mailbox)
     return ""
 
@@ -112,13 +103,10 @@ def first_address(value: bytes | None, display: bool) -> str:
 def sent_date(part: Part, internal: float) -> float:
     """The Date: header in UTC seconds; the INTERNALDATE when it is missing or unreadable."""
     value = part.get("date")
-    if value:
-        parsed = email.utils.parsedate_tz(value.decode("latin-1"))
-        if parsed:
-            try:
-                return email.utils.mktime_tz(parsed)
-            except (OverflowError, ValueError):
-                pass
+    parsed = email.utils.parsedate_tz(value.decode("latin-1")) if value else None
+    if parsed:
+        with contextlib.suppress(OverflowError, ValueError):
+            return email.utils.mktime_tz(parsed)
     return internal
 
 
@@ -136,31 +124,14 @@ def key_value(key: str, folder, msg, part: Part):
     return first_address(part.get(key[7:].lower()), display=True)  # DISPLAYFROM, DISPLAYTO
 
 
-class _Reversed:
-    """Wraps a key value so that it sorts the other way round."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
-
-    def __lt__(self, other):
-        return other.value < self.value
-
-    def __eq__(self, other):
-        return self.value == other.value
-
-
 def sort_messages(folder, found: list[tuple[int, object]], keys: list[tuple[str, bool]],
                   headers: dict[int, Part]) -> list[int]:
-    """The sequence numbers of found [(seq, msg)] in the order the keys give; headers: Part by UID."""
-    decorated = []
-    for seq, msg in found:
-        part = headers.get(msg.uid)
-        values = [key_value(k, folder, msg, part) for k, _ in keys]
-        decorated.append(([_Reversed(v) if rev else v for v, (_, rev) in zip(values, keys)], seq))
-    decorated.sort(key=lambda item: (item[0], item[1]))
-    return [seq for _, seq in decorated]
+    """The sequence numbers of found [(seq, msg)], which come in sequence order, in the order the keys give
+    (headers: Part by UID): one stable sort per key, the last key first, so ties stay in sequence order."""
+    rows = [[key_value(k, folder, msg, headers.get(msg.uid)) for k, _ in keys] + [seq] for seq, msg in found]
+    for i in reversed(range(len(keys))):
+        rows.sort(key=operator.itemgetter(i), reverse=keys[i][1])  # reverse=True keeps ties in order too
+    return [row[-1] for row in rows]
 
 
 def needs_headers(keys: list[tuple[str, bool]]) -> bool:

@@ -25,6 +25,7 @@ Messages already in cur/ when the server first meets them are not recent.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -92,8 +93,6 @@ class Folder:
         self.modseq = 1  # HIGHESTMODSEQ (RFC 7162): grows with every change of flags or new message
         self.keywords: list[str] = []
         self._saved: dict[str, int] = {}
-        self._saved_modseq: dict[int, int] = {}  # uid -> modseq from the journal
-        self._journal_lines = 0
         self._stamps: tuple | None = None  # mtimes of new/ and cur/ at the last listing
         self._settled = False
         self.uidvalidity, self.uidnext = 0, 1
@@ -111,21 +110,19 @@ class Folder:
         except (OSError, IndexError, ValueError):
             self.uidvalidity, self.uidnext, self._saved = new_uidvalidity(), 1, {}
             self.save_uids()
-        try:
+        with contextlib.suppress(OSError):  # none yet
             self.keywords = (self.path / KEYWORDS_FILE).read_text(encoding="utf-8").split()
-        except OSError:
-            self.keywords = []
         self._load_modseqs()
 
-    # -- MODSEQ (RFC 7162 CONDSTORE) --------------------------------------------
-    # Each change appends "uid modseq" to a journal BEFORE the change is made, so a
-    # crash can cost an unneeded increase but never a change a client misses. The
-    # journal is rewritten (atomically) when it has grown well beyond the mailbox.
     def _load_modseqs(self) -> None:
+        """MODSEQ (RFC 7162 CONDSTORE): each change appends "uid modseq" to a journal BEFORE the change
+        is made, so a crash can cost an unneeded increase but never a change a client misses. The
+        journal is rewritten (atomically) when it has grown well beyond the mailbox."""
         try:
             text = (self.path / MODSEQ_FILE).read_text(encoding="utf-8")
         except OSError:
             text = ""
+        self._saved_modseq: dict[int, int] = {}  # uid -> modseq from the journal
         self._torn = bool(text) and not text.endswith("\n")  # a crash mid-line: start the next one afresh
         lines = text.splitlines()
         for line in lines:
@@ -214,14 +211,10 @@ class Folder:
 
     # -- noticing changes ---------------------------------------------------------
     def scan(self) -> None:
-        """List new/ and cur/ and bring the in-memory state up to date (cheap: no file is read).
-
-        Two stat() calls decide whether listing is needed at all: a directory's
-        mtime changes whenever a file is added, removed or renamed in it. The
-        mtime has a coarse clock, though, so a change in the same tick as our
-        last listing would go unnoticed: only an mtime at least two seconds
-        older than that listing is trusted (mailbox.Maildir reasons the same way).
-        """
+        """List new/ and cur/ and bring the in-memory state up to date (cheap: no file is read). Two stat() calls
+        decide whether to list at all: a directory's mtime changes with every file added, removed or renamed in
+        it, but its clock is coarse, so a change in the tick of our last listing would go unnoticed: only an mtime
+        two seconds older than that listing is trusted (mailbox.Maildir reasons the same way)."""
         try:
             stamps = (os.stat(self.path / "new").st_mtime_ns, os.stat(self.path / "cur").st_mtime_ns)
         except OSError:
@@ -240,14 +233,10 @@ class Folder:
                             found[entry.name.partition(COLON)[0]] = (sub, entry.name)
             except OSError:
                 continue
-        changed = False
-        for key in [k for k in self.by_key if k not in found]:  # deleted by POP3, another session, ...
-            msg = self.by_key.pop(key)
-            del self.by_uid[msg.uid]
-            self.recent_pool.discard(msg.uid)
-            changed = True
-        if changed:
+        gone = [msg for key, msg in self.by_key.items() if key not in found]  # deleted by POP3, another session
+        if gone:
             self.bump_expunged()
+        self._drop(gone)
         fresh = []
         for key, (sub, name) in found.items():
             msg = self.by_key.get(key)
@@ -261,20 +250,16 @@ class Folder:
                     self.bump(msg)
         if fresh:
             self._adopt(fresh)
-            changed = True
-        if changed:
+        if gone or fresh:
             self.uids = sorted(self.by_uid)
 
     def _adopt(self, fresh: list[tuple[str, str, str]]) -> None:
         """Give UIDs to messages seen for the first time: known ones keep theirs, new ones in arrival order."""
-        assigned = False
         newcomers = []
         for key, sub, name in fresh:
             uid = self._saved.pop(key, None)
             if uid is not None and uid not in self.by_uid and uid < self.uidnext:
                 self._add(uid, key, sub, name)
-                if sub == "new":
-                    self.recent_pool.add(uid)
             else:
                 try:
                     mtime = os.stat(self.path / sub / name).st_mtime
@@ -284,11 +269,8 @@ class Folder:
         for mtime, key, sub, name in sorted(newcomers):
             msg = self._add(self.uidnext, key, sub, name)
             msg._mtime = mtime
-            if sub == "new":  # Maildir's "not yet seen by any mail reader"
-                self.recent_pool.add(msg.uid)
             self.uidnext += 1
-            assigned = True
-        if assigned:
+        if newcomers:
             self.uids = sorted(self.by_uid)
             self.save_uids()
 
@@ -297,14 +279,20 @@ class Folder:
         msg.flags = self._parse_info(msg, name)
         self.by_key[key] = msg
         self.by_uid[uid] = msg
-        known = self._saved_modseq.get(uid)
+        self._first_modseq(msg)
+        if sub == "new":  # Maildir's "not yet seen by any mail reader"
+            self.recent_pool.add(uid)
+        return msg
+
+    def _first_modseq(self, msg: Msg) -> None:
+        """A message met in a scan: its MODSEQ from the journal, 1 if older than MODSEQs, else the next one."""
+        known = self._saved_modseq.get(msg.uid)
         if known is not None:
             msg.modseq = known
-        elif uid < self.uidnext:
+        elif msg.uid < self.uidnext:
             msg.modseq = 1  # known before MODSEQs were kept, or unchanged since
         else:
             self.bump(msg)  # new: above every MODSEQ a client has seen
-        return msg
 
     # -- reading ------------------------------------------------------------------
     def file(self, msg: Msg) -> str:
@@ -350,16 +338,13 @@ class Folder:
         if flags == msg.flags and msg.subdir == "cur":
             return False
         name = f"{msg.key}{COLON}{self._info_for(msg, flags)}"
-        changed = flags != msg.flags
-        if changed:
+        if flags != msg.flags:
             self.bump(msg, session_id)  # before the rename: a crash between them costs nothing
         try:
             os.rename(self.file(msg), self.path / "cur" / name)
         except OSError:
             return False  # deleted meanwhile; the next scan notices
-        msg.subdir, msg.name = "cur", name
-        if changed:
-            msg.flags = set(flags)
+        msg.subdir, msg.name, msg.flags = "cur", name, set(flags)
         return True
 
     def claim_recent(self) -> set[int]:
@@ -403,26 +388,27 @@ class Folder:
 
     def forget(self, msg: Msg) -> None:
         self.bump_expunged()
-        self.by_key.pop(msg.key, None)
-        if self.by_uid.pop(msg.uid, None) is not None:
+        self._drop([msg])
+        if msg.uid in self.uids:
             self.uids.remove(msg.uid)
-        self.recent_pool.discard(msg.uid)
 
     def expunge(self, msgs: list[Msg]) -> None:
         """Delete the files of these messages for good."""
         if msgs:
             self.bump_expunged()
         for msg in msgs:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.file(msg))
-            except FileNotFoundError:
-                pass
+        self._drop(msgs)
         gone = {m.uid for m in msgs}
+        self.uids = [u for u in self.uids if u not in gone]
+
+    def _drop(self, msgs: list[Msg]) -> None:
+        """Forget messages whose files are gone (the caller fixes self.uids)."""
         for msg in msgs:
             self.by_key.pop(msg.key, None)
             self.by_uid.pop(msg.uid, None)
             self.recent_pool.discard(msg.uid)
-        self.uids = [u for u in self.uids if u not in gone]
 
 
 class MailboxError(Exception):
@@ -440,8 +426,8 @@ MAX_NAME_BYTES = 200
 
 def valid_name(name: str) -> bool:
     """A folder name that is safe as a Maildir++ directory name (INBOX aside)."""
-    return not (not name or _BAD_NAME.search(name.replace("/", "")) or name.startswith(".") or ".." in name or name.endswith(".")
-                or name.endswith(" ") or name.startswith("imap-")  # ".imap-..." are this server's own files
+    return not (not name or _BAD_NAME.search(name.replace("/", "")) or name.startswith(".") or ".." in name
+                or name.endswith(".") or name.endswith(" ") or name.startswith("imap-")  # ".imap-..." are ours
                 or too_long(name))
 
 
@@ -489,11 +475,9 @@ class UserStore:
 
     def names(self) -> list[str]:
         """Every mailbox: INBOX and the folders."""
-        folders = []
         with os.scandir(self.root) as entries:
-            for entry in entries:
-                if entry.name.startswith(".") and entry.is_dir() and os.path.isdir(os.path.join(entry.path, "cur")):
-                    folders.append(mailstore.folder_name(entry.name))
+            folders = [mailstore.folder_name(entry.name) for entry in entries if entry.name.startswith(".")
+                       and entry.is_dir() and os.path.isdir(os.path.join(entry.path, "cur"))]
         return ["INBOX"] + sorted(folders)
 
     @staticmethod

@@ -3,7 +3,7 @@
 Reading: a client command is one line, except that any string may be sent
 as a *literal*: ``{5}`` at the end of a line announces 5 octets that follow
 the line break verbatim, then the command line goes on. The session reads
-the literals (see server.read_command) and hands the whole command,
+the literals (the engine, engine/line.py) and hands the whole command,
 literals included in their ``{n}\\r\\n...`` form, to an Args object, which
 takes it apart token by token the way the grammar says: atoms, quoted
 strings, literals, parenthesized lists, sequence sets, dates.
@@ -19,9 +19,7 @@ import re
 
 from . import mutf7
 
-# --------------------------------------------------------------------------
-# Character classes of the grammar
-# --------------------------------------------------------------------------
+# -- Character classes of the grammar --------------------------------------------------
 
 #: atom-specials: "(" / ")" / "{" / SP / CTL / list-wildcards / quoted-specials / resp-specials
 _ATOM_SPECIALS = frozenset(b'(){ %*"\\]') | frozenset(range(0x20)) | {0x7F}
@@ -31,7 +29,7 @@ LIST_CHARS = ATOM_CHARS | {ord("%"), ord("*"), ord("]")}
 _TAG_CHARS = ASTRING_CHARS - {ord("+")}
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTH_NUMBER = {m.lower(): i + 1 for i, m in enumerate(MONTHS)}
+_MONTH_NUMBER = {m.lower().encode(): i + 1 for i, m in enumerate(MONTHS)}
 
 #: A line that ends announcing a literal: {n} (synchronizing) or {n+} (LITERAL+).
 LITERAL_AT_END = re.compile(rb"\{(\d{1,10})(\+?)\}$")
@@ -54,16 +52,8 @@ class LimitExceeded(Exception):
     """Well-formed, but beyond what this server does in one command: NO [LIMIT] (RFC 5530)."""
 
 
-class BadMailboxName(Exception):
-    """A mailbox name that is not valid in the session's naming (mUTF-7 or UTF-8): the reply is NO."""
-
-
 class Args:
-    """The tokens of one command, consumed left to right.
-
-    utf8: the session has sent ENABLE UTF8=ACCEPT, so mailbox names arrive as
-    UTF-8 rather than modified UTF-7 (RFC 6855 3).
-    """
+    """The tokens of one command, consumed left to right (utf8: mailbox names arrive as UTF-8, mutf7.py)."""
 
     def __init__(self, data: bytes, utf8: bool = False):
         self.data = data
@@ -76,9 +66,6 @@ class Args:
 
     def at_end(self) -> bool:
         return self.pos >= len(self.data)
-
-    def startswith(self, text: bytes) -> bool:
-        return self.data.startswith(text, self.pos)
 
     def end(self) -> None:
         """Nothing may follow the last argument."""
@@ -115,6 +102,15 @@ class Args:
 
     def tag(self) -> str:
         return self._run(_TAG_CHARS, "a tag").decode("ascii")
+
+    def command_tag(self) -> str | None:
+        """The tag a command starts with, and the SP after it; None if it has no well-formed one."""
+        try:
+            tag = self.tag()
+            self.sp()
+            return tag
+        except ParseError:
+            return None
 
     def atom(self) -> str:
         return self._run(ATOM_CHARS, "an atom").decode("ascii")
@@ -156,8 +152,8 @@ class Args:
 
     def literal(self, binary: bool = False) -> bytes:
         """{n}CRLF followed by n octets (the session has already read them); ~{n} (literal8) if binary."""
-        if binary and self.accept(b"~"):
-            pass  # RFC 3516: a literal8 may hold NUL octets
+        if binary:
+            self.accept(b"~")  # RFC 3516: a literal8 may hold NUL octets
         match = _LITERAL.match(self.data, self.pos)
         if not match:
             raise ParseError("malformed literal")
@@ -190,70 +186,63 @@ class Args:
         return self._run(LIST_CHARS, "a mailbox pattern")
 
     def mailbox(self) -> str:
-        """mailbox = "INBOX" / astring, as the server stores it: modified UTF-7.
-
-        INBOX in any case means the inbox (and Inbox.x means INBOX.x). Without
-        UTF8=ACCEPT the client sends the stored form itself and it must be valid
-        modified UTF-7 (RFC 3501 5.1.3); with it, UTF-8 text (RFC 6855 3), which
-        is converted, so both kinds of session reach the same mailbox.
-        """
-        if (self.peek() or 0) >= 0x80:
+        """mailbox = "INBOX" / astring, INBOX in any case meaning the inbox (and Inbox.x meaning INBOX.x);
+        returned as stored: modified UTF-7 (mutf7.from_client checks and converts what the client sent)."""
+        raw = self.astring() if (self.peek() or 0) < 0x80 else b""
+        if (self.peek() or 0) >= 0x80:  # an 8-bit atom, before or after the 7-bit part
             raise ParseError("a mailbox name with 8-bit characters travels as a quoted string or a literal")
-        raw = self.astring()
-        if (self.peek() or 0) >= 0x80:
-            raise ParseError("a mailbox name with 8-bit characters travels as a quoted string or a literal")
-        if self.utf8:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise BadMailboxName("Mailbox name is not valid UTF-8") from None
-        else:
-            try:
-                text = mutf7.decode(raw.decode("ascii"))
-            except ValueError:
-                raise BadMailboxName("Mailbox name is not valid mUTF-7") from None
-        if mutf7.FORBIDDEN.search(text):
-            raise BadMailboxName("[CANNOT] Mailbox names hold no control characters")
+        text = mutf7.from_client(raw, self.utf8)
         if text.upper() == "INBOX" or text.upper().startswith("INBOX."):
             text = "INBOX" + text[5:]  # INBOX, and so its own hierarchy, in any case
         return mutf7.encode(text)
 
-    def flag_list(self) -> list[str]:
-        """flag-list = "(" [flag *(SP flag)] ")"."""
+    def list_of(self, read) -> list:
+        """ "(" [read() *(SP read())] ")", e.g. flag-list = "(" [flag *(SP flag)] ")": list_of(args.flag)."""
         self.expect(b"(")
-        flags = []
+        return [] if self.accept(b")") else self.rest_of_list(read)
+
+    def rest(self, *readers) -> list:
+        """The command's last arguments, SP before each, each read by its reader: rest(args.mailbox)."""
+        values = []
+        for read in readers:
+            self.sp()
+            values.append(read())
+        self.end()
+        return values
+
+    def spaced(self, read) -> list:
+        """*(SP read()) to the end of the command."""
+        items = []
+        while not self.at_end():
+            self.sp()
+            items.append(read())
+        return items
+
+    def rest_of_list(self, read) -> list:
+        """The rest of a parenthesized list whose "(" has been read: read() *(SP read()) ")"."""
+        items = [read()]
         while not self.accept(b")"):
-            if flags:
-                self.sp()
-            flags.append(self.flag())
-        return flags
+            self.sp()
+            items.append(read())
+        return items
 
     def option_list(self, allowed: tuple[str, ...], what: str, arguments: dict | None = None) -> dict:
-        """ "(" option *(SP option) ")", each a word of `allowed`: {option: its argument or None}.
-
-        The one reader of LIST's selection and return options (RFC 5258) and
-        SEARCH/SORT's RETURN options (RFC 4731). arguments: the options that
-        take an argument (after a SP), each with the function that reads it.
-        """
-        self.expect(b"(")
-        options: dict = {}
-        while not self.accept(b")"):
-            if options:
-                self.sp()
+        """ "(" option *(SP option) ")", each a word of `allowed` (LIST's options, RFC 5258; SEARCH and SORT's
+        RETURN, RFC 4731): {option: its argument or None}; `arguments` maps the options that take one to a reader."""
+        def option() -> tuple:
             word = self.atom().upper()
             if word not in allowed:
                 raise ParseError(f"unknown {what} option {word}")
             read = (arguments or {}).get(word)
             if read is not None:
                 self.sp()
-            options[word] = read(self) if read is not None else None
-        return options
+            return word, read(self) if read is not None else None
+
+        return dict(self.list_of(option))
 
     def flag(self) -> str:
         """flag = "\\" atom (system or extension flag) / atom (keyword)."""
-        if self.accept(b"\\"):
-            return "\\" + self.atom()
-        return self.atom()
+        return "\\" + self.atom() if self.accept(b"\\") else self.atom()
 
     def sequence_set(self) -> list[tuple[int | None, int | None]]:
         """sequence-set: "1:4,7,9:*" -> [(1, 4), (7, 7), (9, None)]; None is "*". "$" -> SavedSet()."""
@@ -262,29 +251,23 @@ class Args:
         ranges = []
         while True:
             first = self._seq_number()
-            second = first
-            if self.accept(b":"):
-                second = self._seq_number()
-            ranges.append((first, second))
+            ranges.append((first, self._seq_number() if self.accept(b":") else first))
             if len(ranges) > MAX_SET_RANGES:
                 raise LimitExceeded(f"[LIMIT] A sequence set may hold at most {MAX_SET_RANGES} ranges")
             if not self.accept(b","):
                 return ranges
 
     def _seq_number(self) -> int | None:
-        if self.accept(b"*"):
-            return None
-        return self.nz_number()
+        return None if self.accept(b"*") else self.nz_number()
 
     def date(self) -> datetime.date:
         """date = date-text / DQUOTE date-text DQUOTE, e.g. 1-Feb-1994."""
         text = self.quoted() if self.peek() == 0x22 else self._run(ATOM_CHARS, "a date")
         match = re.fullmatch(rb"(\d{1,2})-([A-Za-z]{3})-(\d{4})", text)
-        if not match or match.group(2).decode().lower() not in _MONTH_NUMBER:
+        if not match or match.group(2).lower() not in _MONTH_NUMBER:
             raise ParseError(f"bad date {text!r}: expected e.g. 1-Feb-1994")
         try:
-            return datetime.date(int(match.group(3)), _MONTH_NUMBER[match.group(2).decode().lower()],
-                                 int(match.group(1)))
+            return datetime.date(int(match.group(3)), _MONTH_NUMBER[match.group(2).lower()], int(match.group(1)))
         except ValueError:
             raise ParseError(f"bad date {text!r}") from None
 
@@ -292,23 +275,20 @@ class Args:
         """date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE."""
         text = self.quoted()
         match = re.fullmatch(rb"([ \d]\d)-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)", text)
-        if not match or match.group(2).decode().lower() not in _MONTH_NUMBER:
+        if not match or match.group(2).lower() not in _MONTH_NUMBER:
             raise ParseError(f"bad date-time {text!r}: expected e.g. \"17-Jul-1996 02:44:25 -0700\"")
-        day, _, year, hh, mm, ss, sign, zh, zm = match.groups()
+        day, month, year, hh, mm, ss, sign, zh, zm = match.groups()
         offset = datetime.timedelta(hours=int(zh), minutes=int(zm)) * (-1 if sign == b"-" else 1)
         try:
-            return datetime.datetime(int(year), _MONTH_NUMBER[match.group(2).decode().lower()], int(day),
-                                     int(hh), int(mm), int(ss), tzinfo=datetime.timezone(offset))
+            return datetime.datetime(int(year), _MONTH_NUMBER[month.lower()], int(day), int(hh), int(mm), int(ss),
+                                     tzinfo=datetime.timezone(offset))
         except ValueError:
             raise ParseError(f"bad date-time {text!r}") from None
 
 
 def merged_ranges(ranges, last: int) -> list[tuple[int, int]]:
-    """A sequence set as sorted, disjoint (lo, hi) pairs, "*" being last: linear to walk, bisectable.
-
-    "5:2,1,3:*" with last=9 -> [(1, 9)]. Overlapping and repeated ranges cost
-    nothing more than one, so "1:*,1:*,..." cannot multiply the work.
-    """
+    """A sequence set as sorted, disjoint (lo, hi) pairs, "*" being last: "5:2,1,3:*" with last=9 -> [(1, 9)].
+    Linear to walk, bisectable; repeated ranges ("1:*,1:*,...") cost no more than one."""
     spans = []
     for first, second in ranges:
         lo, hi = (last if first is None else first), (last if second is None else second)
@@ -324,9 +304,7 @@ def merged_ranges(ranges, last: int) -> list[tuple[int, int]]:
     return merged
 
 
-# --------------------------------------------------------------------------
-# Writing: how strings travel in responses
-# --------------------------------------------------------------------------
+# -- Writing: how strings travel in responses ------------------------------------------
 
 _QUOTABLE = re.compile(rb'[\x01-\x09\x0b\x0c\x0e-\x7f]*')
 _QUOTABLE_UTF8 = re.compile(rb'[^\x00\r\n]*')  # RFC 6855 3: quoted strings may hold UTF-8 once enabled
@@ -366,10 +344,4 @@ def plist(items) -> bytes:
 def imap_datetime(timestamp: float) -> bytes:
     """INTERNALDATE form, e.g. "17-Jul-1996 02:44:25 -0700", in the server's local zone."""
     moment = datetime.datetime.fromtimestamp(timestamp).astimezone()
-    offset = moment.utcoffset() or datetime.timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    minutes = abs(minutes)
-    text = (f"{moment.day:2d}-{MONTHS[moment.month - 1]}-{moment.year:04d} "
-            f"{moment:%H:%M:%S} {sign}{minutes // 60:02d}{minutes % 60:02d}")
-    return b'"' + text.encode("ascii") + b'"'
+    return f'"{moment.day:2d}-{MONTHS[moment.month - 1]}-{moment.year:04d} {moment:%H:%M:%S %z}"'.encode("ascii")

@@ -123,12 +123,7 @@ def _references(folder, found, headers: dict[int, Part]) -> list[Node]:
 
 
 def _unique(nodes: list[Node]) -> list[Node]:
-    seen, out = set(), []
-    for node in nodes:
-        if id(node) not in seen:
-            seen.add(id(node))
-            out.append(node)
-    return out
+    return list({id(node): node for node in nodes}.values())
 
 
 def _prune(roots: list[Node]) -> list[Node]:
@@ -186,21 +181,17 @@ def _merge_by_subject(roots: list[Node]) -> list[Node]:
         if keeper.seq is None and node.seq is None:
             for child in list(node.children):
                 _link(child, keeper)
-        elif keeper.seq is None:
-            _link(node, keeper)
-        elif not _subject_of(keeper)[1] and is_reply:
+        elif keeper.seq is None or (not _subject_of(keeper)[1] and is_reply):
             _link(node, keeper)
         else:
             dummy = Node()
-            index = result.index(keeper) if keeper in result else None
-            keeper_parent_list = result if index is not None else None
+            if keeper in result:
+                result[result.index(keeper)] = dummy
+            else:
+                result.append(dummy)
             _link(keeper, dummy)
             _link(node, dummy)
             table[subject] = dummy
-            if keeper_parent_list is not None:
-                result[index] = dummy
-            else:
-                result.append(dummy)
     return [n for n in result if n.parent is None]
 
 
@@ -230,13 +221,12 @@ def render(roots: list[Node]) -> bytes:
             emit(item)
             continue
         node = item
-        while True:
+        if node.seq is not None:
+            emit(str(node.seq))
+        while len(node.children) == 1 and node.seq is not None:  # a single reply continues the line
+            node = node.children[0]
             if node.seq is not None:
                 emit(str(node.seq))
-            if len(node.children) == 1 and node.seq is not None:
-                node = node.children[0]
-                continue
-            break
         for child in reversed(node.children):
             stack += [")", child, "("]
     return "".join(out).encode()
