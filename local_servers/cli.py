@@ -60,23 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40, help="how many of the last lines (default 40)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl-C")
 
-    profile = sub.add_parser("profile", help="make the mail servers behave like gmail, qq, 163 or outlook "
-                                             "(reseeds the mail store)")
-    profile.add_argument("words", nargs="*", metavar="NAME | app-password ACCOUNT | refresh-token ACCOUNT",
-                         help="a profile to switch to, or a credential to issue; nothing: show the current one")
-    profile.add_argument("--off", action="store_true", help="back to the course's own behaviour (reseeds mail)")
-
-    # -- wire (issue 11): transcripts
-    transcripts = sub.add_parser("transcripts", help="show the recorded dialogues of the latest connections")
-    transcripts.add_argument("service", nargs="?", metavar="SERVICE", help="only this service (e.g. smtp)")
-    transcripts.add_argument("--last", type=int, default=5, metavar="N", help="the last N sessions (default 5)")
-    transcripts.add_argument("--user", help="only sessions that logged in as this user")
-    transcripts.add_argument("-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C")
-    transcripts.add_argument("--json", action="store_true", help="print them as JSON (one session per line)")
-
-    sub.add_parser("inspect", help="print the inspector's address (a web page of the servers' mail, files, "
-                                   "news and sessions), with its token")
-
+    _wire_parsers(sub)
     _fault_parser(sub)
 
     serve = sub.add_parser("serve", help="run the servers in the foreground (what `up` runs in the background)")
@@ -90,6 +74,23 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--only", default="")
     serve.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
     return parser
+
+
+def _wire_parsers(sub) -> None:
+    """`profile`, `transcripts` and `inspect`: the wire's commands (local_servers/wire/, inspector/)."""
+    profile = sub.add_parser("profile", help="make the mail servers behave like gmail, qq, 163 or outlook "
+                                             "(reseeds the mail store)")
+    profile.add_argument("words", nargs="*", metavar="NAME | app-password ACCOUNT | refresh-token ACCOUNT",
+                         help="a profile to switch to, or a credential to issue; nothing: show the current one")
+    profile.add_argument("--off", action="store_true", help="back to the course's own behaviour (reseeds mail)")
+    transcripts = sub.add_parser("transcripts", help="show the recorded dialogues of the latest connections")
+    transcripts.add_argument("service", nargs="?", metavar="SERVICE", help="only this service (e.g. smtp)")
+    transcripts.add_argument("--last", type=int, default=5, metavar="N", help="the last N sessions (default 5)")
+    transcripts.add_argument("--user", help="only sessions that logged in as this user")
+    transcripts.add_argument("-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C")
+    transcripts.add_argument("--json", action="store_true", help="print them as JSON (one session per line)")
+    sub.add_parser("inspect", help="print the inspector's address (a web page of the servers' mail, files, "
+                                   "news and sessions), with its token")
 
 
 def _fault_parser(sub) -> None:
@@ -240,56 +241,57 @@ def main(argv: list[str] | None = None) -> int:
                                                       else " (seeded when the servers start)"))
         return 0
 
-    if args.command == "profile":
-        return _profile(state_dir, args)
-
-    if args.command == "transcripts":  # wire (issue 11)
-        from .wire import transcripts
-
-        if args.follow:
-            return transcripts.follow(state_dir, args.service, json_lines=args.json)
-        found = transcripts.sessions(state_dir, service=args.service, last=args.last, user=args.user)
-        if args.json:
-            for session in found:
-                print(json.dumps(session.to_dict(), ensure_ascii=False))
-        else:
-            print("\n\n".join("\n".join(s.lines(times=True)) for s in found) or "(no sessions recorded)")
-        return 0
-
-    if args.command == "inspect":
-        handle = control.find(state_dir)
-        url = handle.inspector_url if handle is not None else None
-        if url is None:
-            print("the inspector is not running (start the servers: .venv/bin/python -m local_servers up)"
-                  if handle is None else "the inspector is not running (the servers were started without it)",
-                  file=sys.stderr)
-            return 3
-        print(f"Inspector: {url}")
-        return 0
+    wire_commands = {"profile": _profile, "transcripts": _transcripts, "inspect": _inspect}  # issue 11
+    if args.command in wire_commands:
+        return wire_commands[args.command](state_dir, args)
 
     if args.command == "logs":
-        from . import serve
-
         log_file = StateDir(state_dir).log_file
         if not log_file.exists():
             print(f"no log yet ({log_file})")
             return 0
         with open(log_file, encoding="utf-8", errors="replace") as f:
-            lines = f.readlines()
-            sys.stdout.writelines(lines[-args.lines:] if args.lines > 0 else [])
-            if args.follow:
-                try:
-                    while True:
-                        line = f.readline()
-                        if line:
-                            sys.stdout.write(line)
-                            sys.stdout.flush()
-                        else:
-                            time.sleep(0.2)
-                except KeyboardInterrupt:
-                    pass
+            sys.stdout.writelines(f.readlines()[-args.lines:] if args.lines > 0 else [])
+            try:
+                while args.follow:  # until Ctrl-C
+                    line = f.readline()
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                    time.sleep(0 if line else 0.2)
+            except KeyboardInterrupt:
+                pass
         return 0
     return 2
+
+
+def _transcripts(state_dir: Path, args) -> int:
+    """python -m local_servers transcripts [SERVICE] [--last N] [--user U] [-f] [--json]."""
+    from .wire import transcripts
+
+    if args.follow:
+        return transcripts.follow(state_dir, args.service, json_lines=args.json)
+    found = transcripts.sessions(state_dir, service=args.service, last=args.last, user=args.user)
+    if args.json:
+        for session in found:
+            print(json.dumps(session.to_dict(), ensure_ascii=False))
+    else:
+        print("\n\n".join("\n".join(s.lines(times=True)) for s in found) or "(no sessions recorded)")
+    return 0
+
+
+def _inspect(state_dir: Path, args) -> int:
+    """python -m local_servers inspect: the inspector's address with its token."""
+    from . import control
+
+    handle = control.find(state_dir)
+    url = handle.inspector_url if handle is not None else None
+    if url is None:
+        print("the inspector is not running (start the servers: .venv/bin/python -m local_servers up)"
+              if handle is None else "the inspector is not running (the servers were started without it)",
+              file=sys.stderr)
+        return 3
+    print(f"Inspector: {url}")
+    return 0
 
 
 def _say_profile(state_dir: Path) -> None:

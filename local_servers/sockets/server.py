@@ -9,12 +9,6 @@ chapter's first examples do:
 
 They are written with asyncio protocols: data_received is called for each
 chunk a TCP client sends, datagram_received for each UDP datagram.
-
-A TCP client that sends without reading would make the replies pile up in
-the server's memory: while the outgoing buffer is full, the server stops
-reading (flow control), so the client's own sending stalls instead. Each
-service admits so many TCP connections (limits.py); these protocols have no
-"too many" reply, so one more is closed at once.
 """
 
 from __future__ import annotations
@@ -23,6 +17,7 @@ import asyncio
 import dataclasses
 import socket
 import time
+from typing import Callable
 
 from ..limits import OPTIONS, ConnectionLimit
 from ..handle import ServiceInfo
@@ -42,15 +37,18 @@ class _TCPReply(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
+        self.admit(transport)
+
+    def admit(self, transport) -> None:
+        """Each service admits so many connections (limits.py); with no "too many" reply, one more is closed."""
         peer = transport.get_extra_info("peername") or ("unknown",)
         self.transcript = open_transcript(self.service, peer)
-        address = peer[0]
-        if not self.limit.admit(address):
+        if not self.limit.admit(peer[0]):
             self.transcript.note("refused: one connection too many")
             self.transcript.close()
-            transport.close()  # one connection too many
+            transport.close()
             return
-        self.address = address
+        self.address = peer[0]
 
     def connection_lost(self, exc) -> None:
         if self.address is not None:
@@ -66,8 +64,8 @@ class _TCPReply(asyncio.Protocol):
         self.sent += len(reply)
         self.transport.write(reply)
 
-    # Flow control: asyncio calls these when the outgoing buffer passes its high and low marks.
     def pause_writing(self) -> None:
+        """A client that sends without reading: stop reading it while the replies pile up (flow control)."""
         self.transport.pause_reading()
 
     def resume_writing(self) -> None:
@@ -89,10 +87,7 @@ class _TCPAndUDPService(Service):
     """A service that answers the same way over TCP and UDP on one port number."""
 
     options = OPTIONS
-
-    @staticmethod
-    def reply(data: bytes) -> bytes:
-        raise NotImplementedError
+    reply: Callable[[bytes], bytes]  # a static method: the reply to some bytes received
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -133,7 +128,4 @@ class EchoService(_TCPAndUDPService):
 
     name = "echo"
     listeners = ("echo",)
-
-    @staticmethod
-    def reply(data: bytes) -> bytes:
-        return data
+    reply = staticmethod(lambda data: data)
