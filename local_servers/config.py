@@ -12,8 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-#: The environment variable that moves the state directory (servers' data,
-#: certificates, logs and the state file).
+#: The environment variable that moves the state directory (data, certificates, logs, the state file).
 HOME_ENV = "LOCAL_SERVERS_HOME"
 
 #: The environment variable that overrides ports: "ftp=2121,http=8080".
@@ -41,11 +40,7 @@ DEFAULT_PORTS: dict[str, int] = {
 }
 
 #: The course's named accounts: the same users on every service.
-ACCOUNTS: dict[str, str] = {
-    "alice": "alice-pw",
-    "bob": "bob-pw",
-    "carol": "carol-pw",
-}
+ACCOUNTS: dict[str, str] = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
 
 #: The mail domain of the course's accounts (alice@example.test).
 MAIL_DOMAIN = "example.test"
@@ -62,8 +57,8 @@ def is_loopback(host: str | None) -> bool:
 def check_login(user: str, password: str) -> str | None:
     """The one login rule of every service: the account's name, or None if the login fails.
 
-    User names are case-insensitive (``Alice`` is alice, as in mail addresses and
-    most servers); passwords are compared exactly, in constant time.
+    User names are case-insensitive (``Alice`` is alice, as in mail addresses);
+    passwords are compared exactly, in constant time.
     """
     name = user.lower()
     expected = ACCOUNTS.get(name)
@@ -73,10 +68,7 @@ def check_login(user: str, password: str) -> str | None:
 
 
 class StateDir:
-    """The per-user folder that the command line, the notebooks and the server process share.
-
-    One place names what is in it, so that every part finds the same files.
-    """
+    """The per-user folder that the command line, the notebooks and the server process share: its files' names."""
 
     STATE, ERROR, LOG, DATA, TLS, LOCK = "state.json", "start-error.json", "server.log", "data", "tls", "lock"
 
@@ -123,11 +115,7 @@ def parse_ports(text: str) -> dict[str, int]:
 
 
 def ports(overrides: dict[str, int] | None = None, *, ephemeral: bool = False) -> dict[str, int]:
-    """The ports to bind: defaults, then the environment, then explicit overrides.
-
-    With ephemeral=True every port is 0 (the OS picks a free one), which is
-    what isolated test servers use.
-    """
+    """The ports to bind: defaults, then the environment, then explicit overrides; ephemeral: all 0 (tests)."""
     chosen = {name: 0 for name in DEFAULT_PORTS} if ephemeral else dict(DEFAULT_PORTS)
     if not ephemeral:
         chosen.update(parse_ports(os.environ.get(PORTS_ENV, "")))

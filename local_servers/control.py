@@ -13,7 +13,6 @@ caller notices (no process, nothing listening) and starts a new one.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -28,6 +27,7 @@ from filelock import FileLock
 from . import config, serve
 from . import ports as port_blocks
 from .config import StateDir
+from .files import read_json
 from .handle import Handle
 
 #: How long `up` waits for a new server process to become ready.
@@ -136,12 +136,12 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
     deadline = time.monotonic() + START_TIMEOUT
     state_file, error_file = home.state_file, home.error_file
     while time.monotonic() < deadline:
-        document = _read_json(state_file)
+        document = read_json(state_file)
         if document.get("launch_id") == launch_id:
             if detaches:
                 child.wait(5)  # the intermediate process exited right after its fork: reap it
             return Handle.from_dict(document)
-        error = _read_json(error_file)
+        error = read_json(error_file)
         if error.get("launch_id") == launch_id:
             child.poll()
             raise StartError(error.get("error", "the servers could not start"))
@@ -149,18 +149,11 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
             raise StartError(f"the server process exited with status {child.returncode}; "
                              f"see {home.log_file}")
         time.sleep(0.01)
-    pid = _read_json(state_file).get("pid")
+    pid = read_json(state_file).get("pid")
     if pid:
         _terminate(pid)
     raise StartError(f"the servers did not become ready within {START_TIMEOUT:.0f} s; "
                      f"see {home.log_file}")
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict[str, int] | None = None,
@@ -245,9 +238,8 @@ def stop(state_dir: Path | None = None) -> bool:
 
 def _stop_locked(state_dir: Path) -> bool:
     state_file = StateDir(state_dir).state_file
-    try:
-        pid = json.loads(state_file.read_text(encoding="utf-8"))["pid"]
-    except (OSError, ValueError, KeyError):
+    pid = read_json(state_file).get("pid")
+    if pid is None:
         return False
     was_alive = pid_alive(pid)
     if was_alive:
@@ -285,7 +277,5 @@ def _ports_of(handle: Handle) -> dict[str, int]:
     """The listener ports a running handle uses, to start again on the same ones."""
     ports: dict[str, int] = {}
     for name, svc in handle.services.items():
-        if name in config.DEFAULT_PORTS:
-            ports[name] = svc.port
-        ports.update({k: v for k, v in svc.tls_ports.items() if k in config.DEFAULT_PORTS})
-    return ports
+        ports.update({name: svc.port, **svc.tls_ports})
+    return {name: port for name, port in ports.items() if name in config.DEFAULT_PORTS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import struct
 import zlib
@@ -29,6 +30,14 @@ def write_atomically(path: Path, data: bytes | str, *, mode: int = 0o644, tmp_di
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file's content, or {} if it is missing or half-read: state files come and go at any moment."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def png(width: int, height: int, pixel, level: int = 9) -> bytes:

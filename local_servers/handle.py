@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 SCHEMA_VERSION = 1
@@ -80,9 +80,7 @@ class ServiceInfo:
         return self.to_dict()[key]
 
     def to_dict(self) -> dict:
-        return {"host": self.host, "port": self.port, "tls_ports": self.tls_ports,
-                "starttls": self.starttls, "udp_port": self.udp_port, "accounts": self.accounts,
-                "ca_file": self.ca_file, "extra": self.extra}
+        return {item.name: getattr(self, item.name) for item in fields(self) if item.name != "name"}
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from pathlib import Path
 from . import config
 from .config import StateDir
 from .engine import raise_fd_limit
-from .files import write_atomically
+from .files import read_json, write_atomically
 from .handle import Handle
 from .service import Context, PortInUseError, Service, validate_options
 from .tls import ensure_certificates
@@ -106,17 +106,15 @@ def write_json_atomically(path: Path, data: dict) -> None:
     write_atomically(path, json.dumps(data, indent=2))
 
 
-def configure_logging(state_dir: Path) -> Path:
+def configure_logging(state_dir: Path) -> None:
     """All logs, ours and the libraries', go to one file in the state directory."""
-    log_file = StateDir(state_dir).log_file
-    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler = logging.FileHandler(StateDir(state_dir).log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)
     warnings.simplefilter("default")
-    return log_file
 
 
 async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool,
@@ -147,9 +145,8 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
     def request_stop(*_):
         loop.call_soon_threadsafe(stop_event.set)
 
-    for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGBREAK", None)):
-        if sig is not None:
-            signal.signal(sig, request_stop)
+    for sig in filter(None, (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGBREAK", None))):
+        signal.signal(sig, request_stop)
 
     running: list[Service] = []
     try:
@@ -169,11 +166,8 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
                     ca_file=str(tls.ca_file),
                     started_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                     services={s.name: s.info() for s in running})
-    if classroom:  # no passwords in the handle; students fetch it and the CA from the HTTP service
-        handle = dataclasses.replace(handle, server_set=classroom.summary(),
-                                     services={n: classroom.public_info(i) for n, i in handle.services.items()})
-        if "http" in handle.services:
-            classroom.publish(handle.to_dict(), home.data / "http" / "site", tls.ca_file)
+    if classroom:
+        handle = _class_handle(classroom, handle, home.data, tls.ca_file)
     # launch_id lets the starter recognise the process it launched.
     write_json_atomically(home.state_file, {**handle.to_dict(), "launch_id": launch_id})
     log.info("ready in %.0f ms: %s", (time.perf_counter() - started) * 1000,
@@ -186,13 +180,18 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
             await service.stop()
         except Exception:  # one service failing to stop must not keep the others running
             log.exception("error while stopping %s", service.name)
-    state_file = home.state_file
-    try:
-        if json.loads(state_file.read_text(encoding="utf-8")).get("pid") == os.getpid():
-            state_file.unlink()
-    except (OSError, ValueError):
-        pass
+    if read_json(home.state_file).get("pid") == os.getpid():
+        home.state_file.unlink(missing_ok=True)
     return 0
+
+
+def _class_handle(classroom, handle: Handle, data: Path, ca_file: Path) -> Handle:
+    """A class server's handle has no passwords; students fetch it and the CA from the HTTP service."""
+    handle = dataclasses.replace(handle, server_set=classroom.summary(),
+                                 services={n: classroom.public_info(i) for n, i in handle.services.items()})
+    if "http" in handle.services:
+        classroom.publish(handle.to_dict(), data / "http" / "site", ca_file)
+    return handle
 
 
 def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = False,

@@ -63,7 +63,10 @@ class Context:
     classroom: object = None  # a class server's ClassSet (classroom/server.py), else None
 
     def server_ssl_context(self) -> ssl.SSLContext:
-        return self.tls.server_context()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.tls.cert_file, self.tls.key_file)
+        return context
 
     def passwords_allowed(self, tls: bool) -> bool:
         """The one rule for every service: beyond loopback, passwords travel only over TLS."""
@@ -102,20 +105,9 @@ class TLSFiles:
     cert_file: Path
     key_file: Path
 
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(self.cert_file, self.key_file)
-        return context
-
 
 def listen(ctx: Context, name: str, kind: int = socket.SOCK_STREAM, port: int | None = None) -> socket.socket:
-    """Bind the listener `name` on ctx.host and return the socket.
-
-    kind is SOCK_STREAM (TCP, listening) or SOCK_DGRAM (UDP, bound).
-    port defaults to ctx.ports[name]; pass one to put a UDP socket on the
-    number its TCP twin received.
-    """
+    """Bind the listener `name` on ctx.host at ctx.ports[name], or at `port` (a UDP socket on its TCP twin's)."""
     host = ctx.host
     port = ctx.ports[name] if port is None else port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -161,19 +153,12 @@ async def close_servers(servers: list, timeout: float = 2.0) -> None:
 class Service:
     """Base class: one protocol. Subclasses set `name` and `listeners`."""
 
-    #: The service's name in the state file and on the command line.
-    name: str = ""
-    #: The listener names (keys of config.DEFAULT_PORTS) this service binds.
-    listeners: tuple[str, ...] = ()
-    #: The folder under the data directory that holds this service's files.
-    #: Services that share a store share a name: SMTP, POP3 and IMAP all use "mail".
-    data_name: str = ""
-    #: The settings this service takes, by name without the "<service>_" prefix.
-    options: dict[str, Option] = {}
-    #: Whether the plain port upgrades to TLS (STARTTLS, STLS, AUTH TLS).
-    starttls = False
-    #: Whether the course's accounts log in to this service (published in the state file).
-    uses_accounts = False
+    name: str = ""  # the service's name in the state file and on the command line
+    listeners: tuple[str, ...] = ()  # the listener names (keys of config.DEFAULT_PORTS) it binds
+    data_name: str = ""  # its folder under the data directory, if not `name`: SMTP, POP3 and IMAP share "mail"
+    options: dict[str, Option] = {}  # the settings it takes, by name without the "<service>_" prefix
+    starttls = False  # the plain port upgrades to TLS (STARTTLS, STLS, AUTH TLS)
+    uses_accounts = False  # the course's accounts log in (published in the state file)
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
@@ -205,10 +190,7 @@ class Service:
         return {}
 
     def info(self) -> ServiceInfo:
-        """What clients need to know, published in the state file (see handle.py for the schema).
-
-        By default: the first listener is the port, the others its implicit-TLS twins.
-        """
+        """What clients need to know (handle.py's schema): the first listener's port, the others' as TLS ports."""
         first, *others = self.listeners
         return ServiceInfo(name=self.name, host=self.ctx.host, port=self.ctx.bound[first],
                            tls_ports={name: self.ctx.bound[name] for name in others}, starttls=self.starttls,
