@@ -41,16 +41,11 @@ class ServersFactory:
 
 
 @pytest.fixture(scope="session")
-def _session_servers_factory(tmp_path_factory):
-    factory = ServersFactory(tmp_path_factory)
-    yield factory
-    factory.stop_all()
-
-
-@pytest.fixture(scope="session")
-def servers(_session_servers_factory) -> Handle:
+def servers(tmp_path_factory) -> Handle:
     """Shared servers with seeded data: do not change their data in a test."""
-    return _session_servers_factory()
+    factory = ServersFactory(tmp_path_factory)
+    yield factory()
+    factory.stop_all()
 
 
 @pytest.fixture

@@ -108,11 +108,8 @@ def write_json_atomically(path: Path, data: dict) -> None:
 
 def configure_logging(state_dir: Path) -> None:
     """All logs, ours and the libraries', go to one file in the state directory."""
-    handler = logging.FileHandler(StateDir(state_dir).log_file, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    logging.basicConfig(filename=StateDir(state_dir).log_file, encoding="utf-8", level=logging.INFO, force=True,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.captureWarnings(True)
     warnings.simplefilter("default")
 

@@ -34,10 +34,8 @@ class PortInUseError(OSError):
 
     def __init__(self, name: str, host: str, port: int, reason: str):
         self.name, self.host, self.port = name, host, port
-        super().__init__(
-            f"port {port} on {host} ({name}) is already in use by another program ({reason}). "
-            f"Stop that program, or choose another port, in the course's folder: {_another_port(name)}."
-        )
+        super().__init__(f"port {port} on {host} ({name}) is already in use by another program ({reason}). Stop "
+                         f"that program, or choose another port, in the course's folder: {_another_port(name)}.")
 
 
 def _another_port(name: str) -> str:

@@ -55,7 +55,6 @@ def ensure_certificates(tls_dir: Path, extra_host: str | None = None) -> TLSFile
 
 def _make_ca():
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
@@ -64,25 +63,11 @@ def _make_ca():
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Python internet course"),
         x509.NameAttribute(NameOID.COMMON_NAME, "Python internet course local CA"),
     ])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    public = key.public_key()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-            key_encipherment=False, data_encipherment=False, key_agreement=False,
-            encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
+    return key, _sign(name, key.public_key(), name, key, (-1, 3650), [
+        (x509.BasicConstraints(ca=True, path_length=0), True),
+        (_key_usage("digital_signature", "key_cert_sign", "crl_sign"), True),
+        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+    ])
 
 
 def bad_certificate(tls_dir: Path, kind: str) -> tuple[Path, Path]:
@@ -110,7 +95,6 @@ def bad_certificate(tls_dir: Path, kind: str) -> tuple[Path, Path]:
 
 def _make_server_cert(ca_key, ca_cert, names: list[str], days: tuple[int, int] = (-1, 825)):
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -121,26 +105,39 @@ def _make_server_cert(ca_key, ca_cert, names: list[str], days: tuple[int, int] =
             alt_names.append(x509.IPAddress(ipaddress.ip_address(name)))
         except ValueError:
             alt_names.append(x509.DNSName(name))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    return key, _sign(subject, key.public_key(), ca_cert.subject, ca_key, days, [
+        (x509.SubjectAlternativeName(alt_names), False),
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (_key_usage("digital_signature"), True),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+        (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
+    ])
+
+
+def _sign(subject, public_key, issuer, issuer_key, days: tuple[int, int], extensions: list):
+    """A certificate valid from now + days[0] to now + days[1], with these (extension, critical) pairs."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
     now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now + datetime.timedelta(days=days[0]))
-        .not_valid_after(now + datetime.timedelta(days=days[1]))
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, key_encipherment=False, key_cert_sign=False, crl_sign=False,
-            content_commitment=False, data_encipherment=False, key_agreement=False,
-            encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-    )
-    return key, builder.sign(ca_key, hashes.SHA256())
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now + datetime.timedelta(days=days[0]))
+               .not_valid_after(now + datetime.timedelta(days=days[1])))
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _key_usage(*allowed: str):
+    """KeyUsage with only these uses allowed."""
+    from cryptography import x509
+
+    uses = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+            "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+    return x509.KeyUsage(**{use: use in allowed for use in uses})
 
 
 def _load(ca_file: Path, ca_key_file: Path):
