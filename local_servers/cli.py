@@ -1,4 +1,4 @@
-"""The command line: python -m local_servers up | status [--json] | down | reset | logs | transcripts | inspect | serve."""
+"""The command line: python -m local_servers up | status [--json] | down | reset | logs | serve | ... (see --help)."""
 
 from __future__ import annotations
 

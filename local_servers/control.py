@@ -134,26 +134,23 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
         _children[child.pid] = child
 
     deadline = time.monotonic() + START_TIMEOUT
-    state_file, error_file = home.state_file, home.error_file
     while time.monotonic() < deadline:
-        document = read_json(state_file)
+        document = read_json(home.state_file)
         if document.get("launch_id") == launch_id:
             if detaches:
                 child.wait(5)  # the intermediate process exited right after its fork: reap it
             return Handle.from_dict(document)
-        error = read_json(error_file)
+        error = read_json(home.error_file)
         if error.get("launch_id") == launch_id:
             child.poll()
             raise StartError(error.get("error", "the servers could not start"))
         if child.poll() not in (None, 0) or (child.returncode == 0 and not detaches):
-            raise StartError(f"the server process exited with status {child.returncode}; "
-                             f"see {home.log_file}")
+            raise StartError(f"the server process exited with status {child.returncode}; see {home.log_file}")
         time.sleep(0.01)
-    pid = read_json(state_file).get("pid")
+    pid = read_json(home.state_file).get("pid")
     if pid:
         _terminate(pid)
-    raise StartError(f"the servers did not become ready within {START_TIMEOUT:.0f} s; "
-                     f"see {home.log_file}")
+    raise StartError(f"the servers did not become ready within {START_TIMEOUT:.0f} s; see {home.log_file}")
 
 
 def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict[str, int] | None = None,
@@ -250,13 +247,10 @@ def _stop_locked(state_dir: Path) -> bool:
 
 
 def reset(state_dir: Path | None = None, names: list[str] | None = None) -> Handle | None:
-    """Restore the seeded data of the named services (all by default).
+    """Restore the seeded data of the named services (all by default): the new handle, or None if not running.
 
-    Running servers are stopped, their data folders removed, and a new server
-    process started on the same host and ports: it seeds what is missing, so
-    the seed code runs in the server process, never in a notebook's kernel.
-    Returns the new handle, or None if the servers were not running (they
-    seed at their next start).
+    The servers stop, their data folders go, and a new process on the same host and ports seeds what is
+    missing: the seed code runs in the server process, never in a notebook's kernel.
     """
     state_dir = Path(state_dir or config.state_dir())
     names = list(names or serve.SERVICES)

@@ -147,8 +147,7 @@ class Handle:
             f"<td>{html.escape(', '.join(['STARTTLS'] * s.starttls + [f'{k} :{v}' for k, v in s.tls_ports.items()]) or '-')}</td>"
             f"<td>{html.escape(', '.join(s.accounts) or '-')}</td></tr>"
             for n, s in self._protocols().items())
-        return ("<table><tr><th>service</th><th>address</th><th>TLS</th><th>accounts</th></tr>"
-                f"{cells}</table>")
+        return f"<table><tr><th>service</th><th>address</th><th>TLS</th><th>accounts</th></tr>{cells}</table>"
 
     def _protocols(self) -> dict[str, ServiceInfo]:
         """The services the chapters talk to: the tables leave out the inspector (a page, not a protocol)."""

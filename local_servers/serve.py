@@ -153,8 +153,7 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
             running.append(service)
     except (PortInUseError, OSError) as exc:
         log.error("could not start: %s", exc)
-        write_json_atomically(home.error_file,
-                              {"pid": os.getpid(), "launch_id": launch_id, "error": str(exc)})
+        write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id, "error": str(exc)})
         for service in reversed(running):
             await service.stop()
         return 2
@@ -208,9 +207,8 @@ def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = Fa
         # Some libraries need a selector loop; the proactor is the Windows default.
         asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())
     try:
-        return asyncio.run(run(state_dir, host, ports, public=public, names=names,
-                               options=options or {}, started=started, launch_id=launch_id,
-                               classroom=classroom))
+        return asyncio.run(run(state_dir, host, ports, public=public, names=names, options=options or {},
+                               started=started, launch_id=launch_id, classroom=classroom))
     except Exception as exc:
         log.exception("server process failed")
         write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id,
