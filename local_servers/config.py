@@ -23,19 +23,9 @@ DEFAULT_HOST = "127.0.0.1"
 
 #: Every listening socket, by name: 10000 + the well-known port.
 DEFAULT_PORTS: dict[str, int] = {
-    "echo": 10007,  # echo, TCP and UDP (RFC 862)
-    "time": 10013,  # the chapter's timestamp server, TCP and UDP (daytime is 13)
-    "ftp": 10021,  # FTP, with explicit FTPS (AUTH TLS) on the same port
-    "smtp": 10025,  # SMTP, offering STARTTLS
-    "http": 10080,
-    "pop3": 10110,
-    "nntp": 10119,
-    "imap": 10143,
-    "https": 10443,
-    "smtps": 10465,  # SMTP over implicit TLS (the chapter's SMTP_SSL example)
-    "nntps": 10563,
-    "imaps": 10993,
-    "pop3s": 10995,
+    "echo": 10007, "time": 10013,  # TCP and UDP: echo (RFC 862) and the chapter's timestamps (daytime is 13)
+    "ftp": 10021, "smtp": 10025, "http": 10080, "pop3": 10110, "nntp": 10119, "imap": 10143,  # the plain ports
+    "https": 10443, "smtps": 10465, "nntps": 10563, "imaps": 10993, "pop3s": 10995,  # implicit TLS
     "inspector": 10888,  # the inspector's web page (always on 127.0.0.1); no standard port, so one that is free
 }
 
