@@ -197,9 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         except control.StartError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        print(f"servers {'already running' if already else 'started'} (pid {handle.pid}; state in {state_dir})")
-        print(handle.table())
-        print(f"CA file (verify TLS against it): {handle.ca_file}")
+        print(f"servers {'already running' if already else 'started'} (pid {handle.pid}; state in {state_dir})",
+              handle.table(), f"CA file (verify TLS against it): {handle.ca_file}", sep="\n")
         _say_profile(state_dir)
         return 0
 
@@ -211,9 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         elif handle is None:
             print(f"not running (state dir {state_dir})")
         else:
-            print(f"running (pid {handle.pid}, since {handle.started_at}; state in {state_dir})")
-            print(handle.table())
-            print(f"CA file (verify TLS against it): {handle.ca_file}")
+            print(f"running (pid {handle.pid}, since {handle.started_at}; state in {state_dir})",
+                  handle.table(), f"CA file (verify TLS against it): {handle.ca_file}", sep="\n")
         if not args.json:
             _say_profile(state_dir)
         return 0 if handle else 3

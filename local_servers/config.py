@@ -45,11 +45,7 @@ def is_loopback(host: str | None) -> bool:
 
 
 def check_login(user: str, password: str) -> str | None:
-    """The one login rule of every service: the account's name, or None if the login fails.
-
-    User names are case-insensitive (``Alice`` is alice, as in mail addresses);
-    passwords are compared exactly, in constant time.
-    """
+    """The one login rule: the account's name, or None. ``Alice`` is alice; passwords match exactly (constant time)."""
     name = user.lower()
     expected = ACCOUNTS.get(name)
     if expected is None or not hmac.compare_digest(expected.encode(), password.encode("utf-8", "surrogateescape")):

@@ -172,7 +172,6 @@ class Handle:
     def load(cls, state_file: Path) -> "Handle":
         return cls.from_dict(json.loads(Path(state_file).read_text(encoding="utf-8")))
 
-    # -- provider profiles (wire/profiles.py, wire/oauth.py) ------------------------------------
     def profile(self, name: str | None) -> "Handle":
         """Make the mail servers behave like a provider: "gmail", "qq", "163", "outlook"; None: the course's own.
 
@@ -202,8 +201,6 @@ class Handle:
         return {"token_url": f"http://{http.host}:{http.port}{oauth.TOKEN_PATH}", "client_id": oauth.CLIENT_ID,
                 "client_secret": oauth.CLIENT_SECRET, "refresh_token": oauth.refresh_token(self.state_dir, user)}
 
-    # -- fault injection (local_servers/wire/faults.py) ----------------------------------
-
     def fault(self, service: str, kind: str = "reply", **options):
         """Make a server misbehave: servers.fault("smtp", "reply", code=451, stage="RCPT", count=1).
 
@@ -232,8 +229,6 @@ class Handle:
         finally:
             faults.clear(self.state_dir, fault.id)
 
-    # -- wire (issue 11): transcripts ---------------------------------------------------------------
-
     def transcripts(self, service: str | None = None, last: int | None = None, user: str | None = None):
         """The recorded sessions, oldest first (live ones too): print them, or show them in a notebook.
 
@@ -244,8 +239,6 @@ class Handle:
         from .wire.transcripts import sessions
 
         return sessions(self.state_dir, service=service, last=last, user=user)
-
-    # -- the inspector (issue 11) ------------------------------------------------------------------
 
     @property
     def inspector_url(self) -> str | None:
