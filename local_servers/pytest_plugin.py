@@ -1,17 +1,8 @@
-"""pytest fixtures: isolated servers for tests and graders.
+"""pytest fixtures: isolated servers for tests and graders (installed with the package: entry point `pytest11`).
 
-Installed with the package (entry point `pytest11`), so any test can ask for:
-
-- ``servers``: one set of servers for the whole session (per xdist worker),
-  for tests that only read the seeded data;
-- ``fresh_servers``: a new set with freshly seeded data, for one test that
-  changes things (uploads, deletes, sends mail);
-- ``servers_factory``: call it to start a set with options, e.g.
-  ``servers_factory(names=["ftp"], options={"ftp_idle_timeout": 2})``.
-
-Each set runs in its own process with its own temporary state directory and
-ports chosen by the OS, so tests never meet a student's running servers,
-nor each other under pytest-xdist.
+``servers`` (one set per session and xdist worker), ``fresh_servers`` (one test's own) and ``servers_factory``
+(sets with options). Each set runs in its own process with its own temporary state directory and ports chosen
+by the OS, so tests never meet a student's running servers, nor each other under pytest-xdist.
 """
 
 from __future__ import annotations
@@ -42,7 +33,7 @@ class ServersFactory:
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory) -> Handle:
-    """Shared servers with seeded data: do not change their data in a test."""
+    """One set for the whole session, for tests that only read the seeded data: do not change it in a test."""
     factory = ServersFactory(tmp_path_factory)
     yield factory()
     factory.stop_all()
@@ -50,7 +41,8 @@ def servers(tmp_path_factory) -> Handle:
 
 @pytest.fixture
 def servers_factory(tmp_path_factory):
-    """Start server sets with options; all are stopped when the test ends."""
+    """Start sets with options, e.g. ``servers_factory(names=["ftp"], options={"ftp_idle_timeout": 2})``; all stop
+    when the test ends."""
     factory = ServersFactory(tmp_path_factory)
     yield factory
     factory.stop_all()
@@ -58,5 +50,5 @@ def servers_factory(tmp_path_factory):
 
 @pytest.fixture
 def fresh_servers(servers_factory) -> Handle:
-    """Servers with freshly seeded data, for this test alone."""
+    """Servers with freshly seeded data, for one test that changes things (uploads, deletes, sends mail)."""
     return servers_factory()
