@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -248,16 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         if not log_file.exists():
             print(f"no log yet ({log_file})")
             return 0
-        with open(log_file, encoding="utf-8", errors="replace") as f:
+        with open(log_file, encoding="utf-8", errors="replace") as f, contextlib.suppress(KeyboardInterrupt):
             sys.stdout.writelines(f.readlines()[-args.lines:] if args.lines > 0 else [])
-            try:
-                while args.follow:  # until Ctrl-C
-                    line = f.readline()
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-                    time.sleep(0 if line else 0.2)
-            except KeyboardInterrupt:
-                pass
+            while args.follow:  # until Ctrl-C
+                line = f.readline()
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                time.sleep(0 if line else 0.2)
         return 0
     return 2
 

@@ -14,6 +14,7 @@ accept queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -142,10 +143,8 @@ async def close_servers(servers: list, timeout: float = 2.0) -> None:
         if hasattr(server, "close_clients"):  # 3.13+: also end open sessions
             server.close_clients()
     for server in servers:
-        try:  # since 3.12 wait_closed() also waits for open connections
+        with contextlib.suppress(asyncio.TimeoutError):  # since 3.12 wait_closed() also waits for open connections
             await asyncio.wait_for(server.wait_closed(), timeout)
-        except asyncio.TimeoutError:
-            pass
 
 
 class Service:
