@@ -104,7 +104,7 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
     home.state_file.unlink(missing_ok=True)
     home.error_file.unlink(missing_ok=True)
     launch_id = uuid.uuid4().hex
-    cmd = [sys.executable, "-m", "local_servers", "serve", "--state-dir", str(Path(state_dir).resolve()), "--host", host,
+    cmd = [sys.executable, "-m", "local_servers", "serve", "--state-dir", str(home.path.resolve()), "--host", host,
            "--ports", ",".join(f"{k}={v}" for k, v in ports.items()), "--detach", "--launch-id", launch_id]
     if public:
         cmd.append("--public")
@@ -197,9 +197,8 @@ def _spawn_in_a_block(state_dir: Path, host: str, names: list[str] | None, optio
 def ensure_running(state_dir: Path | None = None, **kwargs) -> Handle:
     """The notebooks' entry point: the servers' handle, starting them if needed.
 
-    Idempotent and safe from several kernels at once: all of them share one
-    server process per state directory. When LOCAL_SERVERS_URL names a class
-    server (and nothing else is asked for), its handle instead: nothing starts here.
+    Idempotent and safe from several kernels at once: all of them share one server process per state directory.
+    When LOCAL_SERVERS_URL names a class server (and nothing else is asked for), its handle: nothing starts here.
     """
     if state_dir is None and not kwargs and os.environ.get("LOCAL_SERVERS_URL"):
         from .classroom import remote

@@ -15,9 +15,8 @@ _counter = itertools.count()
 def write_atomically(path: Path, data: bytes | str, *, mode: int = 0o644, tmp_dir: Path | None = None) -> None:
     """Write to a temporary name on the same disk, then rename: readers (and a kill) see all or nothing.
 
-    mode 0o600 keeps a private key private from its first byte; tmp_dir keeps
-    half-written files out of a folder that others list (a news spool).
-    """
+    mode 0o600 keeps a private key private from its first byte; tmp_dir keeps half-written files out of a
+    folder that others list (a news spool)."""
     path = Path(path)
     folder = Path(tmp_dir) if tmp_dir is not None else path.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -41,10 +40,7 @@ def read_json(path: Path) -> dict:
 
 
 def png(width: int, height: int, pixel, level: int = 9) -> bytes:
-    """A PNG image written by hand: signature, IHDR, one zlib-compressed IDAT, IEND.
-
-    pixel(x, y) gives (r, g, b); each row starts with filter type 0 (none).
-    """
+    """A PNG by hand: signature, IHDR, one zlib-compressed IDAT, IEND; pixel(x, y) gives (r, g, b), rows unfiltered."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

@@ -77,11 +77,7 @@ def data_names(names: list[str]) -> dict[str, str]:
 
 
 def seed_missing(state_dir: Path, names: list[str]) -> None:
-    """Seed each data folder of the named services that does not exist yet.
-
-    Seeding writes into a temporary folder beside the final one and renames
-    it into place, so an interrupted seed never leaves half a data set.
-    """
+    """Seed each missing data folder of the named services beside it, then rename: never half a data set."""
     data_root = StateDir(state_dir).data
     data_root.mkdir(parents=True, exist_ok=True)
     for folder, name in data_names(names).items():

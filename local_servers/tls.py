@@ -24,11 +24,7 @@ from .service import TLSFiles
 
 
 def ensure_certificates(tls_dir: Path, extra_host: str | None = None) -> TLSFiles:
-    """Return the CA and server certificate files, creating whatever is missing.
-
-    A server certificate that does not cover extra_host (a host the user
-    asked to bind) is issued again from the same CA.
-    """
+    """The CA and server certificate files, made if missing; the server's anew if it lacks extra_host (a bound host)."""
     files = TLSFiles(tls_dir / "ca.pem", tls_dir / "server.pem", tls_dir / "server-key.pem")
     ca_key_file = tls_dir / "ca-key.pem"
     names_file = tls_dir / "server-names.txt"
