@@ -75,14 +75,6 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def _listening(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def find(state_dir: Path | None = None) -> Handle | None:
     """The running servers of this state directory, or None."""
     state_dir = Path(state_dir or config.state_dir())
@@ -93,8 +85,11 @@ def find(state_dir: Path | None = None) -> Handle | None:
     if not pid_alive(handle.pid):
         return None
     probe = next((s for s in handle.services.values() if s.port), None)
-    if probe is not None and not _listening(probe.host, probe.port):
-        return None
+    try:
+        if probe is not None:
+            socket.create_connection((probe.host, probe.port), timeout=2).close()
+    except OSError:
+        return None  # a process with that pid, but not listening: not ours, or not any more
     return handle
 
 

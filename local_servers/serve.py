@@ -53,8 +53,7 @@ SERVICES: dict[str, str] = {
     "inspector": "local_servers.inspector.service:InspectorService",
 }
 
-#: The data folder of each service whose folder is not its own name (Service.data_name, declared
-#: here too so that `reset` can remove it without importing the servers into a notebook's kernel).
+#: Data folders not named after their service (Service.data_name, said here too: `reset` imports no server).
 SHARED_DATA = {"smtp": "mail", "pop3": "mail", "imap": "mail"}
 
 # The state directory's file names (config.StateDir), as other modules know them.

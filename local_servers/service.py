@@ -25,8 +25,7 @@ from pathlib import Path
 from .config import ACCOUNTS
 from .handle import ServiceInfo
 
-#: Deep enough that 100 clients connecting at once are never refused
-#: (vsftpd's default of 32 overflowed in the same test).
+#: Deep enough that 100 clients connecting at once are never refused (vsftpd's 32 overflowed in that test).
 BACKLOG = 1024
 
 
@@ -110,9 +109,8 @@ def listen(ctx: Context, name: str, kind: int = socket.SOCK_STREAM, port: int | 
     host = ctx.host
     port = ctx.ports[name] if port is None else port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # Name the protocol: asyncio sets TCP_NODELAY on accepted connections only
-    # when sock.proto says TCP, and without it a reply split in two writes can
-    # wait 40 ms for the client's delayed ACK.
+    # Name the protocol: asyncio sets TCP_NODELAY on accepted connections only when sock.proto says TCP,
+    # and without it a reply split in two writes can wait 40 ms for the client's delayed ACK.
     sock = socket.socket(family, kind, socket.IPPROTO_TCP if kind == socket.SOCK_STREAM else socket.IPPROTO_UDP)
     try:
         if sys.platform == "win32":
