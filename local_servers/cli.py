@@ -15,13 +15,10 @@ from .config import StateDir
 
 
 def _options(items: list[str]) -> dict:
-    options = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--option takes KEY=VALUE, not {item!r}")
-        options[key] = value
-    return options
+    bad = [item for item in items if "=" not in item]
+    if bad:
+        raise SystemExit(f"--option takes KEY=VALUE, not {bad[0]!r}")
+    return dict(item.split("=", 1) for item in items)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -121,7 +118,7 @@ def _fault_parser(sub) -> None:
         parser.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
-def _fault_command(args, state_dir: Path) -> int:
+def _fault_command(state_dir: Path, args) -> int:
     from .wire import faults
 
     if args.action == "add":
@@ -171,9 +168,6 @@ def main(argv: list[str] | None = None) -> int:
         names = [n for n in args.only.split(",") if n] or None
         return serve.main(state_dir, args.host, ports, public=public, names=names,
                           options=_options(args.option), launch_id=args.launch_id, classroom=args.classroom)
-
-    if args.command == "fault":
-        return _fault_command(args, state_dir)
 
     from . import control
 
@@ -240,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                                                       else " (seeded when the servers start)"))
         return 0
 
-    wire_commands = {"profile": _profile, "transcripts": _transcripts, "inspect": _inspect}  # issue 11
+    wire_commands = {"profile": _profile, "transcripts": _transcripts, "inspect": _inspect, "fault": _fault_command}
     if args.command in wire_commands:
         return wire_commands[args.command](state_dir, args)
 
