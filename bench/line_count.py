@@ -245,6 +245,7 @@ ADDED = (
     ("local_servers/handle.py", "Handle.transcripts", I11, "transcripts"),
     ("local_servers/handle.py", "Handle.inspector_url", I11, "inspector"),
     ("local_servers/handle.py", "Handle._protocols", I11, "the inspector left out of the tables"),
+    ("local_servers/handle.py", "TOOLS", I11, "the inspector left out of the tables"),
     ("local_servers/tls.py", "bad_certificate", I11, "fault: a bad certificate"),
     ("local_servers/service.py", "_another_port", "9 Build 1", "a printed command that works as typed"),
     ("local_servers/service.py", "validate_options", "8 Build 2 (typed options)", "unknown keys rejected"),

@@ -41,8 +41,7 @@ from pathlib import Path
 
 SCHEMA_VERSION = 1
 
-#: Services that are tools rather than protocols: left out of table() (`inspect` prints their address).
-TOOLS = ("inspector",)
+TOOLS = ("inspector",)  #: services that are tools, not protocols: left out of table() (`inspect` prints them)
 
 
 @dataclass(frozen=True)
