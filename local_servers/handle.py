@@ -124,9 +124,7 @@ class Handle:
         """A table for people: service, address, TLS variants, accounts (no paths, so it never varies)."""
         rows = [("service", "address", "TLS", "accounts")]
         for name, svc in self._protocols().items():
-            tls = []
-            if svc.starttls:
-                tls.append("STARTTLS")
+            tls = ["STARTTLS"] if svc.starttls else []
             tls += [f"{tls_name} :{port}" for tls_name, port in svc.tls_ports.items()]
             address = f"{svc.host}:{svc.port}" + (f" (+udp :{svc.udp_port})" if svc.udp_port else "")
             accounts = ", ".join(f"{user}/{pw}" if pw else user for user, pw in svc.accounts.items()) or "-"

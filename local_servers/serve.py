@@ -134,11 +134,8 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
 
-    def request_stop(*_):
-        loop.call_soon_threadsafe(stop_event.set)
-
     for sig in filter(None, (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGBREAK", None))):
-        signal.signal(sig, request_stop)
+        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop_event.set))
 
     running: list[Service] = []
     try:
@@ -153,8 +150,7 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
             await service.stop()
         return 2
 
-    handle = Handle(pid=os.getpid(), host=host, state_dir=state_dir, log_file=home.log_file,
-                    ca_file=str(tls.ca_file),
+    handle = Handle(pid=os.getpid(), host=host, state_dir=state_dir, log_file=home.log_file, ca_file=str(tls.ca_file),
                     started_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                     services={s.name: s.info() for s in running})
     if classroom:
