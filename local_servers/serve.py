@@ -191,8 +191,10 @@ def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = Fa
     configure_logging(state_dir)
     names = list(names or SERVICES)
     unknown = set(names) - set(SERVICES)
-    if unknown:
-        print(f"unknown service(s): {', '.join(sorted(unknown))}; known: {', '.join(SERVICES)}", file=sys.stderr)
+    if unknown:  # said in the error file too, or `up` would wait START_TIMEOUT for a process that has gone
+        error = f"unknown service(s): {', '.join(sorted(unknown))}; known: {', '.join(SERVICES)}"
+        print(error, file=sys.stderr)
+        write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id, "error": error})
         return 2
     if sys.platform == "win32":
         # Some libraries need a selector loop; the proactor is the Windows default.
