@@ -93,16 +93,14 @@ def find(state_dir: Path | None = None) -> Handle | None:
     return handle
 
 
-def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
-           names: list[str] | None, options: dict, classroom: bool = False) -> Handle:
+def _spawn(state_dir: Path, host: str, ports: dict[str, int], names: list[str] | None, options: dict,
+           classroom: bool = False) -> Handle:
     home = StateDir(state_dir)
     home.state_file.unlink(missing_ok=True)
     home.error_file.unlink(missing_ok=True)
     launch_id = uuid.uuid4().hex
     cmd = [sys.executable, "-m", "local_servers", "serve", "--state-dir", str(home.path.resolve()), "--host", host,
            "--ports", ",".join(f"{k}={v}" for k, v in ports.items()), "--detach", "--launch-id", launch_id]
-    if public:
-        cmd.append("--public")
     if classroom:  # a class server (classroom/): the roster written by `up --class` in state_dir
         cmd.append("--class")
     if names:
@@ -115,12 +113,11 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
     # it runs in the package's parent folder.
     package_parent = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-    kwargs: dict = {}
     if sys.platform == "win32":
-        kwargs["creationflags"] = (subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
-                                   | subprocess.CREATE_NO_WINDOW)
+        kwargs = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
+                  | subprocess.CREATE_NO_WINDOW}
     else:
-        kwargs["start_new_session"] = True  # Ctrl-C in the terminal or notebook does not reach it
+        kwargs = {"start_new_session": True}  # Ctrl-C in the terminal or notebook does not reach it
     with open(home.log_file, "ab") as log:
         child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  env=env, cwd=package_parent, close_fds=True, **kwargs)
@@ -142,9 +139,7 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
         if child.poll() not in (None, 0) or (child.returncode == 0 and not detaches):
             raise StartError(f"the server process exited with status {child.returncode}; see {home.log_file}")
         time.sleep(0.01)
-    pid = read_json(home.state_file).get("pid")
-    if pid:
-        _terminate(pid)
+    _stop_locked(state_dir)
     raise StartError(f"the servers did not become ready within {START_TIMEOUT:.0f} s; see {home.log_file}")
 
 
@@ -163,12 +158,10 @@ def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict
         handle = find(state_dir)
         if handle is not None:
             return handle
-        chosen_host = host or config.DEFAULT_HOST
-        public = not config.is_loopback(chosen_host)
-        if not (ports or ephemeral or os.environ.get(config.PORTS_ENV) or public or classroom):
-            return _spawn_in_a_block(state_dir, chosen_host, names, options or {})
-        return _spawn(state_dir, chosen_host, config.ports(ports, ephemeral=ephemeral), public, names,
-                      options or {}, classroom)
+        host = host or config.DEFAULT_HOST
+        if not (ports or ephemeral or os.environ.get(config.PORTS_ENV) or not config.is_loopback(host) or classroom):
+            return _spawn_in_a_block(state_dir, host, names, options or {})
+        return _spawn(state_dir, host, config.ports(ports, ephemeral=ephemeral), names, options or {}, classroom)
 
 
 def _spawn_in_a_block(state_dir: Path, host: str, names: list[str] | None, options: dict) -> Handle:
@@ -177,7 +170,7 @@ def _spawn_in_a_block(state_dir: Path, host: str, names: list[str] | None, optio
     while True:
         chosen = port_blocks.choose(state_dir, host, failed)
         try:
-            handle = _spawn(state_dir, host, chosen, False, names, options)
+            handle = _spawn(state_dir, host, chosen, names, options)
         except StartError as exc:
             block = port_blocks.block_of(chosen)
             if "already in use" not in str(exc) or block is None or len(failed) >= 3:
@@ -202,22 +195,19 @@ def ensure_running(state_dir: Path | None = None, **kwargs) -> Handle:
 
 
 def _terminate(pid: int, timeout: float = 10.0) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)  # on Windows this ends the process at once
-    except (ProcessLookupError, OSError):
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """SIGTERM, then SIGKILL if the process is still there after timeout (on Windows SIGTERM ends it at once)."""
+    for sig, wait in ((signal.SIGTERM, timeout), (getattr(signal, "SIGKILL", None), 5.0)):
+        if sig is None:
+            return
+        try:
+            os.kill(pid, sig)
+        except OSError:  # ProcessLookupError: it has gone already
+            return
+        deadline = time.monotonic() + wait
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
         if not pid_alive(pid):
             return
-        time.sleep(0.02)
-    if sys.platform != "win32":
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            return
-        while pid_alive(pid) and time.monotonic() < deadline + 5:
-            time.sleep(0.02)
 
 
 def stop(state_dir: Path | None = None) -> bool:
@@ -255,15 +245,11 @@ def reset(state_dir: Path | None = None, names: list[str] | None = None) -> Hand
         serve.remove_data(state_dir, names)
         if handle is None:
             return None
-        ports = _ports_of(handle)
-        public = not config.is_loopback(handle.host)
-        return _spawn(state_dir, handle.host, ports, public, list(handle.services), {},
+        return _spawn(state_dir, handle.host, _ports_of(handle), list(handle.services), {},
                       handle.server_set.get("kind") == "class")
 
 
 def _ports_of(handle: Handle) -> dict[str, int]:
     """The listener ports a running handle uses, to start again on the same ones."""
-    ports: dict[str, int] = {}
-    for name, svc in handle.services.items():
-        ports.update({name: svc.port, **svc.tls_ports})
-    return {name: port for name, port in ports.items() if name in config.DEFAULT_PORTS}
+    return {name: port for svc in handle.services.values()
+            for name, port in [(svc.name, svc.port), *svc.tls_ports.items()] if name in config.DEFAULT_PORTS}
