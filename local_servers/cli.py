@@ -152,9 +152,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "serve":
         if args.detach and hasattr(os, "fork"):
-            # Leave the process that started us at once, so that the server is
-            # nobody's child: when it exits, init reaps it, and no kernel that
-            # happened to start it is left holding a zombie that looks alive.
+            # Leave our starter at once: the server is then nobody's child, init reaps it when it exits, and no
+            # kernel that happened to start it is left holding a zombie that looks alive.
             if os.fork() > 0:
                 os._exit(0)
         from . import serve

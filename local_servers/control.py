@@ -108,9 +108,8 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], names: list[str] |
     for key, value in options.items():
         cmd += ["--option", f"{key}={value}"]
     env = dict(os.environ)
-    # The child must import this very package, even when it is not installed, and not a local_servers
-    # folder where the caller happens to be (`python -m` puts the working directory first on sys.path):
-    # it runs in the package's parent folder.
+    # The child must import this very package, even if not installed, and not a local_servers folder where the
+    # caller happens to be (`python -m` puts the working directory first on sys.path): it runs in our parent folder.
     package_parent = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
     if sys.platform == "win32":
@@ -148,9 +147,8 @@ def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict
           classroom: bool = False) -> Handle:
     """Start the servers unless they already run; return the handle either way.
 
-    host: bind here instead of 127.0.0.1 (beyond loopback the servers get
-    stricter: no anonymous writes). ports: overrides by listener name.
-    ephemeral: let the OS choose every port (isolated test servers).
+    host: bind here instead of 127.0.0.1 (beyond loopback the servers get stricter: no anonymous writes).
+    ports: overrides by listener name. ephemeral: let the OS choose every port (isolated test servers).
     classroom: a class server, from the roster that `up --class` wrote into state_dir (classroom/).
     """
     state_dir = Path(state_dir or config.state_dir())

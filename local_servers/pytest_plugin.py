@@ -21,10 +21,8 @@ class ServersFactory:
         self._started: list = []
 
     def __call__(self, names: list[str] | None = None, options: dict | None = None, **kwargs) -> Handle:
-        state_dir = self._tmp.mktemp("local-servers")
-        handle = control.start(state_dir, ephemeral=True, names=names, options=options, **kwargs)
-        self._started.append(state_dir)
-        return handle
+        self._started.append(self._tmp.mktemp("local-servers"))  # before the start: a half-started set stops too
+        return control.start(self._started[-1], ephemeral=True, names=names, options=options, **kwargs)
 
     def stop_all(self) -> None:
         while self._started:

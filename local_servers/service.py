@@ -113,12 +113,10 @@ def listen(ctx: Context, name: str, kind: int = socket.SOCK_STREAM, port: int | 
     # and without it a reply split in two writes can wait 40 ms for the client's delayed ACK.
     sock = socket.socket(family, kind, socket.IPPROTO_TCP if kind == socket.SOCK_STREAM else socket.IPPROTO_UDP)
     try:
-        if sys.platform == "win32":
-            # Windows' SO_REUSEADDR would let two servers share a port.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
-        else:
-            # Lets a restarted server bind again at once despite TIME_WAIT.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # SO_REUSEADDR lets a restarted server bind again at once despite TIME_WAIT; on Windows it would let two
+        # servers share a port, so there the exclusive kind.
+        reuse = socket.SO_EXCLUSIVEADDRUSE if sys.platform == "win32" else socket.SO_REUSEADDR
+        sock.setsockopt(socket.SOL_SOCKET, reuse, 1)
         sock.bind((host, port))
         if kind == socket.SOCK_STREAM:
             sock.listen(BACKLOG)
