@@ -21,7 +21,7 @@ from typing import Callable
 
 from ..limits import OPTIONS, ConnectionLimit
 from ..handle import ServiceInfo
-from ..service import PortInUseError, Service, listen
+from ..service import PortInUseError, Service, close_servers, listen
 from ..wire.transcripts import open_transcript
 
 
@@ -108,8 +108,7 @@ class _TCPAndUDPService(Service):
 
     async def stop(self) -> None:
         self.udp_transport.close()
-        self.tcp_server.close()
-        await self.tcp_server.wait_closed()
+        await close_servers([self.tcp_server])
 
     def info(self) -> ServiceInfo:
         return dataclasses.replace(super().info(), udp_port=self.port)
