@@ -79,8 +79,8 @@ def find(state_dir: Path | None = None) -> Handle | None:
     """The running servers of this state directory, or None."""
     state_dir = Path(state_dir or config.state_dir())
     try:
-        handle = Handle.load(StateDir(state_dir).state_file)
-    except (OSError, ValueError, KeyError):
+        handle = Handle.from_dict(read_json(StateDir(state_dir).state_file))
+    except (ValueError, KeyError):  # no state file, half a one, or another schema's
         return None
     if not pid_alive(handle.pid):
         return None

@@ -34,7 +34,6 @@ document). The schema, version 1, is stable; new keys may be added:
 from __future__ import annotations
 
 import contextlib
-import json
 import ssl
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -69,10 +68,9 @@ class ServiceInfo:
 
     @classmethod
     def from_dict(cls, name: str, data: dict) -> "ServiceInfo":
+        optional = {item.name for item in fields(cls)} - {"name", "host", "port"}  # keys a later version adds: skipped
         return cls(name=name, host=data["host"], port=data["port"],
-                   tls_ports=dict(data.get("tls_ports", {})), starttls=bool(data.get("starttls", False)),
-                   udp_port=data.get("udp_port"), accounts=dict(data.get("accounts", {})),
-                   ca_file=data.get("ca_file"), extra=dict(data.get("extra", {})))
+                   **{key: value for key, value in data.items() if key in optional})
 
     def __getitem__(self, key: str):
         """info["port"] as in the state file, as well as info.port."""
@@ -164,10 +162,6 @@ class Handle:
                    log_file=Path(data["log_file"]), ca_file=data["ca_file"], started_at=data["started_at"],
                    services={name: ServiceInfo.from_dict(name, svc) for name, svc in data["services"].items()},
                    server_set=dict(data.get("server_set") or {"kind": "private"}))
-
-    @classmethod
-    def load(cls, state_file: Path) -> "Handle":
-        return cls.from_dict(json.loads(Path(state_file).read_text(encoding="utf-8")))
 
     def profile(self, name: str | None) -> "Handle":
         """Make the mail servers behave like a provider: "gmail", "qq", "163", "outlook"; None: the course's own.
