@@ -1,8 +1,7 @@
 """Where the servers live: ports, accounts and the state directory.
 
-Every default is chosen so a student can guess it: each service listens on
-10000 + its well-known port (FTP 21 -> 10021, HTTP 80 -> 10080), so the
-number they read in an RFC is still visible, and no port needs root.
+Every default is chosen so a student can guess it: each service listens on 10000 + its well-known port (FTP 21 ->
+10021, HTTP 80 -> 10080), so the number they read in an RFC is still visible, and no port needs root.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """Starting, finding and stopping the one server process of a user.
 
-Several notebooks (several kernels), the command line and the tests may all
-ask for the servers at once. They agree through the state directory:
+Several notebooks (several kernels), the command line and the tests may all ask for the servers at once. They
+agree through the state directory:
 
 - a lock file, so that only one of them starts a process;
-- state.json, written by the server process when every service listens;
-  whoever finds it, with a live process behind it, uses that process.
+- state.json, written by the server process when every service listens; whoever finds it, with a live process
+  behind it, uses that process.
 
-A server process that was killed leaves a stale state.json behind; the next
-caller notices (no process, nothing listening) and starts a new one.
+A server process that was killed leaves a stale state.json behind; the next caller notices (no process, nothing
+listening) and starts a new one.
 """
 
 from __future__ import annotations

@@ -1,17 +1,17 @@
 """The server process: every service of the course in one process.
 
-`python -m local_servers up` starts this module in the background
-(`python -m local_servers serve` runs it in the foreground). It
+`python -m local_servers up` starts this module in the background (`python -m local_servers serve` runs it in the
+foreground). It
 
 1. sends all logging to <state dir>/server.log, never to a terminal or a notebook;
 2. makes the local CA and certificate if they are missing (tls.py);
 3. seeds each service's data folder the first time (or after a reset);
-4. starts every service and, once all of them listen, writes the state file
-   (state.json) that clients read: that file appearing *is* "ready";
+4. starts every service and, once all of them listen, writes the state file (state.json) that clients read: that
+   file appearing *is* "ready";
 5. on SIGTERM or Ctrl-C stops them all and removes the state file.
 
-If a port is taken it writes start-error.json with a clear message and exits
-with status 2 instead, so `up` can say which port and what to do.
+If a port is taken it writes start-error.json with a clear message and exits with status 2 instead, so `up` can
+say which port and what to do.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
 """What every bundled server has in common.
 
-A service is one protocol (FTP, HTTP, ...). The server process (serve.py)
-gives each service a Context, awaits its start(), publishes its info() in the
-state file, and awaits its stop() on shutdown. Services that are written for
-asyncio run on the process's one event loop; services built on a library with
-its own loop (pyftpdlib, http.server) run that loop in a thread of their own.
-
-Every listening socket is made by listen() below, so that a taken port gives
-the same clear message everywhere and every server gets the same generous
-accept queue.
+A service is one protocol (FTP, HTTP, ...). The server process (serve.py) gives each service a Context, awaits its
+start(), publishes its info() in the state file, and awaits its stop() on shutdown. Services written for asyncio
+run on the process's one event loop; those built on a library with its own loop (pyftpdlib, http.server) run that
+loop in a thread of their own. Every listening socket is made by listen(), so that a taken port gives the same
+clear message everywhere and every server gets the same generous accept queue.
 """
 
 from __future__ import annotations

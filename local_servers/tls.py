@@ -1,15 +1,13 @@
 """The course's own certificate authority.
 
-On first start the servers make a small local CA and one server certificate
-for localhost, 127.0.0.1 and ::1, signed by it. Every TLS service presents
-that certificate, and lessons verify it the way they would verify a real
+On first start the servers make a small local CA and one server certificate for localhost, 127.0.0.1 and ::1,
+signed by it. Every TLS service presents that certificate, and lessons verify it the way they would verify a real
 server's, just with the course's CA file:
 
     ssl.create_default_context(cafile=handle.ca_file)
 
-Nothing in the course turns verification off. The CA's private key never
-leaves the state directory (mode 0600), and only the files a client needs
-(ca.pem) are published in the state file.
+Nothing in the course turns verification off. The CA's private key never leaves the state directory (mode 0600),
+and only the files a client needs (ca.pem) are published in the state file.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
-"""The sockets chapter's servers: a timestamp server and an echo server.
+"""The sockets chapter's servers, time and echo, each over TCP and over UDP on one port number, the way the chapter's
+first examples do (each class says what it answers).
 
-Both answer over TCP and over UDP on the same port number, the way the
-chapter's first examples do:
-
-- time: every chunk of data received comes back as  "[<ctime>] <data>",
-  exactly what the classic TCP/UDP timestamp servers send;
-- echo: every byte comes back unchanged (RFC 862).
-
-They are written with asyncio protocols: data_received is called for each
-chunk a TCP client sends, datagram_received for each UDP datagram.
+They are written with asyncio protocols: data_received is called for each chunk a TCP client sends,
+datagram_received for each UDP datagram.
 """
 
 from __future__ import annotations
