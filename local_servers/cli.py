@@ -163,10 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(exc, file=sys.stderr)
             return 2
-        public = args.public or not config.is_loopback(args.host)
-        names = [n for n in args.only.split(",") if n] or None
-        return serve.main(state_dir, args.host, ports, public=public, names=names,
-                          options=_options(args.option), launch_id=args.launch_id, classroom=args.classroom)
+        return serve.main(state_dir, args.host, ports, public=args.public or not config.is_loopback(args.host),
+                          names=[name for name in args.only.split(",") if name] or None, options=_options(args.option),
+                          launch_id=args.launch_id, classroom=args.classroom)
 
     from . import control
 
