@@ -223,7 +223,6 @@ ADDED = (
     ("local_servers/cli.py", "_fault_command", I11, "fault command"),
     ("local_servers/cli.py", "_say_profile", I11, "profile command"),
     ("local_servers/cli.py", "_profile", I11, "profile command"),
-    ("local_servers/cli.py", "_listener_port", I11, "profile command"),
     ("local_servers/cli.py", "_wire_parsers", I11, "the profile, transcripts and inspect commands' arguments"),
     ("local_servers/cli.py", "_transcripts", I11, "transcripts command"),
     ("local_servers/cli.py", "_inspect", I11, "inspect command"),

@@ -336,15 +336,5 @@ def _profile(state_dir: Path, args) -> int:
         profile = profiles.PROFILES[name]
         for provider_port, listener in profile.ports.items():
             print(f"  {profile.title}'s port {provider_port} is played by the course's {listener} listener"
-                  + (f" (port {_listener_port(handle, listener)})" if handle else ""))
+                  + (f" (port {control._ports_of(handle).get(listener)})" if handle else ""))
     return 0
-
-
-def _listener_port(handle, listener: str) -> int | None:
-    """The port of a listener: a service's plain port (smtp) or one of its implicit-TLS ports (smtps)."""
-    for svc in handle.services.values():
-        if svc.name == listener:
-            return svc.port
-        if listener in svc.tls_ports:
-            return svc.tls_ports[listener]
-    return None
