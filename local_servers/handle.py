@@ -80,6 +80,11 @@ class ServiceInfo:
         return {item.name: getattr(self, item.name) for item in fields(self) if item.name != "name"}
 
 
+def _tls_column(svc: ServiceInfo) -> str:
+    """The tables' TLS column: "STARTTLS, smtps :10465", or "-"."""
+    return ", ".join(["STARTTLS"] * svc.starttls + [f"{name} :{port}" for name, port in svc.tls_ports.items()]) or "-"
+
+
 @dataclass(frozen=True)
 class Handle:
     """Every running service, by name: handle.ftp.port, handle["http"].tls_ports["https"]."""
@@ -122,11 +127,9 @@ class Handle:
         """A table for people: service, address, TLS variants, accounts (no paths, so it never varies)."""
         rows = [("service", "address", "TLS", "accounts")]
         for name, svc in self._protocols().items():
-            tls = ["STARTTLS"] if svc.starttls else []
-            tls += [f"{tls_name} :{port}" for tls_name, port in svc.tls_ports.items()]
             address = f"{svc.host}:{svc.port}" + (f" (+udp :{svc.udp_port})" if svc.udp_port else "")
             accounts = ", ".join(f"{user}/{pw}" if pw else user for user, pw in svc.accounts.items()) or "-"
-            rows.append((name, address, ", ".join(tls) or "-", accounts))
+            rows.append((name, address, _tls_column(svc), accounts))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
         lines.insert(1, "-" * max(len(line) for line in lines))
@@ -135,13 +138,11 @@ class Handle:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        """How a notebook shows the handle: the same table, as HTML."""
+        """How a notebook shows the handle: the same table, as HTML (account names only, no UDP port)."""
         import html
-        cells = "".join(
-            f"<tr><td>{html.escape(n)}</td><td>{html.escape(s.host)}:{s.port}</td>"
-            f"<td>{html.escape(', '.join(['STARTTLS'] * s.starttls + [f'{k} :{v}' for k, v in s.tls_ports.items()]) or '-')}</td>"
-            f"<td>{html.escape(', '.join(s.accounts) or '-')}</td></tr>"
-            for n, s in self._protocols().items())
+        rows = [(name, f"{svc.host}:{svc.port}", _tls_column(svc), ", ".join(svc.accounts) or "-")
+                for name, svc in self._protocols().items()]
+        cells = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
         return f"<table><tr><th>service</th><th>address</th><th>TLS</th><th>accounts</th></tr>{cells}</table>"
 
     def _protocols(self) -> dict[str, ServiceInfo]:
