@@ -210,8 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if handle else 3
 
     if args.command == "down":
-        stopped = control.stop(state_dir)
-        print("servers stopped" if stopped else "servers were not running")
+        print("servers stopped" if control.stop(state_dir) else "servers were not running")
         return 0
 
     if args.command == "reset":
@@ -245,8 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.writelines(f.readlines()[-args.lines:] if args.lines > 0 else [])
             while args.follow:  # until Ctrl-C
                 line = f.readline()
-                sys.stdout.write(line)
-                sys.stdout.flush()
+                print(line, end="", flush=True)
                 time.sleep(0 if line else 0.2)
         return 0
     return 2
