@@ -136,10 +136,8 @@ def _fault_command(state_dir: Path, args) -> int:
         found = faults.active(state_dir)
         if args.json:
             print(json.dumps([f.to_dict() for f in found], indent=2))
-        for fault in [] if args.json else found:
-            print(f"{fault.id}  {fault.describe()}")
-        if not found and not args.json:
-            print("no faults")
+        else:
+            print("\n".join(f"{fault.id}  {fault.describe()}" for fault in found) or "no faults")
         return 0
     removed = faults.clear(state_dir, args.id)
     print(f"cleared {removed} fault(s)")

@@ -80,13 +80,12 @@ def seed_missing(state_dir: Path, names: list[str]) -> None:
     data_root = StateDir(state_dir).data
     data_root.mkdir(parents=True, exist_ok=True)
     for folder, name in data_names(names).items():
-        final = data_root / folder
-        if final.exists():
+        if (data_root / folder).exists():
             continue
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder}-seed-", dir=data_root))
         try:
             service_class(name).seed(tmp)
-            os.replace(tmp, final)
+            os.replace(tmp, data_root / folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
