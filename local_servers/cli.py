@@ -309,8 +309,7 @@ def _profile(state_dir: Path, args) -> int:
         print("give one profile name, or --off", file=sys.stderr)
         return 2
     if not words and not args.off:
-        name = profiles.current(state_dir)
-        shown = name or "none (the course's own rules)"
+        shown = profiles.current(state_dir) or "none (the course's own rules)"
         print(f"profile: {shown}; profiles: {', '.join(profiles.PROFILES)}")
         return 0
     name = None if args.off else words[0]
