@@ -1,4 +1,4 @@
-"""The course's bundled servers: echo, time, FTP, HTTP (and, as they land, mail and news).
+"""The course's bundled servers: echo, time, FTP, HTTP, SMTP, POP3, IMAP and NNTP.
 
 In a notebook:
 
@@ -11,15 +11,10 @@ On the command line: python -m local_servers up | status [--json] | down | reset
 
 Where things are:
 
-- here, the process machinery: cli (the commands), control (start, find, stop
-  from a client), serve (the server process), service (the contract every
-  service keeps), config, handle (the state file), files, tls, limits;
-- engine/  the connection machinery the protocols share (the line engine);
-- mail/    SMTP, POP3 and IMAP (imap/) over one Maildir store (mailstore);
-- news/    NNTP and its store;
-- ftp/, http/, sockets/ (echo and time): one folder per protocol family;
-- seed/    the files the FTP and HTTP services start with.
-- classroom/  a class server: one server set for a class, from a roster (`up --class`).
+- here, the process machinery: cli (the commands), control (start, find, stop from a client), serve (the
+  server process), service (the contract every service keeps), config, handle (the state file), files, tls, limits;
+- engine/ the line engine; one folder per protocol family: mail/ (SMTP, POP3, imap/), news/, ftp/, http/, sockets/
+  (echo and time); seed/ the FTP and HTTP services' files; classroom/ a class server (`up --class`).
 """
 
 # Names are imported on first use, so that the server process (which imports

@@ -1,8 +1,9 @@
-"""The command line: python -m local_servers up | status [--json] | down | reset | logs | transcripts | inspect | serve."""
+"""The command line: python -m local_servers up | status [--json] | down | reset | logs | serve | ... (see --help)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -14,13 +15,10 @@ from .config import StateDir
 
 
 def _options(items: list[str]) -> dict:
-    options = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--option takes KEY=VALUE, not {item!r}")
-        options[key] = value
-    return options
+    bad = [item for item in items if "=" not in item]
+    if bad:
+        raise SystemExit(f"--option takes KEY=VALUE, not {bad[0]!r}")
+    return dict(item.split("=", 1) for item in items)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,23 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40, help="how many of the last lines (default 40)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl-C")
 
-    profile = sub.add_parser("profile", help="make the mail servers behave like gmail, qq, 163 or outlook "
-                                             "(reseeds the mail store)")
-    profile.add_argument("words", nargs="*", metavar="NAME | app-password ACCOUNT | refresh-token ACCOUNT",
-                         help="a profile to switch to, or a credential to issue; nothing: show the current one")
-    profile.add_argument("--off", action="store_true", help="back to the course's own behaviour (reseeds mail)")
-
-    # -- wire (issue 11): transcripts
-    transcripts = sub.add_parser("transcripts", help="show the recorded dialogues of the latest connections")
-    transcripts.add_argument("service", nargs="?", metavar="SERVICE", help="only this service (e.g. smtp)")
-    transcripts.add_argument("--last", type=int, default=5, metavar="N", help="the last N sessions (default 5)")
-    transcripts.add_argument("--user", help="only sessions that logged in as this user")
-    transcripts.add_argument("-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C")
-    transcripts.add_argument("--json", action="store_true", help="print them as JSON (one session per line)")
-
-    sub.add_parser("inspect", help="print the inspector's address (a web page of the servers' mail, files, "
-                                   "news and sessions), with its token")
-
+    _wire_parsers(sub)
     _fault_parser(sub)
 
     serve = sub.add_parser("serve", help="run the servers in the foreground (what `up` runs in the background)")
@@ -90,6 +72,23 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--only", default="")
     serve.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
     return parser
+
+
+def _wire_parsers(sub) -> None:
+    """`profile`, `transcripts` and `inspect`: the wire's commands (local_servers/wire/, inspector/)."""
+    profile = sub.add_parser("profile", help="make the mail servers behave like gmail, qq, 163 or outlook "
+                                             "(reseeds the mail store)")
+    profile.add_argument("words", nargs="*", metavar="NAME | app-password ACCOUNT | refresh-token ACCOUNT",
+                         help="a profile to switch to, or a credential to issue; nothing: show the current one")
+    profile.add_argument("--off", action="store_true", help="back to the course's own behaviour (reseeds mail)")
+    transcripts = sub.add_parser("transcripts", help="show the recorded dialogues of the latest connections")
+    transcripts.add_argument("service", nargs="?", metavar="SERVICE", help="only this service (e.g. smtp)")
+    transcripts.add_argument("--last", type=int, default=5, metavar="N", help="the last N sessions (default 5)")
+    transcripts.add_argument("--user", help="only sessions that logged in as this user")
+    transcripts.add_argument("-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C")
+    transcripts.add_argument("--json", action="store_true", help="print them as JSON (one session per line)")
+    sub.add_parser("inspect", help="print the inspector's address (a web page of the servers' mail, files, "
+                                   "news and sessions), with its token")
 
 
 def _fault_parser(sub) -> None:
@@ -119,7 +118,7 @@ def _fault_parser(sub) -> None:
         parser.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
-def _fault_command(args, state_dir: Path) -> int:
+def _fault_command(state_dir: Path, args) -> int:
     from .wire import faults
 
     if args.action == "add":
@@ -137,10 +136,8 @@ def _fault_command(args, state_dir: Path) -> int:
         found = faults.active(state_dir)
         if args.json:
             print(json.dumps([f.to_dict() for f in found], indent=2))
-        for fault in [] if args.json else found:
-            print(f"{fault.id}  {fault.describe()}")
-        if not found and not args.json:
-            print("no faults")
+        else:
+            print("\n".join(f"{fault.id}  {fault.describe()}" for fault in found) or "no faults")
         return 0
     removed = faults.clear(state_dir, args.id)
     print(f"cleared {removed} fault(s)")
@@ -153,9 +150,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "serve":
         if args.detach and hasattr(os, "fork"):
-            # Leave the process that started us at once, so that the server is
-            # nobody's child: when it exits, init reaps it, and no kernel that
-            # happened to start it is left holding a zombie that looks alive.
+            # Leave our starter at once: the server is then nobody's child, init reaps it when it exits, and no
+            # kernel that happened to start it is left holding a zombie that looks alive.
             if os.fork() > 0:
                 os._exit(0)
         from . import serve
@@ -165,13 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(exc, file=sys.stderr)
             return 2
-        public = args.public or not config.is_loopback(args.host)
-        names = [n for n in args.only.split(",") if n] or None
-        return serve.main(state_dir, args.host, ports, public=public, names=names,
-                          options=_options(args.option), launch_id=args.launch_id, classroom=args.classroom)
-
-    if args.command == "fault":
-        return _fault_command(args, state_dir)
+        return serve.main(state_dir, args.host, ports, public=args.public or not config.is_loopback(args.host),
+                          names=[name for name in args.only.split(",") if name] or None, options=_options(args.option),
+                          launch_id=args.launch_id, classroom=args.classroom)
 
     from . import control
 
@@ -196,9 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         except control.StartError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        print(f"servers {'already running' if already else 'started'} (pid {handle.pid}; state in {state_dir})")
-        print(handle.table())
-        print(f"CA file (verify TLS against it): {handle.ca_file}")
+        print(f"servers {'already running' if already else 'started'} (pid {handle.pid}; state in {state_dir})",
+              handle.table(), f"CA file (verify TLS against it): {handle.ca_file}", sep="\n")
         _say_profile(state_dir)
         return 0
 
@@ -210,16 +201,14 @@ def main(argv: list[str] | None = None) -> int:
         elif handle is None:
             print(f"not running (state dir {state_dir})")
         else:
-            print(f"running (pid {handle.pid}, since {handle.started_at}; state in {state_dir})")
-            print(handle.table())
-            print(f"CA file (verify TLS against it): {handle.ca_file}")
+            print(f"running (pid {handle.pid}, since {handle.started_at}; state in {state_dir})",
+                  handle.table(), f"CA file (verify TLS against it): {handle.ca_file}", sep="\n")
         if not args.json:
             _say_profile(state_dir)
         return 0 if handle else 3
 
     if args.command == "down":
-        stopped = control.stop(state_dir)
-        print("servers stopped" if stopped else "servers were not running")
+        print("servers stopped" if control.stop(state_dir) else "servers were not running")
         return 0
 
     if args.command == "reset":
@@ -240,56 +229,53 @@ def main(argv: list[str] | None = None) -> int:
                                                       else " (seeded when the servers start)"))
         return 0
 
-    if args.command == "profile":
-        return _profile(state_dir, args)
-
-    if args.command == "transcripts":  # wire (issue 11)
-        from .wire import transcripts
-
-        if args.follow:
-            return transcripts.follow(state_dir, args.service, json_lines=args.json)
-        found = transcripts.sessions(state_dir, service=args.service, last=args.last, user=args.user)
-        if args.json:
-            for session in found:
-                print(json.dumps(session.to_dict(), ensure_ascii=False))
-        else:
-            print("\n\n".join("\n".join(s.lines(times=True)) for s in found) or "(no sessions recorded)")
-        return 0
-
-    if args.command == "inspect":
-        handle = control.find(state_dir)
-        url = handle.inspector_url if handle is not None else None
-        if url is None:
-            print("the inspector is not running (start the servers: .venv/bin/python -m local_servers up)"
-                  if handle is None else "the inspector is not running (the servers were started without it)",
-                  file=sys.stderr)
-            return 3
-        print(f"Inspector: {url}")
-        return 0
+    wire_commands = {"profile": _profile, "transcripts": _transcripts, "inspect": _inspect, "fault": _fault_command}
+    if args.command in wire_commands:
+        return wire_commands[args.command](state_dir, args)
 
     if args.command == "logs":
-        from . import serve
-
         log_file = StateDir(state_dir).log_file
         if not log_file.exists():
             print(f"no log yet ({log_file})")
             return 0
-        with open(log_file, encoding="utf-8", errors="replace") as f:
-            lines = f.readlines()
-            sys.stdout.writelines(lines[-args.lines:] if args.lines > 0 else [])
-            if args.follow:
-                try:
-                    while True:
-                        line = f.readline()
-                        if line:
-                            sys.stdout.write(line)
-                            sys.stdout.flush()
-                        else:
-                            time.sleep(0.2)
-                except KeyboardInterrupt:
-                    pass
+        with open(log_file, encoding="utf-8", errors="replace") as f, contextlib.suppress(KeyboardInterrupt):
+            sys.stdout.writelines(f.readlines()[-args.lines:] if args.lines > 0 else [])
+            while args.follow:  # until Ctrl-C
+                line = f.readline()
+                print(line, end="", flush=True)
+                time.sleep(0 if line else 0.2)
         return 0
     return 2
+
+
+def _transcripts(state_dir: Path, args) -> int:
+    """python -m local_servers transcripts [SERVICE] [--last N] [--user U] [-f] [--json]."""
+    from .wire import transcripts
+
+    if args.follow:
+        return transcripts.follow(state_dir, args.service, json_lines=args.json)
+    found = transcripts.sessions(state_dir, service=args.service, last=args.last, user=args.user)
+    if args.json:
+        for session in found:
+            print(json.dumps(session.to_dict(), ensure_ascii=False))
+    else:
+        print("\n\n".join("\n".join(s.lines(times=True)) for s in found) or "(no sessions recorded)")
+    return 0
+
+
+def _inspect(state_dir: Path, args) -> int:
+    """python -m local_servers inspect: the inspector's address with its token."""
+    from . import control
+
+    handle = control.find(state_dir)
+    url = handle.inspector_url if handle is not None else None
+    if url is None:
+        print("the inspector is not running (start the servers: .venv/bin/python -m local_servers up)"
+              if handle is None else "the inspector is not running (the servers were started without it)",
+              file=sys.stderr)
+        return 3
+    print(f"Inspector: {url}")
+    return 0
 
 
 def _say_profile(state_dir: Path) -> None:
@@ -323,8 +309,7 @@ def _profile(state_dir: Path, args) -> int:
         print("give one profile name, or --off", file=sys.stderr)
         return 2
     if not words and not args.off:
-        name = profiles.current(state_dir)
-        shown = name or "none (the course's own rules)"
+        shown = profiles.current(state_dir) or "none (the course's own rules)"
         print(f"profile: {shown}; profiles: {', '.join(profiles.PROFILES)}")
         return 0
     name = None if args.off else words[0]
@@ -346,15 +331,5 @@ def _profile(state_dir: Path, args) -> int:
         profile = profiles.PROFILES[name]
         for provider_port, listener in profile.ports.items():
             print(f"  {profile.title}'s port {provider_port} is played by the course's {listener} listener"
-                  + (f" (port {_listener_port(handle, listener)})" if handle else ""))
+                  + (f" (port {control._ports_of(handle).get(listener)})" if handle else ""))
     return 0
-
-
-def _listener_port(handle, listener: str) -> int | None:
-    """The port of a listener: a service's plain port (smtp) or one of its implicit-TLS ports (smtps)."""
-    for svc in handle.services.values():
-        if svc.name == listener:
-            return svc.port
-        if listener in svc.tls_ports:
-            return svc.tls_ports[listener]
-    return None

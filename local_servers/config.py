@@ -1,8 +1,7 @@
 """Where the servers live: ports, accounts and the state directory.
 
-Every default is chosen so a student can guess it: each service listens on
-10000 + its well-known port (FTP 21 -> 10021, HTTP 80 -> 10080), so the
-number they read in an RFC is still visible, and no port needs root.
+Every default is chosen so a student can guess it: each service listens on 10000 + its well-known port (FTP 21 ->
+10021, HTTP 80 -> 10080), so the number they read in an RFC is still visible, and no port needs root.
 """
 
 from __future__ import annotations
@@ -12,8 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-#: The environment variable that moves the state directory (servers' data,
-#: certificates, logs and the state file).
+#: The environment variable that moves the state directory (data, certificates, logs, the state file).
 HOME_ENV = "LOCAL_SERVERS_HOME"
 
 #: The environment variable that overrides ports: "ftp=2121,http=8080".
@@ -24,28 +22,14 @@ DEFAULT_HOST = "127.0.0.1"
 
 #: Every listening socket, by name: 10000 + the well-known port.
 DEFAULT_PORTS: dict[str, int] = {
-    "echo": 10007,  # echo, TCP and UDP (RFC 862)
-    "time": 10013,  # the chapter's timestamp server, TCP and UDP (daytime is 13)
-    "ftp": 10021,  # FTP, with explicit FTPS (AUTH TLS) on the same port
-    "smtp": 10025,  # SMTP, offering STARTTLS
-    "http": 10080,
-    "pop3": 10110,
-    "nntp": 10119,
-    "imap": 10143,
-    "https": 10443,
-    "smtps": 10465,  # SMTP over implicit TLS (the chapter's SMTP_SSL example)
-    "nntps": 10563,
-    "imaps": 10993,
-    "pop3s": 10995,
+    "echo": 10007, "time": 10013,  # TCP and UDP: echo (RFC 862) and the chapter's timestamps (daytime is 13)
+    "ftp": 10021, "smtp": 10025, "http": 10080, "pop3": 10110, "nntp": 10119, "imap": 10143,  # the plain ports
+    "https": 10443, "smtps": 10465, "nntps": 10563, "imaps": 10993, "pop3s": 10995,  # implicit TLS
     "inspector": 10888,  # the inspector's web page (always on 127.0.0.1); no standard port, so one that is free
 }
 
 #: The course's named accounts: the same users on every service.
-ACCOUNTS: dict[str, str] = {
-    "alice": "alice-pw",
-    "bob": "bob-pw",
-    "carol": "carol-pw",
-}
+ACCOUNTS: dict[str, str] = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
 
 #: The mail domain of the course's accounts (alice@example.test).
 MAIL_DOMAIN = "example.test"
@@ -60,11 +44,7 @@ def is_loopback(host: str | None) -> bool:
 
 
 def check_login(user: str, password: str) -> str | None:
-    """The one login rule of every service: the account's name, or None if the login fails.
-
-    User names are case-insensitive (``Alice`` is alice, as in mail addresses and
-    most servers); passwords are compared exactly, in constant time.
-    """
+    """The one login rule: the account's name, or None. ``Alice`` is alice; passwords match exactly (constant time)."""
     name = user.lower()
     expected = ACCOUNTS.get(name)
     if expected is None or not hmac.compare_digest(expected.encode(), password.encode("utf-8", "surrogateescape")):
@@ -73,10 +53,7 @@ def check_login(user: str, password: str) -> str | None:
 
 
 class StateDir:
-    """The per-user folder that the command line, the notebooks and the server process share.
-
-    One place names what is in it, so that every part finds the same files.
-    """
+    """The per-user folder that the command line, the notebooks and the server process share: its files' names."""
 
     STATE, ERROR, LOG, DATA, TLS, LOCK = "state.json", "start-error.json", "server.log", "data", "tls", "lock"
 
@@ -123,11 +100,7 @@ def parse_ports(text: str) -> dict[str, int]:
 
 
 def ports(overrides: dict[str, int] | None = None, *, ephemeral: bool = False) -> dict[str, int]:
-    """The ports to bind: defaults, then the environment, then explicit overrides.
-
-    With ephemeral=True every port is 0 (the OS picks a free one), which is
-    what isolated test servers use.
-    """
+    """The ports to bind: defaults, then the environment, then explicit overrides; ephemeral: all 0 (tests)."""
     chosen = {name: 0 for name in DEFAULT_PORTS} if ephemeral else dict(DEFAULT_PORTS)
     if not ephemeral:
         chosen.update(parse_ports(os.environ.get(PORTS_ENV, "")))

@@ -1,19 +1,18 @@
 """Starting, finding and stopping the one server process of a user.
 
-Several notebooks (several kernels), the command line and the tests may all
-ask for the servers at once. They agree through the state directory:
+Several notebooks (several kernels), the command line and the tests may all ask for the servers at once. They
+agree through the state directory:
 
 - a lock file, so that only one of them starts a process;
-- state.json, written by the server process when every service listens;
-  whoever finds it, with a live process behind it, uses that process.
+- state.json, written by the server process when every service listens; whoever finds it, with a live process
+  behind it, uses that process.
 
-A server process that was killed leaves a stale state.json behind; the next
-caller notices (no process, nothing listening) and starts a new one.
+A server process that was killed leaves a stale state.json behind; the next caller notices (no process, nothing
+listening) and starts a new one.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -28,6 +27,7 @@ from filelock import FileLock
 from . import config, serve
 from . import ports as port_blocks
 from .config import StateDir
+from .files import read_json
 from .handle import Handle
 
 #: How long `up` waits for a new server process to become ready.
@@ -64,10 +64,8 @@ def pid_alive(pid: int) -> bool:
             kernel32.CloseHandle(handle)
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+    except OSError as exc:
+        return isinstance(exc, PermissionError)  # another user's process is alive; ProcessLookupError: gone
     try:  # a zombie (exited, not yet reaped) still answers kill(pid, 0)
         with open(f"/proc/{pid}/stat", "rb") as f:
             return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
@@ -75,39 +73,32 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def _listening(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def find(state_dir: Path | None = None) -> Handle | None:
     """The running servers of this state directory, or None."""
     state_dir = Path(state_dir or config.state_dir())
     try:
-        handle = Handle.load(StateDir(state_dir).state_file)
-    except (OSError, ValueError, KeyError):
+        handle = Handle.from_dict(read_json(StateDir(state_dir).state_file))
+    except (ValueError, KeyError):  # no state file, half a one, or another schema's
         return None
     if not pid_alive(handle.pid):
         return None
     probe = next((s for s in handle.services.values() if s.port), None)
-    if probe is not None and not _listening(probe.host, probe.port):
-        return None
+    try:
+        if probe is not None:
+            socket.create_connection((probe.host, probe.port), timeout=2).close()
+    except OSError:
+        return None  # a process with that pid, but not listening: not ours, or not any more
     return handle
 
 
-def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
-           names: list[str] | None, options: dict, classroom: bool = False) -> Handle:
+def _spawn(state_dir: Path, host: str, ports: dict[str, int], names: list[str] | None, options: dict,
+           classroom: bool = False) -> Handle:
     home = StateDir(state_dir)
     home.state_file.unlink(missing_ok=True)
     home.error_file.unlink(missing_ok=True)
     launch_id = uuid.uuid4().hex
-    cmd = [sys.executable, "-m", "local_servers", "serve", "--state-dir", str(Path(state_dir).resolve()), "--host", host,
+    cmd = [sys.executable, "-m", "local_servers", "serve", "--state-dir", str(home.path.resolve()), "--host", host,
            "--ports", ",".join(f"{k}={v}" for k, v in ports.items()), "--detach", "--launch-id", launch_id]
-    if public:
-        cmd.append("--public")
     if classroom:  # a class server (classroom/): the roster written by `up --class` in state_dir
         cmd.append("--class")
     if names:
@@ -115,17 +106,15 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
     for key, value in options.items():
         cmd += ["--option", f"{key}={value}"]
     env = dict(os.environ)
-    # The child must import this very package, even when it is not installed, and not a local_servers
-    # folder where the caller happens to be (`python -m` puts the working directory first on sys.path):
-    # it runs in the package's parent folder.
+    # The child must import this very package, even if not installed, and not a local_servers folder where the
+    # caller happens to be (`python -m` puts the working directory first on sys.path): it runs in our parent folder.
     package_parent = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-    kwargs: dict = {}
     if sys.platform == "win32":
-        kwargs["creationflags"] = (subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
-                                   | subprocess.CREATE_NO_WINDOW)
+        kwargs = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
+                  | subprocess.CREATE_NO_WINDOW}
     else:
-        kwargs["start_new_session"] = True  # Ctrl-C in the terminal or notebook does not reach it
+        kwargs = {"start_new_session": True}  # Ctrl-C in the terminal or notebook does not reach it
     with open(home.log_file, "ab") as log:
         child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  env=env, cwd=package_parent, close_fds=True, **kwargs)
@@ -134,33 +123,21 @@ def _spawn(state_dir: Path, host: str, ports: dict[str, int], public: bool,
         _children[child.pid] = child
 
     deadline = time.monotonic() + START_TIMEOUT
-    state_file, error_file = home.state_file, home.error_file
     while time.monotonic() < deadline:
-        document = _read_json(state_file)
+        document = read_json(home.state_file)
         if document.get("launch_id") == launch_id:
             if detaches:
                 child.wait(5)  # the intermediate process exited right after its fork: reap it
             return Handle.from_dict(document)
-        error = _read_json(error_file)
+        error = read_json(home.error_file)
         if error.get("launch_id") == launch_id:
             child.poll()
             raise StartError(error.get("error", "the servers could not start"))
         if child.poll() not in (None, 0) or (child.returncode == 0 and not detaches):
-            raise StartError(f"the server process exited with status {child.returncode}; "
-                             f"see {home.log_file}")
+            raise StartError(f"the server process exited with status {child.returncode}; see {home.log_file}")
         time.sleep(0.01)
-    pid = _read_json(state_file).get("pid")
-    if pid:
-        _terminate(pid)
-    raise StartError(f"the servers did not become ready within {START_TIMEOUT:.0f} s; "
-                     f"see {home.log_file}")
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    _stop_locked(state_dir)
+    raise StartError(f"the servers did not become ready within {START_TIMEOUT:.0f} s; see {home.log_file}")
 
 
 def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict[str, int] | None = None,
@@ -168,9 +145,8 @@ def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict
           classroom: bool = False) -> Handle:
     """Start the servers unless they already run; return the handle either way.
 
-    host: bind here instead of 127.0.0.1 (beyond loopback the servers get
-    stricter: no anonymous writes). ports: overrides by listener name.
-    ephemeral: let the OS choose every port (isolated test servers).
+    host: bind here instead of 127.0.0.1 (beyond loopback the servers get stricter: no anonymous writes).
+    ports: overrides by listener name. ephemeral: let the OS choose every port (isolated test servers).
     classroom: a class server, from the roster that `up --class` wrote into state_dir (classroom/).
     """
     state_dir = Path(state_dir or config.state_dir())
@@ -178,12 +154,10 @@ def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict
         handle = find(state_dir)
         if handle is not None:
             return handle
-        chosen_host = host or config.DEFAULT_HOST
-        public = not config.is_loopback(chosen_host)
-        if not (ports or ephemeral or os.environ.get(config.PORTS_ENV) or public or classroom):
-            return _spawn_in_a_block(state_dir, chosen_host, names, options or {})
-        return _spawn(state_dir, chosen_host, config.ports(ports, ephemeral=ephemeral), public, names,
-                      options or {}, classroom)
+        host = host or config.DEFAULT_HOST
+        if not (ports or ephemeral or os.environ.get(config.PORTS_ENV) or not config.is_loopback(host) or classroom):
+            return _spawn_in_a_block(state_dir, host, names, options or {})
+        return _spawn(state_dir, host, config.ports(ports, ephemeral=ephemeral), names, options or {}, classroom)
 
 
 def _spawn_in_a_block(state_dir: Path, host: str, names: list[str] | None, options: dict) -> Handle:
@@ -192,7 +166,7 @@ def _spawn_in_a_block(state_dir: Path, host: str, names: list[str] | None, optio
     while True:
         chosen = port_blocks.choose(state_dir, host, failed)
         try:
-            handle = _spawn(state_dir, host, chosen, False, names, options)
+            handle = _spawn(state_dir, host, chosen, names, options)
         except StartError as exc:
             block = port_blocks.block_of(chosen)
             if "already in use" not in str(exc) or block is None or len(failed) >= 3:
@@ -207,9 +181,8 @@ def _spawn_in_a_block(state_dir: Path, host: str, names: list[str] | None, optio
 def ensure_running(state_dir: Path | None = None, **kwargs) -> Handle:
     """The notebooks' entry point: the servers' handle, starting them if needed.
 
-    Idempotent and safe from several kernels at once: all of them share one
-    server process per state directory. When LOCAL_SERVERS_URL names a class
-    server (and nothing else is asked for), its handle instead: nothing starts here.
+    Idempotent and safe from several kernels at once: all of them share one server process per state directory.
+    When LOCAL_SERVERS_URL names a class server (and nothing else is asked for), its handle: nothing starts here.
     """
     if state_dir is None and not kwargs and os.environ.get("LOCAL_SERVERS_URL"):
         from .classroom import remote
@@ -218,22 +191,19 @@ def ensure_running(state_dir: Path | None = None, **kwargs) -> Handle:
 
 
 def _terminate(pid: int, timeout: float = 10.0) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)  # on Windows this ends the process at once
-    except (ProcessLookupError, OSError):
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """SIGTERM, then SIGKILL if the process is still there after timeout (on Windows SIGTERM ends it at once)."""
+    for sig, wait in ((signal.SIGTERM, timeout), (getattr(signal, "SIGKILL", None), 5.0)):
+        if sig is None:
+            return
+        try:
+            os.kill(pid, sig)
+        except OSError:  # ProcessLookupError: it has gone already
+            return
+        deadline = time.monotonic() + wait
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
         if not pid_alive(pid):
             return
-        time.sleep(0.02)
-    if sys.platform != "win32":
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            return
-        while pid_alive(pid) and time.monotonic() < deadline + 5:
-            time.sleep(0.02)
 
 
 def stop(state_dir: Path | None = None) -> bool:
@@ -245,9 +215,8 @@ def stop(state_dir: Path | None = None) -> bool:
 
 def _stop_locked(state_dir: Path) -> bool:
     state_file = StateDir(state_dir).state_file
-    try:
-        pid = json.loads(state_file.read_text(encoding="utf-8"))["pid"]
-    except (OSError, ValueError, KeyError):
+    pid = read_json(state_file).get("pid")
+    if pid is None:
         return False
     was_alive = pid_alive(pid)
     if was_alive:
@@ -258,13 +227,10 @@ def _stop_locked(state_dir: Path) -> bool:
 
 
 def reset(state_dir: Path | None = None, names: list[str] | None = None) -> Handle | None:
-    """Restore the seeded data of the named services (all by default).
+    """Restore the seeded data of the named services (all by default): the new handle, or None if not running.
 
-    Running servers are stopped, their data folders removed, and a new server
-    process started on the same host and ports: it seeds what is missing, so
-    the seed code runs in the server process, never in a notebook's kernel.
-    Returns the new handle, or None if the servers were not running (they
-    seed at their next start).
+    The servers stop, their data folders go, and a new process on the same host and ports seeds what is
+    missing: the seed code runs in the server process, never in a notebook's kernel.
     """
     state_dir = Path(state_dir or config.state_dir())
     names = list(names or serve.SERVICES)
@@ -275,17 +241,11 @@ def reset(state_dir: Path | None = None, names: list[str] | None = None) -> Hand
         serve.remove_data(state_dir, names)
         if handle is None:
             return None
-        ports = _ports_of(handle)
-        public = not config.is_loopback(handle.host)
-        return _spawn(state_dir, handle.host, ports, public, list(handle.services), {},
+        return _spawn(state_dir, handle.host, _ports_of(handle), list(handle.services), {},
                       handle.server_set.get("kind") == "class")
 
 
 def _ports_of(handle: Handle) -> dict[str, int]:
     """The listener ports a running handle uses, to start again on the same ones."""
-    ports: dict[str, int] = {}
-    for name, svc in handle.services.items():
-        if name in config.DEFAULT_PORTS:
-            ports[name] = svc.port
-        ports.update({k: v for k, v in svc.tls_ports.items() if k in config.DEFAULT_PORTS})
-    return ports
+    return {name: port for svc in handle.services.values()
+            for name, port in [(svc.name, svc.port), *svc.tls_ports.items()] if name in config.DEFAULT_PORTS}

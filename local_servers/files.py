@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import struct
 import zlib
@@ -14,9 +15,8 @@ _counter = itertools.count()
 def write_atomically(path: Path, data: bytes | str, *, mode: int = 0o644, tmp_dir: Path | None = None) -> None:
     """Write to a temporary name on the same disk, then rename: readers (and a kill) see all or nothing.
 
-    mode 0o600 keeps a private key private from its first byte; tmp_dir keeps
-    half-written files out of a folder that others list (a news spool).
-    """
+    mode 0o600 keeps a private key private from its first byte; tmp_dir keeps half-written files out of a
+    folder that others list (a news spool)."""
     path = Path(path)
     folder = Path(tmp_dir) if tmp_dir is not None else path.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -31,11 +31,16 @@ def write_atomically(path: Path, data: bytes | str, *, mode: int = 0o644, tmp_di
         raise
 
 
-def png(width: int, height: int, pixel, level: int = 9) -> bytes:
-    """A PNG image written by hand: signature, IHDR, one zlib-compressed IDAT, IEND.
+def read_json(path: Path) -> dict:
+    """A JSON file's content, or {} if it is missing or half-read: state files come and go at any moment."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
-    pixel(x, y) gives (r, g, b); each row starts with filter type 0 (none).
-    """
+
+def png(width: int, height: int, pixel, level: int = 9) -> bytes:
+    """A PNG by hand: signature, IHDR, one zlib-compressed IDAT, IEND; pixel(x, y) gives (r, g, b), rows unfiltered."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

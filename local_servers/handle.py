@@ -34,15 +34,13 @@ document). The schema, version 1, is stable; new keys may be added:
 from __future__ import annotations
 
 import contextlib
-import json
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 SCHEMA_VERSION = 1
 
-#: Services that are tools rather than protocols: left out of table() (`inspect` prints their address).
-TOOLS = ("inspector",)
+TOOLS = ("inspector",)  #: services that are tools, not protocols: left out of table() (`inspect` prints them)
 
 
 @dataclass(frozen=True)
@@ -70,19 +68,21 @@ class ServiceInfo:
 
     @classmethod
     def from_dict(cls, name: str, data: dict) -> "ServiceInfo":
+        optional = {item.name for item in fields(cls)} - {"name", "host", "port"}  # keys a later version adds: skipped
         return cls(name=name, host=data["host"], port=data["port"],
-                   tls_ports=dict(data.get("tls_ports", {})), starttls=bool(data.get("starttls", False)),
-                   udp_port=data.get("udp_port"), accounts=dict(data.get("accounts", {})),
-                   ca_file=data.get("ca_file"), extra=dict(data.get("extra", {})))
+                   **{key: value for key, value in data.items() if key in optional})
 
     def __getitem__(self, key: str):
         """info["port"] as in the state file, as well as info.port."""
         return self.to_dict()[key]
 
     def to_dict(self) -> dict:
-        return {"host": self.host, "port": self.port, "tls_ports": self.tls_ports,
-                "starttls": self.starttls, "udp_port": self.udp_port, "accounts": self.accounts,
-                "ca_file": self.ca_file, "extra": self.extra}
+        return {item.name: getattr(self, item.name) for item in fields(self) if item.name != "name"}
+
+
+def _tls_column(svc: ServiceInfo) -> str:
+    """The tables' TLS column: "STARTTLS, smtps :10465", or "-"."""
+    return ", ".join(["STARTTLS"] * svc.starttls + [f"{name} :{port}" for name, port in svc.tls_ports.items()]) or "-"
 
 
 @dataclass(frozen=True)
@@ -127,13 +127,9 @@ class Handle:
         """A table for people: service, address, TLS variants, accounts (no paths, so it never varies)."""
         rows = [("service", "address", "TLS", "accounts")]
         for name, svc in self._protocols().items():
-            tls = []
-            if svc.starttls:
-                tls.append("STARTTLS")
-            tls += [f"{tls_name} :{port}" for tls_name, port in svc.tls_ports.items()]
             address = f"{svc.host}:{svc.port}" + (f" (+udp :{svc.udp_port})" if svc.udp_port else "")
             accounts = ", ".join(f"{user}/{pw}" if pw else user for user, pw in svc.accounts.items()) or "-"
-            rows.append((name, address, ", ".join(tls) or "-", accounts))
+            rows.append((name, address, _tls_column(svc), accounts))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
         lines.insert(1, "-" * max(len(line) for line in lines))
@@ -142,15 +138,12 @@ class Handle:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        """How a notebook shows the handle: the same table, as HTML."""
+        """How a notebook shows the handle: the same table, as HTML (account names only, no UDP port)."""
         import html
-        cells = "".join(
-            f"<tr><td>{html.escape(n)}</td><td>{html.escape(s.host)}:{s.port}</td>"
-            f"<td>{html.escape(', '.join(['STARTTLS'] * s.starttls + [f'{k} :{v}' for k, v in s.tls_ports.items()]) or '-')}</td>"
-            f"<td>{html.escape(', '.join(s.accounts) or '-')}</td></tr>"
-            for n, s in self._protocols().items())
-        return ("<table><tr><th>service</th><th>address</th><th>TLS</th><th>accounts</th></tr>"
-                f"{cells}</table>")
+        rows = [(name, f"{svc.host}:{svc.port}", _tls_column(svc), ", ".join(svc.accounts) or "-")
+                for name, svc in self._protocols().items()]
+        cells = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+        return f"<table><tr><th>service</th><th>address</th><th>TLS</th><th>accounts</th></tr>{cells}</table>"
 
     def _protocols(self) -> dict[str, ServiceInfo]:
         """The services the chapters talk to: the tables leave out the inspector (a page, not a protocol)."""
@@ -171,11 +164,6 @@ class Handle:
                    services={name: ServiceInfo.from_dict(name, svc) for name, svc in data["services"].items()},
                    server_set=dict(data.get("server_set") or {"kind": "private"}))
 
-    @classmethod
-    def load(cls, state_file: Path) -> "Handle":
-        return cls.from_dict(json.loads(Path(state_file).read_text(encoding="utf-8")))
-
-    # -- provider profiles (wire/profiles.py, wire/oauth.py) ------------------------------------
     def profile(self, name: str | None) -> "Handle":
         """Make the mail servers behave like a provider: "gmail", "qq", "163", "outlook"; None: the course's own.
 
@@ -205,8 +193,6 @@ class Handle:
         return {"token_url": f"http://{http.host}:{http.port}{oauth.TOKEN_PATH}", "client_id": oauth.CLIENT_ID,
                 "client_secret": oauth.CLIENT_SECRET, "refresh_token": oauth.refresh_token(self.state_dir, user)}
 
-    # -- fault injection (local_servers/wire/faults.py) ----------------------------------
-
     def fault(self, service: str, kind: str = "reply", **options):
         """Make a server misbehave: servers.fault("smtp", "reply", code=451, stage="RCPT", count=1).
 
@@ -235,8 +221,6 @@ class Handle:
         finally:
             faults.clear(self.state_dir, fault.id)
 
-    # -- wire (issue 11): transcripts ---------------------------------------------------------------
-
     def transcripts(self, service: str | None = None, last: int | None = None, user: str | None = None):
         """The recorded sessions, oldest first (live ones too): print them, or show them in a notebook.
 
@@ -247,8 +231,6 @@ class Handle:
         from .wire.transcripts import sessions
 
         return sessions(self.state_dir, service=service, last=last, user=user)
-
-    # -- the inspector (issue 11) ------------------------------------------------------------------
 
     @property
     def inspector_url(self) -> str | None:

@@ -1,17 +1,8 @@
-"""pytest fixtures: isolated servers for tests and graders.
+"""pytest fixtures: isolated servers for tests and graders (installed with the package: entry point `pytest11`).
 
-Installed with the package (entry point `pytest11`), so any test can ask for:
-
-- ``servers``: one set of servers for the whole session (per xdist worker),
-  for tests that only read the seeded data;
-- ``fresh_servers``: a new set with freshly seeded data, for one test that
-  changes things (uploads, deletes, sends mail);
-- ``servers_factory``: call it to start a set with options, e.g.
-  ``servers_factory(names=["ftp"], options={"ftp_idle_timeout": 2})``.
-
-Each set runs in its own process with its own temporary state directory and
-ports chosen by the OS, so tests never meet a student's running servers,
-nor each other under pytest-xdist.
+``servers`` (one set per session and xdist worker), ``fresh_servers`` (one test's own) and ``servers_factory``
+(sets with options). Each set runs in its own process with its own temporary state directory and ports chosen
+by the OS, so tests never meet a student's running servers, nor each other under pytest-xdist.
 """
 
 from __future__ import annotations
@@ -30,10 +21,8 @@ class ServersFactory:
         self._started: list = []
 
     def __call__(self, names: list[str] | None = None, options: dict | None = None, **kwargs) -> Handle:
-        state_dir = self._tmp.mktemp("local-servers")
-        handle = control.start(state_dir, ephemeral=True, names=names, options=options, **kwargs)
-        self._started.append(state_dir)
-        return handle
+        self._started.append(self._tmp.mktemp("local-servers"))  # before the start: a half-started set stops too
+        return control.start(self._started[-1], ephemeral=True, names=names, options=options, **kwargs)
 
     def stop_all(self) -> None:
         while self._started:
@@ -41,21 +30,17 @@ class ServersFactory:
 
 
 @pytest.fixture(scope="session")
-def _session_servers_factory(tmp_path_factory):
+def servers(tmp_path_factory) -> Handle:
+    """One set for the whole session, for tests that only read the seeded data: do not change it in a test."""
     factory = ServersFactory(tmp_path_factory)
-    yield factory
+    yield factory()
     factory.stop_all()
-
-
-@pytest.fixture(scope="session")
-def servers(_session_servers_factory) -> Handle:
-    """Shared servers with seeded data: do not change their data in a test."""
-    return _session_servers_factory()
 
 
 @pytest.fixture
 def servers_factory(tmp_path_factory):
-    """Start server sets with options; all are stopped when the test ends."""
+    """Start sets with options, e.g. ``servers_factory(names=["ftp"], options={"ftp_idle_timeout": 2})``; all stop
+    when the test ends."""
     factory = ServersFactory(tmp_path_factory)
     yield factory
     factory.stop_all()
@@ -63,5 +48,5 @@ def servers_factory(tmp_path_factory):
 
 @pytest.fixture
 def fresh_servers(servers_factory) -> Handle:
-    """Servers with freshly seeded data, for this test alone."""
+    """Servers with freshly seeded data, for one test that changes things (uploads, deletes, sends mail)."""
     return servers_factory()

@@ -1,17 +1,17 @@
 """The server process: every service of the course in one process.
 
-`python -m local_servers up` starts this module in the background
-(`python -m local_servers serve` runs it in the foreground). It
+`python -m local_servers up` starts this module in the background (`python -m local_servers serve` runs it in the
+foreground). It
 
 1. sends all logging to <state dir>/server.log, never to a terminal or a notebook;
 2. makes the local CA and certificate if they are missing (tls.py);
 3. seeds each service's data folder the first time (or after a reset);
-4. starts every service and, once all of them listen, writes the state file
-   (state.json) that clients read: that file appearing *is* "ready";
+4. starts every service and, once all of them listen, writes the state file (state.json) that clients read: that
+   file appearing *is* "ready";
 5. on SIGTERM or Ctrl-C stops them all and removes the state file.
 
-If a port is taken it writes start-error.json with a clear message and exits
-with status 2 instead, so `up` can say which port and what to do.
+If a port is taken it writes start-error.json with a clear message and exits with status 2 instead, so `up` can
+say which port and what to do.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 from . import config
 from .config import StateDir
 from .engine import raise_fd_limit
-from .files import write_atomically
+from .files import read_json, write_atomically
 from .handle import Handle
 from .service import Context, PortInUseError, Service, validate_options
 from .tls import ensure_certificates
@@ -53,8 +53,7 @@ SERVICES: dict[str, str] = {
     "inspector": "local_servers.inspector.service:InspectorService",
 }
 
-#: The data folder of each service whose folder is not its own name (Service.data_name, declared
-#: here too so that `reset` can remove it without importing the servers into a notebook's kernel).
+#: Data folders not named after their service (Service.data_name, said here too: `reset` imports no server).
 SHARED_DATA = {"smtp": "mail", "pop3": "mail", "imap": "mail"}
 
 # The state directory's file names (config.StateDir), as other modules know them.
@@ -77,21 +76,16 @@ def data_names(names: list[str]) -> dict[str, str]:
 
 
 def seed_missing(state_dir: Path, names: list[str]) -> None:
-    """Seed each data folder of the named services that does not exist yet.
-
-    Seeding writes into a temporary folder beside the final one and renames
-    it into place, so an interrupted seed never leaves half a data set.
-    """
+    """Seed each missing data folder of the named services beside it, then rename: never half a data set."""
     data_root = StateDir(state_dir).data
     data_root.mkdir(parents=True, exist_ok=True)
     for folder, name in data_names(names).items():
-        final = data_root / folder
-        if final.exists():
+        if (data_root / folder).exists():
             continue
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder}-seed-", dir=data_root))
         try:
             service_class(name).seed(tmp)
-            os.replace(tmp, final)
+            os.replace(tmp, data_root / folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -106,17 +100,12 @@ def write_json_atomically(path: Path, data: dict) -> None:
     write_atomically(path, json.dumps(data, indent=2))
 
 
-def configure_logging(state_dir: Path) -> Path:
+def configure_logging(state_dir: Path) -> None:
     """All logs, ours and the libraries', go to one file in the state directory."""
-    log_file = StateDir(state_dir).log_file
-    handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    logging.basicConfig(filename=StateDir(state_dir).log_file, encoding="utf-8", level=logging.INFO, force=True,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.captureWarnings(True)
     warnings.simplefilter("default")
-    return log_file
 
 
 async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool,
@@ -144,12 +133,8 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
 
-    def request_stop(*_):
-        loop.call_soon_threadsafe(stop_event.set)
-
-    for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGBREAK", None)):
-        if sig is not None:
-            signal.signal(sig, request_stop)
+    for sig in filter(None, (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGBREAK", None))):
+        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop_event.set))
 
     running: list[Service] = []
     try:
@@ -159,21 +144,16 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
             running.append(service)
     except (PortInUseError, OSError) as exc:
         log.error("could not start: %s", exc)
-        write_json_atomically(home.error_file,
-                              {"pid": os.getpid(), "launch_id": launch_id, "error": str(exc)})
+        write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id, "error": str(exc)})
         for service in reversed(running):
             await service.stop()
         return 2
 
-    handle = Handle(pid=os.getpid(), host=host, state_dir=state_dir, log_file=home.log_file,
-                    ca_file=str(tls.ca_file),
+    handle = Handle(pid=os.getpid(), host=host, state_dir=state_dir, log_file=home.log_file, ca_file=str(tls.ca_file),
                     started_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                     services={s.name: s.info() for s in running})
-    if classroom:  # no passwords in the handle; students fetch it and the CA from the HTTP service
-        handle = dataclasses.replace(handle, server_set=classroom.summary(),
-                                     services={n: classroom.public_info(i) for n, i in handle.services.items()})
-        if "http" in handle.services:
-            classroom.publish(handle.to_dict(), home.data / "http" / "site", tls.ca_file)
+    if classroom:
+        handle = _class_handle(classroom, handle, home.data, tls.ca_file)
     # launch_id lets the starter recognise the process it launched.
     write_json_atomically(home.state_file, {**handle.to_dict(), "launch_id": launch_id})
     log.info("ready in %.0f ms: %s", (time.perf_counter() - started) * 1000,
@@ -186,13 +166,18 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
             await service.stop()
         except Exception:  # one service failing to stop must not keep the others running
             log.exception("error while stopping %s", service.name)
-    state_file = home.state_file
-    try:
-        if json.loads(state_file.read_text(encoding="utf-8")).get("pid") == os.getpid():
-            state_file.unlink()
-    except (OSError, ValueError):
-        pass
+    if read_json(home.state_file).get("pid") == os.getpid():
+        home.state_file.unlink(missing_ok=True)
     return 0
+
+
+def _class_handle(classroom, handle: Handle, data: Path, ca_file: Path) -> Handle:
+    """A class server's handle has no passwords; students fetch it and the CA from the HTTP service."""
+    handle = dataclasses.replace(handle, server_set=classroom.summary(),
+                                 services={n: classroom.public_info(i) for n, i in handle.services.items()})
+    if "http" in handle.services:
+        classroom.publish(handle.to_dict(), data / "http" / "site", ca_file)
+    return handle
 
 
 def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = False,
@@ -205,16 +190,17 @@ def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = Fa
     configure_logging(state_dir)
     names = list(names or SERVICES)
     unknown = set(names) - set(SERVICES)
-    if unknown:
-        print(f"unknown service(s): {', '.join(sorted(unknown))}; known: {', '.join(SERVICES)}", file=sys.stderr)
+    if unknown:  # said in the error file too, or `up` would wait START_TIMEOUT for a process that has gone
+        error = f"unknown service(s): {', '.join(sorted(unknown))}; known: {', '.join(SERVICES)}"
+        print(error, file=sys.stderr)
+        write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id, "error": error})
         return 2
     if sys.platform == "win32":
         # Some libraries need a selector loop; the proactor is the Windows default.
         asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())
     try:
-        return asyncio.run(run(state_dir, host, ports, public=public, names=names,
-                               options=options or {}, started=started, launch_id=launch_id,
-                               classroom=classroom))
+        return asyncio.run(run(state_dir, host, ports, public=public, names=names, options=options or {},
+                               started=started, launch_id=launch_id, classroom=classroom))
     except Exception as exc:
         log.exception("server process failed")
         write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id,

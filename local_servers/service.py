@@ -1,19 +1,16 @@
 """What every bundled server has in common.
 
-A service is one protocol (FTP, HTTP, ...). The server process (serve.py)
-gives each service a Context, awaits its start(), publishes its info() in the
-state file, and awaits its stop() on shutdown. Services that are written for
-asyncio run on the process's one event loop; services built on a library with
-its own loop (pyftpdlib, http.server) run that loop in a thread of their own.
-
-Every listening socket is made by listen() below, so that a taken port gives
-the same clear message everywhere and every server gets the same generous
-accept queue.
+A service is one protocol (FTP, HTTP, ...). The server process (serve.py) gives each service a Context, awaits its
+start(), publishes its info() in the state file, and awaits its stop() on shutdown. Services written for asyncio
+run on the process's one event loop; those built on a library with its own loop (pyftpdlib, http.server) run that
+loop in a thread of their own. Every listening socket is made by listen(), so that a taken port gives the same
+clear message everywhere and every server gets the same generous accept queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -24,8 +21,7 @@ from pathlib import Path
 from .config import ACCOUNTS
 from .handle import ServiceInfo
 
-#: Deep enough that 100 clients connecting at once are never refused
-#: (vsftpd's default of 32 overflowed in the same test).
+#: Deep enough that 100 clients connecting at once are never refused (vsftpd's 32 overflowed in that test).
 BACKLOG = 1024
 
 
@@ -34,10 +30,8 @@ class PortInUseError(OSError):
 
     def __init__(self, name: str, host: str, port: int, reason: str):
         self.name, self.host, self.port = name, host, port
-        super().__init__(
-            f"port {port} on {host} ({name}) is already in use by another program ({reason}). "
-            f"Stop that program, or choose another port, in the course's folder: {_another_port(name)}."
-        )
+        super().__init__(f"port {port} on {host} ({name}) is already in use by another program ({reason}). Stop "
+                         f"that program, or choose another port, in the course's folder: {_another_port(name)}.")
 
 
 def _another_port(name: str) -> str:
@@ -63,7 +57,10 @@ class Context:
     classroom: object = None  # a class server's ClassSet (classroom/server.py), else None
 
     def server_ssl_context(self) -> ssl.SSLContext:
-        return self.tls.server_context()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.tls.cert_file, self.tls.key_file)
+        return context
 
     def passwords_allowed(self, tls: bool) -> bool:
         """The one rule for every service: beyond loopback, passwords travel only over TLS."""
@@ -102,34 +99,20 @@ class TLSFiles:
     cert_file: Path
     key_file: Path
 
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(self.cert_file, self.key_file)
-        return context
-
 
 def listen(ctx: Context, name: str, kind: int = socket.SOCK_STREAM, port: int | None = None) -> socket.socket:
-    """Bind the listener `name` on ctx.host and return the socket.
-
-    kind is SOCK_STREAM (TCP, listening) or SOCK_DGRAM (UDP, bound).
-    port defaults to ctx.ports[name]; pass one to put a UDP socket on the
-    number its TCP twin received.
-    """
+    """Bind the listener `name` on ctx.host at ctx.ports[name], or at `port` (a UDP socket on its TCP twin's)."""
     host = ctx.host
     port = ctx.ports[name] if port is None else port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # Name the protocol: asyncio sets TCP_NODELAY on accepted connections only
-    # when sock.proto says TCP, and without it a reply split in two writes can
-    # wait 40 ms for the client's delayed ACK.
+    # Name the protocol: asyncio sets TCP_NODELAY on accepted connections only when sock.proto says TCP,
+    # and without it a reply split in two writes can wait 40 ms for the client's delayed ACK.
     sock = socket.socket(family, kind, socket.IPPROTO_TCP if kind == socket.SOCK_STREAM else socket.IPPROTO_UDP)
     try:
-        if sys.platform == "win32":
-            # Windows' SO_REUSEADDR would let two servers share a port.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
-        else:
-            # Lets a restarted server bind again at once despite TIME_WAIT.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # SO_REUSEADDR lets a restarted server bind again at once despite TIME_WAIT; on Windows it would let two
+        # servers share a port, so there the exclusive kind.
+        reuse = socket.SO_EXCLUSIVEADDRUSE if sys.platform == "win32" else socket.SO_REUSEADDR
+        sock.setsockopt(socket.SOL_SOCKET, reuse, 1)
         sock.bind((host, port))
         if kind == socket.SOCK_STREAM:
             sock.listen(BACKLOG)
@@ -152,28 +135,19 @@ async def close_servers(servers: list, timeout: float = 2.0) -> None:
         if hasattr(server, "close_clients"):  # 3.13+: also end open sessions
             server.close_clients()
     for server in servers:
-        try:  # since 3.12 wait_closed() also waits for open connections
+        with contextlib.suppress(asyncio.TimeoutError):  # since 3.12 wait_closed() also waits for open connections
             await asyncio.wait_for(server.wait_closed(), timeout)
-        except asyncio.TimeoutError:
-            pass
 
 
 class Service:
     """Base class: one protocol. Subclasses set `name` and `listeners`."""
 
-    #: The service's name in the state file and on the command line.
-    name: str = ""
-    #: The listener names (keys of config.DEFAULT_PORTS) this service binds.
-    listeners: tuple[str, ...] = ()
-    #: The folder under the data directory that holds this service's files.
-    #: Services that share a store share a name: SMTP, POP3 and IMAP all use "mail".
-    data_name: str = ""
-    #: The settings this service takes, by name without the "<service>_" prefix.
-    options: dict[str, Option] = {}
-    #: Whether the plain port upgrades to TLS (STARTTLS, STLS, AUTH TLS).
-    starttls = False
-    #: Whether the course's accounts log in to this service (published in the state file).
-    uses_accounts = False
+    name: str = ""  # the service's name in the state file and on the command line
+    listeners: tuple[str, ...] = ()  # the listener names (keys of config.DEFAULT_PORTS) it binds
+    data_name: str = ""  # its folder under the data directory, if not `name`: SMTP, POP3 and IMAP share "mail"
+    options: dict[str, Option] = {}  # the settings it takes, by name without the "<service>_" prefix
+    starttls = False  # the plain port upgrades to TLS (STARTTLS, STLS, AUTH TLS)
+    uses_accounts = False  # the course's accounts log in (published in the state file)
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
@@ -205,10 +179,7 @@ class Service:
         return {}
 
     def info(self) -> ServiceInfo:
-        """What clients need to know, published in the state file (see handle.py for the schema).
-
-        By default: the first listener is the port, the others its implicit-TLS twins.
-        """
+        """What clients need to know (handle.py's schema): the first listener's port, the others' as TLS ports."""
         first, *others = self.listeners
         return ServiceInfo(name=self.name, host=self.ctx.host, port=self.ctx.bound[first],
                            tls_ports={name: self.ctx.bound[name] for name in others}, starttls=self.starttls,

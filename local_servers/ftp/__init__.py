@@ -1,5 +1,1 @@
-"""FTP and explicit FTPS on pyftpdlib.
-
-- server.py    the service: the public tree, the accounts' homes, limits and TLS;
-- handlers.py  the pyftpdlib handlers with the course's fixes.
-"""
+"""FTP and explicit FTPS on pyftpdlib: the service (server.py) and the course's handlers (handlers.py)."""

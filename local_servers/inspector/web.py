@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from .. import config
+from ..files import read_json
 from . import access, pages, stores, wire_parts
 
 log = logging.getLogger("local_servers.inspector")
@@ -74,10 +75,7 @@ class Inspector:
     @property
     def services(self) -> list[str]:
         """The services this process runs, as its state file says (written once all of them listen)."""
-        try:
-            return list(json.loads(config.StateDir(self.state_dir).state_file.read_text(encoding="utf-8"))["services"])
-        except (OSError, ValueError, KeyError):
-            return []
+        return list(read_json(config.StateDir(self.state_dir).state_file).get("services", []))
 
     def reset(self, service: str) -> None:
         """Ask `python -m local_servers reset` to restore a service's data, in a process of its own.

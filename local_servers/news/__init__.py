@@ -1,6 +1,1 @@
-"""News: NNTP (RFC 3977) on the line engine.
-
-- newsstore.py  groups and articles on disk, overview data;
-- newsseed.py   the groups and articles a fresh state directory starts with;
-- nntp.py       the reader commands, POST, STARTTLS and AUTHINFO.
-"""
+"""News: NNTP (RFC 3977) on the line engine, over its store and seed (each module says its part)."""

@@ -1,20 +1,8 @@
-"""The sockets chapter's servers: a timestamp server and an echo server.
+"""The sockets chapter's servers, time and echo, each over TCP and over UDP on one port number, the way the chapter's
+first examples do (each class says what it answers).
 
-Both answer over TCP and over UDP on the same port number, the way the
-chapter's first examples do:
-
-- time: every chunk of data received comes back as  "[<ctime>] <data>",
-  exactly what the classic TCP/UDP timestamp servers send;
-- echo: every byte comes back unchanged (RFC 862).
-
-They are written with asyncio protocols: data_received is called for each
-chunk a TCP client sends, datagram_received for each UDP datagram.
-
-A TCP client that sends without reading would make the replies pile up in
-the server's memory: while the outgoing buffer is full, the server stops
-reading (flow control), so the client's own sending stalls instead. Each
-service admits so many TCP connections (limits.py); these protocols have no
-"too many" reply, so one more is closed at once.
+They are written with asyncio protocols: data_received is called for each chunk a TCP client sends,
+datagram_received for each UDP datagram.
 """
 
 from __future__ import annotations
@@ -23,10 +11,11 @@ import asyncio
 import dataclasses
 import socket
 import time
+from typing import Callable
 
 from ..limits import OPTIONS, ConnectionLimit
 from ..handle import ServiceInfo
-from ..service import PortInUseError, Service, listen
+from ..service import PortInUseError, Service, close_servers, listen
 from ..wire.transcripts import open_transcript
 
 
@@ -42,15 +31,18 @@ class _TCPReply(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
+        self.admit(transport)
+
+    def admit(self, transport) -> None:
+        """Each service admits so many connections (limits.py); with no "too many" reply, one more is closed."""
         peer = transport.get_extra_info("peername") or ("unknown",)
         self.transcript = open_transcript(self.service, peer)
-        address = peer[0]
-        if not self.limit.admit(address):
+        if not self.limit.admit(peer[0]):
             self.transcript.note("refused: one connection too many")
             self.transcript.close()
-            transport.close()  # one connection too many
+            transport.close()
             return
-        self.address = address
+        self.address = peer[0]
 
     def connection_lost(self, exc) -> None:
         if self.address is not None:
@@ -66,8 +58,8 @@ class _TCPReply(asyncio.Protocol):
         self.sent += len(reply)
         self.transport.write(reply)
 
-    # Flow control: asyncio calls these when the outgoing buffer passes its high and low marks.
     def pause_writing(self) -> None:
+        """A client that sends without reading: stop reading it while the replies pile up (flow control)."""
         self.transport.pause_reading()
 
     def resume_writing(self) -> None:
@@ -89,10 +81,7 @@ class _TCPAndUDPService(Service):
     """A service that answers the same way over TCP and UDP on one port number."""
 
     options = OPTIONS
-
-    @staticmethod
-    def reply(data: bytes) -> bytes:
-        raise NotImplementedError
+    reply: Callable[[bytes], bytes]  # a static method: the reply to some bytes received
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -113,8 +102,7 @@ class _TCPAndUDPService(Service):
 
     async def stop(self) -> None:
         self.udp_transport.close()
-        self.tcp_server.close()
-        await self.tcp_server.wait_closed()
+        await close_servers([self.tcp_server])
 
     def info(self) -> ServiceInfo:
         return dataclasses.replace(super().info(), udp_port=self.port)
@@ -133,7 +121,4 @@ class EchoService(_TCPAndUDPService):
 
     name = "echo"
     listeners = ("echo",)
-
-    @staticmethod
-    def reply(data: bytes) -> bytes:
-        return data
+    reply = staticmethod(lambda data: data)

@@ -39,7 +39,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from ..files import write_atomically
+from ..files import read_json, write_atomically
 
 log = logging.getLogger("local_servers.faults")
 
@@ -236,15 +236,8 @@ def fired_file(state_dir) -> Path:
     return wire_dir(state_dir) / "faults-fired.json"
 
 
-def _read(path: Path, default):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return default
-
-
 def _load(state_dir) -> list[Fault]:
-    return [Fault.from_dict(row) for row in _read(table_file(state_dir), {}).get("faults", [])]
+    return [Fault.from_dict(row) for row in read_json(table_file(state_dir)).get("faults", [])]
 
 
 def _live(faults: list[Fault], fired: dict, now: float) -> list[Fault]:
@@ -276,7 +269,7 @@ def _write(state_dir, faults: list[Fault]) -> None:
 
 def active(state_dir) -> list[Fault]:
     """The faults in force (not spent, not expired), oldest first."""
-    return _live(_load(state_dir), _read(fired_file(state_dir), {}), time.time())
+    return _live(_load(state_dir), read_json(fired_file(state_dir)), time.time())
 
 
 def add(state_dir, service: str, kind: str = "reply", **options) -> Fault:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
-from ..files import write_atomically
+from ..files import read_json, write_atomically
 
 #: The folder in the state directory that the wire helpers share (mode 0700).
 WIRE = "wire"
@@ -186,10 +186,7 @@ def current(state_dir: Path) -> str | None:
         return None
     cached = _cache.get(path)
     if cached is None or cached[0] != stamp:
-        try:
-            name = json.loads(path.read_text(encoding="utf-8")).get("profile")
-        except (OSError, ValueError):
-            name = None
+        name = read_json(path).get("profile")
         cached = _cache[path] = (stamp, name if name in PROFILES else None)
     return cached[1]
 
@@ -234,21 +231,14 @@ def issue_app_password(state_dir: Path, user: str) -> str:
         raise ValueError(f"no account {user!r}")
     password = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(16))
     path = wire_dir(state_dir) / APP_PASSWORDS_FILE
-    known = _app_passwords(path)
+    known = read_json(path)
     known.setdefault(name, []).append(_digest(password))
     write_atomically(path, json.dumps(known, indent=1) + "\n", mode=0o600)
     return " ".join(password[i:i + 4] for i in range(0, 16, 4))
 
 
-def _app_passwords(path: Path) -> dict[str, list[str]]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 def is_app_password(state_dir: Path, user: str, password: str) -> bool:
-    digests = _app_passwords(Path(state_dir) / WIRE / APP_PASSWORDS_FILE).get(user, [])
+    digests = read_json(Path(state_dir) / WIRE / APP_PASSWORDS_FILE).get(user, [])
     offered = _digest(_normalised(password))
     return any(hmac.compare_digest(offered, known) for known in digests)
 

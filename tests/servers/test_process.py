@@ -157,6 +157,13 @@ def test_bad_port_setting_is_refused(tmp_path):
     assert result.returncode == 2 and "NAME=PORT" in result.stderr
 
 
+def test_an_unknown_service_is_refused_at_once(tmp_path):
+    started = time.monotonic()
+    result = cli(tmp_path, "up", "--ephemeral", "--only", "echo,https")
+    assert result.returncode == 1 and "unknown service(s): https; known: echo" in result.stderr
+    assert time.monotonic() - started < control.START_TIMEOUT / 2  # told, not left waiting for the timeout
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="only Linux routes all of 127.0.0.0/8 to loopback")
 def test_explicit_host_warns(tmp_path):
     result = cli(tmp_path, "up", "--ephemeral", "--only", QUICK, "--host", "127.0.0.2")
