@@ -195,6 +195,11 @@ ADDED = (
     ("local_servers/mail/smtp.py", "CourseSMTP.auth_XOAUTH2", I11, "XOAUTH2"),
     ("local_servers/mail/smtp.py", "CourseSMTP.auth_OAUTHBEARER", I11, "OAUTHBEARER"),
     ("local_servers/mail/smtp.py", "CourseSMTP.oauth2", I11, "OAuth 2 for provider profiles"),
+    ("local_servers/mail/smtp.py", "CourseSMTP.__init__", I8B5, "none at base: limit (B5), half-close reader (B6), "
+     "transcript and provider profile (11)"),
+    ("local_servers/mail/smtp.py", "CourseSMTP._admit", I8B5, "connection limit: 421; transcript opened (11)"),
+    ("local_servers/mail/smtp.py", "CourseSMTP.connection_lost", I8B5, "none at base: limit released, transcript closed"),
+    ("local_servers/mail/smtp.py", "CourseSMTP.data_received", I11, "none at base: fault hook mid-DATA"),
     # FTP.
     ("local_servers/ftp/handlers.py", "_reset_in_progress", I8B6, "lftp's FTPS upload (TLS 1.3 close_notify)"),
     ("local_servers/ftp/handlers.py", "CourseDTPHandler._upload_settled", I8B6, "lftp's FTPS upload"),

@@ -73,7 +73,6 @@ class _QuietNoise(logging.Filter):
         return not any(text in record.getMessage() for text in self.NOISE)
 
 
-#: Characters that must never reach a stored header from a command argument.
 LINE_BREAKERS = re.compile("[\r\n\0]")
 
 
@@ -159,24 +158,29 @@ class CourseSMTP(SMTP):
             self._auth_required = True
 
     def connection_made(self, transport) -> None:
-        if self._original_transport is None and self.admitted_from is None:  # a new connection, not STARTTLS
-            peer = transport.get_extra_info("peername") or ("unknown",)
-            if self.service is not None:
-                self.transcript = self._stream_reader.transcript = open_transcript(
-                    self.service, peer, transport.get_extra_info("ssl_object") is not None)
-            address = peer[0]
-            if not self.limit.admit(address):
-                busy = f"421 4.7.0 {HOSTNAME} Too many connections, try again later\r\n"
-                self.transcript.server(busy)
-                self.transcript.close()
-                transport.write(busy.encode())
-                transport.close()
-                return
-            self.admitted_from = address
+        new_connection = self._original_transport is None and self.admitted_from is None  # not STARTTLS
+        if new_connection and not self._admit(transport):
+            return
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+
+    def _admit(self, transport) -> bool:
+        """Open the transcript and count the connection; one too many gets 421 and the end."""
+        peer = transport.get_extra_info("peername") or ("unknown",)
+        if self.service is not None:
+            self.transcript = self._stream_reader.transcript = open_transcript(
+                self.service, peer, transport.get_extra_info("ssl_object") is not None)
+        if not self.limit.admit(peer[0]):
+            busy = f"421 4.7.0 {HOSTNAME} Too many connections, try again later\r\n"
+            self.transcript.server(busy)
+            self.transcript.close()
+            transport.write(busy.encode())
+            transport.close()
+            return False
+        self.admitted_from = peer[0]
+        return True
 
     async def _handle_client(self) -> None:
         refusal = await fault_hooks.smtp_stage(self, "connect")  # an injected fault instead of the greeting
@@ -266,7 +270,6 @@ class CourseSMTP(SMTP):
             return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False, message=self.profile.reply("smtp", profiles.FAILED))
 
-    # The commands whose argument ends up in a stored header: no CR, LF or NUL in it.
     smtp_HELO = _no_line_breakers(SMTP.smtp_HELO)
     smtp_EHLO = _no_line_breakers(SMTP.smtp_EHLO)
     smtp_MAIL = _faults_at("MAIL")(_no_line_breakers(SMTP.smtp_MAIL))
