@@ -9,7 +9,8 @@ few milliseconds and a student can read how an HTTP server works:
    414, 431 or 501 for bad ones) and calls do_<METHOD>;
 2. every do_<METHOD> is Handler.dispatch, which reads the body (a
    Content-Length or chunked one), then finds the path in the ROUTES table;
-3. each route is one method, route_<name>, that builds the reply.
+3. each route is one method, route_<name>, that builds the reply (a
+   document that never changes is a row of DOCUMENTS instead).
    Replies carry a Content-Length, so one connection serves request after
    request (HTTP/1.1 keep-alive); /stream sends a chunked body instead.
 
@@ -18,19 +19,10 @@ runs twice, plain on the "http" listener and with TLS on "https"; each
 connection gets a thread of its own, which does the TLS handshake too, so a
 slow or silent client holds up nobody else.
 
-What a hostile client meets (RFC 9112):
-
-- a request whose body length is ambiguous (Content-Length together with
-  Transfer-Encoding, a Transfer-Encoding other than exactly "chunked", two
-  different Content-Lengths, a malformed header line) gets 400 and the
-  connection is closed: the bytes that follow could be a hidden second
-  request ("request smuggling", §6.1 and §6.3); so does a bad chunk size;
-- a request head (request line and headers) must arrive within
-  HEAD_TIMEOUT seconds of its first byte, or the client gets 408 and the
-  connection is closed, so a client that sends a byte now and then
-  ("slowloris") cannot keep a thread for ever;
-- each listener serves at most so many connections (limits.py); one more
-  gets 503 (HTTPS: is closed) without a thread of its own.
+What a hostile client meets (RFC 9112): 400 and the end of the connection
+for a body whose length is ambiguous, the door to "request smuggling"
+(Handler.body_length); 408 and the end for a request head that trickles in
+("slowloris", HeadClock); 503 for one connection too many (Server.refuse).
 """
 
 from __future__ import annotations
@@ -294,8 +286,7 @@ class Handler(BaseHTTPRequestHandler):
             if self.body:
                 self.transcript.summary("C", f"[body: {len(self.body)} bytes]", len(self.body))
         except BodyError as exc:
-            self.close_connection = True  # the rest of the stream cannot be trusted
-            self.reply_error(exc.status, str(exc), [("Connection", "close")])
+            self.refuse_body(exc)
             return
         path = unquote(raw_path)
         for pattern, methods, name, _ in self.ROUTES:
@@ -319,7 +310,10 @@ class Handler(BaseHTTPRequestHandler):
         """Run one route; a bug in it costs this request a 500, never the server."""
         self.response_started = False
         try:
-            getattr(self, "route_" + name)(*arguments)
+            if name in DOCUMENTS:  # always the same document: no method of its own
+                self.reply(200, DOCUMENTS[name][2], DOCUMENTS[name][1])
+            else:
+                getattr(self, "route_" + name)(*arguments)
         except (ConnectionError, TimeoutError, ssl.SSLError):
             raise  # the client went away: nobody to answer
         except Exception:
@@ -341,10 +335,13 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self.body_length()
         except BodyError as exc:
-            self.close_connection = True
-            self.reply_error(exc.status, str(exc), [("Connection", "close")])
+            self.refuse_body(exc)
             return False
         return super().handle_expect_100()
+
+    def refuse_body(self, error: BodyError) -> None:
+        self.close_connection = True  # the rest of the stream cannot be trusted
+        self.reply_error(error.status, str(error), [("Connection", "close")])
 
     def body_length(self) -> int | None:
         """The body's length from the headers, None for a chunked body; BodyError when it is ambiguous.
@@ -497,12 +494,11 @@ class Handler(BaseHTTPRequestHandler):
         """This page: every endpoint, with an example."""
         rows = []
         for pattern, methods, name, example in self.ROUTES:
-            doc = (getattr(Handler, "route_" + name).__doc__ or "").strip().splitlines()[0]
-            shown = pattern
+            doc = DOCUMENTS[name][0] if name in DOCUMENTS else getattr(Handler, "route_" + name).__doc__
             link = f'<a href="{example}">{escape(example)}</a>' if example else ""
             verbs = "any" if methods is ANY else ", ".join(methods)
-            rows.append(f"<tr><td><code>{escape(shown)}</code></td><td>{verbs}</td>"
-                        f"<td>{escape(doc)}</td><td>{link}</td></tr>")
+            rows.append(f"<tr><td><code>{escape(pattern)}</code></td><td>{verbs}</td>"
+                        f"<td>{escape(doc.splitlines()[0])}</td><td>{link}</td></tr>")
         page = INDEX_PAGE.replace("{rows}", "\n".join(rows))
         self.reply(200, page, "text/html; charset=utf-8")
 
@@ -676,18 +672,6 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.reply(200, decoded, "text/html; charset=utf-8")
 
-    def route_json(self) -> None:
-        """A sample JSON document."""
-        self.reply_json(SAMPLE_JSON)
-
-    def route_html(self) -> None:
-        """A sample HTML page."""
-        self.reply(200, SAMPLE_HTML, "text/html; charset=utf-8")
-
-    def route_xml(self) -> None:
-        """A sample XML document."""
-        self.reply(200, SAMPLE_XML, "application/xml")
-
     def route_uuid(self) -> None:
         """A new random UUID (version 4)."""
         import uuid
@@ -706,18 +690,6 @@ class Handler(BaseHTTPRequestHandler):
         data = {"deflated": True, **self.request_dict("headers", "method", "origin")}
         self.reply(200, zlib.compress(json.dumps(data, indent=2).encode()), "application/json",
                    [("Content-Encoding", "deflate")])
-
-    def route_utf8(self) -> None:
-        """A UTF-8 page with text in many scripts."""
-        self.reply(200, SAMPLE_UTF8, "text/html; charset=utf-8")
-
-    def route_robots(self) -> None:
-        """The rules for web robots (urllib.robotparser reads it)."""
-        self.reply(200, "User-agent: *\nDisallow: /deny\n", "text/plain; charset=utf-8")
-
-    def route_deny(self) -> None:
-        """The page that robots.txt forbids."""
-        self.reply(200, "Robots should not be here: /robots.txt disallows /deny.\n", "text/plain; charset=utf-8")
 
     def route_oauth_token(self) -> None:
         """The OAuth2 token endpoint of the provider profiles: a refresh token in, an access token out."""
@@ -1122,3 +1094,16 @@ SAMPLE_UTF8 = """<!DOCTYPE html>
 </body>
 </html>
 """
+
+#: The routes that always send the same document: name -> (what the index page says, Content-Type, body).
+DOCUMENTS = {
+    "json": ("A sample JSON document.", "application/json",
+             json.dumps(SAMPLE_JSON, indent=2, ensure_ascii=False) + "\n"),  # as reply_json sends it
+    "html": ("A sample HTML page.", "text/html; charset=utf-8", SAMPLE_HTML),
+    "xml": ("A sample XML document.", "application/xml", SAMPLE_XML),
+    "utf8": ("A UTF-8 page with text in many scripts.", "text/html; charset=utf-8", SAMPLE_UTF8),
+    "robots": ("The rules for web robots (urllib.robotparser reads it).", "text/plain; charset=utf-8",
+               "User-agent: *\nDisallow: /deny\n"),
+    "deny": ("The page that robots.txt forbids.", "text/plain; charset=utf-8",
+             "Robots should not be here: /robots.txt disallows /deny.\n"),
+}
