@@ -211,6 +211,8 @@ ADDED = (
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.handle", I11, "fault hook at the banner"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.ftp_OPTS", "12 Build 5 (GBK names)", "OPTS UTF8 OFF: GBK names"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.pre_process_command", I8B6, "a NUL in a path: 501"),
+    ("local_servers/ftp/handlers.py", "CourseDTPHandler.handle_close", I11, "none at base: a fault's cut download gets 426"),
+    ("local_servers/ftp/handlers.py", "CourseFTPHandler._open_transcript", I11, "transcript of the session"),
     # HTTP.
     ("local_servers/http/server.py", "HeadClock", I8B5, "header timeout, 408"),
     ("local_servers/http/server.py", "Handler.handle_one_request", I8B5, "408 to a slow head"),

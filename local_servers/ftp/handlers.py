@@ -21,10 +21,9 @@ module only changes what the course needs changed:
 - protected data connections speak TLS 1.2 (the control connection 1.2 or
   1.3): a TLS 1.3 server sends session tickets after the handshake, which
   an uploading client never reads; when it closes (lftp: close_notify and
-  close at once), its kernel answers the unread bytes with a reset and
-  drops the part of the file it had not sent yet, and the server must
-  answer 426. TLS 1.2 sends its ticket inside the handshake. (OpenSSL's
-  SSL_CTX_set_num_tickets(0) would do it for 1.3; pyOpenSSL does not offer it.)
+  close at once), its kernel answers them with a reset and drops the rest
+  of the file: 426. TLS 1.2 sends its ticket inside the handshake, and
+  pyOpenSSL cannot turn 1.3's tickets off (SSL_CTX_set_num_tickets).
 - a path with a NUL byte gets 501 (pyftpdlib would end the session).
 
 It is imported by server.py inside the server's thread, because pyftpdlib
@@ -255,15 +254,19 @@ class CourseFTPHandler(TLS_FTPHandler):
     transcript = SILENT
 
     def __init__(self, conn, server, ioloop=None):
-        if self.service is not None:
-            try:
-                peer = conn.getpeername()
-            except OSError:
-                peer = None
-            self.transcript = open_transcript(self.service, peer)
+        self.transcript = self._open_transcript(conn)
         super().__init__(conn, server, ioloop)
         self._uploads: dict[str, str] = {}  # temporary file -> the name it gets when complete
         self._skipping_line = False  # inside an overlong command line, waiting for its CRLF
+
+    def _open_transcript(self, conn):
+        if self.service is None:
+            return SILENT
+        try:
+            peer = conn.getpeername()
+        except OSError:
+            peer = None
+        return open_transcript(self.service, peer)
 
     # --- command lines: one 500 reply for an overlong line, then carry on
 
