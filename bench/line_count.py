@@ -249,8 +249,12 @@ ADDED = (
     ("local_servers/mail/mailstore.py", "_chinese_inbox_mail", "13 Build 3", "a GBK letter in alice's INBOX"),
     ("local_servers/mail/mailstore.py", "_b64", "13 Build 3", "for the Chinese letter"),
     ("local_servers/mail/mailstore.py", "CHINESE_SENT", "12 Build 5 / 13 Build 3", "the Chinese folder's name"),
+    ("local_servers/mail/mailstore.py", "_seed_chinese", "12 Build 5 / 13 Build 3", "the Chinese letters delivered"),
     ("local_servers/news/newsseed.py", "_gb_word", "13 Build 3", "GB2312 encoded-words"),
     ("local_servers/news/newsseed.py", "CN", "13 Build 3", "cn.comp.lang.python's articles"),
+    ("local_servers/news/newsseed.py", "PEOPLE['lilei']", "13 Build 3", "an author of cn.comp.lang.python"),
+    ("local_servers/news/newsseed.py", "PEOPLE['hanmeimei']", "13 Build 3", "an author of cn.comp.lang.python"),
+    ("local_servers/news/newsseed.py", "PEOPLE['wangfang']", "13 Build 3", "an author of cn.comp.lang.python"),
 )
 
 

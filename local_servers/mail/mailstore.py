@@ -41,6 +41,7 @@ API (mail_dir is ``<data_dir>/mail``)::
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import itertools
 import mailbox
@@ -159,12 +160,7 @@ def new_key(when: float | None = None) -> str:
 
 def deliver(mail_dir: Path, user: str, data: bytes, when: float | None = None, folder: str | None = None,
             flags: str = "", key: str | None = None) -> str:
-    """Store one message atomically (write_message) and return its key.
-
-    Into new/, or into cur/ with flags for a message already seen; `when`
-    (default: now) becomes its modification time. The mailbox or folder is
-    made if it was never used before.
-    """
+    """Store one message with write_message (with flags: already seen, into cur/) and return its key."""
     root = user_dir(mail_dir, user, folder)
     when = time.time() if when is None else when
     key = key or new_key(when)
@@ -194,10 +190,8 @@ def write_message(folder: Path, key: str, data: bytes, when: float, info: str | 
         final = os.path.join(folder, "cur", f"{key}{COLON}{info}") if info is not None else os.path.join(folder, "new", key)
         os.replace(tmp, final)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
@@ -242,8 +236,7 @@ def _message(n: int, when: datetime.datetime, sender: str, to: list[str], subjec
     msg["Message-ID"] = f"<seed-{n:03d}@example.test>"
     if reply_to is not None:
         msg["In-Reply-To"] = reply_to["Message-ID"]
-        refs = (reply_to.get("References", "") + " " + reply_to["Message-ID"]).strip()
-        msg["References"] = refs
+        msg["References"] = (reply_to.get("References", "") + " " + reply_to["Message-ID"]).strip()
     msg.set_content(text)
     if html is not None:
         msg.add_alternative(html, subtype="html")
@@ -449,9 +442,14 @@ def seed(mail_dir: Path) -> None:
         when = date + 60 + i  # arrived a minute after it was written; strictly increasing
         data = msg.as_bytes(policy=msg.policy.clone(linesep="\n"))
         deliver(mail_dir, user, data, when=when, folder=folder, flags=flags, key=f"{int(when)}.S{i:04d}.seed")
-    for j, (date, data) in enumerate(_charset_mail(), start=len(mail)):
+    _seed_chinese(mail_dir, len(mail))
+
+
+def _seed_chinese(mail_dir: Path, first: int) -> None:
+    """alice's Chinese Sent folder and the Chinese letter in her INBOX; keys numbered on from `first`."""
+    for j, (date, data) in enumerate(_charset_mail(), start=first):
         when = date.timestamp() + 60
         deliver(mail_dir, "alice", data, when=when, folder=CHINESE_SENT, flags="S", key=f"{int(when)}.S{j:04d}.seed")
     date, data = _chinese_inbox_mail()
-    when, j = date.timestamp() + 60, len(mail) + len(_charset_mail())
+    when, j = date.timestamp() + 60, first + len(_charset_mail())
     deliver(mail_dir, "alice", data, when=when, flags="S", key=f"{int(when)}.S{j:04d}.seed")

@@ -393,7 +393,6 @@ class SMTPService(MailService):
         smtps = await loop.create_server(half_close.tls_protocol_factory(loop, implicit_tls, tls), sock=tls_sock)
         self.servers = [
             await loop.create_server(lambda: CourseSMTP(handler, tls_context=tls, **common), sock=plain_sock), smtps]
-        self.port, self.tls_port = plain_sock.getsockname()[1], tls_sock.getsockname()[1]
 
     async def stop(self) -> None:
         await close_servers(self.servers)

@@ -5,9 +5,8 @@
   a UTF-8 body, lines that begin with "." or end in spaces). Read-only, so a
   chapter that lists it prints the same thing every time.
 - cn.comp.lang.python: a short Python thread in Chinese, as the cn.* hierarchy
-  carried it: GB2312 (From and Subject as GB2312
-  encoded-words, GB2312 bodies) with one reply in UTF-8, whose body holds a
-  character GB2312 lacks. Read-only.
+  carried it: GB2312 (From and Subject as GB2312 encoded-words, GB2312 bodies)
+  with one reply in UTF-8, whose body holds a character GB2312 lacks. Read-only.
 - course.announce: course news, read-only (posting flag n).
 - course.test: where students post; it starts with the welcome article,
   which is cross-posted to course.announce too (see its Xref header).
@@ -383,9 +382,7 @@ def _article(headers: list[tuple[str, str]], body: str, charset: str = "utf-8") 
 
 def _fold_references(ids: list[str]) -> str:
     """References as newsreaders write them: folded when long (tests header unfolding)."""
-    if len(ids) <= 2:
-        return " ".join(ids)
-    return "\r\n ".join(ids)
+    return " ".join(ids) if len(ids) <= 2 else "\r\n ".join(ids)
 
 
 def _post_threads(store: NewsStore, group: str, rows, extra: list[tuple[str, str]] = ()) -> None:
@@ -406,6 +403,7 @@ def _post_threads(store: NewsStore, group: str, rows, extra: list[tuple[str, str
         headers += [*extra, ("MIME-Version", "1.0"), ("Content-Type", f"text/plain; charset={charset}"),
                     ("Content-Transfer-Encoding", "8bit")]
         store.post(_article(headers, body, charset), now=date.timestamp(), allow_read_only=True)
+
 
 def seed(data_dir: Path) -> None:
     store = NewsStore(data_dir)
