@@ -26,9 +26,7 @@ module only changes what the course needs changed:
   pyOpenSSL cannot turn 1.3's tickets off (SSL_CTX_set_num_tickets).
 - a path with a NUL byte gets 501 (pyftpdlib would end the session).
 
-It is imported by server.py inside the server's thread, because pyftpdlib
-imports pyOpenSSL, which takes longer than everything else the server
-process does before it is ready.
+server.py imports it in the FTP thread only (its docstring says why).
 """
 
 from __future__ import annotations

@@ -68,14 +68,11 @@ def _write_large_file(path: Path, size: int) -> str:
     block = random.Random(21).randbytes(block_size)
     digest = hashlib.sha256()
     with open(path, "wb") as out:
-        written, index = 0, 0
-        while written < size:
+        for index, written in enumerate(range(0, size, block_size)):
             shift = (index * 7919) % block_size
             piece = (block[shift:] + block[:shift])[: size - written]
             out.write(piece)
             digest.update(piece)
-            written += len(piece)
-            index += 1
     return digest.hexdigest()
 
 

@@ -28,15 +28,19 @@ for a body whose length is ambiguous, the door to "request smuggling"
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import io
 import json
 import os
+import random
 import re
 import socket
 import ssl
 import sys
 import threading
 import time
+import zlib
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -629,7 +633,6 @@ class Handler(BaseHTTPRequestHandler):
         size = min(int(n), MAX_BYTES)
         seed = self.args.get("seed")
         if isinstance(seed, str):
-            import random
             data = random.Random(seed).randbytes(size)  # a str seed is as repeatable as a number
         else:
             data = os.urandom(size)
@@ -663,8 +666,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def route_base64(self, value: str) -> None:
         """Decode the URL-safe base64 in the path and send it back as text."""
-        import base64
-        import binascii
         try:
             decoded = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         except (binascii.Error, ValueError):
@@ -686,7 +687,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def route_deflate(self) -> None:
         """JSON compressed with zlib (Content-Encoding: deflate)."""
-        import zlib
         data = {"deflated": True, **self.request_dict("headers", "method", "origin")}
         self.reply(200, zlib.compress(json.dumps(data, indent=2).encode()), "application/json",
                    [("Content-Encoding", "deflate")])
@@ -757,7 +757,6 @@ def text_or_data_url(data: bytes, content_type: str = "application/octet-stream"
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        import base64
         return f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"
 
 
@@ -804,9 +803,6 @@ SAFE_COOKIE = "!#$%&'()*+-./:<=>?@[]^_`{|}~"
 
 def basic_credentials(header: str) -> tuple[str, str] | None:
     """(user, password) from 'Basic <base64 of user:password>', or None."""
-    import base64
-    import binascii
-
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
         return None

@@ -1,6 +1,6 @@
 """The mail store that SMTP writes and POP3 and IMAP read: one Maildir per user.
 
-Layout, under the services' shared data folder (``<data_dir>/mail``)::
+Layout, under the services' shared data folder ``<data_dir>/mail`` (each function's mail_dir)::
 
     mail/alice/{cur,new,tmp}          alice's INBOX
     mail/alice/.Sent/{cur,new,tmp}    a folder (Maildir++), as mailbox.Maildir.add_folder makes it
@@ -21,21 +21,6 @@ Rules every server keeps:
 - Arrival order is (file mtime, key); deliver() sets the mtime to the
   delivery time, so messages() returns the order IMAP assigns UIDs in.
 - Files whose names start with ``.imap`` belong to the IMAP server.
-
-API (mail_dir is ``<data_dir>/mail``)::
-
-    USERS, CATCHALL                         the accounts; the catch-all "user" name
-    user_dir(mail_dir, user, folder=None)   -> Path of the INBOX or a folder
-    open_box(mail_dir, user, folder=None, create=False) -> mailbox.Maildir (colon "!")
-    users(mail_dir)                         -> sorted account names that have a Maildir
-    folders(mail_dir, user)                 -> sorted folder names (without the dot)
-    deliver(mail_dir, user, data, when=None, folder=None, flags="", key=None) -> key
-    deliver_catchall(mail_dir, data, when=None) -> key
-    write_message(folder_path, key, data, when, info=None)  the one atomic file write (IMAP APPEND uses it too)
-    messages(path)                          -> [Entry(key, path, mtime, flags, size)] in arrival order
-    split_name(file_name)                   -> (key, flags)
-    local_user(address)                     -> 'Alice@example.test' -> 'alice' (SMTP)
-    seed(mail_dir)                          the course's deterministic mail
 """
 
 from __future__ import annotations

@@ -18,14 +18,11 @@ on, as aiosmtpd requires) and "smtps" (TLS from the first byte, the
 chapter's SMTP_SSL example). On loopback anyone may send without AUTH, like
 the chapter's first examples; on a public address AUTH is required.
 
-What a careless or hostile client meets:
-
-- a CR, LF or NUL in a HELO/EHLO name or a MAIL/RCPT address gets 501:
-  these strings are copied into the stored Received and Return-Path
-  headers, and a lone CR there would start a header of the client's making;
-- a client that sends its last commands and then closes its sending half
-  (a TCP FIN, or TLS close_notify: half_close.py) still gets every reply;
-- beyond the connection limit (limits.py) a client gets "421" and the end.
+What a careless or hostile client meets: 501 for a CR, LF or NUL in a
+HELO/EHLO name or a MAIL/RCPT address (copied into the stored Received and
+Return-Path headers, a lone CR would start a header of the client's making);
+every reply even when it half-closes after its last commands (a TCP FIN, or
+TLS close_notify: half_close.py); "421" beyond the connection limit (limits.py).
 """
 
 from __future__ import annotations
