@@ -31,6 +31,7 @@ server.py imports it in the FTP thread only (its docstring says why).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import mmap
 import os
@@ -433,10 +434,8 @@ class CourseFTPHandler(TLS_FTPHandler):
 
     @staticmethod
     def _remove(path):
-        try:
+        with contextlib.suppress(OSError):
             os.remove(path)
-        except OSError:
-            pass
 
 
 def make_authorizer(public_root: str, homes: dict[str, tuple[str, str]]) -> DummyAuthorizer:

@@ -26,6 +26,7 @@ first few milliseconds simply gets its 220 greeting a moment later.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -88,10 +89,8 @@ class _Waker:
         self._ioloop = ioloop
 
     def wake(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # already woken (buffer full) or closed: either way the loop notices
             self._writer.send(b"x")
-        except OSError:
-            pass  # already woken (buffer full) or closed: either way the loop notices
 
     # What pyftpdlib's loop calls on the objects it polls.
     def readable(self) -> bool:
@@ -101,10 +100,8 @@ class _Waker:
         return False
 
     def handle_read_event(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._reader.recv(4096)
-        except OSError:
-            pass
 
     def handle_close(self) -> None:
         self.close()
@@ -232,10 +229,8 @@ class FTPService(Service):
             self._thread.join(timeout=5)
             if self._thread.is_alive():
                 log.warning("the FTP thread did not stop within 5 s")
-        try:
+        with contextlib.suppress(OSError):
             self._sock.close()  # already closed by the thread in the normal case
-        except OSError:
-            pass
 
     def info(self) -> ServiceInfo:
         return dataclasses.replace(super().info(), accounts={"anonymous": "", **config.ACCOUNTS})

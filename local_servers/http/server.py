@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import io
 import json
 import os
@@ -270,11 +271,9 @@ class Handler(BaseHTTPRequestHandler):
         """A reply to a request that was never read whole: status, no body, and the connection ends."""
         self.close_connection = True
         self.transcript.server(f"HTTP/1.1 {status} {reason}")
-        try:
+        with contextlib.suppress(OSError):
             self.wfile.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                              .encode("ascii"))
-        except OSError:
-            pass
 
     def dispatch(self) -> None:
         """Read the body, find the route, call it."""
@@ -600,13 +599,9 @@ class Handler(BaseHTTPRequestHandler):
                                            if is_token(name)])
 
     def cookies(self) -> dict:
-        result = {}
-        for header in self.headers.get_all("Cookie", []):
-            for pair in header.split(";"):
-                name, sep, value = pair.strip().partition("=")
-                if sep and name:
-                    result[name] = value
-        return result
+        pairs = (pair.strip().partition("=") for header in self.headers.get_all("Cookie", [])
+                 for pair in header.split(";"))
+        return {name: value for name, sep, value in pairs if sep and name}
 
     def route_basic_auth(self, user: str, password: str) -> None:
         """200 if the request carries Basic credentials user:password, else 401 asking for them."""
@@ -877,16 +872,12 @@ class Server(ThreadingHTTPServer):
     def refuse(self, request: socket.socket) -> None:
         """One connection too many: 503 (plain HTTP; a TLS client would need a handshake) and close."""
         request.setblocking(False)  # never wait for this client in the accept thread
-        try:
+        with contextlib.suppress(OSError):
             request.recv(65536)  # what the client sent already, so that closing does not reset
-        except OSError:
-            pass
-        try:
+        with contextlib.suppress(OSError):
             if self.ssl_context is None:
                 request.send(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
                              b"Content-Length: 0\r\nConnection: close\r\n\r\n")
-        except OSError:
-            pass
         self.refused += 1
         if time.monotonic() >= self.next_refusal_log:  # one line per 10 s, however many are refused
             self.log.warning("refused %d connection(s) beyond the limits (%d open; %d in all, %d per address)",
@@ -923,11 +914,9 @@ class Server(ThreadingHTTPServer):
 
     def shutdown_request(self, request: socket.socket) -> None:
         if isinstance(request, ssl.SSLSocket):
-            try:  # say goodbye in TLS (close_notify) so that clients see a clean end
+            with contextlib.suppress(OSError, ValueError):  # say goodbye in TLS (close_notify): a clean end
                 request.settimeout(1.0)
                 request.unwrap()
-            except (OSError, ValueError):
-                pass
         super().shutdown_request(request)
 
     def handle_error(self, request, client_address) -> None:
@@ -947,10 +936,8 @@ class Server(ThreadingHTTPServer):
         with self._lock:
             connections = list(self._connections)
         for sock in connections:
-            try:
+            with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the TCP socket under any TLS layer
-            except OSError:
-                pass
 
 
 class HTTPService(Service):

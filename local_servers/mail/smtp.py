@@ -57,17 +57,14 @@ HOSTNAME = f"mail.{config.MAIL_DOMAIN}"
 IDENT = "ESMTP Python internet course"
 
 
-class _QuietNoise(logging.Filter):
-    """Drop two aiosmtpd warnings that are not ours to fix.
+#: Two aiosmtpd warnings that are not ours to fix: its own use of Session.login_data on every
+#: AUTH, and "AUTH without TLS" on the implicit-TLS listener, where TLS is always on.
+NOISE = ("login_data is deprecated", "auth_required == True but auth_require_tls == False")
 
-    It warns about its own use of Session.login_data on every AUTH, and about
-    "AUTH without TLS" on the implicit-TLS listener, where TLS is always on.
-    """
 
-    NOISE = ("login_data is deprecated", "auth_required == True but auth_require_tls == False")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not any(text in record.getMessage() for text in self.NOISE)
+def _not_noise(record: logging.LogRecord) -> bool:
+    """The mail.log filter: False for the NOISE warnings."""
+    return not any(text in record.getMessage() for text in NOISE)
 
 
 LINE_BREAKERS = re.compile("[\r\n\0]")
@@ -370,8 +367,8 @@ class SMTPService(MailService):
         loop = asyncio.get_running_loop()
         mail_log = logging.getLogger("mail.log")  # aiosmtpd logs every command at INFO: too much
         mail_log.setLevel(logging.WARNING)
-        if not any(isinstance(f, _QuietNoise) for f in mail_log.filters):
-            mail_log.addFilter(_QuietNoise())
+        if _not_noise not in mail_log.filters:
+            mail_log.addFilter(_not_noise)
         warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
         classroom = self.ctx.classroom  # a class server: AUTH always, and only as yourself (classroom/)
         handler = (classroom.mail_handler(MailHandler, self.data_dir, self.log) if classroom
@@ -383,10 +380,8 @@ class SMTPService(MailService):
                       state_dir=self.ctx.data_dir.parent,
                       limit=ConnectionLimit.of(self), service=self)  # one count for both ports
         plain_sock, tls_sock = listen(self.ctx, "smtp"), listen(self.ctx, "smtps")
-
-        def implicit_tls():  # on this port the connection is already encrypted: AUTH needs no STARTTLS
-            return CourseSMTP(handler, auth_require_tls=False, **common)
-
+        # On the implicit-TLS port the connection is already encrypted: AUTH needs no STARTTLS.
+        implicit_tls = functools.partial(CourseSMTP, handler, auth_require_tls=False, **common)
         smtps = await loop.create_server(half_close.tls_protocol_factory(loop, implicit_tls, tls), sock=tls_sock)
         self.servers = [
             await loop.create_server(lambda: CourseSMTP(handler, tls_context=tls, **common), sock=plain_sock), smtps]
