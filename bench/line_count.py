@@ -213,6 +213,7 @@ ADDED = (
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.pre_process_command", I8B6, "a NUL in a path: 501"),
     ("local_servers/ftp/handlers.py", "CourseDTPHandler.handle_close", I11, "none at base: a fault's cut download gets 426"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler._open_transcript", I11, "transcript of the session"),
+    ("local_servers/ftp/handlers.py", "_TEMP_NAME", I11, "transcript: an upload under the name the client gave"),
     # HTTP.
     ("local_servers/http/server.py", "HeadClock", I8B5, "header timeout, 408"),
     ("local_servers/http/server.py", "Handler.handle_one_request", I8B5, "408 to a slow head"),
@@ -252,6 +253,7 @@ ADDED = (
     ("local_servers/mail/mailstore.py", "_seed_chinese", "12 Build 5 / 13 Build 3", "the Chinese letters delivered"),
     ("local_servers/news/newsseed.py", "_gb_word", "13 Build 3", "GB2312 encoded-words"),
     ("local_servers/news/newsseed.py", "CN", "13 Build 3", "cn.comp.lang.python's articles"),
+    ("local_servers/mail/mail_service.py", "_seed_profile", I11, "a provider profile's folders and mail"),
     ("local_servers/news/newsseed.py", "PEOPLE['lilei']", "13 Build 3", "an author of cn.comp.lang.python"),
     ("local_servers/news/newsseed.py", "PEOPLE['hanmeimei']", "13 Build 3", "an author of cn.comp.lang.python"),
     ("local_servers/news/newsseed.py", "PEOPLE['wangfang']", "13 Build 3", "an author of cn.comp.lang.python"),

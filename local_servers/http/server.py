@@ -626,11 +626,8 @@ class Handler(BaseHTTPRequestHandler):
     def route_bytes(self, n: str) -> None:
         """N random bytes (at most 100 KiB); the same ones every time with ?seed=."""
         size = min(int(n), MAX_BYTES)
-        seed = self.args.get("seed")
-        if isinstance(seed, str):
-            data = random.Random(seed).randbytes(size)  # a str seed is as repeatable as a number
-        else:
-            data = os.urandom(size)
+        seed = self.args.get("seed")  # a str seed is as repeatable as a number
+        data = random.Random(seed).randbytes(size) if isinstance(seed, str) else os.urandom(size)
         self.reply(200, data, "application/octet-stream")
 
     def route_stream(self, n: str) -> None:
