@@ -787,10 +787,8 @@ def is_token(name: str) -> bool:
 
 def set_cookie(name: str, value: str) -> str:
     """A Set-Cookie value; characters a cookie cannot hold are %-escaped."""
-    return f"{name}={quote(value, safe=SAFE_COOKIE)}; Path=/"
-
-
-SAFE_COOKIE = "!#$%&'()*+-./:<=>?@[]^_`{|}~"
+    safe = "!#$%&'()*+-./:<=>?@[]^_`{|}~"
+    return f"{name}={quote(value, safe=safe)}; Path=/"
 
 
 def basic_credentials(header: str) -> tuple[str, str] | None:
@@ -955,7 +953,7 @@ class HTTPService(Service):
         for source in (SEED_DIR / "site").iterdir():
             if source.is_file():
                 (site / source.name).write_bytes(source.read_bytes())
-        (site / "logo.png").write_bytes(make_png(64, 64))
+        (site / "logo.png").write_bytes(png(64, 64, lambda x, y: (x * 255 // 64, y * 255 // 64, 160), level=-1))
 
     async def start(self) -> None:
         sockets = [listen(self.ctx, "http")]
@@ -988,11 +986,6 @@ class HTTPService(Service):
         shown = f"[{self.ctx.host}]" if ":" in self.ctx.host else self.ctx.host
         return {"url": f"http://{shown}:{self.ports['http']}/", "https_url": f"https://{shown}:{self.ports['https']}/",
                 "basic_auth_example": "/basic-auth/alice/alice-pw", "site": "/site/"}
-
-
-def make_png(width: int, height: int) -> bytes:
-    """A small colour gradient as a PNG file."""
-    return png(width, height, lambda x, y: (x * 255 // width, y * 255 // height, 160), level=-1)
 
 
 # ----------------------------------------------------------------------
