@@ -186,6 +186,7 @@ ADDED = (
     ("local_servers/mail/imap/listing.py", "superiors", I8B4, "LIST-EXTENDED RECURSIVEMATCH"),
     # SMTP.
     ("local_servers/mail/smtp.py", "_no_line_breakers", I8B6, "a lone CR in a command: 501"),
+    ("local_servers/mail/smtp.py", "LINE_BREAKERS", I8B6, "a lone CR in a command: 501 (_no_line_breakers reads it)"),
     ("local_servers/mail/smtp.py", "_InputEndsSession", I8B6, "replies after a half-close"),
     ("local_servers/mail/smtp.py", "CourseSMTP.eof_received", I8B6, "replies after a half-close"),
     ("local_servers/mail/smtp.py", "CourseSMTP.smtp_STARTTLS", I8B6, "half-close over STARTTLS"),
@@ -201,8 +202,6 @@ ADDED = (
     ("local_servers/mail/smtp.py", "CourseSMTP.connection_lost", I8B5, "none at base: limit released, transcript closed"),
     ("local_servers/mail/smtp.py", "CourseSMTP.data_received", I11, "none at base: fault hook mid-DATA"),
     # FTP.
-    ("local_servers/ftp/handlers.py", "_reset_in_progress", I8B6, "lftp's FTPS upload (TLS 1.3 close_notify)"),
-    ("local_servers/ftp/handlers.py", "CourseDTPHandler._upload_settled", I8B6, "lftp's FTPS upload"),
     ("local_servers/ftp/handlers.py", "CourseDTPHandler._note_transfer", I11, "transcript of data connections"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.push", I11, "transcript hook"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.handle_ssl_established", I11, "transcript: TLS on"),
@@ -226,6 +225,8 @@ ADDED = (
     ("local_servers/http/server.py", "Handler.finish", I11, "transcript closed"),
     ("local_servers/http/server.py", "Handler.parse_request", I11, "transcript hook; the head's clock stops (B5)"),
     ("local_servers/http/server.py", "Handler.route_oauth_token", I11, "OAuth token endpoint"),
+    ("local_servers/http/server.py", "CONTENT_LENGTH", I11, "transcript: a body's size (flush_headers reads it)"),
+    ("local_servers/http/server.py", "HEAD_TIMEOUT", I8B5, "header timeout, 408 (the option's default)"),
     # Process machinery, CLI, service contract.
     ("local_servers/cli.py", "_fault_parser", I11, "fault command"),
     ("local_servers/cli.py", "_fault_command", I11, "fault command"),
