@@ -199,7 +199,7 @@ ADDED = (
     ("local_servers/mail/smtp.py", "CourseSMTP.__init__", I8B5, "none at base: limit (B5), half-close reader (B6), "
      "transcript and provider profile (11)"),
     ("local_servers/mail/smtp.py", "CourseSMTP._admit", I8B5, "connection limit: 421; transcript opened (11)"),
-    ("local_servers/mail/smtp.py", "CourseSMTP.connection_lost", I8B5, "none at base: limit released, transcript closed"),
+    ("local_servers/mail/smtp.py", "CourseSMTP.connection_lost", I8B5, "none at base: limit freed, transcript closed"),
     ("local_servers/mail/smtp.py", "CourseSMTP.data_received", I11, "none at base: fault hook mid-DATA"),
     # FTP.
     ("local_servers/ftp/handlers.py", "CourseDTPHandler._note_transfer", I11, "transcript of data connections"),
@@ -210,7 +210,7 @@ ADDED = (
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.handle", I11, "fault hook at the banner"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.ftp_OPTS", "12 Build 5 (GBK names)", "OPTS UTF8 OFF: GBK names"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.pre_process_command", I8B6, "a NUL in a path: 501"),
-    ("local_servers/ftp/handlers.py", "CourseDTPHandler.handle_close", I11, "none at base: a fault's cut download gets 426"),
+    ("local_servers/ftp/handlers.py", "CourseDTPHandler.handle_close", I11, "none at base: a cut download: 426"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler._open_transcript", I11, "transcript of the session"),
     ("local_servers/ftp/handlers.py", "_TEMP_NAME", I11, "transcript: an upload under the name the client gave"),
     # HTTP.
