@@ -43,6 +43,7 @@ import threading
 import time
 import zlib
 from email.utils import formatdate, parsedate_to_datetime
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -73,19 +74,11 @@ CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
 #: Content-Type by file extension for the static site. A fixed table rather
 #: than the mimetypes module, whose answers depend on the machine.
 CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".htm": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".json": "application/json",
-    ".txt": "text/plain; charset=utf-8",
-    ".xml": "application/xml",
+    ".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8", ".txt": "text/plain; charset=utf-8",
+    ".json": "application/json", ".xml": "application/xml",
+    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".ico": "image/x-icon",
     ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".ico": "image/x-icon",
 }
 
 #: Control characters as \\xNN, for logging what clients sent.
@@ -96,6 +89,17 @@ SEED_DIR = Path(__file__).parent.parent / "seed" / "http"
 ANY = None  # a route that answers every method
 GET = ("GET",)
 GET_POST = ("GET", "POST")
+BODY = ("args", "data", "files", "form", "headers", "json")
+#: The routes that answer with parts of the request: name -> (what the index page says, the parts).
+ECHOES = {
+    "get": ("The query arguments, headers, origin and URL of the request, as JSON.",
+            ("args", "headers", "origin", "url")),
+    "body": ("The request and its body: data, files, form and json, as JSON.", (*BODY, "origin", "url")),
+    "anything": ("Everything about the request, whatever its method.", (*BODY, "method", "origin", "url")),
+    "headers": ("The request headers.", ("headers",)),
+    "ip": ("The client's address.", ("origin",)),
+    "user_agent": ("The User-Agent header.", ("user-agent",)),
+}
 
 
 class BodyError(Exception):
@@ -315,6 +319,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if name in DOCUMENTS:  # always the same document: no method of its own
                 self.reply(200, DOCUMENTS[name][2], DOCUMENTS[name][1])
+            elif name in ECHOES:  # parts of the request, as JSON
+                self.reply_json(self.request_dict(*ECHOES[name][1]))
             else:
                 getattr(self, "route_" + name)(*arguments)
         except (ConnectionError, TimeoutError, ssl.SSLError):
@@ -441,8 +447,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.server_version  # the Server header, without Python's version
 
     def log_message(self, format: str, *args) -> None:
-        # http.server writes to stderr; the course's servers log to a file.
-        # Escape control characters: a client must not be able to write escape codes into the log.
+        # To the log file, not stderr; control characters escaped, so that no client writes escape codes there.
         self.server.log.info("%s %s", self.address_string(), (format % args).translate(CONTROL_CHARACTERS))
 
     # ------------------------------------------------------------------
@@ -467,9 +472,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.path if self.path.startswith(("http://", "https://")) else self.base_url() + self.path
 
     def request_dict(self, *keys: str) -> dict:
-        """The keys httpbin answers with, from args, data, files, form, headers, json, method, origin, url."""
+        """The keys httpbin answers with: args, data, files, form, headers, json, method, origin, url, user-agent."""
         everything = {"args": self.args, "headers": self.headers_dict(), "origin": self.client_address[0],
-                      "url": self.url(), "method": self.command}
+                      "url": self.url(), "method": self.command, "user-agent": self.headers.get("User-Agent")}
         if {"data", "files", "form", "json"} & set(keys):
             everything.update(self.body_fields())
         return {key: everything[key] for key in keys}
@@ -497,38 +502,14 @@ class Handler(BaseHTTPRequestHandler):
         """This page: every endpoint, with an example."""
         rows = []
         for pattern, methods, name, example in self.ROUTES:
-            doc = DOCUMENTS[name][0] if name in DOCUMENTS else getattr(Handler, "route_" + name).__doc__
-            link = f'<a href="{example}">{escape(example)}</a>' if example else ""
+            fixed = DOCUMENTS.get(name) or ECHOES.get(name)  # a table's row, or the route method's docstring
+            doc = fixed[0] if fixed else getattr(Handler, "route_" + name).__doc__
+            link = f'<a href="{example}">{escape(example, quote=False)}</a>' if example else ""
             verbs = "any" if methods is ANY else ", ".join(methods)
-            rows.append(f"<tr><td><code>{escape(pattern)}</code></td><td>{verbs}</td>"
-                        f"<td>{escape(doc.splitlines()[0])}</td><td>{link}</td></tr>")
+            rows.append(f"<tr><td><code>{escape(pattern, quote=False)}</code></td><td>{verbs}</td>"
+                        f"<td>{escape(doc.splitlines()[0], quote=False)}</td><td>{link}</td></tr>")
         page = INDEX_PAGE.replace("{rows}", "\n".join(rows))
         self.reply(200, page, "text/html; charset=utf-8")
-
-    def route_get(self) -> None:
-        """The query arguments, headers, origin and URL of the request, as JSON."""
-        self.reply_json(self.request_dict("args", "headers", "origin", "url"))
-
-    def route_body(self) -> None:
-        """The request and its body: data, files, form and json, as JSON."""
-        self.reply_json(self.request_dict("args", "data", "files", "form", "headers", "json", "origin", "url"))
-
-    def route_anything(self) -> None:
-        """Everything about the request, whatever its method."""
-        self.reply_json(self.request_dict("args", "data", "files", "form", "headers", "json", "method",
-                                          "origin", "url"))
-
-    def route_headers(self) -> None:
-        """The request headers."""
-        self.reply_json({"headers": self.headers_dict()})
-
-    def route_ip(self) -> None:
-        """The client's address."""
-        self.reply_json({"origin": self.client_address[0]})
-
-    def route_user_agent(self) -> None:
-        """The User-Agent header."""
-        self.reply_json({"user-agent": self.headers.get("User-Agent")})
 
     def route_status(self, code: str) -> None:
         """A reply with this status code (redirects point to /redirect/1, 401 asks for a password)."""
@@ -537,34 +518,30 @@ class Handler(BaseHTTPRequestHandler):
             self.reply_error(400, "Invalid status code")
         elif status in (301, 302, 303, 305, 307, 308):
             self.redirect("/redirect/1", status)
-        elif status == 401:
-            self.reply(401, b"", None, [("WWW-Authenticate", 'Basic realm="Fake Realm"')])
-        elif status == 407:
-            self.reply(407, b"", None, [("Proxy-Authenticate", 'Basic realm="Fake Realm"')])
+        elif status in (401, 407):
+            header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
+            self.reply(status, b"", None, [(header, 'Basic realm="Fake Realm"')])
         elif status == 418:
             self.reply(418, "I'm a teapot: I cannot brew coffee (RFC 2324).\n", "text/plain; charset=utf-8")
         else:
             self.reply(status, b"", "text/html; charset=utf-8")
 
-    def route_redirect(self, n: str) -> None:
+    def route_redirect(self, n: str, kind: str = "") -> None:
         """Redirect N times (relative Locations; ?absolute=true for absolute ones), then /get."""
-        kind = "absolute" if str(self.args.get("absolute", "")).lower() == "true" else "relative"
-        self.redirect_chain(int(n), kind)
-
-    def route_relative_redirect(self, n: str) -> None:
-        """Redirect N times with relative Locations, then /get."""
-        self.redirect_chain(int(n), "relative")
-
-    def route_absolute_redirect(self, n: str) -> None:
-        """Redirect N times with absolute Locations, then /get."""
-        self.redirect_chain(int(n), "absolute")
-
-    def redirect_chain(self, n: int, kind: str) -> None:
-        if n < 1:
+        kind = kind or ("absolute" if str(self.args.get("absolute", "")).lower() == "true" else "relative")
+        if int(n) < 1:
             self.reply_error(400, "The number of redirects must be at least 1")
             return
         prefix = self.base_url() if kind == "absolute" else ""
-        self.redirect(prefix + (f"/{kind}-redirect/{n - 1}" if n > 1 else "/get"))
+        self.redirect(prefix + (f"/{kind}-redirect/{int(n) - 1}" if int(n) > 1 else "/get"))
+
+    def route_relative_redirect(self, n: str) -> None:
+        """Redirect N times with relative Locations, then /get."""
+        self.route_redirect(n, "relative")
+
+    def route_absolute_redirect(self, n: str) -> None:
+        """Redirect N times with absolute Locations, then /get."""
+        self.route_redirect(n, "absolute")
 
     def route_redirect_to(self) -> None:
         """Redirect to ?url= with ?status_code= (a 3xx; 302 by default)."""
@@ -705,18 +682,13 @@ class Handler(BaseHTTPRequestHandler):
         if target is None or not target.is_file():
             self.reply_error(404, "Not Found")
             return
-        stat = target.stat()
-        modified = formatdate(stat.st_mtime, usegmt=True)
-        headers = [("Last-Modified", modified)]
-        since = self.headers.get("If-Modified-Since")
-        if since:
-            try:
-                unchanged = parsedate_to_datetime(since).timestamp() >= int(stat.st_mtime)
-            except (TypeError, ValueError, IndexError):
-                unchanged = False
-            if unchanged:
-                self.reply(304, b"", None, headers)
-                return
+        mtime = target.stat().st_mtime
+        headers, unchanged = [("Last-Modified", formatdate(mtime, usegmt=True))], False
+        with contextlib.suppress(TypeError, ValueError, IndexError):  # no If-Modified-Since, or not a date
+            unchanged = parsedate_to_datetime(self.headers.get("If-Modified-Since", "")).timestamp() >= int(mtime)
+        if unchanged:
+            self.reply(304, b"", None, headers)
+            return
         content_type = CONTENT_TYPES.get(target.suffix.lower(), "application/octet-stream")
         self.reply(200, target.read_bytes(), content_type, headers)
 
@@ -734,14 +706,10 @@ def allowed_methods(methods: tuple[str, ...] | None) -> tuple[str, ...]:
 
 def multidict(pairs) -> dict:
     """httpbin's way with repeated keys: one value stays a string, several become a list."""
-    result: dict = {}
+    lists: dict[str, list] = {}
     for key, value in pairs:
-        if key in result:
-            old = result[key]
-            result[key] = (old if isinstance(old, list) else [old]) + [value]
-        else:
-            result[key] = value
-    return result
+        lists.setdefault(key, []).append(value)
+    return {key: values[0] if len(values) == 1 else values for key, values in lists.items()}
 
 
 def text_or_data_url(data: bytes, content_type: str = "application/octet-stream") -> str:
@@ -753,11 +721,7 @@ def text_or_data_url(data: bytes, content_type: str = "application/octet-stream"
 
 
 def parse_multipart(content_type: str, body: bytes) -> tuple[dict, dict]:
-    """(form, files) from a multipart/form-data body, parsed by the email package.
-
-    A multipart body is a MIME message without its headers, so giving the
-    parser the Content-Type header in front of it is all it takes.
-    """
+    """(form, files) from a multipart/form-data body: a MIME message without headers, for the email package."""
     from email.parser import BytesParser
     from email.policy import HTTP
 
@@ -809,15 +773,7 @@ def safe_path(root: Path, rest: str) -> Path | None:
     if any(part in (".", "..") or "\\" in part or ":" in part or "\0" in part for part in parts):
         return None  # no climbing, no Windows separators or drive letters
     target = root.joinpath(*parts).resolve()
-    try:
-        target.relative_to(root.resolve())  # also catches symbolic links that point outside
-    except ValueError:
-        return None
-    return target
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return target if target.is_relative_to(root.resolve()) else None  # also catches links that point outside
 
 
 # ----------------------------------------------------------------------
@@ -942,7 +898,8 @@ class HTTPService(Service):
     listeners = ("http", "https")
     options = {"idle_timeout": Option(float, IDLE_TIMEOUT, "seconds a keep-alive connection may stay silent"),
                "handshake_timeout": Option(float, HANDSHAKE_TIMEOUT, "seconds a TLS handshake may take"),
-               "head_timeout": Option(float, HEAD_TIMEOUT, "seconds from a request's first byte to its blank line (else 408)"),
+               "head_timeout": Option(float, HEAD_TIMEOUT,
+                                      "seconds from a request's first byte to its blank line (else 408)"),
                **OPTIONS}
 
     @classmethod
