@@ -10,7 +10,8 @@ few milliseconds and a student can read how an HTTP server works:
 2. every do_<METHOD> is Handler.dispatch, which reads the body (a
    Content-Length or chunked one), then finds the path in the ROUTES table;
 3. each route is one method, route_<name>, that builds the reply (a
-   document that never changes is a row of DOCUMENTS instead).
+   reply made of parts of the request is a row of ECHOES instead, a
+   document that never changes a row of DOCUMENTS).
    Replies carry a Content-Length, so one connection serves request after
    request (HTTP/1.1 keep-alive); /stream sends a chunked body instead.
 
@@ -99,6 +100,7 @@ ECHOES = {
     "headers": ("The request headers.", ("headers",)),
     "ip": ("The client's address.", ("origin",)),
     "user_agent": ("The User-Agent header.", ("user-agent",)),
+    "cookies": ("The cookies the client sent.", ("cookies",)),
 }
 
 
@@ -472,9 +474,10 @@ class Handler(BaseHTTPRequestHandler):
         return self.path if self.path.startswith(("http://", "https://")) else self.base_url() + self.path
 
     def request_dict(self, *keys: str) -> dict:
-        """The keys httpbin answers with: args, data, files, form, headers, json, method, origin, url, user-agent."""
+        """The parts of the request that httpbin answers with (args, data, headers, ...), in the order asked."""
         everything = {"args": self.args, "headers": self.headers_dict(), "origin": self.client_address[0],
-                      "url": self.url(), "method": self.command, "user-agent": self.headers.get("User-Agent")}
+                      "url": self.url(), "method": self.command, "user-agent": self.headers.get("User-Agent"),
+                      "cookies": self.cookies()}
         if {"data", "files", "form", "json"} & set(keys):
             everything.update(self.body_fields())
         return {key: everything[key] for key in keys}
@@ -496,7 +499,7 @@ class Handler(BaseHTTPRequestHandler):
         return {"data": data, "files": files, "form": form, "json": parsed}
 
     # ------------------------------------------------------------------
-    # The routes: one method each
+    # The routes of neither ECHOES nor DOCUMENTS: one method each
 
     def route_index(self) -> None:
         """This page: every endpoint, with an example."""
@@ -552,10 +555,6 @@ class Handler(BaseHTTPRequestHandler):
         code = self.args.get("status_code", "302")
         status = int(code) if isinstance(code, str) and code.isdigit() and 300 <= int(code) < 400 else 302
         self.redirect(quote(url, safe=":/?#[]@!$&'()*+,;=%~"), status)  # quoting also stops header injection
-
-    def route_cookies(self) -> None:
-        """The cookies the client sent."""
-        self.reply_json({"cookies": self.cookies()})
 
     def route_cookies_set(self) -> None:
         """Set each query argument as a cookie, then redirect to /cookies."""
