@@ -119,19 +119,16 @@ def messages(path: Path) -> list[Entry]:
     """Every message in new/ and cur/ of one Maildir, in arrival order (mtime, then key)."""
     found = []
     for sub in ("new", "cur"):
-        try:
-            with os.scandir(Path(path) / sub) as it:
-                for item in it:
-                    if item.name.startswith(".") or not item.is_file():
-                        continue
-                    try:
-                        st = item.stat()
-                    except FileNotFoundError:  # renamed by another server meanwhile
-                        continue
-                    key, flags = split_name(item.name)
-                    found.append(Entry(key, Path(item.path), st.st_mtime, flags, st.st_size))
-        except FileNotFoundError:
-            continue
+        with contextlib.suppress(FileNotFoundError), os.scandir(Path(path) / sub) as items:  # no such folder: none
+            for item in items:
+                if item.name.startswith(".") or not item.is_file():
+                    continue
+                try:
+                    st = item.stat()
+                except FileNotFoundError:  # renamed by another server meanwhile
+                    continue
+                key, flags = split_name(item.name)
+                found.append(Entry(key, Path(item.path), st.st_mtime, flags, st.st_size))
     found.sort(key=lambda e: (e.mtime, e.key))
     return found
 
@@ -283,15 +280,13 @@ def _course_mail() -> list[tuple[str, str | None, str, EmailMessage]]:
     answer = _message(next(n), at(1.1), alice, [bob], "Re: Project plan",
                       "Hi Bob,\n\nyes, I will send comments on Thursday.\n\nAlice\n\n> could you review the project plan by Friday?\n",
                       reply_to=first)
-    out.append(("bob", None, "", answer))
-    out.append(("alice", "Sent", "S", answer))
+    out += [("bob", None, "", answer), ("alice", "Sent", "S", answer)]
     reply = _message(next(n), at(1.2), bob, [alice], "Re: Project plan",
                      "Thanks! Thursday is fine.\n\nBob\n", reply_to=answer)
     out.append(("alice", None, "", reply))
     joined = _message(next(n), at(1.3), carol, [alice, bob], "Re: Project plan",
                       "Can I join the review? I wrote the budget section.\n\nCarol\n", reply_to=reply)
-    out.append(("alice", None, "", joined))
-    out.append(("bob", None, "", joined))
+    out += [("alice", None, "", joined), ("bob", None, "", joined)]
 
     # HTML with a plain-text alternative.
     out.append(("alice", None, "", _message(
@@ -409,11 +404,7 @@ def _chinese_inbox_mail() -> tuple[datetime.datetime, bytes]:
 
 
 def seed(mail_dir: Path) -> None:
-    """Create every account's Maildir, folders and the seeded messages.
-
-    Deterministic: fixed dates, Message-IDs, MIME boundaries and keys, and
-    delivery timestamps that increase in delivery order.
-    """
+    """Every account's Maildir and folders, and the seeded messages: fixed keys, and mtimes rising in delivery order."""
     mail_dir = Path(mail_dir)
     mail_dir.mkdir(parents=True, exist_ok=True)
     for user in USERS:
