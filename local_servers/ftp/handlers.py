@@ -18,12 +18,7 @@ module only changes what the course needs changed:
 - binary downloads send straight from a memory map of the file in large
   chunks, so RETR costs the server little CPU and runs close to what the
   loopback itself can carry;
-- protected data connections speak TLS 1.2 (the control connection 1.2 or
-  1.3): a TLS 1.3 server sends session tickets after the handshake, which
-  an uploading client never reads; when it closes (lftp: close_notify and
-  close at once), its kernel answers them with a reset and drops the rest
-  of the file: 426. TLS 1.2 sends its ticket inside the handshake, and
-  pyOpenSSL cannot turn 1.3's tickets off (SSL_CTX_set_num_tickets).
+- protected data connections speak TLS 1.2 (CourseDTPHandler.secure_connection says why);
 - a path with a NUL byte gets 501 (pyftpdlib would end the session).
 
 server.py imports it in the FTP thread only (its docstring says why).
@@ -76,12 +71,8 @@ _RESET_ERRNOS = {errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMED
 
 
 def _reset_in_progress() -> bool:
-    """True when called while handling a connection reset.
-
-    pyftpdlib turns a reset data connection into an ordinary close (it calls
-    handle_close() from inside its `except OSError` block); the exception
-    being handled is the only trace that the client did not finish cleanly.
-    """
+    """True while pyftpdlib closes a reset data connection as an ordinary one (from its `except OSError`):
+    the exception being handled is the only trace that the client did not finish cleanly."""
     exc = sys.exc_info()[1]
     if isinstance(exc, OSError):
         return exc.errno in _RESET_ERRNOS
@@ -108,23 +99,24 @@ class CourseDTPHandler(TLS_DTPHandler):
             cmd_channel.data_connection_failed()
 
     def secure_connection(self, ssl_context):
-        super().secure_connection(self.cmd_channel.data_ssl_context)  # TLS 1.2: see the module's docstring
+        """TLS 1.2 on data connections (the control connection: 1.2 or 1.3).
+
+        A TLS 1.3 server sends session tickets after the handshake, which an uploading client never reads;
+        when it closes (lftp: close_notify and close at once), its kernel answers them with a reset and drops
+        the rest of the file: 426. TLS 1.2 sends its ticket inside the handshake, and pyOpenSSL cannot turn
+        1.3's tickets off (SSL_CTX_set_num_tickets).
+        """
+        super().secure_connection(self.cmd_channel.data_ssl_context)
 
     # --- downloads: send from a memory map of the file
 
     def push_with_producer(self, producer):
         """Start a download: binary files on plain connections are sent from a memory map.
 
-        pyftpdlib would use sendfile(), which moves file pages to the socket
-        without copying them through Python. Sending from a memory map
-        copies them once, in the kernel, right before the client reads them,
-        while they are still in the CPU cache: on loopback the client then
-        received 15-35 % faster (bench/bench_ftp.py). Python never reads the
-        mapped bytes itself, only the kernel does inside send(): if something
-        outside the server truncated the file mid-download, send() would fail
-        with EFAULT (426 to the client) rather than crash the process. The
-        server's own uploads never change a file in place anyway: they rename
-        a new file over it.
+        Unlike pyftpdlib's sendfile(), send() from a map copies the pages once, in the kernel, right before the
+        client reads them, while they are in the CPU cache: 15-35 % faster on loopback (bench/bench_ftp.py).
+        Only the kernel reads the map: a file truncated from outside mid-download makes send() fail with
+        EFAULT (426) instead of crashing the process; our own uploads rename a new file over the old one.
         """
         cut = fault_hooks.ftp_cut(self.cmd_channel)
         if cut is not None:  # send `cut` octets through the plain producer path, then close: 426
@@ -239,11 +231,7 @@ _TEMP_NAME = re.compile(r"\.([^/]+)\.[0-9a-f]{8}\.part$")
 
 
 class CourseFTPHandler(TLS_FTPHandler):
-    """One control connection (one FTP session), with explicit FTPS (AUTH TLS).
-
-    server.py makes a subclass per server with the banner, the idle timeout,
-    the authorizer and the TLS context filled in.
-    """
+    """One FTP session (control connection), with AUTH TLS; server.py subclasses it with its settings."""
 
     dtp_handler = CourseDTPHandler
     auth_failed_timeout = 1  # seconds before "530 Authentication failed" (pyftpdlib: 3)
@@ -272,8 +260,7 @@ class CourseFTPHandler(TLS_FTPHandler):
     def collect_incoming_data(self, data):
         """Gather a command line; a line longer than MAX_LINE gets "500" once and is skipped.
 
-        (pyftpdlib replies 500 for every 2 KiB of it, and then runs the line's
-        tail as a command, so the client would read several unexpected replies.)
+        (pyftpdlib would reply 500 for every 2 KiB of it, then run its tail as a command.)
         """
         if self._skipping_line:
             return
