@@ -51,7 +51,8 @@ PEOPLE = {
     "wangfang": ("王芳", f"wangfang@{MAIL_DOMAIN}"),
 }
 
-# comp.lang.python: (key, parent key or None, author, "month-day hh:mm" in 2024, subject of a thread start, body)
+# comp.lang.python: (key, parent key or None, author, "month-day hh:mm" in 2024, subject of a thread start, body).
+# A reply's body starts with its attribution line ("Alice Example wrote:"), added by _post_threads.
 CLP = [
     ("t1a", None, "alice", "03-04 09:15", "Reading a large file line by line", """\
 Hello all,
@@ -62,7 +63,6 @@ What is the idiomatic way to go through it one line at a time?
 Alice
 """),
     ("t1b", "t1a", "bob", "03-04 10:02", None, """\
-Alice Example wrote:
 > What is the idiomatic way to go through it one line at a time?
 
 A file object is its own iterator:
@@ -74,7 +74,6 @@ A file object is its own iterator:
 Only one buffer's worth is in memory at any time.
 """),
     ("t1c", "t1b", "carol", "03-04 11:40", None, """\
-Bob Example wrote:
 >     with open("big.log", encoding="utf-8") as f:
 >         for line in f:
 
@@ -83,13 +82,11 @@ do not want it, not line.strip(), which also eats the indentation.
 And pass errors="replace" if the log may hold a stray byte or two.
 """),
     ("t1d", "t1c", "alice", "03-04 13:05", None, """\
-Carol Example wrote:
 > And pass errors="replace" if the log may hold a stray byte or two.
 
 That was exactly my next problem. Thanks, both of you!
 """),
     ("t1e", "t1b", "dave", "03-04 15:30", None, """\
-Bob Example wrote:
 > Only one buffer's worth is in memory at any time.
 
 If you need random access rather than one pass, mmap is worth a look:
@@ -101,7 +98,6 @@ Is there still any reason to use "{}".format(x) now that we have
 f-strings? My team lead insists on .format() for "consistency".
 """),
     ("t2b", "t2a", "renee", "03-05 09:45", None, """\
-Bob Example wrote:
 > Is there still any reason to use "{}".format(x)
 
 Yes: when the template is data rather than code. A translated message
@@ -111,14 +107,12 @@ cannot write an f-string for it. For everything else, f-strings.
 Renée
 """),
     ("t2c", "t2b", "alice", "03-05 10:10", None, """\
-Renée Müller wrote:
 > Yes: when the template is data rather than code.
 
 Also logging: log.info("got %s", x) formats only if the message is
 actually emitted, while log.info(f"got {x}") always pays.
 """),
     ("t2d", "t2c", "bob", "03-05 12:00", None, """\
-Alice Example wrote:
 > Also logging: log.info("got %s", x) formats only if the message is
 
 Good point. And my favourite f-string trick for debugging:
@@ -134,7 +128,6 @@ Why does "Müller".encode("ascii") raise UnicodeEncodeError while
 "Müller".encode("utf-8") gives b'M\\xc3\\xbcller'? Both are "bytes", no?
 """),
     ("t3b", "t3a", "lukasz", "03-06 08:30", None, """\
-Renée Müller wrote:
 > Why does "Müller".encode("ascii") raise UnicodeEncodeError
 
 ASCII has no "ü": it stops at 127. UTF-8 can encode every code point,
@@ -146,7 +139,6 @@ using one to four bytes. Try it with Polish:
 Łukasz
 """),
     ("t3c", "t3b", "carol", "03-06 09:12", None, """\
-Łukasz Nowak wrote:
 >     >>> len("zażółć gęślą jaźń"), len("zażółć gęślą jaźń".encode())
 
 Nice example. Rule of thumb: decode bytes to str as soon as they come
@@ -154,7 +146,6 @@ in (socket, file, news article), encode str to bytes as late as
 possible, and always say which encoding.
 """),
     ("t3d", "t3b", "renee", "03-06 10:40", None, """\
-Łukasz Nowak wrote:
 > ASCII has no "ü": it stops at 127.
 
 Merci ! It makes sense now. Dziękuję, too.
@@ -163,7 +154,6 @@ Merci ! It makes sense now. Dziękuję, too.
 Python 3.11 added asyncio.TaskGroup. Should I stop using gather()?
 """),
     ("t4b", "t4a", "dave", "03-07 14:45", None, """\
-Carol Example wrote:
 > Python 3.11 added asyncio.TaskGroup. Should I stop using gather()?
 
 The difference is what happens on failure: when one task in a
@@ -171,7 +161,6 @@ TaskGroup fails, the others are cancelled and you get an
 ExceptionGroup. gather() lets the others run on unless you cancel them.
 """),
     ("t4c", "t4b", "alice", "03-07 16:20", None, """\
-Dave Example wrote:
 > TaskGroup fails, the others are cancelled and you get an
 > ExceptionGroup.
 
@@ -179,13 +168,11 @@ Which you catch with except* -- also new in 3.11. If your code must
 still run on 3.10, gather(..., return_exceptions=True) is the way.
 """),
     ("t4d", "t4c", "carol", "03-07 17:05", None, """\
-Alice Example wrote:
 > If your code must still run on 3.10, gather(..., return_exceptions=True)
 
 Ours must, so gather it is for now. Thanks.
 """),
     ("t4e", "t4d", "dave", "03-08 09:00", None, """\
-Carol Example wrote:
 > Ours must, so gather it is for now.
 
 Then wrap each call in asyncio.wait_for() if you need timeouts;
@@ -199,7 +186,6 @@ def add(item, items=[]):
 add(1) gives [1], then add(2) gives [1, 2]. Is this a bug in Python?
 """),
     ("t5b", "t5a", "alice", "03-09 11:30", None, """\
-Dave Example wrote:
 > def add(item, items=[]):
 
 Not a bug: the default is evaluated once, when "def" runs, and the
@@ -210,13 +196,11 @@ same list is used by every call. The usual idiom:
             items = []
 """),
     ("t5c", "t5b", "bob", "03-09 12:15", None, """\
-Alice Example wrote:
 > Not a bug: the default is evaluated once, when "def" runs
 
 You can even see it: add.__defaults__ shows the list growing.
 """),
     ("t5d", "t5c", "dave", "03-09 13:00", None, """\
-Bob Example wrote:
 > You can even see it: add.__defaults__ shows the list growing.
 
 Wow, so it does. Lesson learnt.
@@ -225,14 +209,12 @@ Wow, so it does. Lesson learnt.
 Starting a new package. Do I still need a setup.py at all?
 """),
     ("t6b", "t6a", "bob", "03-11 10:40", None, """\
-Alice Example wrote:
 > Do I still need a setup.py at all?
 
 No. Put the metadata in the [project] table of pyproject.toml (PEP 621)
 and name a build backend in [build-system]; pip does the rest.
 """),
     ("t6c", "t6b", "carol", "03-11 11:25", None, """\
-Bob Example wrote:
 > No. Put the metadata in the [project] table of pyproject.toml (PEP 621)
 
 Only keep a setup.py if you build C extensions with custom steps.
@@ -247,7 +229,6 @@ This line ends with three spaces:\x20\x20\x20
 The line above is empty. End of test.
 """),
     ("t7b", "t7a", "alice", "03-12 09:30", None, """\
-Bob Example wrote:
 > .
 > ..and this one starts with two dots.
 
@@ -259,14 +240,12 @@ I read that nntplib was removed from the standard library in
 Python 3.13 (PEP 594). How do I read news now?
 """),
     ("t8b", "t8a", "alice", "03-13 15:20", None, """\
-Carol Example wrote:
 > I read that nntplib was removed from the standard library in
 
 "pip install standard-nntplib" brings the same module back, and
 "import nntplib" works unchanged.
 """),
     ("t8c", "t8a", "bob", "03-13 16:05", None, """\
-Carol Example wrote:
 > How do I read news now?
 
 Or speak the protocol yourself: it is a few lines of text over a
@@ -288,7 +267,6 @@ CN = [
 李雷
 """),
     ("c1b", "c1a", "hanmeimei", "03-14 09:40", "GB2312", None, """\
-李雷 写道：
 > 我用 open("data.txt") 读一个从 Windows 拷来的文件，
 
 不写 encoding 时，open() 用的是系统的默认编码。
@@ -300,7 +278,6 @@ CN = [
 韩梅梅
 """),
     ("c1c", "c1b", "wangfang", "03-14 10:15", "utf-8", None, """\
-韩梅梅 写道：
 > 文件是用 GBK 写的，就要明确说出来：
 
 再补充一点：GB2312 只收了六千多个汉字，像“喆”这样的字它编不了码。
@@ -315,7 +292,6 @@ CN = [
 王芳
 """),
     ("c1d", "c1b", "lilei", "03-14 11:30", "GB2312", None, """\
-韩梅梅 写道：
 >     with open("data.txt", encoding="gbk") as f:
 
 加上 encoding 以后就正常了。谢谢！
@@ -385,12 +361,18 @@ def _fold_references(ids: list[str]) -> str:
     return " ".join(ids) if len(ids) <= 2 else "\r\n ".join(ids)
 
 
-def _post_threads(store: NewsStore, group: str, rows, extra: list[tuple[str, str]] = ()) -> None:
-    """Post a group's threads; rows as CN's. A reply takes its thread's subject and References chain."""
+def _post_threads(store: NewsStore, group: str, rows, extra: list[tuple[str, str]] = (),
+                  wrote: str = "{} wrote:\n") -> None:
+    """Post a group's threads; rows as CN's. A reply takes its thread's subject and References chain, and its body
+    starts with an attribution line, `wrote` with the parent's author filled in (as newsreaders write it)."""
     ids: dict[str, str] = {}
     subjects: dict[str, str] = {}
     references: dict[str, list[str]] = {}
+    authors: dict[str, str] = {}
     for key, parent, author, when, charset, subject, body in rows:
+        authors[key] = author
+        if parent is not None:
+            body = wrote.format(PEOPLE[authors[parent]][0]) + body
         date = datetime.datetime.strptime(f"2024-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
         ids[key] = f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>"
         subjects[key] = subject if parent is None else subjects[parent]  # the thread's subject
@@ -412,7 +394,7 @@ def seed(data_dir: Path) -> None:
 
     _post_threads(store, "comp.lang.python", [(k, p, a, w, "utf-8", s, b) for k, p, a, w, s, b in CLP],
                   [("Organization", "Python Internet Course")])
-    _post_threads(store, "cn.comp.lang.python", CN)
+    _post_threads(store, "cn.comp.lang.python", CN, wrote="{} 写道：\n")
     for key, when, newsgroups, subject, body in ANNOUNCEMENTS:  # a thread start each, from the staff
         followup = [("Followup-To", "course.test")] if "," in newsgroups else []  # cross-posted: answers go here
         _post_threads(store, newsgroups, [(key, None, "staff", when, "utf-8", subject, body)], followup)
