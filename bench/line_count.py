@@ -224,6 +224,8 @@ ADDED = (
     ("local_servers/http/server.py", "Handler.flush_headers", I11, "transcript hook"),
     ("local_servers/http/server.py", "Handler.finish", I11, "transcript closed"),
     ("local_servers/http/server.py", "Handler.parse_request", I11, "transcript hook; the head's clock stops (B5)"),
+    ("local_servers/http/server.py", "Handler.watch_streams", I8B5, "none at base: the head clock (408); "
+     "the transcript and its byte counter (11)"),
     ("local_servers/http/server.py", "Handler.route_oauth_token", I11, "OAuth token endpoint"),
     ("local_servers/http/server.py", "CONTENT_LENGTH", I11, "transcript: a body's size (flush_headers reads it)"),
     ("local_servers/http/server.py", "HEAD_TIMEOUT", I8B5, "header timeout, 408 (the option's default)"),

@@ -37,6 +37,7 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import ssl
 import sys
@@ -229,7 +230,11 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.idle_timeout  # StreamRequestHandler applies it to the socket
         super().setup()
-        self.rfile.close()  # read through the head clock instead
+        self.watch_streams()
+
+    def watch_streams(self) -> None:
+        """Reading through the head clock (408 to a slow head); the transcript, and writing counted for it."""
+        self.rfile.close()
         self.clock = HeadClock(self.connection, self.server.idle_timeout, self.server.head_timeout)
         self.rfile = io.BufferedReader(self.clock)
         self.transcript = open_transcript(self.server.service, self.client_address, self.server.ssl_context is not None,
@@ -438,8 +443,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply_error(self, status: int, message: str, headers: list[tuple[str, str]] = ()) -> None:
         """A short HTML error page; unlike send_error it keeps the connection open."""
-        page = (f"<!DOCTYPE html>\n<title>{status} {message}</title>\n"
-                f"<h1>{status} {message}</h1>\n")
+        page = f"<!DOCTYPE html>\n<title>{status} {message}</title>\n<h1>{status} {message}</h1>\n"
         self.reply(status, page, "text/html; charset=utf-8", headers)
 
     def redirect(self, location: str, status: int = 302, headers: list[tuple[str, str]] = ()) -> None:
@@ -905,10 +909,7 @@ class HTTPService(Service):
     def seed(cls, data_dir: Path) -> None:
         """Copy the site's pages and draw its picture."""
         site = data_dir / "site"
-        site.mkdir(parents=True, exist_ok=True)
-        for source in (SEED_DIR / "site").iterdir():
-            if source.is_file():
-                (site / source.name).write_bytes(source.read_bytes())
+        shutil.copytree(SEED_DIR / "site", site, copy_function=shutil.copyfile, dirs_exist_ok=True)  # fresh mtimes
         (site / "logo.png").write_bytes(png(64, 64, lambda x, y: (x * 255 // 64, y * 255 // 64, 160), level=-1))
 
     async def start(self) -> None:
