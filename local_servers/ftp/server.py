@@ -124,6 +124,9 @@ class FTPService(Service):
     options = {"idle_timeout": Option(float, DEFAULT_IDLE_TIMEOUT, "seconds of silence before a session ends"),
                "login_delay": Option(float, 1.0, "seconds before '530' after a refused login (slows guessing)"),
                **OPTIONS}
+    _stopping = False
+    _thread: threading.Thread | None = None  # the FTP thread, started by start()
+    _waker: _Waker | None = None
 
     @classmethod
     def seed(cls, data_dir: Path) -> None:
@@ -146,17 +149,8 @@ class FTPService(Service):
                 "rename and delete files here, and make folders. Nobody else can see it.\n",
                 encoding="utf-8", newline="\n")  # the same bytes on Windows
 
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        self.idle_timeout = self.option("idle_timeout")
-        self.limit = ConnectionLimit.of(self)  # only its numbers: pyftpdlib counts
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._waker: _Waker | None = None
-
     async def start(self) -> None:
         self._sock = listen(self.ctx, "ftp")
-        self.port = self._sock.getsockname()[1]
         self._thread = threading.Thread(target=self._run, name="ftp-server", daemon=True)
         self._thread.start()
 
@@ -171,8 +165,7 @@ class FTPService(Service):
 
         ftp_logger = logging.getLogger("pyftpdlib")
         ftp_logger.setLevel(logging.INFO)  # sessions, logins, transfers; DEBUG would log every command
-        if not ftp_logger.handlers:
-            # Without a handler of its own pyftpdlib would print to stderr when nobody configured logging.
+        if not ftp_logger.handlers:  # else pyftpdlib would print to stderr when nobody configured logging
             ftp_logger.addHandler(logging.NullHandler())
 
         homes = {user: (password, str(self.data_dir / "home" / user)) for user, password in config.ACCOUNTS.items()}
@@ -180,7 +173,7 @@ class FTPService(Service):
         handler = type("FTPHandler", (handlers.CourseFTPHandler,), {
             "banner": BANNER,
             "service": self,
-            "timeout": self.idle_timeout or None,
+            "timeout": self.option("idle_timeout") or None,
             "auth_failed_timeout": self.option("login_delay"),
             "authorizer": handlers.make_authorizer(str(self.data_dir / "public"), homes),
             "tls_control_required": self.ctx.public,  # beyond loopback, USER and PASS only over TLS
@@ -195,7 +188,8 @@ class FTPService(Service):
         ioloop = IOLoop.factory()
         server = FTPServer(self._sock, handler, ioloop=ioloop, backlog=BACKLOG)
         # pyftpdlib counts and answers "421 Too many connections" itself (its total counts data connections too).
-        server.max_cons, server.max_cons_per_ip = self.limit.total, self.limit.per_address
+        limit = ConnectionLimit.of(self)  # only its numbers
+        server.max_cons, server.max_cons_per_ip = limit.total, limit.per_address
         self._waker = _Waker(ioloop)
         return server
 
@@ -208,7 +202,8 @@ class FTPService(Service):
             self._sock.close()
             return
         ioloop = server.ioloop
-        log.info("FTP server listening on %s:%s (idle timeout %s s)", self.ctx.host, self.port, self.idle_timeout)
+        log.info("FTP server listening on %s:%s (idle timeout %s s)", self.ctx.host, self.ports["ftp"],
+                 self.option("idle_timeout"))
         try:
             timeout = None
             while not self._stopping:
@@ -242,4 +237,4 @@ class FTPService(Service):
         except (OSError, IndexError):
             checksum = None
         return {"public_dir": "/pub", "large_file": "/" + LARGE_FILE, "large_file_size": LARGE_FILE_SIZE,
-                "large_file_sha256": checksum, "idle_timeout": self.idle_timeout}
+                "large_file_sha256": checksum, "idle_timeout": self.option("idle_timeout")}
