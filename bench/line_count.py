@@ -228,7 +228,6 @@ ADDED = (
      "the transcript and its byte counter (11)"),
     ("local_servers/http/server.py", "Handler.route_oauth_token", I11, "OAuth token endpoint"),
     ("local_servers/http/server.py", "CONTENT_LENGTH", I11, "transcript: a body's size (flush_headers reads it)"),
-    ("local_servers/http/server.py", "HEAD_TIMEOUT", I8B5, "header timeout, 408 (the option's default)"),
     # Process machinery, CLI, service contract.
     ("local_servers/cli.py", "_fault_parser", I11, "fault command"),
     ("local_servers/cli.py", "_fault_command", I11, "fault command"),

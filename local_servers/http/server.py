@@ -61,14 +61,6 @@ MAX_BODY = 10 * 1024 * 1024  # larger request bodies get 413
 MAX_DELAY = 10.0  # seconds, for /delay/N
 MAX_BYTES = 100 * 1024  # for /bytes/N
 MAX_STREAM = 100  # lines, for /stream/N
-#: How long a connection may stay idle between requests, and how long a
-#: TLS client may take over its handshake (options http_idle_timeout and
-#: http_handshake_timeout change them).
-IDLE_TIMEOUT = 60.0
-HANDSHAKE_TIMEOUT = 10.0
-#: Seconds from the first byte of a request to the end of its headers
-#: (option http_head_timeout); a client slower than that gets 408.
-HEAD_TIMEOUT = 20.0
 #: A chunk-size line: hex digits (no sign, no "0x"), maybe extensions. Sixteen
 #: digits are more than any body may have; longer numbers are refused, not parsed.
 CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
@@ -228,14 +220,14 @@ class Handler(BaseHTTPRequestHandler):
     # The request cycle
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout  # StreamRequestHandler applies it to the socket
+        self.timeout = self.server.service.option("idle_timeout")  # StreamRequestHandler applies it to the socket
         super().setup()
         self.watch_streams()
 
     def watch_streams(self) -> None:
         """Reading through the head clock (408 to a slow head); the transcript, and writing counted for it."""
         self.rfile.close()
-        self.clock = HeadClock(self.connection, self.server.idle_timeout, self.server.head_timeout)
+        self.clock = HeadClock(self.connection, self.timeout, self.server.service.option("head_timeout"))
         self.rfile = io.BufferedReader(self.clock)
         self.transcript = open_transcript(self.server.service, self.client_address, self.server.ssl_context is not None,
                                           HTTPMasker())
@@ -803,9 +795,6 @@ class Server(ThreadingHTTPServer):
         self.log, self.service = service.log, service
         self.site_dir = service.data_dir / "site"
         self.state_dir = service.ctx.data_dir.parent  # the OAuth2 signing key is there (wire/oauth.py)
-        self.idle_timeout = service.option("idle_timeout")
-        self.handshake_timeout = service.option("handshake_timeout")
-        self.head_timeout = service.option("head_timeout")
         self.limit = ConnectionLimit.of(service)
         self.refused, self.next_refusal_log = 0, 0.0  # for the log line about refused connections
         self.stopping = threading.Event()
@@ -858,7 +847,7 @@ class Server(ThreadingHTTPServer):
             self.limit.release(client_address[0])
 
     def _handshake(self, sock: socket.socket, client_address) -> ssl.SSLSocket | None:
-        sock.settimeout(self.handshake_timeout)
+        sock.settimeout(self.service.option("handshake_timeout"))
         try:
             return self.ssl_context.wrap_socket(sock, server_side=True)
         except (OSError, ValueError) as exc:  # a plain-text client, a bad certificate check, a timeout
@@ -899,10 +888,9 @@ class HTTPService(Service):
 
     name = "http"
     listeners = ("http", "https")
-    options = {"idle_timeout": Option(float, IDLE_TIMEOUT, "seconds a keep-alive connection may stay silent"),
-               "handshake_timeout": Option(float, HANDSHAKE_TIMEOUT, "seconds a TLS handshake may take"),
-               "head_timeout": Option(float, HEAD_TIMEOUT,
-                                      "seconds from a request's first byte to its blank line (else 408)"),
+    options = {"idle_timeout": Option(float, 60.0, "seconds a keep-alive connection may stay silent"),
+               "handshake_timeout": Option(float, 10.0, "seconds a TLS handshake may take"),
+               "head_timeout": Option(float, 20.0, "seconds from a request's first byte to its blank line (else 408)"),
                **OPTIONS}
 
     @classmethod
