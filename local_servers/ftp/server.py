@@ -60,10 +60,8 @@ log = logging.getLogger("local_servers.ftp")
 def _write_large_file(path: Path, size: int) -> str:
     """Write `size` deterministic, non-repeating bytes; return their SHA-256.
 
-    One random MiB (fixed seed) is written again and again, rotated by a
-    different amount each time, so every MiB differs (a download resumed
-    at the wrong offset fails its checksum) without generating 32 MiB of
-    random numbers at every first start.
+    One random MiB (fixed seed), rotated by a different amount each time: every MiB differs (a download resumed
+    at the wrong offset fails its checksum) without generating 32 MiB of random numbers at every first start.
     """
     block_size = 1024 * 1024
     block = random.Random(21).randbytes(block_size)

@@ -776,11 +776,7 @@ def safe_path(root: Path, rest: str) -> Path | None:
 
 
 class Server(ThreadingHTTPServer):
-    """One listener: accepts connections and gives each to a thread of its own.
-
-    With an SSL context it is the HTTPS server. The handshake happens in the
-    connection's thread (never in the accept loop) and has a time limit.
-    """
+    """One listener, each connection in a thread of its own; with an SSL context, HTTPS (handshake in that thread)."""
 
     daemon_threads = True
 

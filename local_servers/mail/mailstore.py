@@ -158,10 +158,8 @@ def deliver(mail_dir: Path, user: str, data: bytes, when: float | None = None, f
 def write_message(folder: Path, key: str, data: bytes, when: float, info: str | None = None) -> None:
     """The one way a message file is made, for SMTP delivery, the seed and IMAP's APPEND/COPY.
 
-    The bytes (CRLF line endings become LF) are written to tmp/<key>, given
-    `when` as their modification time, then renamed in one step into
-    new/<key> (info None) or cur/<key>:<info>: a reader sees the whole
-    message or none of it, and a crash leaves at most a file in tmp/.
+    The bytes (CRLF line endings become LF) go to tmp/<key>, get `when` as their mtime, then are renamed in one
+    step into new/<key> (info None) or cur/<key>:<info>: a reader sees all or nothing, a crash leaves tmp/ only.
     """
     tmp = os.path.join(folder, "tmp", key)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
