@@ -947,20 +947,32 @@ and a small <a href="/site/">static site</a>. Most replies are JSON describing y
 </html>
 """
 
-SAMPLE_JSON = {
-    "slideshow": {
-        "author": "The course team",
-        "date": "first lesson",
-        "title": "Talking to servers",
-        "slides": [
-            {"title": "Sockets first", "type": "all"},
-            {"title": "What a protocol is", "type": "all",
-             "items": ["A request, a reply", "Status codes tell what happened", "Headers describe the body"]},
-        ],
-    }
-}
-
-SAMPLE_XML = """<?xml version="1.0" encoding="utf-8"?>
+#: The routes that always send the same document: name -> (what the index page says, Content-Type, body).
+DOCUMENTS = {
+    "json": ("A sample JSON document.", "application/json", json.dumps({
+        "slideshow": {
+            "author": "The course team",
+            "date": "first lesson",
+            "title": "Talking to servers",
+            "slides": [
+                {"title": "Sockets first", "type": "all"},
+                {"title": "What a protocol is", "type": "all",
+                 "items": ["A request, a reply", "Status codes tell what happened", "Headers describe the body"]},
+            ],
+        }
+    }, indent=2, ensure_ascii=False) + "\n"),  # as reply_json sends it
+    "html": ("A sample HTML page.", "text/html; charset=utf-8", """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>A sample page</title></head>
+<body>
+  <h1>A sample page</h1>
+  <p>This page is here to be fetched and taken apart. It has a title, a heading,
+     two paragraphs and <a href="/site/">a link to the course's little site</a>.</p>
+  <p>An HTTP reply is a status line, some headers, an empty line and a body: this page is the body.</p>
+</body>
+</html>
+"""),
+    "xml": ("A sample XML document.", "application/xml", """<?xml version="1.0" encoding="utf-8"?>
 <!-- A sample document: parse it with xml.etree.ElementTree. -->
 <slideshow title="Talking to servers" date="first lesson" author="The course team">
   <slide type="all">
@@ -973,21 +985,8 @@ SAMPLE_XML = """<?xml version="1.0" encoding="utf-8"?>
     <item>Headers describe the body</item>
   </slide>
 </slideshow>
-"""
-
-SAMPLE_HTML = """<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><title>A sample page</title></head>
-<body>
-  <h1>A sample page</h1>
-  <p>This page is here to be fetched and taken apart. It has a title, a heading,
-     two paragraphs and <a href="/site/">a link to the course's little site</a>.</p>
-  <p>An HTTP reply is a status line, some headers, an empty line and a body: this page is the body.</p>
-</body>
-</html>
-"""
-
-SAMPLE_UTF8 = """<!DOCTYPE html>
+"""),
+    "utf8": ("A UTF-8 page with text in many scripts.", "text/html; charset=utf-8", """<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>UTF-8 sample</title></head>
 <body>
@@ -1007,15 +1006,7 @@ SAMPLE_UTF8 = """<!DOCTYPE html>
   </ul>
 </body>
 </html>
-"""
-
-#: The routes that always send the same document: name -> (what the index page says, Content-Type, body).
-DOCUMENTS = {
-    "json": ("A sample JSON document.", "application/json",
-             json.dumps(SAMPLE_JSON, indent=2, ensure_ascii=False) + "\n"),  # as reply_json sends it
-    "html": ("A sample HTML page.", "text/html; charset=utf-8", SAMPLE_HTML),
-    "xml": ("A sample XML document.", "application/xml", SAMPLE_XML),
-    "utf8": ("A UTF-8 page with text in many scripts.", "text/html; charset=utf-8", SAMPLE_UTF8),
+"""),
     "robots": ("The rules for web robots (urllib.robotparser reads it).", "text/plain; charset=utf-8",
                "User-agent: *\nDisallow: /deny\n"),
     "deny": ("The page that robots.txt forbids.", "text/plain; charset=utf-8",
