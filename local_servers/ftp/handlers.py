@@ -234,9 +234,7 @@ class CourseFTPHandler(TLS_FTPHandler):
     """One FTP session (control connection), with AUTH TLS; server.py subclasses it with its settings."""
 
     dtp_handler = CourseDTPHandler
-    auth_failed_timeout = 1  # seconds before "530 Authentication failed" (pyftpdlib: 3)
     classroom = None  # a class server's ClassSet (classroom/server.py): per-account rate limits
-    max_login_attempts = 3
     service = None  # the FTPService (server.py), for the transcripts
     transcript = SILENT
 

@@ -172,7 +172,7 @@ class FTPService(Service):
             "banner": BANNER,
             "service": self,
             "timeout": self.option("idle_timeout") or None,
-            "auth_failed_timeout": self.option("login_delay"),
+            "auth_failed_timeout": self.option("login_delay"),  # pyftpdlib: 3 s
             "authorizer": handlers.make_authorizer(str(self.data_dir / "public"), homes),
             "tls_control_required": self.ctx.public,  # beyond loopback, USER and PASS only over TLS
             "classroom": self.ctx.classroom,
