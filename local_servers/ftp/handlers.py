@@ -8,10 +8,9 @@ module only changes what the course needs changed:
 
 - uploads are atomic: STOR writes to a hidden temporary file beside the
   target and renames it into place only when the whole file arrived, so a
-  client that drops mid-upload never leaves half a file under the real name;
-  (A client that closes the data connection cleanly and keeps its session,
-  as ftplib does when a notebook cell is interrupted, has by the rules of
-  stream mode sent a complete file: that one is kept.)
+  client that drops mid-upload never leaves half a file under the real name
+  (one that closes the data connection cleanly and keeps its session, as
+  ftplib does when a notebook cell is interrupted, sent a complete file);
 - STOU checks the user's right to write *before* it creates a file;
 - an overlong command line gets one 500 reply; a transfer command with no
   data connection to use gets 425 instead of waiting forever;
