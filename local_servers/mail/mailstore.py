@@ -175,11 +175,6 @@ def write_message(folder: Path, key: str, data: bytes, when: float, info: str | 
         raise
 
 
-def deliver_catchall(mail_dir: Path, data: bytes, when: float | None = None) -> str:
-    """Capture a message for a domain outside the course (nothing leaves the machine)."""
-    return deliver(mail_dir, CATCHALL, data, when)
-
-
 def local_user(address: str) -> str | None:
     """'Alice@Example.test' -> 'alice' for a local domain, else None."""
     local, at, domain = address.strip().strip("<>").rpartition("@")

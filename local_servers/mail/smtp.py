@@ -285,8 +285,7 @@ class MailHandler:
     """aiosmtpd's extension points: decide on each recipient, store each message."""
 
     def __init__(self, mail_dir, log: logging.Logger):
-        self.mail_dir = mail_dir
-        self.log = log
+        self.mail_dir, self.log = mail_dir, log
 
     async def handle_RCPT(self, server, session, envelope, address: str, rcpt_options) -> str:
         user = mailstore.local_user(address)
@@ -312,7 +311,7 @@ class MailHandler:
             if outside:  # one copy for all of them, saying who they were
                 header = f"X-Envelope-To: {', '.join(outside)}\r\n".encode("utf-8", "surrogateescape")
                 trace = self.trace(server, session, envelope, outside[0], when)
-                mailstore.deliver_catchall(self.mail_dir, header + trace + data, when)
+                mailstore.deliver(self.mail_dir, mailstore.CATCHALL, header + trace + data, when)  # kept, never sent
         except OSError:
             self.log.exception("could not store a message from %s", envelope.mail_from)
             return "451 4.3.0 Local error while storing the message; try again later"
