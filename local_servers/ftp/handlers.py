@@ -44,19 +44,14 @@ from pyftpdlib.utils import is_ssl_sock
 from ..wire import fault_hooks
 from ..wire.transcripts import SILENT, open_transcript
 
-#: How long an upload waits, after its data connection closed cleanly, to
-#: see whether the control connection closes too. In stream mode the end of
-#: the data connection *is* the end of the file, so the only sign of a client
-#: that died mid-upload (its process killed: both connections close at once)
-#: is its control connection going away as well.
+#: How long an upload waits, after its data connection closed cleanly, to see whether the control connection
+#: closes too. In stream mode the end of the data connection *is* the end of the file, so the only sign of a
+#: client that died mid-upload (its process killed: both connections close at once) is the control connection.
 UPLOAD_SETTLE_SECONDS = 0.05
 
-#: How much one send() (or sendfile()) call may hand to the kernel (pyftpdlib:
-#: 64 KiB). The call returns as soon as the socket buffer is full, so a large
-#: chunk costs nothing, while each trip through the Python event loop does:
-#: with 4 MiB the server spent about 10 ms of CPU per 200 MiB RETR instead of
-#: 48 (bench/bench_ftp.py). A fixed SO_SNDBUF did not help, so the kernel's
-#: automatic buffer sizing stays on.
+#: How much one send() (or sendfile()) call may hand to the kernel (pyftpdlib: 64 KiB). The call returns when
+#: the socket buffer is full, so a large chunk costs nothing, while each trip through the event loop does: with
+#: 4 MiB, 10 ms of CPU per 200 MiB RETR instead of 48 (bench/bench_ftp.py). A fixed SO_SNDBUF did not help.
 SEND_CHUNK = 4 * 1024 * 1024
 
 #: The longest command line accepted (RFC 959 sets no limit; paths make lines long).

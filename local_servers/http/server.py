@@ -65,8 +65,7 @@ MAX_STREAM = 100  # lines, for /stream/N
 #: digits are more than any body may have; longer numbers are refused, not parsed.
 CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
 
-#: Content-Type by file extension for the static site. A fixed table rather
-#: than the mimetypes module, whose answers depend on the machine.
+#: Content-Type by file extension for the static site: a fixed table, not mimetypes (its answers vary by machine).
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8", ".txt": "text/plain; charset=utf-8",
@@ -77,8 +76,6 @@ CONTENT_TYPES = {
 
 #: Control characters as \\xNN, for logging what clients sent.
 CONTROL_CHARACTERS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
-
-SEED_DIR = Path(__file__).parent.parent / "seed" / "http"
 
 ANY = None  # a route that answers every method
 GET = ("GET",)
@@ -892,8 +889,8 @@ class HTTPService(Service):
     @classmethod
     def seed(cls, data_dir: Path) -> None:
         """Copy the site's pages and draw its picture."""
-        site = data_dir / "site"
-        shutil.copytree(SEED_DIR / "site", site, copy_function=shutil.copyfile, dirs_exist_ok=True)  # fresh mtimes
+        site, pages = data_dir / "site", Path(__file__).parent.parent / "seed" / "http" / "site"
+        shutil.copytree(pages, site, copy_function=shutil.copyfile, dirs_exist_ok=True)  # copyfile: fresh mtimes
         (site / "logo.png").write_bytes(png(64, 64, lambda x, y: (x * 255 // 64, y * 255 // 64, 160), level=-1))
 
     async def start(self) -> None:
