@@ -88,8 +88,7 @@ class CourseDTPHandler(TLS_DTPHandler):
 
     def __init__(self, sock, cmd_channel):
         super().__init__(sock, cmd_channel)
-        if not self.connected and not self._resp:
-            # The client was gone before we could even use the connection.
+        if not self.connected and not self._resp:  # the client was gone before the connection could be used
             cmd_channel.data_connection_failed()
 
     def secure_connection(self, ssl_context):

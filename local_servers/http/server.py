@@ -166,9 +166,7 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"  # keep-alive: every reply says how long it is
     server_version = "course-http/1.0"
-    # http.server answers a request line it cannot read in HTTP/0.9, which has no
-    # status line; reply to such garbage in HTTP/1.0 so the client sees "400".
-    default_request_version = "HTTP/1.0"
+    default_request_version = "HTTP/1.0"  # garbage gets its 400 in HTTP/1.0, not in 0.9 (which has no status line)
     disable_nagle_algorithm = True  # headers and body leave at once, no delayed-ACK stall
 
     #: (path pattern, methods or ANY, route method name, example for the index page).
@@ -714,11 +712,10 @@ def text_or_data_url(data: bytes, content_type: str = "application/octet-stream"
 
 def parse_multipart(content_type: str, body: bytes) -> tuple[dict, dict]:
     """(form, files) from a multipart/form-data body: a MIME message without headers, for the email package."""
-    from email.parser import BytesParser
-    from email.policy import HTTP
+    from email import message_from_bytes, policy
 
-    message = BytesParser(policy=HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    message = message_from_bytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body,
+                                 policy=policy.HTTP)
     form, files = [], []
     if not message.is_multipart():
         return {}, {}
