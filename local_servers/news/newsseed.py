@@ -365,23 +365,20 @@ def _post_threads(store: NewsStore, group: str, rows, extra: list[tuple[str, str
                   wrote: str = "{} wrote:\n") -> None:
     """Post a group's threads; rows as CN's. A reply takes its thread's subject and References chain, and its body
     starts with an attribution line, `wrote` with the parent's author filled in (as newsreaders write it)."""
-    ids: dict[str, str] = {}
-    subjects: dict[str, str] = {}
-    references: dict[str, list[str]] = {}
-    authors: dict[str, str] = {}
+    posted: dict[str, tuple[str, str, list[str], str]] = {}  # key -> Message-ID, thread subject, References, author
     for key, parent, author, when, charset, subject, body in rows:
-        authors[key] = author
-        if parent is not None:
-            body = wrote.format(PEOPLE[authors[parent]][0]) + body
         date = datetime.datetime.strptime(f"2024-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
-        ids[key] = f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>"
-        subjects[key] = subject if parent is None else subjects[parent]  # the thread's subject
-        references[key] = [] if parent is None else references[parent] + [ids[parent]]
+        message_id, references = f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>", []
+        if parent is not None:
+            parent_id, subject, parent_references, parent_author = posted[parent]
+            references = parent_references + [parent_id]
+            body = wrote.format(PEOPLE[parent_author][0]) + body
+        posted[key] = message_id, subject, references, author
         headers = [("From", _address(author, charset)), ("Newsgroups", group),
-                   ("Subject", ("Re: " if parent else "") + _encode(subjects[key], charset)),
-                   ("Date", email.utils.format_datetime(date)), ("Message-ID", ids[key])]
-        if references[key]:
-            headers.append(("References", _fold_references(references[key])))
+                   ("Subject", ("Re: " if parent else "") + _encode(subject, charset)),
+                   ("Date", email.utils.format_datetime(date)), ("Message-ID", message_id)]
+        if references:
+            headers.append(("References", _fold_references(references)))
         headers += [*extra, ("MIME-Version", "1.0"), ("Content-Type", f"text/plain; charset={charset}"),
                     ("Content-Transfer-Encoding", "8bit")]
         store.post(_article(headers, body, charset), now=date.timestamp(), allow_read_only=True)
