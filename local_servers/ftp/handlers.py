@@ -160,9 +160,8 @@ class CourseDTPHandler(TLS_DTPHandler):
     def _unmap(self):
         if self._mapped is not None:
             self._mapped.release()
-            self._mapped = None
             self._mmap.close()
-            self._mmap = None
+            self._mapped = self._mmap = None
 
     # --- closing: the end of a listing, a download or an upload
 
@@ -358,8 +357,7 @@ class CourseFTPHandler(TLS_FTPHandler):
         """STOR (and APPE, REST+STOR): receive into a temporary file beside `file`."""
         folder, name = os.path.split(file)
         temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.part")
-        if mode == "a" or self._restart_position:
-            # Appending or resuming continues the existing file: start from a copy of it.
+        if mode == "a" or self._restart_position:  # appending or resuming: start from a copy of the file
             try:
                 if os.path.isfile(file):
                     shutil.copyfile(file, temp)

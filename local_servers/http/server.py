@@ -780,8 +780,7 @@ class Server(ThreadingHTTPServer):
         self.socket.close()  # the constructor made a socket; use the one listen() bound instead
         self.socket = sock
         self.server_address = sock.getsockname()
-        self.scheme = scheme
-        self.ssl_context = ssl_context
+        self.scheme, self.ssl_context = scheme, ssl_context
         self.log, self.service = service.log, service
         self.site_dir = service.data_dir / "site"
         self.state_dir = service.ctx.data_dir.parent  # the OAuth2 signing key is there (wire/oauth.py)
