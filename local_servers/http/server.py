@@ -549,21 +549,23 @@ class Handler(BaseHTTPRequestHandler):
 
     def route_cookies_set(self) -> None:
         """Set each query argument as a cookie, then redirect to /cookies."""
-        self.redirect("/cookies", headers=[("Set-Cookie", set_cookie(name, value))
-                                           for name, value in parse_qsl(self.query, keep_blank_values=True)
-                                           if is_token(name)])
+        self.set_cookies(parse_qsl(self.query, keep_blank_values=True))
 
     def route_cookies_set_one(self, name: str, value: str) -> None:
         """Set one cookie, then redirect to /cookies."""
-        headers = [("Set-Cookie", set_cookie(name, value))] if is_token(name) else []
-        self.redirect("/cookies", headers=headers)
+        self.set_cookies([(name, value)])
 
     def route_cookies_delete(self) -> None:
         """Expire each cookie named in the query, then redirect to /cookies."""
+        self.set_cookies(parse_qsl(self.query, keep_blank_values=True), expire=True)
+
+    def set_cookies(self, pairs, expire: bool = False) -> None:
+        """Set-Cookie for each pair whose name is a token (the value %-escaped where a cookie cannot hold it)."""
+        safe = "!#$%&'()*+-./:<=>?@[]^_`{|}~"  # what a cookie value may hold as it is
         expired = "; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/"
-        self.redirect("/cookies", headers=[("Set-Cookie", f"{name}={expired}")
-                                           for name, _ in parse_qsl(self.query, keep_blank_values=True)
-                                           if is_token(name)])
+        self.redirect("/cookies", headers=[
+            ("Set-Cookie", f"{name}={expired}" if expire else f"{name}={quote(value, safe=safe)}; Path=/")
+            for name, value in pairs if is_token(name)])
 
     def cookies(self) -> dict:
         pairs = (pair.strip().partition("=") for header in self.headers.get_all("Cookie", [])
@@ -736,12 +738,6 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header or cookie name (
 
 def is_token(name: str) -> bool:
     return bool(_TOKEN.fullmatch(name))
-
-
-def set_cookie(name: str, value: str) -> str:
-    """A Set-Cookie value; characters a cookie cannot hold are %-escaped."""
-    safe = "!#$%&'()*+-./:<=>?@[]^_`{|}~"
-    return f"{name}={quote(value, safe=safe)}; Path=/"
 
 
 def basic_credentials(header: str) -> tuple[str, str] | None:
