@@ -178,9 +178,7 @@ def write_message(folder: Path, key: str, data: bytes, when: float, info: str | 
 def local_user(address: str) -> str | None:
     """'Alice@Example.test' -> 'alice' for a local domain, else None."""
     local, at, domain = address.strip().strip("<>").rpartition("@")
-    if not at or domain.lower() not in LOCAL_DOMAINS:
-        return None
-    return local.lower()
+    return local.lower() if at and domain.lower() in LOCAL_DOMAINS else None
 
 
 # --------------------------------------------------------------------------

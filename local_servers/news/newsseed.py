@@ -350,17 +350,6 @@ def _encode(text: str, charset: str = "utf-8") -> str:
     return email.header.Header(text, charset).encode(linesep="\r\n")
 
 
-def _article(headers: list[tuple[str, str]], body: str, charset: str = "utf-8") -> bytes:
-    """Headers (ASCII: encoded-words) and the body in charset, with CRLF line ends."""
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
-    return head.encode("ascii") + b"\r\n" + body.replace("\n", "\r\n").encode(charset)
-
-
-def _fold_references(ids: list[str]) -> str:
-    """References as newsreaders write them: folded when long (tests header unfolding)."""
-    return " ".join(ids) if len(ids) <= 2 else "\r\n ".join(ids)
-
-
 def _post_threads(store: NewsStore, group: str, rows, extra: list[tuple[str, str]] = (),
                   wrote: str = "{} wrote:\n") -> None:
     """Post a group's threads; rows as CN's. A reply takes its thread's subject and References chain, and its body
@@ -377,11 +366,13 @@ def _post_threads(store: NewsStore, group: str, rows, extra: list[tuple[str, str
         headers = [("From", _address(author, charset)), ("Newsgroups", group),
                    ("Subject", ("Re: " if parent else "") + _encode(subject, charset)),
                    ("Date", email.utils.format_datetime(date)), ("Message-ID", message_id)]
-        if references:
-            headers.append(("References", _fold_references(references)))
+        if references:  # folded when long, as newsreaders write them (tests header unfolding)
+            headers.append(("References", (" " if len(references) <= 2 else "\r\n ").join(references)))
         headers += [*extra, ("MIME-Version", "1.0"), ("Content-Type", f"text/plain; charset={charset}"),
                     ("Content-Transfer-Encoding", "8bit")]
-        store.post(_article(headers, body, charset), now=date.timestamp(), allow_read_only=True)
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers)  # ASCII: non-ASCII is in encoded-words
+        article = head.encode("ascii") + b"\r\n" + body.replace("\n", "\r\n").encode(charset)  # CRLF line ends
+        store.post(article, now=date.timestamp(), allow_read_only=True)
 
 
 def seed(data_dir: Path) -> None:
