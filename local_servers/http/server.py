@@ -304,8 +304,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.reply_error(404, "Not Found")
 
-    # http.server calls do_<METHOD>; other methods get 501 Unsupported method.
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = dispatch
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = dispatch  # other methods: 501
 
     def call_route(self, name: str, arguments: tuple) -> None:
         """Run one route; a bug in it costs this request a 500, never the server."""
@@ -664,8 +663,7 @@ class Handler(BaseHTTPRequestHandler):
         if not rest:
             self.redirect("/site/", 301)
             return
-        root = self.server.site_dir
-        target = safe_path(root, rest)
+        target = safe_path(self.server.site_dir, rest)
         if target is not None and target.is_dir():
             if not rest.endswith("/"):  # relative links inside need the slash
                 self.redirect(quote("/site" + rest) + "/", 301)
@@ -886,15 +884,12 @@ class HTTPService(Service):
         (site / "logo.png").write_bytes(png(64, 64, lambda x, y: (x * 255 // 64, y * 255 // 64, 160), level=-1))
 
     async def start(self) -> None:
-        sockets = [listen(self.ctx, "http")]
-        try:
-            sockets.append(listen(self.ctx, "https"))
+        with contextlib.ExitStack() as undo:  # if a step fails, the sockets bound so far are closed again
+            plain = undo.enter_context(listen(self.ctx, "http"))
+            secure = undo.enter_context(listen(self.ctx, "https"))
             tls = fault_hooks.watch_tls(self.ctx.server_ssl_context(), "http")  # bad certificates on demand
-            self.servers = [Server(sockets[0], "http", self), Server(sockets[1], "https", self, tls)]
-        except BaseException:
-            for sock in sockets:
-                sock.close()
-            raise
+            self.servers = [Server(plain, "http", self), Server(secure, "https", self, tls)]
+            undo.pop_all()
         self.threads = [threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                          name=f"{server.scheme}-server", daemon=True)
                         for server in self.servers]

@@ -183,7 +183,6 @@ def local_user(address: str) -> str | None:
 
 # --------------------------------------------------------------------------
 # Seed: deterministic mail for the course's lessons
-# --------------------------------------------------------------------------
 
 
 def _who(spec: str) -> Address:
