@@ -213,6 +213,8 @@ ADDED = (
     ("local_servers/ftp/handlers.py", "CourseDTPHandler.handle_close", I11, "none at base: a cut download: 426"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler._open_transcript", I11, "transcript of the session"),
     ("local_servers/ftp/handlers.py", "_TEMP_NAME", I11, "transcript: an upload under the name the client gave"),
+    ("local_servers/ftp/server.py", "FTPService._newer_settings", "10 Build 3, 11 Build 1, 8 Build 6",
+     "none at base: TLS-only logins beyond loopback and class limits (10), transcripts (11), TLS 1.2 data (B6)"),
     # HTTP.
     ("local_servers/http/server.py", "HeadClock", I8B5, "header timeout, 408"),
     ("local_servers/http/server.py", "Handler.handle_one_request", I8B5, "408 to a slow head"),

@@ -154,7 +154,6 @@ class FTPService(Service):
 
     def _make_server(self):
         """Build pyftpdlib's server around our listening socket (runs in the FTP thread)."""
-        from OpenSSL import SSL
         from pyftpdlib.ioloop import IOLoop
         from pyftpdlib.servers import FTPServer
 
@@ -170,18 +169,13 @@ class FTPService(Service):
         cert, key = str(self.ctx.tls.cert_file), str(self.ctx.tls.key_file)
         handler = type("FTPHandler", (handlers.CourseFTPHandler,), {
             "banner": BANNER,
-            "service": self,
             "timeout": self.option("idle_timeout") or None,
             "auth_failed_timeout": self.option("login_delay"),  # pyftpdlib: 3 s
             "authorizer": handlers.make_authorizer(str(self.data_dir / "public"), homes),
-            "tls_control_required": self.ctx.public,  # beyond loopback, USER and PASS only over TLS
-            "classroom": self.ctx.classroom,
-            **({"dtp_handler": self.ctx.classroom.ftp_dtp_handler(handlers.CourseDTPHandler)}
-               if self.ctx.classroom else {}),
             # bad certificates on demand (fault injection)
             "ssl_context": fault_hooks.watch_ftp_tls(handlers.make_ssl_context(cert, key),
                                                      handlers.make_ssl_context),
-            "data_ssl_context": handlers.make_ssl_context(cert, key, newest=SSL.TLS1_2_VERSION),
+            **self._newer_settings(handlers, cert, key),
         })
         ioloop = IOLoop.factory()
         server = FTPServer(self._sock, handler, ioloop=ioloop, backlog=BACKLOG)
@@ -190,6 +184,16 @@ class FTPService(Service):
         server.max_cons, server.max_cons_per_ip = limit.total, limit.per_address
         self._waker = _Waker(ioloop)
         return server
+
+    def _newer_settings(self, handlers, cert: str, key: str) -> dict:
+        """The session's settings that later issues added: transcripts (11); for a class server, USER and PASS
+        only over TLS beyond loopback and per-account limits (10); TLS 1.2 data connections (8 Build 6)."""
+        from OpenSSL import SSL
+
+        classroom = self.ctx.classroom
+        return {"service": self, "tls_control_required": self.ctx.public, "classroom": classroom,
+                **({"dtp_handler": classroom.ftp_dtp_handler(handlers.CourseDTPHandler)} if classroom else {}),
+                "data_ssl_context": handlers.make_ssl_context(cert, key, newest=SSL.TLS1_2_VERSION)}
 
     def _run(self) -> None:
         """The FTP thread: build the server, then poll until stop() says otherwise."""
