@@ -248,10 +248,8 @@ class CourseFTPHandler(TLS_FTPHandler):
     # --- command lines: one 500 reply for an overlong line, then carry on
 
     def collect_incoming_data(self, data):
-        """Gather a command line; a line longer than MAX_LINE gets "500" once and is skipped.
-
-        (pyftpdlib would reply 500 for every 2 KiB of it, then run its tail as a command.)
-        """
+        """Gather a command line; a line longer than MAX_LINE gets "500" once and is skipped
+        (pyftpdlib would reply 500 for every 2 KiB of it, then run its tail as a command)."""
         if self._skipping_line:
             return
         self._in_buffer.append(data)
