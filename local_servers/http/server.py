@@ -61,8 +61,7 @@ MAX_BODY = 10 * 1024 * 1024  # larger request bodies get 413
 MAX_DELAY = 10.0  # seconds, for /delay/N
 MAX_BYTES = 100 * 1024  # for /bytes/N
 MAX_STREAM = 100  # lines, for /stream/N
-#: A chunk-size line: hex digits (no sign, no "0x"), maybe extensions. Sixteen
-#: digits are more than any body may have; longer numbers are refused, not parsed.
+#: A chunk-size line: 1 to 16 hex digits (no sign, no "0x"; more are refused, not parsed), maybe extensions.
 CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
 
 #: Content-Type by file extension for the static site: a fixed table, not mimetypes (its answers vary by machine).

@@ -52,8 +52,7 @@ from ..wire.transcripts import MAX_TEXT, SILENT, open_transcript
 #: Largest message accepted (RFC 1870 SIZE); bigger ones get 552.
 MAX_MESSAGE_SIZE = 10 * 1024 * 1024
 HOSTNAME = f"mail.{config.MAIL_DOMAIN}"
-#: The greeting's text after the host name: fixed, so lessons can show it whole
-#: (aiosmtpd's default carries its version number).
+#: The greeting's text after the host name: fixed, so lessons can show it whole (aiosmtpd's has its version).
 IDENT = "ESMTP Python internet course"
 
 
