@@ -101,9 +101,6 @@ class _Waker:
         with contextlib.suppress(OSError):
             self._reader.recv(4096)
 
-    def handle_close(self) -> None:
-        self.close()
-
     def handle_error(self) -> None:
         log.exception("FTP loop waker failed")
 
@@ -111,6 +108,8 @@ class _Waker:
         self._ioloop.unregister(self._fileno)
         self._reader.close()
         self._writer.close()
+
+    handle_close = close
 
 
 class FTPService(Service):
