@@ -358,8 +358,7 @@ class SMTPService(MailService):
         loop = asyncio.get_running_loop()
         mail_log = logging.getLogger("mail.log")  # aiosmtpd logs every command at INFO: too much
         mail_log.setLevel(logging.WARNING)
-        if _not_noise not in mail_log.filters:
-            mail_log.addFilter(_not_noise)
+        mail_log.addFilter(_not_noise)  # once: logging skips a filter it has already
         warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
         classroom = self.ctx.classroom  # a class server: AUTH always, and only as yourself (classroom/)
         handler = (classroom.mail_handler(MailHandler, self.data_dir, self.log) if classroom
