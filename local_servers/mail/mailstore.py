@@ -95,8 +95,8 @@ def users(mail_dir: Path) -> list[str]:
 def folders(mail_dir: Path, user: str) -> list[str]:
     """A user's folders besides INBOX, e.g. ["Archive", "Sent"]."""
     root = user_dir(mail_dir, user)
-    return sorted(folder_name(p.name) for p in root.iterdir() if p.is_dir() and p.name.startswith(".") and (p / "cur").is_dir()
-                  and not p.name.startswith(".imap"))
+    return sorted(folder_name(p.name) for p in root.iterdir()
+                  if p.is_dir() and p.name.startswith(".") and not p.name.startswith(".imap") and (p / "cur").is_dir())
 
 
 def split_name(name: str) -> tuple[str, str]:
