@@ -380,7 +380,7 @@ def seed(data_dir: Path) -> None:
     for name, posting, created, description in GROUPS:
         store.create_group(name, description, posting, created=int(created.timestamp()))
 
-    _post_threads(store, "comp.lang.python", [(k, p, a, w, "utf-8", s, b) for k, p, a, w, s, b in CLP],
+    _post_threads(store, "comp.lang.python", [(*row[:4], "utf-8", *row[4:]) for row in CLP],  # CN's shape
                   [("Organization", "Python Internet Course")])
     _post_threads(store, "cn.comp.lang.python", CN, wrote="{} 写道：\n")
     for key, when, newsgroups, subject, body in ANNOUNCEMENTS:  # a thread start each, from the staff
