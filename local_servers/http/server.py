@@ -274,12 +274,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self) -> None:
         """Read the body, find the route, call it."""
-        target = self.path
-        if target.startswith(("http://", "https://")):  # absolute form, as sent to a proxy
-            parts = urlsplit(target)
+        if self.path.startswith(("http://", "https://")):  # absolute form, as sent to a proxy
+            parts = urlsplit(self.path)
             raw_path, self.query = parts.path or "/", parts.query
         else:
-            raw_path, _, self.query = target.partition("?")
+            raw_path, _, self.query = self.path.partition("?")
         self.args = multidict(parse_qsl(self.query, keep_blank_values=True))
         try:
             self.body = self.read_body()
@@ -500,8 +499,7 @@ class Handler(BaseHTTPRequestHandler):
             verbs = "any" if methods is ANY else ", ".join(methods)
             rows.append(f"<tr><td><code>{escape(pattern, quote=False)}</code></td><td>{verbs}</td>"
                         f"<td>{escape(doc.splitlines()[0], quote=False)}</td><td>{link}</td></tr>")
-        page = INDEX_PAGE.replace("{rows}", "\n".join(rows))
-        self.reply(200, page, "text/html; charset=utf-8")
+        self.reply(200, INDEX_PAGE.replace("{rows}", "\n".join(rows)), "text/html; charset=utf-8")
 
     def route_status(self, code: str) -> None:
         """A reply with this status code (redirects point to /redirect/1, 401 asks for a password)."""
