@@ -357,7 +357,8 @@ def _post_threads(store: NewsStore, group: str, rows, extra: list[tuple[str, str
     posted: dict[str, tuple[str, str, list[str], str]] = {}  # key -> Message-ID, thread subject, References, author
     for key, parent, author, when, charset, subject, body in rows:
         date = datetime.datetime.strptime(f"2024-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
-        message_id, references = f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>", []
+        message_id = f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>"
+        references: list[str] = []  # a thread start has none
         if parent is not None:
             parent_id, subject, parent_references, parent_author = posted[parent]
             references = parent_references + [parent_id]
