@@ -652,7 +652,8 @@ class Handler(BaseHTTPRequestHandler):
         """The OAuth2 token endpoint of the provider profiles: a refresh token in, an access token out."""
         from ..wire import oauth
 
-        status, reply = oauth.token_endpoint(self.server.state_dir, self.body)
+        state_dir = self.server.service.ctx.data_dir.parent  # the OAuth2 signing key is there (wire/oauth.py)
+        status, reply = oauth.token_endpoint(state_dir, self.body)
         self.reply_json(reply, status, [("Cache-Control", "no-store")])  # RFC 6749 5.1
 
     def route_site(self, rest: str | None) -> None:
@@ -660,7 +661,7 @@ class Handler(BaseHTTPRequestHandler):
         if not rest:
             self.redirect("/site/", 301)
             return
-        target = safe_path(self.server.site_dir, rest)
+        target = safe_path(self.server.service.data_dir / "site", rest)
         if target is not None and target.is_dir():
             if not rest.endswith("/"):  # relative links inside need the slash
                 self.redirect(quote("/site" + rest) + "/", 301)
@@ -773,8 +774,6 @@ class Server(ThreadingHTTPServer):
         self.server_address = sock.getsockname()
         self.scheme, self.ssl_context = scheme, ssl_context
         self.log, self.service = service.log, service
-        self.site_dir = service.data_dir / "site"
-        self.state_dir = service.ctx.data_dir.parent  # the OAuth2 signing key is there (wire/oauth.py)
         self.limit = ConnectionLimit.of(service)
         self.refused, self.next_refusal_log = 0, 0.0  # for the log line about refused connections
         self.stopping = threading.Event()
