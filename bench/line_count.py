@@ -224,6 +224,7 @@ ADDED = (
     ("local_servers/mail/imap/listing.py", "_returns", I8B4, "LIST-EXTENDED RETURN options (RFC 5258, 5819)"),
     # SMTP.
     ("local_servers/mail/smtp.py", "_no_line_breakers", I8B6, "a lone CR in a command: 501"),
+    ("local_servers/mail/smtp.py", "LINE_BREAKERS", I8B6, "a lone CR in a command: 501 (_no_line_breakers reads it)"),
     ("local_servers/mail/smtp.py", "_InputEndsSession", I8B6, "replies after a half-close"),
     ("local_servers/mail/smtp.py", "CourseSMTP.eof_received", I8B6, "replies after a half-close"),
     ("local_servers/mail/smtp.py", "CourseSMTP.smtp_STARTTLS", I8B6, "half-close over STARTTLS"),
@@ -233,17 +234,26 @@ ADDED = (
     ("local_servers/mail/smtp.py", "CourseSMTP.auth_XOAUTH2", I11, "XOAUTH2"),
     ("local_servers/mail/smtp.py", "CourseSMTP.auth_OAUTHBEARER", I11, "OAUTHBEARER"),
     ("local_servers/mail/smtp.py", "CourseSMTP.oauth2", I11, "OAuth 2 for provider profiles"),
+    ("local_servers/mail/smtp.py", "CourseSMTP.__init__", I8B5, "none at base: limit (B5), half-close reader (B6), "
+     "transcript and provider profile (11)"),
+    ("local_servers/mail/smtp.py", "CourseSMTP._admit", I8B5, "connection limit: 421; transcript opened (11)"),
+    ("local_servers/mail/smtp.py", "CourseSMTP.connection_lost", I8B5, "none at base: limit freed, transcript closed"),
+    ("local_servers/mail/smtp.py", "CourseSMTP.data_received", I11, "none at base: fault hook mid-DATA"),
     # FTP.
-    ("local_servers/ftp/handlers.py", "_reset_in_progress", I8B6, "lftp's FTPS upload (TLS 1.3 close_notify)"),
-    ("local_servers/ftp/handlers.py", "CourseDTPHandler._upload_settled", I8B6, "lftp's FTPS upload"),
     ("local_servers/ftp/handlers.py", "CourseDTPHandler._note_transfer", I11, "transcript of data connections"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.push", I11, "transcript hook"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.handle_ssl_established", I11, "transcript: TLS on"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.on_login", I11, "transcript: who logged in"),
     ("local_servers/ftp/handlers.py", "CourseDTPHandler.secure_connection", I8B6, "lftp's FTPS upload: TLS 1.2 data"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.handle", I11, "fault hook at the banner"),
-    ("local_servers/ftp/handlers.py", "CourseFTPHandler.ftp_OPTS", "12 Build 5 (GBK names)", "OPTS UTF8 OFF: GBK names"),
+    ("local_servers/ftp/handlers.py", "CourseFTPHandler.ftp_OPTS", "12 Build 5 (GBK names)",
+     "OPTS UTF8 OFF: GBK names"),
     ("local_servers/ftp/handlers.py", "CourseFTPHandler.pre_process_command", I8B6, "a NUL in a path: 501"),
+    ("local_servers/ftp/handlers.py", "CourseDTPHandler.handle_close", I11, "none at base: a cut download: 426"),
+    ("local_servers/ftp/handlers.py", "CourseFTPHandler._open_transcript", I11, "transcript of the session"),
+    ("local_servers/ftp/handlers.py", "_TEMP_NAME", I11, "transcript: an upload under the name the client gave"),
+    ("local_servers/ftp/server.py", "FTPService._newer_settings", "10 Build 3, 11 Build 1, 8 Build 6",
+     "none at base: TLS-only logins beyond loopback and class limits (10), transcripts (11), TLS 1.2 data (B6)"),
     # HTTP.
     ("local_servers/http/server.py", "HeadClock", I8B5, "header timeout, 408"),
     ("local_servers/http/server.py", "Handler.handle_one_request", I8B5, "408 to a slow head"),
@@ -255,7 +265,10 @@ ADDED = (
     ("local_servers/http/server.py", "Handler.flush_headers", I11, "transcript hook"),
     ("local_servers/http/server.py", "Handler.finish", I11, "transcript closed"),
     ("local_servers/http/server.py", "Handler.parse_request", I11, "transcript hook; the head's clock stops (B5)"),
+    ("local_servers/http/server.py", "Handler.watch_streams", I8B5, "none at base: the head clock (408); "
+     "the transcript and its byte counter (11)"),
     ("local_servers/http/server.py", "Handler.route_oauth_token", I11, "OAuth token endpoint"),
+    ("local_servers/http/server.py", "CONTENT_LENGTH", I11, "transcript: a body's size (flush_headers reads it)"),
     # Process machinery, CLI, service contract.
     ("local_servers/cli.py", "_fault_parser", I11, "fault command"),
     ("local_servers/cli.py", "_fault_command", I11, "fault command"),
@@ -292,8 +305,13 @@ ADDED = (
     ("local_servers/mail/mailstore.py", "_chinese_inbox_mail", "13 Build 3", "a GBK letter in alice's INBOX"),
     ("local_servers/mail/mailstore.py", "_b64", "13 Build 3", "for the Chinese letter"),
     ("local_servers/mail/mailstore.py", "CHINESE_SENT", "12 Build 5 / 13 Build 3", "the Chinese folder's name"),
+    ("local_servers/mail/mailstore.py", "_seed_chinese", "12 Build 5 / 13 Build 3", "the Chinese letters delivered"),
     ("local_servers/news/newsseed.py", "_gb_word", "13 Build 3", "GB2312 encoded-words"),
     ("local_servers/news/newsseed.py", "CN", "13 Build 3", "cn.comp.lang.python's articles"),
+    ("local_servers/mail/mail_service.py", "_seed_profile", I11, "a provider profile's folders and mail"),
+    ("local_servers/news/newsseed.py", "PEOPLE['lilei']", "13 Build 3", "an author of cn.comp.lang.python"),
+    ("local_servers/news/newsseed.py", "PEOPLE['hanmeimei']", "13 Build 3", "an author of cn.comp.lang.python"),
+    ("local_servers/news/newsseed.py", "PEOPLE['wangfang']", "13 Build 3", "an author of cn.comp.lang.python"),
 )
 
 

@@ -8,32 +8,24 @@ module only changes what the course needs changed:
 
 - uploads are atomic: STOR writes to a hidden temporary file beside the
   target and renames it into place only when the whole file arrived, so a
-  client that drops mid-upload never leaves half a file under the real name;
-  (A client that closes the data connection cleanly and keeps its session,
-  as ftplib does when a notebook cell is interrupted, has by the rules of
-  stream mode sent a complete file: that one is kept.)
+  client that drops mid-upload never leaves half a file under the real name
+  (one that closes the data connection cleanly and keeps its session, as
+  ftplib does when a notebook cell is interrupted, sent a complete file);
 - STOU checks the user's right to write *before* it creates a file;
 - an overlong command line gets one 500 reply; a transfer command with no
   data connection to use gets 425 instead of waiting forever;
 - binary downloads send straight from a memory map of the file in large
   chunks, so RETR costs the server little CPU and runs close to what the
   loopback itself can carry;
-- protected data connections speak TLS 1.2 (the control connection 1.2 or
-  1.3): a TLS 1.3 server sends session tickets after the handshake, which
-  an uploading client never reads; when it closes (lftp: close_notify and
-  close at once), its kernel answers the unread bytes with a reset and
-  drops the part of the file it had not sent yet, and the server must
-  answer 426. TLS 1.2 sends its ticket inside the handshake. (OpenSSL's
-  SSL_CTX_set_num_tickets(0) would do it for 1.3; pyOpenSSL does not offer it.)
+- protected data connections speak TLS 1.2 (CourseDTPHandler.secure_connection says why);
 - a path with a NUL byte gets 501 (pyftpdlib would end the session).
 
-It is imported by server.py inside the server's thread, because pyftpdlib
-imports pyOpenSSL, which takes longer than everything else the server
-process does before it is ready.
+server.py imports it in the FTP thread only (its docstring says why).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import mmap
 import os
@@ -52,19 +44,14 @@ from pyftpdlib.utils import is_ssl_sock
 from ..wire import fault_hooks
 from ..wire.transcripts import SILENT, open_transcript
 
-#: How long an upload waits, after its data connection closed cleanly, to
-#: see whether the control connection closes too. In stream mode the end of
-#: the data connection *is* the end of the file, so the only sign of a client
-#: that died mid-upload (its process killed: both connections close at once)
-#: is its control connection going away as well.
+#: How long an upload waits, after its data connection closed cleanly, to see whether the control connection
+#: closes too. In stream mode the end of the data connection *is* the end of the file, so the only sign of a
+#: client that died mid-upload (its process killed: both connections close at once) is the control connection.
 UPLOAD_SETTLE_SECONDS = 0.05
 
-#: How much one send() (or sendfile()) call may hand to the kernel (pyftpdlib:
-#: 64 KiB). The call returns as soon as the socket buffer is full, so a large
-#: chunk costs nothing, while each trip through the Python event loop does:
-#: with 4 MiB the server spent about 10 ms of CPU per 200 MiB RETR instead of
-#: 48 (bench/bench_ftp.py). A fixed SO_SNDBUF did not help, so the kernel's
-#: automatic buffer sizing stays on.
+#: How much one send() (or sendfile()) call may hand to the kernel (pyftpdlib: 64 KiB). The call returns when
+#: the socket buffer is full, so a large chunk costs nothing, while each trip through the event loop does: with
+#: 4 MiB, 10 ms of CPU per 200 MiB RETR instead of 48 (bench/bench_ftp.py). A fixed SO_SNDBUF did not help.
 SEND_CHUNK = 4 * 1024 * 1024
 
 #: The longest command line accepted (RFC 959 sets no limit; paths make lines long).
@@ -78,12 +65,8 @@ _RESET_ERRNOS = {errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMED
 
 
 def _reset_in_progress() -> bool:
-    """True when called while handling a connection reset.
-
-    pyftpdlib turns a reset data connection into an ordinary close (it calls
-    handle_close() from inside its `except OSError` block); the exception
-    being handled is the only trace that the client did not finish cleanly.
-    """
+    """True while pyftpdlib closes a reset data connection as an ordinary one (from its `except OSError`):
+    the exception being handled is the only trace that the client did not finish cleanly."""
     exc = sys.exc_info()[1]
     if isinstance(exc, OSError):
         return exc.errno in _RESET_ERRNOS
@@ -105,28 +88,28 @@ class CourseDTPHandler(TLS_DTPHandler):
 
     def __init__(self, sock, cmd_channel):
         super().__init__(sock, cmd_channel)
-        if not self.connected and not self._resp:
-            # The client was gone before we could even use the connection.
+        if not self.connected and not self._resp:  # the client was gone before the connection could be used
             cmd_channel.data_connection_failed()
 
     def secure_connection(self, ssl_context):
-        super().secure_connection(self.cmd_channel.data_ssl_context)  # TLS 1.2: see the module's docstring
+        """TLS 1.2 on data connections (the control connection: 1.2 or 1.3).
+
+        A TLS 1.3 server sends session tickets after the handshake, which an uploading client never reads;
+        when it closes (lftp: close_notify and close at once), its kernel answers them with a reset and drops
+        the rest of the file: 426. TLS 1.2 sends its ticket inside the handshake, and pyOpenSSL cannot turn
+        1.3's tickets off (SSL_CTX_set_num_tickets).
+        """
+        super().secure_connection(self.cmd_channel.data_ssl_context)
 
     # --- downloads: send from a memory map of the file
 
     def push_with_producer(self, producer):
         """Start a download: binary files on plain connections are sent from a memory map.
 
-        pyftpdlib would use sendfile(), which moves file pages to the socket
-        without copying them through Python. Sending from a memory map
-        copies them once, in the kernel, right before the client reads them,
-        while they are still in the CPU cache: on loopback the client then
-        received 15-35 % faster (bench/bench_ftp.py). Python never reads the
-        mapped bytes itself, only the kernel does inside send(): if something
-        outside the server truncated the file mid-download, send() would fail
-        with EFAULT (426 to the client) rather than crash the process. The
-        server's own uploads never change a file in place anyway: they rename
-        a new file over it.
+        Unlike pyftpdlib's sendfile(), send() from a map copies the pages once, in the kernel, right before the
+        client reads them, while they are in the CPU cache: 15-35 % faster on loopback (bench/bench_ftp.py).
+        Only the kernel reads the map: a file truncated from outside mid-download makes send() fail with
+        EFAULT (426) instead of crashing the process; our own uploads rename a new file over the old one.
         """
         cut = fault_hooks.ftp_cut(self.cmd_channel)
         if cut is not None:  # send `cut` octets through the plain producer path, then close: 426
@@ -177,9 +160,8 @@ class CourseDTPHandler(TLS_DTPHandler):
     def _unmap(self):
         if self._mapped is not None:
             self._mapped.release()
-            self._mapped = None
             self._mmap.close()
-            self._mmap = None
+            self._mapped = self._mmap = None
 
     # --- closing: the end of a listing, a download or an upload
 
@@ -241,38 +223,33 @@ _TEMP_NAME = re.compile(r"\.([^/]+)\.[0-9a-f]{8}\.part$")
 
 
 class CourseFTPHandler(TLS_FTPHandler):
-    """One control connection (one FTP session), with explicit FTPS (AUTH TLS).
-
-    server.py makes a subclass per server with the banner, the idle timeout,
-    the authorizer and the TLS context filled in.
-    """
+    """One FTP session (control connection), with AUTH TLS; server.py subclasses it with its settings."""
 
     dtp_handler = CourseDTPHandler
-    auth_failed_timeout = 1  # seconds before "530 Authentication failed" (pyftpdlib: 3)
     classroom = None  # a class server's ClassSet (classroom/server.py): per-account rate limits
-    max_login_attempts = 3
     service = None  # the FTPService (server.py), for the transcripts
     transcript = SILENT
 
     def __init__(self, conn, server, ioloop=None):
-        if self.service is not None:
-            try:
-                peer = conn.getpeername()
-            except OSError:
-                peer = None
-            self.transcript = open_transcript(self.service, peer)
+        self.transcript = self._open_transcript(conn)
         super().__init__(conn, server, ioloop)
         self._uploads: dict[str, str] = {}  # temporary file -> the name it gets when complete
         self._skipping_line = False  # inside an overlong command line, waiting for its CRLF
 
+    def _open_transcript(self, conn):
+        if self.service is None:
+            return SILENT
+        try:
+            peer = conn.getpeername()
+        except OSError:
+            peer = None
+        return open_transcript(self.service, peer)
+
     # --- command lines: one 500 reply for an overlong line, then carry on
 
     def collect_incoming_data(self, data):
-        """Gather a command line; a line longer than MAX_LINE gets "500" once and is skipped.
-
-        (pyftpdlib replies 500 for every 2 KiB of it, and then runs the line's
-        tail as a command, so the client would read several unexpected replies.)
-        """
+        """Gather a command line; a line longer than MAX_LINE gets "500" once and is skipped
+        (pyftpdlib would reply 500 for every 2 KiB of it, then run its tail as a command)."""
         if self._skipping_line:
             return
         self._in_buffer.append(data)
@@ -378,8 +355,7 @@ class CourseFTPHandler(TLS_FTPHandler):
         """STOR (and APPE, REST+STOR): receive into a temporary file beside `file`."""
         folder, name = os.path.split(file)
         temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.part")
-        if mode == "a" or self._restart_position:
-            # Appending or resuming continues the existing file: start from a copy of it.
+        if mode == "a" or self._restart_position:  # appending or resuming: start from a copy of the file
             try:
                 if os.path.isfile(file):
                     shutil.copyfile(file, temp)
@@ -432,10 +408,8 @@ class CourseFTPHandler(TLS_FTPHandler):
 
     @staticmethod
     def _remove(path):
-        try:
+        with contextlib.suppress(OSError):
             os.remove(path)
-        except OSError:
-            pass
 
 
 def make_authorizer(public_root: str, homes: dict[str, tuple[str, str]]) -> DummyAuthorizer:

@@ -26,6 +26,7 @@ first few milliseconds simply gets its 220 greeting a moment later.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -59,23 +60,18 @@ log = logging.getLogger("local_servers.ftp")
 def _write_large_file(path: Path, size: int) -> str:
     """Write `size` deterministic, non-repeating bytes; return their SHA-256.
 
-    One random MiB (fixed seed) is written again and again, rotated by a
-    different amount each time, so every MiB differs (a download resumed
-    at the wrong offset fails its checksum) without generating 32 MiB of
-    random numbers at every first start.
+    One random MiB (fixed seed), rotated by a different amount each time: every MiB differs (a download resumed
+    at the wrong offset fails its checksum) without generating 32 MiB of random numbers at every first start.
     """
     block_size = 1024 * 1024
     block = random.Random(21).randbytes(block_size)
     digest = hashlib.sha256()
     with open(path, "wb") as out:
-        written, index = 0, 0
-        while written < size:
+        for index, written in enumerate(range(0, size, block_size)):
             shift = (index * 7919) % block_size
             piece = (block[shift:] + block[:shift])[: size - written]
             out.write(piece)
             digest.update(piece)
-            written += len(piece)
-            index += 1
     return digest.hexdigest()
 
 
@@ -91,10 +87,8 @@ class _Waker:
         self._ioloop = ioloop
 
     def wake(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # already woken (buffer full) or closed: either way the loop notices
             self._writer.send(b"x")
-        except OSError:
-            pass  # already woken (buffer full) or closed: either way the loop notices
 
     # What pyftpdlib's loop calls on the objects it polls.
     def readable(self) -> bool:
@@ -104,13 +98,8 @@ class _Waker:
         return False
 
     def handle_read_event(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._reader.recv(4096)
-        except OSError:
-            pass
-
-    def handle_close(self) -> None:
-        self.close()
 
     def handle_error(self) -> None:
         log.exception("FTP loop waker failed")
@@ -119,6 +108,8 @@ class _Waker:
         self._ioloop.unregister(self._fileno)
         self._reader.close()
         self._writer.close()
+
+    handle_close = close
 
 
 class FTPService(Service):
@@ -130,6 +121,9 @@ class FTPService(Service):
     options = {"idle_timeout": Option(float, DEFAULT_IDLE_TIMEOUT, "seconds of silence before a session ends"),
                "login_delay": Option(float, 1.0, "seconds before '530' after a refused login (slows guessing)"),
                **OPTIONS}
+    _stopping = False
+    _thread: threading.Thread | None = None  # the FTP thread, started by start()
+    _waker: _Waker | None = None
 
     @classmethod
     def seed(cls, data_dir: Path) -> None:
@@ -152,23 +146,13 @@ class FTPService(Service):
                 "rename and delete files here, and make folders. Nobody else can see it.\n",
                 encoding="utf-8", newline="\n")  # the same bytes on Windows
 
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        self.idle_timeout = self.option("idle_timeout")
-        self.limit = ConnectionLimit.of(self)  # only its numbers: pyftpdlib counts
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._waker: _Waker | None = None
-
     async def start(self) -> None:
         self._sock = listen(self.ctx, "ftp")
-        self.port = self._sock.getsockname()[1]
         self._thread = threading.Thread(target=self._run, name="ftp-server", daemon=True)
         self._thread.start()
 
     def _make_server(self):
         """Build pyftpdlib's server around our listening socket (runs in the FTP thread)."""
-        from OpenSSL import SSL
         from pyftpdlib.ioloop import IOLoop
         from pyftpdlib.servers import FTPServer
 
@@ -177,33 +161,38 @@ class FTPService(Service):
 
         ftp_logger = logging.getLogger("pyftpdlib")
         ftp_logger.setLevel(logging.INFO)  # sessions, logins, transfers; DEBUG would log every command
-        if not ftp_logger.handlers:
-            # Without a handler of its own pyftpdlib would print to stderr when nobody configured logging.
+        if not ftp_logger.handlers:  # else pyftpdlib would print to stderr when nobody configured logging
             ftp_logger.addHandler(logging.NullHandler())
 
         homes = {user: (password, str(self.data_dir / "home" / user)) for user, password in config.ACCOUNTS.items()}
         cert, key = str(self.ctx.tls.cert_file), str(self.ctx.tls.key_file)
         handler = type("FTPHandler", (handlers.CourseFTPHandler,), {
             "banner": BANNER,
-            "service": self,
-            "timeout": self.idle_timeout or None,
-            "auth_failed_timeout": self.option("login_delay"),
+            "timeout": self.option("idle_timeout") or None,
+            "auth_failed_timeout": self.option("login_delay"),  # pyftpdlib: 3 s
             "authorizer": handlers.make_authorizer(str(self.data_dir / "public"), homes),
-            "tls_control_required": self.ctx.public,  # beyond loopback, USER and PASS only over TLS
-            "classroom": self.ctx.classroom,
-            **({"dtp_handler": self.ctx.classroom.ftp_dtp_handler(handlers.CourseDTPHandler)}
-               if self.ctx.classroom else {}),
             # bad certificates on demand (fault injection)
             "ssl_context": fault_hooks.watch_ftp_tls(handlers.make_ssl_context(cert, key),
                                                      handlers.make_ssl_context),
-            "data_ssl_context": handlers.make_ssl_context(cert, key, newest=SSL.TLS1_2_VERSION),
+            **self._newer_settings(handlers, cert, key),
         })
         ioloop = IOLoop.factory()
         server = FTPServer(self._sock, handler, ioloop=ioloop, backlog=BACKLOG)
         # pyftpdlib counts and answers "421 Too many connections" itself (its total counts data connections too).
-        server.max_cons, server.max_cons_per_ip = self.limit.total, self.limit.per_address
+        limit = ConnectionLimit.of(self)  # only its numbers
+        server.max_cons, server.max_cons_per_ip = limit.total, limit.per_address
         self._waker = _Waker(ioloop)
         return server
+
+    def _newer_settings(self, handlers, cert: str, key: str) -> dict:
+        """The session's settings that later issues added: transcripts (11); for a class server, USER and PASS
+        only over TLS beyond loopback and per-account limits (10); TLS 1.2 data connections (8 Build 6)."""
+        from OpenSSL import SSL
+
+        classroom = self.ctx.classroom
+        return {"service": self, "tls_control_required": self.ctx.public, "classroom": classroom,
+                **({"dtp_handler": classroom.ftp_dtp_handler(handlers.CourseDTPHandler)} if classroom else {}),
+                "data_ssl_context": handlers.make_ssl_context(cert, key, newest=SSL.TLS1_2_VERSION)}
 
     def _run(self) -> None:
         """The FTP thread: build the server, then poll until stop() says otherwise."""
@@ -214,7 +203,8 @@ class FTPService(Service):
             self._sock.close()
             return
         ioloop = server.ioloop
-        log.info("FTP server listening on %s:%s (idle timeout %s s)", self.ctx.host, self.port, self.idle_timeout)
+        log.info("FTP server listening on %s:%s (idle timeout %s s)", self.ctx.host, self.ports["ftp"],
+                 self.option("idle_timeout"))
         try:
             timeout = None
             while not self._stopping:
@@ -235,10 +225,8 @@ class FTPService(Service):
             self._thread.join(timeout=5)
             if self._thread.is_alive():
                 log.warning("the FTP thread did not stop within 5 s")
-        try:
+        with contextlib.suppress(OSError):
             self._sock.close()  # already closed by the thread in the normal case
-        except OSError:
-            pass
 
     def info(self) -> ServiceInfo:
         return dataclasses.replace(super().info(), accounts={"anonymous": "", **config.ACCOUNTS})
@@ -250,4 +238,4 @@ class FTPService(Service):
         except (OSError, IndexError):
             checksum = None
         return {"public_dir": "/pub", "large_file": "/" + LARGE_FILE, "large_file_size": LARGE_FILE_SIZE,
-                "large_file_sha256": checksum, "idle_timeout": self.idle_timeout}
+                "large_file_sha256": checksum, "idle_timeout": self.option("idle_timeout")}

@@ -9,7 +9,9 @@ few milliseconds and a student can read how an HTTP server works:
    414, 431 or 501 for bad ones) and calls do_<METHOD>;
 2. every do_<METHOD> is Handler.dispatch, which reads the body (a
    Content-Length or chunked one), then finds the path in the ROUTES table;
-3. each route is one method, route_<name>, that builds the reply.
+3. each route is one method, route_<name>, that builds the reply (a
+   reply made of parts of the request is a row of ECHOES instead, a
+   document that never changes a row of DOCUMENTS).
    Replies carry a Content-Length, so one connection serves request after
    request (HTTP/1.1 keep-alive); /stream sends a chunked body instead.
 
@@ -18,34 +20,32 @@ runs twice, plain on the "http" listener and with TLS on "https"; each
 connection gets a thread of its own, which does the TLS handshake too, so a
 slow or silent client holds up nobody else.
 
-What a hostile client meets (RFC 9112):
-
-- a request whose body length is ambiguous (Content-Length together with
-  Transfer-Encoding, a Transfer-Encoding other than exactly "chunked", two
-  different Content-Lengths, a malformed header line) gets 400 and the
-  connection is closed: the bytes that follow could be a hidden second
-  request ("request smuggling", §6.1 and §6.3); so does a bad chunk size;
-- a request head (request line and headers) must arrive within
-  HEAD_TIMEOUT seconds of its first byte, or the client gets 408 and the
-  connection is closed, so a client that sends a byte now and then
-  ("slowloris") cannot keep a thread for ever;
-- each listener serves at most so many connections (limits.py); one more
-  gets 503 (HTTPS: is closed) without a thread of its own.
+What a hostile client meets (RFC 9112): 400 and the end of the connection
+for a body whose length is ambiguous, the door to "request smuggling"
+(Handler.body_length); 408 and the end for a request head that trickles in
+("slowloris", HeadClock); 503 for one connection too many (Server.refuse).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import contextlib
 import io
 import json
 import os
+import random
 import re
+import shutil
 import socket
 import ssl
 import sys
 import threading
 import time
+import zlib
 from email.utils import formatdate, parsedate_to_datetime
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -61,44 +61,36 @@ MAX_BODY = 10 * 1024 * 1024  # larger request bodies get 413
 MAX_DELAY = 10.0  # seconds, for /delay/N
 MAX_BYTES = 100 * 1024  # for /bytes/N
 MAX_STREAM = 100  # lines, for /stream/N
-#: How long a connection may stay idle between requests, and how long a
-#: TLS client may take over its handshake (options http_idle_timeout and
-#: http_handshake_timeout change them).
-IDLE_TIMEOUT = 60.0
-HANDSHAKE_TIMEOUT = 10.0
-#: Seconds from the first byte of a request to the end of its headers
-#: (option http_head_timeout); a client slower than that gets 408.
-HEAD_TIMEOUT = 20.0
-#: A chunk-size line: hex digits (no sign, no "0x"), maybe extensions. Sixteen
-#: digits are more than any body may have; longer numbers are refused, not parsed.
+#: A chunk-size line: 1 to 16 hex digits (no sign, no "0x"; more are refused, not parsed), maybe extensions.
 CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
 
-#: Content-Type by file extension for the static site. A fixed table rather
-#: than the mimetypes module, whose answers depend on the machine.
+#: Content-Type by file extension for the static site: a fixed table, not mimetypes (its answers vary by machine).
 CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".htm": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".json": "application/json",
-    ".txt": "text/plain; charset=utf-8",
-    ".xml": "application/xml",
+    ".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8", ".txt": "text/plain; charset=utf-8",
+    ".json": "application/json", ".xml": "application/xml",
+    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".ico": "image/x-icon",
     ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".ico": "image/x-icon",
 }
 
 #: Control characters as \\xNN, for logging what clients sent.
 CONTROL_CHARACTERS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 
-SEED_DIR = Path(__file__).parent.parent / "seed" / "http"
-
 ANY = None  # a route that answers every method
 GET = ("GET",)
 GET_POST = ("GET", "POST")
+BODY = ("args", "data", "files", "form", "headers", "json")
+#: The routes that answer with parts of the request: name -> (what the index page says, the parts).
+ECHOES = {
+    "get": ("The query arguments, headers, origin and URL of the request, as JSON.",
+            ("args", "headers", "origin", "url")),
+    "body": ("The request and its body: data, files, form and json, as JSON.", (*BODY, "origin", "url")),
+    "anything": ("Everything about the request, whatever its method.", (*BODY, "method", "origin", "url")),
+    "headers": ("The request headers.", ("headers",)),
+    "ip": ("The client's address.", ("origin",)),
+    "user_agent": ("The User-Agent header.", ("user-agent",)),
+    "cookies": ("The cookies the client sent.", ("cookies",)),
+}
 
 
 class BodyError(Exception):
@@ -173,9 +165,7 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"  # keep-alive: every reply says how long it is
     server_version = "course-http/1.0"
-    # http.server answers a request line it cannot read in HTTP/0.9, which has no
-    # status line; reply to such garbage in HTTP/1.0 so the client sees "400".
-    default_request_version = "HTTP/1.0"
+    default_request_version = "HTTP/1.0"  # garbage gets its 400 in HTTP/1.0, not in 0.9 (which has no status line)
     disable_nagle_algorithm = True  # headers and body leave at once, no delayed-ACK stall
 
     #: (path pattern, methods or ANY, route method name, example for the index page).
@@ -224,10 +214,14 @@ class Handler(BaseHTTPRequestHandler):
     # The request cycle
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout  # StreamRequestHandler applies it to the socket
+        self.timeout = self.server.service.option("idle_timeout")  # StreamRequestHandler applies it to the socket
         super().setup()
-        self.rfile.close()  # read through the head clock instead
-        self.clock = HeadClock(self.connection, self.server.idle_timeout, self.server.head_timeout)
+        self.watch_streams()
+
+    def watch_streams(self) -> None:
+        """Reading through the head clock (408 to a slow head); the transcript, and writing counted for it."""
+        self.rfile.close()
+        self.clock = HeadClock(self.connection, self.timeout, self.server.service.option("head_timeout"))
         self.rfile = io.BufferedReader(self.clock)
         self.transcript = open_transcript(self.server.service, self.client_address, self.server.ssl_context is not None,
                                           HTTPMasker())
@@ -274,28 +268,24 @@ class Handler(BaseHTTPRequestHandler):
         """A reply to a request that was never read whole: status, no body, and the connection ends."""
         self.close_connection = True
         self.transcript.server(f"HTTP/1.1 {status} {reason}")
-        try:
+        with contextlib.suppress(OSError):
             self.wfile.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                              .encode("ascii"))
-        except OSError:
-            pass
 
     def dispatch(self) -> None:
         """Read the body, find the route, call it."""
-        target = self.path
-        if target.startswith(("http://", "https://")):  # absolute form, as sent to a proxy
-            parts = urlsplit(target)
+        if self.path.startswith(("http://", "https://")):  # absolute form, as sent to a proxy
+            parts = urlsplit(self.path)
             raw_path, self.query = parts.path or "/", parts.query
         else:
-            raw_path, _, self.query = target.partition("?")
+            raw_path, _, self.query = self.path.partition("?")
         self.args = multidict(parse_qsl(self.query, keep_blank_values=True))
         try:
             self.body = self.read_body()
             if self.body:
                 self.transcript.summary("C", f"[body: {len(self.body)} bytes]", len(self.body))
         except BodyError as exc:
-            self.close_connection = True  # the rest of the stream cannot be trusted
-            self.reply_error(exc.status, str(exc), [("Connection", "close")])
+            self.refuse_body(exc)
             return
         path = unquote(raw_path)
         for pattern, methods, name, _ in self.ROUTES:
@@ -312,14 +302,18 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.reply_error(404, "Not Found")
 
-    # http.server calls do_<METHOD>; other methods get 501 Unsupported method.
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = dispatch
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = dispatch  # other methods: 501
 
     def call_route(self, name: str, arguments: tuple) -> None:
         """Run one route; a bug in it costs this request a 500, never the server."""
         self.response_started = False
         try:
-            getattr(self, "route_" + name)(*arguments)
+            if name in DOCUMENTS:  # always the same document: no method of its own
+                self.reply(200, DOCUMENTS[name][2], DOCUMENTS[name][1])
+            elif name in ECHOES:  # parts of the request, as JSON
+                self.reply_json(self.request_dict(*ECHOES[name][1]))
+            else:
+                getattr(self, "route_" + name)(*arguments)
         except (ConnectionError, TimeoutError, ssl.SSLError):
             raise  # the client went away: nobody to answer
         except Exception:
@@ -341,10 +335,13 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self.body_length()
         except BodyError as exc:
-            self.close_connection = True
-            self.reply_error(exc.status, str(exc), [("Connection", "close")])
+            self.refuse_body(exc)
             return False
         return super().handle_expect_100()
+
+    def refuse_body(self, error: BodyError) -> None:
+        self.close_connection = True  # the rest of the stream cannot be trusted
+        self.reply_error(error.status, str(error), [("Connection", "close")])
 
     def body_length(self) -> int | None:
         """The body's length from the headers, None for a chunked body; BodyError when it is ambiguous.
@@ -430,8 +427,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply_error(self, status: int, message: str, headers: list[tuple[str, str]] = ()) -> None:
         """A short HTML error page; unlike send_error it keeps the connection open."""
-        page = (f"<!DOCTYPE html>\n<title>{status} {message}</title>\n"
-                f"<h1>{status} {message}</h1>\n")
+        page = f"<!DOCTYPE html>\n<title>{status} {message}</title>\n<h1>{status} {message}</h1>\n"
         self.reply(status, page, "text/html; charset=utf-8", headers)
 
     def redirect(self, location: str, status: int = 302, headers: list[tuple[str, str]] = ()) -> None:
@@ -441,8 +437,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.server_version  # the Server header, without Python's version
 
     def log_message(self, format: str, *args) -> None:
-        # http.server writes to stderr; the course's servers log to a file.
-        # Escape control characters: a client must not be able to write escape codes into the log.
+        # To the log file, not stderr; control characters escaped, so that no client writes escape codes there.
         self.server.log.info("%s %s", self.address_string(), (format % args).translate(CONTROL_CHARACTERS))
 
     # ------------------------------------------------------------------
@@ -467,9 +462,10 @@ class Handler(BaseHTTPRequestHandler):
         return self.path if self.path.startswith(("http://", "https://")) else self.base_url() + self.path
 
     def request_dict(self, *keys: str) -> dict:
-        """The keys httpbin answers with, from args, data, files, form, headers, json, method, origin, url."""
+        """The parts of the request that httpbin answers with (args, data, headers, ...), in the order asked."""
         everything = {"args": self.args, "headers": self.headers_dict(), "origin": self.client_address[0],
-                      "url": self.url(), "method": self.command}
+                      "url": self.url(), "method": self.command, "user-agent": self.headers.get("User-Agent"),
+                      "cookies": self.cookies()}
         if {"data", "files", "form", "json"} & set(keys):
             everything.update(self.body_fields())
         return {key: everything[key] for key in keys}
@@ -491,45 +487,19 @@ class Handler(BaseHTTPRequestHandler):
         return {"data": data, "files": files, "form": form, "json": parsed}
 
     # ------------------------------------------------------------------
-    # The routes: one method each
+    # The routes of neither ECHOES nor DOCUMENTS: one method each
 
     def route_index(self) -> None:
         """This page: every endpoint, with an example."""
         rows = []
         for pattern, methods, name, example in self.ROUTES:
-            doc = (getattr(Handler, "route_" + name).__doc__ or "").strip().splitlines()[0]
-            shown = pattern
-            link = f'<a href="{example}">{escape(example)}</a>' if example else ""
+            fixed = DOCUMENTS.get(name) or ECHOES.get(name)  # a table's row, or the route method's docstring
+            doc = fixed[0] if fixed else getattr(Handler, "route_" + name).__doc__
+            link = f'<a href="{example}">{escape(example, quote=False)}</a>' if example else ""
             verbs = "any" if methods is ANY else ", ".join(methods)
-            rows.append(f"<tr><td><code>{escape(shown)}</code></td><td>{verbs}</td>"
-                        f"<td>{escape(doc)}</td><td>{link}</td></tr>")
-        page = INDEX_PAGE.replace("{rows}", "\n".join(rows))
-        self.reply(200, page, "text/html; charset=utf-8")
-
-    def route_get(self) -> None:
-        """The query arguments, headers, origin and URL of the request, as JSON."""
-        self.reply_json(self.request_dict("args", "headers", "origin", "url"))
-
-    def route_body(self) -> None:
-        """The request and its body: data, files, form and json, as JSON."""
-        self.reply_json(self.request_dict("args", "data", "files", "form", "headers", "json", "origin", "url"))
-
-    def route_anything(self) -> None:
-        """Everything about the request, whatever its method."""
-        self.reply_json(self.request_dict("args", "data", "files", "form", "headers", "json", "method",
-                                          "origin", "url"))
-
-    def route_headers(self) -> None:
-        """The request headers."""
-        self.reply_json({"headers": self.headers_dict()})
-
-    def route_ip(self) -> None:
-        """The client's address."""
-        self.reply_json({"origin": self.client_address[0]})
-
-    def route_user_agent(self) -> None:
-        """The User-Agent header."""
-        self.reply_json({"user-agent": self.headers.get("User-Agent")})
+            rows.append(f"<tr><td><code>{escape(pattern, quote=False)}</code></td><td>{verbs}</td>"
+                        f"<td>{escape(doc.splitlines()[0], quote=False)}</td><td>{link}</td></tr>")
+        self.reply(200, INDEX_PAGE.replace("{rows}", "\n".join(rows)), "text/html; charset=utf-8")
 
     def route_status(self, code: str) -> None:
         """A reply with this status code (redirects point to /redirect/1, 401 asks for a password)."""
@@ -538,34 +508,30 @@ class Handler(BaseHTTPRequestHandler):
             self.reply_error(400, "Invalid status code")
         elif status in (301, 302, 303, 305, 307, 308):
             self.redirect("/redirect/1", status)
-        elif status == 401:
-            self.reply(401, b"", None, [("WWW-Authenticate", 'Basic realm="Fake Realm"')])
-        elif status == 407:
-            self.reply(407, b"", None, [("Proxy-Authenticate", 'Basic realm="Fake Realm"')])
+        elif status in (401, 407):
+            header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
+            self.reply(status, b"", None, [(header, 'Basic realm="Fake Realm"')])
         elif status == 418:
             self.reply(418, "I'm a teapot: I cannot brew coffee (RFC 2324).\n", "text/plain; charset=utf-8")
         else:
             self.reply(status, b"", "text/html; charset=utf-8")
 
-    def route_redirect(self, n: str) -> None:
+    def route_redirect(self, n: str, kind: str = "") -> None:
         """Redirect N times (relative Locations; ?absolute=true for absolute ones), then /get."""
-        kind = "absolute" if str(self.args.get("absolute", "")).lower() == "true" else "relative"
-        self.redirect_chain(int(n), kind)
-
-    def route_relative_redirect(self, n: str) -> None:
-        """Redirect N times with relative Locations, then /get."""
-        self.redirect_chain(int(n), "relative")
-
-    def route_absolute_redirect(self, n: str) -> None:
-        """Redirect N times with absolute Locations, then /get."""
-        self.redirect_chain(int(n), "absolute")
-
-    def redirect_chain(self, n: int, kind: str) -> None:
-        if n < 1:
+        kind = kind or ("absolute" if str(self.args.get("absolute", "")).lower() == "true" else "relative")
+        if int(n) < 1:
             self.reply_error(400, "The number of redirects must be at least 1")
             return
         prefix = self.base_url() if kind == "absolute" else ""
-        self.redirect(prefix + (f"/{kind}-redirect/{n - 1}" if n > 1 else "/get"))
+        self.redirect(prefix + (f"/{kind}-redirect/{int(n) - 1}" if int(n) > 1 else "/get"))
+
+    def route_relative_redirect(self, n: str) -> None:
+        """Redirect N times with relative Locations, then /get."""
+        self.route_redirect(n, "relative")
+
+    def route_absolute_redirect(self, n: str) -> None:
+        """Redirect N times with absolute Locations, then /get."""
+        self.route_redirect(n, "absolute")
 
     def route_redirect_to(self) -> None:
         """Redirect to ?url= with ?status_code= (a 3xx; 302 by default)."""
@@ -577,36 +543,30 @@ class Handler(BaseHTTPRequestHandler):
         status = int(code) if isinstance(code, str) and code.isdigit() and 300 <= int(code) < 400 else 302
         self.redirect(quote(url, safe=":/?#[]@!$&'()*+,;=%~"), status)  # quoting also stops header injection
 
-    def route_cookies(self) -> None:
-        """The cookies the client sent."""
-        self.reply_json({"cookies": self.cookies()})
-
     def route_cookies_set(self) -> None:
         """Set each query argument as a cookie, then redirect to /cookies."""
-        self.redirect("/cookies", headers=[("Set-Cookie", set_cookie(name, value))
-                                           for name, value in parse_qsl(self.query, keep_blank_values=True)
-                                           if is_token(name)])
+        self.set_cookies(parse_qsl(self.query, keep_blank_values=True))
 
     def route_cookies_set_one(self, name: str, value: str) -> None:
         """Set one cookie, then redirect to /cookies."""
-        headers = [("Set-Cookie", set_cookie(name, value))] if is_token(name) else []
-        self.redirect("/cookies", headers=headers)
+        self.set_cookies([(name, value)])
 
     def route_cookies_delete(self) -> None:
         """Expire each cookie named in the query, then redirect to /cookies."""
+        self.set_cookies(parse_qsl(self.query, keep_blank_values=True), expire=True)
+
+    def set_cookies(self, pairs, expire: bool = False) -> None:
+        """Set-Cookie for each pair whose name is a token (the value %-escaped where a cookie cannot hold it)."""
+        safe = "!#$%&'()*+-./:<=>?@[]^_`{|}~"  # what a cookie value may hold as it is
         expired = "; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/"
-        self.redirect("/cookies", headers=[("Set-Cookie", f"{name}={expired}")
-                                           for name, _ in parse_qsl(self.query, keep_blank_values=True)
-                                           if is_token(name)])
+        self.redirect("/cookies", headers=[
+            ("Set-Cookie", f"{name}={expired}" if expire else f"{name}={quote(value, safe=safe)}; Path=/")
+            for name, value in pairs if is_token(name)])
 
     def cookies(self) -> dict:
-        result = {}
-        for header in self.headers.get_all("Cookie", []):
-            for pair in header.split(";"):
-                name, sep, value = pair.strip().partition("=")
-                if sep and name:
-                    result[name] = value
-        return result
+        pairs = (pair.strip().partition("=") for header in self.headers.get_all("Cookie", [])
+                 for pair in header.split(";"))
+        return {name: value for name, sep, value in pairs if sep and name}
 
     def route_basic_auth(self, user: str, password: str) -> None:
         """200 if the request carries Basic credentials user:password, else 401 asking for them."""
@@ -631,12 +591,8 @@ class Handler(BaseHTTPRequestHandler):
     def route_bytes(self, n: str) -> None:
         """N random bytes (at most 100 KiB); the same ones every time with ?seed=."""
         size = min(int(n), MAX_BYTES)
-        seed = self.args.get("seed")
-        if isinstance(seed, str):
-            import random
-            data = random.Random(seed).randbytes(size)  # a str seed is as repeatable as a number
-        else:
-            data = os.urandom(size)
+        seed = self.args.get("seed")  # a str seed is as repeatable as a number
+        data = random.Random(seed).randbytes(size) if isinstance(seed, str) else os.urandom(size)
         self.reply(200, data, "application/octet-stream")
 
     def route_stream(self, n: str) -> None:
@@ -667,26 +623,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def route_base64(self, value: str) -> None:
         """Decode the URL-safe base64 in the path and send it back as text."""
-        import base64
-        import binascii
         try:
             decoded = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         except (binascii.Error, ValueError):
             self.reply_error(400, "Incorrect base64 data")
             return
         self.reply(200, decoded, "text/html; charset=utf-8")
-
-    def route_json(self) -> None:
-        """A sample JSON document."""
-        self.reply_json(SAMPLE_JSON)
-
-    def route_html(self) -> None:
-        """A sample HTML page."""
-        self.reply(200, SAMPLE_HTML, "text/html; charset=utf-8")
-
-    def route_xml(self) -> None:
-        """A sample XML document."""
-        self.reply(200, SAMPLE_XML, "application/xml")
 
     def route_uuid(self) -> None:
         """A new random UUID (version 4)."""
@@ -702,28 +644,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def route_deflate(self) -> None:
         """JSON compressed with zlib (Content-Encoding: deflate)."""
-        import zlib
         data = {"deflated": True, **self.request_dict("headers", "method", "origin")}
         self.reply(200, zlib.compress(json.dumps(data, indent=2).encode()), "application/json",
                    [("Content-Encoding", "deflate")])
-
-    def route_utf8(self) -> None:
-        """A UTF-8 page with text in many scripts."""
-        self.reply(200, SAMPLE_UTF8, "text/html; charset=utf-8")
-
-    def route_robots(self) -> None:
-        """The rules for web robots (urllib.robotparser reads it)."""
-        self.reply(200, "User-agent: *\nDisallow: /deny\n", "text/plain; charset=utf-8")
-
-    def route_deny(self) -> None:
-        """The page that robots.txt forbids."""
-        self.reply(200, "Robots should not be here: /robots.txt disallows /deny.\n", "text/plain; charset=utf-8")
 
     def route_oauth_token(self) -> None:
         """The OAuth2 token endpoint of the provider profiles: a refresh token in, an access token out."""
         from ..wire import oauth
 
-        status, reply = oauth.token_endpoint(self.server.state_dir, self.body)
+        state_dir = self.server.service.ctx.data_dir.parent  # the OAuth2 signing key is there (wire/oauth.py)
+        status, reply = oauth.token_endpoint(state_dir, self.body)
         self.reply_json(reply, status, [("Cache-Control", "no-store")])  # RFC 6749 5.1
 
     def route_site(self, rest: str | None) -> None:
@@ -731,8 +661,7 @@ class Handler(BaseHTTPRequestHandler):
         if not rest:
             self.redirect("/site/", 301)
             return
-        root = self.server.site_dir
-        target = safe_path(root, rest)
+        target = safe_path(self.server.service.data_dir / "site", rest)
         if target is not None and target.is_dir():
             if not rest.endswith("/"):  # relative links inside need the slash
                 self.redirect(quote("/site" + rest) + "/", 301)
@@ -741,18 +670,13 @@ class Handler(BaseHTTPRequestHandler):
         if target is None or not target.is_file():
             self.reply_error(404, "Not Found")
             return
-        stat = target.stat()
-        modified = formatdate(stat.st_mtime, usegmt=True)
-        headers = [("Last-Modified", modified)]
-        since = self.headers.get("If-Modified-Since")
-        if since:
-            try:
-                unchanged = parsedate_to_datetime(since).timestamp() >= int(stat.st_mtime)
-            except (TypeError, ValueError, IndexError):
-                unchanged = False
-            if unchanged:
-                self.reply(304, b"", None, headers)
-                return
+        mtime = target.stat().st_mtime
+        headers, unchanged = [("Last-Modified", formatdate(mtime, usegmt=True))], False
+        with contextlib.suppress(TypeError, ValueError, IndexError):  # no If-Modified-Since, or not a date
+            unchanged = parsedate_to_datetime(self.headers.get("If-Modified-Since", "")).timestamp() >= int(mtime)
+        if unchanged:
+            self.reply(304, b"", None, headers)
+            return
         content_type = CONTENT_TYPES.get(target.suffix.lower(), "application/octet-stream")
         self.reply(200, target.read_bytes(), content_type, headers)
 
@@ -770,14 +694,10 @@ def allowed_methods(methods: tuple[str, ...] | None) -> tuple[str, ...]:
 
 def multidict(pairs) -> dict:
     """httpbin's way with repeated keys: one value stays a string, several become a list."""
-    result: dict = {}
+    lists: dict[str, list] = {}
     for key, value in pairs:
-        if key in result:
-            old = result[key]
-            result[key] = (old if isinstance(old, list) else [old]) + [value]
-        else:
-            result[key] = value
-    return result
+        lists.setdefault(key, []).append(value)
+    return {key: values[0] if len(values) == 1 else values for key, values in lists.items()}
 
 
 def text_or_data_url(data: bytes, content_type: str = "application/octet-stream") -> str:
@@ -785,21 +705,15 @@ def text_or_data_url(data: bytes, content_type: str = "application/octet-stream"
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        import base64
         return f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def parse_multipart(content_type: str, body: bytes) -> tuple[dict, dict]:
-    """(form, files) from a multipart/form-data body, parsed by the email package.
+    """(form, files) from a multipart/form-data body: a MIME message without headers, for the email package."""
+    from email import message_from_bytes, policy
 
-    A multipart body is a MIME message without its headers, so giving the
-    parser the Content-Type header in front of it is all it takes.
-    """
-    from email.parser import BytesParser
-    from email.policy import HTTP
-
-    message = BytesParser(policy=HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    message = message_from_bytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body,
+                                 policy=policy.HTTP)
     form, files = [], []
     if not message.is_multipart():
         return {}, {}
@@ -822,19 +736,8 @@ def is_token(name: str) -> bool:
     return bool(_TOKEN.fullmatch(name))
 
 
-def set_cookie(name: str, value: str) -> str:
-    """A Set-Cookie value; characters a cookie cannot hold are %-escaped."""
-    return f"{name}={quote(value, safe=SAFE_COOKIE)}; Path=/"
-
-
-SAFE_COOKIE = "!#$%&'()*+-./:<=>?@[]^_`{|}~"
-
-
 def basic_credentials(header: str) -> tuple[str, str] | None:
     """(user, password) from 'Basic <base64 of user:password>', or None."""
-    import base64
-    import binascii
-
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -851,15 +754,7 @@ def safe_path(root: Path, rest: str) -> Path | None:
     if any(part in (".", "..") or "\\" in part or ":" in part or "\0" in part for part in parts):
         return None  # no climbing, no Windows separators or drive letters
     target = root.joinpath(*parts).resolve()
-    try:
-        target.relative_to(root.resolve())  # also catches symbolic links that point outside
-    except ValueError:
-        return None
-    return target
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return target if target.is_relative_to(root.resolve()) else None  # also catches links that point outside
 
 
 # ----------------------------------------------------------------------
@@ -867,11 +762,7 @@ def escape(text: str) -> str:
 
 
 class Server(ThreadingHTTPServer):
-    """One listener: accepts connections and gives each to a thread of its own.
-
-    With an SSL context it is the HTTPS server. The handshake happens in the
-    connection's thread (never in the accept loop) and has a time limit.
-    """
+    """One listener, each connection in a thread of its own; with an SSL context, HTTPS (handshake in that thread)."""
 
     daemon_threads = True
 
@@ -881,14 +772,8 @@ class Server(ThreadingHTTPServer):
         self.socket.close()  # the constructor made a socket; use the one listen() bound instead
         self.socket = sock
         self.server_address = sock.getsockname()
-        self.scheme = scheme
-        self.ssl_context = ssl_context
+        self.scheme, self.ssl_context = scheme, ssl_context
         self.log, self.service = service.log, service
-        self.site_dir = service.data_dir / "site"
-        self.state_dir = service.ctx.data_dir.parent  # the OAuth2 signing key is there (wire/oauth.py)
-        self.idle_timeout = service.option("idle_timeout")
-        self.handshake_timeout = service.option("handshake_timeout")
-        self.head_timeout = service.option("head_timeout")
         self.limit = ConnectionLimit.of(service)
         self.refused, self.next_refusal_log = 0, 0.0  # for the log line about refused connections
         self.stopping = threading.Event()
@@ -909,16 +794,12 @@ class Server(ThreadingHTTPServer):
     def refuse(self, request: socket.socket) -> None:
         """One connection too many: 503 (plain HTTP; a TLS client would need a handshake) and close."""
         request.setblocking(False)  # never wait for this client in the accept thread
-        try:
+        with contextlib.suppress(OSError):
             request.recv(65536)  # what the client sent already, so that closing does not reset
-        except OSError:
-            pass
-        try:
+        with contextlib.suppress(OSError):
             if self.ssl_context is None:
                 request.send(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
                              b"Content-Length: 0\r\nConnection: close\r\n\r\n")
-        except OSError:
-            pass
         self.refused += 1
         if time.monotonic() >= self.next_refusal_log:  # one line per 10 s, however many are refused
             self.log.warning("refused %d connection(s) beyond the limits (%d open; %d in all, %d per address)",
@@ -945,7 +826,7 @@ class Server(ThreadingHTTPServer):
             self.limit.release(client_address[0])
 
     def _handshake(self, sock: socket.socket, client_address) -> ssl.SSLSocket | None:
-        sock.settimeout(self.handshake_timeout)
+        sock.settimeout(self.service.option("handshake_timeout"))
         try:
             return self.ssl_context.wrap_socket(sock, server_side=True)
         except (OSError, ValueError) as exc:  # a plain-text client, a bad certificate check, a timeout
@@ -955,11 +836,9 @@ class Server(ThreadingHTTPServer):
 
     def shutdown_request(self, request: socket.socket) -> None:
         if isinstance(request, ssl.SSLSocket):
-            try:  # say goodbye in TLS (close_notify) so that clients see a clean end
+            with contextlib.suppress(OSError, ValueError):  # say goodbye in TLS (close_notify): a clean end
                 request.settimeout(1.0)
                 request.unwrap()
-            except (OSError, ValueError):
-                pass
         super().shutdown_request(request)
 
     def handle_error(self, request, client_address) -> None:
@@ -979,10 +858,8 @@ class Server(ThreadingHTTPServer):
         with self._lock:
             connections = list(self._connections)
         for sock in connections:
-            try:
+            with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the TCP socket under any TLS layer
-            except OSError:
-                pass
 
 
 class HTTPService(Service):
@@ -990,31 +867,25 @@ class HTTPService(Service):
 
     name = "http"
     listeners = ("http", "https")
-    options = {"idle_timeout": Option(float, IDLE_TIMEOUT, "seconds a keep-alive connection may stay silent"),
-               "handshake_timeout": Option(float, HANDSHAKE_TIMEOUT, "seconds a TLS handshake may take"),
-               "head_timeout": Option(float, HEAD_TIMEOUT, "seconds from a request's first byte to its blank line (else 408)"),
+    options = {"idle_timeout": Option(float, 60.0, "seconds a keep-alive connection may stay silent"),
+               "handshake_timeout": Option(float, 10.0, "seconds a TLS handshake may take"),
+               "head_timeout": Option(float, 20.0, "seconds from a request's first byte to its blank line (else 408)"),
                **OPTIONS}
 
     @classmethod
     def seed(cls, data_dir: Path) -> None:
         """Copy the site's pages and draw its picture."""
-        site = data_dir / "site"
-        site.mkdir(parents=True, exist_ok=True)
-        for source in (SEED_DIR / "site").iterdir():
-            if source.is_file():
-                (site / source.name).write_bytes(source.read_bytes())
-        (site / "logo.png").write_bytes(make_png(64, 64))
+        site, pages = data_dir / "site", Path(__file__).parent.parent / "seed" / "http" / "site"
+        shutil.copytree(pages, site, copy_function=shutil.copyfile, dirs_exist_ok=True)  # copyfile: fresh mtimes
+        (site / "logo.png").write_bytes(png(64, 64, lambda x, y: (x * 255 // 64, y * 255 // 64, 160), level=-1))
 
     async def start(self) -> None:
-        sockets = [listen(self.ctx, "http")]
-        try:
-            sockets.append(listen(self.ctx, "https"))
+        with contextlib.ExitStack() as undo:  # if a step fails, the sockets bound so far are closed again
+            plain = undo.enter_context(listen(self.ctx, "http"))
+            secure = undo.enter_context(listen(self.ctx, "https"))
             tls = fault_hooks.watch_tls(self.ctx.server_ssl_context(), "http")  # bad certificates on demand
-            self.servers = [Server(sockets[0], "http", self), Server(sockets[1], "https", self, tls)]
-        except BaseException:
-            for sock in sockets:
-                sock.close()
-            raise
+            self.servers = [Server(plain, "http", self), Server(secure, "https", self, tls)]
+            undo.pop_all()
         self.threads = [threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                          name=f"{server.scheme}-server", daemon=True)
                         for server in self.servers]
@@ -1038,11 +909,6 @@ class HTTPService(Service):
                 "basic_auth_example": "/basic-auth/alice/alice-pw", "site": "/site/"}
 
 
-def make_png(width: int, height: int) -> bytes:
-    """A small colour gradient as a PNG file."""
-    return png(width, height, lambda x, y: (x * 255 // width, y * 255 // height, 160), level=-1)
-
-
 # ----------------------------------------------------------------------
 # Fixed content
 
@@ -1061,20 +927,32 @@ and a small <a href="/site/">static site</a>. Most replies are JSON describing y
 </html>
 """
 
-SAMPLE_JSON = {
-    "slideshow": {
-        "author": "The course team",
-        "date": "first lesson",
-        "title": "Talking to servers",
-        "slides": [
-            {"title": "Sockets first", "type": "all"},
-            {"title": "What a protocol is", "type": "all",
-             "items": ["A request, a reply", "Status codes tell what happened", "Headers describe the body"]},
-        ],
-    }
-}
-
-SAMPLE_XML = """<?xml version="1.0" encoding="utf-8"?>
+#: The routes that always send the same document: name -> (what the index page says, Content-Type, body).
+DOCUMENTS = {
+    "json": ("A sample JSON document.", "application/json", json.dumps({
+        "slideshow": {
+            "author": "The course team",
+            "date": "first lesson",
+            "title": "Talking to servers",
+            "slides": [
+                {"title": "Sockets first", "type": "all"},
+                {"title": "What a protocol is", "type": "all",
+                 "items": ["A request, a reply", "Status codes tell what happened", "Headers describe the body"]},
+            ],
+        }
+    }, indent=2, ensure_ascii=False) + "\n"),  # as reply_json sends it
+    "html": ("A sample HTML page.", "text/html; charset=utf-8", """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>A sample page</title></head>
+<body>
+  <h1>A sample page</h1>
+  <p>This page is here to be fetched and taken apart. It has a title, a heading,
+     two paragraphs and <a href="/site/">a link to the course's little site</a>.</p>
+  <p>An HTTP reply is a status line, some headers, an empty line and a body: this page is the body.</p>
+</body>
+</html>
+"""),
+    "xml": ("A sample XML document.", "application/xml", """<?xml version="1.0" encoding="utf-8"?>
 <!-- A sample document: parse it with xml.etree.ElementTree. -->
 <slideshow title="Talking to servers" date="first lesson" author="The course team">
   <slide type="all">
@@ -1087,21 +965,8 @@ SAMPLE_XML = """<?xml version="1.0" encoding="utf-8"?>
     <item>Headers describe the body</item>
   </slide>
 </slideshow>
-"""
-
-SAMPLE_HTML = """<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><title>A sample page</title></head>
-<body>
-  <h1>A sample page</h1>
-  <p>This page is here to be fetched and taken apart. It has a title, a heading,
-     two paragraphs and <a href="/site/">a link to the course's little site</a>.</p>
-  <p>An HTTP reply is a status line, some headers, an empty line and a body: this page is the body.</p>
-</body>
-</html>
-"""
-
-SAMPLE_UTF8 = """<!DOCTYPE html>
+"""),
+    "utf8": ("A UTF-8 page with text in many scripts.", "text/html; charset=utf-8", """<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>UTF-8 sample</title></head>
 <body>
@@ -1121,4 +986,9 @@ SAMPLE_UTF8 = """<!DOCTYPE html>
   </ul>
 </body>
 </html>
-"""
+"""),
+    "robots": ("The rules for web robots (urllib.robotparser reads it).", "text/plain; charset=utf-8",
+               "User-agent: *\nDisallow: /deny\n"),
+    "deny": ("The page that robots.txt forbids.", "text/plain; charset=utf-8",
+             "Robots should not be here: /robots.txt disallows /deny.\n"),
+}

@@ -26,12 +26,18 @@ class MailService(Service):
     @classmethod
     def seed(cls, data_dir) -> None:
         mailstore.seed(data_dir)
-        # A provider profile's folders and mail (wire/profiles.py). data_dir is a folder in
-        # <state dir>/data (serve.seed_missing seeds beside the final folder).
-        profile = profiles.active(Path(data_dir).parent.parent)
-        if profile is not None:
-            profile_mail.seed(data_dir, profile)
+        _seed_profile(data_dir)
 
     def info(self) -> ServiceInfo:
         info = super().info()
         return dataclasses.replace(info, extra={"domain": config.MAIL_DOMAIN, **info.extra})
+
+
+def _seed_profile(data_dir) -> None:
+    """A provider profile's folders and mail (wire/profiles.py).
+
+    data_dir is a folder in <state dir>/data (serve.seed_missing seeds beside the final folder).
+    """
+    profile = profiles.active(Path(data_dir).parent.parent)
+    if profile is not None:
+        profile_mail.seed(data_dir, profile)

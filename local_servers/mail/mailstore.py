@@ -1,6 +1,6 @@
 """The mail store that SMTP writes and POP3 and IMAP read: one Maildir per user.
 
-Layout, under the services' shared data folder (``<data_dir>/mail``)::
+Layout, under the services' shared data folder ``<data_dir>/mail`` (each function's mail_dir)::
 
     mail/alice/{cur,new,tmp}          alice's INBOX
     mail/alice/.Sent/{cur,new,tmp}    a folder (Maildir++), as mailbox.Maildir.add_folder makes it
@@ -21,26 +21,12 @@ Rules every server keeps:
 - Arrival order is (file mtime, key); deliver() sets the mtime to the
   delivery time, so messages() returns the order IMAP assigns UIDs in.
 - Files whose names start with ``.imap`` belong to the IMAP server.
-
-API (mail_dir is ``<data_dir>/mail``)::
-
-    USERS, CATCHALL                         the accounts; the catch-all "user" name
-    user_dir(mail_dir, user, folder=None)   -> Path of the INBOX or a folder
-    open_box(mail_dir, user, folder=None, create=False) -> mailbox.Maildir (colon "!")
-    users(mail_dir)                         -> sorted account names that have a Maildir
-    folders(mail_dir, user)                 -> sorted folder names (without the dot)
-    deliver(mail_dir, user, data, when=None, folder=None, flags="", key=None) -> key
-    deliver_catchall(mail_dir, data, when=None) -> key
-    write_message(folder_path, key, data, when, info=None)  the one atomic file write (IMAP APPEND uses it too)
-    messages(path)                          -> [Entry(key, path, mtime, flags, size)] in arrival order
-    split_name(file_name)                   -> (key, flags)
-    local_user(address)                     -> 'Alice@example.test' -> 'alice' (SMTP)
-    seed(mail_dir)                          the course's deterministic mail
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import itertools
 import mailbox
@@ -109,8 +95,8 @@ def users(mail_dir: Path) -> list[str]:
 def folders(mail_dir: Path, user: str) -> list[str]:
     """A user's folders besides INBOX, e.g. ["Archive", "Sent"]."""
     root = user_dir(mail_dir, user)
-    return sorted(folder_name(p.name) for p in root.iterdir() if p.is_dir() and p.name.startswith(".") and (p / "cur").is_dir()
-                  and not p.name.startswith(".imap"))
+    return sorted(folder_name(p.name) for p in root.iterdir()
+                  if p.is_dir() and p.name.startswith(".") and not p.name.startswith(".imap") and (p / "cur").is_dir())
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -133,19 +119,16 @@ def messages(path: Path) -> list[Entry]:
     """Every message in new/ and cur/ of one Maildir, in arrival order (mtime, then key)."""
     found = []
     for sub in ("new", "cur"):
-        try:
-            with os.scandir(Path(path) / sub) as it:
-                for item in it:
-                    if item.name.startswith(".") or not item.is_file():
-                        continue
-                    try:
-                        st = item.stat()
-                    except FileNotFoundError:  # renamed by another server meanwhile
-                        continue
-                    key, flags = split_name(item.name)
-                    found.append(Entry(key, Path(item.path), st.st_mtime, flags, st.st_size))
-        except FileNotFoundError:
-            continue
+        with contextlib.suppress(FileNotFoundError), os.scandir(Path(path) / sub) as items:  # no such folder: none
+            for item in items:
+                if item.name.startswith(".") or not item.is_file():
+                    continue
+                try:
+                    st = item.stat()
+                except FileNotFoundError:  # renamed by another server meanwhile
+                    continue
+                key, flags = split_name(item.name)
+                found.append(Entry(key, Path(item.path), st.st_mtime, flags, st.st_size))
     found.sort(key=lambda e: (e.mtime, e.key))
     return found
 
@@ -159,12 +142,7 @@ def new_key(when: float | None = None) -> str:
 
 def deliver(mail_dir: Path, user: str, data: bytes, when: float | None = None, folder: str | None = None,
             flags: str = "", key: str | None = None) -> str:
-    """Store one message atomically (write_message) and return its key.
-
-    Into new/, or into cur/ with flags for a message already seen; `when`
-    (default: now) becomes its modification time. The mailbox or folder is
-    made if it was never used before.
-    """
+    """Store one message with write_message (with flags: already seen, into cur/) and return its key."""
     root = user_dir(mail_dir, user, folder)
     when = time.time() if when is None else when
     key = key or new_key(when)
@@ -180,10 +158,8 @@ def deliver(mail_dir: Path, user: str, data: bytes, when: float | None = None, f
 def write_message(folder: Path, key: str, data: bytes, when: float, info: str | None = None) -> None:
     """The one way a message file is made, for SMTP delivery, the seed and IMAP's APPEND/COPY.
 
-    The bytes (CRLF line endings become LF) are written to tmp/<key>, given
-    `when` as their modification time, then renamed in one step into
-    new/<key> (info None) or cur/<key>:<info>: a reader sees the whole
-    message or none of it, and a crash leaves at most a file in tmp/.
+    The bytes (CRLF line endings become LF) go to tmp/<key>, get `when` as their mtime, then are renamed in one
+    step into new/<key> (info None) or cur/<key>:<info>: a reader sees all or nothing, a crash leaves tmp/ only.
     """
     tmp = os.path.join(folder, "tmp", key)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
@@ -194,29 +170,19 @@ def write_message(folder: Path, key: str, data: bytes, when: float, info: str | 
         final = os.path.join(folder, "cur", f"{key}{COLON}{info}") if info is not None else os.path.join(folder, "new", key)
         os.replace(tmp, final)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
-
-
-def deliver_catchall(mail_dir: Path, data: bytes, when: float | None = None) -> str:
-    """Capture a message for a domain outside the course (nothing leaves the machine)."""
-    return deliver(mail_dir, CATCHALL, data, when)
 
 
 def local_user(address: str) -> str | None:
     """'Alice@Example.test' -> 'alice' for a local domain, else None."""
     local, at, domain = address.strip().strip("<>").rpartition("@")
-    if not at or domain.lower() not in LOCAL_DOMAINS:
-        return None
-    return local.lower()
+    return local.lower() if at and domain.lower() in LOCAL_DOMAINS else None
 
 
 # --------------------------------------------------------------------------
 # Seed: deterministic mail for the course's lessons
-# --------------------------------------------------------------------------
 
 
 def _who(spec: str) -> Address:
@@ -242,8 +208,7 @@ def _message(n: int, when: datetime.datetime, sender: str, to: list[str], subjec
     msg["Message-ID"] = f"<seed-{n:03d}@example.test>"
     if reply_to is not None:
         msg["In-Reply-To"] = reply_to["Message-ID"]
-        refs = (reply_to.get("References", "") + " " + reply_to["Message-ID"]).strip()
-        msg["References"] = refs
+        msg["References"] = (reply_to.get("References", "") + " " + reply_to["Message-ID"]).strip()
     msg.set_content(text)
     if html is not None:
         msg.add_alternative(html, subtype="html")
@@ -305,15 +270,13 @@ def _course_mail() -> list[tuple[str, str | None, str, EmailMessage]]:
     answer = _message(next(n), at(1.1), alice, [bob], "Re: Project plan",
                       "Hi Bob,\n\nyes, I will send comments on Thursday.\n\nAlice\n\n> could you review the project plan by Friday?\n",
                       reply_to=first)
-    out.append(("bob", None, "", answer))
-    out.append(("alice", "Sent", "S", answer))
+    out += [("bob", None, "", answer), ("alice", "Sent", "S", answer)]
     reply = _message(next(n), at(1.2), bob, [alice], "Re: Project plan",
                      "Thanks! Thursday is fine.\n\nBob\n", reply_to=answer)
     out.append(("alice", None, "", reply))
     joined = _message(next(n), at(1.3), carol, [alice, bob], "Re: Project plan",
                       "Can I join the review? I wrote the budget section.\n\nCarol\n", reply_to=reply)
-    out.append(("alice", None, "", joined))
-    out.append(("bob", None, "", joined))
+    out += [("alice", None, "", joined), ("bob", None, "", joined)]
 
     # HTML with a plain-text alternative.
     out.append(("alice", None, "", _message(
@@ -431,11 +394,7 @@ def _chinese_inbox_mail() -> tuple[datetime.datetime, bytes]:
 
 
 def seed(mail_dir: Path) -> None:
-    """Create every account's Maildir, folders and the seeded messages.
-
-    Deterministic: fixed dates, Message-IDs, MIME boundaries and keys, and
-    delivery timestamps that increase in delivery order.
-    """
+    """Every account's Maildir and folders, and the seeded messages: fixed keys, and mtimes rising in delivery order."""
     mail_dir = Path(mail_dir)
     mail_dir.mkdir(parents=True, exist_ok=True)
     for user in USERS:
@@ -449,9 +408,14 @@ def seed(mail_dir: Path) -> None:
         when = date + 60 + i  # arrived a minute after it was written; strictly increasing
         data = msg.as_bytes(policy=msg.policy.clone(linesep="\n"))
         deliver(mail_dir, user, data, when=when, folder=folder, flags=flags, key=f"{int(when)}.S{i:04d}.seed")
-    for j, (date, data) in enumerate(_charset_mail(), start=len(mail)):
+    _seed_chinese(mail_dir, len(mail))
+
+
+def _seed_chinese(mail_dir: Path, first: int) -> None:
+    """alice's Chinese Sent folder and the Chinese letter in her INBOX; keys numbered on from `first`."""
+    for j, (date, data) in enumerate(_charset_mail(), start=first):
         when = date.timestamp() + 60
         deliver(mail_dir, "alice", data, when=when, folder=CHINESE_SENT, flags="S", key=f"{int(when)}.S{j:04d}.seed")
     date, data = _chinese_inbox_mail()
-    when, j = date.timestamp() + 60, len(mail) + len(_charset_mail())
+    when, j = date.timestamp() + 60, first + len(_charset_mail())
     deliver(mail_dir, "alice", data, when=when, flags="S", key=f"{int(when)}.S{j:04d}.seed")

@@ -18,14 +18,11 @@ on, as aiosmtpd requires) and "smtps" (TLS from the first byte, the
 chapter's SMTP_SSL example). On loopback anyone may send without AUTH, like
 the chapter's first examples; on a public address AUTH is required.
 
-What a careless or hostile client meets:
-
-- a CR, LF or NUL in a HELO/EHLO name or a MAIL/RCPT address gets 501:
-  these strings are copied into the stored Received and Return-Path
-  headers, and a lone CR there would start a header of the client's making;
-- a client that sends its last commands and then closes its sending half
-  (a TCP FIN, or TLS close_notify: half_close.py) still gets every reply;
-- beyond the connection limit (limits.py) a client gets "421" and the end.
+What a careless or hostile client meets: 501 for a CR, LF or NUL in a
+HELO/EHLO name or a MAIL/RCPT address (copied into the stored Received and
+Return-Path headers, a lone CR would start a header of the client's making);
+every reply even when it half-closes after its last commands (a TCP FIN, or
+TLS close_notify: half_close.py); "421" beyond the connection limit (limits.py).
 """
 
 from __future__ import annotations
@@ -55,25 +52,20 @@ from ..wire.transcripts import MAX_TEXT, SILENT, open_transcript
 #: Largest message accepted (RFC 1870 SIZE); bigger ones get 552.
 MAX_MESSAGE_SIZE = 10 * 1024 * 1024
 HOSTNAME = f"mail.{config.MAIL_DOMAIN}"
-#: The greeting's text after the host name: fixed, so lessons can show it whole
-#: (aiosmtpd's default carries its version number).
+#: The greeting's text after the host name: fixed, so lessons can show it whole (aiosmtpd's has its version).
 IDENT = "ESMTP Python internet course"
 
 
-class _QuietNoise(logging.Filter):
-    """Drop two aiosmtpd warnings that are not ours to fix.
-
-    It warns about its own use of Session.login_data on every AUTH, and about
-    "AUTH without TLS" on the implicit-TLS listener, where TLS is always on.
-    """
-
-    NOISE = ("login_data is deprecated", "auth_required == True but auth_require_tls == False")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not any(text in record.getMessage() for text in self.NOISE)
+#: Two aiosmtpd warnings that are not ours to fix: its own use of Session.login_data on every
+#: AUTH, and "AUTH without TLS" on the implicit-TLS listener, where TLS is always on.
+NOISE = ("login_data is deprecated", "auth_required == True but auth_require_tls == False")
 
 
-#: Characters that must never reach a stored header from a command argument.
+def _not_noise(record: logging.LogRecord) -> bool:
+    """The mail.log filter: False for the NOISE warnings."""
+    return not any(text in record.getMessage() for text in NOISE)
+
+
 LINE_BREAKERS = re.compile("[\r\n\0]")
 
 
@@ -134,12 +126,7 @@ class _InputEndsSession(asyncio.StreamReader):
 
 
 class CourseSMTP(SMTP):
-    """aiosmtpd's protocol, with the course's limits and answers to the end of input.
-
-    Nagle's algorithm is off: aiosmtpd writes a multi-line reply (EHLO's)
-    one line at a time, and with Nagle on the second line waits for the
-    client's delayed ACK: 40 ms.
-    """
+    """aiosmtpd's protocol, with the course's limits and answers to the end of input."""
 
     def __init__(self, handler, limit: ConnectionLimit, state_dir, service=None, **kwargs):
         super().__init__(handler, **kwargs)
@@ -159,24 +146,29 @@ class CourseSMTP(SMTP):
             self._auth_required = True
 
     def connection_made(self, transport) -> None:
-        if self._original_transport is None and self.admitted_from is None:  # a new connection, not STARTTLS
-            peer = transport.get_extra_info("peername") or ("unknown",)
-            if self.service is not None:
-                self.transcript = self._stream_reader.transcript = open_transcript(
-                    self.service, peer, transport.get_extra_info("ssl_object") is not None)
-            address = peer[0]
-            if not self.limit.admit(address):
-                busy = f"421 4.7.0 {HOSTNAME} Too many connections, try again later\r\n"
-                self.transcript.server(busy)
-                self.transcript.close()
-                transport.write(busy.encode())
-                transport.close()
-                return
-            self.admitted_from = address
+        new_connection = self._original_transport is None and self.admitted_from is None  # not STARTTLS
+        if new_connection and not self._admit(transport):
+            return
         sock = transport.get_extra_info("socket")
-        if sock is not None:
+        if sock is not None:  # no Nagle: aiosmtpd writes EHLO's reply line by line, each would wait 40 ms for an ACK
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+
+    def _admit(self, transport) -> bool:
+        """Open the transcript and count the connection; one too many gets 421 and the end."""
+        peer = transport.get_extra_info("peername") or ("unknown",)
+        if self.service is not None:
+            self.transcript = self._stream_reader.transcript = open_transcript(
+                self.service, peer, transport.get_extra_info("ssl_object") is not None)
+        if not self.limit.admit(peer[0]):
+            busy = f"421 4.7.0 {HOSTNAME} Too many connections, try again later\r\n"
+            self.transcript.server(busy)
+            self.transcript.close()
+            transport.write(busy.encode())
+            transport.close()
+            return False
+        self.admitted_from = peer[0]
+        return True
 
     async def _handle_client(self) -> None:
         refusal = await fault_hooks.smtp_stage(self, "connect")  # an injected fault instead of the greeting
@@ -266,7 +258,6 @@ class CourseSMTP(SMTP):
             return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False, message=self.profile.reply("smtp", profiles.FAILED))
 
-    # The commands whose argument ends up in a stored header: no CR, LF or NUL in it.
     smtp_HELO = _no_line_breakers(SMTP.smtp_HELO)
     smtp_EHLO = _no_line_breakers(SMTP.smtp_EHLO)
     smtp_MAIL = _faults_at("MAIL")(_no_line_breakers(SMTP.smtp_MAIL))
@@ -276,11 +267,8 @@ class CourseSMTP(SMTP):
     def _getaddr(self, arg: str):
         """MAIL FROM/RCPT TO address and parameters, with a fast path for "<user@domain> ...".
 
-        aiosmtpd parses every address with the email package's RFC 5322
-        parser: about 77 µs, a sixth of the server's time per message. The
-        plain form almost every client sends is read with a regular
-        expression; anything else (quoted local parts, routes, "<>",
-        non-ASCII) still goes to aiosmtpd's parser.
+        aiosmtpd's RFC 5322 parser takes 77 µs, a sixth of the server's time per message: the plain form almost
+        every client sends is read with a regular expression, anything else ("<>", quotes, routes, non-ASCII) by it.
         """
         match = _PLAIN_ADDRESS.match(arg or "")
         if match is None or "(" in match.group(2):  # a comment: let the full parser drop it
@@ -296,8 +284,7 @@ class MailHandler:
     """aiosmtpd's extension points: decide on each recipient, store each message."""
 
     def __init__(self, mail_dir, log: logging.Logger):
-        self.mail_dir = mail_dir
-        self.log = log
+        self.mail_dir, self.log = mail_dir, log
 
     async def handle_RCPT(self, server, session, envelope, address: str, rcpt_options) -> str:
         user = mailstore.local_user(address)
@@ -323,7 +310,7 @@ class MailHandler:
             if outside:  # one copy for all of them, saying who they were
                 header = f"X-Envelope-To: {', '.join(outside)}\r\n".encode("utf-8", "surrogateescape")
                 trace = self.trace(server, session, envelope, outside[0], when)
-                mailstore.deliver_catchall(self.mail_dir, header + trace + data, when)
+                mailstore.deliver(self.mail_dir, mailstore.CATCHALL, header + trace + data, when)  # kept, never sent
         except OSError:
             self.log.exception("could not store a message from %s", envelope.mail_from)
             return "451 4.3.0 Local error while storing the message; try again later"
@@ -366,12 +353,12 @@ class SMTPService(MailService):
     name = "smtp"
     listeners = ("smtp", "smtps")
     options = OPTIONS
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         mail_log = logging.getLogger("mail.log")  # aiosmtpd logs every command at INFO: too much
         mail_log.setLevel(logging.WARNING)
-        if not any(isinstance(f, _QuietNoise) for f in mail_log.filters):
-            mail_log.addFilter(_QuietNoise())
+        mail_log.addFilter(_not_noise)  # once: logging skips a filter it has already
         warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
         classroom = self.ctx.classroom  # a class server: AUTH always, and only as yourself (classroom/)
         handler = (classroom.mail_handler(MailHandler, self.data_dir, self.log) if classroom
@@ -383,14 +370,11 @@ class SMTPService(MailService):
                       state_dir=self.ctx.data_dir.parent,
                       limit=ConnectionLimit.of(self), service=self)  # one count for both ports
         plain_sock, tls_sock = listen(self.ctx, "smtp"), listen(self.ctx, "smtps")
-
-        def implicit_tls():  # on this port the connection is already encrypted: AUTH needs no STARTTLS
-            return CourseSMTP(handler, auth_require_tls=False, **common)
-
+        # On the implicit-TLS port the connection is already encrypted: AUTH needs no STARTTLS.
+        implicit_tls = functools.partial(CourseSMTP, handler, auth_require_tls=False, **common)
         smtps = await loop.create_server(half_close.tls_protocol_factory(loop, implicit_tls, tls), sock=tls_sock)
         self.servers = [
             await loop.create_server(lambda: CourseSMTP(handler, tls_context=tls, **common), sock=plain_sock), smtps]
-        self.port, self.tls_port = plain_sock.getsockname()[1], tls_sock.getsockname()[1]
 
     async def stop(self) -> None:
         await close_servers(self.servers)

@@ -5,9 +5,8 @@
   a UTF-8 body, lines that begin with "." or end in spaces). Read-only, so a
   chapter that lists it prints the same thing every time.
 - cn.comp.lang.python: a short Python thread in Chinese, as the cn.* hierarchy
-  carried it: GB2312 (From and Subject as GB2312
-  encoded-words, GB2312 bodies) with one reply in UTF-8, whose body holds a
-  character GB2312 lacks. Read-only.
+  carried it: GB2312 (From and Subject as GB2312 encoded-words, GB2312 bodies)
+  with one reply in UTF-8, whose body holds a character GB2312 lacks. Read-only.
 - course.announce: course news, read-only (posting flag n).
 - course.test: where students post; it starts with the welcome article,
   which is cross-posted to course.announce too (see its Xref header).
@@ -52,9 +51,10 @@ PEOPLE = {
     "wangfang": ("王芳", f"wangfang@{MAIL_DOMAIN}"),
 }
 
-# comp.lang.python: (key, parent key or None, author, "day hh:mm" in March 2024, subject of a thread start, body)
+# comp.lang.python: (key, parent key or None, author, "month-day hh:mm" in 2024, subject of a thread start, body).
+# A reply's body starts with its attribution line ("Alice Example wrote:"), added by _post_threads.
 CLP = [
-    ("t1a", None, "alice", "04 09:15", "Reading a large file line by line", """\
+    ("t1a", None, "alice", "03-04 09:15", "Reading a large file line by line", """\
 Hello all,
 
 I have a 3 GB log file and f.readlines() eats all my memory.
@@ -62,8 +62,7 @@ What is the idiomatic way to go through it one line at a time?
 
 Alice
 """),
-    ("t1b", "t1a", "bob", "04 10:02", None, """\
-Alice Example wrote:
+    ("t1b", "t1a", "bob", "03-04 10:02", None, """\
 > What is the idiomatic way to go through it one line at a time?
 
 A file object is its own iterator:
@@ -74,8 +73,7 @@ A file object is its own iterator:
 
 Only one buffer's worth is in memory at any time.
 """),
-    ("t1c", "t1b", "carol", "04 11:40", None, """\
-Bob Example wrote:
+    ("t1c", "t1b", "carol", "03-04 11:40", None, """\
 >     with open("big.log", encoding="utf-8") as f:
 >         for line in f:
 
@@ -83,26 +81,23 @@ Note that each line keeps its "\\n"; use line.rstrip("\\n") if you
 do not want it, not line.strip(), which also eats the indentation.
 And pass errors="replace" if the log may hold a stray byte or two.
 """),
-    ("t1d", "t1c", "alice", "04 13:05", None, """\
-Carol Example wrote:
+    ("t1d", "t1c", "alice", "03-04 13:05", None, """\
 > And pass errors="replace" if the log may hold a stray byte or two.
 
 That was exactly my next problem. Thanks, both of you!
 """),
-    ("t1e", "t1b", "dave", "04 15:30", None, """\
-Bob Example wrote:
+    ("t1e", "t1b", "dave", "03-04 15:30", None, """\
 > Only one buffer's worth is in memory at any time.
 
 If you need random access rather than one pass, mmap is worth a look:
 mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) lets you search the
 whole file with .find() without reading it.
 """),
-    ("t2a", None, "bob", "05 08:20", "f-strings vs str.format", """\
+    ("t2a", None, "bob", "03-05 08:20", "f-strings vs str.format", """\
 Is there still any reason to use "{}".format(x) now that we have
 f-strings? My team lead insists on .format() for "consistency".
 """),
-    ("t2b", "t2a", "renee", "05 09:45", None, """\
-Bob Example wrote:
+    ("t2b", "t2a", "renee", "03-05 09:45", None, """\
 > Is there still any reason to use "{}".format(x)
 
 Yes: when the template is data rather than code. A translated message
@@ -111,15 +106,13 @@ cannot write an f-string for it. For everything else, f-strings.
 
 Renée
 """),
-    ("t2c", "t2b", "alice", "05 10:10", None, """\
-Renée Müller wrote:
+    ("t2c", "t2b", "alice", "03-05 10:10", None, """\
 > Yes: when the template is data rather than code.
 
 Also logging: log.info("got %s", x) formats only if the message is
 actually emitted, while log.info(f"got {x}") always pays.
 """),
-    ("t2d", "t2c", "bob", "05 12:00", None, """\
-Alice Example wrote:
+    ("t2d", "t2c", "bob", "03-05 12:00", None, """\
 > Also logging: log.info("got %s", x) formats only if the message is
 
 Good point. And my favourite f-string trick for debugging:
@@ -128,14 +121,13 @@ Good point. And my favourite f-string trick for debugging:
     >>> f"{x=}"
     'x=42'
 """),
-    ("t3a", None, "renee", "06 07:55", "Unicode in Python 3 — ça marche ?", """\
+    ("t3a", None, "renee", "03-06 07:55", "Unicode in Python 3 — ça marche ?", """\
 Bonjour,
 
 Why does "Müller".encode("ascii") raise UnicodeEncodeError while
 "Müller".encode("utf-8") gives b'M\\xc3\\xbcller'? Both are "bytes", no?
 """),
-    ("t3b", "t3a", "lukasz", "06 08:30", None, """\
-Renée Müller wrote:
+    ("t3b", "t3a", "lukasz", "03-06 08:30", None, """\
 > Why does "Müller".encode("ascii") raise UnicodeEncodeError
 
 ASCII has no "ü": it stops at 127. UTF-8 can encode every code point,
@@ -146,61 +138,54 @@ using one to four bytes. Try it with Polish:
 
 Łukasz
 """),
-    ("t3c", "t3b", "carol", "06 09:12", None, """\
-Łukasz Nowak wrote:
+    ("t3c", "t3b", "carol", "03-06 09:12", None, """\
 >     >>> len("zażółć gęślą jaźń"), len("zażółć gęślą jaźń".encode())
 
 Nice example. Rule of thumb: decode bytes to str as soon as they come
 in (socket, file, news article), encode str to bytes as late as
 possible, and always say which encoding.
 """),
-    ("t3d", "t3b", "renee", "06 10:40", None, """\
-Łukasz Nowak wrote:
+    ("t3d", "t3b", "renee", "03-06 10:40", None, """\
 > ASCII has no "ü": it stops at 127.
 
 Merci ! It makes sense now. Dziękuję, too.
 """),
-    ("t4a", None, "carol", "07 14:00", "asyncio.gather or TaskGroup?", """\
+    ("t4a", None, "carol", "03-07 14:00", "asyncio.gather or TaskGroup?", """\
 Python 3.11 added asyncio.TaskGroup. Should I stop using gather()?
 """),
-    ("t4b", "t4a", "dave", "07 14:45", None, """\
-Carol Example wrote:
+    ("t4b", "t4a", "dave", "03-07 14:45", None, """\
 > Python 3.11 added asyncio.TaskGroup. Should I stop using gather()?
 
 The difference is what happens on failure: when one task in a
 TaskGroup fails, the others are cancelled and you get an
 ExceptionGroup. gather() lets the others run on unless you cancel them.
 """),
-    ("t4c", "t4b", "alice", "07 16:20", None, """\
-Dave Example wrote:
+    ("t4c", "t4b", "alice", "03-07 16:20", None, """\
 > TaskGroup fails, the others are cancelled and you get an
 > ExceptionGroup.
 
 Which you catch with except* -- also new in 3.11. If your code must
 still run on 3.10, gather(..., return_exceptions=True) is the way.
 """),
-    ("t4d", "t4c", "carol", "07 17:05", None, """\
-Alice Example wrote:
+    ("t4d", "t4c", "carol", "03-07 17:05", None, """\
 > If your code must still run on 3.10, gather(..., return_exceptions=True)
 
 Ours must, so gather it is for now. Thanks.
 """),
-    ("t4e", "t4d", "dave", "08 09:00", None, """\
-Carol Example wrote:
+    ("t4e", "t4d", "dave", "03-08 09:00", None, """\
 > Ours must, so gather it is for now.
 
 Then wrap each call in asyncio.wait_for() if you need timeouts;
 asyncio.timeout() is 3.11+ as well.
 """),
-    ("t5a", None, "dave", "09 11:11", "Why does my default argument keep growing?", """\
+    ("t5a", None, "dave", "03-09 11:11", "Why does my default argument keep growing?", """\
 def add(item, items=[]):
     items.append(item)
     return items
 
 add(1) gives [1], then add(2) gives [1, 2]. Is this a bug in Python?
 """),
-    ("t5b", "t5a", "alice", "09 11:30", None, """\
-Dave Example wrote:
+    ("t5b", "t5a", "alice", "03-09 11:30", None, """\
 > def add(item, items=[]):
 
 Not a bug: the default is evaluated once, when "def" runs, and the
@@ -210,35 +195,31 @@ same list is used by every call. The usual idiom:
         if items is None:
             items = []
 """),
-    ("t5c", "t5b", "bob", "09 12:15", None, """\
-Alice Example wrote:
+    ("t5c", "t5b", "bob", "03-09 12:15", None, """\
 > Not a bug: the default is evaluated once, when "def" runs
 
 You can even see it: add.__defaults__ shows the list growing.
 """),
-    ("t5d", "t5c", "dave", "09 13:00", None, """\
-Bob Example wrote:
+    ("t5d", "t5c", "dave", "03-09 13:00", None, """\
 > You can even see it: add.__defaults__ shows the list growing.
 
 Wow, so it does. Lesson learnt.
 """),
-    ("t6a", None, "alice", "11 10:00", "pyproject.toml or setup.py in 2024?", """\
+    ("t6a", None, "alice", "03-11 10:00", "pyproject.toml or setup.py in 2024?", """\
 Starting a new package. Do I still need a setup.py at all?
 """),
-    ("t6b", "t6a", "bob", "11 10:40", None, """\
-Alice Example wrote:
+    ("t6b", "t6a", "bob", "03-11 10:40", None, """\
 > Do I still need a setup.py at all?
 
 No. Put the metadata in the [project] table of pyproject.toml (PEP 621)
 and name a build backend in [build-system]; pip does the rest.
 """),
-    ("t6c", "t6b", "carol", "11 11:25", None, """\
-Bob Example wrote:
+    ("t6c", "t6b", "carol", "03-11 11:25", None, """\
 > No. Put the metadata in the [project] table of pyproject.toml (PEP 621)
 
 Only keep a setup.py if you build C extensions with custom steps.
 """),
-    ("t7a", None, "bob", "12 09:00", "Dots and spaces: does the server keep them?", """\
+    ("t7a", None, "bob", "03-12 09:00", "Dots and spaces: does the server keep them?", """\
 Testing how the server handles unusual lines. The next line is a dot:
 .
 ..and this one starts with two dots.
@@ -247,27 +228,24 @@ This line ends with three spaces:\x20\x20\x20
 
 The line above is empty. End of test.
 """),
-    ("t7b", "t7a", "alice", "12 09:30", None, """\
-Bob Example wrote:
+    ("t7b", "t7a", "alice", "03-12 09:30", None, """\
 > .
 > ..and this one starts with two dots.
 
 They came through intact here: on the wire each leading dot is
 doubled ("dot-stuffing") and nntplib removes the extra one.
 """),
-    ("t8a", None, "carol", "13 15:00", "nntplib is gone in 3.13?", """\
+    ("t8a", None, "carol", "03-13 15:00", "nntplib is gone in 3.13?", """\
 I read that nntplib was removed from the standard library in
 Python 3.13 (PEP 594). How do I read news now?
 """),
-    ("t8b", "t8a", "alice", "13 15:20", None, """\
-Carol Example wrote:
+    ("t8b", "t8a", "alice", "03-13 15:20", None, """\
 > I read that nntplib was removed from the standard library in
 
 "pip install standard-nntplib" brings the same module back, and
 "import nntplib" works unchanged.
 """),
-    ("t8c", "t8a", "bob", "13 16:05", None, """\
-Carol Example wrote:
+    ("t8c", "t8a", "bob", "03-13 16:05", None, """\
 > How do I read news now?
 
 Or speak the protocol yourself: it is a few lines of text over a
@@ -275,11 +253,11 @@ socket. "GROUP comp.lang.python", then "OVER 1-10", then "QUIT".
 """),
 ]
 
-# cn.comp.lang.python: (key, parent key or None, author, "day hh:mm" in March 2024, charset, subject of a
+# cn.comp.lang.python: (key, parent key or None, author, "month-day hh:mm" in 2024, charset, subject of a
 # thread start, body). GB2312 is what Chinese newsreaders wrote for years; wangfang's newer reader writes
 # UTF-8, and her body needs it: GB2312 has no 喆.
 CN = [
-    ("c1a", None, "lilei", "14 09:00", "GB2312", "读取中文文件时出现乱码", """\
+    ("c1a", None, "lilei", "03-14 09:00", "GB2312", "读取中文文件时出现乱码", """\
 大家好：
 
 我用 open("data.txt") 读一个从 Windows 拷来的文件，
@@ -288,8 +266,7 @@ CN = [
 
 李雷
 """),
-    ("c1b", "c1a", "hanmeimei", "14 09:40", "GB2312", None, """\
-李雷 写道：
+    ("c1b", "c1a", "hanmeimei", "03-14 09:40", "GB2312", None, """\
 > 我用 open("data.txt") 读一个从 Windows 拷来的文件，
 
 不写 encoding 时，open() 用的是系统的默认编码。
@@ -300,8 +277,7 @@ CN = [
 
 韩梅梅
 """),
-    ("c1c", "c1b", "wangfang", "14 10:15", "utf-8", None, """\
-韩梅梅 写道：
+    ("c1c", "c1b", "wangfang", "03-14 10:15", "utf-8", None, """\
 > 文件是用 GBK 写的，就要明确说出来：
 
 再补充一点：GB2312 只收了六千多个汉字，像“喆”这样的字它编不了码。
@@ -315,8 +291,7 @@ CN = [
 
 王芳
 """),
-    ("c1d", "c1b", "lilei", "14 11:30", "GB2312", None, """\
-韩梅梅 写道：
+    ("c1d", "c1b", "lilei", "03-14 11:30", "GB2312", None, """\
 >     with open("data.txt", encoding="gbk") as f:
 
 加上 encoding 以后就正常了。谢谢！
@@ -375,53 +350,40 @@ def _encode(text: str, charset: str = "utf-8") -> str:
     return email.header.Header(text, charset).encode(linesep="\r\n")
 
 
-def _article(headers: list[tuple[str, str]], body: str, charset: str = "utf-8") -> bytes:
-    """Headers (ASCII: encoded-words) and the body in charset, with CRLF line ends."""
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
-    return head.encode("ascii") + b"\r\n" + body.replace("\n", "\r\n").encode(charset)
-
-
-def _fold_references(ids: list[str]) -> str:
-    """References as newsreaders write them: folded when long (tests header unfolding)."""
-    if len(ids) <= 2:
-        return " ".join(ids)
-    return "\r\n ".join(ids)
-
-
-def _post_threads(store: NewsStore, group: str, rows, extra: list[tuple[str, str]] = ()) -> None:
-    """Post a group's threads; rows as CN's. A reply takes its thread's subject and References chain."""
-    ids: dict[str, str] = {}
-    subjects: dict[str, str] = {}
-    references: dict[str, list[str]] = {}
+def _post_threads(store: NewsStore, group: str, rows, extra: list[tuple[str, str]] = (),
+                  wrote: str = "{} wrote:\n") -> None:
+    """Post a group's threads; rows as CN's. A reply takes its thread's subject and References chain, and its body
+    starts with an attribution line, `wrote` with the parent's author filled in (as newsreaders write it)."""
+    posted: dict[str, tuple[str, str, list[str], str]] = {}  # key -> Message-ID, thread subject, References, author
     for key, parent, author, when, charset, subject, body in rows:
-        date = datetime.datetime.strptime(f"2024-03-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
-        ids[key] = f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>"
-        subjects[key] = subject if parent is None else subjects[parent]  # the thread's subject
-        references[key] = [] if parent is None else references[parent] + [ids[parent]]
+        date = datetime.datetime.strptime(f"2024-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        message_id = f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>"
+        references: list[str] = []  # a thread start has none
+        if parent is not None:
+            parent_id, subject, parent_references, parent_author = posted[parent]
+            references = parent_references + [parent_id]
+            body = wrote.format(PEOPLE[parent_author][0]) + body
+        posted[key] = message_id, subject, references, author
         headers = [("From", _address(author, charset)), ("Newsgroups", group),
-                   ("Subject", ("Re: " if parent else "") + _encode(subjects[key], charset)),
-                   ("Date", email.utils.format_datetime(date)), ("Message-ID", ids[key])]
-        if references[key]:
-            headers.append(("References", _fold_references(references[key])))
+                   ("Subject", ("Re: " if parent else "") + _encode(subject, charset)),
+                   ("Date", email.utils.format_datetime(date)), ("Message-ID", message_id)]
+        if references:  # folded when long, as newsreaders write them (tests header unfolding)
+            headers.append(("References", (" " if len(references) <= 2 else "\r\n ").join(references)))
         headers += [*extra, ("MIME-Version", "1.0"), ("Content-Type", f"text/plain; charset={charset}"),
                     ("Content-Transfer-Encoding", "8bit")]
-        store.post(_article(headers, body, charset), now=date.timestamp(), allow_read_only=True)
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers)  # ASCII: non-ASCII is in encoded-words
+        article = head.encode("ascii") + b"\r\n" + body.replace("\n", "\r\n").encode(charset)  # CRLF line ends
+        store.post(article, now=date.timestamp(), allow_read_only=True)
+
 
 def seed(data_dir: Path) -> None:
     store = NewsStore(data_dir)
     for name, posting, created, description in GROUPS:
         store.create_group(name, description, posting, created=int(created.timestamp()))
 
-    _post_threads(store, "comp.lang.python", [(k, p, a, w, "utf-8", s, b) for k, p, a, w, s, b in CLP],
+    _post_threads(store, "comp.lang.python", [(*row[:4], "utf-8", *row[4:]) for row in CLP],  # CN's shape
                   [("Organization", "Python Internet Course")])
-    _post_threads(store, "cn.comp.lang.python", CN)
-    common = [("MIME-Version", "1.0"), ("Content-Type", "text/plain; charset=utf-8"),
-              ("Content-Transfer-Encoding", "8bit")]
-    for key, when, newsgroups, subject, body in ANNOUNCEMENTS:
-        date = datetime.datetime.strptime(f"2024-{when}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
-        headers = [("From", _address("staff")), ("Newsgroups", newsgroups), ("Subject", _encode(subject)),
-                   ("Date", email.utils.format_datetime(date)),
-                   ("Message-ID", f"<{date:%Y%m%d%H%M%S}.{key}@{MAIL_DOMAIN}>")]
-        if "," in newsgroups:
-            headers.append(("Followup-To", "course.test"))
-        store.post(_article(headers + common, body), now=date.timestamp(), allow_read_only=True)
+    _post_threads(store, "cn.comp.lang.python", CN, wrote="{} 写道：\n")
+    for key, when, newsgroups, subject, body in ANNOUNCEMENTS:  # a thread start each, from the staff
+        followup = [("Followup-To", "course.test")] if "," in newsgroups else []  # cross-posted: answers go here
+        _post_threads(store, newsgroups, [(key, None, "staff", when, "utf-8", subject, body)], followup)
