@@ -130,7 +130,9 @@ def server_cpu_fetch(repeats: int) -> list[float]:
 
     async def measure(state_dir: Path) -> list[float]:
         store = UserStore(state_dir / serve.DATA_DIR / "mail", "alice")
-        session = imap.Session(types.SimpleNamespace(log=imap.log), tls=False)
+        # the parts of a service a session reads: its log, and the data folder (provider profiles live there)
+        service = types.SimpleNamespace(log=imap.log, ctx=types.SimpleNamespace(data_dir=state_dir / serve.DATA_DIR))
+        session = imap.Session(service, tls=False)
         session.transport = sink = _Sink()
         session.store, session.folder = store, store.folder(FOLDER)
         session.readonly, session.state, session.view = True, imap.SELECTED, list(session.folder.uids)
