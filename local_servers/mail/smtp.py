@@ -146,9 +146,8 @@ class CourseSMTP(SMTP):
             self._auth_required = True
 
     def connection_made(self, transport) -> None:
-        new_connection = self._original_transport is None and self.admitted_from is None  # not STARTTLS
-        if new_connection and not self._admit(transport):
-            return
+        if self._original_transport is None and self.admitted_from is None and not self._admit(transport):
+            return  # a new connection (not STARTTLS's) beyond the limit
         sock = transport.get_extra_info("socket")
         if sock is not None:  # no Nagle: aiosmtpd writes EHLO's reply line by line, each would wait 40 ms for an ACK
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
