@@ -69,29 +69,19 @@ def _not_noise(record: logging.LogRecord) -> bool:
 LINE_BREAKERS = re.compile("[\r\n\0]")
 
 
-def _no_line_breakers(command):
-    """aiosmtpd's `command`, but 501 for an argument with a CR, LF or NUL (a lone CR gets past its line reader)."""
+def _guarded(command, stage: str = "", plain_text: bool = True):
+    """aiosmtpd's `command`, but an injected fault at `stage` (wire/fault_hooks.py) may answer, delay or cut it
+    first; if plain_text, an argument with a CR, LF or NUL gets 501 (a lone CR gets past aiosmtpd's line reader)."""
     @functools.wraps(command)  # also copies the syntax that HELP shows
-    async def checked(self, arg):
-        if arg and LINE_BREAKERS.search(arg):
-            await self.push("501 5.5.2 Syntax error: control character in argument")
-        else:
+    async def guarded(self, arg):
+        refusal = await fault_hooks.smtp_stage(self, stage, arg) if stage else None
+        if refusal is None and plain_text and arg and LINE_BREAKERS.search(arg):
+            refusal = "501 5.5.2 Syntax error: control character in argument"
+        if refusal is None:
             await command(self, arg)
-    return checked
-
-
-def _faults_at(stage: str):
-    """aiosmtpd's `command`, but an injected fault (wire/fault_hooks.py) may answer, delay or cut it first."""
-    def wrap(command):
-        @functools.wraps(command)
-        async def checked(self, arg):
-            refusal = await fault_hooks.smtp_stage(self, stage, arg)
-            if refusal is None:
-                await command(self, arg)
-            else:
-                await self.push(refusal)
-        return checked
-    return wrap
+        else:
+            await self.push(refusal)
+    return guarded
 
 
 class _InputEndsSession(asyncio.StreamReader):
@@ -257,11 +247,11 @@ class CourseSMTP(SMTP):
             return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False, message=self.profile.reply("smtp", profiles.FAILED))
 
-    smtp_HELO = _no_line_breakers(SMTP.smtp_HELO)
-    smtp_EHLO = _no_line_breakers(SMTP.smtp_EHLO)
-    smtp_MAIL = _faults_at("MAIL")(_no_line_breakers(SMTP.smtp_MAIL))
-    smtp_RCPT = _faults_at("RCPT")(_no_line_breakers(SMTP.smtp_RCPT))
-    smtp_DATA = _faults_at("DATA")(SMTP.smtp_DATA)
+    smtp_HELO = _guarded(SMTP.smtp_HELO)
+    smtp_EHLO = _guarded(SMTP.smtp_EHLO)
+    smtp_MAIL = _guarded(SMTP.smtp_MAIL, "MAIL")
+    smtp_RCPT = _guarded(SMTP.smtp_RCPT, "RCPT")
+    smtp_DATA = _guarded(SMTP.smtp_DATA, "DATA", plain_text=False)
 
     def _getaddr(self, arg: str):
         """MAIL FROM/RCPT TO address and parameters, with a fast path for "<user@domain> ...".
