@@ -1,28 +1,24 @@
 """SMTP (RFC 5321) with STARTTLS (RFC 3207) and AUTH, plus SMTP over implicit TLS.
 
-aiosmtpd speaks the protocol: its SMTP class is an asyncio protocol with one
-``smtp_<VERB>`` method per command, and it calls a *handler* object at the
-points where a mail server decides something. Ours, MailHandler, decides
+aiosmtpd speaks the protocol: its SMTP class is an asyncio protocol with one ``smtp_<VERB>`` method per command,
+and it calls a *handler* object at the points where a mail server decides something. Ours, MailHandler, decides
 
-- at RCPT TO: is this a recipient we deliver to? (an unknown user at
-  example.test gets 550; any other domain is accepted and captured);
-- at DATA: store one copy per envelope recipient, then answer 250.
-  Delivery goes by the envelope (RCPT TO), never by the To: header,
-  which is how Bcc works.
+- at RCPT TO: is this a recipient we deliver to? (an unknown user at example.test gets 550; any other domain is
+  accepted and captured);
+- at DATA: store one copy per envelope recipient, then answer 250. Delivery goes by the envelope (RCPT TO), never
+  by the To: header, which is how Bcc works.
 
-Nothing ever leaves the machine: mail for other domains lands in the
-catch-all Maildir (mailstore.CATCHALL), so the course can show it.
+Nothing ever leaves the machine: mail for other domains lands in the catch-all Maildir (mailstore.CATCHALL), so the
+course can show it.
 
-Two listeners: "smtp" (plain, offers STARTTLS; AUTH PLAIN/LOGIN once TLS is
-on, as aiosmtpd requires) and "smtps" (TLS from the first byte, the
-chapter's SMTP_SSL example). On loopback anyone may send without AUTH, like
-the chapter's first examples; on a public address AUTH is required.
+Two listeners: "smtp" (plain, offers STARTTLS; AUTH PLAIN/LOGIN once TLS is on, as aiosmtpd requires) and "smtps"
+(TLS from the first byte, the chapter's SMTP_SSL example). On loopback anyone may send without AUTH, like the
+chapter's first examples; on a public address AUTH is required.
 
-What a careless or hostile client meets: 501 for a CR, LF or NUL in a
-HELO/EHLO name or a MAIL/RCPT address (copied into the stored Received and
-Return-Path headers, a lone CR would start a header of the client's making);
-every reply even when it half-closes after its last commands (a TCP FIN, or
-TLS close_notify: half_close.py); "421" beyond the connection limit (limits.py).
+What a careless or hostile client meets: 501 for a CR, LF or NUL in a HELO/EHLO name or a MAIL/RCPT address
+(copied into the stored Received and Return-Path headers, a lone CR would start a header of the client's making);
+every reply even when it half-closes after its last commands (a TCP FIN, or TLS close_notify: half_close.py);
+"421" beyond the connection limit (limits.py).
 """
 
 from __future__ import annotations
@@ -87,10 +83,9 @@ def _guarded(command, stage: str = "", plain_text: bool = True):
 class _InputEndsSession(asyncio.StreamReader):
     """The command reader: the end of the client's input ends the session like a lost connection.
 
-    aiosmtpd ends a session on a lost connection by the CancelledError it
-    gets while reading; at the end of input (after eof_received, below) the
-    reader raises IncompleteReadError instead, which aiosmtpd would answer
-    with "500" and read again, for ever.
+    aiosmtpd ends a session on a lost connection by the CancelledError it gets while reading; at the end of input
+    (after eof_received, below) the reader raises IncompleteReadError instead, which aiosmtpd would answer with
+    "500" and read again, for ever.
     """
 
     transcript = SILENT
@@ -181,8 +176,8 @@ class CourseSMTP(SMTP):
     def eof_received(self) -> bool:
         """The client will send nothing more: answer what it sent, then close (see _InputEndsSession).
 
-        (aiosmtpd would drop the commands still unanswered.) True keeps our
-        sending half of a plain TCP connection open; TLS ignores the value.
+        (aiosmtpd would drop the commands still unanswered.) True keeps our sending half of a plain TCP connection
+        open; TLS ignores the value.
         """
         self._reader.feed_eof()
         return not self._over_ssl and (self.session is None or self.session.ssl is None)
@@ -227,8 +222,8 @@ class CourseSMTP(SMTP):
     async def oauth2(self, mechanism: str, args: list[str]) -> AuthResult:
         """AUTH XOAUTH2 / OAUTHBEARER (RFC 7628) with an access token from the course's endpoint (wire/oauth.py).
 
-        A bad or expired token: Gmail sends the error as a 334 challenge (base64 JSON), the
-        client answers (an empty line), then 535; others answer 535 at once.
+        A bad or expired token: Gmail sends the error as a 334 challenge (base64 JSON), the client answers (an empty
+        line), then 535; others answer 535 at once.
         """
         if len(args) == 1:
             response = await self.challenge_auth("")
