@@ -223,12 +223,12 @@ ADDED = (
     ("local_servers/mail/imap/listing.py", "_selection", I8B4, "LIST-EXTENDED selection options (RFC 5258)"),
     ("local_servers/mail/imap/listing.py", "_returns", I8B4, "LIST-EXTENDED RETURN options (RFC 5258, 5819)"),
     # SMTP.
-    ("local_servers/mail/smtp.py", "_no_line_breakers", I8B6, "a lone CR in a command: 501"),
-    ("local_servers/mail/smtp.py", "LINE_BREAKERS", I8B6, "a lone CR in a command: 501 (_no_line_breakers reads it)"),
+    ("local_servers/mail/smtp.py", "_guarded", I8B6, "a lone CR in a command: 501; and the fault hook (11) before "
+     "MAIL, RCPT and DATA"),
+    ("local_servers/mail/smtp.py", "LINE_BREAKERS", I8B6, "a lone CR in a command: 501 (_guarded reads it)"),
     ("local_servers/mail/smtp.py", "_InputEndsSession", I8B6, "replies after a half-close"),
     ("local_servers/mail/smtp.py", "CourseSMTP.eof_received", I8B6, "replies after a half-close"),
     ("local_servers/mail/smtp.py", "CourseSMTP.smtp_STARTTLS", I8B6, "half-close over STARTTLS"),
-    ("local_servers/mail/smtp.py", "_faults_at", I11, "fault hook"),
     ("local_servers/mail/smtp.py", "CourseSMTP._handle_client", I11, "fault hook at the greeting"),
     ("local_servers/mail/smtp.py", "CourseSMTP.push", I11, "transcript hook"),
     ("local_servers/mail/smtp.py", "CourseSMTP.auth_XOAUTH2", I11, "XOAUTH2"),

@@ -21,6 +21,12 @@ def _options(items: list[str]) -> dict:
     return dict(item.split("=", 1) for item in items)
 
 
+def _fail(message, status: int) -> int:
+    """Say what went wrong on stderr; the command's exit status."""
+    print(message, file=sys.stderr)
+    return status
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m local_servers",
@@ -128,8 +134,7 @@ def _fault_command(state_dir: Path, args) -> int:
         try:
             fault = faults.add(state_dir, args.service, args.kind, **options)
         except faults.FaultError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return _fail(f"error: {exc}", 2)
         print(f"fault {fault.id}: {fault.describe()}")
         return 0
     if args.action == "list":
@@ -159,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             ports = config.ports(config.parse_ports(args.ports), ephemeral=args.ephemeral)
         except ValueError as exc:
-            print(exc, file=sys.stderr)
-            return 2
+            return _fail(exc, 2)
         return serve.main(state_dir, args.host, ports, public=args.public or not config.is_loopback(args.host),
                           names=[name for name in args.only.split(",") if name] or None, options=_options(args.option),
                           launch_id=args.launch_id, classroom=args.classroom)
@@ -175,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             overrides = config.parse_ports(",".join(args.port))
         except ValueError as exc:
-            print(exc, file=sys.stderr)
-            return 2
+            return _fail(exc, 2)
         if args.host and not config.is_loopback(args.host):
             print(f"warning: binding {args.host}: other machines may reach these servers. "
                   "Anonymous writes are disabled; the course's passwords are public.", file=sys.stderr)
@@ -186,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                 state_dir, host=args.host, ports=overrides, ephemeral=args.ephemeral,
                 names=[n for n in (args.only or "").split(",") if n] or None, options=_options(args.option))
         except control.StartError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            return _fail(f"error: {exc}", 1)
         print(f"servers {'already running' if already else 'started'} (pid {handle.pid}; state in {state_dir})",
               handle.table(), f"CA file (verify TLS against it): {handle.ca_file}", sep="\n")
         _say_profile(state_dir)
@@ -216,14 +218,11 @@ def main(argv: list[str] | None = None) -> int:
 
         unknown = set(args.services) - set(serve.SERVICES)
         if unknown:
-            print(f"unknown service(s): {', '.join(sorted(unknown))}; known: {', '.join(serve.SERVICES)}",
-                  file=sys.stderr)
-            return 2
+            return _fail(f"unknown service(s): {', '.join(sorted(unknown))}; known: {', '.join(serve.SERVICES)}", 2)
         try:
             handle = control.reset(state_dir, args.services or None)
         except control.StartError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            return _fail(f"error: {exc}", 1)
         what = ", ".join(args.services) or "all services"
         print(f"seeded data restored for {what}" + (f"; servers restarted (pid {handle.pid})" if handle
                                                       else " (seeded when the servers start)"))
@@ -270,10 +269,8 @@ def _inspect(state_dir: Path, args) -> int:
     handle = control.find(state_dir)
     url = handle.inspector_url if handle is not None else None
     if url is None:
-        print("the inspector is not running (start the servers: .venv/bin/python -m local_servers up)"
-              if handle is None else "the inspector is not running (the servers were started without it)",
-              file=sys.stderr)
-        return 3
+        return _fail("the inspector is not running (start the servers: .venv/bin/python -m local_servers up)"
+                     if handle is None else "the inspector is not running (the servers were started without it)", 3)
     print(f"Inspector: {url}")
     return 0
 
@@ -296,18 +293,15 @@ def _profile(state_dir: Path, args) -> int:
     words = args.words
     if words and words[0] in ("app-password", "refresh-token"):
         if len(words) != 2:
-            print(f"usage: python -m local_servers profile {words[0]} ACCOUNT", file=sys.stderr)
-            return 2
+            return _fail(f"usage: python -m local_servers profile {words[0]} ACCOUNT", 2)
         try:
             issue = profiles.issue_app_password if words[0] == "app-password" else oauth.refresh_token
             print(issue(state_dir, words[1]))
         except ValueError as exc:
-            print(exc, file=sys.stderr)
-            return 2
+            return _fail(exc, 2)
         return 0
     if len(words) > 1 or (words and args.off):
-        print("give one profile name, or --off", file=sys.stderr)
-        return 2
+        return _fail("give one profile name, or --off", 2)
     if not words and not args.off:
         shown = profiles.current(state_dir) or "none (the course's own rules)"
         print(f"profile: {shown}; profiles: {', '.join(profiles.PROFILES)}")
@@ -316,13 +310,11 @@ def _profile(state_dir: Path, args) -> int:
     try:
         profiles.select(state_dir, name)
     except ValueError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        return _fail(exc, 2)
     try:
         handle = control.reset(state_dir, ["smtp"])
     except control.StartError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(f"error: {exc}", 1)
     print(f"profile {name or 'off'}: the mail store was reseeded"
           + (f" with {profiles.PROFILES[name].title}'s folders and mail" if name else "")
           + " (mail sent, moved or deleted since the last reset is gone; app passwords stay)")

@@ -101,8 +101,6 @@ def parse_ports(text: str) -> dict[str, int]:
 
 def ports(overrides: dict[str, int] | None = None, *, ephemeral: bool = False) -> dict[str, int]:
     """The ports to bind: defaults, then the environment, then explicit overrides; ephemeral: all 0 (tests)."""
-    chosen = {name: 0 for name in DEFAULT_PORTS} if ephemeral else dict(DEFAULT_PORTS)
-    if not ephemeral:
-        chosen.update(parse_ports(os.environ.get(PORTS_ENV, "")))
-    chosen.update(overrides or {})
-    return chosen
+    if ephemeral:
+        return {**dict.fromkeys(DEFAULT_PORTS, 0), **(overrides or {})}
+    return {**DEFAULT_PORTS, **parse_ports(os.environ.get(PORTS_ENV, "")), **(overrides or {})}

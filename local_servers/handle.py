@@ -1,8 +1,7 @@
 """The handle a notebook, a lab or a test gets: where every server is.
 
-It is read from the state file that the server process writes once every
-service is ready (`python -m local_servers status --json` prints the same
-document). The schema, version 1, is stable; new keys may be added:
+It is read from the state file that the server process writes once every service is ready (`python -m local_servers
+status --json` prints the same document). The schema, version 1, is stable; new keys may be added:
 
     {
       "schema": 1,
@@ -119,9 +118,7 @@ class Handle:
             return f"<class servers {self.server_set.get('name')!r} on {self.host}{who}: {', '.join(self.services)}>"
         return f"<local servers on {self.host}: {', '.join(self.services)}>"
 
-    def ssl_context(self) -> ssl.SSLContext:
-        """A client context that trusts the course's CA (and verifies host names)."""
-        return ssl.create_default_context(cafile=self.ca_file)
+    ssl_context = ServiceInfo.ssl_context  # the same client context: it trusts the course's CA
 
     def table(self) -> str:
         """A table for people: service, address, TLS variants, accounts (no paths, so it never varies)."""
@@ -210,8 +207,7 @@ class Handle:
     def faults(self, service: str, kind: str = "reply", **options):
         """``with servers.faults("pop3", "drop", stage="RETR", after_bytes=100) as fault:`` ... cleared on exit.
 
-        The same arguments as fault(); the fault is removed when the block
-        ends, also when it ends with an exception.
+        The same arguments as fault(); the fault is removed when the block ends, also when it ends with an exception.
         """
         from .wire import faults
 
@@ -224,9 +220,8 @@ class Handle:
     def transcripts(self, service: str | None = None, last: int | None = None, user: str | None = None):
         """The recorded sessions, oldest first (live ones too): print them, or show them in a notebook.
 
-        ``servers.transcripts("smtp", last=1)`` is the dialogue of the last SMTP
-        connection: C: what the client sent, S: what the server answered,
-        passwords masked (local_servers/wire/transcripts.py).
+        ``servers.transcripts("smtp", last=1)`` is the dialogue of the last SMTP connection: C: what the client sent, S:
+        what the server answered, passwords masked (local_servers/wire/transcripts.py).
         """
         from .wire.transcripts import sessions
 

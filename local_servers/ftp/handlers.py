@@ -1,22 +1,18 @@
 """The FTP protocol engine: pyftpdlib's handlers with the course's rules.
 
-pyftpdlib already speaks FTP the way RFC 959 describes it: one method per
-command (ftp_USER, ftp_RETR, ftp_STOR, ...) listed in a command table
-(`proto_cmds`), a control connection that carries the commands and
-replies, and a separate data connection for each listing or file. This
-module only changes what the course needs changed:
+pyftpdlib already speaks FTP the way RFC 959 describes it: one method per command (ftp_USER, ftp_RETR, ftp_STOR, ...)
+listed in a command table (`proto_cmds`), a control connection that carries the commands and replies, and a separate
+data connection for each listing or file. This module only changes what the course needs changed:
 
-- uploads are atomic: STOR writes to a hidden temporary file beside the
-  target and renames it into place only when the whole file arrived, so a
-  client that drops mid-upload never leaves half a file under the real name
-  (one that closes the data connection cleanly and keeps its session, as
-  ftplib does when a notebook cell is interrupted, sent a complete file);
+- uploads are atomic: STOR writes to a hidden temporary file beside the target and renames it into place only when the
+  whole file arrived, so a client that drops mid-upload never leaves half a file under the real name (one that closes
+  the data connection cleanly and keeps its session, as ftplib does when a notebook cell is interrupted, sent a complete
+  file);
 - STOU checks the user's right to write *before* it creates a file;
-- an overlong command line gets one 500 reply; a transfer command with no
-  data connection to use gets 425 instead of waiting forever;
-- binary downloads send straight from a memory map of the file in large
-  chunks, so RETR costs the server little CPU and runs close to what the
-  loopback itself can carry;
+- an overlong command line gets one 500 reply; a transfer command with no data connection to use gets 425 instead of
+  waiting forever;
+- binary downloads send straight from a memory map of the file in large chunks, so RETR costs the server little CPU and
+  runs close to what the loopback itself can carry;
 - protected data connections speak TLS 1.2 (CourseDTPHandler.secure_connection says why);
 - a path with a NUL byte gets 501 (pyftpdlib would end the session).
 
@@ -286,9 +282,8 @@ class CourseFTPHandler(TLS_FTPHandler):
     def ftp_OPTS(self, line):
         """OPTS UTF8 ON|OFF: this session's file names in UTF-8 (RFC 2640, the default) or in GBK.
 
-        Offline, students can only meet FTP(encoding="gbk") if the course's own
-        server can send non-UTF-8 names. Names that GBK cannot encode become
-        "?" (pyftpdlib's unicode_errors). Every other OPTS goes to pyftpdlib.
+        Offline, students can only meet FTP(encoding="gbk") if the course's own server can send non-UTF-8 names. Names
+        that GBK cannot encode become "?" (pyftpdlib's unicode_errors). Every other OPTS goes to pyftpdlib.
         """
         option, _, value = line.strip().upper().partition(" ")
         if option in ("UTF8", "UTF-8") and value in ("ON", "OFF"):

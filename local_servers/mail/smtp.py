@@ -1,28 +1,24 @@
 """SMTP (RFC 5321) with STARTTLS (RFC 3207) and AUTH, plus SMTP over implicit TLS.
 
-aiosmtpd speaks the protocol: its SMTP class is an asyncio protocol with one
-``smtp_<VERB>`` method per command, and it calls a *handler* object at the
-points where a mail server decides something. Ours, MailHandler, decides
+aiosmtpd speaks the protocol: its SMTP class is an asyncio protocol with one ``smtp_<VERB>`` method per command,
+and it calls a *handler* object at the points where a mail server decides something. Ours, MailHandler, decides
 
-- at RCPT TO: is this a recipient we deliver to? (an unknown user at
-  example.test gets 550; any other domain is accepted and captured);
-- at DATA: store one copy per envelope recipient, then answer 250.
-  Delivery goes by the envelope (RCPT TO), never by the To: header,
-  which is how Bcc works.
+- at RCPT TO: is this a recipient we deliver to? (an unknown user at example.test gets 550; any other domain is
+  accepted and captured);
+- at DATA: store one copy per envelope recipient, then answer 250. Delivery goes by the envelope (RCPT TO), never
+  by the To: header, which is how Bcc works.
 
-Nothing ever leaves the machine: mail for other domains lands in the
-catch-all Maildir (mailstore.CATCHALL), so the course can show it.
+Nothing ever leaves the machine: mail for other domains lands in the catch-all Maildir (mailstore.CATCHALL), so the
+course can show it.
 
-Two listeners: "smtp" (plain, offers STARTTLS; AUTH PLAIN/LOGIN once TLS is
-on, as aiosmtpd requires) and "smtps" (TLS from the first byte, the
-chapter's SMTP_SSL example). On loopback anyone may send without AUTH, like
-the chapter's first examples; on a public address AUTH is required.
+Two listeners: "smtp" (plain, offers STARTTLS; AUTH PLAIN/LOGIN once TLS is on, as aiosmtpd requires) and "smtps"
+(TLS from the first byte, the chapter's SMTP_SSL example). On loopback anyone may send without AUTH, like the
+chapter's first examples; on a public address AUTH is required.
 
-What a careless or hostile client meets: 501 for a CR, LF or NUL in a
-HELO/EHLO name or a MAIL/RCPT address (copied into the stored Received and
-Return-Path headers, a lone CR would start a header of the client's making);
-every reply even when it half-closes after its last commands (a TCP FIN, or
-TLS close_notify: half_close.py); "421" beyond the connection limit (limits.py).
+What a careless or hostile client meets: 501 for a CR, LF or NUL in a HELO/EHLO name or a MAIL/RCPT address
+(copied into the stored Received and Return-Path headers, a lone CR would start a header of the client's making);
+every reply even when it half-closes after its last commands (a TCP FIN, or TLS close_notify: half_close.py);
+"421" beyond the connection limit (limits.py).
 """
 
 from __future__ import annotations
@@ -69,38 +65,27 @@ def _not_noise(record: logging.LogRecord) -> bool:
 LINE_BREAKERS = re.compile("[\r\n\0]")
 
 
-def _no_line_breakers(command):
-    """aiosmtpd's `command`, but 501 for an argument with a CR, LF or NUL (a lone CR gets past its line reader)."""
+def _guarded(command, stage: str = "", plain_text: bool = True):
+    """aiosmtpd's `command`, but an injected fault at `stage` (wire/fault_hooks.py) may answer, delay or cut it
+    first; if plain_text, an argument with a CR, LF or NUL gets 501 (a lone CR gets past aiosmtpd's line reader)."""
     @functools.wraps(command)  # also copies the syntax that HELP shows
-    async def checked(self, arg):
-        if arg and LINE_BREAKERS.search(arg):
-            await self.push("501 5.5.2 Syntax error: control character in argument")
-        else:
+    async def guarded(self, arg):
+        refusal = await fault_hooks.smtp_stage(self, stage, arg) if stage else None
+        if refusal is None and plain_text and arg and LINE_BREAKERS.search(arg):
+            refusal = "501 5.5.2 Syntax error: control character in argument"
+        if refusal is None:
             await command(self, arg)
-    return checked
-
-
-def _faults_at(stage: str):
-    """aiosmtpd's `command`, but an injected fault (wire/fault_hooks.py) may answer, delay or cut it first."""
-    def wrap(command):
-        @functools.wraps(command)
-        async def checked(self, arg):
-            refusal = await fault_hooks.smtp_stage(self, stage, arg)
-            if refusal is None:
-                await command(self, arg)
-            else:
-                await self.push(refusal)
-        return checked
-    return wrap
+        else:
+            await self.push(refusal)
+    return guarded
 
 
 class _InputEndsSession(asyncio.StreamReader):
     """The command reader: the end of the client's input ends the session like a lost connection.
 
-    aiosmtpd ends a session on a lost connection by the CancelledError it
-    gets while reading; at the end of input (after eof_received, below) the
-    reader raises IncompleteReadError instead, which aiosmtpd would answer
-    with "500" and read again, for ever.
+    aiosmtpd ends a session on a lost connection by the CancelledError it gets while reading; at the end of input
+    (after eof_received, below) the reader raises IncompleteReadError instead, which aiosmtpd would answer with
+    "500" and read again, for ever.
     """
 
     transcript = SILENT
@@ -146,9 +131,8 @@ class CourseSMTP(SMTP):
             self._auth_required = True
 
     def connection_made(self, transport) -> None:
-        new_connection = self._original_transport is None and self.admitted_from is None  # not STARTTLS
-        if new_connection and not self._admit(transport):
-            return
+        if self._original_transport is None and self.admitted_from is None and not self._admit(transport):
+            return  # a new connection (not STARTTLS's) beyond the limit
         sock = transport.get_extra_info("socket")
         if sock is not None:  # no Nagle: aiosmtpd writes EHLO's reply line by line, each would wait 40 ms for an ACK
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -192,8 +176,8 @@ class CourseSMTP(SMTP):
     def eof_received(self) -> bool:
         """The client will send nothing more: answer what it sent, then close (see _InputEndsSession).
 
-        (aiosmtpd would drop the commands still unanswered.) True keeps our
-        sending half of a plain TCP connection open; TLS ignores the value.
+        (aiosmtpd would drop the commands still unanswered.) True keeps our sending half of a plain TCP connection
+        open; TLS ignores the value.
         """
         self._reader.feed_eof()
         return not self._over_ssl and (self.session is None or self.session.ssl is None)
@@ -238,8 +222,8 @@ class CourseSMTP(SMTP):
     async def oauth2(self, mechanism: str, args: list[str]) -> AuthResult:
         """AUTH XOAUTH2 / OAUTHBEARER (RFC 7628) with an access token from the course's endpoint (wire/oauth.py).
 
-        A bad or expired token: Gmail sends the error as a 334 challenge (base64 JSON), the
-        client answers (an empty line), then 535; others answer 535 at once.
+        A bad or expired token: Gmail sends the error as a 334 challenge (base64 JSON), the client answers (an empty
+        line), then 535; others answer 535 at once.
         """
         if len(args) == 1:
             response = await self.challenge_auth("")
@@ -258,11 +242,11 @@ class CourseSMTP(SMTP):
             return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False, message=self.profile.reply("smtp", profiles.FAILED))
 
-    smtp_HELO = _no_line_breakers(SMTP.smtp_HELO)
-    smtp_EHLO = _no_line_breakers(SMTP.smtp_EHLO)
-    smtp_MAIL = _faults_at("MAIL")(_no_line_breakers(SMTP.smtp_MAIL))
-    smtp_RCPT = _faults_at("RCPT")(_no_line_breakers(SMTP.smtp_RCPT))
-    smtp_DATA = _faults_at("DATA")(SMTP.smtp_DATA)
+    smtp_HELO = _guarded(SMTP.smtp_HELO)
+    smtp_EHLO = _guarded(SMTP.smtp_EHLO)
+    smtp_MAIL = _guarded(SMTP.smtp_MAIL, "MAIL")
+    smtp_RCPT = _guarded(SMTP.smtp_RCPT, "RCPT")
+    smtp_DATA = _guarded(SMTP.smtp_DATA, "DATA", plain_text=False)
 
     def _getaddr(self, arg: str):
         """MAIL FROM/RCPT TO address and parameters, with a fast path for "<user@domain> ...".
