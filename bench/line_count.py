@@ -123,6 +123,8 @@ ADDED = (
     ("local_servers/engine/line.py", "LineSession.in_thread", I8B5, "worker-thread offload"),
     ("local_servers/engine/line.py", "LineSession._finished", I8B5, "worker-thread offload: the reply when done"),
     ("local_servers/engine/line.py", "LineSession.max_literal", I8B5, "literal bound before login"),
+    ("local_servers/engine/line.py", "LineSession.intercepted", "10 Build 3, 11 (see the wire)",
+     "a class server's rate limit and the fault hook before a command"),
     ("local_servers/engine/line.py", "LineSession.eof_received", I8B6, "answer what was pipelined before a half-close (unsure: also a plain EOF)"),
     # IMAP: whole modules of new extensions.
     ("local_servers/mail/imap/sort.py", None, I8B4, "SORT, ESORT, SORT=DISPLAY (RFC 5256, 5267, 5957)"),

@@ -5,6 +5,6 @@
 - half_close.py  TLS in which a client's close_notify ends only its half (every TLS listener).
 """
 
-from .line import THREADS, Command, LineService, LineSession, Registry, raise_fd_limit
+from .line import THREADS, Command, LineService, LineSession, Registry, dot_stuff, raise_fd_limit
 
-__all__ = ["THREADS", "Command", "LineService", "LineSession", "Registry", "raise_fd_limit"]
+__all__ = ["THREADS", "Command", "LineService", "LineSession", "Registry", "dot_stuff", "raise_fd_limit"]

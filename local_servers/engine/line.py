@@ -1,44 +1,23 @@
-"""One connection engine for the line protocols: POP3, NNTP and IMAP.
+"""One connection engine for the line protocols POP3, NNTP and IMAP (decision 0005).
 
-A line protocol is two things, kept apart as in Twisted (LineOnlyReceiver for
-the bytes, TimeoutMixin for the clock, the protocol class for the meaning):
+Split as in Twisted (LineOnlyReceiver and TimeoutMixin for the bytes and the
+clock, the protocol class for the meaning):
 
-- LineSession (here): the transport side. It frames the input into command
-  lines no longer than ``max_line``, ends idle clients, stops reading while a
-  client does not read our replies (back-pressure), switches to TLS with the
-  TLS layer of half_close.py and throws away the plaintext received before
-  the handshake (RFC 2595 §4, RFC 3207 §4.2, RFC 4642 §2.2.2), answers what a
-  client pipelined before it half-closed (TCP FIN or TLS close_notify: both
-  are eof_received(), and our half stays open until the replies are out), and
-  registers every connection so that a service can bound them and end them
-  on shutdown.
-- The protocol subclass: a declarative command table (name -> Command: the
-  states it is valid in, its argument grammar, its help) and one method per
-  command, ``cmd_<NAME>(arg)``, that returns its whole reply (sent in one
-  write; a delayed ACK between two writes costs 40 ms). dispatch() below is
-  the only place that checks a line against the table.
+- LineSession (here) is the transport side: it frames the input into lines of
+  at most ``max_line`` octets, reads IMAP's literals and NNTP's dot-terminated
+  blocks, ends idle clients, stops reading while a client does not read our
+  replies, switches to TLS (half_close.py) after dropping the plaintext sent
+  before the handshake (RFC 2595 §4, RFC 3207 §4.2, RFC 4642 §2.2.2), answers
+  what a client pipelined before it half-closed, and registers every
+  connection so that a service can bound them and end them on shutdown.
+- A protocol subclass is a command table (name -> Command) and one method per
+  command, ``cmd_<NAME>(arg)``, returning its whole reply: one write, since a
+  delayed ACK between two writes costs 40 ms. A reply may be an awaitable
+  (in_thread() for work that grows with stored data); the session then takes
+  no further command until it is done, so replies stay in order.
 
-Reading modes besides command lines:
-
-- read_block(limit, done): the dot-terminated data of NNTP POST (SMTP DATA
-  would use the same); done(data or None if over the limit) is called once.
-- Literals, for IMAP: a subclass returns the size from ``literal(line)``
-  when a line ends in ``{n}`` or ``{n+}``; the engine sends
-  ``continuation()`` (IMAP's "+ Ready") for the synchronising form, reads n
-  octets verbatim into the same command, and goes on with the next line.
-  dispatch() then gets the whole command with its literals inline, which is
-  what IMAP's parser reads. ``max_literal()`` bounds n by what the session may
-  send (before login: what a LOGIN needs); a bigger one gets ``error("literal")``.
-
-A command method may also return an awaitable: the session then reads no
-further command until it is done, so replies stay in order. in_thread(fn)
-is the one for work whose cost grows with stored data (reading a big file):
-it runs in a worker thread, so the loop, and every other service, goes on
-(decision 0005).
-
-HOOK: transcripts and fault injection (a later issue) plug in at exactly two
-places, ``received()`` (every command line or literal in) and ``send()``
-(every reply out). Nothing else reads from or writes to the transport.
+HOOK: transcripts and fault injection plug in at ``received()`` (everything
+in) and ``send()`` (every reply out); nothing else touches the transport.
 """
 
 from __future__ import annotations
@@ -82,6 +61,16 @@ class Command:
 
     def accepts(self, arg: str) -> bool:
         return self._regex.fullmatch(arg) is not None
+
+
+def dot_stuff(data: bytes) -> bytes:
+    """The data of a multi-line reply (POP3, NNTP: CRLF lines, or empty) as sent: every line's
+    leading "." doubled, so that no line reads as the final ".", which then follows."""
+    if data and not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    if data.startswith(b"."):
+        data = b"." + data
+    return data.replace(b"\r\n.", b"\r\n..") + b".\r\n"
 
 
 class Registry:
@@ -150,14 +139,11 @@ class LineSession(asyncio.Protocol):
         raise NotImplementedError
 
     def error(self, kind: str, **details) -> bytes:
-        """The protocol's reply for an engine-level error.
+        """The protocol's reply to an engine-level error `kind` (details: verb, syntax, limit).
 
-        kind: too_long, not_text, empty, unknown, state, syntax, internal,
-        busy (too many connections), idle (the timeout closes the session),
-        literal (too big; the client waits for a go-ahead), literal_closing
-        (too big, and its octets are on their way: the session ends).
-        details: verb, syntax, limit. ``line_start`` holds the start of the
-        offending command (IMAP answers with its tag).
+        Kinds: too_long, not_text, empty, unknown, state, syntax, internal, busy (too many
+        connections), idle, literal (too big; the client waits for the go-ahead) and literal_closing
+        (too big and on its way: the session ends). ``line_start`` is the command's start (IMAP's tag).
         """
         raise NotImplementedError
 
@@ -166,7 +152,8 @@ class LineSession(asyncio.Protocol):
         return None
 
     def literal(self, line: bytes) -> int | None:
-        """IMAP: the size of the literal this line announces, or None (no literal)."""
+        """IMAP: n for a line ending in {n} or {n+}, else None. The engine sends continuation() for {n},
+        reads n octets verbatim into the same command, and dispatches the command when it is whole."""
         return None
 
     def max_literal(self) -> int:
@@ -224,9 +211,8 @@ class LineSession(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
         self.transport = None
-        for waiter in (self.line_waiter, self.drain_waiter):
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+        _wake(self.line_waiter)
+        _wake(self.drain_waiter)
         self.closed()
 
     def pause_writing(self) -> None:
@@ -234,8 +220,7 @@ class LineSession(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused = False
-        if self.drain_waiter is not None and not self.drain_waiter.done():
-            self.drain_waiter.set_result(None)
+        _wake(self.drain_waiter)
         self.process()
 
     # -- the engine ---------------------------------------------------------------
@@ -272,18 +257,17 @@ class LineSession(asyncio.Protocol):
             self.last_active = asyncio.get_running_loop().time()
             line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
             if self.line_waiter is not None:  # a command method reads this line itself
-                waiter, self.line_waiter = self.line_waiter, None
                 self.received(line)
-                waiter.set_result(line)
+                _wake(self.line_waiter, line)
+                self.line_waiter = None
                 continue
             self._line(line)
         self._compact()
-        if self.eof and self.line_waiter is not None and self.buf.find(b"\n", self.pos) < 0:
-            waiter, self.line_waiter = self.line_waiter, None  # no line will come
-            waiter.set_result(None)
-        if self.eof and self.transport is not None and not self.busy \
-                and not self.transport.is_closing() and self.buf.find(b"\n", self.pos) < 0:
-            self.transport.close()  # every reply owed before the FIN is written
+        if self.eof and self.buf.find(b"\n", self.pos) < 0:  # no further line will come
+            _wake(self.line_waiter)
+            self.line_waiter = None
+            if self.transport is not None and not self.busy and not self.transport.is_closing():
+                self.transport.close()  # every reply owed before the FIN is written
 
     def _read_high(self) -> int:
         """Unprocessed input beyond which reading pauses (a block is held whole, up to its limit)."""
@@ -376,11 +360,7 @@ class LineSession(asyncio.Protocol):
 
     def run(self, verb: str, method, *args) -> None:
         """Run a command method and send its reply, now or (an awaitable) when it is done."""
-        classroom = self.service.ctx.classroom  # a class server's per-account rate limit (classroom/)
-        if classroom is not None and (refusal := classroom.throttle(self, verb)) is not None:
-            self.send(refusal)
-            return
-        method = fault_hooks.line_command(self, verb, method)  # a fault may answer instead, or delay it
+        method = self.intercepted(verb, method)
         if method is None:
             return
         try:
@@ -398,11 +378,18 @@ class LineSession(asyncio.Protocol):
         else:
             self.send(reply)
 
-    def _start(self, coroutine):
-        """Run a coroutine reply up to its first wait: its reply if it ends before one, else an awaitable.
+    def intercepted(self, verb: str, method):
+        """The method to run, or None if a class server's rate limit (classroom/) or a fault answered instead."""
+        classroom = self.service.ctx.classroom
+        if classroom is not None and (refusal := classroom.throttle(self, verb)) is not None:
+            self.send(refusal)
+            return None
+        return fault_hooks.line_command(self, verb, method)  # a fault may also delay the method
 
-        Most commands of an async protocol (IMAP) never wait, so their reply goes
-        out at once, in order.
+    def _start(self, coroutine):
+        """Run a coroutine reply up to its first wait (most IMAP commands never wait: no Task for them).
+
+        Its reply if it ends before one, else an awaitable for the rest.
         """
         try:
             waits_for = coroutine.send(None)
@@ -458,11 +445,9 @@ class LineSession(asyncio.Protocol):
             self.drain_waiter = None
 
     def read_block(self, limit: int, done) -> None:
-        """Read dot-terminated lines (dot-unstuffed, CRLF) up to `limit` octets, then send done(data).
+        """Read dot-terminated lines (NNTP POST), then send done(the data dot-unstuffed, CRLF; None if over limit).
 
-        done gets None if the block was bigger than the limit (it is still read
-        to its end). The block is taken whole, not line by line: a 1 MB POST
-        is a few searches and replaces, not 13,000 turns of a Python loop.
+        Taken whole, not line by line: a 1 MB POST is a few searches and replaces, not 13,000 turns of a loop.
         """
         self.block = (limit, done, False, True)  # (limit, done, too big, nothing consumed yet)
 
@@ -490,10 +475,7 @@ class LineSession(asyncio.Protocol):
         return True
 
     def start_tls(self, reply: bytes | str, then=None) -> None:
-        """Send `reply` (the go-ahead), forget the plaintext after the command, and upgrade.
-
-        then() runs once the handshake is done (e.g. to forget what was learned before TLS).
-        """
+        """Send `reply` (the go-ahead), drop the plaintext after the command, upgrade, then call then()."""
         self.send(reply)
         self.busy = True
         del self.buf[:]
@@ -588,3 +570,9 @@ def raise_fd_limit() -> int:
         except (ValueError, OSError):  # macOS caps it below RLIM_INFINITY
             pass
     return soft
+
+
+def _wake(waiter: asyncio.Future | None, result=None) -> None:
+    """Answer a waiting read_line() or drain(), if one waits."""
+    if waiter is not None and not waiter.done():
+        waiter.set_result(result)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .. import config
 from . import mailstore
-from ..engine import Command, LineService, LineSession
+from ..engine import Command, LineService, LineSession, dot_stuff
 from .mail_service import MailService
 from ..service import Option
 from ..wire import profiles
@@ -75,12 +75,6 @@ def to_wire(data: bytes) -> bytes:
     """A stored message (LF line endings) as it is sent: CRLF line endings, ending in CRLF."""
     data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     return data if not data or data.endswith(b"\r\n") else data + b"\r\n"
-
-
-def dot_stuff(wire: bytes) -> bytes:
-    """Double every line's leading "." so that no line of the message reads as the final "." """
-    stuffed = wire.replace(b"\r\n.", b"\r\n..")
-    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 def unique_id(key: str) -> str:
@@ -221,9 +215,9 @@ class POP3Session(LineSession):
 
     @staticmethod
     def ok(text: str = "", data: bytes | None = None) -> bytes:
-        """+OK and, for a multi-line reply, the data (already CRLF, dot-stuffed) and the final "."."""
+        """+OK and, for a multi-line reply, the data (CRLF lines), dot-stuffed, and the final "."."""
         status = f"+OK {text}".rstrip().encode() + b"\r\n"
-        return status if data is None else status + data + b".\r\n"
+        return status if data is None else status + dot_stuff(data)
 
     @staticmethod
     def err(text: str) -> bytes:
@@ -386,7 +380,7 @@ class POP3Session(LineSession):
 
     def retr(self, arg: str) -> bytes:
         wire = self.wire(arg)
-        return wire if wire.startswith(b"-ERR") else self.ok(f"{len(wire)} octets", dot_stuff(wire))
+        return wire if wire.startswith(b"-ERR") else self.ok(f"{len(wire)} octets", wire)
 
     def cmd_TOP(self, arg: str):
         return self.in_thread_if_big(arg, self.top)
@@ -401,7 +395,7 @@ class POP3Session(LineSession):
         else:
             lines = body.split(b"\r\n")[:-1][:int(arg.split(" ")[1])]
             top = head + b"\r\n\r\n" + b"".join(line + b"\r\n" for line in lines)
-        return self.ok("top of message follows", dot_stuff(top))
+        return self.ok("top of message follows", top)
 
     def cmd_DELE(self, arg: str) -> bytes:
         if int(arg) in self.maildrop.deleted:

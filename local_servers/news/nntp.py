@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 from ..config import check_login
-from ..engine import Command, LineService, LineSession
+from ..engine import Command, LineService, LineSession, dot_stuff
 from .newsstore import OVERVIEW_FIELDS, SERVER_NAME, Article, Group, NewsStore, Rejected, overview_value
 from ..service import Option
 
@@ -86,18 +86,6 @@ COMMANDS: dict[str, Command] = {
 
 
 # -- helpers -----------------------------------------------------------------
-
-def dot_stuff(data: bytes) -> bytes:
-    """Lines of data ready for the wire: a "." doubled at line starts, then the final ".".
-
-    data is CRLF-terminated lines (or empty).
-    """
-    if data and not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    if data.startswith(b"."):
-        data = b"." + data
-    return data.replace(b"\r\n.", b"\r\n..") + b".\r\n"
-
 
 def wildmat(pattern: str):
     """A test for group names from an RFC 3977 wildmat ("comp.*,!comp.lang.*").
