@@ -126,6 +126,12 @@ ADDED = (
     ("local_servers/engine/line.py", "LineSession.intercepted", "10 Build 3, 11 (see the wire)",
      "a class server's rate limit and the fault hook before a command"),
     ("local_servers/engine/line.py", "LineSession.eof_received", I8B6, "answer what was pipelined before a half-close (unsure: also a plain EOF)"),
+    # POP3: a big maildrop, RETR or TOP goes to a worker thread (the rest of POP3 counts as same).
+    ("local_servers/mail/pop3.py", "BIG_MESSAGE", I8B5, "worker-thread offload: a big message"),
+    ("local_servers/mail/pop3.py", "SMALL_MAILDROP", I8B5, "worker-thread offload: a big maildrop"),
+    ("local_servers/mail/pop3.py", "more_files_than", I8B5, "worker-thread offload: a big maildrop, counted bounded"),
+    ("local_servers/mail/pop3.py", "POP3Session.open_without_stalling", I8B5, "worker-thread offload at login"),
+    ("local_servers/mail/pop3.py", "POP3Session.in_thread_if_big", I8B5, "worker-thread offload of RETR and TOP"),
     # IMAP: whole modules of new extensions.
     ("local_servers/mail/imap/sort.py", None, I8B4, "SORT, ESORT, SORT=DISPLAY (RFC 5256, 5267, 5957)"),
     ("local_servers/mail/imap/thread.py", None, I8B4, "THREAD REFERENCES / ORDEREDSUBJECT (RFC 5256)"),

@@ -8,9 +8,8 @@ A POP3 session moves through three states (RFC 1939 section 3):
 COMMANDS below is the protocol at a glance: for each command, its arguments
 (as help shows them and as a pattern the connection engine, engine/line.py,
 checks), its help and the states it is valid in. The engine does the line
-reading, limits, timers and TLS; POP3Session holds only the one ``cmd_<CMD>``
-method per command. Every reply, a status line and any multi-line data, is
-one write (two small writes can cost a 40 ms delayed ACK).
+reading, limits, timers and TLS; POP3Session holds one ``cmd_<CMD>`` method
+per command, which returns the whole reply.
 
 Maildrop is the store side: a numbered snapshot of the user's INBOX taken at
 login (the Maildir's new/ and cur/, in arrival order). DELE only marks a
@@ -40,9 +39,9 @@ AUTHORIZATION, TRANSACTION = "AUTHORIZATION", "TRANSACTION"
 MAX_LINE = 255
 IDLE_TIMEOUT = 600.0  # RFC 1939: an autologout timer of at least 10 minutes
 HOSTNAME = f"mail.{config.MAIL_DOMAIN}"
-#: RETR and TOP of a message bigger than this run in a thread (see login()).
+#: RETR and TOP of a message bigger than this run in a thread (see in_thread_if_big()).
 BIG_MESSAGE = 256 * 1024
-#: A maildrop of at most this many files is numbered on the loop at login (see login()): at most
+#: A maildrop of at most this many files is numbered on the loop (open_without_stalling()): at most
 #: ~1 ms with every size known, ~5 ms if none is (each message read once; measured, 2-core machine).
 SMALL_MAILDROP = 200
 
@@ -105,7 +104,7 @@ class Maildrop:
     def __init__(self, mail_dir, user: str, known_sizes: dict[str, int],
                  entries: list[mailstore.Entry] | None = None):
         """known_sizes: key -> size on the wire, from earlier sessions (a message never changes);
-        entries: mailstore.messages() of the INBOX if the caller listed it already."""
+        entries: the INBOX's mailstore.messages(), if listed already."""
         self.box = mailstore.open_box(mail_dir, user, create=True)
         self.keys: list[str] = []
         self.paths: list[Path] = []  # each message's file as listed at login (see read())
@@ -144,13 +143,9 @@ class Maildrop:
         return len(numbers), sum(self.size(n) for n in numbers)
 
     def read(self, path: Path, key: str) -> bytes:
-        """A message's octets: the file listed at login, or, if IMAP has renamed it since (a flag,
-        new/ to cur/), the file its key names now (KeyError if it is gone).
-
-        A message never changes, so the listed file is read without asking the box: a fresh
-        mailbox.Maildir lists the whole maildrop again on its first look-up (0.15 ms for 40
-        messages, more for more), and RETR runs while the session holds the maildrop lock.
-        """
+        """A message's octets: the file listed at login, or the one its key names since IMAP renamed it
+        (KeyError if gone). Not the box's look-up: a fresh mailbox.Maildir lists the whole maildrop
+        again (0.15 ms for 40 messages, more for more) while the session holds the maildrop lock."""
         try:
             return path.read_bytes()
         except FileNotFoundError:
@@ -237,8 +232,7 @@ class POP3Session(LineSession):
         return None
 
     def cmd_USER(self, arg: str) -> bytes:
-        refused = self.refused()
-        if refused:
+        if refused := self.refused():
             return refused
         self.user = arg
         return self.ok(f"send PASS for {self.user}")
@@ -270,31 +264,25 @@ class POP3Session(LineSession):
         self.service.locked.add(user)
         self.user = user
         self.transcript.login(user)
-        # Numbering a maildrop lists its files and reads the messages whose size is not known yet.
-        # A small one is numbered here and now: handing it to a thread and back costs more than the
-        # work, under load several ms, and the maildrop stays locked all that time (bench/README.md,
-        # "POP3: the maildrop lock"). A big one goes to a thread, so that the other sessions and
-        # services go on meanwhile (decision 0005).
-        entries = self.small_listing(user)
-        if entries is None:
-            return self.in_thread(self.open_maildrop, user)
-        return self.open_maildrop(user, entries)
+        return self.open_without_stalling(user)
 
-    def small_listing(self, user: str) -> list[mailstore.Entry] | None:
-        """The maildrop's messages if numbering them is little work (bounded, whatever is stored), else None.
+    def open_without_stalling(self, user: str):
+        """open_maildrop() here and now if numbering the maildrop is little work, else in a worker thread.
 
-        Little work: at most SMALL_MAILDROP files, and at most BIG_MESSAGE octets to read for sizes.
+        Numbering lists the files and reads the messages whose size is not known yet. A big maildrop goes
+        to a thread, so that the other sessions and services go on (decision 0005). A small one (at most
+        SMALL_MAILDROP files, BIG_MESSAGE octets to read) does not: a thread and back costs more than the
+        work, under load several ms, with the maildrop locked (bench/README.md, "POP3: the maildrop lock").
         """
         path = mailstore.user_dir(self.service.data_dir, user)
         try:
-            if more_files_than(path, SMALL_MAILDROP):
-                return None
-            entries = mailstore.messages(path)
+            entries = None if more_files_than(path, SMALL_MAILDROP) else mailstore.messages(path)
         except OSError:  # let the thread meet it again and answer it
-            return None
+            entries = None
         known = self.service.sizes.get(user, {})
-        unknown = sum(entry.size for entry in entries if entry.key not in known)
-        return entries if unknown <= BIG_MESSAGE else None
+        if entries is None or sum(entry.size for entry in entries if entry.key not in known) > BIG_MESSAGE:
+            return self.in_thread(self.open_maildrop, user)
+        return self.open_maildrop(user, entries)
 
     def open_maildrop(self, user: str, entries: list[mailstore.Entry] | None = None) -> bytes:
         try:
@@ -390,12 +378,10 @@ class POP3Session(LineSession):
         if wire.startswith(b"-ERR"):
             return wire
         head, sep, body = wire.partition(b"\r\n\r\n")
-        if not sep:  # no body at all
-            top = wire
-        else:
+        if sep:  # the headers, the empty line, and the first n lines of the body
             lines = body.split(b"\r\n")[:-1][:int(arg.split(" ")[1])]
-            top = head + b"\r\n\r\n" + b"".join(line + b"\r\n" for line in lines)
-        return self.ok("top of message follows", top)
+            wire = head + sep + b"".join(line + b"\r\n" for line in lines)
+        return self.ok("top of message follows", wire)
 
     def cmd_DELE(self, arg: str) -> bytes:
         if int(arg) in self.maildrop.deleted:
