@@ -28,7 +28,8 @@ import inspect
 import re
 import socket
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 from . import half_close
 from ..limits import OPTIONS, ConnectionLimit
@@ -54,13 +55,13 @@ class Command:
     grammar: str = ""  # a regular expression the whole argument must match
     states: tuple = ()  # the session states it is valid in (empty: every state)
     needs_group: bool = False  # NNTP: 412 unless a group is selected (or a message-id is given)
-    _regex: re.Pattern = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self):
-        object.__setattr__(self, "_regex", re.compile(self.grammar, re.IGNORECASE | re.DOTALL))
+    @cached_property
+    def regex(self) -> re.Pattern:
+        return re.compile(self.grammar, re.IGNORECASE | re.DOTALL)
 
     def accepts(self, arg: str) -> bool:
-        return self._regex.fullmatch(arg) is not None
+        return self.regex.fullmatch(arg) is not None
 
 
 def dot_stuff(data: bytes) -> bytes:
@@ -127,7 +128,7 @@ class LineSession(asyncio.Protocol):
         self.literal_left = 0
         self.last_active = 0.0
         self.timer: asyncio.TimerHandle | None = None
-        self.awaiting: asyncio.Future | None = None  # an awaitable reply under way
+        self.task: asyncio.Future | None = None  # the last awaitable reply or TLS upgrade (a Task needs a reference)
         self.line_waiter: asyncio.Future | None = None  # see read_line()
         self.drain_waiter: asyncio.Future | None = None  # see drain()
         self.line_start = b""  # the first octets of the command being read (an error reply may need its tag)
@@ -373,8 +374,8 @@ class LineSession(asyncio.Protocol):
             return
         if inspect.isawaitable(reply):
             self.busy = True
-            self.awaiting = asyncio.ensure_future(reply)
-            self.awaiting.add_done_callback(lambda task: self._finished(task, verb))
+            self.task = asyncio.ensure_future(reply)
+            self.task.add_done_callback(lambda task: self._finished(task, verb))
         else:
             self.send(reply)
 
@@ -417,7 +418,7 @@ class LineSession(asyncio.Protocol):
         return asyncio.wrap_future(THREADS.submit(function, *args))
 
     def _finished(self, task: asyncio.Future, verb: str) -> None:
-        self.busy, self.awaiting = False, None
+        self.busy = False
         if task.cancelled():
             return
         if task.exception() is not None:
@@ -481,7 +482,7 @@ class LineSession(asyncio.Protocol):
         del self.buf[:]
         self.pos = 0
         self.transport.pause_reading()  # the next bytes are the TLS handshake, not commands
-        self.upgrade = asyncio.ensure_future(self._upgrade(then))
+        self.task = asyncio.ensure_future(self._upgrade(then))
 
     async def _upgrade(self, then) -> None:
         try:

@@ -150,15 +150,17 @@ def split_article(raw: bytes) -> tuple[list[bytes], bytes]:
     return fields, body
 
 
-def parse_fields(fields: list[bytes]) -> list[tuple[bytes, bytes]]:
-    """(name, raw value) for each header field; Rejected if one is malformed."""
+def parse_fields(fields: list[bytes], strict: bool = True) -> list[tuple[bytes, bytes]]:
+    """(name, raw value) for each header field; a malformed one is Rejected, or skipped if not strict
+    (an article already on disk is trusted)."""
     parsed = []
     for number, line in enumerate(fields, 1):
         match = _HEADER.fullmatch(line)
-        if not match:
+        if match:
+            parsed.append((match.group(1), match.group(2)))
+        elif strict:
             shown = line[:60].decode("utf-8", "replace")
             raise Rejected(f"malformed header line {number}: {shown!r} (expected 'Name: value')")
-        parsed.append((match.group(1), match.group(2)))
     return parsed
 
 
@@ -228,7 +230,7 @@ class NewsStore:
         """Remember an article file: its groups (from Xref), message-id and overview."""
         fields, body = split_article(raw)
         headers: dict[str, bytes] = {}
-        for name, value in parse_fields_lenient(fields):
+        for name, value in parse_fields(fields, strict=False):
             headers.setdefault(name.decode("ascii").lower(), unfold(value))
         message_id = headers.get("message-id", b"").decode("ascii", "replace")
         xref: dict[str, int] = {}
@@ -354,13 +356,3 @@ class NewsStore:
             candidate = f"<{int(now * 1000):x}.{os.getpid()}.{next(self._ids)}@{SERVER_NAME}>"
             if candidate not in self.by_id:
                 return candidate.encode("ascii")
-
-
-def parse_fields_lenient(fields: list[bytes]) -> list[tuple[bytes, bytes]]:
-    """Like parse_fields, but skips what is not a header (files already on disk are trusted)."""
-    parsed = []
-    for line in fields:
-        match = _HEADER.fullmatch(line)
-        if match:
-            parsed.append((match.group(1), match.group(2)))
-    return parsed

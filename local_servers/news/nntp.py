@@ -22,10 +22,6 @@ The COMMANDS table below lists every command with the arguments it takes;
 the connection engine (engine/line.py) checks each line against it and calls the
 method cmd_<COMMAND> of NNTPSession, which is all this module implements of
 a connection. Articles and groups live in newsstore.NewsStore.
-
-Options (``--option key=value``): nntp_idle_timeout (seconds, default 900),
-nntp_max_article_bytes (default 1000000), and the engine's connection limits
-(NNTPService.options lists them).
 """
 
 from __future__ import annotations
@@ -166,11 +162,7 @@ def parse_range(arg: str) -> tuple[int, int | None]:
 # -- the session: one client's conversation ------------------------------------
 
 class NNTPSession(LineSession):
-    """The state of one client (group, current article, login) and one method per command.
-
-    The connection engine (engine/line.py) reads the lines, checks them against
-    COMMANDS and calls cmd_<COMMAND>; the methods answer with answer().
-    """
+    """The state of one client (group, current article, login) and one method per command."""
 
     commands = COMMANDS
     max_line = MAX_COMMAND
@@ -188,13 +180,9 @@ class NNTPSession(LineSession):
         """Anonymous posting on loopback; beyond it (and on a class server), only after AUTHINFO."""
         return not (self.service.ctx.public or self.service.ctx.classroom) or self.user is not None
 
-    # Replies: the status line and any data go out in ONE write, so that a
-    # delayed ACK never holds the data back (INN took 40 ms per OVER otherwise).
     def answer(self, status: str, data: bytes | None = None) -> None:
-        reply = status.encode("utf-8") + b"\r\n"
-        if data is not None:
-            reply += dot_stuff(data)
-        self.send(reply)
+        """The status line and any data in ONE write: a delayed ACK between two took INN 40 ms per OVER."""
+        self.send(status.encode("utf-8") + b"\r\n" + (b"" if data is None else dot_stuff(data)))
 
     def answer_lines(self, status: str, lines) -> None:
         self.answer(status, b"".join(line + b"\r\n" for line in lines))
@@ -333,32 +321,27 @@ class NNTPSession(LineSession):
         self.answer(f"223 {self.current} {self.group.articles[self.current].message_id} retrieved")
 
     def cmd_ARTICLE(self, arg: str) -> None:
-        found = self._find(arg)
-        if found:
-            number, article = found
-            self.answer(f"220 {number} {article.message_id} article", article.read())
+        self._article(arg, 220, "article")
 
     def cmd_HEAD(self, arg: str) -> None:
-        found = self._find(arg)
-        if found:
-            number, article = found
-            raw = article.read()
-            end = raw.find(b"\r\n\r\n")
-            self.answer(f"221 {number} {article.message_id} headers", raw[:end + 2] if end >= 0 else raw)
+        self._article(arg, 221, "headers")
 
     def cmd_BODY(self, arg: str) -> None:
-        found = self._find(arg)
-        if found:
-            number, article = found
-            raw = article.read()
-            end = raw.find(b"\r\n\r\n")
-            self.answer(f"222 {number} {article.message_id} body", raw[end + 4:] if end >= 0 else b"")
+        self._article(arg, 222, "body")
 
     def cmd_STAT(self, arg: str) -> None:
+        self._article(arg, 223, "status")
+
+    def _article(self, arg: str, code: int, part: str) -> None:
+        """The status line, then the part of the article arg names (STAT: none)."""
         found = self._find(arg)
         if found:
             number, article = found
-            self.answer(f"223 {number} {article.message_id} status")
+            data = None if part == "status" else article.read()
+            if part in ("headers", "body"):
+                head, blank, body = data.partition(b"\r\n\r\n")  # no empty line: only headers, no body
+                data = head + blank[:2] if part == "headers" else body
+            self.answer(f"{code} {number} {article.message_id} {part}", data)
 
     def cmd_POST(self, arg: str) -> None:
         if not self.posting_allowed:
@@ -443,8 +426,7 @@ class NNTPSession(LineSession):
             articles = self.group.articles
             self.answer(status, b"".join(b"%d%s\r\n" % (n, articles[n].overview) for n in numbers))
 
-    def cmd_XOVER(self, arg: str) -> None:
-        self.cmd_OVER(arg)
+    cmd_XOVER = cmd_OVER  # RFC 2980's name
 
     def cmd_HDR(self, arg: str, status: str = "225 Headers follow") -> None:
         words = arg.split()
