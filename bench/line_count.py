@@ -120,6 +120,7 @@ ADDED = (
     ("local_servers/engine/line.py", "Registry.admit", I8B5, "connection limit at accept"),
     ("local_servers/engine/line.py", "Registry.leave", I8B5, "connection limit at close"),
     ("local_servers/engine/line.py", "raise_fd_limit", I8B5, "file-descriptor soft limit raised"),
+    ("local_servers/engine/line.py", "THREADS", I8B5, "worker-thread offload: the threads"),
     ("local_servers/engine/line.py", "LineSession.in_thread", I8B5, "worker-thread offload"),
     ("local_servers/engine/line.py", "LineSession._finished", I8B5, "worker-thread offload: the reply when done"),
     ("local_servers/engine/line.py", "LineSession.max_literal", I8B5, "literal bound before login"),

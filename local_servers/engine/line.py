@@ -82,7 +82,9 @@ class Registry:
         self.sessions: set[LineSession] = set()
 
     def admit(self, session: "LineSession") -> bool:
+        """Count a new connection in, or answer the protocol's "too many connections" and close it."""
         if not self.limit.admit(session.address):
+            session.close(session.error("busy"))
             return False
         self.sessions.add(session)
         return True
@@ -179,9 +181,7 @@ class LineSession(asyncio.Protocol):
         self.peer = transport.get_extra_info("peername")
         self.address = self.peer[0] if self.peer else None
         self.transcript = open_transcript(self.service, self.peer, self.tls)
-        if not self.service.registry.admit(self):
-            self.send(self.error("busy"))
-            transport.close()
+        if not self.service.registry.admit(self):  # one too many: the busy reply went out
             self.transport = None
             return
         sock = transport.get_extra_info("socket")

@@ -88,8 +88,7 @@ def wildmat(pattern: str):
 
     Patterns are tried left to right; the last one that matches decides, and a
     "!" in front of it means "not". Raises ValueError for characters the RFC
-    forbids in a wildmat. Each test costs at most len(pattern) * len(name)
-    steps (glob_match), never the exponential time of a backtracking regex.
+    forbids in a wildmat.
     """
     rules = []
     for item in pattern.split(","):
@@ -134,9 +133,7 @@ def glob_match(pattern: str, name: str) -> bool:
 
 def parse_date(arg: str) -> float:
     """ "[yy]yymmdd hhmmss [GMT]" (RFC 3977 §7.3) as epoch seconds; local time without GMT."""
-    parts = arg.split()
-    date, clock = parts[0], parts[1]
-    gmt = len(parts) > 2
+    date, clock, *gmt = arg.split()
     if len(date) == 6:  # two-digit year: this century unless that is in the future
         this_year = datetime.date.today().year
         year = this_year // 100 * 100 + int(date[:2])
@@ -227,13 +224,10 @@ class NNTPSession(LineSession):
                 self.answer("430 No article with that message-id")
                 return None
             return 0, article
-        if not arg:
-            if self.current is None:
-                self.answer("420 Current article number is invalid")
-                return None
-            number = self.current
-        else:
-            number = int(arg)
+        number = int(arg) if arg else self.current
+        if number is None:
+            self.answer("420 Current article number is invalid")
+            return None
         article = self.group.articles.get(number)
         if article is None:
             self.answer("423 No article with that number")
@@ -248,8 +242,7 @@ class NNTPSession(LineSession):
                 self.answer("420 Current article number is invalid")
                 return None
             return [self.current]
-        first, last = parse_range(arg)
-        numbers = self.group.numbers_in(first, last)
+        numbers = self.group.numbers_in(*parse_range(arg))
         if not numbers:
             self.answer("423 No articles in that range")
             return None
