@@ -126,6 +126,8 @@ ADDED = (
     ("local_servers/engine/line.py", "LineSession.max_literal", I8B5, "literal bound before login"),
     ("local_servers/engine/line.py", "LineSession.intercepted", "10 Build 3, 11 (see the wire)",
      "a class server's rate limit and the fault hook before a command"),
+    ("local_servers/engine/line.py", "LineSession._end_after_half_close", I8B6,
+     "close only once what was pipelined before a half-close is answered (unsure: also a plain EOF)"),
     ("local_servers/engine/line.py", "LineSession.eof_received", I8B6, "answer what was pipelined before a half-close (unsure: also a plain EOF)"),
     # POP3: a big maildrop, RETR or TOP goes to a worker thread (the rest of POP3 counts as same).
     ("local_servers/mail/pop3.py", "BIG_MESSAGE", I8B5, "worker-thread offload: a big message"),

@@ -264,7 +264,13 @@ class LineSession(asyncio.Protocol):
                 continue
             self._line(line)
         self._compact()
-        if self.eof and self.buf.find(b"\n", self.pos) < 0:  # no further line will come
+        if self.eof:
+            self._end_after_half_close()
+
+    def _end_after_half_close(self) -> None:
+        """After the client's last octets (eof_received): once no whole line is left, a read_line() gets
+        None, and the session closes as soon as it owes no reply."""
+        if self.buf.find(b"\n", self.pos) < 0:
             _wake(self.line_waiter)
             self.line_waiter = None
             if self.transport is not None and not self.busy and not self.transport.is_closing():
@@ -433,8 +439,7 @@ class LineSession(asyncio.Protocol):
     def read_line(self) -> asyncio.Future:
         """The client's next line (without its line end), for a command that reads on (IMAP's IDLE,
         AUTHENTICATE); None if the connection ends first. Waiting for it counts as idle."""
-        self.line_waiter = asyncio.get_running_loop().create_future()
-        waiter = self.line_waiter
+        waiter = self.line_waiter = asyncio.get_running_loop().create_future()
         self.process()  # the line may be buffered already
         return waiter
 
@@ -521,10 +526,7 @@ class LineService(Service):
     """A service whose listeners are a plain port (with STARTTLS) and its implicit-TLS twin."""
 
     session: type[LineSession]
-    options = {
-        "idle_timeout": Option(float, 600.0, "seconds of silence before a session is closed"),
-        **OPTIONS,
-    }
+    options = {"idle_timeout": Option(float, 600.0, "seconds of silence before a session is closed"), **OPTIONS}
 
     async def start(self) -> None:
         self.idle_timeout = self.option("idle_timeout")
