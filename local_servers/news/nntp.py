@@ -235,18 +235,16 @@ class NNTPSession(LineSession):
         self.current = number
         return number, article
 
-    def _numbers(self, arg: str) -> list[int] | None:
-        """The numbers of a range argument ("" means the current article); None after an error."""
-        if not arg:
-            if self.current is None:
-                self.answer("420 Current article number is invalid")
-                return None
-            return [self.current]
+    def _articles(self, arg: str) -> list[tuple[int, Article]] | None:
+        """(number, article) for each article of a range, or as _find() for a message-id or ""."""
+        if arg.startswith("<") or not arg:
+            found = self._find(arg)
+            return [found] if found else None
         numbers = self.group.numbers_in(*parse_range(arg))
         if not numbers:
             self.answer("423 No articles in that range")
             return None
-        return numbers
+        return [(n, self.group.articles[n]) for n in numbers]
 
     # -- the commands, in the order of RFC 3977 ---------------------------------
 
@@ -409,29 +407,17 @@ class NNTPSession(LineSession):
             self.answer(f"501 Unknown LIST keyword or argument; try one of {COMMANDS['LIST'].syntax}")
 
     def cmd_OVER(self, arg: str, status: str = "224 Overview information follows") -> None:
-        if arg.startswith("<"):
-            found = self._find(arg)
-            if found:
-                self.answer(status, b"0" + found[1].overview + b"\r\n")
-            return
-        numbers = self._numbers(arg)
-        if numbers is not None:
-            articles = self.group.articles
-            self.answer(status, b"".join(b"%d%s\r\n" % (n, articles[n].overview) for n in numbers))
+        found = self._articles(arg)
+        if found is not None:
+            self.answer(status, b"".join(b"%d%s\r\n" % (n, article.overview) for n, article in found))
 
     cmd_XOVER = cmd_OVER  # RFC 2980's name
 
     def cmd_HDR(self, arg: str, status: str = "225 Headers follow") -> None:
-        words = arg.split()
-        name, which = words[0], (words[1] if len(words) > 1 else "")
-        if which.startswith("<"):
-            found = self._find(which)
-            pairs = [(0, found[1])] if found else None
-        else:
-            numbers = self._numbers(which)
-            pairs = [(n, self.group.articles[n]) for n in numbers] if numbers is not None else None
-        if pairs is not None:
-            self.answer_lines(status, (b"%d %s" % (n, overview_value(a.header(name))) for n, a in pairs))
+        name, *which = arg.split()
+        found = self._articles(which[0] if which else "")
+        if found is not None:
+            self.answer_lines(status, (b"%d %s" % (n, overview_value(a.header(name))) for n, a in found))
 
     def cmd_XHDR(self, arg: str) -> None:
         self.cmd_HDR(arg, status="221 Header follows")
