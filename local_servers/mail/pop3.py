@@ -25,7 +25,6 @@ import hmac
 import itertools
 import os
 import time
-from pathlib import Path
 
 from .. import config
 from . import mailstore
@@ -106,8 +105,7 @@ class Maildrop:
         """known_sizes: key -> size on the wire, from earlier sessions (a message never changes);
         entries: the INBOX's mailstore.messages(), if listed already."""
         self.box = mailstore.open_box(mail_dir, user, create=True)
-        self.keys: list[str] = []
-        self.paths: list[Path] = []  # each message's file as listed at login (see read())
+        self.entries: list[mailstore.Entry] = []  # message n is entries[n - 1], its file as listed (see read())
         self.sizes: list[int] = []
         if entries is None:
             entries = mailstore.messages(mailstore.user_dir(mail_dir, user))
@@ -115,52 +113,51 @@ class Maildrop:
             size = known_sizes.get(entry.key)
             if size is None:
                 try:
-                    size = len(to_wire(self.read(entry.path, entry.key)))
+                    size = len(to_wire(self.read(entry)))
                 except (KeyError, OSError):  # removed by an IMAP client meanwhile
                     continue
-            self.keys.append(entry.key)
-            self.paths.append(entry.path)
+            self.entries.append(entry)
             self.sizes.append(size)
         known_sizes.clear()  # keep only what is still there
-        known_sizes.update(zip(self.keys, self.sizes))
+        known_sizes.update(zip((entry.key for entry in self.entries), self.sizes))
         self.deleted: set[int] = set()
 
     def numbers(self) -> list[int]:
         """The message numbers not marked as deleted."""
-        return [n for n in range(1, len(self.keys) + 1) if n not in self.deleted]
+        return [n for n in range(1, len(self.entries) + 1) if n not in self.deleted]
 
     def exists(self, n: int) -> bool:
-        return 1 <= n <= len(self.keys) and n not in self.deleted
+        return 1 <= n <= len(self.entries) and n not in self.deleted
 
     def size(self, n: int) -> int:
         return self.sizes[n - 1]
 
     def uid(self, n: int) -> str:
-        return unique_id(self.keys[n - 1])
+        return unique_id(self.entries[n - 1].key)
 
     def stat(self) -> tuple[int, int]:
         numbers = self.numbers()
         return len(numbers), sum(self.size(n) for n in numbers)
 
-    def read(self, path: Path, key: str) -> bytes:
+    def read(self, entry: mailstore.Entry) -> bytes:
         """A message's octets: the file listed at login, or the one its key names since IMAP renamed it
         (KeyError if gone). Not the box's look-up: a fresh mailbox.Maildir lists the whole maildrop
         again (0.15 ms for 40 messages, more for more) while the session holds the maildrop lock."""
         try:
-            return path.read_bytes()
+            return entry.path.read_bytes()
         except FileNotFoundError:
-            return self.box.get_bytes(key)
+            return self.box.get_bytes(entry.key)
 
     def wire(self, n: int) -> bytes:
         """Message n with CRLF line endings."""
-        return to_wire(self.read(self.paths[n - 1], self.keys[n - 1]))
+        return to_wire(self.read(self.entries[n - 1]))
 
     def expunge(self) -> int:
         """The UPDATE state: remove the marked messages; return how many could not be removed."""
         failed = 0
         for n in sorted(self.deleted):
             try:
-                self.box.remove(self.keys[n - 1])
+                self.box.remove(self.entries[n - 1].key)
             except KeyError:
                 pass  # already gone (an IMAP client expunged it): the goal is reached
             except OSError:
@@ -317,7 +314,7 @@ class POP3Session(LineSession):
         if self.state == TRANSACTION:
             failed = self.maildrop.expunge()  # the UPDATE state
             removed = len(self.maildrop.deleted) - failed
-            left = len(self.maildrop.keys) - removed
+            left = len(self.maildrop.entries) - removed
             if removed:
                 self.log.info("%s: removed %d message(s)", self.user, removed)
             reply = (self.err(f"[SYS/TEMP] {failed} message(s) could not be removed") if failed

@@ -113,10 +113,7 @@ class Group:
         return self.numbers[start:end]
 
     def add(self, number: int, article: Article) -> None:
-        if not self.numbers or number > self.numbers[-1]:
-            self.numbers.append(number)
-        else:
-            bisect.insort(self.numbers, number)
+        bisect.insort(self.numbers, number)  # at the end, as a rule: O(log n)
         self.articles[number] = article
         self.high = max(self.high, number)
 
