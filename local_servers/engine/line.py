@@ -394,10 +394,8 @@ class LineSession(asyncio.Protocol):
         return fault_hooks.line_command(self, verb, method)  # a fault may also delay the method
 
     def _start(self, coroutine):
-        """Run a coroutine reply up to its first wait (most IMAP commands never wait: no Task for them).
-
-        Its reply if it ends before one, else an awaitable for the rest.
-        """
+        """Run a coroutine reply up to its first wait: its reply if it ends before one (most IMAP commands
+        never wait: no Task for them), else an awaitable for the rest."""
         try:
             waits_for = coroutine.send(None)
         except StopIteration as done:
@@ -451,10 +449,8 @@ class LineSession(asyncio.Protocol):
             self.drain_waiter = None
 
     def read_block(self, limit: int, done) -> None:
-        """Read dot-terminated lines (NNTP POST), then send done(the data dot-unstuffed, CRLF; None if over limit).
-
-        Taken whole, not line by line: a 1 MB POST is a few searches and replaces, not 13,000 turns of a loop.
-        """
+        """Read dot-terminated lines (NNTP POST), then send done(the data dot-unstuffed, CRLF; None if over limit),
+        taken whole, not line by line: a 1 MB POST is a few searches and replaces, not 13,000 turns of a loop."""
         self.block = (limit, done, False, True)  # (limit, done, too big, nothing consumed yet)
 
     def _take_block(self) -> bool:

@@ -278,11 +278,8 @@ class NewsStore:
     # -- posting -----------------------------------------------------------
 
     def post(self, raw: bytes, *, now: float | None = None, allow_read_only: bool = False) -> Article:
-        """Check an article as an injecting server would, add its headers, and file it.
-
-        raw is the article as the client sent it (dot-stuffing removed, CRLF
-        line ends). Raises Rejected with the reason the client should see.
-        """
+        """Check an article as an injecting server would, add its headers, and file it. raw: as the client
+        sent it (dot-stuffing removed, CRLF line ends). Raises Rejected with the reason the client should see."""
         now = time.time() if now is None else now
         fields, body = split_article(raw)
         if not fields:

@@ -84,12 +84,8 @@ COMMANDS: dict[str, Command] = {
 # -- helpers -----------------------------------------------------------------
 
 def wildmat(pattern: str):
-    """A test for group names from an RFC 3977 wildmat ("comp.*,!comp.lang.*").
-
-    Patterns are tried left to right; the last one that matches decides, and a
-    "!" in front of it means "not". Raises ValueError for characters the RFC
-    forbids in a wildmat.
-    """
+    """A test for group names from an RFC 3977 wildmat ("comp.*,!comp.lang.*"): the last pattern that
+    matches decides, "!" in front of it meaning "not". ValueError for characters the RFC forbids."""
     rules = []
     for item in pattern.split(","):
         negate = item.startswith("!")
@@ -111,9 +107,8 @@ def wildmat(pattern: str):
 def glob_match(pattern: str, name: str) -> bool:
     """Whether name matches pattern ("*": any run of characters, "?": one character).
 
-    Greedy, remembering only the last "*": when a later part fails, that star
-    takes one more character. So each character of name is retried at most
-    once per pattern position, without the nested retries of a regex engine.
+    Greedy, remembering only the last "*": when a later part fails, that star takes one more character,
+    so each character of name is retried at most once per pattern position, not as a regex backtracks.
     """
     p = n = 0
     star, resume = -1, 0  # the last "*" seen, and where in name its match would end next
@@ -213,11 +208,8 @@ class NNTPSession(LineSession):
     # -- finding articles ------------------------------------------------------
 
     def _find(self, arg: str) -> tuple[int, Article] | None:
-        """The article named by arg (message-id, number, or "" for the current one).
-
-        Returns (number to report, article), or None after sending the error.
-        A message-id is reported as number 0 and leaves the current article alone.
-        """
+        """(number to report, article) for a message-id (number 0; the current article stays), a number,
+        or "" (the current article); None after sending the error."""
         if arg.startswith("<"):
             article = self.store.by_id.get(arg)
             if article is None:
