@@ -229,12 +229,9 @@ class LineSession(asyncio.Protocol):
         while self.transport is not None and not self.transport.is_closing():
             if (self.busy and self.line_waiter is None) or self.paused:
                 return
-            if self.literal_left:
-                if not self._take_literal():
-                    break
-                continue
-            if self.block is not None:
-                if not self._take_block():
+            if self.literal_left or self.block is not None:  # octets counted, or up to a lone "."
+                taken = self._take_literal() if self.literal_left else self._take_block()
+                if not taken:
                     break
                 continue
             end = self.buf.find(b"\n", self.pos)
