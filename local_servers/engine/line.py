@@ -26,7 +26,6 @@ import asyncio
 import concurrent.futures
 import inspect
 import re
-import socket
 import ssl
 from dataclasses import dataclass
 from functools import cached_property
@@ -182,9 +181,6 @@ class LineSession(asyncio.Protocol):
         if not self.service.registry.admit(self):  # one too many: the busy reply went out
             self.transport = None
             return
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family != socket.AF_UNIX:  # no Nagle delay after a short reply
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         loop = asyncio.get_running_loop()
         self.last_active = loop.time()
         self.timer = loop.call_later(self.service.idle_timeout, self._idle_check)
