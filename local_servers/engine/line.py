@@ -26,7 +26,6 @@ import asyncio
 import concurrent.futures
 import inspect
 import re
-import ssl
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -479,7 +478,7 @@ class LineSession(asyncio.Protocol):
     async def _upgrade(self, then) -> None:
         try:
             self.transport = await half_close.start_tls(self.transport, self, self.service.ssl_context)
-        except (OSError, asyncio.TimeoutError, ConnectionError, ssl.SSLError) as exc:
+        except (OSError, asyncio.TimeoutError) as exc:  # ssl.SSLError and ConnectionError are OSErrors
             self.log.info("TLS handshake with %s failed: %s", self.peer, exc)
             if self.transport is not None:
                 self.transport.close()
