@@ -308,19 +308,17 @@ class NewsStore:
 
         added: list[bytes] = []
         message_id = seen.get(b"message-id")
-        if message_id is not None:
-            if not _MESSAGE_ID.fullmatch(message_id) or len(message_id) > 250:
-                raise Rejected(f"malformed Message-ID {message_id[:80].decode('ascii', 'replace')!r}")
-            if message_id.decode("ascii") in self.by_id:
-                raise Rejected(f"duplicate Message-ID {message_id.decode('ascii')}")
-        else:
+        if message_id is None:
             message_id = self._new_message_id(now)
             added.append(b"Message-ID: " + message_id)
-        if b"date" in seen:
-            if _epoch(seen[b"date"]) is None:
-                raise Rejected("unparseable Date header")
-        else:
+        elif not _MESSAGE_ID.fullmatch(message_id) or len(message_id) > 250:
+            raise Rejected(f"malformed Message-ID {message_id[:80].decode('ascii', 'replace')!r}")
+        elif message_id.decode("ascii") in self.by_id:
+            raise Rejected(f"duplicate Message-ID {message_id.decode('ascii')}")
+        if b"date" not in seen:
             added.append(b"Date: " + email.utils.formatdate(now, usegmt=True).encode())
+        elif _epoch(seen[b"date"]) is None:
+            raise Rejected("unparseable Date header")
         if b"lines" not in seen:
             added.append(b"Lines: %d" % count_lines(body))
         added.append(b"Injection-Date: " + email.utils.formatdate(now, usegmt=True).encode())
