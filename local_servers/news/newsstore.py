@@ -125,9 +125,7 @@ def unfold(value: bytes) -> bytes:
 
 def overview_value(value: bytes | None) -> bytes:
     """A field as OVER sends it: one line, TAB, CR and LF turned into spaces (RFC 3977 §8.3.2)."""
-    if not value:
-        return b""
-    return value.replace(b"\t", b" ").replace(b"\r", b" ").replace(b"\n", b" ")
+    return (value or b"").replace(b"\t", b" ").replace(b"\r", b" ").replace(b"\n", b" ")
 
 
 def split_article(raw: bytes) -> tuple[list[bytes], bytes]:
