@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import bisect
 import datetime
-import logging
 import time
 from pathlib import Path
 
@@ -36,8 +35,6 @@ from ..config import check_login
 from ..engine import Command, LineService, LineSession, dot_stuff
 from .newsstore import OVERVIEW_FIELDS, SERVER_NAME, Article, Group, NewsStore, Rejected, overview_value
 from ..service import Option
-
-log = logging.getLogger("local_servers.nntp")
 
 #: RFC 3977 §3.1: a command line is at most 512 octets, CRLF included.
 MAX_COMMAND = 512
@@ -348,7 +345,7 @@ class NNTPSession(LineSession):
         except Rejected as exc:
             self.answer(f"441 Posting failed: {exc}")
             return
-        log.info("posted %s to %s", article.message_id, ", ".join(article.xref))
+        self.log.info("posted %s to %s", article.message_id, ", ".join(article.xref))
         self.answer(f"240 Article received OK {article.message_id}")
 
     def cmd_NEWGROUPS(self, arg: str) -> None:
@@ -428,10 +425,10 @@ class NNTPSession(LineSession):
         elif (name := check_login(self.pending_user, value)) is not None:
             self.user, self.pending_user = name, None
             self.transcript.login(name)
-            log.info("%s logged in from %s", self.user, self.peer)
+            self.log.info("%s logged in from %s", self.user, self.peer)
             self.answer("281 Authentication accepted")
         else:
-            log.info("NNTP login failed for %r from %s", self.pending_user, self.peer)
+            self.log.info("NNTP login failed for %r from %s", self.pending_user, self.peer)
             self.pending_user = None
             self.answer("481 Authentication failed")
 
@@ -470,7 +467,7 @@ class NNTPService(LineService):
     def opened(self) -> None:
         self.max_article = self.option("max_article_bytes")
         self.store = NewsStore(self.data_dir)
-        log.info("news server: %d groups, %d articles", len(self.store.groups), len(self.store.by_id))
+        self.log.info("news server: %d groups, %d articles", len(self.store.groups), len(self.store.by_id))
 
     def extra_info(self) -> dict:
         return {"groups": sorted(self.store.groups)}
