@@ -1,23 +1,12 @@
-"""One connection engine for the line protocols POP3, NNTP and IMAP (decision 0005).
+"""One connection engine for the line protocols POP3, NNTP and IMAP (decision 0005 tells its design).
 
-Split as in Twisted (LineOnlyReceiver and TimeoutMixin for the bytes and the
-clock, the protocol class for the meaning):
+LineSession is the transport side: lines of at most ``max_line`` octets, IMAP's literals, NNTP's
+dot-terminated blocks, idle timers, back-pressure, STARTTLS, half-close, a registry of connections. A
+protocol subclass is a command table (name -> Command) and one method per command, ``cmd_<NAME>(arg)``,
+returning its whole reply (one write: a delayed ACK between two costs 40 ms), or an awaitable for work
+that grows with stored data; no further command is taken until it is done, so replies stay in order.
 
-- LineSession (here) is the transport side: it frames the input into lines of
-  at most ``max_line`` octets, reads IMAP's literals and NNTP's dot-terminated
-  blocks, ends idle clients, stops reading while a client does not read our
-  replies, switches to TLS (half_close.py) after dropping the plaintext sent
-  before the handshake (RFC 2595 §4, RFC 3207 §4.2, RFC 4642 §2.2.2), answers
-  what a client pipelined before it half-closed, and registers every
-  connection so that a service can bound them and end them on shutdown.
-- A protocol subclass is a command table (name -> Command) and one method per
-  command, ``cmd_<NAME>(arg)``, returning its whole reply: one write, since a
-  delayed ACK between two writes costs 40 ms. A reply may be an awaitable
-  (in_thread() for work that grows with stored data); the session then takes
-  no further command until it is done, so replies stay in order.
-
-HOOK: transcripts and fault injection plug in at ``received()`` (everything
-in) and ``send()`` (every reply out); nothing else touches the transport.
+HOOK: transcripts and fault injection plug in at ``received()`` (everything in) and ``send()`` (every reply out).
 """
 
 from __future__ import annotations
@@ -138,12 +127,8 @@ class LineSession(asyncio.Protocol):
         raise NotImplementedError
 
     def error(self, kind: str, **details) -> bytes:
-        """The protocol's reply to an engine-level error `kind` (details: verb, syntax, limit).
-
-        Kinds: too_long, not_text, empty, unknown, state, syntax, internal, busy (too many
-        connections), idle, literal (too big; the client waits for the go-ahead) and literal_closing
-        (too big and on its way: the session ends). ``line_start`` is the command's start (IMAP's tag).
-        """
+        """The protocol's reply to an engine-level error `kind` (details: verb, syntax, limit): too_long, not_text,
+        empty, unknown, state, syntax, internal, busy, idle, literal and literal_closing (IMAP: a literal too big)."""
         raise NotImplementedError
 
     def check(self, verb: str, command: Command, arg: str) -> bytes | None:
@@ -335,25 +320,22 @@ class LineSession(asyncio.Protocol):
             self.send(self.error("not_text"))
             return
         verb, arg = self.split(text)
-        if not verb:
-            self.send(self.error("empty"))
-            return
         verb = verb.upper()
         command = self.commands.get(verb)
-        if command is None:
-            self.send(self.error("unknown", verb=verb[:40]))
-            return
-        if command.states and self.state not in command.states:
-            self.send(self.error("state", verb=verb))
-            return
-        if not command.accepts(arg):
-            self.send(self.error("syntax", verb=verb, syntax=command.syntax))
-            return
-        refusal = self.check(verb, command, arg)
-        if refusal is not None:
+        if not verb:
+            refusal = self.error("empty")
+        elif command is None:
+            refusal = self.error("unknown", verb=verb[:40])
+        elif command.states and self.state not in command.states:
+            refusal = self.error("state", verb=verb)
+        elif not command.accepts(arg):
+            refusal = self.error("syntax", verb=verb, syntax=command.syntax)
+        else:
+            refusal = self.check(verb, command, arg)
+        if refusal is None:
+            self.run(verb, getattr(self, f"cmd_{verb.replace('.', '_')}"), arg)
+        else:
             self.send(refusal)
-            return
-        self.run(verb, getattr(self, f"cmd_{verb.replace('.', '_')}"), arg)
 
     def run(self, verb: str, method, *args) -> None:
         """Run a command method and send its reply, now or (an awaitable) when it is done."""
