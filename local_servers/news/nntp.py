@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import datetime
 import time
+from functools import partialmethod
 from pathlib import Path
 
 from ..config import check_login
@@ -92,11 +93,7 @@ def wildmat(pattern: str):
         rules.append((item, negate))
 
     def matches(name: str) -> bool:
-        result = False
-        for item, negate in rules:
-            if glob_match(item, name):
-                result = not negate
-        return result
+        return next((not negate for item, negate in reversed(rules) if glob_match(item, name)), False)
 
     return matches
 
@@ -126,18 +123,24 @@ def glob_match(pattern: str, name: str) -> bool:
 def parse_date(arg: str) -> float:
     """ "[yy]yymmdd hhmmss [GMT]" (RFC 3977 §7.3) as epoch seconds; local time without GMT."""
     date, clock, *gmt = arg.split()
-    if len(date) == 6:  # two-digit year: this century unless that is in the future
-        this_year = datetime.date.today().year
-        year = this_year // 100 * 100 + int(date[:2])
-        if year > this_year:
-            year -= 100
-    else:
-        year = int(date[:4])
-    when = datetime.datetime(year, int(date[-4:-2]), int(date[-2:]),
-                             int(clock[:2]), int(clock[2:4]), int(clock[4:]))  # ValueError if impossible
-    if gmt:
-        when = when.replace(tzinfo=datetime.timezone.utc)
+    year, this_year = int(date[:-4]), datetime.date.today().year
+    if len(date) == 6:  # two-digit year: the latest such year not in the future
+        year = this_year - (this_year - year) % 100
+    when = datetime.datetime(year, int(date[-4:-2]), int(date[-2:]), int(clock[:2]), int(clock[2:4]), int(clock[4:]),
+                             tzinfo=datetime.timezone.utc if gmt else None)  # ValueError if impossible
     return when.timestamp()
+
+
+def active_line(group: Group) -> str:
+    return f"{group.name} {group.high} {group.low} {group.posting}"
+
+
+#: LIST's keywords that list groups: the status line, and each group's line.
+GROUP_LISTS = {
+    "ACTIVE": ("215 List of newsgroups follows", active_line),
+    "ACTIVE.TIMES": ("215 Group creation times follow", lambda group: f"{group.name} {group.created} {group.creator}"),
+    "NEWSGROUPS": ("215 Descriptions follow", lambda group: f"{group.name}\t{group.description}"),
+}
 
 
 def parse_range(arg: str) -> tuple[int, int | None]:
@@ -263,12 +266,12 @@ class NNTPSession(LineSession):
 
     def cmd_GROUP(self, arg: str) -> None:
         group = self.store.groups.get(arg)
-        if group is None:
-            self.answer("411 No such newsgroup")
-            return
-        self.group = group
-        self.current = group.numbers[0] if group.numbers else None
-        self.answer(f"211 {group.count} {group.low} {group.high} {group.name}")
+        self.answer(self._select(group) if group else "411 No such newsgroup")
+
+    def _select(self, group: Group) -> str:
+        """Make group the current one, at its first article; the 211 status line that says so."""
+        self.group, self.current = group, (group.numbers[0] if group.numbers else None)
+        return f"211 {group.count} {group.low} {group.high} {group.name}"
 
     def cmd_LISTGROUP(self, arg: str) -> None:
         words = arg.split()
@@ -276,19 +279,10 @@ class NNTPSession(LineSession):
         if group is None:
             self.answer("411 No such newsgroup" if words else "412 No newsgroup selected")
             return
-        self.group = group
-        self.current = group.numbers[0] if group.numbers else None
         numbers = group.numbers_in(*parse_range(words[1])) if len(words) > 1 else group.numbers
-        self.answer_lines(f"211 {group.count} {group.low} {group.high} {group.name} list follows",
-                        (b"%d" % n for n in numbers))
+        self.answer_lines(self._select(group) + " list follows", (b"%d" % n for n in numbers))
 
-    def cmd_LAST(self, arg: str) -> None:
-        self._move(-1)
-
-    def cmd_NEXT(self, arg: str) -> None:
-        self._move(+1)
-
-    def _move(self, step: int) -> None:
+    def _move(self, arg: str, step: int) -> None:
         if self.current is None:
             self.answer("420 Current article number is invalid")
             return
@@ -300,17 +294,8 @@ class NNTPSession(LineSession):
         self.current = numbers[index]
         self.answer(f"223 {self.current} {self.group.articles[self.current].message_id} retrieved")
 
-    def cmd_ARTICLE(self, arg: str) -> None:
-        self._article(arg, 220, "article")
-
-    def cmd_HEAD(self, arg: str) -> None:
-        self._article(arg, 221, "headers")
-
-    def cmd_BODY(self, arg: str) -> None:
-        self._article(arg, 222, "body")
-
-    def cmd_STAT(self, arg: str) -> None:
-        self._article(arg, 223, "status")
+    cmd_LAST = partialmethod(_move, step=-1)
+    cmd_NEXT = partialmethod(_move, step=+1)
 
     def _article(self, arg: str, code: int, part: str) -> None:
         """The status line, then the part of the article arg names (STAT: none)."""
@@ -322,6 +307,11 @@ class NNTPSession(LineSession):
                 head, blank, body = data.partition(b"\r\n\r\n")  # no empty line: only headers, no body
                 data = head + blank[:2] if part == "headers" else body
             self.answer(f"{code} {number} {article.message_id} {part}", data)
+
+    cmd_ARTICLE = partialmethod(_article, code=220, part="article")
+    cmd_HEAD = partialmethod(_article, code=221, part="headers")
+    cmd_BODY = partialmethod(_article, code=222, part="body")
+    cmd_STAT = partialmethod(_article, code=223, part="status")
 
     def cmd_POST(self, arg: str) -> None:
         if not self.posting_allowed:
@@ -355,8 +345,7 @@ class NNTPSession(LineSession):
             self.answer("501 Bad date or time")
             return
         groups = [g for g in self.store.groups.values() if g.created >= since]
-        self.answer_lines("231 List of new newsgroups follows",
-                        (f"{g.name} {g.high} {g.low} {g.posting}".encode() for g in groups))
+        self.answer_lines("231 List of new newsgroups follows", (active_line(g).encode() for g in groups))
 
     def cmd_NEWNEWS(self, arg: str) -> None:
         pattern, date = arg.split(None, 1)
@@ -378,16 +367,9 @@ class NNTPSession(LineSession):
         except ValueError:
             self.answer("501 Bad wildmat")
             return
-        groups = [g for g in self.store.groups.values() if matches(g.name)]
-        if keyword == "ACTIVE":
-            lines = (f"{g.name} {g.high} {g.low} {g.posting}" for g in groups)
-            self.answer_lines("215 List of newsgroups follows", (s.encode() for s in lines))
-        elif keyword == "ACTIVE.TIMES":
-            lines = (f"{g.name} {g.created} {g.creator}" for g in groups)
-            self.answer_lines("215 Group creation times follow", (s.encode() for s in lines))
-        elif keyword == "NEWSGROUPS":
-            lines = (f"{g.name}\t{g.description}" for g in groups)
-            self.answer_lines("215 Descriptions follow", (s.encode("utf-8") for s in lines))
+        if keyword in GROUP_LISTS:
+            status, line = GROUP_LISTS[keyword]
+            self.answer_lines(status, (line(g).encode() for g in self.store.groups.values() if matches(g.name)))
         elif keyword == "OVERVIEW.FMT" and not pattern:
             self.answer_lines("215 Order of fields in overview database", (f.encode() for f in OVERVIEW_FIELDS))
         elif keyword == "HEADERS" and (not pattern or pattern.upper() in ("MSGID", "RANGE")):
@@ -408,8 +390,7 @@ class NNTPSession(LineSession):
         if found is not None:
             self.answer_lines(status, (b"%d %s" % (n, overview_value(a.header(name))) for n, a in found))
 
-    def cmd_XHDR(self, arg: str) -> None:
-        self.cmd_HDR(arg, status="221 Header follows")
+    cmd_XHDR = partialmethod(cmd_HDR, status="221 Header follows")  # RFC 2980's name, its own status
 
     def cmd_AUTHINFO(self, arg: str) -> None:
         kind, value = arg.split(None, 1)
