@@ -47,9 +47,6 @@ class Command:
     def regex(self) -> re.Pattern:
         return re.compile(self.grammar, re.IGNORECASE | re.DOTALL)
 
-    def accepts(self, arg: str) -> bool:
-        return self.regex.fullmatch(arg) is not None
-
 
 def dot_stuff(data: bytes) -> bytes:
     """The data of a multi-line reply (POP3, NNTP: CRLF lines, or empty) as sent: every line's
@@ -328,7 +325,7 @@ class LineSession(asyncio.Protocol):
             refusal = self.error("unknown", verb=verb[:40])
         elif command.states and self.state not in command.states:
             refusal = self.error("state", verb=verb)
-        elif not command.accepts(arg):
+        elif command.regex.fullmatch(arg) is None:
             refusal = self.error("syntax", verb=verb, syntax=command.syntax)
         else:
             refusal = self.check(verb, command, arg)

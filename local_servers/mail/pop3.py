@@ -5,11 +5,8 @@ A POP3 session moves through three states (RFC 1939 section 3):
     AUTHORIZATION --USER/PASS or APOP--> TRANSACTION --QUIT--> UPDATE
                                           (STAT LIST RETR TOP UIDL DELE RSET NOOP)
 
-COMMANDS below is the protocol at a glance: for each command, its arguments
-(as help shows them and as a pattern the connection engine, engine/line.py,
-checks), its help and the states it is valid in. The engine does the line
-reading, limits, timers and TLS; POP3Session holds one ``cmd_<CMD>`` method
-per command, which returns the whole reply.
+COMMANDS below is the protocol at a glance (arguments, help, states), checked by the connection engine
+(engine/line.py); POP3Session holds one ``cmd_<CMD>`` method per command, which returns the whole reply.
 
 Maildrop is the store side: a numbered snapshot of the user's INBOX taken at
 login (the Maildir's new/ and cur/, in arrival order). DELE only marks a
@@ -75,13 +72,6 @@ def to_wire(data: bytes) -> bytes:
     return data if not data or data.endswith(b"\r\n") else data + b"\r\n"
 
 
-def unique_id(key: str) -> str:
-    """The UIDL of a message: its Maildir key (RFC 1939 allows 1-70 printable characters)."""
-    if 0 < len(key) <= 70 and all(0x21 <= ord(c) <= 0x7E for c in key):
-        return key
-    return hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()
-
-
 def more_files_than(maildir, limit: int) -> bool:
     """Whether a Maildir's new/ and cur/ hold more than `limit` entries; counts no further than that."""
     count = 0
@@ -133,7 +123,11 @@ class Maildrop:
         return self.sizes[n - 1]
 
     def uid(self, n: int) -> str:
-        return unique_id(self.entries[n - 1].key)
+        """Message n's UIDL: its Maildir key, which RFC 1939 allows if it is 1-70 printable characters."""
+        key = self.entries[n - 1].key
+        if 0 < len(key) <= 70 and all(0x21 <= ord(c) <= 0x7E for c in key):
+            return key
+        return hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()
 
     def stat(self) -> tuple[int, int]:
         numbers = self.numbers()

@@ -172,9 +172,7 @@ def _epoch(date_value: bytes | None) -> float | None:
         parsed = email.utils.parsedate_to_datetime(date_value.decode("ascii", "replace"))
     except (TypeError, ValueError, IndexError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed.timestamp()
+    return parsed.replace(tzinfo=parsed.tzinfo or datetime.timezone.utc).timestamp()  # no zone: UTC
 
 
 class NewsStore:
@@ -293,9 +291,8 @@ class NewsStore:
             if not seen.get(required.lower()):
                 raise Rejected(f"missing or empty {required.decode()} header")
 
-        names = [g.strip() for g in seen[b"newsgroups"].split(b",")]
         try:
-            groups = list(dict.fromkeys(n.decode("ascii") for n in names))
+            groups = list(dict.fromkeys(name.strip().decode("ascii") for name in seen[b"newsgroups"].split(b",")))
         except UnicodeDecodeError:
             raise Rejected("newsgroup names are ASCII") from None
         for name in groups:

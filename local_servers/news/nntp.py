@@ -18,10 +18,8 @@ How NNTP works, as this server shows it:
 - AUTHINFO USER/PASS logs in (RFC 4643); STARTTLS upgrades the connection to
   TLS (RFC 4642); the "nntps" port speaks TLS from the first byte.
 
-The COMMANDS table below lists every command with the arguments it takes;
-the connection engine (engine/line.py) checks each line against it and calls the
-method cmd_<COMMAND> of NNTPSession, which is all this module implements of
-a connection. Articles and groups live in newsstore.NewsStore.
+The engine (engine/line.py) checks each line against the COMMANDS table below and calls
+NNTPSession's cmd_<COMMAND>; articles and groups live in newsstore.NewsStore.
 """
 
 from __future__ import annotations
