@@ -129,6 +129,15 @@ def parse_date(arg: str) -> float:
     return when.timestamp()
 
 
+def reply(status: str, data: bytes | None = None) -> bytes:
+    """The status line and any data as ONE reply: a delayed ACK between two writes took INN 40 ms per OVER."""
+    return status.encode("utf-8") + b"\r\n" + (b"" if data is None else dot_stuff(data))
+
+
+def reply_lines(status: str, lines) -> bytes:
+    return reply(status, b"".join(line + b"\r\n" for line in lines))
+
+
 def active_line(group: Group) -> str:
     return f"{group.name} {group.high} {group.low} {group.posting}"
 
@@ -170,13 +179,6 @@ class NNTPSession(LineSession):
         """Anonymous posting on loopback; beyond it (and on a class server), only after AUTHINFO."""
         return not (self.service.ctx.public or self.service.ctx.classroom) or self.user is not None
 
-    def answer(self, status: str, data: bytes | None = None) -> None:
-        """The status line and any data in ONE write: a delayed ACK between two took INN 40 ms per OVER."""
-        self.send(status.encode("utf-8") + b"\r\n" + (b"" if data is None else dot_stuff(data)))
-
-    def answer_lines(self, status: str, lines) -> None:
-        self.answer(status, b"".join(line + b"\r\n" for line in lines))
-
     def greeting(self) -> bytes:
         if self.posting_allowed:
             return f"200 {SERVER_NAME} NNTP server ready (posting allowed)\r\n".encode()
@@ -205,40 +207,31 @@ class NNTPSession(LineSession):
 
     # -- finding articles ------------------------------------------------------
 
-    def _find(self, arg: str) -> tuple[int, Article] | None:
+    def _find(self, arg: str) -> tuple[int, Article] | bytes:
         """(number to report, article) for a message-id (number 0; the current article stays), a number,
-        or "" (the current article); None after sending the error."""
+        or "" (the current article); else the error reply."""
         if arg.startswith("<"):
             article = self.store.by_id.get(arg)
-            if article is None:
-                self.answer("430 No article with that message-id")
-                return None
-            return 0, article
+            return (0, article) if article else reply("430 No article with that message-id")
         number = int(arg) if arg else self.current
         if number is None:
-            self.answer("420 Current article number is invalid")
-            return None
-        article = self.group.articles.get(number)
-        if article is None:
-            self.answer("423 No article with that number")
-            return None
+            return reply("420 Current article number is invalid")
+        if number not in self.group.articles:
+            return reply("423 No article with that number")
         self.current = number
-        return number, article
+        return number, self.group.articles[number]
 
-    def _articles(self, arg: str) -> list[tuple[int, Article]] | None:
+    def _articles(self, arg: str) -> list[tuple[int, Article]] | bytes:
         """(number, article) for each article of a range, or as _find() for a message-id or ""."""
         if arg.startswith("<") or not arg:
             found = self._find(arg)
-            return [found] if found else None
+            return found if isinstance(found, bytes) else [found]
         numbers = self.group.numbers_in(*parse_range(arg))
-        if not numbers:
-            self.answer("423 No articles in that range")
-            return None
-        return [(n, self.group.articles[n]) for n in numbers]
+        return [(n, self.group.articles[n]) for n in numbers] or reply("423 No articles in that range")
 
     # -- the commands, in the order of RFC 3977 ---------------------------------
 
-    def cmd_CAPABILITIES(self, arg: str) -> None:
+    def cmd_CAPABILITIES(self, arg: str) -> bytes:
         caps = ["VERSION 2", "IMPLEMENTATION python-internet-course local news server", "READER",
                 "HDR", "NEWNEWS", "OVER MSGID", "LIST ACTIVE ACTIVE.TIMES NEWSGROUPS OVERVIEW.FMT HEADERS"]
         if self.posting_allowed:
@@ -247,175 +240,167 @@ class NNTPSession(LineSession):
             caps.append("STARTTLS")
         if self.user is None and (self.tls or not self.service.ctx.public):
             caps.append("AUTHINFO USER")
-        self.answer_lines("101 Capability list:", (c.encode() for c in caps))
+        return reply_lines("101 Capability list:", (c.encode() for c in caps))
 
-    def cmd_MODE(self, arg: str) -> None:
-        self.send(self.greeting())
+    def cmd_MODE(self, arg: str) -> bytes:
+        return self.greeting()
 
     def cmd_QUIT(self, arg: str) -> None:
         self.close(b"205 Bye\r\n")
 
-    def cmd_HELP(self, arg: str) -> None:
+    def cmd_HELP(self, arg: str) -> bytes:
         lines = (f"  {name} {c.syntax}".ljust(50).encode() + c.summary.encode() for name, c in COMMANDS.items())
-        self.answer_lines("100 Help text follows", lines)
+        return reply_lines("100 Help text follows", lines)
 
-    def cmd_DATE(self, arg: str) -> None:
-        self.answer(time.strftime("111 %Y%m%d%H%M%S", time.gmtime()))
+    def cmd_DATE(self, arg: str) -> bytes:
+        return reply(time.strftime("111 %Y%m%d%H%M%S", time.gmtime()))
 
-    def cmd_GROUP(self, arg: str) -> None:
+    def cmd_GROUP(self, arg: str) -> bytes:
         group = self.store.groups.get(arg)
-        self.answer(self._select(group) if group else "411 No such newsgroup")
+        return reply(self._select(group) if group else "411 No such newsgroup")
 
     def _select(self, group: Group) -> str:
         """Make group the current one, at its first article; the 211 status line that says so."""
         self.group, self.current = group, (group.numbers[0] if group.numbers else None)
         return f"211 {group.count} {group.low} {group.high} {group.name}"
 
-    def cmd_LISTGROUP(self, arg: str) -> None:
+    def cmd_LISTGROUP(self, arg: str) -> bytes:
         words = arg.split()
         group = self.store.groups.get(words[0]) if words else self.group
         if group is None:
-            self.answer("411 No such newsgroup" if words else "412 No newsgroup selected")
-            return
+            return reply("411 No such newsgroup" if words else "412 No newsgroup selected")
         numbers = group.numbers_in(*parse_range(words[1])) if len(words) > 1 else group.numbers
-        self.answer_lines(self._select(group) + " list follows", (b"%d" % n for n in numbers))
+        return reply_lines(self._select(group) + " list follows", (b"%d" % n for n in numbers))
 
-    def _move(self, arg: str, step: int) -> None:
+    def _move(self, arg: str, step: int) -> bytes:
         if self.current is None:
-            self.answer("420 Current article number is invalid")
-            return
+            return reply("420 Current article number is invalid")
         numbers = self.group.numbers
         index = bisect.bisect_left(numbers, self.current) + step
         if not 0 <= index < len(numbers):
-            self.answer("421 No next article in this group" if step > 0 else "422 No previous article in this group")
-            return
+            return reply("421 No next article in this group" if step > 0 else "422 No previous article in this group")
         self.current = numbers[index]
-        self.answer(f"223 {self.current} {self.group.articles[self.current].message_id} retrieved")
+        return reply(f"223 {self.current} {self.group.articles[self.current].message_id} retrieved")
 
     cmd_LAST = partialmethod(_move, step=-1)
     cmd_NEXT = partialmethod(_move, step=+1)
 
-    def _article(self, arg: str, code: int, part: str) -> None:
+    def _article(self, arg: str, code: int, part: str) -> bytes:
         """The status line, then the part of the article arg names (STAT: none)."""
         found = self._find(arg)
-        if found:
-            number, article = found
-            data = None if part == "status" else article.read()
-            if part in ("headers", "body"):
-                head, blank, body = data.partition(b"\r\n\r\n")  # no empty line: only headers, no body
-                data = head + blank[:2] if part == "headers" else body
-            self.answer(f"{code} {number} {article.message_id} {part}", data)
+        if isinstance(found, bytes):
+            return found
+        number, article = found
+        data = None if part == "status" else article.read()
+        if part in ("headers", "body"):
+            head, blank, body = data.partition(b"\r\n\r\n")  # no empty line: only headers, no body
+            data = head + blank[:2] if part == "headers" else body
+        return reply(f"{code} {number} {article.message_id} {part}", data)
 
     cmd_ARTICLE = partialmethod(_article, code=220, part="article")
     cmd_HEAD = partialmethod(_article, code=221, part="headers")
     cmd_BODY = partialmethod(_article, code=222, part="body")
     cmd_STAT = partialmethod(_article, code=223, part="status")
 
-    def cmd_POST(self, arg: str) -> None:
+    def cmd_POST(self, arg: str) -> bytes:
         if not self.posting_allowed:
-            self.answer("480 Authentication required for posting (AUTHINFO USER)")
-            return
-        self.answer("340 Send article to be posted. End with <CR-LF>.<CR-LF>")
+            return reply("480 Authentication required for posting (AUTHINFO USER)")
         # The engine reads up to the lone ".", even when the article is too big to keep;
         # a connection dropped before it stores nothing.
         self.read_block(self.service.max_article, self.posted)
+        return reply("340 Send article to be posted. End with <CR-LF>.<CR-LF>")
 
-    def posted(self, data: bytes | None) -> None:
+    def posted(self, data: bytes | None) -> bytes:
         if data is None:
-            self.answer(f"441 Article too big (the limit is {self.service.max_article} octets)")
-            return
+            return reply(f"441 Article too big (the limit is {self.service.max_article} octets)")
         classroom = self.service.ctx.classroom  # a class server: articles only from your own address
         if classroom is not None and (reason := classroom.check_post(self.user, data)) is not None:
-            self.answer(f"441 Posting failed: {reason}")
-            return
+            return reply(f"441 Posting failed: {reason}")
         try:
             article = self.store.post(data)
         except Rejected as exc:
-            self.answer(f"441 Posting failed: {exc}")
-            return
+            return reply(f"441 Posting failed: {exc}")
         self.log.info("posted %s to %s", article.message_id, ", ".join(article.xref))
-        self.answer(f"240 Article received OK {article.message_id}")
+        return reply(f"240 Article received OK {article.message_id}")
 
-    def cmd_NEWGROUPS(self, arg: str) -> None:
+    def cmd_NEWGROUPS(self, arg: str) -> bytes:
         try:
             since = parse_date(arg)
         except ValueError:
-            self.answer("501 Bad date or time")
-            return
+            return reply("501 Bad date or time")
         groups = [g for g in self.store.groups.values() if g.created >= since]
-        self.answer_lines("231 List of new newsgroups follows", (active_line(g).encode() for g in groups))
+        return reply_lines("231 List of new newsgroups follows", (active_line(g).encode() for g in groups))
 
-    def cmd_NEWNEWS(self, arg: str) -> None:
+    def cmd_NEWNEWS(self, arg: str) -> bytes:
         pattern, date = arg.split(None, 1)
         try:
             matches, since = wildmat(pattern), parse_date(date)
         except ValueError:
-            self.answer("501 Bad wildmat, date or time")
-            return
+            return reply("501 Bad wildmat, date or time")
         found = [a for a in self.store.by_id.values() if a.injected >= since and any(map(matches, a.xref))]
         found.sort(key=lambda a: a.injected)
-        self.answer_lines("230 List of new articles follows", (a.message_id.encode() for a in found))
+        return reply_lines("230 List of new articles follows", (a.message_id.encode() for a in found))
 
-    def cmd_LIST(self, arg: str) -> None:
+    def cmd_LIST(self, arg: str) -> bytes:
         words = arg.split()
         keyword = words[0].upper() if words else "ACTIVE"
         pattern = words[1] if len(words) > 1 else None
         try:
             matches = wildmat(pattern) if pattern else (lambda name: True)
         except ValueError:
-            self.answer("501 Bad wildmat")
-            return
+            return reply("501 Bad wildmat")
         if keyword in GROUP_LISTS:
             status, line = GROUP_LISTS[keyword]
-            self.answer_lines(status, (line(g).encode() for g in self.store.groups.values() if matches(g.name)))
-        elif keyword == "OVERVIEW.FMT" and not pattern:
-            self.answer_lines("215 Order of fields in overview database", (f.encode() for f in OVERVIEW_FIELDS))
-        elif keyword == "HEADERS" and (not pattern or pattern.upper() in ("MSGID", "RANGE")):
-            self.answer_lines("215 Headers and metadata items supported", [b":", b":bytes", b":lines"])
-        else:
-            self.answer(f"501 Unknown LIST keyword or argument; try one of {COMMANDS['LIST'].syntax}")
+            return reply_lines(status, (line(g).encode() for g in self.store.groups.values() if matches(g.name)))
+        if keyword == "OVERVIEW.FMT" and not pattern:
+            return reply_lines("215 Order of fields in overview database", (f.encode() for f in OVERVIEW_FIELDS))
+        if keyword == "HEADERS" and (not pattern or pattern.upper() in ("MSGID", "RANGE")):
+            return reply_lines("215 Headers and metadata items supported", [b":", b":bytes", b":lines"])
+        return reply(f"501 Unknown LIST keyword or argument; try one of {COMMANDS['LIST'].syntax}")
 
-    def cmd_OVER(self, arg: str, status: str = "224 Overview information follows") -> None:
+    def cmd_OVER(self, arg: str, status: str = "224 Overview information follows") -> bytes:
         found = self._articles(arg)
-        if found is not None:
-            self.answer(status, b"".join(b"%d%s\r\n" % (n, article.overview) for n, article in found))
+        if isinstance(found, bytes):
+            return found
+        return reply(status, b"".join(b"%d%s\r\n" % (n, article.overview) for n, article in found))
 
     cmd_XOVER = cmd_OVER  # RFC 2980's name
 
-    def cmd_HDR(self, arg: str, status: str = "225 Headers follow") -> None:
+    def cmd_HDR(self, arg: str, status: str = "225 Headers follow") -> bytes:
         name, *which = arg.split()
         found = self._articles(which[0] if which else "")
-        if found is not None:
-            self.answer_lines(status, (b"%d %s" % (n, overview_value(a.header(name))) for n, a in found))
+        if isinstance(found, bytes):
+            return found
+        return reply_lines(status, (b"%d %s" % (n, overview_value(a.header(name))) for n, a in found))
 
     cmd_XHDR = partialmethod(cmd_HDR, status="221 Header follows")  # RFC 2980's name, its own status
 
-    def cmd_AUTHINFO(self, arg: str) -> None:
+    def cmd_AUTHINFO(self, arg: str) -> bytes:
         kind, value = arg.split(None, 1)
         if self.user is not None:
-            self.answer("502 Already authenticated")
+            return reply("502 Already authenticated")
         elif not self.service.ctx.passwords_allowed(self.tls):
-            self.answer("483 Encryption required: use STARTTLS or the nntps port first")
+            return reply("483 Encryption required: use STARTTLS or the nntps port first")
         elif kind.upper() == "USER":
             self.pending_user = value
-            self.answer("381 Password required")
+            return reply("381 Password required")
         elif self.pending_user is None:
-            self.answer("482 Authentication commands issued out of sequence (AUTHINFO USER first)")
+            return reply("482 Authentication commands issued out of sequence (AUTHINFO USER first)")
         elif (name := check_login(self.pending_user, value)) is not None:
             self.user, self.pending_user = name, None
             self.transcript.login(name)
             self.log.info("%s logged in from %s", self.user, self.peer)
-            self.answer("281 Authentication accepted")
+            return reply("281 Authentication accepted")
         else:
             self.log.info("NNTP login failed for %r from %s", self.pending_user, self.peer)
             self.pending_user = None
-            self.answer("481 Authentication failed")
+            return reply("481 Authentication failed")
 
-    def cmd_STARTTLS(self, arg: str) -> None:
+    def cmd_STARTTLS(self, arg: str) -> bytes | None:
         if self.tls:
-            self.answer("502 Already using TLS")
+            return reply("502 Already using TLS")
         elif self.user is not None:
-            self.answer("502 Already authenticated")
+            return reply("502 Already authenticated")
         else:
             self.start_tls(b"382 Continue with TLS negotiation\r\n", then=self.forget)
 
