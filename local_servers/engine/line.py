@@ -78,13 +78,6 @@ class Registry:
             self.sessions.discard(session)
             self.limit.release(session.address)
 
-    async def shutdown(self, servers: list) -> None:
-        """End the open connections, refuse new ones in the same turn of the loop, and wait a bounded time."""
-        for session in list(self.sessions):
-            if session.transport is not None:
-                session.transport.abort()
-        await close_servers(servers)
-
 
 class LineSession(asyncio.Protocol):
     """One client connection of a line protocol. Subclasses set the class attributes and cmd_ methods."""
@@ -516,7 +509,11 @@ class LineService(Service):
         """Load what the sessions need (a store), before the first connection."""
 
     async def stop(self) -> None:
-        await self.registry.shutdown(self.servers)
+        """End the open connections, refuse new ones in the same turn of the loop, and wait a bounded time."""
+        for session in list(self.registry.sessions):
+            if session.transport is not None:
+                session.transport.abort()
+        await close_servers(self.servers)
 
 
 def raise_fd_limit() -> int:

@@ -100,14 +100,11 @@ class Maildrop:
         if entries is None:
             entries = mailstore.messages(mailstore.user_dir(mail_dir, user))
         for entry in entries:
-            size = known_sizes.get(entry.key)
-            if size is None:
-                try:
-                    size = len(to_wire(self.read(entry)))
-                except (KeyError, OSError):  # removed by an IMAP client meanwhile
-                    continue
+            try:  # the size known from an earlier session, else the message read and converted
+                self.sizes.append(known_sizes.get(entry.key) or len(to_wire(self.read(entry))))
+            except (KeyError, OSError):  # removed by an IMAP client meanwhile
+                continue
             self.entries.append(entry)
-            self.sizes.append(size)
         known_sizes.clear()  # keep only what is still there
         known_sizes.update(zip((entry.key for entry in self.entries), self.sizes))
         self.deleted: set[int] = set()

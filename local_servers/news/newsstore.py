@@ -320,18 +320,15 @@ class NewsStore:
 
         numbers = {name: self.groups[name].high + 1 for name in groups}
         xref = b"Xref: " + " ".join([SERVER_NAME] + [f"{g}:{n}" for g, n in numbers.items()]).encode()
-        path_value = seen.get(b"path")
         # Each server an article passes through prepends its name (RFC 5537 §3.2).
-        path_line = b"Path: " + SERVER_NAME.encode() + b"!" + (path_value or b"not-for-mail")
+        path_line = b"Path: " + SERVER_NAME.encode() + b"!" + (seen.get(b"path") or b"not-for-mail")
         kept = [line for line, (name, _) in zip(fields, parsed)
                 if name.lower() not in (b"path", b"xref", b"injection-date")]
         head = b"\r\n".join([path_line] + kept + added + [xref]) + b"\r\n"
         article_bytes = head + b"\r\n" + body
 
-        first = groups[0]
-        folder = self.spool / first
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / str(numbers[first])
+        path = self.spool / groups[0] / str(numbers[groups[0]])  # filed in its first group's folder
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, article_bytes, tmp_dir=self.tmp)
         article = self._index(path, article_bytes)
         assert article is not None
