@@ -438,16 +438,16 @@ class LineSession(asyncio.Protocol):
         self.send(done(None if too_big or len(data) > limit else data))
         return True
 
-    def start_tls(self, reply: bytes | str, then=None) -> None:
-        """Send `reply` (the go-ahead), drop the plaintext after the command, upgrade, then call then()."""
+    def start_tls(self, reply: bytes | str) -> None:
+        """Send `reply` (the go-ahead), drop the plaintext after the command, and upgrade."""
         self.send(reply)
         self.busy = True
         del self.buf[:]
         self.pos = 0
         self.transport.pause_reading()  # the next bytes are the TLS handshake, not commands
-        self.task = asyncio.ensure_future(self._upgrade(then))
+        self.task = asyncio.ensure_future(self._upgrade())
 
-    async def _upgrade(self, then) -> None:
+    async def _upgrade(self) -> None:
         try:
             self.transport = await half_close.start_tls(self.transport, self, self.service.ssl_context)
         except (OSError, asyncio.TimeoutError) as exc:  # ssl.SSLError and ConnectionError are OSErrors
@@ -459,8 +459,6 @@ class LineSession(asyncio.Protocol):
             return
         self.tls, self.busy, self.reading_paused = True, False, False
         self.transcript.secure()
-        if then is not None:
-            then()
         self.process()  # commands that arrived during the handshake
 
     def close(self, reply: bytes | str | None = None) -> None:

@@ -288,10 +288,8 @@ class POP3Session(LineSession):
     def cmd_STLS(self, arg: str) -> None:
         if self.tls:
             return self.err("already using TLS")
-        self.start_tls(self.ok("begin TLS negotiation"), then=self.forget)
-
-    def forget(self) -> None:
-        self.user = None  # RFC 2595: forget everything learned before TLS
+        self.user = None  # RFC 2595: forget everything learned before TLS (no command runs until it is up)
+        self.start_tls(self.ok("begin TLS negotiation"))
 
     def cmd_CAPA(self, arg: str) -> bytes:
         caps = ["TOP", "USER", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER"]

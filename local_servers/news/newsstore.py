@@ -98,10 +98,6 @@ class Group:
     articles: dict[int, Article] = field(default_factory=dict)
 
     @property
-    def count(self) -> int:
-        return len(self.numbers)
-
-    @property
     def low(self) -> int:
         # RFC 3977 §6.1.1.2: an empty group reports low = high + 1.
         return self.numbers[0] if self.numbers else self.high + 1
@@ -160,9 +156,7 @@ def parse_fields(fields: list[bytes], strict: bool = True) -> list[tuple[bytes, 
 
 
 def count_lines(body: bytes) -> int:
-    if not body:
-        return 0
-    return body.count(b"\r\n") + (0 if body.endswith(b"\r\n") else 1)
+    return body.count(b"\r\n") + (1 if body and not body.endswith(b"\r\n") else 0)
 
 
 def _epoch(date_value: bytes | None) -> float | None:

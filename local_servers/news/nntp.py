@@ -84,8 +84,7 @@ def wildmat(pattern: str):
     matches decides, "!" in front of it meaning "not". ValueError for characters the RFC forbids."""
     rules = []
     for item in pattern.split(","):
-        negate = item.startswith("!")
-        item = item[1:] if negate else item
+        negate, item = item.startswith("!"), item.removeprefix("!")
         if not item or any(c in item for c in "[\\]!"):
             raise ValueError(pattern)
         rules.append((item, negate))
@@ -153,8 +152,7 @@ GROUP_LISTS = {
 def parse_range(arg: str) -> tuple[int, int | None]:
     """ "n", "n-" or "n-m" as (first, last); last None means "to the end"."""
     first, dash, last = arg.partition("-")
-    if not dash:
-        return int(first), int(first)
+    last = last if dash else first  # "n" is "n-n"
     return int(first), (int(last) if last else None)
 
 
@@ -262,7 +260,7 @@ class NNTPSession(LineSession):
     def _select(self, group: Group) -> str:
         """Make group the current one, at its first article; the 211 status line that says so."""
         self.group, self.current = group, (group.numbers[0] if group.numbers else None)
-        return f"211 {group.count} {group.low} {group.high} {group.name}"
+        return f"211 {len(group.numbers)} {group.low} {group.high} {group.name}"
 
     def cmd_LISTGROUP(self, arg: str) -> bytes:
         words = arg.split()
@@ -399,14 +397,11 @@ class NNTPSession(LineSession):
     def cmd_STARTTLS(self, arg: str) -> bytes | None:
         if self.tls:
             return reply("502 Already using TLS")
-        elif self.user is not None:
+        if self.user is not None:
             return reply("502 Already authenticated")
-        else:
-            self.start_tls(b"382 Continue with TLS negotiation\r\n", then=self.forget)
-
-    def forget(self) -> None:
-        """RFC 4642 §2.2.2: forget what the client told us before TLS."""
+        # RFC 4642 §2.2.2: forget what the client told us before TLS (no command runs until it is up).
         self.group, self.current, self.pending_user = None, None, None
+        self.start_tls(b"382 Continue with TLS negotiation\r\n")
 
 
 # -- the service ---------------------------------------------------------------
