@@ -452,8 +452,7 @@ class LineSession(asyncio.Protocol):
             self.transport = await half_close.start_tls(self.transport, self, self.service.ssl_context)
         except (OSError, asyncio.TimeoutError) as exc:  # ssl.SSLError and ConnectionError are OSErrors
             self.log.info("TLS handshake with %s failed: %s", self.peer, exc)
-            if self.transport is not None:
-                self.transport.close()
+            self.close()
             return
         if self.transport is None:
             return

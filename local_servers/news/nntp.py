@@ -96,11 +96,9 @@ def wildmat(pattern: str):
 
 
 def glob_match(pattern: str, name: str) -> bool:
-    """Whether name matches pattern ("*": any run of characters, "?": one character).
-
-    Greedy, remembering only the last "*": when a later part fails, that star takes one more character,
-    so each character of name is retried at most once per pattern position, not as a regex backtracks.
-    """
+    """Whether name matches pattern ("*": any run of characters, "?": one character). Greedy: when a later
+    part fails, only the last "*" takes one more character, so each character of name is retried at most
+    once per pattern position, not as a regex backtracks."""
     p = n = 0
     star, resume = -1, 0  # the last "*" seen, and where in name its match would end next
     while n < len(name):
