@@ -15,7 +15,7 @@ import asyncio
 import concurrent.futures
 import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import half_close
@@ -58,12 +58,12 @@ def dot_stuff(data: bytes) -> bytes:
     return data.replace(b"\r\n.", b"\r\n..") + b".\r\n"
 
 
+@dataclass
 class Registry:
     """The open connections of one service, bounded in total and per client address."""
 
-    def __init__(self, limit: ConnectionLimit):
-        self.limit = limit
-        self.sessions: set[LineSession] = set()
+    limit: ConnectionLimit
+    sessions: set[LineSession] = field(default_factory=set)
 
     def admit(self, session: "LineSession") -> bool:
         """Count a new connection in, or answer the protocol's "too many connections" and close it."""

@@ -31,8 +31,6 @@ from ..service import Option
 from ..wire import profiles
 
 AUTHORIZATION, TRANSACTION = "AUTHORIZATION", "TRANSACTION"
-#: RFC 2449: a command line is at most 255 octets, CRLF included.
-MAX_LINE = 255
 IDLE_TIMEOUT = 600.0  # RFC 1939: an autologout timer of at least 10 minutes
 HOSTNAME = f"mail.{config.MAIL_DOMAIN}"
 #: RETR and TOP of a message bigger than this run in a thread (see in_thread_if_big()).
@@ -46,15 +44,14 @@ SMALL_MAILDROP = 200
 #: "TOP 1 99999999999999999999" gets -ERR, as any number a maildrop cannot have.
 MSG = r"[1-9]\d{0,8}"
 NAME = r"[\x21-\x7e]{1,64}"  # a user name: printable, no spaces
-BOTH = (AUTHORIZATION, TRANSACTION)
 COMMANDS: dict[str, Command] = {
     "USER": Command("name", "the mailbox to open", NAME, (AUTHORIZATION,)),
     "PASS": Command("password", "after USER, the password", r"[^\r\n]{1,200}", (AUTHORIZATION,)),
     "APOP": Command("name digest", "MD5 of the greeting's <timestamp> and the password", rf"{NAME} [0-9a-f]{{32}}",
                     (AUTHORIZATION,)),
     "STLS": Command("", "switch this connection to TLS before logging in", "", (AUTHORIZATION,)),
-    "CAPA": Command("", "list the server's capabilities", "", BOTH),
-    "QUIT": Command("", "end the session (and remove the messages marked with DELE)", "", BOTH),
+    "CAPA": Command("", "list the server's capabilities"),  # no states: valid in every state
+    "QUIT": Command("", "end the session (and remove the messages marked with DELE)"),
     "STAT": Command("", "number of messages and their total size", "", (TRANSACTION,)),
     "LIST": Command("[msg]", "size of each message (or of one)", f"(?:{MSG})?", (TRANSACTION,)),
     "RETR": Command("msg", "the whole message", MSG, (TRANSACTION,)),
@@ -155,7 +152,7 @@ class POP3Session(LineSession):
     """One client connection: the engine checks each line against COMMANDS and calls cmd_<CMD>."""
 
     commands = COMMANDS
-    max_line = MAX_LINE
+    max_line = 255  # RFC 2449: a command line is at most 255 octets, CRLF included
     encoding = "ascii"
     _ids = itertools.count(1)
 

@@ -73,12 +73,8 @@ class Article:
 
     def header(self, name: str) -> bytes | None:
         """A header's unfolded value, or the metadata items ':bytes' and ':lines'."""
-        name = name.lower()
-        if name == ":bytes":
-            return b"%d" % self.size
-        if name == ":lines":
-            return b"%d" % self.lines
-        return self.headers.get(name)
+        metadata = {":bytes": self.size, ":lines": self.lines}.get(name.lower())
+        return self.headers.get(name.lower()) if metadata is None else b"%d" % metadata
 
     def read(self) -> bytes:
         return self.path.read_bytes()
@@ -192,11 +188,10 @@ class NewsStore:
             if name:
                 self.groups[name] = Group(name, posting=flag or "y", high=int(high or 0))
         for line in self._lines("active.times"):
-            parts = line.split()
-            if len(parts) >= 2 and parts[0] in self.groups:
-                self.groups[parts[0]].created = int(parts[1])
-                if len(parts) > 2:
-                    self.groups[parts[0]].creator = parts[2]
+            name, created, creator = (line.split() + ["", "", ""])[:3]
+            if created and name in self.groups:
+                group = self.groups[name]
+                group.created, group.creator = int(created), creator or group.creator
         for line in self._lines("newsgroups"):
             name, _, description = line.partition("\t")
             if name in self.groups:

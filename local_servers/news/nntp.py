@@ -35,9 +35,6 @@ from ..engine import Command, LineService, LineSession, dot_stuff
 from .newsstore import OVERVIEW_FIELDS, SERVER_NAME, Article, Group, NewsStore, Rejected, overview_value
 from ..service import Option
 
-#: RFC 3977 §3.1: a command line is at most 512 octets, CRLF included.
-MAX_COMMAND = 512
-
 
 # -- the command table -------------------------------------------------------
 
@@ -160,7 +157,7 @@ class NNTPSession(LineSession):
     """The state of one client (group, current article, login) and one method per command."""
 
     commands = COMMANDS
-    max_line = MAX_COMMAND
+    max_line = 512  # RFC 3977 §3.1: a command line is at most 512 octets, CRLF included
 
     def __init__(self, service: "NNTPService", tls: bool):
         super().__init__(service, tls)
