@@ -191,8 +191,7 @@ class POP3Session(LineSession):
     @staticmethod
     def ok(text: str = "", data: bytes | None = None) -> bytes:
         """+OK and, for a multi-line reply, the data (CRLF lines), dot-stuffed, and the final "."."""
-        status = f"+OK {text}".rstrip().encode() + b"\r\n"
-        return status if data is None else status + dot_stuff(data)
+        return f"+OK {text}".rstrip().encode() + b"\r\n" + (b"" if data is None else dot_stuff(data))
 
     @staticmethod
     def err(text: str) -> bytes:

@@ -76,9 +76,6 @@ class Article:
         metadata = {":bytes": self.size, ":lines": self.lines}.get(name.lower())
         return self.headers.get(name.lower()) if metadata is None else b"%d" % metadata
 
-    def read(self) -> bytes:
-        return self.path.read_bytes()
-
 
 @dataclass
 class Group:

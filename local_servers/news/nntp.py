@@ -227,12 +227,9 @@ class NNTPSession(LineSession):
     def cmd_CAPABILITIES(self, arg: str) -> bytes:
         caps = ["VERSION 2", "IMPLEMENTATION python-internet-course local news server", "READER",
                 "HDR", "NEWNEWS", "OVER MSGID", "LIST ACTIVE ACTIVE.TIMES NEWSGROUPS OVERVIEW.FMT HEADERS"]
-        if self.posting_allowed:
-            caps.append("POST")
-        if not self.tls and self.user is None:
-            caps.append("STARTTLS")
-        if self.user is None and (self.tls or not self.service.ctx.public):
-            caps.append("AUTHINFO USER")
+        offered = {"POST": self.posting_allowed, "STARTTLS": not self.tls and self.user is None,
+                   "AUTHINFO USER": self.user is None and (self.tls or not self.service.ctx.public)}
+        caps += [cap for cap, on in offered.items() if on]
         return reply_lines("101 Capability list:", (c.encode() for c in caps))
 
     def cmd_MODE(self, arg: str) -> bytes:
@@ -284,7 +281,7 @@ class NNTPSession(LineSession):
         if isinstance(found, bytes):
             return found
         number, article = found
-        data = None if part == "status" else article.read()
+        data = None if part == "status" else article.path.read_bytes()
         if part in ("headers", "body"):
             head, blank, body = data.partition(b"\r\n\r\n")  # no empty line: only headers, no body
             data = head + blank[:2] if part == "headers" else body
