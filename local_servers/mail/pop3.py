@@ -110,9 +110,6 @@ class Maildrop:
         """The message numbers not marked as deleted."""
         return [n for n in range(1, len(self.entries) + 1) if n not in self.deleted]
 
-    def exists(self, n: int) -> bool:
-        return 1 <= n <= len(self.entries) and n not in self.deleted
-
     def size(self, n: int) -> int:
         return self.sizes[n - 1]
 
@@ -200,7 +197,7 @@ class POP3Session(LineSession):
     def message_number(self, arg: str) -> int | None:
         """The message number arg names if that message exists and is not deleted (the grammar checked arg)."""
         n = int(arg.split(" ")[0])
-        return n if self.maildrop.exists(n) else None
+        return n if 1 <= n <= len(self.maildrop.entries) and n not in self.maildrop.deleted else None
 
     # -- AUTHORIZATION state -------------------------------------------
 

@@ -348,11 +348,11 @@ class NNTPSession(LineSession):
             return reply_lines("215 Headers and metadata items supported", [b":", b":bytes", b":lines"])
         return reply(f"501 Unknown LIST keyword or argument; try one of {COMMANDS['LIST'].syntax}")
 
-    def cmd_OVER(self, arg: str, status: str = "224 Overview information follows") -> bytes:
+    def cmd_OVER(self, arg: str) -> bytes:
         found = self._articles(arg)
         if isinstance(found, bytes):
             return found
-        return reply(status, b"".join(b"%d%s\r\n" % (n, article.overview) for n, article in found))
+        return reply("224 Overview information follows", b"".join(b"%d%s\r\n" % (n, a.overview) for n, a in found))
 
     cmd_XOVER = cmd_OVER  # RFC 2980's name
 
