@@ -238,10 +238,9 @@ class NewsStore:
             raise ValueError(f"bad newsgroup name {name!r}")
         if posting not in ("y", "n"):
             raise ValueError("posting is 'y' or 'n'")
-        group = self.groups.get(name) or Group(name)
+        group = self.groups.setdefault(name, Group(name))
         group.description, group.posting = description, posting
         group.created = int(time.time()) if created is None else int(created)
-        self.groups[name] = group
         self._save_groups()
         return group
 
