@@ -1,44 +1,12 @@
-"""One connection engine for the line protocols: POP3, NNTP and IMAP.
+"""One connection engine for the line protocols POP3, NNTP and IMAP (decision 0005 tells its design).
 
-A line protocol is two things, kept apart as in Twisted (LineOnlyReceiver for
-the bytes, TimeoutMixin for the clock, the protocol class for the meaning):
+LineSession is the transport side: lines of at most ``max_line`` octets, IMAP's literals, NNTP's
+dot-terminated blocks, idle timers, back-pressure, STARTTLS, half-close, a registry of connections. A
+protocol subclass is a command table (name -> Command) and one method per command, ``cmd_<NAME>(arg)``,
+returning its whole reply (one write: a delayed ACK between two costs 40 ms), or an awaitable for work
+that grows with stored data; no further command is taken until it is done, so replies stay in order.
 
-- LineSession (here): the transport side. It frames the input into command
-  lines no longer than ``max_line``, ends idle clients, stops reading while a
-  client does not read our replies (back-pressure), switches to TLS with the
-  TLS layer of half_close.py and throws away the plaintext received before
-  the handshake (RFC 2595 §4, RFC 3207 §4.2, RFC 4642 §2.2.2), answers what a
-  client pipelined before it half-closed (TCP FIN or TLS close_notify: both
-  are eof_received(), and our half stays open until the replies are out), and
-  registers every connection so that a service can bound them and end them
-  on shutdown.
-- The protocol subclass: a declarative command table (name -> Command: the
-  states it is valid in, its argument grammar, its help) and one method per
-  command, ``cmd_<NAME>(arg)``, that returns its whole reply (sent in one
-  write; a delayed ACK between two writes costs 40 ms). dispatch() below is
-  the only place that checks a line against the table.
-
-Reading modes besides command lines:
-
-- read_block(limit, done): the dot-terminated data of NNTP POST (SMTP DATA
-  would use the same); done(data or None if over the limit) is called once.
-- Literals, for IMAP: a subclass returns the size from ``literal(line)``
-  when a line ends in ``{n}`` or ``{n+}``; the engine sends
-  ``continuation()`` (IMAP's "+ Ready") for the synchronising form, reads n
-  octets verbatim into the same command, and goes on with the next line.
-  dispatch() then gets the whole command with its literals inline, which is
-  what IMAP's parser reads. ``max_literal()`` bounds n by what the session may
-  send (before login: what a LOGIN needs); a bigger one gets ``error("literal")``.
-
-A command method may also return an awaitable: the session then reads no
-further command until it is done, so replies stay in order. in_thread(fn)
-is the one for work whose cost grows with stored data (reading a big file):
-it runs in a worker thread, so the loop, and every other service, goes on
-(decision 0005).
-
-HOOK: transcripts and fault injection (a later issue) plug in at exactly two
-places, ``received()`` (every command line or literal in) and ``send()``
-(every reply out). Nothing else reads from or writes to the transport.
+HOOK: transcripts and fault injection plug in at ``received()`` (everything in) and ``send()`` (every reply out).
 """
 
 from __future__ import annotations
@@ -47,9 +15,8 @@ import asyncio
 import concurrent.futures
 import inspect
 import re
-import socket
-import ssl
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from . import half_close
 from ..limits import OPTIONS, ConnectionLimit
@@ -75,24 +42,33 @@ class Command:
     grammar: str = ""  # a regular expression the whole argument must match
     states: tuple = ()  # the session states it is valid in (empty: every state)
     needs_group: bool = False  # NNTP: 412 unless a group is selected (or a message-id is given)
-    _regex: re.Pattern = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self):
-        object.__setattr__(self, "_regex", re.compile(self.grammar, re.IGNORECASE | re.DOTALL))
-
-    def accepts(self, arg: str) -> bool:
-        return self._regex.fullmatch(arg) is not None
+    @cached_property
+    def regex(self) -> re.Pattern:
+        return re.compile(self.grammar, re.IGNORECASE | re.DOTALL)
 
 
+def dot_stuff(data: bytes) -> bytes:
+    """The data of a multi-line reply (POP3, NNTP: CRLF lines, or empty) as sent: every line's
+    leading "." doubled, so that no line reads as the final ".", which then follows."""
+    if data and not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    if data.startswith(b"."):
+        data = b"." + data
+    return data.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+
+
+@dataclass
 class Registry:
     """The open connections of one service, bounded in total and per client address."""
 
-    def __init__(self, limit: ConnectionLimit):
-        self.limit = limit
-        self.sessions: set[LineSession] = set()
+    limit: ConnectionLimit
+    sessions: set[LineSession] = field(default_factory=set)
 
     def admit(self, session: "LineSession") -> bool:
+        """Count a new connection in, or answer the protocol's "too many connections" and close it."""
         if not self.limit.admit(session.address):
+            session.close(session.error("busy"))
             return False
         self.sessions.add(session)
         return True
@@ -101,15 +77,6 @@ class Registry:
         if session in self.sessions:
             self.sessions.discard(session)
             self.limit.release(session.address)
-
-    async def shutdown(self, servers: list) -> None:
-        """Refuse new connections, end the open ones, and wait a bounded time."""
-        for server in servers:
-            server.close()
-        for session in list(self.sessions):
-            if session.transport is not None:
-                session.transport.abort()
-        await close_servers(servers)
 
 
 class LineSession(asyncio.Protocol):
@@ -138,7 +105,7 @@ class LineSession(asyncio.Protocol):
         self.literal_left = 0
         self.last_active = 0.0
         self.timer: asyncio.TimerHandle | None = None
-        self.awaiting: asyncio.Future | None = None  # an awaitable reply under way
+        self.task: asyncio.Future | None = None  # the last awaitable reply or TLS upgrade (a Task needs a reference)
         self.line_waiter: asyncio.Future | None = None  # see read_line()
         self.drain_waiter: asyncio.Future | None = None  # see drain()
         self.line_start = b""  # the first octets of the command being read (an error reply may need its tag)
@@ -150,15 +117,8 @@ class LineSession(asyncio.Protocol):
         raise NotImplementedError
 
     def error(self, kind: str, **details) -> bytes:
-        """The protocol's reply for an engine-level error.
-
-        kind: too_long, not_text, empty, unknown, state, syntax, internal,
-        busy (too many connections), idle (the timeout closes the session),
-        literal (too big; the client waits for a go-ahead), literal_closing
-        (too big, and its octets are on their way: the session ends).
-        details: verb, syntax, limit. ``line_start`` holds the start of the
-        offending command (IMAP answers with its tag).
-        """
+        """The protocol's reply to an engine-level error `kind` (details: verb, syntax, limit): too_long, not_text,
+        empty, unknown, state, syntax, internal, busy, idle, literal and literal_closing (IMAP: a literal too big)."""
         raise NotImplementedError
 
     def check(self, verb: str, command: Command, arg: str) -> bytes | None:
@@ -166,7 +126,8 @@ class LineSession(asyncio.Protocol):
         return None
 
     def literal(self, line: bytes) -> int | None:
-        """IMAP: the size of the literal this line announces, or None (no literal)."""
+        """IMAP: n for a line ending in {n} or {n+}, else None. The engine sends continuation() for {n},
+        reads n octets verbatim into the same command, and dispatches the command when it is whole."""
         return None
 
     def max_literal(self) -> int:
@@ -191,14 +152,9 @@ class LineSession(asyncio.Protocol):
         self.peer = transport.get_extra_info("peername")
         self.address = self.peer[0] if self.peer else None
         self.transcript = open_transcript(self.service, self.peer, self.tls)
-        if not self.service.registry.admit(self):
-            self.send(self.error("busy"))
-            transport.close()
+        if not self.service.registry.admit(self):  # one too many: the busy reply went out
             self.transport = None
             return
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family != socket.AF_UNIX:  # no Nagle delay after a short reply
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         loop = asyncio.get_running_loop()
         self.last_active = loop.time()
         self.timer = loop.call_later(self.service.idle_timeout, self._idle_check)
@@ -224,9 +180,8 @@ class LineSession(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
         self.transport = None
-        for waiter in (self.line_waiter, self.drain_waiter):
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+        _wake(self.line_waiter)
+        _wake(self.drain_waiter)
         self.closed()
 
     def pause_writing(self) -> None:
@@ -234,8 +189,7 @@ class LineSession(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused = False
-        if self.drain_waiter is not None and not self.drain_waiter.done():
-            self.drain_waiter.set_result(None)
+        _wake(self.drain_waiter)
         self.process()
 
     # -- the engine ---------------------------------------------------------------
@@ -245,12 +199,9 @@ class LineSession(asyncio.Protocol):
         while self.transport is not None and not self.transport.is_closing():
             if (self.busy and self.line_waiter is None) or self.paused:
                 return
-            if self.literal_left:
-                if not self._take_literal():
-                    break
-                continue
-            if self.block is not None:
-                if not self._take_block():
+            if self.literal_left or self.block is not None:  # octets counted, or up to a lone "."
+                taken = self._take_literal() if self.literal_left else self._take_block()
+                if not taken:
                     break
                 continue
             end = self.buf.find(b"\n", self.pos)
@@ -272,18 +223,23 @@ class LineSession(asyncio.Protocol):
             self.last_active = asyncio.get_running_loop().time()
             line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
             if self.line_waiter is not None:  # a command method reads this line itself
-                waiter, self.line_waiter = self.line_waiter, None
                 self.received(line)
-                waiter.set_result(line)
+                _wake(self.line_waiter, line)
+                self.line_waiter = None
                 continue
             self._line(line)
         self._compact()
-        if self.eof and self.line_waiter is not None and self.buf.find(b"\n", self.pos) < 0:
-            waiter, self.line_waiter = self.line_waiter, None  # no line will come
-            waiter.set_result(None)
-        if self.eof and self.transport is not None and not self.busy \
-                and not self.transport.is_closing() and self.buf.find(b"\n", self.pos) < 0:
-            self.transport.close()  # every reply owed before the FIN is written
+        if self.eof:
+            self._end_after_half_close()
+
+    def _end_after_half_close(self) -> None:
+        """After the client's last octets (eof_received): once no whole line is left, a read_line() gets
+        None, and the session closes as soon as it owes no reply."""
+        if self.buf.find(b"\n", self.pos) < 0:
+            _wake(self.line_waiter)
+            self.line_waiter = None
+            if self.transport is not None and not self.busy and not self.transport.is_closing():
+                self.transport.close()  # every reply owed before the FIN is written
 
     def _read_high(self) -> int:
         """Unprocessed input beyond which reading pauses (a block is held whole, up to its limit)."""
@@ -354,33 +310,26 @@ class LineSession(asyncio.Protocol):
             self.send(self.error("not_text"))
             return
         verb, arg = self.split(text)
-        if not verb:
-            self.send(self.error("empty"))
-            return
         verb = verb.upper()
         command = self.commands.get(verb)
-        if command is None:
-            self.send(self.error("unknown", verb=verb[:40]))
-            return
-        if command.states and self.state not in command.states:
-            self.send(self.error("state", verb=verb))
-            return
-        if not command.accepts(arg):
-            self.send(self.error("syntax", verb=verb, syntax=command.syntax))
-            return
-        refusal = self.check(verb, command, arg)
-        if refusal is not None:
+        if not verb:
+            refusal = self.error("empty")
+        elif command is None:
+            refusal = self.error("unknown", verb=verb[:40])
+        elif command.states and self.state not in command.states:
+            refusal = self.error("state", verb=verb)
+        elif command.regex.fullmatch(arg) is None:
+            refusal = self.error("syntax", verb=verb, syntax=command.syntax)
+        else:
+            refusal = self.check(verb, command, arg)
+        if refusal is None:
+            self.run(verb, getattr(self, f"cmd_{verb.replace('.', '_')}"), arg)
+        else:
             self.send(refusal)
-            return
-        self.run(verb, getattr(self, f"cmd_{verb.replace('.', '_')}"), arg)
 
     def run(self, verb: str, method, *args) -> None:
         """Run a command method and send its reply, now or (an awaitable) when it is done."""
-        classroom = self.service.ctx.classroom  # a class server's per-account rate limit (classroom/)
-        if classroom is not None and (refusal := classroom.throttle(self, verb)) is not None:
-            self.send(refusal)
-            return
-        method = fault_hooks.line_command(self, verb, method)  # a fault may answer instead, or delay it
+        method = self.intercepted(verb, method)
         if method is None:
             return
         try:
@@ -393,17 +342,22 @@ class LineSession(asyncio.Protocol):
             return
         if inspect.isawaitable(reply):
             self.busy = True
-            self.awaiting = asyncio.ensure_future(reply)
-            self.awaiting.add_done_callback(lambda task: self._finished(task, verb))
+            self.task = asyncio.ensure_future(reply)
+            self.task.add_done_callback(lambda task: self._finished(task, verb))
         else:
             self.send(reply)
 
-    def _start(self, coroutine):
-        """Run a coroutine reply up to its first wait: its reply if it ends before one, else an awaitable.
+    def intercepted(self, verb: str, method):
+        """The method to run, or None if a class server's rate limit (classroom/) or a fault answered instead."""
+        classroom = self.service.ctx.classroom
+        if classroom is not None and (refusal := classroom.throttle(self, verb)) is not None:
+            self.send(refusal)
+            return None
+        return fault_hooks.line_command(self, verb, method)  # a fault may also delay the method
 
-        Most commands of an async protocol (IMAP) never wait, so their reply goes
-        out at once, in order.
-        """
+    def _start(self, coroutine):
+        """Run a coroutine reply up to its first wait: its reply if it ends before one (most IMAP commands
+        never wait: no Task for them), else an awaitable for the rest."""
         try:
             waits_for = coroutine.send(None)
         except StopIteration as done:
@@ -430,7 +384,7 @@ class LineSession(asyncio.Protocol):
         return asyncio.wrap_future(THREADS.submit(function, *args))
 
     def _finished(self, task: asyncio.Future, verb: str) -> None:
-        self.busy, self.awaiting = False, None
+        self.busy = False
         if task.cancelled():
             return
         if task.exception() is not None:
@@ -445,8 +399,7 @@ class LineSession(asyncio.Protocol):
     def read_line(self) -> asyncio.Future:
         """The client's next line (without its line end), for a command that reads on (IMAP's IDLE,
         AUTHENTICATE); None if the connection ends first. Waiting for it counts as idle."""
-        self.line_waiter = asyncio.get_running_loop().create_future()
-        waiter = self.line_waiter
+        waiter = self.line_waiter = asyncio.get_running_loop().create_future()
         self.process()  # the line may be buffered already
         return waiter
 
@@ -458,12 +411,8 @@ class LineSession(asyncio.Protocol):
             self.drain_waiter = None
 
     def read_block(self, limit: int, done) -> None:
-        """Read dot-terminated lines (dot-unstuffed, CRLF) up to `limit` octets, then send done(data).
-
-        done gets None if the block was bigger than the limit (it is still read
-        to its end). The block is taken whole, not line by line: a 1 MB POST
-        is a few searches and replaces, not 13,000 turns of a Python loop.
-        """
+        """Read dot-terminated lines (NNTP POST), then send done(the data dot-unstuffed, CRLF; None if over limit),
+        taken whole, not line by line: a 1 MB POST is a few searches and replaces, not 13,000 turns of a loop."""
         self.block = (limit, done, False, True)  # (limit, done, too big, nothing consumed yet)
 
     def _take_block(self) -> bool:
@@ -489,32 +438,26 @@ class LineSession(asyncio.Protocol):
         self.send(done(None if too_big or len(data) > limit else data))
         return True
 
-    def start_tls(self, reply: bytes | str, then=None) -> None:
-        """Send `reply` (the go-ahead), forget the plaintext after the command, and upgrade.
-
-        then() runs once the handshake is done (e.g. to forget what was learned before TLS).
-        """
+    def start_tls(self, reply: bytes | str) -> None:
+        """Send `reply` (the go-ahead), drop the plaintext after the command, and upgrade."""
         self.send(reply)
         self.busy = True
         del self.buf[:]
         self.pos = 0
         self.transport.pause_reading()  # the next bytes are the TLS handshake, not commands
-        self.upgrade = asyncio.ensure_future(self._upgrade(then))
+        self.task = asyncio.ensure_future(self._upgrade())
 
-    async def _upgrade(self, then) -> None:
+    async def _upgrade(self) -> None:
         try:
             self.transport = await half_close.start_tls(self.transport, self, self.service.ssl_context)
-        except (OSError, asyncio.TimeoutError, ConnectionError, ssl.SSLError) as exc:
+        except (OSError, asyncio.TimeoutError) as exc:  # ssl.SSLError and ConnectionError are OSErrors
             self.log.info("TLS handshake with %s failed: %s", self.peer, exc)
-            if self.transport is not None:
-                self.transport.close()
+            self.close()
             return
         if self.transport is None:
             return
         self.tls, self.busy, self.reading_paused = True, False, False
         self.transcript.secure()
-        if then is not None:
-            then()
         self.process()  # commands that arrived during the handshake
 
     def close(self, reply: bytes | str | None = None) -> None:
@@ -538,10 +481,7 @@ class LineService(Service):
     """A service whose listeners are a plain port (with STARTTLS) and its implicit-TLS twin."""
 
     session: type[LineSession]
-    options = {
-        "idle_timeout": Option(float, 600.0, "seconds of silence before a session is closed"),
-        **OPTIONS,
-    }
+    options = {"idle_timeout": Option(float, 600.0, "seconds of silence before a session is closed"), **OPTIONS}
 
     async def start(self) -> None:
         self.idle_timeout = self.option("idle_timeout")
@@ -566,7 +506,11 @@ class LineService(Service):
         """Load what the sessions need (a store), before the first connection."""
 
     async def stop(self) -> None:
-        await self.registry.shutdown(self.servers)
+        """End the open connections, refuse new ones in the same turn of the loop, and wait a bounded time."""
+        for session in list(self.registry.sessions):
+            if session.transport is not None:
+                session.transport.abort()
+        await close_servers(self.servers)
 
 
 def raise_fd_limit() -> int:
@@ -588,3 +532,9 @@ def raise_fd_limit() -> int:
         except (ValueError, OSError):  # macOS caps it below RLIM_INFINITY
             pass
     return soft
+
+
+def _wake(waiter: asyncio.Future | None, result=None) -> None:
+    """Answer a waiting read_line() or drain(), if one waits."""
+    if waiter is not None and not waiter.done():
+        waiter.set_result(result)

@@ -5,12 +5,8 @@ A POP3 session moves through three states (RFC 1939 section 3):
     AUTHORIZATION --USER/PASS or APOP--> TRANSACTION --QUIT--> UPDATE
                                           (STAT LIST RETR TOP UIDL DELE RSET NOOP)
 
-COMMANDS below is the protocol at a glance: for each command, its arguments
-(as help shows them and as a pattern the connection engine, engine/line.py,
-checks), its help and the states it is valid in. The engine does the line
-reading, limits, timers and TLS; POP3Session holds only the one ``cmd_<CMD>``
-method per command. Every reply, a status line and any multi-line data, is
-one write (two small writes can cost a 40 ms delayed ACK).
+COMMANDS below is the protocol at a glance (arguments, help, states), checked by the connection engine
+(engine/line.py); POP3Session holds one ``cmd_<CMD>`` method per command, which returns the whole reply.
 
 Maildrop is the store side: a numbered snapshot of the user's INBOX taken at
 login (the Maildir's new/ and cur/, in arrival order). DELE only marks a
@@ -26,23 +22,20 @@ import hmac
 import itertools
 import os
 import time
-from pathlib import Path
 
 from .. import config
 from . import mailstore
-from ..engine import Command, LineService, LineSession
+from ..engine import Command, LineService, LineSession, dot_stuff
 from .mail_service import MailService
 from ..service import Option
 from ..wire import profiles
 
 AUTHORIZATION, TRANSACTION = "AUTHORIZATION", "TRANSACTION"
-#: RFC 2449: a command line is at most 255 octets, CRLF included.
-MAX_LINE = 255
 IDLE_TIMEOUT = 600.0  # RFC 1939: an autologout timer of at least 10 minutes
 HOSTNAME = f"mail.{config.MAIL_DOMAIN}"
-#: RETR and TOP of a message bigger than this run in a thread (see login()).
+#: RETR and TOP of a message bigger than this run in a thread (see in_thread_if_big()).
 BIG_MESSAGE = 256 * 1024
-#: A maildrop of at most this many files is numbered on the loop at login (see login()): at most
+#: A maildrop of at most this many files is numbered on the loop (open_without_stalling()): at most
 #: ~1 ms with every size known, ~5 ms if none is (each message read once; measured, 2-core machine).
 SMALL_MAILDROP = 200
 
@@ -51,15 +44,14 @@ SMALL_MAILDROP = 200
 #: "TOP 1 99999999999999999999" gets -ERR, as any number a maildrop cannot have.
 MSG = r"[1-9]\d{0,8}"
 NAME = r"[\x21-\x7e]{1,64}"  # a user name: printable, no spaces
-BOTH = (AUTHORIZATION, TRANSACTION)
 COMMANDS: dict[str, Command] = {
     "USER": Command("name", "the mailbox to open", NAME, (AUTHORIZATION,)),
     "PASS": Command("password", "after USER, the password", r"[^\r\n]{1,200}", (AUTHORIZATION,)),
     "APOP": Command("name digest", "MD5 of the greeting's <timestamp> and the password", rf"{NAME} [0-9a-f]{{32}}",
                     (AUTHORIZATION,)),
     "STLS": Command("", "switch this connection to TLS before logging in", "", (AUTHORIZATION,)),
-    "CAPA": Command("", "list the server's capabilities", "", BOTH),
-    "QUIT": Command("", "end the session (and remove the messages marked with DELE)", "", BOTH),
+    "CAPA": Command("", "list the server's capabilities"),  # no states: valid in every state
+    "QUIT": Command("", "end the session (and remove the messages marked with DELE)"),
     "STAT": Command("", "number of messages and their total size", "", (TRANSACTION,)),
     "LIST": Command("[msg]", "size of each message (or of one)", f"(?:{MSG})?", (TRANSACTION,)),
     "RETR": Command("msg", "the whole message", MSG, (TRANSACTION,)),
@@ -75,19 +67,6 @@ def to_wire(data: bytes) -> bytes:
     """A stored message (LF line endings) as it is sent: CRLF line endings, ending in CRLF."""
     data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     return data if not data or data.endswith(b"\r\n") else data + b"\r\n"
-
-
-def dot_stuff(wire: bytes) -> bytes:
-    """Double every line's leading "." so that no line of the message reads as the final "." """
-    stuffed = wire.replace(b"\r\n.", b"\r\n..")
-    return b"." + stuffed if stuffed.startswith(b".") else stuffed
-
-
-def unique_id(key: str) -> str:
-    """The UIDL of a message: its Maildir key (RFC 1939 allows 1-70 printable characters)."""
-    if 0 < len(key) <= 70 and all(0x21 <= ord(c) <= 0x7E for c in key):
-        return key
-    return hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def more_files_than(maildir, limit: int) -> bool:
@@ -111,67 +90,54 @@ class Maildrop:
     def __init__(self, mail_dir, user: str, known_sizes: dict[str, int],
                  entries: list[mailstore.Entry] | None = None):
         """known_sizes: key -> size on the wire, from earlier sessions (a message never changes);
-        entries: mailstore.messages() of the INBOX if the caller listed it already."""
+        entries: the INBOX's mailstore.messages(), if listed already."""
         self.box = mailstore.open_box(mail_dir, user, create=True)
-        self.keys: list[str] = []
-        self.paths: list[Path] = []  # each message's file as listed at login (see read())
+        self.entries: list[mailstore.Entry] = []  # message n is entries[n - 1], its file as listed (see read())
         self.sizes: list[int] = []
         if entries is None:
             entries = mailstore.messages(mailstore.user_dir(mail_dir, user))
         for entry in entries:
-            size = known_sizes.get(entry.key)
-            if size is None:
-                try:
-                    size = len(to_wire(self.read(entry.path, entry.key)))
-                except (KeyError, OSError):  # removed by an IMAP client meanwhile
-                    continue
-            self.keys.append(entry.key)
-            self.paths.append(entry.path)
-            self.sizes.append(size)
+            try:  # the size known from an earlier session, else the message read and converted
+                self.sizes.append(known_sizes.get(entry.key) or len(to_wire(self.read(entry))))
+            except (KeyError, OSError):  # removed by an IMAP client meanwhile
+                continue
+            self.entries.append(entry)
         known_sizes.clear()  # keep only what is still there
-        known_sizes.update(zip(self.keys, self.sizes))
+        known_sizes.update(zip((entry.key for entry in self.entries), self.sizes))
         self.deleted: set[int] = set()
 
     def numbers(self) -> list[int]:
         """The message numbers not marked as deleted."""
-        return [n for n in range(1, len(self.keys) + 1) if n not in self.deleted]
-
-    def exists(self, n: int) -> bool:
-        return 1 <= n <= len(self.keys) and n not in self.deleted
+        return [n for n in range(1, len(self.entries) + 1) if n not in self.deleted]
 
     def size(self, n: int) -> int:
         return self.sizes[n - 1]
 
     def uid(self, n: int) -> str:
-        return unique_id(self.keys[n - 1])
+        """Message n's UIDL: its Maildir key, which RFC 1939 allows if it is 1-70 printable characters."""
+        key = self.entries[n - 1].key
+        if 0 < len(key) <= 70 and all(0x21 <= ord(c) <= 0x7E for c in key):
+            return key
+        return hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()
 
     def stat(self) -> tuple[int, int]:
         numbers = self.numbers()
         return len(numbers), sum(self.size(n) for n in numbers)
 
-    def read(self, path: Path, key: str) -> bytes:
-        """A message's octets: the file listed at login, or, if IMAP has renamed it since (a flag,
-        new/ to cur/), the file its key names now (KeyError if it is gone).
-
-        A message never changes, so the listed file is read without asking the box: a fresh
-        mailbox.Maildir lists the whole maildrop again on its first look-up (0.15 ms for 40
-        messages, more for more), and RETR runs while the session holds the maildrop lock.
-        """
+    def read(self, entry: mailstore.Entry) -> bytes:
+        """A message's octets: the file listed at login, or the one its key names since IMAP renamed it (KeyError
+        if gone). Not the box's look-up first: that lists the maildrop again (0.15 ms per 40 messages), locked."""
         try:
-            return path.read_bytes()
+            return entry.path.read_bytes()
         except FileNotFoundError:
-            return self.box.get_bytes(key)
-
-    def wire(self, n: int) -> bytes:
-        """Message n with CRLF line endings."""
-        return to_wire(self.read(self.paths[n - 1], self.keys[n - 1]))
+            return self.box.get_bytes(entry.key)
 
     def expunge(self) -> int:
         """The UPDATE state: remove the marked messages; return how many could not be removed."""
         failed = 0
         for n in sorted(self.deleted):
             try:
-                self.box.remove(self.keys[n - 1])
+                self.box.remove(self.entries[n - 1].key)
             except KeyError:
                 pass  # already gone (an IMAP client expunged it): the goal is reached
             except OSError:
@@ -183,7 +149,7 @@ class POP3Session(LineSession):
     """One client connection: the engine checks each line against COMMANDS and calls cmd_<CMD>."""
 
     commands = COMMANDS
-    max_line = MAX_LINE
+    max_line = 255  # RFC 2449: a command line is at most 255 octets, CRLF included
     encoding = "ascii"
     _ids = itertools.count(1)
 
@@ -221,9 +187,8 @@ class POP3Session(LineSession):
 
     @staticmethod
     def ok(text: str = "", data: bytes | None = None) -> bytes:
-        """+OK and, for a multi-line reply, the data (already CRLF, dot-stuffed) and the final "."."""
-        status = f"+OK {text}".rstrip().encode() + b"\r\n"
-        return status if data is None else status + data + b".\r\n"
+        """+OK and, for a multi-line reply, the data (CRLF lines), dot-stuffed, and the final "."."""
+        return f"+OK {text}".rstrip().encode() + b"\r\n" + (b"" if data is None else dot_stuff(data))
 
     @staticmethod
     def err(text: str) -> bytes:
@@ -232,7 +197,7 @@ class POP3Session(LineSession):
     def message_number(self, arg: str) -> int | None:
         """The message number arg names if that message exists and is not deleted (the grammar checked arg)."""
         n = int(arg.split(" ")[0])
-        return n if self.maildrop.exists(n) else None
+        return n if 1 <= n <= len(self.maildrop.entries) and n not in self.maildrop.deleted else None
 
     # -- AUTHORIZATION state -------------------------------------------
 
@@ -243,8 +208,7 @@ class POP3Session(LineSession):
         return None
 
     def cmd_USER(self, arg: str) -> bytes:
-        refused = self.refused()
-        if refused:
+        if refused := self.refused():
             return refused
         self.user = arg
         return self.ok(f"send PASS for {self.user}")
@@ -276,31 +240,25 @@ class POP3Session(LineSession):
         self.service.locked.add(user)
         self.user = user
         self.transcript.login(user)
-        # Numbering a maildrop lists its files and reads the messages whose size is not known yet.
-        # A small one is numbered here and now: handing it to a thread and back costs more than the
-        # work, under load several ms, and the maildrop stays locked all that time (bench/README.md,
-        # "POP3: the maildrop lock"). A big one goes to a thread, so that the other sessions and
-        # services go on meanwhile (decision 0005).
-        entries = self.small_listing(user)
-        if entries is None:
-            return self.in_thread(self.open_maildrop, user)
-        return self.open_maildrop(user, entries)
+        return self.open_without_stalling(user)
 
-    def small_listing(self, user: str) -> list[mailstore.Entry] | None:
-        """The maildrop's messages if numbering them is little work (bounded, whatever is stored), else None.
+    def open_without_stalling(self, user: str):
+        """open_maildrop() here and now if numbering the maildrop is little work, else in a worker thread.
 
-        Little work: at most SMALL_MAILDROP files, and at most BIG_MESSAGE octets to read for sizes.
+        Numbering lists the files and reads the messages whose size is not known yet. A big maildrop goes
+        to a thread, so that the other sessions and services go on (decision 0005). A small one (at most
+        SMALL_MAILDROP files, BIG_MESSAGE octets to read) does not: a thread and back costs more than the
+        work, under load several ms, with the maildrop locked (bench/README.md, "POP3: the maildrop lock").
         """
         path = mailstore.user_dir(self.service.data_dir, user)
         try:
-            if more_files_than(path, SMALL_MAILDROP):
-                return None
-            entries = mailstore.messages(path)
+            entries = None if more_files_than(path, SMALL_MAILDROP) else mailstore.messages(path)
         except OSError:  # let the thread meet it again and answer it
-            return None
+            entries = None
         known = self.service.sizes.get(user, {})
-        unknown = sum(entry.size for entry in entries if entry.key not in known)
-        return entries if unknown <= BIG_MESSAGE else None
+        if entries is None or sum(entry.size for entry in entries if entry.key not in known) > BIG_MESSAGE:
+            return self.in_thread(self.open_maildrop, user)
+        return self.open_maildrop(user, entries)
 
     def open_maildrop(self, user: str, entries: list[mailstore.Entry] | None = None) -> bytes:
         try:
@@ -318,10 +276,8 @@ class POP3Session(LineSession):
     def cmd_STLS(self, arg: str) -> None:
         if self.tls:
             return self.err("already using TLS")
-        self.start_tls(self.ok("begin TLS negotiation"), then=self.forget)
-
-    def forget(self) -> None:
-        self.user = None  # RFC 2595: forget everything learned before TLS
+        self.user = None  # RFC 2595: forget everything learned before TLS (no command runs until it is up)
+        self.start_tls(self.ok("begin TLS negotiation"))
 
     def cmd_CAPA(self, arg: str) -> bytes:
         caps = ["TOP", "USER", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER"]
@@ -335,7 +291,7 @@ class POP3Session(LineSession):
         if self.state == TRANSACTION:
             failed = self.maildrop.expunge()  # the UPDATE state
             removed = len(self.maildrop.deleted) - failed
-            left = len(self.maildrop.keys) - removed
+            left = len(self.maildrop.entries) - removed
             if removed:
                 self.log.info("%s: removed %d message(s)", self.user, removed)
             reply = (self.err(f"[SYS/TEMP] {failed} message(s) could not be removed") if failed
@@ -370,7 +326,7 @@ class POP3Session(LineSession):
         if n is None:
             return self.err("no such message")
         try:
-            return self.maildrop.wire(n)
+            return to_wire(self.maildrop.read(self.maildrop.entries[n - 1]))
         except KeyError:
             return self.err("message was removed by another client")
 
@@ -386,7 +342,7 @@ class POP3Session(LineSession):
 
     def retr(self, arg: str) -> bytes:
         wire = self.wire(arg)
-        return wire if wire.startswith(b"-ERR") else self.ok(f"{len(wire)} octets", dot_stuff(wire))
+        return wire if wire.startswith(b"-ERR") else self.ok(f"{len(wire)} octets", wire)
 
     def cmd_TOP(self, arg: str):
         return self.in_thread_if_big(arg, self.top)
@@ -396,12 +352,10 @@ class POP3Session(LineSession):
         if wire.startswith(b"-ERR"):
             return wire
         head, sep, body = wire.partition(b"\r\n\r\n")
-        if not sep:  # no body at all
-            top = wire
-        else:
+        if sep:  # the headers, the empty line, and the first n lines of the body
             lines = body.split(b"\r\n")[:-1][:int(arg.split(" ")[1])]
-            top = head + b"\r\n\r\n" + b"".join(line + b"\r\n" for line in lines)
-        return self.ok("top of message follows", dot_stuff(top))
+            wire = head + sep + b"".join(line + b"\r\n" for line in lines)
+        return self.ok("top of message follows", wire)
 
     def cmd_DELE(self, arg: str) -> bytes:
         if int(arg) in self.maildrop.deleted:

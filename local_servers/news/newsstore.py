@@ -73,15 +73,8 @@ class Article:
 
     def header(self, name: str) -> bytes | None:
         """A header's unfolded value, or the metadata items ':bytes' and ':lines'."""
-        name = name.lower()
-        if name == ":bytes":
-            return b"%d" % self.size
-        if name == ":lines":
-            return b"%d" % self.lines
-        return self.headers.get(name)
-
-    def read(self) -> bytes:
-        return self.path.read_bytes()
+        metadata = {":bytes": self.size, ":lines": self.lines}.get(name.lower())
+        return self.headers.get(name.lower()) if metadata is None else b"%d" % metadata
 
 
 @dataclass
@@ -98,10 +91,6 @@ class Group:
     articles: dict[int, Article] = field(default_factory=dict)
 
     @property
-    def count(self) -> int:
-        return len(self.numbers)
-
-    @property
     def low(self) -> int:
         # RFC 3977 §6.1.1.2: an empty group reports low = high + 1.
         return self.numbers[0] if self.numbers else self.high + 1
@@ -113,10 +102,7 @@ class Group:
         return self.numbers[start:end]
 
     def add(self, number: int, article: Article) -> None:
-        if not self.numbers or number > self.numbers[-1]:
-            self.numbers.append(number)
-        else:
-            bisect.insort(self.numbers, number)
+        bisect.insort(self.numbers, number)  # at the end, as a rule: O(log n)
         self.articles[number] = article
         self.high = max(self.high, number)
 
@@ -128,9 +114,7 @@ def unfold(value: bytes) -> bytes:
 
 def overview_value(value: bytes | None) -> bytes:
     """A field as OVER sends it: one line, TAB, CR and LF turned into spaces (RFC 3977 §8.3.2)."""
-    if not value:
-        return b""
-    return value.replace(b"\t", b" ").replace(b"\r", b" ").replace(b"\n", b" ")
+    return (value or b"").replace(b"\t", b" ").replace(b"\r", b" ").replace(b"\n", b" ")
 
 
 def split_article(raw: bytes) -> tuple[list[bytes], bytes]:
@@ -150,22 +134,22 @@ def split_article(raw: bytes) -> tuple[list[bytes], bytes]:
     return fields, body
 
 
-def parse_fields(fields: list[bytes]) -> list[tuple[bytes, bytes]]:
-    """(name, raw value) for each header field; Rejected if one is malformed."""
+def parse_fields(fields: list[bytes], strict: bool = True) -> list[tuple[bytes, bytes]]:
+    """(name, raw value) for each header field; a malformed one is Rejected, or skipped if not strict
+    (an article already on disk is trusted)."""
     parsed = []
     for number, line in enumerate(fields, 1):
         match = _HEADER.fullmatch(line)
-        if not match:
+        if match:
+            parsed.append((match.group(1), match.group(2)))
+        elif strict:
             shown = line[:60].decode("utf-8", "replace")
             raise Rejected(f"malformed header line {number}: {shown!r} (expected 'Name: value')")
-        parsed.append((match.group(1), match.group(2)))
     return parsed
 
 
 def count_lines(body: bytes) -> int:
-    if not body:
-        return 0
-    return body.count(b"\r\n") + (0 if body.endswith(b"\r\n") else 1)
+    return body.count(b"\r\n") + (1 if body and not body.endswith(b"\r\n") else 0)
 
 
 def _epoch(date_value: bytes | None) -> float | None:
@@ -175,9 +159,7 @@ def _epoch(date_value: bytes | None) -> float | None:
         parsed = email.utils.parsedate_to_datetime(date_value.decode("ascii", "replace"))
     except (TypeError, ValueError, IndexError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed.timestamp()
+    return parsed.replace(tzinfo=parsed.tzinfo or datetime.timezone.utc).timestamp()  # no zone: UTC
 
 
 class NewsStore:
@@ -203,11 +185,10 @@ class NewsStore:
             if name:
                 self.groups[name] = Group(name, posting=flag or "y", high=int(high or 0))
         for line in self._lines("active.times"):
-            parts = line.split()
-            if len(parts) >= 2 and parts[0] in self.groups:
-                self.groups[parts[0]].created = int(parts[1])
-                if len(parts) > 2:
-                    self.groups[parts[0]].creator = parts[2]
+            name, created, creator = (line.split() + ["", "", ""])[:3]
+            if created and name in self.groups:
+                group = self.groups[name]
+                group.created, group.creator = int(created), creator or group.creator
         for line in self._lines("newsgroups"):
             name, _, description = line.partition("\t")
             if name in self.groups:
@@ -228,7 +209,7 @@ class NewsStore:
         """Remember an article file: its groups (from Xref), message-id and overview."""
         fields, body = split_article(raw)
         headers: dict[str, bytes] = {}
-        for name, value in parse_fields_lenient(fields):
+        for name, value in parse_fields(fields, strict=False):
             headers.setdefault(name.decode("ascii").lower(), unfold(value))
         message_id = headers.get("message-id", b"").decode("ascii", "replace")
         xref: dict[str, int] = {}
@@ -257,10 +238,9 @@ class NewsStore:
             raise ValueError(f"bad newsgroup name {name!r}")
         if posting not in ("y", "n"):
             raise ValueError("posting is 'y' or 'n'")
-        group = self.groups.get(name) or Group(name)
+        group = self.groups.setdefault(name, Group(name))
         group.description, group.posting = description, posting
         group.created = int(time.time()) if created is None else int(created)
-        self.groups[name] = group
         self._save_groups()
         return group
 
@@ -279,11 +259,8 @@ class NewsStore:
     # -- posting -----------------------------------------------------------
 
     def post(self, raw: bytes, *, now: float | None = None, allow_read_only: bool = False) -> Article:
-        """Check an article as an injecting server would, add its headers, and file it.
-
-        raw is the article as the client sent it (dot-stuffing removed, CRLF
-        line ends). Raises Rejected with the reason the client should see.
-        """
+        """Check an article as an injecting server would, add its headers, and file it. raw: as the client
+        sent it (dot-stuffing removed, CRLF line ends). Raises Rejected with the reason the client should see."""
         now = time.time() if now is None else now
         fields, body = split_article(raw)
         if not fields:
@@ -299,9 +276,8 @@ class NewsStore:
             if not seen.get(required.lower()):
                 raise Rejected(f"missing or empty {required.decode()} header")
 
-        names = [g.strip() for g in seen[b"newsgroups"].split(b",")]
         try:
-            groups = list(dict.fromkeys(n.decode("ascii") for n in names))
+            groups = list(dict.fromkeys(name.strip().decode("ascii") for name in seen[b"newsgroups"].split(b",")))
         except UnicodeDecodeError:
             raise Rejected("newsgroup names are ASCII") from None
         for name in groups:
@@ -312,37 +288,32 @@ class NewsStore:
 
         added: list[bytes] = []
         message_id = seen.get(b"message-id")
-        if message_id is not None:
-            if not _MESSAGE_ID.fullmatch(message_id) or len(message_id) > 250:
-                raise Rejected(f"malformed Message-ID {message_id[:80].decode('ascii', 'replace')!r}")
-            if message_id.decode("ascii") in self.by_id:
-                raise Rejected(f"duplicate Message-ID {message_id.decode('ascii')}")
-        else:
+        if message_id is None:
             message_id = self._new_message_id(now)
             added.append(b"Message-ID: " + message_id)
-        if b"date" in seen:
-            if _epoch(seen[b"date"]) is None:
-                raise Rejected("unparseable Date header")
-        else:
+        elif not _MESSAGE_ID.fullmatch(message_id) or len(message_id) > 250:
+            raise Rejected(f"malformed Message-ID {message_id[:80].decode('ascii', 'replace')!r}")
+        elif message_id.decode("ascii") in self.by_id:
+            raise Rejected(f"duplicate Message-ID {message_id.decode('ascii')}")
+        if b"date" not in seen:
             added.append(b"Date: " + email.utils.formatdate(now, usegmt=True).encode())
+        elif _epoch(seen[b"date"]) is None:
+            raise Rejected("unparseable Date header")
         if b"lines" not in seen:
             added.append(b"Lines: %d" % count_lines(body))
         added.append(b"Injection-Date: " + email.utils.formatdate(now, usegmt=True).encode())
 
         numbers = {name: self.groups[name].high + 1 for name in groups}
         xref = b"Xref: " + " ".join([SERVER_NAME] + [f"{g}:{n}" for g, n in numbers.items()]).encode()
-        path_value = seen.get(b"path")
         # Each server an article passes through prepends its name (RFC 5537 §3.2).
-        path_line = b"Path: " + SERVER_NAME.encode() + b"!" + (path_value or b"not-for-mail")
+        path_line = b"Path: " + SERVER_NAME.encode() + b"!" + (seen.get(b"path") or b"not-for-mail")
         kept = [line for line, (name, _) in zip(fields, parsed)
                 if name.lower() not in (b"path", b"xref", b"injection-date")]
         head = b"\r\n".join([path_line] + kept + added + [xref]) + b"\r\n"
         article_bytes = head + b"\r\n" + body
 
-        first = groups[0]
-        folder = self.spool / first
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / str(numbers[first])
+        path = self.spool / groups[0] / str(numbers[groups[0]])  # filed in its first group's folder
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, article_bytes, tmp_dir=self.tmp)
         article = self._index(path, article_bytes)
         assert article is not None
@@ -354,13 +325,3 @@ class NewsStore:
             candidate = f"<{int(now * 1000):x}.{os.getpid()}.{next(self._ids)}@{SERVER_NAME}>"
             if candidate not in self.by_id:
                 return candidate.encode("ascii")
-
-
-def parse_fields_lenient(fields: list[bytes]) -> list[tuple[bytes, bytes]]:
-    """Like parse_fields, but skips what is not a header (files already on disk are trusted)."""
-    parsed = []
-    for line in fields:
-        match = _HEADER.fullmatch(line)
-        if match:
-            parsed.append((match.group(1), match.group(2)))
-    return parsed

@@ -18,33 +18,22 @@ How NNTP works, as this server shows it:
 - AUTHINFO USER/PASS logs in (RFC 4643); STARTTLS upgrades the connection to
   TLS (RFC 4642); the "nntps" port speaks TLS from the first byte.
 
-The COMMANDS table below lists every command with the arguments it takes;
-the connection engine (engine/line.py) checks each line against it and calls the
-method cmd_<COMMAND> of NNTPSession, which is all this module implements of
-a connection. Articles and groups live in newsstore.NewsStore.
-
-Options (``--option key=value``): nntp_idle_timeout (seconds, default 900),
-nntp_max_article_bytes (default 1000000), and the engine's connection limits
-(NNTPService.options lists them).
+The engine (engine/line.py) checks each line against the COMMANDS table below and calls
+NNTPSession's cmd_<COMMAND>; articles and groups live in newsstore.NewsStore.
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime
-import logging
 import time
+from functools import partialmethod
 from pathlib import Path
 
 from ..config import check_login
-from ..engine import Command, LineService, LineSession
+from ..engine import Command, LineService, LineSession, dot_stuff
 from .newsstore import OVERVIEW_FIELDS, SERVER_NAME, Article, Group, NewsStore, Rejected, overview_value
 from ..service import Option
-
-log = logging.getLogger("local_servers.nntp")
-
-#: RFC 3977 §3.1: a command line is at most 512 octets, CRLF included.
-MAX_COMMAND = 512
 
 
 # -- the command table -------------------------------------------------------
@@ -87,51 +76,26 @@ COMMANDS: dict[str, Command] = {
 
 # -- helpers -----------------------------------------------------------------
 
-def dot_stuff(data: bytes) -> bytes:
-    """Lines of data ready for the wire: a "." doubled at line starts, then the final ".".
-
-    data is CRLF-terminated lines (or empty).
-    """
-    if data and not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    if data.startswith(b"."):
-        data = b"." + data
-    return data.replace(b"\r\n.", b"\r\n..") + b".\r\n"
-
-
 def wildmat(pattern: str):
-    """A test for group names from an RFC 3977 wildmat ("comp.*,!comp.lang.*").
-
-    Patterns are tried left to right; the last one that matches decides, and a
-    "!" in front of it means "not". Raises ValueError for characters the RFC
-    forbids in a wildmat. Each test costs at most len(pattern) * len(name)
-    steps (glob_match), never the exponential time of a backtracking regex.
-    """
+    """A test for group names from an RFC 3977 wildmat ("comp.*,!comp.lang.*"): the last pattern that
+    matches decides, "!" in front of it meaning "not". ValueError for characters the RFC forbids."""
     rules = []
     for item in pattern.split(","):
-        negate = item.startswith("!")
-        item = item[1:] if negate else item
+        negate, item = item.startswith("!"), item.removeprefix("!")
         if not item or any(c in item for c in "[\\]!"):
             raise ValueError(pattern)
         rules.append((item, negate))
 
     def matches(name: str) -> bool:
-        result = False
-        for item, negate in rules:
-            if glob_match(item, name):
-                result = not negate
-        return result
+        return next((not negate for item, negate in reversed(rules) if glob_match(item, name)), False)
 
     return matches
 
 
 def glob_match(pattern: str, name: str) -> bool:
-    """Whether name matches pattern ("*": any run of characters, "?": one character).
-
-    Greedy, remembering only the last "*": when a later part fails, that star
-    takes one more character. So each character of name is retried at most
-    once per pattern position, without the nested retries of a regex engine.
-    """
+    """Whether name matches pattern ("*": any run of characters, "?": one character). Greedy: when a later
+    part fails, only the last "*" takes one more character, so each character of name is retried at most
+    once per pattern position, not as a regex backtracks."""
     p = n = 0
     star, resume = -1, 0  # the last "*" seen, and where in name its match would end next
     while n < len(name):
@@ -150,42 +114,50 @@ def glob_match(pattern: str, name: str) -> bool:
 
 def parse_date(arg: str) -> float:
     """ "[yy]yymmdd hhmmss [GMT]" (RFC 3977 §7.3) as epoch seconds; local time without GMT."""
-    parts = arg.split()
-    date, clock = parts[0], parts[1]
-    gmt = len(parts) > 2
-    if len(date) == 6:  # two-digit year: this century unless that is in the future
-        this_year = datetime.date.today().year
-        year = this_year // 100 * 100 + int(date[:2])
-        if year > this_year:
-            year -= 100
-    else:
-        year = int(date[:4])
-    when = datetime.datetime(year, int(date[-4:-2]), int(date[-2:]),
-                             int(clock[:2]), int(clock[2:4]), int(clock[4:]))  # ValueError if impossible
-    if gmt:
-        when = when.replace(tzinfo=datetime.timezone.utc)
+    date, clock, *gmt = arg.split()
+    year, this_year = int(date[:-4]), datetime.date.today().year
+    if len(date) == 6:  # two-digit year: the latest such year not in the future
+        year = this_year - (this_year - year) % 100
+    when = datetime.datetime(year, int(date[-4:-2]), int(date[-2:]), int(clock[:2]), int(clock[2:4]), int(clock[4:]),
+                             tzinfo=datetime.timezone.utc if gmt else None)  # ValueError if impossible
     return when.timestamp()
+
+
+def reply(status: str, data: bytes | None = None) -> bytes:
+    """The status line and any data as ONE reply: a delayed ACK between two writes took INN 40 ms per OVER."""
+    return status.encode("utf-8") + b"\r\n" + (b"" if data is None else dot_stuff(data))
+
+
+def reply_lines(status: str, lines) -> bytes:
+    return reply(status, b"".join(line + b"\r\n" for line in lines))
+
+
+def active_line(group: Group) -> str:
+    return f"{group.name} {group.high} {group.low} {group.posting}"
+
+
+#: LIST's keywords that list groups: the status line, and each group's line.
+GROUP_LISTS = {
+    "ACTIVE": ("215 List of newsgroups follows", active_line),
+    "ACTIVE.TIMES": ("215 Group creation times follow", lambda group: f"{group.name} {group.created} {group.creator}"),
+    "NEWSGROUPS": ("215 Descriptions follow", lambda group: f"{group.name}\t{group.description}"),
+}
 
 
 def parse_range(arg: str) -> tuple[int, int | None]:
     """ "n", "n-" or "n-m" as (first, last); last None means "to the end"."""
     first, dash, last = arg.partition("-")
-    if not dash:
-        return int(first), int(first)
+    last = last if dash else first  # "n" is "n-n"
     return int(first), (int(last) if last else None)
 
 
 # -- the session: one client's conversation ------------------------------------
 
 class NNTPSession(LineSession):
-    """The state of one client (group, current article, login) and one method per command.
-
-    The connection engine (engine/line.py) reads the lines, checks them against
-    COMMANDS and calls cmd_<COMMAND>; the methods answer with answer().
-    """
+    """The state of one client (group, current article, login) and one method per command."""
 
     commands = COMMANDS
-    max_line = MAX_COMMAND
+    max_line = 512  # RFC 3977 §3.1: a command line is at most 512 octets, CRLF included
 
     def __init__(self, service: "NNTPService", tls: bool):
         super().__init__(service, tls)
@@ -199,17 +171,6 @@ class NNTPSession(LineSession):
     def posting_allowed(self) -> bool:
         """Anonymous posting on loopback; beyond it (and on a class server), only after AUTHINFO."""
         return not (self.service.ctx.public or self.service.ctx.classroom) or self.user is not None
-
-    # Replies: the status line and any data go out in ONE write, so that a
-    # delayed ACK never holds the data back (INN took 40 ms per OVER otherwise).
-    def answer(self, status: str, data: bytes | None = None) -> None:
-        reply = status.encode("utf-8") + b"\r\n"
-        if data is not None:
-            reply += dot_stuff(data)
-        self.send(reply)
-
-    def answer_lines(self, status: str, lines) -> None:
-        self.answer(status, b"".join(line + b"\r\n" for line in lines))
 
     def greeting(self) -> bytes:
         if self.posting_allowed:
@@ -239,272 +200,200 @@ class NNTPSession(LineSession):
 
     # -- finding articles ------------------------------------------------------
 
-    def _find(self, arg: str) -> tuple[int, Article] | None:
-        """The article named by arg (message-id, number, or "" for the current one).
-
-        Returns (number to report, article), or None after sending the error.
-        A message-id is reported as number 0 and leaves the current article alone.
-        """
+    def _find(self, arg: str) -> tuple[int, Article] | bytes:
+        """(number to report, article) for a message-id (number 0; the current article stays), a number,
+        or "" (the current article); else the error reply."""
         if arg.startswith("<"):
             article = self.store.by_id.get(arg)
-            if article is None:
-                self.answer("430 No article with that message-id")
-                return None
-            return 0, article
-        if not arg:
-            if self.current is None:
-                self.answer("420 Current article number is invalid")
-                return None
-            number = self.current
-        else:
-            number = int(arg)
-        article = self.group.articles.get(number)
-        if article is None:
-            self.answer("423 No article with that number")
-            return None
+            return (0, article) if article else reply("430 No article with that message-id")
+        number = int(arg) if arg else self.current
+        if number is None:
+            return reply("420 Current article number is invalid")
+        if number not in self.group.articles:
+            return reply("423 No article with that number")
         self.current = number
-        return number, article
+        return number, self.group.articles[number]
 
-    def _numbers(self, arg: str) -> list[int] | None:
-        """The numbers of a range argument ("" means the current article); None after an error."""
-        if not arg:
-            if self.current is None:
-                self.answer("420 Current article number is invalid")
-                return None
-            return [self.current]
-        first, last = parse_range(arg)
-        numbers = self.group.numbers_in(first, last)
-        if not numbers:
-            self.answer("423 No articles in that range")
-            return None
-        return numbers
+    def _articles(self, arg: str) -> list[tuple[int, Article]] | bytes:
+        """(number, article) for each article of a range, or as _find() for a message-id or ""."""
+        if arg.startswith("<") or not arg:
+            found = self._find(arg)
+            return found if isinstance(found, bytes) else [found]
+        numbers = self.group.numbers_in(*parse_range(arg))
+        return [(n, self.group.articles[n]) for n in numbers] or reply("423 No articles in that range")
 
     # -- the commands, in the order of RFC 3977 ---------------------------------
 
-    def cmd_CAPABILITIES(self, arg: str) -> None:
+    def cmd_CAPABILITIES(self, arg: str) -> bytes:
         caps = ["VERSION 2", "IMPLEMENTATION python-internet-course local news server", "READER",
                 "HDR", "NEWNEWS", "OVER MSGID", "LIST ACTIVE ACTIVE.TIMES NEWSGROUPS OVERVIEW.FMT HEADERS"]
-        if self.posting_allowed:
-            caps.append("POST")
-        if not self.tls and self.user is None:
-            caps.append("STARTTLS")
-        if self.user is None and (self.tls or not self.service.ctx.public):
-            caps.append("AUTHINFO USER")
-        self.answer_lines("101 Capability list:", (c.encode() for c in caps))
+        offered = {"POST": self.posting_allowed, "STARTTLS": not self.tls and self.user is None,
+                   "AUTHINFO USER": self.user is None and (self.tls or not self.service.ctx.public)}
+        caps += [cap for cap, on in offered.items() if on]
+        return reply_lines("101 Capability list:", (c.encode() for c in caps))
 
-    def cmd_MODE(self, arg: str) -> None:
-        self.send(self.greeting())
+    def cmd_MODE(self, arg: str) -> bytes:
+        return self.greeting()
 
     def cmd_QUIT(self, arg: str) -> None:
         self.close(b"205 Bye\r\n")
 
-    def cmd_HELP(self, arg: str) -> None:
+    def cmd_HELP(self, arg: str) -> bytes:
         lines = (f"  {name} {c.syntax}".ljust(50).encode() + c.summary.encode() for name, c in COMMANDS.items())
-        self.answer_lines("100 Help text follows", lines)
+        return reply_lines("100 Help text follows", lines)
 
-    def cmd_DATE(self, arg: str) -> None:
-        self.answer(time.strftime("111 %Y%m%d%H%M%S", time.gmtime()))
+    def cmd_DATE(self, arg: str) -> bytes:
+        return reply(time.strftime("111 %Y%m%d%H%M%S", time.gmtime()))
 
-    def cmd_GROUP(self, arg: str) -> None:
+    def cmd_GROUP(self, arg: str) -> bytes:
         group = self.store.groups.get(arg)
-        if group is None:
-            self.answer("411 No such newsgroup")
-            return
-        self.group = group
-        self.current = group.numbers[0] if group.numbers else None
-        self.answer(f"211 {group.count} {group.low} {group.high} {group.name}")
+        return reply(self._select(group) if group else "411 No such newsgroup")
 
-    def cmd_LISTGROUP(self, arg: str) -> None:
+    def _select(self, group: Group) -> str:
+        """Make group the current one, at its first article; the 211 status line that says so."""
+        self.group, self.current = group, (group.numbers[0] if group.numbers else None)
+        return f"211 {len(group.numbers)} {group.low} {group.high} {group.name}"
+
+    def cmd_LISTGROUP(self, arg: str) -> bytes:
         words = arg.split()
         group = self.store.groups.get(words[0]) if words else self.group
         if group is None:
-            self.answer("411 No such newsgroup" if words else "412 No newsgroup selected")
-            return
-        self.group = group
-        self.current = group.numbers[0] if group.numbers else None
+            return reply("411 No such newsgroup" if words else "412 No newsgroup selected")
         numbers = group.numbers_in(*parse_range(words[1])) if len(words) > 1 else group.numbers
-        self.answer_lines(f"211 {group.count} {group.low} {group.high} {group.name} list follows",
-                        (b"%d" % n for n in numbers))
+        return reply_lines(self._select(group) + " list follows", (b"%d" % n for n in numbers))
 
-    def cmd_LAST(self, arg: str) -> None:
-        self._move(-1)
-
-    def cmd_NEXT(self, arg: str) -> None:
-        self._move(+1)
-
-    def _move(self, step: int) -> None:
+    def _move(self, arg: str, step: int) -> bytes:
         if self.current is None:
-            self.answer("420 Current article number is invalid")
-            return
+            return reply("420 Current article number is invalid")
         numbers = self.group.numbers
         index = bisect.bisect_left(numbers, self.current) + step
         if not 0 <= index < len(numbers):
-            self.answer("421 No next article in this group" if step > 0 else "422 No previous article in this group")
-            return
+            return reply("421 No next article in this group" if step > 0 else "422 No previous article in this group")
         self.current = numbers[index]
-        self.answer(f"223 {self.current} {self.group.articles[self.current].message_id} retrieved")
+        return reply(f"223 {self.current} {self.group.articles[self.current].message_id} retrieved")
 
-    def cmd_ARTICLE(self, arg: str) -> None:
+    cmd_LAST = partialmethod(_move, step=-1)
+    cmd_NEXT = partialmethod(_move, step=+1)
+
+    def _article(self, arg: str, code: int, part: str) -> bytes:
+        """The status line, then the part of the article arg names (STAT: none)."""
         found = self._find(arg)
-        if found:
-            number, article = found
-            self.answer(f"220 {number} {article.message_id} article", article.read())
+        if isinstance(found, bytes):
+            return found
+        number, article = found
+        data = None if part == "status" else article.path.read_bytes()
+        if part in ("headers", "body"):
+            head, blank, body = data.partition(b"\r\n\r\n")  # no empty line: only headers, no body
+            data = head + blank[:2] if part == "headers" else body
+        return reply(f"{code} {number} {article.message_id} {part}", data)
 
-    def cmd_HEAD(self, arg: str) -> None:
-        found = self._find(arg)
-        if found:
-            number, article = found
-            raw = article.read()
-            end = raw.find(b"\r\n\r\n")
-            self.answer(f"221 {number} {article.message_id} headers", raw[:end + 2] if end >= 0 else raw)
+    cmd_ARTICLE = partialmethod(_article, code=220, part="article")
+    cmd_HEAD = partialmethod(_article, code=221, part="headers")
+    cmd_BODY = partialmethod(_article, code=222, part="body")
+    cmd_STAT = partialmethod(_article, code=223, part="status")
 
-    def cmd_BODY(self, arg: str) -> None:
-        found = self._find(arg)
-        if found:
-            number, article = found
-            raw = article.read()
-            end = raw.find(b"\r\n\r\n")
-            self.answer(f"222 {number} {article.message_id} body", raw[end + 4:] if end >= 0 else b"")
-
-    def cmd_STAT(self, arg: str) -> None:
-        found = self._find(arg)
-        if found:
-            number, article = found
-            self.answer(f"223 {number} {article.message_id} status")
-
-    def cmd_POST(self, arg: str) -> None:
+    def cmd_POST(self, arg: str) -> bytes:
         if not self.posting_allowed:
-            self.answer("480 Authentication required for posting (AUTHINFO USER)")
-            return
-        self.answer("340 Send article to be posted. End with <CR-LF>.<CR-LF>")
+            return reply("480 Authentication required for posting (AUTHINFO USER)")
         # The engine reads up to the lone ".", even when the article is too big to keep;
         # a connection dropped before it stores nothing.
         self.read_block(self.service.max_article, self.posted)
+        return reply("340 Send article to be posted. End with <CR-LF>.<CR-LF>")
 
-    def posted(self, data: bytes | None) -> None:
+    def posted(self, data: bytes | None) -> bytes:
         if data is None:
-            self.answer(f"441 Article too big (the limit is {self.service.max_article} octets)")
-            return
+            return reply(f"441 Article too big (the limit is {self.service.max_article} octets)")
         classroom = self.service.ctx.classroom  # a class server: articles only from your own address
         if classroom is not None and (reason := classroom.check_post(self.user, data)) is not None:
-            self.answer(f"441 Posting failed: {reason}")
-            return
+            return reply(f"441 Posting failed: {reason}")
         try:
             article = self.store.post(data)
         except Rejected as exc:
-            self.answer(f"441 Posting failed: {exc}")
-            return
-        log.info("posted %s to %s", article.message_id, ", ".join(article.xref))
-        self.answer(f"240 Article received OK {article.message_id}")
+            return reply(f"441 Posting failed: {exc}")
+        self.log.info("posted %s to %s", article.message_id, ", ".join(article.xref))
+        return reply(f"240 Article received OK {article.message_id}")
 
-    def cmd_NEWGROUPS(self, arg: str) -> None:
+    def cmd_NEWGROUPS(self, arg: str) -> bytes:
         try:
             since = parse_date(arg)
         except ValueError:
-            self.answer("501 Bad date or time")
-            return
+            return reply("501 Bad date or time")
         groups = [g for g in self.store.groups.values() if g.created >= since]
-        self.answer_lines("231 List of new newsgroups follows",
-                        (f"{g.name} {g.high} {g.low} {g.posting}".encode() for g in groups))
+        return reply_lines("231 List of new newsgroups follows", (active_line(g).encode() for g in groups))
 
-    def cmd_NEWNEWS(self, arg: str) -> None:
+    def cmd_NEWNEWS(self, arg: str) -> bytes:
         pattern, date = arg.split(None, 1)
         try:
             matches, since = wildmat(pattern), parse_date(date)
         except ValueError:
-            self.answer("501 Bad wildmat, date or time")
-            return
+            return reply("501 Bad wildmat, date or time")
         found = [a for a in self.store.by_id.values() if a.injected >= since and any(map(matches, a.xref))]
         found.sort(key=lambda a: a.injected)
-        self.answer_lines("230 List of new articles follows", (a.message_id.encode() for a in found))
+        return reply_lines("230 List of new articles follows", (a.message_id.encode() for a in found))
 
-    def cmd_LIST(self, arg: str) -> None:
+    def cmd_LIST(self, arg: str) -> bytes:
         words = arg.split()
         keyword = words[0].upper() if words else "ACTIVE"
         pattern = words[1] if len(words) > 1 else None
         try:
             matches = wildmat(pattern) if pattern else (lambda name: True)
         except ValueError:
-            self.answer("501 Bad wildmat")
-            return
-        groups = [g for g in self.store.groups.values() if matches(g.name)]
-        if keyword == "ACTIVE":
-            lines = (f"{g.name} {g.high} {g.low} {g.posting}" for g in groups)
-            self.answer_lines("215 List of newsgroups follows", (s.encode() for s in lines))
-        elif keyword == "ACTIVE.TIMES":
-            lines = (f"{g.name} {g.created} {g.creator}" for g in groups)
-            self.answer_lines("215 Group creation times follow", (s.encode() for s in lines))
-        elif keyword == "NEWSGROUPS":
-            lines = (f"{g.name}\t{g.description}" for g in groups)
-            self.answer_lines("215 Descriptions follow", (s.encode("utf-8") for s in lines))
-        elif keyword == "OVERVIEW.FMT" and not pattern:
-            self.answer_lines("215 Order of fields in overview database", (f.encode() for f in OVERVIEW_FIELDS))
-        elif keyword == "HEADERS" and (not pattern or pattern.upper() in ("MSGID", "RANGE")):
-            self.answer_lines("215 Headers and metadata items supported", [b":", b":bytes", b":lines"])
-        else:
-            self.answer(f"501 Unknown LIST keyword or argument; try one of {COMMANDS['LIST'].syntax}")
+            return reply("501 Bad wildmat")
+        if keyword in GROUP_LISTS:
+            status, line = GROUP_LISTS[keyword]
+            return reply_lines(status, (line(g).encode() for g in self.store.groups.values() if matches(g.name)))
+        if keyword == "OVERVIEW.FMT" and not pattern:
+            return reply_lines("215 Order of fields in overview database", (f.encode() for f in OVERVIEW_FIELDS))
+        if keyword == "HEADERS" and (not pattern or pattern.upper() in ("MSGID", "RANGE")):
+            return reply_lines("215 Headers and metadata items supported", [b":", b":bytes", b":lines"])
+        return reply(f"501 Unknown LIST keyword or argument; try one of {COMMANDS['LIST'].syntax}")
 
-    def cmd_OVER(self, arg: str, status: str = "224 Overview information follows") -> None:
-        if arg.startswith("<"):
-            found = self._find(arg)
-            if found:
-                self.answer(status, b"0" + found[1].overview + b"\r\n")
-            return
-        numbers = self._numbers(arg)
-        if numbers is not None:
-            articles = self.group.articles
-            self.answer(status, b"".join(b"%d%s\r\n" % (n, articles[n].overview) for n in numbers))
+    def cmd_OVER(self, arg: str) -> bytes:
+        found = self._articles(arg)
+        if isinstance(found, bytes):
+            return found
+        return reply("224 Overview information follows", b"".join(b"%d%s\r\n" % (n, a.overview) for n, a in found))
 
-    def cmd_XOVER(self, arg: str) -> None:
-        self.cmd_OVER(arg)
+    cmd_XOVER = cmd_OVER  # RFC 2980's name
 
-    def cmd_HDR(self, arg: str, status: str = "225 Headers follow") -> None:
-        words = arg.split()
-        name, which = words[0], (words[1] if len(words) > 1 else "")
-        if which.startswith("<"):
-            found = self._find(which)
-            pairs = [(0, found[1])] if found else None
-        else:
-            numbers = self._numbers(which)
-            pairs = [(n, self.group.articles[n]) for n in numbers] if numbers is not None else None
-        if pairs is not None:
-            self.answer_lines(status, (b"%d %s" % (n, overview_value(a.header(name))) for n, a in pairs))
+    def cmd_HDR(self, arg: str, status: str = "225 Headers follow") -> bytes:
+        name, *which = arg.split()
+        found = self._articles(which[0] if which else "")
+        if isinstance(found, bytes):
+            return found
+        return reply_lines(status, (b"%d %s" % (n, overview_value(a.header(name))) for n, a in found))
 
-    def cmd_XHDR(self, arg: str) -> None:
-        self.cmd_HDR(arg, status="221 Header follows")
+    cmd_XHDR = partialmethod(cmd_HDR, status="221 Header follows")  # RFC 2980's name, its own status
 
-    def cmd_AUTHINFO(self, arg: str) -> None:
+    def cmd_AUTHINFO(self, arg: str) -> bytes:
         kind, value = arg.split(None, 1)
         if self.user is not None:
-            self.answer("502 Already authenticated")
+            return reply("502 Already authenticated")
         elif not self.service.ctx.passwords_allowed(self.tls):
-            self.answer("483 Encryption required: use STARTTLS or the nntps port first")
+            return reply("483 Encryption required: use STARTTLS or the nntps port first")
         elif kind.upper() == "USER":
             self.pending_user = value
-            self.answer("381 Password required")
+            return reply("381 Password required")
         elif self.pending_user is None:
-            self.answer("482 Authentication commands issued out of sequence (AUTHINFO USER first)")
+            return reply("482 Authentication commands issued out of sequence (AUTHINFO USER first)")
         elif (name := check_login(self.pending_user, value)) is not None:
             self.user, self.pending_user = name, None
             self.transcript.login(name)
-            log.info("%s logged in from %s", self.user, self.peer)
-            self.answer("281 Authentication accepted")
+            self.log.info("%s logged in from %s", self.user, self.peer)
+            return reply("281 Authentication accepted")
         else:
-            log.info("NNTP login failed for %r from %s", self.pending_user, self.peer)
+            self.log.info("NNTP login failed for %r from %s", self.pending_user, self.peer)
             self.pending_user = None
-            self.answer("481 Authentication failed")
+            return reply("481 Authentication failed")
 
-    def cmd_STARTTLS(self, arg: str) -> None:
+    def cmd_STARTTLS(self, arg: str) -> bytes | None:
         if self.tls:
-            self.answer("502 Already using TLS")
-        elif self.user is not None:
-            self.answer("502 Already authenticated")
-        else:
-            self.start_tls(b"382 Continue with TLS negotiation\r\n", then=self.forget)
-
-    def forget(self) -> None:
-        """RFC 4642 §2.2.2: forget what the client told us before TLS."""
+            return reply("502 Already using TLS")
+        if self.user is not None:
+            return reply("502 Already authenticated")
+        # RFC 4642 §2.2.2: forget what the client told us before TLS (no command runs until it is up).
         self.group, self.current, self.pending_user = None, None, None
+        self.start_tls(b"382 Continue with TLS negotiation\r\n")
 
 
 # -- the service ---------------------------------------------------------------
@@ -529,7 +418,7 @@ class NNTPService(LineService):
     def opened(self) -> None:
         self.max_article = self.option("max_article_bytes")
         self.store = NewsStore(self.data_dir)
-        log.info("news server: %d groups, %d articles", len(self.store.groups), len(self.store.by_id))
+        self.log.info("news server: %d groups, %d articles", len(self.store.groups), len(self.store.by_id))
 
     def extra_info(self) -> dict:
         return {"groups": sorted(self.store.groups)}
