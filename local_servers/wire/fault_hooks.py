@@ -5,7 +5,7 @@ happen in each kind of server, so that every server's own code changes by a
 line or two:
 
 - the line engine (POP3, IMAP, NNTP): line_connect() before the greeting,
-  line_command() in LineSession.run(), line_send() in LineSession.send();
+  line_command() in LineSession.intercepted() (which run() calls), line_send() in LineSession.send();
 - SMTP on aiosmtpd: smtp_stage() before the reply to connect, MAIL, RCPT,
   DATA and the end of data, smtp_incoming() for the bytes of DATA;
 - FTP on pyftpdlib (its own thread): ftp_connect(), ftp_command(), and
