@@ -78,7 +78,7 @@ class Candidate:
         cache = self.headers()
         found = cache.get(key)
         if found is None:
-            found = []
+            found = cache[key] = []
             for value in cache.get(name, ()):
                 for kind, *data in parse_address_list(value):
                     if kind == "group":
@@ -86,7 +86,6 @@ class Candidate:
                     elif kind == "addr":
                         display, mailbox, host, _ = data
                         found.append(f"{display} <{mailbox}@{host}>" if host else f"{display} <{mailbox}>")
-            cache[key] = found
         return found
 
     def body_text(self) -> str:
@@ -111,10 +110,8 @@ def decode_header(value: bytes) -> str:
     """Header octets -> text: raw UTF-8 allowed, RFC 2047 encoded words decoded."""
     text = value.decode("utf-8", "replace")
     if "=?" in text:
-        try:
+        with contextlib.suppress(ValueError, LookupError, UnicodeError):  # a malformed word stays as it came
             text = str(email.header.make_header(email.header.decode_header(text)))
-        except (ValueError, LookupError, UnicodeError):
-            pass
     return text
 
 
@@ -190,9 +187,7 @@ def _has(values, needle: str) -> bool:
 
 
 def _all(keys):
-    if len(keys) == 1:
-        return keys[0]
-    return lambda c: all(key(c) for key in keys)
+    return keys[0] if len(keys) == 1 else lambda c: all(key(c) for key in keys)
 
 
 def _text(args: Args) -> str:
