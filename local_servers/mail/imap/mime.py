@@ -345,8 +345,7 @@ def bodystructure(part: Part, extended: bool = True) -> bytes:
 
 def _lines(body: bytes) -> int:
     """The size of a body in text lines (a last line without CRLF counts too)."""
-    count = body.count(b"\n")
-    return count + (1 if body and not body.endswith(b"\n") else 0)
+    return body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)
 
 
 def _params(params: list[tuple[bytes, bytes]]) -> bytes:
@@ -375,20 +374,14 @@ def find_part(root: Part, numbers: tuple[int, ...]) -> Part | None:
     one part, number 1 (its body); a message/rfc822 part's sub-parts are those of the message inside it."""
     node = root
     for depth, number in enumerate(numbers):
-        container = node
         if depth > 0 and not node.is_multipart:
             if not node.is_message:
                 return None
-            container = node.message
-        if container.is_multipart:
-            children = container.children
-            if number > len(children):
-                return None
-            node = children[number - 1]
-        elif number == 1:
-            node = container
-        else:
+            node = node.message
+        parts = node.children if node.is_multipart else [node]  # a single part is its own part 1
+        if number > len(parts):
             return None
+        node = parts[number - 1]
     return node
 
 
