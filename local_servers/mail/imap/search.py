@@ -7,8 +7,7 @@ NOT combine keys; parentheses group them.
 
 String keys (FROM, SUBJECT, BODY, ...) match a substring, case-insensitively,
 after decoding RFC 2047 encoded words, so "SEARCH CHARSET UTF-8 SUBJECT
-Café" finds "=?utf-8?q?Caf=C3=A9?=". Decoded headers are cached per
-message, so a second search does not read the files again.
+Café" finds "=?utf-8?q?Caf=C3=A9?=".
 """
 
 from __future__ import annotations
@@ -57,7 +56,7 @@ class Candidate:
         return self._raw
 
     def headers(self) -> dict[str, list[str]]:
-        """Decoded, case-folded header values by lower-case name (cached on the message)."""
+        """Decoded, case-folded header values by lower-case name, cached on the message: later searches read no file."""
         cache = self.msg.search_cache
         if cache is None:
             header = split_header(self.raw())[0]

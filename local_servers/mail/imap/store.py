@@ -513,9 +513,8 @@ class UserStore:
             raise MailboxError("[CANNOT] INBOX cannot be deleted")
         if not self.exists(name):
             raise MailboxError("[NONEXISTENT] No such mailbox")
-        path = self.path(name)
         trash = self.root / "tmp" / f".imap-deleted-{os.getpid()}-{time.monotonic_ns()}"
-        os.rename(path, trash)  # gone from the listing at once, then removed
+        os.rename(self.path(name), trash)  # gone from the listing at once, then removed
         shutil.rmtree(trash, ignore_errors=True)
         self._folders.pop(name, None)
 

@@ -122,8 +122,7 @@ class Args:
 
     def number(self) -> int:
         """number = 1*DIGIT (an unsigned 32-bit value)."""
-        digits = self._run(frozenset(b"0123456789"), "a number")
-        value = int(digits)
+        value = int(self._run(frozenset(b"0123456789"), "a number"))
         if value > 0xFFFFFFFF:
             raise ParseError("number out of range")
         return value
@@ -169,15 +168,11 @@ class Args:
 
     def astring(self) -> bytes:
         """astring = 1*ASTRING-CHAR / string."""
-        if self.peek() in (0x22, 0x7B):
-            return self.string()
-        return self._run(ASTRING_CHARS, "a string")
+        return self.string() if self.peek() in (0x22, 0x7B) else self._run(ASTRING_CHARS, "a string")
 
     def list_mailbox(self) -> bytes:
         """list-mailbox = 1*list-char / string (a LIST pattern with * and %)."""
-        if self.peek() in (0x22, 0x7B):
-            return self.string()
-        return self._run(LIST_CHARS, "a mailbox pattern")
+        return self.string() if self.peek() in (0x22, 0x7B) else self._run(LIST_CHARS, "a mailbox pattern")
 
     def mailbox(self) -> str:
         """mailbox = "INBOX" / astring, INBOX in any case meaning the inbox (and Inbox.x meaning INBOX.x);
