@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email.utils
 import functools
 import re
@@ -132,13 +133,11 @@ def decoded_text(root: Part) -> str:
             continue
         encoding = (part.get("content-transfer-encoding") or b"").strip().lower()
         body = part.body
-        try:
+        with contextlib.suppress(binascii.Error, ValueError):  # undecodable: searched as it is
             if encoding == b"base64":
                 body = base64.b64decode(body)
             elif encoding == b"quoted-printable":
                 body = decode_qp(body)
-        except (binascii.Error, ValueError):
-            pass
         charset = dict((k.lower(), v.strip(b'"')) for k, v in params).get(b"charset", b"utf-8")
         try:
             texts.append(body.decode(charset.decode("ascii"), "replace"))

@@ -245,8 +245,7 @@ def parse_key(args: Args, budget: _Budget):
                           or contains(m.body_text(), needle))
     if word in ("KEYWORD", "UNKEYWORD"):
         args.sp()
-        keyword = args.flag().lower()
-        present = word == "KEYWORD"
+        keyword, present = args.flag().lower(), word == "KEYWORD"
         return lambda m: any(f.lower() == keyword for f in m.msg.flags) == present
     if word in ("LARGER", "SMALLER"):
         args.sp()

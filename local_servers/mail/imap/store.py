@@ -277,8 +277,7 @@ class Folder:
     def _add(self, uid: int, key: str, sub: str, name: str) -> Msg:
         msg = Msg(uid, key, sub, name)
         msg.flags = self._parse_info(msg, name)
-        self.by_key[key] = msg
-        self.by_uid[uid] = msg
+        self.by_key[key] = self.by_uid[uid] = msg
         self._first_modseq(msg)
         if sub == "new":  # Maildir's "not yet seen by any mail reader"
             self.recent_pool.add(uid)
@@ -377,8 +376,7 @@ class Folder:
     def _register(self, msg: Msg, flags: set[str], when: float, save: bool) -> Msg:
         msg.flags, msg._mtime = set(flags), when
         self.bump(msg)
-        self.by_key[msg.key] = msg
-        self.by_uid[msg.uid] = msg
+        self.by_key[msg.key] = self.by_uid[msg.uid] = msg
         self.uids.append(msg.uid)
         self.recent_pool.add(msg.uid)
         self.uidnext += 1
