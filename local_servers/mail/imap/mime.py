@@ -64,11 +64,9 @@ class Part:
     """One message or MIME part, kept as octets, parsed only as far as asked."""
 
     def __init__(self, raw: bytes, default_type: tuple[str, str] = ("text", "plain"), depth: int = 0):
-        self.raw = raw
-        self.depth = depth
+        self.raw, self.depth, self._default_type = raw, depth, default_type
         self.header, self.body = split_header(raw)
         self.fields = header_fields(self.header)
-        self._default_type = default_type
 
     def get(self, name: str) -> bytes | None:
         """The first field of that name, unfolded, or None."""

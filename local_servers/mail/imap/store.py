@@ -76,8 +76,7 @@ class Msg:
         self._mtime: float | None = None
         self.size: int | None = None  # octets in CRLF form, computed on first need
         self.search_cache: dict | None = None  # decoded headers for SEARCH
-        self.modseq = 0
-        self.changed_by = 0
+        self.modseq = self.changed_by = 0  # CONDSTORE: last change's MODSEQ, and the session that made it
 
 
 class Folder:

@@ -61,9 +61,7 @@ class Args:
     """The tokens of one command, consumed left to right (utf8: mailbox names arrive as UTF-8, mutf7.py)."""
 
     def __init__(self, data: bytes, utf8: bool = False):
-        self.data = data
-        self.pos = 0
-        self.utf8 = utf8
+        self.data, self.pos, self.utf8 = data, 0, utf8
 
     # -- looking ----------------------------------------------------------
     def peek(self) -> int | None:
@@ -97,8 +95,7 @@ class Args:
 
     # -- tokens -------------------------------------------------------------
     def _run(self, allowed: frozenset, what: str) -> bytes:
-        start = self.pos
-        data = self.data
+        start, data = self.pos, self.data
         while self.pos < len(data) and data[self.pos] in allowed:
             self.pos += 1
         if self.pos == start:
