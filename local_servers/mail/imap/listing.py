@@ -33,19 +33,16 @@ def list_match(pattern: str, name: str, delimiter: str = DELIMITER) -> bool:
         return states | {i + 1 for i in states if i < end and tokens[i] in "*%"}
 
     states = closure({0})
-    for c in name:
+    for char in name:
         following = set()
-        for i in states:
-            if i == end:
-                continue
-            token = tokens[i]
-            if token == "*" or (token == "%" and c != delimiter):
+        for i in states - {end}:
+            if tokens[i] == "*" or (tokens[i] == "%" and char != delimiter):
                 following.add(i)
-            elif token == c:
+            elif tokens[i] == char:
                 following.add(i + 1)
-        if not following:
-            return False
         states = closure(following)
+        if not states:
+            return False
     return end in states
 
 
@@ -124,22 +121,19 @@ def listing(request: ListRequest, existing: list[str], subscribed: list[str],
     else:
         names = list(subscribed) if "SUBSCRIBED" in request.select else existing
     listed, candidates = set(names), set(names)
-    if not request.select or request.lsub or "RECURSIVEMATCH" in request.select:
+    recursive = "RECURSIVEMATCH" in request.select
+    if not request.select or request.lsub or recursive:
         for name in names:  # superior names that do not exist themselves: \Noselect (RECURSIVEMATCH: CHILDINFO)
             candidates.update(superiors(name))
     matching = {n for n in candidates if request.matches(n)}
     result = []
     for name in sorted(matching, key=lambda n: (n != "INBOX", n)):
-        childinfo = False
-        if name in listed:
+        # RECURSIVEMATCH reports a parent only for a selected descendant the patterns do not show themselves
+        childinfo = recursive and name not in listed and any(
+            o.startswith(name + DELIMITER) and o not in matching for o in listed)
+        if name in listed or childinfo:
             attributes = [] if name in exists else ["\\NonExistent"]
-        elif "RECURSIVEMATCH" in request.select:
-            # a parent is reported only for a selected descendant the patterns do not show themselves
-            childinfo = any(o.startswith(name + DELIMITER) and o not in matching for o in listed)
-            if not childinfo:
-                continue
-            attributes = [] if name in exists else ["\\NonExistent"]
-        elif any(o.startswith(name + DELIMITER) and o in matching for o in listed):
+        elif recursive or any(o.startswith(name + DELIMITER) and o in matching for o in listed):
             continue  # a superior only when no listed descendant matches too (so "*" shows just the real names)
         else:
             attributes = ["\\Noselect"]

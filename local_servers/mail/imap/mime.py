@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email.utils
 import functools
 import re
@@ -63,11 +64,9 @@ class Part:
     """One message or MIME part, kept as octets, parsed only as far as asked."""
 
     def __init__(self, raw: bytes, default_type: tuple[str, str] = ("text", "plain"), depth: int = 0):
-        self.raw = raw
-        self.depth = depth
+        self.raw, self.depth, self._default_type = raw, depth, default_type
         self.header, self.body = split_header(raw)
         self.fields = header_fields(self.header)
-        self._default_type = default_type
 
     def get(self, name: str) -> bytes | None:
         """The first field of that name, unfolded, or None."""
@@ -132,13 +131,11 @@ def decoded_text(root: Part) -> str:
             continue
         encoding = (part.get("content-transfer-encoding") or b"").strip().lower()
         body = part.body
-        try:
+        with contextlib.suppress(binascii.Error, ValueError):  # undecodable: searched as it is
             if encoding == b"base64":
                 body = base64.b64decode(body)
             elif encoding == b"quoted-printable":
                 body = decode_qp(body)
-        except (binascii.Error, ValueError):
-            pass
         charset = dict((k.lower(), v.strip(b'"')) for k, v in params).get(b"charset", b"utf-8")
         try:
             texts.append(body.decode(charset.decode("ascii"), "replace"))
@@ -345,8 +342,7 @@ def bodystructure(part: Part, extended: bool = True) -> bytes:
 
 def _lines(body: bytes) -> int:
     """The size of a body in text lines (a last line without CRLF counts too)."""
-    count = body.count(b"\n")
-    return count + (1 if body and not body.endswith(b"\n") else 0)
+    return body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)
 
 
 def _params(params: list[tuple[bytes, bytes]]) -> bytes:
@@ -375,20 +371,14 @@ def find_part(root: Part, numbers: tuple[int, ...]) -> Part | None:
     one part, number 1 (its body); a message/rfc822 part's sub-parts are those of the message inside it."""
     node = root
     for depth, number in enumerate(numbers):
-        container = node
         if depth > 0 and not node.is_multipart:
             if not node.is_message:
                 return None
-            container = node.message
-        if container.is_multipart:
-            children = container.children
-            if number > len(children):
-                return None
-            node = children[number - 1]
-        elif number == 1:
-            node = container
-        else:
+            node = node.message
+        parts = node.children if node.is_multipart else [node]  # a single part is its own part 1
+        if number > len(parts):
             return None
+        node = parts[number - 1]
     return node
 
 

@@ -7,8 +7,7 @@ NOT combine keys; parentheses group them.
 
 String keys (FROM, SUBJECT, BODY, ...) match a substring, case-insensitively,
 after decoding RFC 2047 encoded words, so "SEARCH CHARSET UTF-8 SUBJECT
-Café" finds "=?utf-8?q?Caf=C3=A9?=". Decoded headers are cached per
-message, so a second search does not read the files again.
+Café" finds "=?utf-8?q?Caf=C3=A9?=".
 """
 
 from __future__ import annotations
@@ -57,7 +56,7 @@ class Candidate:
         return self._raw
 
     def headers(self) -> dict[str, list[str]]:
-        """Decoded, case-folded header values by lower-case name (cached on the message)."""
+        """Decoded, case-folded header values by lower-case name, cached on the message: later searches read no file."""
         cache = self.msg.search_cache
         if cache is None:
             header = split_header(self.raw())[0]
@@ -78,7 +77,7 @@ class Candidate:
         cache = self.headers()
         found = cache.get(key)
         if found is None:
-            found = []
+            found = cache[key] = []
             for value in cache.get(name, ()):
                 for kind, *data in parse_address_list(value):
                     if kind == "group":
@@ -86,7 +85,6 @@ class Candidate:
                     elif kind == "addr":
                         display, mailbox, host, _ = data
                         found.append(f"{display} <{mailbox}@{host}>" if host else f"{display} <{mailbox}>")
-            cache[key] = found
         return found
 
     def body_text(self) -> str:
@@ -111,10 +109,8 @@ def decode_header(value: bytes) -> str:
     """Header octets -> text: raw UTF-8 allowed, RFC 2047 encoded words decoded."""
     text = value.decode("utf-8", "replace")
     if "=?" in text:
-        try:
+        with contextlib.suppress(ValueError, LookupError, UnicodeError):  # a malformed word stays as it came
             text = str(email.header.make_header(email.header.decode_header(text)))
-        except (ValueError, LookupError, UnicodeError):
-            pass
     return text
 
 
@@ -190,9 +186,7 @@ def _has(values, needle: str) -> bool:
 
 
 def _all(keys):
-    if len(keys) == 1:
-        return keys[0]
-    return lambda c: all(key(c) for key in keys)
+    return keys[0] if len(keys) == 1 else lambda c: all(key(c) for key in keys)
 
 
 def _text(args: Args) -> str:
@@ -251,8 +245,7 @@ def parse_key(args: Args, budget: _Budget):
                           or contains(m.body_text(), needle))
     if word in ("KEYWORD", "UNKEYWORD"):
         args.sp()
-        keyword = args.flag().lower()
-        present = word == "KEYWORD"
+        keyword, present = args.flag().lower(), word == "KEYWORD"
         return lambda m: any(f.lower() == keyword for f in m.msg.flags) == present
     if word in ("LARGER", "SMALLER"):
         args.sp()

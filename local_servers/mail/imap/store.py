@@ -76,8 +76,7 @@ class Msg:
         self._mtime: float | None = None
         self.size: int | None = None  # octets in CRLF form, computed on first need
         self.search_cache: dict | None = None  # decoded headers for SEARCH
-        self.modseq = 0
-        self.changed_by = 0
+        self.modseq = self.changed_by = 0  # CONDSTORE: last change's MODSEQ, and the session that made it
 
 
 class Folder:
@@ -277,8 +276,7 @@ class Folder:
     def _add(self, uid: int, key: str, sub: str, name: str) -> Msg:
         msg = Msg(uid, key, sub, name)
         msg.flags = self._parse_info(msg, name)
-        self.by_key[key] = msg
-        self.by_uid[uid] = msg
+        self.by_key[key] = self.by_uid[uid] = msg
         self._first_modseq(msg)
         if sub == "new":  # Maildir's "not yet seen by any mail reader"
             self.recent_pool.add(uid)
@@ -377,8 +375,7 @@ class Folder:
     def _register(self, msg: Msg, flags: set[str], when: float, save: bool) -> Msg:
         msg.flags, msg._mtime = set(flags), when
         self.bump(msg)
-        self.by_key[msg.key] = msg
-        self.by_uid[msg.uid] = msg
+        self.by_key[msg.key] = self.by_uid[msg.uid] = msg
         self.uids.append(msg.uid)
         self.recent_pool.add(msg.uid)
         self.uidnext += 1
@@ -513,9 +510,8 @@ class UserStore:
             raise MailboxError("[CANNOT] INBOX cannot be deleted")
         if not self.exists(name):
             raise MailboxError("[NONEXISTENT] No such mailbox")
-        path = self.path(name)
         trash = self.root / "tmp" / f".imap-deleted-{os.getpid()}-{time.monotonic_ns()}"
-        os.rename(path, trash)  # gone from the listing at once, then removed
+        os.rename(self.path(name), trash)  # gone from the listing at once, then removed
         shutil.rmtree(trash, ignore_errors=True)
         self._folders.pop(name, None)
 

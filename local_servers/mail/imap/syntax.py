@@ -34,6 +34,11 @@ _MONTH_NUMBER = {m.lower().encode(): i + 1 for i, m in enumerate(MONTHS)}
 #: A line that ends announcing a literal: {n} (synchronizing) or {n+} (LITERAL+).
 LITERAL_AT_END = re.compile(rb"\{(\d{1,10})(\+?)\}$")
 _LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n")
+#: QUOTED-CHAR: any octet but CR, LF, NUL, DQUOTE and backslash, or one of the last two escaped by a backslash.
+_QUOTED_CHARS = re.compile(rb'(?:[^"\\\r\n\0]|\\["\\])*')
+_ESCAPED = re.compile(rb'\\(.)', re.DOTALL)
+#: Why a quoted string stopped before its closing DQUOTE, by the octet it stopped at.
+_UNQUOTED = {b"": "unterminated quoted string", b"\\": "a backslash in a quoted string may only escape \" or \\"}
 
 
 #: Most ranges one sequence set may hold ("1,3,5:7" holds three); more get NO [LIMIT] (RFC 5530).
@@ -56,9 +61,7 @@ class Args:
     """The tokens of one command, consumed left to right (utf8: mailbox names arrive as UTF-8, mutf7.py)."""
 
     def __init__(self, data: bytes, utf8: bool = False):
-        self.data = data
-        self.pos = 0
-        self.utf8 = utf8
+        self.data, self.pos, self.utf8 = data, 0, utf8
 
     # -- looking ----------------------------------------------------------
     def peek(self) -> int | None:
@@ -92,8 +95,7 @@ class Args:
 
     # -- tokens -------------------------------------------------------------
     def _run(self, allowed: frozenset, what: str) -> bytes:
-        start = self.pos
-        data = self.data
+        start, data = self.pos, self.data
         while self.pos < len(data) and data[self.pos] in allowed:
             self.pos += 1
         if self.pos == start:
@@ -117,8 +119,7 @@ class Args:
 
     def number(self) -> int:
         """number = 1*DIGIT (an unsigned 32-bit value)."""
-        digits = self._run(frozenset(b"0123456789"), "a number")
-        value = int(digits)
+        value = int(self._run(frozenset(b"0123456789"), "a number"))
         if value > 0xFFFFFFFF:
             raise ParseError("number out of range")
         return value
@@ -132,23 +133,12 @@ class Args:
     def quoted(self) -> bytes:
         """DQUOTE *QUOTED-CHAR DQUOTE, where only \\" and \\\\ are escapes."""
         self.expect(b'"')
-        out = bytearray()
-        data = self.data
-        while True:
-            if self.pos >= len(data):
-                raise ParseError("unterminated quoted string")
-            c = data[self.pos]
-            self.pos += 1
-            if c == 0x22:  # closing quote
-                return bytes(out)
-            if c == 0x5C:  # backslash
-                if self.pos >= len(data) or data[self.pos] not in (0x22, 0x5C):
-                    raise ParseError("a backslash in a quoted string may only escape \" or \\")
-                c = data[self.pos]
-                self.pos += 1
-            elif c in (0x0D, 0x0A, 0x00):
-                raise ParseError("CR, LF and NUL are not allowed in a quoted string")
-            out.append(c)
+        chars = _QUOTED_CHARS.match(self.data, self.pos)
+        self.pos = chars.end() + 1
+        stop = self.data[chars.end():self.pos]
+        if stop != b'"':
+            raise ParseError(_UNQUOTED.get(stop, "CR, LF and NUL are not allowed in a quoted string"))
+        return _ESCAPED.sub(rb"\1", chars.group())
 
     def literal(self, binary: bool = False) -> bytes:
         """{n}CRLF followed by n octets (the session has already read them); ~{n} (literal8) if binary."""
@@ -175,15 +165,11 @@ class Args:
 
     def astring(self) -> bytes:
         """astring = 1*ASTRING-CHAR / string."""
-        if self.peek() in (0x22, 0x7B):
-            return self.string()
-        return self._run(ASTRING_CHARS, "a string")
+        return self.string() if self.peek() in (0x22, 0x7B) else self._run(ASTRING_CHARS, "a string")
 
     def list_mailbox(self) -> bytes:
         """list-mailbox = 1*list-char / string (a LIST pattern with * and %)."""
-        if self.peek() in (0x22, 0x7B):
-            return self.string()
-        return self._run(LIST_CHARS, "a mailbox pattern")
+        return self.string() if self.peek() in (0x22, 0x7B) else self._run(LIST_CHARS, "a mailbox pattern")
 
     def mailbox(self) -> str:
         """mailbox = "INBOX" / astring, INBOX in any case meaning the inbox (and Inbox.x meaning INBOX.x);
@@ -289,16 +275,11 @@ class Args:
 def merged_ranges(ranges, last: int) -> list[tuple[int, int]]:
     """A sequence set as sorted, disjoint (lo, hi) pairs, "*" being last: "5:2,1,3:*" with last=9 -> [(1, 9)].
     Linear to walk, bisectable; repeated ranges ("1:*,1:*,...") cost no more than one."""
-    spans = []
-    for first, second in ranges:
-        lo, hi = (last if first is None else first), (last if second is None else second)
-        spans.append((lo, hi) if lo <= hi else (hi, lo))
-    spans.sort()
+    ends = ((last if first is None else first, last if second is None else second) for first, second in ranges)
     merged: list[tuple[int, int]] = []
-    for lo, hi in spans:
+    for lo, hi in sorted((min(pair), max(pair)) for pair in ends):
         if merged and lo <= merged[-1][1] + 1:
-            if hi > merged[-1][1]:
-                merged[-1] = (merged[-1][0], hi)
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
         else:
             merged.append((lo, hi))
     return merged
