@@ -297,31 +297,29 @@ class Session(LineSession):
 
     # -- the conversation ----------------------------------------------------------
     def dispatch(self, command: bytes) -> None:
-        """Parse a whole command (literals inline), check its state, and run it."""
+        """Parse a whole command (literals inline), check its state, and run it; or say why not."""
         args = Args(command)
         tag = args.command_tag()
-        if tag is None:
-            self.send(b"* BAD Missing or invalid tag\r\n")
-            return
         try:
-            name = args.atom().upper()
+            name = args.atom().upper() if tag is not None else None
             if name == "UID":
                 args.sp()
                 name = "UID " + args.atom().upper()
         except ParseError:
-            self.send(f"{tag} BAD Missing command\r\n")
-            return
+            name = None
         states = COMMANDS.get(name)
-        if states is None:
+        if tag is None:
+            self.send(b"* BAD Missing or invalid tag\r\n")
+        elif name is None:
+            self.send(f"{tag} BAD Missing command\r\n")
+        elif states is None:
             self.send(f"{tag} BAD Unknown command {name[:30]}\r\n")
-            return
-        if self.state not in states:
+        elif self.state not in states:
             self.send(f"{tag} BAD {name} is not allowed in the {self.state} state\r\n")
-            return
-        if name == "STARTTLS":  # answered at once: the engine then reads the TLS handshake
+        elif name == "STARTTLS":  # answered at once: the engine then reads the TLS handshake
             self.starttls(tag, args)
-            return
-        self.run(name, self.execute, tag, name, args)
+        else:
+            self.run(name, self.execute, tag, name, args)
 
     async def execute(self, tag: str, name: str, args: Args) -> bytes | None:
         """Run one command; its replies, ending with the tagged one."""
