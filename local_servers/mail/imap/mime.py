@@ -51,8 +51,7 @@ def header_fields(header: bytes) -> list[tuple[str, bytes]]:
 
 def field_value(raw_field: bytes) -> bytes:
     """The unfolded value of one raw field: 'Subject: a\\r\\n b\\r\\n' -> b'a b'."""
-    value = raw_field.partition(b":")[2]
-    return value.replace(CRLF, b"").strip()
+    return raw_field.partition(b":")[2].replace(CRLF, b"").strip()
 
 
 #: How deep multiparts and message/rfc822 parts may nest before a part counts as an opaque leaf

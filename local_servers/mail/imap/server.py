@@ -22,6 +22,7 @@ import asyncio
 import base64
 import binascii
 import bisect
+import contextlib
 import functools
 import itertools
 import logging
@@ -207,11 +208,8 @@ def parse_section(args: Args) -> tuple[tuple[int, ...], str, tuple[str, ...]]:
 
 def sequence_string(numbers: list[int]) -> str:
     """[1, 2, 3, 7] -> "1:3,7" (for COPYUID)."""
-    out = []
-    for _, run in itertools.groupby(enumerate(numbers), lambda p: p[1] - p[0]):
-        run = [n for _, n in run]
-        out.append(str(run[0]) if len(run) == 1 else f"{run[0]}:{run[-1]}")
-    return ",".join(out)
+    runs = [[n for _, n in run] for _, run in itertools.groupby(enumerate(numbers), lambda p: p[1] - p[0])]
+    return ",".join(str(run[0]) if len(run) == 1 else f"{run[0]}:{run[-1]}" for run in runs)
 
 
 class Session(LineSession):
@@ -553,12 +551,11 @@ class Session(LineSession):
         return "UTF8=ACCEPT" in self.enabled
 
     def spelled(self, name: str) -> str:
-        """A stored (modified UTF-7) mailbox name as this session spells it: UTF-8 text if enabled."""
+        """A stored (modified UTF-7) mailbox name as this session spells it: UTF-8 text if enabled (a folder
+        made outside IMAP under a name that is no modified UTF-7: as it is)."""
         if self.utf8:
-            try:
+            with contextlib.suppress(ValueError):
                 return mutf7.decode(name)
-            except ValueError:
-                pass  # a folder made outside IMAP under a name that is no modified UTF-7: as it is
         return name
 
     def shown(self, name: str) -> bytes:
@@ -1122,12 +1119,11 @@ class Session(LineSession):
         headers = await self.read_headers(found) if sort.needs_headers(keys) else {}
         order = sort.sort_messages(self.folder, found, keys, headers)
         uids = [self.view[seq - 1] for seq in order]
-        if uid:
-            order = uids
+        numbers = uids if uid else order
         if options is None:
-            self.respond(b"* SORT" + b"".join(b" %d" % n for n in order))
-            return
-        self.esearch(tag, options, order, uids, uid, sorted_result=True)
+            self.respond(b"* SORT" + b"".join(b" %d" % n for n in numbers))
+        else:
+            self.esearch(tag, options, numbers, uids, uid, sorted_result=True)
 
     async def cmd_thread(self, tag, args, uid: bool = False):
         """RFC 5256: THREAD algorithm charset criteria -> nested lists of the matching numbers."""

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from .. import mailstore
 from ...files import write_atomically
+from .listing import superiors
 
 COLON = mailstore.COLON
 #: Maildir info letters <-> IMAP system flags (P, "passed", has no IMAP flag and is kept as is).
@@ -117,10 +118,9 @@ class Folder:
         """MODSEQ (RFC 7162 CONDSTORE): each change appends "uid modseq" to a journal BEFORE the change
         is made, so a crash can cost an unneeded increase but never a change a client misses. The
         journal is rewritten (atomically) when it has grown well beyond the mailbox."""
-        try:
+        text = ""
+        with contextlib.suppress(OSError):  # none yet
             text = (self.path / MODSEQ_FILE).read_text(encoding="utf-8")
-        except OSError:
-            text = ""
         self._saved_modseq: dict[int, int] = {}  # uid -> modseq from the journal
         self._torn = bool(text) and not text.endswith("\n")  # a crash mid-line: start the next one afresh
         lines = text.splitlines()
@@ -491,9 +491,8 @@ class UserStore:
         name = self.check_name(name)
         if self.exists(name):
             raise MailboxError("[ALREADYEXISTS] Mailbox exists")
-        parts = name.split(".")
-        for i in range(1, len(parts) + 1):  # create superior names too (RFC 3501 6.3.3)
-            self._make(".".join(parts[:i]))
+        for superior in [*superiors(name), name]:  # create superior names too (RFC 3501 6.3.3)
+            self._make(superior)
 
     def _make(self, name: str) -> None:
         final = self.path(name)
@@ -529,9 +528,8 @@ class UserStore:
             return
         if new == old or new.startswith(old + "."):
             raise MailboxError("[CANNOT] Cannot rename a mailbox into itself")
-        parts = new.split(".")
-        for i in range(1, len(parts)):
-            self._make(".".join(parts[:i]))
+        for superior in superiors(new):
+            self._make(superior)
         moves = [(n, new + n[len(old):]) for n in self.names() if n == old or n.startswith(old + ".")]
         for src, dst in moves:
             os.rename(self.path(src), self.path(dst))
