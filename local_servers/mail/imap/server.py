@@ -392,10 +392,7 @@ class Session(LineSession):
         if folder.uids and folder.uids[-1] > last:
             new = folder.uids[bisect.bisect_right(folder.uids, last):]
             self.view.extend(new)
-            if self.readonly:
-                self.recent |= folder.recent_pool.intersection(new)
-            else:
-                self.recent |= folder.claim_recent()
+            self.recent |= folder.recent_pool.intersection(new) if self.readonly else folder.claim_recent()
             self.respond(b"* %d EXISTS" % len(self.view))
             self.respond(b"* %d RECENT" % sum(1 for u in self.recent if u in present))
         if folder.modseq > self.seen_modseq:
@@ -946,8 +943,7 @@ class Session(LineSession):
         msg = folder.by_uid.get(int(match.group("uid"))) if folder is not None else None
         if msg is None or (match.group("uidvalidity") and int(match.group("uidvalidity")) != folder.uidvalidity):
             raise No(f"[BADURL {url[:200]}] No such message")
-        raw = folder.read(msg) or b""
-        data = raw
+        data = raw = folder.read(msg) or b""
         if match.group("section"):
             try:
                 numbers, text, names = parse_section(Args(b"[" + match.group("section").encode() + b"]"))
