@@ -596,8 +596,6 @@ class Session(LineSession):
         names = self.store.names()
         chosen: dict[str, set[str]] = {}
         for kind, listed, events in self.watching:
-            if kind in ("SELECTED", "SELECTED-DELAYED"):
-                continue
             if kind == "INBOXES":
                 found = ["INBOX"]
             elif kind == "PERSONAL":
@@ -606,7 +604,7 @@ class Session(LineSession):
                 found = [n for n in self.store.subscriptions() if n in names]
             elif kind == "SUBTREE":
                 found = [n for n in names if any(n == b or n.startswith(b + ".") for b in listed)]
-            else:
+            else:  # MAILBOXES; SELECTED and SELECTED-DELAYED list no names (the selected one is reported anyway)
                 found = [n for n in listed if n in names]
             for name in found:
                 chosen.setdefault(name, set()).update(events & set(NOTIFY_EVENTS))
