@@ -102,13 +102,10 @@ class Args:
             raise ParseError(f"expected {what}")
         return data[start:self.pos]
 
-    def tag(self) -> str:
-        return self._run(_TAG_CHARS, "a tag").decode("ascii")
-
     def command_tag(self) -> str | None:
         """The tag a command starts with, and the SP after it; None if it has no well-formed one."""
         try:
-            tag = self.tag()
+            tag = self._run(_TAG_CHARS, "a tag").decode("ascii")
             self.sp()
             return tag
         except ParseError:
@@ -156,12 +153,9 @@ class Args:
 
     def string(self) -> bytes:
         """string = quoted / literal."""
-        c = self.peek()
-        if c == 0x22:
-            return self.quoted()
-        if c == 0x7B:
-            return self.literal()
-        raise ParseError("expected a quoted string or a literal")
+        if self.peek() not in (0x22, 0x7B):
+            raise ParseError("expected a quoted string or a literal")
+        return self.quoted() if self.peek() == 0x22 else self.literal()
 
     def astring(self) -> bytes:
         """astring = 1*ASTRING-CHAR / string."""
