@@ -17,6 +17,7 @@ maildrop, a second login to it gets ``-ERR [IN-USE]``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -73,15 +74,9 @@ def more_files_than(maildir, limit: int) -> bool:
     """Whether a Maildir's new/ and cur/ hold more than `limit` entries; counts no further than that."""
     count = 0
     for sub in ("new", "cur"):
-        try:
-            with os.scandir(os.path.join(maildir, sub)) as it:
-                for _ in it:
-                    count += 1
-                    if count > limit:
-                        return True
-        except FileNotFoundError:
-            continue
-    return False
+        with contextlib.suppress(FileNotFoundError), os.scandir(os.path.join(maildir, sub)) as entries:
+            count += sum(1 for _ in itertools.islice(entries, limit + 1 - count))
+    return count > limit
 
 
 class Maildrop:

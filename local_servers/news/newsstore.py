@@ -119,12 +119,8 @@ def overview_value(value: bytes | None) -> bytes:
 
 def split_article(raw: bytes) -> tuple[list[bytes], bytes]:
     """Header lines (continuations joined to their field) and the body."""
-    if raw.startswith(b"\r\n"):
-        head, body = b"", raw[2:]
-    else:
-        head, sep, body = raw.partition(b"\r\n\r\n")
-        if not sep:  # headers only, no body
-            head, body = raw[:-2] if raw.endswith(b"\r\n") else raw, b""
+    head, sep, body = (b"\r\n" + raw).partition(b"\r\n\r\n")  # a CRLF in front: no headers splits too
+    head = head[2:] if sep else head[2:].removesuffix(b"\r\n")  # no empty line: headers only, no body
     fields: list[bytes] = []
     for line in head.split(b"\r\n") if head else []:
         if line[:1] in (b" ", b"\t") and fields:
