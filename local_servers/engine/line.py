@@ -106,8 +106,7 @@ class LineSession(asyncio.Protocol):
         self.last_active = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.task: asyncio.Future | None = None  # the last awaitable reply or TLS upgrade (a Task needs a reference)
-        self.line_waiter: asyncio.Future | None = None  # see read_line()
-        self.drain_waiter: asyncio.Future | None = None  # see drain()
+        self.line_waiter = self.drain_waiter = None  # the futures read_line() and drain() wait on
         self.line_start = b""  # the first octets of the command being read (an error reply may need its tag)
         self.held = 0  # octets of the command read so far, when a literal is announced
 
@@ -200,8 +199,7 @@ class LineSession(asyncio.Protocol):
             if (self.busy and self.line_waiter is None) or self.paused:
                 return
             if self.literal_left or self.block is not None:  # octets counted, or up to a lone "."
-                taken = self._take_literal() if self.literal_left else self._take_block()
-                if not taken:
+                if not (self._take_literal() if self.literal_left else self._take_block()):
                     break
                 continue
             end = self.buf.find(b"\n", self.pos)
@@ -442,8 +440,7 @@ class LineSession(asyncio.Protocol):
         """Send `reply` (the go-ahead), drop the plaintext after the command, and upgrade."""
         self.send(reply)
         self.busy = True
-        del self.buf[:]
-        self.pos = 0
+        self.buf, self.pos = bytearray(), 0
         self.transport.pause_reading()  # the next bytes are the TLS handshake, not commands
         self.task = asyncio.ensure_future(self._upgrade())
 

@@ -173,9 +173,8 @@ class NNTPSession(LineSession):
         return not (self.service.ctx.public or self.service.ctx.classroom) or self.user is not None
 
     def greeting(self) -> bytes:
-        if self.posting_allowed:
-            return f"200 {SERVER_NAME} NNTP server ready (posting allowed)\r\n".encode()
-        return f"201 {SERVER_NAME} NNTP server ready (no posting)\r\n".encode()
+        return reply(f"200 {SERVER_NAME} NNTP server ready (posting allowed)" if self.posting_allowed
+                     else f"201 {SERVER_NAME} NNTP server ready (no posting)")
 
     def error(self, kind: str, verb: str = "", syntax: str = "", limit: int = 0) -> bytes:
         return {
