@@ -23,6 +23,7 @@ import hmac
 import itertools
 import os
 import time
+from functools import partialmethod
 
 from .. import config
 from . import mailstore
@@ -326,21 +327,17 @@ class POP3Session(LineSession):
             return self.err("message was removed by another client")
 
     def in_thread_if_big(self, arg: str, reply):
-        """reply(arg) now, or in a thread for a big message (reading and converting it takes a while)."""
+        """reply(self, arg) now, or in a thread for a big message (reading and converting it takes a while)."""
         n = self.message_number(arg)
         if n is not None and self.maildrop.size(n) > BIG_MESSAGE:
-            return self.in_thread(reply, arg)
-        return reply(arg)
-
-    def cmd_RETR(self, arg: str):
-        return self.in_thread_if_big(arg, self.retr)
+            return self.in_thread(reply, self, arg)
+        return reply(self, arg)
 
     def retr(self, arg: str) -> bytes:
         wire = self.wire(arg)
         return wire if wire.startswith(b"-ERR") else self.ok(f"{len(wire)} octets", wire)
 
-    def cmd_TOP(self, arg: str):
-        return self.in_thread_if_big(arg, self.top)
+    cmd_RETR = partialmethod(in_thread_if_big, reply=retr)
 
     def top(self, arg: str) -> bytes:
         wire = self.wire(arg)
@@ -351,6 +348,8 @@ class POP3Session(LineSession):
             lines = body.split(b"\r\n")[:-1][:int(arg.split(" ")[1])]
             wire = head + sep + b"".join(line + b"\r\n" for line in lines)
         return self.ok("top of message follows", wire)
+
+    cmd_TOP = partialmethod(in_thread_if_big, reply=top)
 
     def cmd_DELE(self, arg: str) -> bytes:
         if int(arg) in self.maildrop.deleted:

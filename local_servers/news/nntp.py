@@ -349,18 +349,16 @@ class NNTPSession(LineSession):
 
     def cmd_OVER(self, arg: str) -> bytes:
         found = self._articles(arg)
-        if isinstance(found, bytes):
-            return found
-        return reply("224 Overview information follows", b"".join(b"%d%s\r\n" % (n, a.overview) for n, a in found))
+        return found if isinstance(found, bytes) else reply("224 Overview information follows",
+                                                             b"".join(b"%d%s\r\n" % (n, a.overview) for n, a in found))
 
     cmd_XOVER = cmd_OVER  # RFC 2980's name
 
     def cmd_HDR(self, arg: str, status: str = "225 Headers follow") -> bytes:
         name, *which = arg.split()
         found = self._articles(which[0] if which else "")
-        if isinstance(found, bytes):
-            return found
-        return reply_lines(status, (b"%d %s" % (n, overview_value(a.header(name))) for n, a in found))
+        return found if isinstance(found, bytes) else reply_lines(
+            status, (b"%d %s" % (n, overview_value(a.header(name))) for n, a in found))
 
     cmd_XHDR = partialmethod(cmd_HDR, status="221 Header follows")  # RFC 2980's name, its own status
 
