@@ -366,11 +366,8 @@ class LineSession(asyncio.Protocol):
     async def _go_on(coroutine, waits_for):
         """The rest of a coroutine _start() began, on the loop (what a Task would do)."""
         try:
-            while True:
-                if waits_for is None:
-                    await asyncio.sleep(0)
-                else:
-                    await asyncio.wait({waits_for})
+            while True:  # a bare yield (None) gives the loop one turn; a future is waited for
+                await (asyncio.sleep(0) if waits_for is None else asyncio.wait({waits_for}))
                 waits_for = coroutine.send(None)
         except StopIteration as done:
             return done.value
