@@ -5,9 +5,6 @@ A POP3 session moves through three states (RFC 1939 section 3):
     AUTHORIZATION --USER/PASS or APOP--> TRANSACTION --QUIT--> UPDATE
                                           (STAT LIST RETR TOP UIDL DELE RSET NOOP)
 
-COMMANDS below is the protocol at a glance (arguments, help, states), checked by the connection engine
-(engine/line.py); POP3Session holds one ``cmd_<CMD>`` method per command, which returns the whole reply.
-
 Maildrop is the store side: a numbered snapshot of the user's INBOX taken at
 login (the Maildir's new/ and cur/, in arrival order). DELE only marks a
 message; the marked messages are removed when the client QUITs (the UPDATE
@@ -142,7 +139,8 @@ class Maildrop:
 
 
 class POP3Session(LineSession):
-    """One client connection: the engine checks each line against COMMANDS and calls cmd_<CMD>."""
+    """One client connection: the engine (engine/line.py) checks each line against COMMANDS (the protocol at a
+    glance: arguments, help, states) and calls cmd_<CMD>, which returns the whole reply."""
 
     commands = COMMANDS
     max_line = 255  # RFC 2449: a command line is at most 255 octets, CRLF included

@@ -135,9 +135,8 @@ def parse_fields(fields: list[bytes], strict: bool = True) -> list[tuple[bytes, 
     (an article already on disk is trusted)."""
     parsed = []
     for number, line in enumerate(fields, 1):
-        match = _HEADER.fullmatch(line)
-        if match:
-            parsed.append((match.group(1), match.group(2)))
+        if match := _HEADER.fullmatch(line):
+            parsed.append(match.groups())
         elif strict:
             shown = line[:60].decode("utf-8", "replace")
             raise Rejected(f"malformed header line {number}: {shown!r} (expected 'Name: value')")
@@ -163,8 +162,7 @@ class NewsStore:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.spool = self.root / "spool"
-        self.tmp = self.root / "tmp"
+        self.spool, self.tmp = self.root / "spool", self.root / "tmp"
         self.groups: dict[str, Group] = {}
         self.by_id: dict[str, Article] = {}
         self._ids = itertools.count(1)
