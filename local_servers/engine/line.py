@@ -49,8 +49,7 @@ class Command:
 
 
 def dot_stuff(data: bytes) -> bytes:
-    """The data of a multi-line reply (POP3, NNTP: CRLF lines, or empty) as sent: every line's
-    leading "." doubled, so that no line reads as the final ".", which then follows."""
+    """Reply data (CRLF lines) as sent: each line's leading "." doubled, lest it read as the end, then the final "."."""
     if data and not data.endswith(b"\r\n"):
         data += b"\r\n"
     if data.startswith(b"."):

@@ -384,10 +384,8 @@ class NNTPSession(LineSession):
             return reply("481 Authentication failed")
 
     def cmd_STARTTLS(self, arg: str) -> bytes | None:
-        if self.tls:
-            return reply("502 Already using TLS")
-        if self.user is not None:
-            return reply("502 Already authenticated")
+        if self.tls or self.user is not None:
+            return reply("502 Already using TLS" if self.tls else "502 Already authenticated")
         # RFC 4642 §2.2.2: forget what the client told us before TLS (no command runs until it is up).
         self.group, self.current, self.pending_user = None, None, None
         self.start_tls(b"382 Continue with TLS negotiation\r\n")
