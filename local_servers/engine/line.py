@@ -49,8 +49,7 @@ class Command:
 
 
 def dot_stuff(data: bytes) -> bytes:
-    """The data of a multi-line reply (POP3, NNTP: CRLF lines, or empty) as sent: every line's
-    leading "." doubled, so that no line reads as the final ".", which then follows."""
+    """Reply data (CRLF lines) as sent: each line's leading "." doubled, lest it read as the end, then the final "."."""
     if data and not data.endswith(b"\r\n"):
         data += b"\r\n"
     if data.startswith(b"."):
@@ -106,8 +105,7 @@ class LineSession(asyncio.Protocol):
         self.last_active = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.task: asyncio.Future | None = None  # the last awaitable reply or TLS upgrade (a Task needs a reference)
-        self.line_waiter: asyncio.Future | None = None  # see read_line()
-        self.drain_waiter: asyncio.Future | None = None  # see drain()
+        self.line_waiter = self.drain_waiter = None  # the futures read_line() and drain() wait on
         self.line_start = b""  # the first octets of the command being read (an error reply may need its tag)
         self.held = 0  # octets of the command read so far, when a literal is announced
 
@@ -200,8 +198,7 @@ class LineSession(asyncio.Protocol):
             if (self.busy and self.line_waiter is None) or self.paused:
                 return
             if self.literal_left or self.block is not None:  # octets counted, or up to a lone "."
-                taken = self._take_literal() if self.literal_left else self._take_block()
-                if not taken:
+                if not (self._take_literal() if self.literal_left else self._take_block()):
                     break
                 continue
             end = self.buf.find(b"\n", self.pos)
@@ -368,11 +365,8 @@ class LineSession(asyncio.Protocol):
     async def _go_on(coroutine, waits_for):
         """The rest of a coroutine _start() began, on the loop (what a Task would do)."""
         try:
-            while True:
-                if waits_for is None:
-                    await asyncio.sleep(0)
-                else:
-                    await asyncio.wait({waits_for})
+            while True:  # a bare yield (None) gives the loop one turn; a future is waited for
+                await (asyncio.sleep(0) if waits_for is None else asyncio.wait({waits_for}))
                 waits_for = coroutine.send(None)
         except StopIteration as done:
             return done.value
@@ -442,8 +436,7 @@ class LineSession(asyncio.Protocol):
         """Send `reply` (the go-ahead), drop the plaintext after the command, and upgrade."""
         self.send(reply)
         self.busy = True
-        del self.buf[:]
-        self.pos = 0
+        self.buf, self.pos = bytearray(), 0
         self.transport.pause_reading()  # the next bytes are the TLS handshake, not commands
         self.task = asyncio.ensure_future(self._upgrade())
 

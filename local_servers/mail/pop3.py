@@ -5,9 +5,6 @@ A POP3 session moves through three states (RFC 1939 section 3):
     AUTHORIZATION --USER/PASS or APOP--> TRANSACTION --QUIT--> UPDATE
                                           (STAT LIST RETR TOP UIDL DELE RSET NOOP)
 
-COMMANDS below is the protocol at a glance (arguments, help, states), checked by the connection engine
-(engine/line.py); POP3Session holds one ``cmd_<CMD>`` method per command, which returns the whole reply.
-
 Maildrop is the store side: a numbered snapshot of the user's INBOX taken at
 login (the Maildir's new/ and cur/, in arrival order). DELE only marks a
 message; the marked messages are removed when the client QUITs (the UPDATE
@@ -17,11 +14,13 @@ maildrop, a second login to it gets ``-ERR [IN-USE]``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
 import os
 import time
+from functools import partialmethod
 
 from .. import config
 from . import mailstore
@@ -73,15 +72,9 @@ def more_files_than(maildir, limit: int) -> bool:
     """Whether a Maildir's new/ and cur/ hold more than `limit` entries; counts no further than that."""
     count = 0
     for sub in ("new", "cur"):
-        try:
-            with os.scandir(os.path.join(maildir, sub)) as it:
-                for _ in it:
-                    count += 1
-                    if count > limit:
-                        return True
-        except FileNotFoundError:
-            continue
-    return False
+        with contextlib.suppress(FileNotFoundError), os.scandir(os.path.join(maildir, sub)) as entries:
+            count += sum(1 for _ in itertools.islice(entries, limit + 1 - count))
+    return count > limit
 
 
 class Maildrop:
@@ -146,7 +139,8 @@ class Maildrop:
 
 
 class POP3Session(LineSession):
-    """One client connection: the engine checks each line against COMMANDS and calls cmd_<CMD>."""
+    """One client connection: the engine (engine/line.py) checks each line against COMMANDS (the protocol at a
+    glance: arguments, help, states) and calls cmd_<CMD>, which returns the whole reply."""
 
     commands = COMMANDS
     max_line = 255  # RFC 2449: a command line is at most 255 octets, CRLF included
@@ -331,21 +325,17 @@ class POP3Session(LineSession):
             return self.err("message was removed by another client")
 
     def in_thread_if_big(self, arg: str, reply):
-        """reply(arg) now, or in a thread for a big message (reading and converting it takes a while)."""
+        """reply(self, arg) now, or in a thread for a big message (reading and converting it takes a while)."""
         n = self.message_number(arg)
         if n is not None and self.maildrop.size(n) > BIG_MESSAGE:
-            return self.in_thread(reply, arg)
-        return reply(arg)
-
-    def cmd_RETR(self, arg: str):
-        return self.in_thread_if_big(arg, self.retr)
+            return self.in_thread(reply, self, arg)
+        return reply(self, arg)
 
     def retr(self, arg: str) -> bytes:
         wire = self.wire(arg)
         return wire if wire.startswith(b"-ERR") else self.ok(f"{len(wire)} octets", wire)
 
-    def cmd_TOP(self, arg: str):
-        return self.in_thread_if_big(arg, self.top)
+    cmd_RETR = partialmethod(in_thread_if_big, reply=retr)
 
     def top(self, arg: str) -> bytes:
         wire = self.wire(arg)
@@ -356,6 +346,8 @@ class POP3Session(LineSession):
             lines = body.split(b"\r\n")[:-1][:int(arg.split(" ")[1])]
             wire = head + sep + b"".join(line + b"\r\n" for line in lines)
         return self.ok("top of message follows", wire)
+
+    cmd_TOP = partialmethod(in_thread_if_big, reply=top)
 
     def cmd_DELE(self, arg: str) -> bytes:
         if int(arg) in self.maildrop.deleted:

@@ -119,12 +119,8 @@ def overview_value(value: bytes | None) -> bytes:
 
 def split_article(raw: bytes) -> tuple[list[bytes], bytes]:
     """Header lines (continuations joined to their field) and the body."""
-    if raw.startswith(b"\r\n"):
-        head, body = b"", raw[2:]
-    else:
-        head, sep, body = raw.partition(b"\r\n\r\n")
-        if not sep:  # headers only, no body
-            head, body = raw[:-2] if raw.endswith(b"\r\n") else raw, b""
+    head, sep, body = (b"\r\n" + raw).partition(b"\r\n\r\n")  # a CRLF in front: no headers splits too
+    head = head[2:] if sep else head[2:].removesuffix(b"\r\n")  # no empty line: headers only, no body
     fields: list[bytes] = []
     for line in head.split(b"\r\n") if head else []:
         if line[:1] in (b" ", b"\t") and fields:
@@ -139,9 +135,8 @@ def parse_fields(fields: list[bytes], strict: bool = True) -> list[tuple[bytes, 
     (an article already on disk is trusted)."""
     parsed = []
     for number, line in enumerate(fields, 1):
-        match = _HEADER.fullmatch(line)
-        if match:
-            parsed.append((match.group(1), match.group(2)))
+        if match := _HEADER.fullmatch(line):
+            parsed.append(match.groups())
         elif strict:
             shown = line[:60].decode("utf-8", "replace")
             raise Rejected(f"malformed header line {number}: {shown!r} (expected 'Name: value')")
@@ -167,8 +162,7 @@ class NewsStore:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.spool = self.root / "spool"
-        self.tmp = self.root / "tmp"
+        self.spool, self.tmp = self.root / "spool", self.root / "tmp"
         self.groups: dict[str, Group] = {}
         self.by_id: dict[str, Article] = {}
         self._ids = itertools.count(1)

@@ -173,9 +173,8 @@ class NNTPSession(LineSession):
         return not (self.service.ctx.public or self.service.ctx.classroom) or self.user is not None
 
     def greeting(self) -> bytes:
-        if self.posting_allowed:
-            return f"200 {SERVER_NAME} NNTP server ready (posting allowed)\r\n".encode()
-        return f"201 {SERVER_NAME} NNTP server ready (no posting)\r\n".encode()
+        return reply(f"200 {SERVER_NAME} NNTP server ready (posting allowed)" if self.posting_allowed
+                     else f"201 {SERVER_NAME} NNTP server ready (no posting)")
 
     def error(self, kind: str, verb: str = "", syntax: str = "", limit: int = 0) -> bytes:
         return {
@@ -350,18 +349,16 @@ class NNTPSession(LineSession):
 
     def cmd_OVER(self, arg: str) -> bytes:
         found = self._articles(arg)
-        if isinstance(found, bytes):
-            return found
-        return reply("224 Overview information follows", b"".join(b"%d%s\r\n" % (n, a.overview) for n, a in found))
+        return found if isinstance(found, bytes) else reply("224 Overview information follows",
+                                                             b"".join(b"%d%s\r\n" % (n, a.overview) for n, a in found))
 
     cmd_XOVER = cmd_OVER  # RFC 2980's name
 
     def cmd_HDR(self, arg: str, status: str = "225 Headers follow") -> bytes:
         name, *which = arg.split()
         found = self._articles(which[0] if which else "")
-        if isinstance(found, bytes):
-            return found
-        return reply_lines(status, (b"%d %s" % (n, overview_value(a.header(name))) for n, a in found))
+        return found if isinstance(found, bytes) else reply_lines(
+            status, (b"%d %s" % (n, overview_value(a.header(name))) for n, a in found))
 
     cmd_XHDR = partialmethod(cmd_HDR, status="221 Header follows")  # RFC 2980's name, its own status
 
@@ -387,10 +384,8 @@ class NNTPSession(LineSession):
             return reply("481 Authentication failed")
 
     def cmd_STARTTLS(self, arg: str) -> bytes | None:
-        if self.tls:
-            return reply("502 Already using TLS")
-        if self.user is not None:
-            return reply("502 Already authenticated")
+        if self.tls or self.user is not None:
+            return reply("502 Already using TLS" if self.tls else "502 Already authenticated")
         # RFC 4642 §2.2.2: forget what the client told us before TLS (no command runs until it is up).
         self.group, self.current, self.pending_user = None, None, None
         self.start_tls(b"382 Continue with TLS negotiation\r\n")
