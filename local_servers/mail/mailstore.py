@@ -70,10 +70,8 @@ def folder_name(file_name: str) -> str:
 
 def user_dir(mail_dir: Path, user: str, folder: str | None = None) -> Path:
     """The Maildir of a user's INBOX (folder None or "INBOX") or of one of their folders."""
-    path = Path(mail_dir) / user
-    if folder and folder.upper() != "INBOX":
-        path = path / folder_file_name(folder)
-    return path
+    inbox = Path(mail_dir) / user
+    return inbox / folder_file_name(folder) if folder and folder.upper() != "INBOX" else inbox
 
 
 def open_box(mail_dir: Path, user: str, folder: str | None = None, create: bool = False) -> mailbox.Maildir:
