@@ -151,8 +151,7 @@ def start(state_dir: Path | None = None, *, host: str | None = None, ports: dict
     """
     state_dir = Path(state_dir or config.state_dir())
     with _lock(state_dir):
-        handle = find(state_dir)
-        if handle is not None:
+        if (handle := find(state_dir)) is not None:  # already running
             return handle
         host = host or config.DEFAULT_HOST
         if not (ports or ephemeral or os.environ.get(config.PORTS_ENV) or not config.is_loopback(host) or classroom):

@@ -96,8 +96,8 @@ def remove_data(state_dir: Path, names: list[str]) -> None:
         shutil.rmtree(StateDir(state_dir).data / folder, ignore_errors=True)
 
 
-def write_json_atomically(path: Path, data: dict) -> None:
-    write_atomically(path, json.dumps(data, indent=2))
+def write_error(home: StateDir, launch_id: str, text: str) -> None:
+    write_atomically(home.error_file, json.dumps({"pid": os.getpid(), "launch_id": launch_id, "error": text}, indent=2))
 
 
 def configure_logging(state_dir: Path) -> None:
@@ -119,7 +119,7 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
             classroom = ClassSet.load(state_dir)
     except (ValueError, OSError) as exc:
         log.error("could not start: %s", exc)
-        write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id, "error": str(exc)})
+        write_error(home, launch_id, str(exc))
         return 2
     log.info("open-file limit: %d", raise_fd_limit())
     tls = ensure_certificates(home.tls, None if config.is_loopback(host) else host)
@@ -144,7 +144,7 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
             running.append(service)
     except (PortInUseError, OSError) as exc:
         log.error("could not start: %s", exc)
-        write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id, "error": str(exc)})
+        write_error(home, launch_id, str(exc))
         for service in reversed(running):
             await service.stop()
         return 2
@@ -155,7 +155,7 @@ async def run(state_dir: Path, host: str, ports: dict[str, int], *, public: bool
     if classroom:
         handle = _class_handle(classroom, handle, home.data, tls.ca_file)
     # launch_id lets the starter recognise the process it launched.
-    write_json_atomically(home.state_file, {**handle.to_dict(), "launch_id": launch_id})
+    write_atomically(home.state_file, json.dumps({**handle.to_dict(), "launch_id": launch_id}, indent=2))
     log.info("ready in %.0f ms: %s", (time.perf_counter() - started) * 1000,
              ", ".join(f"{name}:{svc.port}" for name, svc in handle.services.items()))
 
@@ -193,7 +193,7 @@ def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = Fa
     if unknown:  # said in the error file too, or `up` would wait START_TIMEOUT for a process that has gone
         error = f"unknown service(s): {', '.join(sorted(unknown))}; known: {', '.join(SERVICES)}"
         print(error, file=sys.stderr)
-        write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id, "error": error})
+        write_error(home, launch_id, error)
         return 2
     if sys.platform == "win32":
         # Some libraries need a selector loop; the proactor is the Windows default.
@@ -203,6 +203,5 @@ def main(state_dir: Path, host: str, ports: dict[str, int], *, public: bool = Fa
                                started=started, launch_id=launch_id, classroom=classroom))
     except Exception as exc:
         log.exception("server process failed")
-        write_json_atomically(home.error_file, {"pid": os.getpid(), "launch_id": launch_id,
-                                                       "error": f"{type(exc).__name__}: {exc}"})
+        write_error(home, launch_id, f"{type(exc).__name__}: {exc}")
         return 1

@@ -70,10 +70,8 @@ def folder_name(file_name: str) -> str:
 
 def user_dir(mail_dir: Path, user: str, folder: str | None = None) -> Path:
     """The Maildir of a user's INBOX (folder None or "INBOX") or of one of their folders."""
-    path = Path(mail_dir) / user
-    if folder and folder.upper() != "INBOX":
-        path = path / folder_file_name(folder)
-    return path
+    inbox = Path(mail_dir) / user
+    return inbox / folder_file_name(folder) if folder and folder.upper() != "INBOX" else inbox
 
 
 def open_box(mail_dir: Path, user: str, folder: str | None = None, create: bool = False) -> mailbox.Maildir:
@@ -404,8 +402,7 @@ def seed(mail_dir: Path) -> None:
     open_box(mail_dir, CATCHALL, create=True)
     mail = sorted(_course_mail(), key=lambda item: item[3]["Date"].datetime)  # stable: ties keep list order
     for i, (user, folder, flags, msg) in enumerate(mail):
-        date = msg["Date"].datetime.timestamp()
-        when = date + 60 + i  # arrived a minute after it was written; strictly increasing
+        when = msg["Date"].datetime.timestamp() + 60 + i  # arrived a minute after it was written; strictly increasing
         data = msg.as_bytes(policy=msg.policy.clone(linesep="\n"))
         deliver(mail_dir, user, data, when=when, folder=folder, flags=flags, key=f"{int(when)}.S{i:04d}.seed")
     _seed_chinese(mail_dir, len(mail))

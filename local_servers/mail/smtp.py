@@ -280,8 +280,7 @@ class MailHandler:
 
     async def handle_DATA(self, server, session, envelope) -> str:
         """Store the message for every recipient; answer 250 only once it is on disk."""
-        refusal = await fault_hooks.smtp_stage(server, "EOD")  # an injected fault answers the data instead
-        if refusal is not None:
+        if (refusal := await fault_hooks.smtp_stage(server, "EOD")) is not None:  # a fault answers the data instead
             return refusal
         data = envelope.original_content
         when = time.time()

@@ -38,17 +38,13 @@ GROUPS = [
     ("course.test", "y", datetime.datetime(2024, 2, 1, 12, 0, tzinfo=UTC), "Post your test articles here."),
 ]
 
-PEOPLE = {
-    "alice": ("Alice Example", f"alice@{MAIL_DOMAIN}"),
-    "bob": ("Bob Example", f"bob@{MAIL_DOMAIN}"),
-    "carol": ("Carol Example", f"carol@{MAIL_DOMAIN}"),
-    "dave": ("Dave Example", f"dave@{MAIL_DOMAIN}"),
-    "renee": ("Renée Müller", f"renee@{MAIL_DOMAIN}"),  # non-ASCII: sent as an RFC 2047 encoded-word
-    "lukasz": ("Łukasz Nowak", f"lukasz@{MAIL_DOMAIN}"),
-    "staff": ("Course Staff", f"staff@{MAIL_DOMAIN}"),
-    "lilei": ("李雷", f"lilei@{MAIL_DOMAIN}"),
-    "hanmeimei": ("韩梅梅", f"hanmeimei@{MAIL_DOMAIN}"),
-    "wangfang": ("王芳", f"wangfang@{MAIL_DOMAIN}"),
+PEOPLE = {  # each author's name; the address is <key>@example.test
+    "alice": "Alice Example", "bob": "Bob Example", "carol": "Carol Example", "dave": "Dave Example",
+    "renee": "Renée Müller", "lukasz": "Łukasz Nowak",  # non-ASCII: sent as RFC 2047 encoded-words
+    "staff": "Course Staff",
+    "lilei": "李雷",
+    "hanmeimei": "韩梅梅",
+    "wangfang": "王芳",
 }
 
 # comp.lang.python: (key, parent key or None, author, "month-day hh:mm" in 2024, subject of a thread start, body).
@@ -335,7 +331,7 @@ def _gb_word(text: str, charset: str) -> str:
 
 
 def _address(key: str, charset: str = "utf-8") -> str:
-    name, addr = PEOPLE[key]
+    name, addr = PEOPLE[key], f"{key}@{MAIL_DOMAIN}"
     if charset == "utf-8":
         return email.utils.formataddr((name, addr), charset="utf-8")
     return f"{_gb_word(name, charset)} <{addr}>"
@@ -362,7 +358,7 @@ def _post_threads(store: NewsStore, group: str, rows, extra: list[tuple[str, str
         if parent is not None:
             parent_id, subject, parent_references, parent_author = posted[parent]
             references = parent_references + [parent_id]
-            body = wrote.format(PEOPLE[parent_author][0]) + body
+            body = wrote.format(PEOPLE[parent_author]) + body
         posted[key] = message_id, subject, references, author
         headers = [("From", _address(author, charset)), ("Newsgroups", group),
                    ("Subject", ("Re: " if parent else "") + _encode(subject, charset)),

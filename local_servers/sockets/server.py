@@ -95,7 +95,6 @@ class _TCPAndUDPService(Service):
                 tcp.close()
                 if self.ctx.ports[self.name] != 0 or attempt == 4:
                     raise  # a fixed port whose UDP twin is taken: say so
-        self.port = port
         limit = ConnectionLimit.of(self)
         self.tcp_server = await loop.create_server(lambda: _TCPReply(self.reply, limit, self), sock=tcp)
         self.udp_transport, _ = await loop.create_datagram_endpoint(lambda: _UDPReply(self.reply), sock=udp)
@@ -105,7 +104,7 @@ class _TCPAndUDPService(Service):
         await close_servers([self.tcp_server])
 
     def info(self) -> ServiceInfo:
-        return dataclasses.replace(super().info(), udp_port=self.port)
+        return dataclasses.replace(super().info(), udp_port=self.ctx.bound[self.name])
 
 
 class TimeService(_TCPAndUDPService):
