@@ -293,6 +293,8 @@ ADDED = (
     ("local_servers/cli.py", "_wire_parsers", I11, "the profile, transcripts and inspect commands' arguments"),
     ("local_servers/cli.py", "_transcripts", I11, "transcripts command"),
     ("local_servers/cli.py", "_inspect", I11, "inspect command"),
+    ("local_servers/cli.py", "_say_not_applied", "8 Build 2 (typed options)",
+     "up on running servers says which settings changed nothing"),
     ("local_servers/sockets/server.py", "_TCPReply.admit", I8B5,
      "connection limit at accept, and its transcript (11)"),
     ("local_servers/sockets/server.py", "_TCPReply.connection_lost", I8B5,

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,18 @@ def _fail(message, status: int) -> int:
     """Say what went wrong on stderr; the command's exit status."""
     print(message, file=sys.stderr)
     return status
+
+
+def _say_not_applied(args) -> None:
+    """`up` on running servers changes nothing: say so if it was asked to (else a typo would pass unseen)."""
+    asked = [flag for flag, value in (("--host", args.host), ("--port", args.port), ("--ephemeral", args.ephemeral),
+                                      ("--only", args.only), ("--option", args.option)) if value]
+    if asked:
+        down = f"{shlex.quote(sys.executable)} -m local_servers"
+        if args.state_dir is not None:
+            down += f" --state-dir {shlex.quote(str(args.state_dir))}"
+        print(f"note: they already run, so {', '.join(asked)} changed nothing; to start them with it, "
+              f"stop them first: {down} down", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -192,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(f"error: {exc}", 1)
         print(f"servers {'already running' if already else 'started'} (pid {handle.pid}; state in {state_dir})",
               handle.table(), f"CA file (verify TLS against it): {handle.ca_file}", sep="\n")
+        if already:
+            _say_not_applied(args)
         _say_profile(state_dir)
         return 0
 

@@ -46,8 +46,13 @@ def test_up_status_logs_down(tmp_path):
     assert "servers started" in up.stdout
     assert "echo" in up.stdout and "time" in up.stdout and "CA file" in up.stdout
 
-    again = cli(tmp_path, "up", "--ephemeral", "--only", QUICK)
-    assert again.returncode == 0 and "already running" in again.stdout
+    again = cli(tmp_path, "up")
+    assert again.returncode == 0 and "already running" in again.stdout and not again.stderr
+    changed = cli(tmp_path, "up", "--only", "echo", "--option", "echo_max_connections=2")
+    assert changed.returncode == 0 and "already running" in changed.stdout
+    assert "--only, --option changed nothing" in changed.stderr  # a typo in them would otherwise pass unseen
+    stop_first = changed.stderr.split("stop them first: ")[1].strip()
+    assert stop_first.endswith(f"-m local_servers --state-dir {tmp_path} down")
 
     status = cli(tmp_path, "status", "--json")
     assert status.returncode == 0
