@@ -267,8 +267,7 @@ class LineSession(asyncio.Protocol):
             self.command_parts.clear()
             self.send(self.error("not_text"))
             return
-        size = self.literal(line)
-        if size is not None:
+        if (size := self.literal(line)) is not None:
             self.held = sum(map(len, self.command_parts)) + len(line)
             limit = self.max_literal()
             if size > limit:
@@ -326,8 +325,7 @@ class LineSession(asyncio.Protocol):
 
     def run(self, verb: str, method, *args) -> None:
         """Run a command method and send its reply, now or (an awaitable) when it is done."""
-        method = self.intercepted(verb, method)
-        if method is None:
+        if (method := self.intercepted(verb, method)) is None:
             return
         try:
             reply = method(*args)
@@ -507,11 +505,8 @@ class LineService(Service):
 
 
 def raise_fd_limit() -> int:
-    """Raise this process's open-file soft limit to the hard limit; return the new soft limit.
-
-    Every service shares the process's descriptors: at the usual soft limit of
-    1,024, idle connections to one service would leave the others no socket.
-    """
+    """Raise the open-file soft limit to the hard limit; return the new soft limit. Every service shares the
+    process's descriptors: at the usual 1,024, idle connections to one would leave the others no socket."""
     try:
         import resource
     except ImportError:  # Windows: no such limit on sockets

@@ -352,8 +352,7 @@ class POP3Session(LineSession):
     def cmd_DELE(self, arg: str) -> bytes:
         if int(arg) in self.maildrop.deleted:
             return self.err(f"message {arg} already deleted")
-        n = self.message_number(arg)
-        if n is None:
+        if (n := self.message_number(arg)) is None:
             return self.err("no such message")
         self.maildrop.deleted.add(n)
         return self.ok(f"message {n} deleted")

@@ -281,8 +281,7 @@ class NewsStore:
                 raise Rejected(f"newsgroup {name} is read-only (posting flag n)")
 
         added: list[bytes] = []
-        message_id = seen.get(b"message-id")
-        if message_id is None:
+        if (message_id := seen.get(b"message-id")) is None:
             message_id = self._new_message_id(now)
             added.append(b"Message-ID: " + message_id)
         elif not _MESSAGE_ID.fullmatch(message_id) or len(message_id) > 250:

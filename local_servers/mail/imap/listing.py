@@ -140,8 +140,7 @@ def listing(request: ListRequest, existing: list[str], subscribed: list[str],
         if not request.lsub and "\\NonExistent" not in attributes:
             children = any(o.startswith(name + DELIMITER) for o in exists)
             attributes.append("\\HasChildren" if children else "\\HasNoChildren")
-        extras = _extension_attributes(request, name, subs, special_use)
-        if extras is not None:
+        if (extras := _extension_attributes(request, name, subs, special_use)) is not None:
             result.append((name, attributes + extras, childinfo))
     return result
 

@@ -240,8 +240,7 @@ _ROUTE = re.compile(r"<\s*(@[^<>:\"]*):")
 def _source_route(address: str) -> tuple[str, str]:
     """(route, address without it): parseaddr drops an obsolete source route (<@relay:user@host>,
     RFC 5322 4.4), which ENVELOPE reports as the address's adl (RFC 3501 7.4.2), so it goes first."""
-    routed = _ROUTE.search(address)
-    if not routed:
+    if not (routed := _ROUTE.search(address)):
         return "", address
     return re.sub(r"\s+", "", routed.group(1)), address[:routed.start()] + "<" + address[routed.end():]
 
@@ -349,8 +348,7 @@ def _params(params: list[tuple[bytes, bytes]]) -> bytes:
 
 
 def _disposition(part: Part) -> bytes:
-    value = part.get("content-disposition")
-    if not value:
+    if not (value := part.get("content-disposition")):
         return b"NIL"
     kind, params = _split_params(value)
     return plist([string(kind), _params(params)])
@@ -386,8 +384,7 @@ def binary_data(root: Part, numbers: tuple[int, ...]) -> bytes | None:
     message as stored); None for a part that does not exist, ValueError for an encoding we cannot undo."""
     if not numbers:
         return root.raw
-    part = find_part(root, numbers)
-    if part is None:
+    if (part := find_part(root, numbers)) is None:
         return None
     encoding = (part.get("content-transfer-encoding") or b"7bit").strip().lower()
     if encoding in (b"7bit", b"8bit", b"binary") or part.is_multipart or part.is_message:
@@ -431,8 +428,7 @@ def section_data(root: Part, numbers: tuple[int, ...], text: str, names: tuple[s
     if not numbers:
         target = root
     else:
-        part = find_part(root, numbers)
-        if part is None:
+        if (part := find_part(root, numbers)) is None:
             return None
         if text == "":
             return part.body

@@ -61,8 +61,7 @@ def decode(name: str) -> str:
         raise ValueError("8-bit characters in a modified UTF-7 name")
 
     def run(match: re.Match) -> str:
-        data = match.group(1)
-        if not data:
+        if not (data := match.group(1)):
             return "&"
         try:
             return base64.b64decode(data.replace(",", "/") + "=" * (-len(data) % 4)).decode("utf-16-be")

@@ -57,8 +57,7 @@ class Candidate:
 
     def headers(self) -> dict[str, list[str]]:
         """Decoded, case-folded header values by lower-case name, cached on the message: later searches read no file."""
-        cache = self.msg.search_cache
-        if cache is None:
+        if (cache := self.msg.search_cache) is None:
             header = split_header(self.raw())[0]
             cache = {}
             for name, raw in header_fields(header):
@@ -75,8 +74,7 @@ class Candidate:
         address as "display name <mailbox@host>", each group as its name, however the header wrote them."""
         key = "@" + name
         cache = self.headers()
-        found = cache.get(key)
-        if found is None:
+        if (found := cache.get(key)) is None:
             found = cache[key] = []
             for value in cache.get(name, ()):
                 for kind, *data in parse_address_list(value):
@@ -123,8 +121,7 @@ def sequence_test(ranges, uid: bool):
 
     def test(c: "Candidate") -> bool:
         last = c.last_uid if uid else c.last_seq
-        spans = cache.get(last)
-        if spans is None:
+        if (spans := cache.get(last)) is None:
             merged = merged_ranges(ranges, last)
             spans = cache[last] = ([lo for lo, _ in merged], [hi for _, hi in merged])
         number = c.msg.uid if uid else c.seq

@@ -619,8 +619,7 @@ class Session(LineSession):
     def report_watched(self, every: bool = False) -> None:
         """NOTIFY: a STATUS line for each watched mailbox whose counts changed since last told (every: for each)."""
         for name, events in self.watched_mailboxes():
-            folder = self.store.folder(name)
-            if folder is None:
+            if (folder := self.store.folder(name)) is None:
                 continue
             now = (len(folder.uids), folder.uidnext, folder.modseq)
             if every or self.watched.get(name, now) != now:
@@ -734,8 +733,7 @@ class Session(LineSession):
         if self.profile is not None and self.profile.id_before_select and not self.identified:
             raise No(f"{'EXAMINE' if readonly else 'SELECT'} {self.profile.select_refused}")  # 163: ID first
         self.deselect()
-        folder = self.store.folder(name)
-        if folder is None:
+        if (folder := self.store.folder(name)) is None:
             raise No("[NONEXISTENT] No such mailbox")
         self.folder, self.readonly, self.state = folder, readonly, SELECTED
         self.view = list(folder.uids)
@@ -847,8 +845,7 @@ class Session(LineSession):
 
     async def cmd_status(self, tag, args):
         name, items = args.rest(args.mailbox, lambda: listing._status_items(args))  # LIST-STATUS reads them too
-        folder = self.store.folder(name)
-        if folder is None:
+        if (folder := self.store.folder(name)) is None:
             raise No("[NONEXISTENT] No such mailbox")
         self.respond(b"* STATUS " + self.shown(name) + b" (" + self.status_values(folder, items) + b")")
 
@@ -863,8 +860,7 @@ class Session(LineSession):
             "HIGHESTMODSEQ": lambda: folder.modseq,
             "SIZE": lambda: sum(folder.size(m) for m in folder.by_uid.values()),
         }
-        unknown = [i for i in items if i not in values]
-        if unknown:
+        if unknown := [i for i in items if i not in values]:
             raise Bad(f"unknown status item {unknown[0]}")
         if folder is None:
             return b""
@@ -947,8 +943,7 @@ class Session(LineSession):
                 numbers, text, names = parse_section(Args(b"[" + match.group("section").encode() + b"]"))
             except ParseError:
                 raise No(f"[BADURL {url[:200]}] Bad section") from None
-            data = mime.section_data(mime.Part(raw), numbers, text, names)
-            if data is None:
+            if (data := mime.section_data(mime.Part(raw), numbers, text, names)) is None:
                 raise No(f"[BADURL {url[:200]}] No such section")
         if match.group("partial"):
             offset, _, length = match.group("partial").partition(".")
@@ -961,8 +956,7 @@ class Session(LineSession):
         for flag in flags:
             if flag.lower() == "\\recent":
                 continue
-            canonical = folder.canonical_flag(flag, create)
-            if canonical is None:
+            if (canonical := folder.canonical_flag(flag, create)) is None:
                 if flag.startswith("\\"):
                     raise Bad(f"unknown system flag {flag}")
                 if create:
@@ -985,8 +979,7 @@ class Session(LineSession):
             if self.watching:
                 self.report_watched()
             await self.flush()
-        line = line_task.result()
-        if line is None:
+        if (line := line_task.result()) is None:
             raise ConnectionError
         if line.strip().upper() != b"DONE":
             raise Bad("expected DONE")
@@ -1029,8 +1022,7 @@ class Session(LineSession):
         found = []
         pause = _Pause()
         for seq, u in enumerate(list(self.view), 1):
-            msg = folder.by_uid.get(u)
-            if msg is None:
+            if (msg := folder.by_uid.get(u)) is None:
                 continue
             candidate.reset(msg, seq, u in recent)
             if folder.stored_size(msg) > SEARCH_IN_THREAD:  # 1,000 BODY keys over 50 MiB take seconds:
@@ -1243,8 +1235,7 @@ class Session(LineSession):
         args.sp()
         unchanged_since = self.store_modifier(args)
         action = args.atom().upper()
-        match = re.fullmatch(r"([+-]?)FLAGS(\.SILENT)?", action)
-        if not match:
+        if not (match := re.fullmatch(r"([+-]?)FLAGS(\.SILENT)?", action)):
             raise Bad("expected FLAGS, +FLAGS or -FLAGS (optionally .SILENT)")
         args.sp()
         flags = args.list_of(args.flag) if args.peek() == ord("(") else [args.flag(), *args.spaced(args.flag)]
@@ -1275,8 +1266,7 @@ class Session(LineSession):
 
     async def cmd_copy(self, tag, args, uid: bool = False, move: bool = False):
         ranges, name = args.rest(args.sequence_set, args.mailbox)
-        target = self.store.folder(name)
-        if target is None:
+        if (target := self.store.folder(name)) is None:
             raise No("[TRYCREATE] No such mailbox")
         if move and self.readonly:
             raise No("[READ-ONLY] The mailbox is read-only")

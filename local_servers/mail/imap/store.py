@@ -238,8 +238,7 @@ class Folder:
         self._drop(gone)
         fresh = []
         for key, (sub, name) in found.items():
-            msg = self.by_key.get(key)
-            if msg is None:
+            if (msg := self.by_key.get(key)) is None:
                 fresh.append((key, sub, name))
             elif msg.name != name or msg.subdir != sub:
                 msg.subdir, msg.name = sub, name
@@ -464,8 +463,7 @@ class UserStore:
         if not self.exists(name):
             self._folders.pop(name, None)
             return None
-        folder = self._folders.get(name)
-        if folder is None:
+        if (folder := self._folders.get(name)) is None:
             folder = self._folders[name] = Folder(name, self.path(name))
         folder.scan()
         return folder

@@ -141,8 +141,7 @@ class Args:
         """{n}CRLF followed by n octets (the session has already read them); ~{n} (literal8) if binary."""
         if binary:
             self.accept(b"~")  # RFC 3516: a literal8 may hold NUL octets
-        match = _LITERAL.match(self.data, self.pos)
-        if not match:
+        if not (match := _LITERAL.match(self.data, self.pos)):
             raise ParseError("malformed literal")
         size = int(match.group(1))
         start = match.end()
@@ -213,8 +212,7 @@ class Args:
             word = self.atom().upper()
             if word not in allowed:
                 raise ParseError(f"unknown {what} option {word}")
-            read = (arguments or {}).get(word)
-            if read is not None:
+            if (read := (arguments or {}).get(word)) is not None:
                 self.sp()
             return word, read(self) if read is not None else None
 

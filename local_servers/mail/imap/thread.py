@@ -75,8 +75,7 @@ def _ordered_subject(nodes: list[Node]) -> list[Node]:
     groups: dict[str, Node] = {}
     roots = []
     for node in sorted(nodes, key=Node.order):
-        first = groups.get(node.subject)
-        if first is None:
+        if (first := groups.get(node.subject)) is None:
             groups[node.subject] = node
             roots.append(node)
         else:
@@ -103,8 +102,7 @@ def _references(folder, found, headers: dict[int, Part]) -> list[Node]:
             part.get("in-reply-to") or b"")[:1]
         previous = None
         for ref in cited:
-            container = by_id.get(ref)
-            if container is None:
+            if (container := by_id.get(ref)) is None:
                 container = by_id[ref] = Node()
             if (previous is not None and container.parent is None and container is not previous
                     and not container.is_ancestor_of(previous)):
