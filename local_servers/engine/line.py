@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -514,11 +515,9 @@ def raise_fd_limit() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
     if target > soft:
-        try:
+        with contextlib.suppress(ValueError, OSError):  # macOS caps it below RLIM_INFINITY
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
             return target
-        except (ValueError, OSError):  # macOS caps it below RLIM_INFINITY
-            pass
     return soft
 
 

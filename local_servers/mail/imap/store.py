@@ -225,13 +225,10 @@ class Folder:
         self._settled = stamps is not None and listed_at - max(stamps) > 2_000_000_000
         found: dict[str, tuple[str, str]] = {}
         for sub in ("new", "cur"):
-            try:
-                with os.scandir(self.path / sub) as entries:
-                    for entry in entries:
-                        if not entry.name.startswith("."):
-                            found[entry.name.partition(COLON)[0]] = (sub, entry.name)
-            except OSError:
-                continue
+            with contextlib.suppress(OSError), os.scandir(self.path / sub) as entries:
+                for entry in entries:
+                    if not entry.name.startswith("."):
+                        found[entry.name.partition(COLON)[0]] = (sub, entry.name)
         gone = [msg for key, msg in self.by_key.items() if key not in found]  # deleted by POP3, another session
         if gone:
             self.bump_expunged()
