@@ -870,14 +870,12 @@ class Session(LineSession):
         """APPEND mailbox [flags] [date] message, repeated for MULTIAPPEND (RFC 3502): all or none."""
         args.sp()
         name = args.mailbox()
-        folder = self.store.folder(name)
-        if folder is None:  # before CATENATE's URLs are looked at (RFC 4469 5)
+        if (folder := self.store.folder(name)) is None:  # before CATENATE's URLs are looked at (RFC 4469 5)
             raise No("[TRYCREATE] No such mailbox")
         batch = []
         while True:
             args.sp()
-            flags: list[str] = []
-            when = None
+            flags, when = [], None
             if args.peek() == ord("("):
                 flags = args.list_of(args.flag)
                 args.sp()
@@ -922,8 +920,7 @@ class Session(LineSession):
             if kind == "TEXT":
                 pieces.append(args.literal(binary=True))
             elif kind == "URL":
-                url = args.astring().decode("utf-8", "replace")
-                pieces.append(self.url_data(url))
+                pieces.append(self.url_data(args.astring().decode("utf-8", "replace")))
             else:
                 raise Bad(f"expected TEXT or URL in CATENATE, found {kind[:20]}")
             if sum(map(len, pieces)) > MAX_LITERAL:
