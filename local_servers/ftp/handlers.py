@@ -190,8 +190,7 @@ class CourseDTPHandler(TLS_DTPHandler):
 
     def _note_transfer(self):
         """The data connection in the control connection's transcript: one note, not its bytes."""
-        name = getattr(self.file_obj, "name", None)
-        if name is None:
+        if (name := getattr(self.file_obj, "name", None)) is None:
             what = f"listing ({self.cmd or 'LIST'})"
         else:
             root = self.cmd_channel.fs.root  # the path as the client sees it (fs2ftp() costs 30 us)
@@ -370,8 +369,7 @@ class CourseFTPHandler(TLS_FTPHandler):
         if not self.authorizer.has_perm(self.username, "w", folder):
             self.respond("550 Not enough privileges.")
             return None
-        name = super().ftp_STOU(line)
-        if name is not None:
+        if (name := super().ftp_STOU(line)) is not None:
             path = os.path.join(folder, name)
             self._uploads[path] = path  # already under its final name: only removed if incomplete
         return name

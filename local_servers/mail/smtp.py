@@ -155,8 +155,7 @@ class CourseSMTP(SMTP):
         return True
 
     async def _handle_client(self) -> None:
-        refusal = await fault_hooks.smtp_stage(self, "connect")  # an injected fault instead of the greeting
-        if refusal is not None:
+        if (refusal := await fault_hooks.smtp_stage(self, "connect")) is not None:  # a fault instead of the greeting
             await self.push(refusal)
             return
         await super()._handle_client()
