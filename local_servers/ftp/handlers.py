@@ -356,8 +356,7 @@ class CourseFTPHandler(TLS_FTPHandler):
             except OSError as err:
                 self.respond(f"550 {os.strerror(err.errno or errno.EIO)}.")
                 return None
-        started = super().ftp_STOR(temp, mode)
-        if started is None:  # refused (the reply is sent): leave nothing behind
+        if super().ftp_STOR(temp, mode) is None:  # refused (the reply is sent): leave nothing behind
             self._remove(temp)
             return None
         self._uploads[temp] = file
@@ -379,8 +378,7 @@ class CourseFTPHandler(TLS_FTPHandler):
         super().log_transfer(cmd, self._uploads.get(filename, filename), receive, completed, elapsed, bytes)
 
     def on_file_received(self, file):
-        final = self._uploads.pop(file, None)
-        if final is not None and final != file:
+        if (final := self._uploads.pop(file, None)) is not None and final != file:
             try:
                 os.replace(file, final)
             except OSError:

@@ -129,8 +129,7 @@ class HeadClock(io.RawIOBase):
     def readinto(self, buffer) -> int:
         try:
             if self.deadline is not None:
-                remaining = self.deadline - time.monotonic()
-                if remaining <= 0:
+                if (remaining := self.deadline - time.monotonic()) <= 0:
                     raise TimeoutError("request head too slow")
                 self.sock.settimeout(min(remaining, self.idle_timeout))
             count = self.sock.recv_into(buffer)
