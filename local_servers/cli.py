@@ -16,8 +16,7 @@ from .config import StateDir
 
 
 def _options(items: list[str]) -> dict:
-    bad = [item for item in items if "=" not in item]
-    if bad:
+    if bad := [item for item in items if "=" not in item]:
         raise SystemExit(f"--option takes KEY=VALUE, not {bad[0]!r}")
     return dict(item.split("=", 1) for item in items)
 
@@ -231,8 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "reset":
         from . import serve
 
-        unknown = set(args.services) - set(serve.SERVICES)
-        if unknown:
+        if unknown := set(args.services) - set(serve.SERVICES):
             return _fail(f"unknown service(s): {', '.join(sorted(unknown))}; known: {', '.join(serve.SERVICES)}", 2)
         try:
             handle = control.reset(state_dir, args.services or None)
@@ -294,8 +292,7 @@ def _say_profile(state_dir: Path) -> None:
     """One line when a provider profile is on (the mail servers then refuse the course's passwords)."""
     from .wire import profiles
 
-    name = profiles.current(state_dir)
-    if name:
+    if name := profiles.current(state_dir):
         print(f"provider profile on: {name} (the mail servers follow {profiles.PROFILES[name].title}'s rules; "
               ".venv/bin/python -m local_servers profile --off returns to the course's)")
 

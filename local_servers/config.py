@@ -70,8 +70,7 @@ class StateDir:
 
 def state_dir() -> Path:
     """The per-user directory that holds the running servers' state."""
-    override = os.environ.get(HOME_ENV)
-    if override:
+    if override := os.environ.get(HOME_ENV):
         return Path(override).expanduser().resolve()
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))

@@ -48,8 +48,7 @@ def _lock(state_dir: Path) -> FileLock:
 
 
 def pid_alive(pid: int) -> bool:
-    child = _children.get(pid)
-    if child is not None:
+    if (child := _children.get(pid)) is not None:
         return child.poll() is None  # also reaps it, so a dead child is not a zombie
     if sys.platform == "win32":
         import ctypes
@@ -214,8 +213,7 @@ def stop(state_dir: Path | None = None) -> bool:
 
 def _stop_locked(state_dir: Path) -> bool:
     state_file = StateDir(state_dir).state_file
-    pid = read_json(state_file).get("pid")
-    if pid is None:
+    if (pid := read_json(state_file).get("pid")) is None:
         return False
     was_alive = pid_alive(pid)
     if was_alive:
@@ -234,8 +232,7 @@ def reset(state_dir: Path | None = None, names: list[str] | None = None) -> Hand
     state_dir = Path(state_dir or config.state_dir())
     names = list(names or serve.SERVICES)
     with _lock(state_dir):
-        handle = find(state_dir)
-        if handle is not None:
+        if (handle := find(state_dir)) is not None:
             _stop_locked(state_dir)
         serve.remove_data(state_dir, names)
         if handle is None:

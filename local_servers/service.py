@@ -85,9 +85,8 @@ class Option:
 def validate_options(options: dict, services: list) -> dict:
     """The options typed; a ValueError names an unknown key and lists the known ones."""
     known = {f"{cls.name}_{name}": option for cls in services for name, option in cls.options.items()}
-    for key in options:
-        if key not in known:
-            raise ValueError(f"unknown option {key!r}; known options: {', '.join(sorted(known))}")
+    if unknown := [key for key in options if key not in known]:
+        raise ValueError(f"unknown option {unknown[0]!r}; known options: {', '.join(sorted(known))}")
     return {key: known[key].parse(key, value) for key, value in options.items()}
 
 

@@ -190,8 +190,7 @@ class CourseDTPHandler(TLS_DTPHandler):
 
     def _note_transfer(self):
         """The data connection in the control connection's transcript: one note, not its bytes."""
-        name = getattr(self.file_obj, "name", None)
-        if name is None:
+        if (name := getattr(self.file_obj, "name", None)) is None:
             what = f"listing ({self.cmd or 'LIST'})"
         else:
             root = self.cmd_channel.fs.root  # the path as the client sees it (fs2ftp() costs 30 us)
@@ -357,8 +356,7 @@ class CourseFTPHandler(TLS_FTPHandler):
             except OSError as err:
                 self.respond(f"550 {os.strerror(err.errno or errno.EIO)}.")
                 return None
-        started = super().ftp_STOR(temp, mode)
-        if started is None:  # refused (the reply is sent): leave nothing behind
+        if super().ftp_STOR(temp, mode) is None:  # refused (the reply is sent): leave nothing behind
             self._remove(temp)
             return None
         self._uploads[temp] = file
@@ -370,8 +368,7 @@ class CourseFTPHandler(TLS_FTPHandler):
         if not self.authorizer.has_perm(self.username, "w", folder):
             self.respond("550 Not enough privileges.")
             return None
-        name = super().ftp_STOU(line)
-        if name is not None:
+        if (name := super().ftp_STOU(line)) is not None:
             path = os.path.join(folder, name)
             self._uploads[path] = path  # already under its final name: only removed if incomplete
         return name
@@ -381,8 +378,7 @@ class CourseFTPHandler(TLS_FTPHandler):
         super().log_transfer(cmd, self._uploads.get(filename, filename), receive, completed, elapsed, bytes)
 
     def on_file_received(self, file):
-        final = self._uploads.pop(file, None)
-        if final is not None and final != file:
+        if (final := self._uploads.pop(file, None)) is not None and final != file:
             try:
                 os.replace(file, final)
             except OSError:

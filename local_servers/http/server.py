@@ -129,8 +129,7 @@ class HeadClock(io.RawIOBase):
     def readinto(self, buffer) -> int:
         try:
             if self.deadline is not None:
-                remaining = self.deadline - time.monotonic()
-                if remaining <= 0:
+                if (remaining := self.deadline - time.monotonic()) <= 0:
                     raise TimeoutError("request head too slow")
                 self.sock.settimeout(min(remaining, self.idle_timeout))
             count = self.sock.recv_into(buffer)
@@ -289,8 +288,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         path = unquote(raw_path)
         for pattern, methods, name, _ in self.ROUTES:
-            match = re.fullmatch(pattern, path)  # re caches each pattern after its first use
-            if match is None:
+            if (match := re.fullmatch(pattern, path)) is None:  # re caches each pattern after its first use
                 continue
             allowed = allowed_methods(methods)
             if self.command == "OPTIONS":
@@ -376,8 +374,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def read_body(self) -> bytes:
         """The request body: Content-Length bytes, or chunks until a zero-size one."""
-        size = self.body_length()
-        if size is None:
+        if (size := self.body_length()) is None:
             return self.read_chunked()
         body = self.rfile.read(size)
         if len(body) < size:
@@ -452,8 +449,7 @@ class Handler(BaseHTTPRequestHandler):
         return result
 
     def base_url(self) -> str:
-        host = self.headers.get("Host")
-        if not host:
+        if not (host := self.headers.get("Host")):
             address, port = self.server.server_address[:2]
             host = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         return f"{self.server.scheme}://{host}"
@@ -718,8 +714,7 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict, dict]:
     if not message.is_multipart():
         return {}, {}
     for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if name is None:
+        if (name := part.get_param("name", header="content-disposition")) is None:
             continue
         payload = part.get_payload(decode=True) or b""
         if part.get_filename() is not None:

@@ -38,6 +38,5 @@ def _seed_profile(data_dir) -> None:
 
     data_dir is a folder in <state dir>/data (serve.seed_missing seeds beside the final folder).
     """
-    profile = profiles.active(Path(data_dir).parent.parent)
-    if profile is not None:
+    if (profile := profiles.active(Path(data_dir).parent.parent)) is not None:
         profile_mail.seed(data_dir, profile)

@@ -29,7 +29,6 @@ import binascii
 import functools
 import logging
 import re
-import socket
 import time
 import warnings
 from email.utils import formatdate
@@ -133,9 +132,6 @@ class CourseSMTP(SMTP):
     def connection_made(self, transport) -> None:
         if self._original_transport is None and self.admitted_from is None and not self._admit(transport):
             return  # a new connection (not STARTTLS's) beyond the limit
-        sock = transport.get_extra_info("socket")
-        if sock is not None:  # no Nagle: aiosmtpd writes EHLO's reply line by line, each would wait 40 ms for an ACK
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
 
     def _admit(self, transport) -> bool:
@@ -155,8 +151,7 @@ class CourseSMTP(SMTP):
         return True
 
     async def _handle_client(self) -> None:
-        refusal = await fault_hooks.smtp_stage(self, "connect")  # an injected fault instead of the greeting
-        if refusal is not None:
+        if (refusal := await fault_hooks.smtp_stage(self, "connect")) is not None:  # a fault instead of the greeting
             await self.push(refusal)
             return
         await super()._handle_client()

@@ -87,9 +87,8 @@ class _TCPAndUDPService(Service):
         loop = asyncio.get_running_loop()
         for attempt in range(5):
             tcp = listen(self.ctx, self.name)
-            port = tcp.getsockname()[1]
-            try:
-                udp = listen(self.ctx, self.name, socket.SOCK_DGRAM, port=port)
+            try:  # the UDP socket on the port number its TCP twin got
+                udp = listen(self.ctx, self.name, socket.SOCK_DGRAM, port=tcp.getsockname()[1])
                 break
             except PortInUseError:
                 tcp.close()
