@@ -18,6 +18,7 @@ import socket
 import ssl
 import threading
 import time
+import types
 import warnings
 
 import pytest
@@ -28,6 +29,7 @@ with warnings.catch_warnings():  # deprecated in 3.12; from standard-nntplib on 
 
 from local_servers.engine import Command, LineService, LineSession
 from local_servers.news.nntp import glob_match
+from local_servers import service
 from local_servers.service import Context
 from local_servers.tls import ensure_certificates
 from tls_client import TLSClient
@@ -309,3 +311,25 @@ def test_pop3_stls_answers_every_pipelined_command_before_close_notify(engine_se
         received = client.read_to_end()
     assert received.count(b"\r\n.\r\n") == 50
     assert received.endswith(b"+OK\r\n")  # the NOOP, the last command before the close_notify
+
+
+def test_accepted_connections_have_no_nagle_delay():
+    """The engine and SMTP leave TCP_NODELAY to asyncio, which sets it only on sockets whose protocol says TCP:
+    service.listen() must make them so, or a reply written in two pieces waits 40 ms for a delayed ACK."""
+    ctx = types.SimpleNamespace(host="127.0.0.1", ports={"probe": 0}, bound={})
+    nodelay = []
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport):
+            nodelay.append(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    async def accept_one():
+        server = await asyncio.get_running_loop().create_server(Probe, sock=service.listen(ctx, "probe"))
+        async with server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", ctx.bound["probe"])
+            await reader.read()
+            writer.close()
+
+    asyncio.run(accept_one())
+    assert nodelay == [1]
